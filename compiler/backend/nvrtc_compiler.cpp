@@ -1,0 +1,336 @@
+// NVRTC backend: CUDA C++ text -> CUBIN or PTX, through libnvrtc opened with dlopen.
+//
+// The NVRTC C ABI is spelled out below instead of including <nvrtc.h>, so attnjit
+// builds on machines without the CUDA toolkit. The ABI has been stable since CUDA 11.1
+// (the first release with nvrtcGetCUBIN); every symbol used here exists in 11.1+.
+#include "compiler/backend/nvrtc_compiler.h"
+
+#include <dlfcn.h>
+#include <link.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include <fmt/format.h>
+
+namespace attnjit {
+namespace {
+
+// NVRTC's own types: nvrtcResult is a C enum (int-sized), nvrtcProgram an opaque pointer.
+using NvrtcResult = int;
+using NvrtcProgram = struct NvrtcProgramOpaque*;
+constexpr NvrtcResult kNvrtcSuccess = 0;
+
+}  // namespace
+
+struct NvrtcCompiler::Api {
+  void* library = nullptr;   // never dlclose'd: one per process, used until exit
+  std::string library_path;  // which libnvrtc was found, for messages
+  std::string version;       // "13.0"
+
+  const char* (*get_error_string)(NvrtcResult) = nullptr;
+  NvrtcResult (*version_query)(int* major, int* minor) = nullptr;
+  NvrtcResult (*create_program)(NvrtcProgram* prog, const char* src, const char* name,
+                                int num_headers, const char* const* headers,
+                                const char* const* include_names) = nullptr;
+  NvrtcResult (*compile_program)(NvrtcProgram prog, int num_options,
+                                 const char* const* options) = nullptr;
+  NvrtcResult (*get_program_log_size)(NvrtcProgram prog, size_t* size) = nullptr;
+  NvrtcResult (*get_program_log)(NvrtcProgram prog, char* log) = nullptr;
+  NvrtcResult (*get_cubin_size)(NvrtcProgram prog, size_t* size) = nullptr;
+  NvrtcResult (*get_cubin)(NvrtcProgram prog, char* cubin) = nullptr;
+  NvrtcResult (*get_ptx_size)(NvrtcProgram prog, size_t* size) = nullptr;
+  NvrtcResult (*get_ptx)(NvrtcProgram prog, char* ptx) = nullptr;
+  NvrtcResult (*destroy_program)(NvrtcProgram* prog) = nullptr;
+
+  std::string error_name(NvrtcResult rc) const {
+    const char* name = get_error_string ? get_error_string(rc) : nullptr;
+    return name ? name : fmt::format("NVRTC error {}", rc);
+  }
+};
+
+namespace {
+
+// Candidates in the order the header promises: an explicit override, the sonames of
+// the toolkits attnjit supports (newest first), the unversioned dev symlink, and the
+// toolkit's default install location for hosts whose loader path lacks it.
+std::vector<std::string> library_candidates() {
+  std::vector<std::string> names;
+  if (const char* override_path = std::getenv("ATTNJIT_NVRTC_PATH");
+      override_path && *override_path)
+    names.emplace_back(override_path);
+  names.insert(names.end(), {"libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so",
+                             "/usr/local/cuda/lib64/libnvrtc.so.13"});
+  return names;
+}
+
+std::string loaded_path(void* library, const std::string& fallback) {
+  link_map* map = nullptr;
+  if (dlinfo(library, RTLD_DI_LINKMAP, &map) == 0 && map && map->l_name && *map->l_name)
+    return map->l_name;
+  return fallback;
+}
+
+template <typename Fn>
+bool bind(void* library, const char* symbol, Fn* slot, std::string* missing) {
+  *slot = reinterpret_cast<Fn>(dlsym(library, symbol));
+  if (!*slot) *missing += std::string(missing->empty() ? "" : ", ") + symbol;
+  return *slot != nullptr;
+}
+
+Result<std::shared_ptr<const NvrtcCompiler::Api>, std::string> load_api() {
+  auto api = std::make_shared<NvrtcCompiler::Api>();
+  std::string attempts;
+  for (const std::string& candidate : library_candidates()) {
+    api->library = dlopen(candidate.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (api->library) {
+      api->library_path = loaded_path(api->library, candidate);
+      break;
+    }
+    const char* why = dlerror();
+    attempts += fmt::format("\n  {}: {}", candidate, why ? why : "not found");
+  }
+  if (!api->library)
+    return fail(fmt::format(
+        "libnvrtc not found (install the CUDA toolkit's NVRTC or set ATTNJIT_NVRTC_PATH); "
+        "tried:{}",
+        attempts));
+
+  std::string missing;
+  bind(api->library, "nvrtcGetErrorString", &api->get_error_string, &missing);
+  bind(api->library, "nvrtcVersion", &api->version_query, &missing);
+  bind(api->library, "nvrtcCreateProgram", &api->create_program, &missing);
+  bind(api->library, "nvrtcCompileProgram", &api->compile_program, &missing);
+  bind(api->library, "nvrtcGetProgramLogSize", &api->get_program_log_size, &missing);
+  bind(api->library, "nvrtcGetProgramLog", &api->get_program_log, &missing);
+  bind(api->library, "nvrtcGetCUBINSize", &api->get_cubin_size, &missing);
+  bind(api->library, "nvrtcGetCUBIN", &api->get_cubin, &missing);
+  bind(api->library, "nvrtcGetPTXSize", &api->get_ptx_size, &missing);
+  bind(api->library, "nvrtcGetPTX", &api->get_ptx, &missing);
+  bind(api->library, "nvrtcDestroyProgram", &api->destroy_program, &missing);
+  if (!missing.empty())
+    return fail(fmt::format("{} lacks {} (NVRTC older than CUDA 11.1?)", api->library_path,
+                            missing));
+
+  int major = 0, minor = 0;
+  if (NvrtcResult rc = api->version_query(&major, &minor); rc != kNvrtcSuccess)
+    return fail(fmt::format("nvrtcVersion failed in {}: {}", api->library_path,
+                            api->error_name(rc)));
+  api->version = fmt::format("{}.{}", major, minor);
+  return std::shared_ptr<const NvrtcCompiler::Api>(std::move(api));
+}
+
+// "sm_90a" -> "compute_90a" for PTX (virtual architecture), the reverse for CUBIN
+// (real architecture); either spelling is accepted from the caller.
+std::string architecture_for(const std::string& arch, BinaryFormat format) {
+  std::string number;
+  if (arch.rfind("sm_", 0) == 0) number = arch.substr(3);
+  else if (arch.rfind("compute_", 0) == 0) number = arch.substr(8);
+  else return arch;  // left as is; compile() rejects it with a clear message
+  return (format == BinaryFormat::ptx ? "compute_" : "sm_") + number;
+}
+
+// sm_/compute_ followed by digits and an optional feature suffix (90a, 100f).
+bool is_valid_arch(const std::string& arch) {
+  std::string number;
+  if (arch.rfind("sm_", 0) == 0) number = arch.substr(3);
+  else if (arch.rfind("compute_", 0) == 0) number = arch.substr(8);
+  else return false;
+  if (!number.empty() && (number.back() == 'a' || number.back() == 'f')) number.pop_back();
+  if (number.size() < 2) return false;
+  for (char c : number)
+    if (c < '0' || c > '9') return false;
+  return true;
+}
+
+// NVRTC sizes include the terminating NUL; Artifact keeps text without it.
+std::string without_trailing_nuls(std::string text) {
+  while (!text.empty() && text.back() == '\0') text.pop_back();
+  return text;
+}
+
+std::string file_name_safe(const std::string& name) {
+  std::string safe = name.empty() ? "kernel" : name;
+  for (char& c : safe) {
+    bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                c == '-' || c == '_' || c == '.';
+    if (!keep) c = '_';
+  }
+  return safe;
+}
+
+// Writes the failed source where a user can find it and recompile it by hand. Written
+// to a unique temp file and renamed so concurrent failures of the same kernel never
+// leave a half-written file. Returns the path, or "" with `why` set.
+std::string save_failed_source(const GeneratedSource& src, const std::string& directory,
+                               std::string* why) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::path dir = directory.empty() ? fs::temp_directory_path(ec) : fs::path(directory);
+  if (ec) {
+    *why = "no temp directory: " + ec.message();
+    return "";
+  }
+  fs::create_directories(dir, ec);
+  fs::path target = dir / ("attnjit-failed-" + file_name_safe(src.uri) + ".cu");
+  fs::path temp = target;
+  temp += fmt::format(".tmp.{}.{:08x}", getpid(), std::random_device{}());
+  {
+    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
+    out << src.text;
+    out.close();
+    if (!out) {
+      *why = "cannot write " + temp.string();
+      fs::remove(temp, ec);
+      return "";
+    }
+  }
+  fs::rename(temp, target, ec);
+  if (ec) {
+    *why = "cannot rename " + temp.string() + ": " + ec.message();
+    fs::remove(temp, ec);
+    return "";
+  }
+  return target.string();
+}
+
+// Destroys the program on every return path.
+class ProgramGuard {
+ public:
+  ProgramGuard(const NvrtcCompiler::Api& api, NvrtcProgram program)
+      : api_(api), program_(program) {}
+  ~ProgramGuard() {
+    if (program_) api_.destroy_program(&program_);
+  }
+  ProgramGuard(const ProgramGuard&) = delete;
+  ProgramGuard& operator=(const ProgramGuard&) = delete;
+
+ private:
+  const NvrtcCompiler::Api& api_;
+  NvrtcProgram program_;
+};
+
+}  // namespace
+
+NvrtcCompiler::NvrtcCompiler(std::shared_ptr<const Api> api) : api_(std::move(api)) {}
+
+Result<std::shared_ptr<NvrtcCompiler>, std::string> NvrtcCompiler::open() {
+  // Loaded once; a failure is remembered too, since the library will not appear later
+  // in the same process and retrying dlopen on every compile would only slow errors.
+  static const Result<std::shared_ptr<NvrtcCompiler>, std::string> opened =
+      []() -> Result<std::shared_ptr<NvrtcCompiler>, std::string> {
+    auto api = load_api();
+    if (!api) return fail(api.error());
+    return std::make_shared<NvrtcCompiler>(api.value());
+  }();
+  return opened;
+}
+
+std::string NvrtcCompiler::version() const { return api_->version; }
+
+// The option list is deliberately minimal, because every option is part of the cache
+// key and of the generated code's meaning:
+//   --gpu-architecture  the one target (a real sm_ for CUBIN, a virtual compute_ for
+//                       PTX so the driver can JIT it for the device it finds);
+//   -std=c++17          pinned rather than left to the NVRTC version's default, so
+//                       the dialect the templates are written in never shifts.
+// Deliberately absent: --use_fast_math (the templates choose exp2/fast intrinsics
+// themselves, so numerics do not hide in a flag), -lineinfo/-G (bigger binaries,
+// different code), include paths (templates are embedded; sources are
+// self-contained). `opts.extra` is appended verbatim for experiments.
+std::vector<std::string> NvrtcCompiler::options_for(const CompileOptions& opts) const {
+  std::vector<std::string> options = {
+      "--gpu-architecture=" + architecture_for(opts.arch, opts.format),
+      "-std=c++17",
+  };
+  options.insert(options.end(), opts.extra.begin(), opts.extra.end());
+  return options;
+}
+
+Result<Artifact, CompileError> NvrtcCompiler::compile(const GeneratedSource& src,
+                                                      const CompileOptions& opts) const {
+  const Api& api = *api_;
+  const std::vector<std::string> options = options_for(opts);
+
+  // Failures of any stage carry the same context; only a real compile error saves
+  // the source, since that is the only case where a user wants to look at it.
+  auto failure = [&](std::string message, std::string log, bool save_source) {
+    CompileError error{std::move(message), std::move(log), options, ""};
+    if (save_source) {
+      std::string why;
+      error.source_path = save_failed_source(src, opts.save_source_dir, &why);
+      if (error.source_path.empty()) error.message += " (source not saved: " + why + ")";
+    }
+    return fail(std::move(error));
+  };
+
+  if (opts.format == BinaryFormat::hsaco)
+    return failure("NVRTC cannot produce hsaco; compile AMD targets with hiprtc", "", false);
+  if (!is_valid_arch(opts.arch))
+    return failure(fmt::format("invalid CUDA architecture '{}' (expected e.g. sm_90 or sm_90a)",
+                               opts.arch),
+                   "", false);
+
+  // The program name is what NVRTC prints in front of each diagnostic.
+  const std::string program_name = file_name_safe(src.uri) + ".cu";
+  NvrtcProgram program = nullptr;
+  if (NvrtcResult rc = api.create_program(&program, src.text.c_str(), program_name.c_str(), 0,
+                                          nullptr, nullptr);
+      rc != kNvrtcSuccess)
+    return failure(fmt::format("nvrtcCreateProgram failed for {}: {}", src.uri,
+                               api.error_name(rc)),
+                   "", true);
+  ProgramGuard guard(api, program);
+
+  std::vector<const char*> option_pointers;
+  for (const std::string& option : options) option_pointers.push_back(option.c_str());
+  const NvrtcResult compile_rc = api.compile_program(
+      program, static_cast<int>(option_pointers.size()), option_pointers.data());
+
+  std::string log;
+  size_t log_size = 0;
+  if (api.get_program_log_size(program, &log_size) == kNvrtcSuccess && log_size > 0) {
+    log.resize(log_size);
+    if (api.get_program_log(program, log.data()) != kNvrtcSuccess) log.clear();
+    log = without_trailing_nuls(std::move(log));
+  }
+
+  if (compile_rc != kNvrtcSuccess)
+    return failure(fmt::format("NVRTC {} failed to compile {} for {}: {}", api.version,
+                               src.uri, opts.arch, api.error_name(compile_rc)),
+                   std::move(log), true);
+
+  const bool ptx = opts.format == BinaryFormat::ptx;
+  size_t size = 0;
+  NvrtcResult rc = ptx ? api.get_ptx_size(program, &size) : api.get_cubin_size(program, &size);
+  std::string binary(size, '\0');
+  if (rc == kNvrtcSuccess && size > 0)
+    rc = ptx ? api.get_ptx(program, binary.data()) : api.get_cubin(program, binary.data());
+  if (rc != kNvrtcSuccess || size == 0)
+    return failure(fmt::format("NVRTC compiled {} but returned no {}: {}", src.uri,
+                               binary_format_name(opts.format), api.error_name(rc)),
+                   std::move(log), true);
+  if (ptx) binary = without_trailing_nuls(std::move(binary));
+
+  // A cheap early check that catches a template/entry-name mismatch on a machine
+  // without a GPU, instead of at module load time: an extern "C" symbol appears
+  // verbatim in the ELF string table and after ".entry" in PTX. (A substring match
+  // can miss a mismatch, never report a false one.)
+  if (!src.entry.empty() && binary.find(src.entry) == std::string::npos)
+    return failure(fmt::format("compiled {} has no kernel named '{}' (is it declared "
+                               "extern \"C\" __global__?)",
+                               src.uri, src.entry),
+                   std::move(log), true);
+
+  Artifact artifact;
+  artifact.format = opts.format;
+  artifact.entry = src.entry;
+  artifact.binary = std::move(binary);
+  artifact.log = std::move(log);
+  return artifact;
+}
+
+}  // namespace attnjit

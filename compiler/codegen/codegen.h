@@ -1,0 +1,19 @@
+#pragma once
+// Renders one deterministic source file for a KernelSpec from the kernel templates
+// (templates/, embedded at build time) and the per-vendor dialect table.
+#include <string>
+
+#include "compiler/spec/kernel_spec.h"
+#include "compiler/support/result.h"
+
+namespace attnjit {
+
+struct GeneratedSource {
+  std::string text;
+  std::string entry;   // extern "C" kernel symbol
+  std::string uri;     // KernelSpec::uri()
+};
+
+Result<GeneratedSource, std::string> render_kernel(const KernelSpec& spec);
+
+}  // namespace attnjit

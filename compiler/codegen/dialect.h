@@ -1,0 +1,26 @@
+#pragma once
+// Everything that differs between GPU vendors in generated source, in one table.
+// Kernel templates are vendor-neutral; they call the tile vocabulary whose
+// implementation this table names.
+#include "compiler/spec/kernel_spec.h"
+
+namespace attnjit {
+
+struct Dialect {
+  Vendor vendor;
+  const char* name;             // printed in the generated file's header
+  const char* tile_ops;         // embedded template with the device vocabulary
+  const char* source_suffix;    // file suffix when a source is saved (.cu / .hip)
+  const char* math_tanh;        // spelling of the single-precision math functions
+  const char* math_exp;
+  const char* math_exp2;
+  const char* math_log;
+  const char* math_sqrt;
+  const char* math_abs;
+  const char* math_min;
+  const char* math_max;
+};
+
+const Dialect& dialect_for(Vendor vendor);
+
+}  // namespace attnjit

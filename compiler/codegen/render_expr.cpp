@@ -1,0 +1,148 @@
+#include "compiler/codegen/render_expr.h"
+
+#include <cmath>
+
+#include <fmt/format.h>
+
+namespace attnjit {
+
+namespace {
+
+using ir::Expr;
+using ir::ExprRef;
+using ir::Op;
+
+// True when the expression is an integer in every evaluation: integer literals and
+// the integer builtins combined by + - * % and min/max/abs/select.
+bool is_integral(const Expr& e) {
+  switch (e.op) {
+    case Op::constant:
+      return e.type == ir::ValueType::number && std::nearbyint(e.value) == e.value &&
+             std::fabs(e.value) < 2147483647.0;
+    case Op::builtin:
+      return e.builtin != ir::Builtin::score;
+    case Op::neg:
+    case Op::add:
+    case Op::sub:
+    case Op::mul:
+    case Op::mod:
+      for (const ExprRef& a : e.args)
+        if (!is_integral(*a)) return false;
+      return true;
+    case Op::call:
+      if (e.name == "min" || e.name == "max" || e.name == "abs") {
+        for (const ExprRef& a : e.args)
+          if (!is_integral(*a)) return false;
+        return true;
+      }
+      return false;
+    case Op::select:
+      return is_integral(*e.args[1]) && is_integral(*e.args[2]);
+    default:
+      return false;
+  }
+}
+
+std::string float_literal(double v) {
+  if (std::isinf(v)) return v > 0 ? "__int_as_float(0x7f800000u)" : "__int_as_float(0xff800000u)";
+  return fmt::format("{:.9g}f", v);
+}
+
+class Renderer {
+ public:
+  explicit Renderer(const Dialect& d) : dialect_(d) {}
+  std::string error;
+
+  std::string render(const Expr& e) {
+    const bool integral = is_integral(e);
+    switch (e.op) {
+      case Op::constant:
+        if (e.type == ir::ValueType::boolean) return e.value != 0 ? "true" : "false";
+        if (integral) return fmt::format("{}", static_cast<long long>(e.value));
+        return float_literal(e.value);
+      case Op::builtin:
+        return ir::builtin_name(e.builtin);
+      case Op::param:
+      case Op::input:
+        error = fmt::format("'{}': runtime params and input arrays are not supported by the "
+                            "prefill kernel in this version",
+                            e.name);
+        return "0";
+      case Op::neg:
+        return "(-" + render(*e.args[0]) + ")";
+      case Op::logical_not:
+        return "(!" + render(*e.args[0]) + ")";
+      case Op::mod:
+        if (integral) return binary(e, "%");
+        return fmt::format("fmodf({}, {})", as_float(*e.args[0]), as_float(*e.args[1]));
+      case Op::div:
+        return "(" + as_float(*e.args[0]) + " / " + as_float(*e.args[1]) + ")";
+      case Op::add: case Op::sub: case Op::mul:
+      case Op::lt: case Op::le: case Op::gt: case Op::ge: case Op::eq: case Op::ne:
+      case Op::logical_and: case Op::logical_or:
+        return binary(e, ir::op_spelling(e.op));
+      case Op::select:
+        return "(" + render(*e.args[0]) + " ? " + operand(e, *e.args[1]) + " : " +
+               operand(e, *e.args[2]) + ")";
+      case Op::call:
+        return call(e, integral);
+    }
+    error = "unknown expression node";
+    return "0";
+  }
+
+ private:
+  // Mixed int/float arithmetic: promote the integral side explicitly.
+  std::string operand(const Expr& parent, const Expr& child) {
+    if (child.type == ir::ValueType::number && !is_integral(parent) && is_integral(child))
+      return as_float(child);
+    return render(child);
+  }
+  std::string as_float(const Expr& e) {
+    if (e.op == Op::constant) return float_literal(e.value);
+    if (is_integral(e)) return "static_cast<float>(" + render(e) + ")";
+    return render(e);
+  }
+  std::string binary(const Expr& e, const char* op) {
+    const bool compare_mixed = e.args[0]->type == ir::ValueType::number &&
+                               (is_integral(*e.args[0]) != is_integral(*e.args[1]));
+    std::string lhs = compare_mixed ? as_float(*e.args[0]) : operand(e, *e.args[0]);
+    std::string rhs = compare_mixed ? as_float(*e.args[1]) : operand(e, *e.args[1]);
+    return "(" + lhs + " " + op + " " + rhs + ")";
+  }
+  std::string call(const Expr& e, bool integral) {
+    if (integral) {
+      if (e.name == "abs") return "abs(" + render(*e.args[0]) + ")";
+      return fmt::format("{}({}, {})", e.name, render(*e.args[0]), render(*e.args[1]));
+    }
+    const char* fn = nullptr;
+    if (e.name == "tanh") fn = dialect_.math_tanh;
+    else if (e.name == "exp") fn = dialect_.math_exp;
+    else if (e.name == "exp2") fn = dialect_.math_exp2;
+    else if (e.name == "log") fn = dialect_.math_log;
+    else if (e.name == "sqrt") fn = dialect_.math_sqrt;
+    else if (e.name == "abs") fn = dialect_.math_abs;
+    else if (e.name == "min") fn = dialect_.math_min;
+    else if (e.name == "max") fn = dialect_.math_max;
+    if (fn == nullptr) {
+      error = "unknown function '" + e.name + "'";
+      return "0";
+    }
+    std::string out = std::string(fn) + "(";
+    for (size_t i = 0; i < e.args.size(); ++i) out += (i ? ", " : "") + as_float(*e.args[i]);
+    return out + ")";
+  }
+
+  const Dialect& dialect_;
+};
+
+}  // namespace
+
+Result<std::string, std::string> render_expr(const ir::ExprRef& e, const Dialect& dialect) {
+  Renderer r(dialect);
+  std::string text = r.render(*e);
+  if (!r.error.empty()) return fail(r.error);
+  return text;
+}
+
+}  // namespace attnjit

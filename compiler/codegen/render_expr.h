@@ -1,0 +1,16 @@
+#pragma once
+// Renders a variant expression (score or mask) as a C++ expression over the hook's
+// locals: `score` (float) and the integer builtins q_pos, kv_pos, q_head, kv_head,
+// seq, q_len, kv_len. Integer-valued subexpressions stay in int arithmetic so
+// position comparisons are exact at any sequence length.
+#include <string>
+
+#include "compiler/codegen/dialect.h"
+#include "compiler/ir/expr.h"
+#include "compiler/support/result.h"
+
+namespace attnjit {
+
+Result<std::string, std::string> render_expr(const ir::ExprRef& e, const Dialect& dialect);
+
+}  // namespace attnjit

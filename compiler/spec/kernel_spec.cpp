@@ -1,0 +1,68 @@
+#include "compiler/spec/kernel_spec.h"
+
+#include <fmt/format.h>
+
+namespace attnjit {
+
+namespace {
+constexpr const char* kCudaArchs[] = {"sm_80", "sm_86", "sm_89", "sm_90", "sm_90a"};
+
+// Short readable tag of the mask for the cache uri: which band, and whether an
+// expression beyond the band remains.
+std::string mask_tag(const ir::Variant& v) {
+  if (!v.mask) return "bidir";
+  const ir::KvBand& b = v.band;
+  std::string tag;
+  if (b.upper_offset && *b.upper_offset == 0 && !b.lower_offset) tag = "causal";
+  else if (b.lower_offset || b.upper_offset)
+    tag = fmt::format("band{}_{}", b.lower_offset ? std::to_string(*b.lower_offset) : "x",
+                      b.upper_offset ? std::to_string(*b.upper_offset) : "x");
+  else tag = "mask";
+  if (!b.exact && tag != "mask") tag += "+mask";
+  return tag;
+}
+}  // namespace
+
+const char* kernel_kind_name(KernelKind k) {
+  switch (k) {
+    case KernelKind::prefill: return "prefill";
+  }
+  return "?";
+}
+
+bool parse_kernel_kind(const std::string& name, KernelKind* out) {
+  if (name == "prefill") {
+    *out = KernelKind::prefill;
+    return true;
+  }
+  return false;
+}
+
+bool is_supported_cuda_arch(const std::string& arch) {
+  for (const char* a : kCudaArchs)
+    if (arch == a) return true;
+  return false;
+}
+
+const char* supported_cuda_archs() { return "sm_80, sm_86, sm_89, sm_90, sm_90a"; }
+
+Vendor vendor_of_arch(const std::string& arch) {
+  return arch.rfind("gfx", 0) == 0 ? Vendor::hip : Vendor::cuda;
+}
+
+std::string KernelSpec::uri() const {
+  const ir::Variant& v = variant;
+  std::string types = std::string(dtype_name(v.q_type));
+  if (v.kv_type != v.q_type) types += fmt::format("-{}", dtype_name(v.kv_type));
+  if (v.out_type != v.q_type) types += fmt::format("-o{}", dtype_name(v.out_type));
+  return fmt::format("{}.{}.{}.h{}x{}.d{}.{}{}{}.{}.m{}n{}w{}s{}", kernel_kind_name(kind), v.name,
+                     types, v.q_heads, v.kv_heads, v.head_dim, mask_tag(v),
+                     v.score ? ".score" : "", v.lse ? ".lse" : "", arch, tile.block_m,
+                     tile.block_n, tile.warps, tile.stages);
+}
+
+std::string KernelSpec::entry_name() const {
+  return fmt::format("attnjit_{}_{}", kernel_kind_name(kind), variant.name);
+}
+
+}  // namespace attnjit

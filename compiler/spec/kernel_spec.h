@@ -1,0 +1,34 @@
+#pragma once
+// What to build: a kernel kind, a canonical variant, a target arch and a tile config.
+// Everything that changes the generated source is here, so the readable part of the
+// cache key (uri) is derived from this alone.
+#include <string>
+
+#include "compiler/ir/variant.h"
+#include "compiler/spec/tuning_config.h"
+
+namespace attnjit {
+
+enum class KernelKind { prefill };
+const char* kernel_kind_name(KernelKind k);
+bool parse_kernel_kind(const std::string& name, KernelKind* out);
+
+enum class Vendor { cuda, hip };
+
+// Targets the NVRTC backend accepts. sm_80 is the floor (mma.sync m16n8k16, cp.async).
+bool is_supported_cuda_arch(const std::string& arch);
+const char* supported_cuda_archs();  // "sm_80, sm_86, sm_89, sm_90, sm_90a" for messages
+Vendor vendor_of_arch(const std::string& arch);
+
+struct KernelSpec {
+  KernelKind kind = KernelKind::prefill;
+  ir::Variant variant;  // canonical (after passes)
+  std::string arch = "sm_90";
+  TileConfig tile;
+
+  // Readable, filesystem-safe name, e.g. prefill.llama3.bf16.h32x8.d128.causal.sm_90.m128n64w8s2
+  std::string uri() const;
+  std::string entry_name() const;  // the kernel's extern "C" symbol
+};
+
+}  // namespace attnjit

@@ -1,0 +1,359 @@
+// Loading and checking the per-arch tile tables (configs/sm_*.json).
+#include "compiler/spec/tuning_config.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <charconv>
+#include <climits>
+#include <cstring>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <sstream>
+
+#include "compiler/support/embedded_files.h"
+
+namespace attnjit {
+
+namespace {
+
+using nlohmann::json;
+
+// Kernel kinds a table may configure (kernel_spec.h's KernelKind, spelled as in JSON).
+const std::vector<std::string> kKinds = {"prefill"};
+const std::vector<std::string> kConfigKeys = {"BLOCK_M", "BLOCK_N", "num_warps", "num_stages"};
+const std::vector<std::string> kKindKeys = {"default", "buckets"};
+const std::vector<std::string> kBucketKeys = {"head_dim_min", "head_dim_max", "causal", "config"};
+
+// Opt-in shared memory per block (bytes), by arch; unknown archs get the smallest.
+struct SharedMemoryLimit {
+  const char* arch;
+  int bytes;
+};
+constexpr SharedMemoryLimit kSharedMemoryLimits[] = {
+    {"sm_80", 166912}, {"sm_86", 101376}, {"sm_89", 101376}, {"sm_90", 232448}, {"sm_90a", 232448},
+};
+// Each K/V smem row is padded by 8 elements to spread rows over the banks.
+constexpr int kSmemRowPadding = 8;
+constexpr int kRowsPerWarp = 16;  // rows of one m16n8k16 MMA tile
+
+// A load error: where in the document (a JSON path) and what is wrong. Thrown inside
+// this file only; parse() turns it into a Result.
+struct ConfigError {
+  std::string path;
+  std::string message;
+};
+
+[[noreturn]] void error_at(const std::string& path, std::string message) {
+  throw ConfigError{path.empty() ? "top level" : path, std::move(message)};
+}
+
+std::string join_path(const std::string& parent, const std::string& key) {
+  return parent.empty() ? key : parent + "." + key;
+}
+
+// `string "64"`, `number 64.5`, ... for "got ..." parts of messages.
+std::string describe(const json& j) {
+  std::string text = j.dump();
+  if (text.size() > 40) text = text.substr(0, 37) + "...";
+  return fmt::format("{} {}", j.type_name(), text);
+}
+
+size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const bool same = std::tolower(static_cast<unsigned char>(a[i - 1])) ==
+                        std::tolower(static_cast<unsigned char>(b[j - 1]));
+      const size_t next = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (same ? 0 : 1)});
+      diagonal = row[j];
+      row[j] = next;
+    }
+  }
+  return row[b.size()];
+}
+
+[[noreturn]] void unknown_key(const std::string& path, const std::string& key,
+                              const std::vector<std::string>& known) {
+  std::string best;
+  size_t best_distance = SIZE_MAX;
+  for (const std::string& k : known) {
+    const size_t d = edit_distance(key, k);
+    // Close enough to be a typo: a couple of edits, more for long names.
+    const size_t tolerance = std::max<size_t>(2, std::max(key.size(), k.size()) / 3);
+    if (d <= tolerance && d < best_distance) best = k, best_distance = d;
+  }
+  if (!best.empty())
+    error_at(path, fmt::format("unknown key \"{}\" (did you mean \"{}\"?)", key, best));
+  std::string list;
+  for (const std::string& k : known) list += (list.empty() ? "\"" : ", \"") + k + "\"";
+  error_at(path, fmt::format("unknown key \"{}\" (expected one of {})", key, list));
+}
+
+void expect_object(const json& j, const std::string& path) {
+  if (!j.is_object()) error_at(path, "expected an object, got " + describe(j));
+}
+
+void check_keys(const json& j, const std::string& path, const std::vector<std::string>& known) {
+  for (const auto& [key, value] : j.items())
+    if (std::find(known.begin(), known.end(), key) == known.end()) unknown_key(path, key, known);
+}
+
+const json& require(const json& j, const std::string& path, const std::string& key) {
+  auto it = j.find(key);
+  if (it == j.end()) error_at(path, fmt::format("missing required key \"{}\"", key));
+  return *it;
+}
+
+int read_int(const json& j, const std::string& path, int min_value) {
+  if (!j.is_number_integer()) error_at(path, "expected an integer, got " + describe(j));
+  const bool too_big = j.is_number_unsigned() ? j.get<uint64_t>() > INT_MAX
+                                              : j.get<int64_t>() > INT_MAX;
+  if (too_big) error_at(path, fmt::format("expected an integer up to {}, got {}", INT_MAX, j.dump()));
+  const int64_t v = j.get<int64_t>();
+  if (v < min_value)
+    error_at(path, fmt::format("expected {}, got {}",
+                               min_value == 1 ? "a positive integer" : "a non-negative integer", v));
+  return static_cast<int>(v);
+}
+
+// `smem_head_dim` > 0 also checks the shared memory footprint at that head_dim.
+TileConfig read_config(const json& j, const std::string& path, int smem_head_dim,
+                       int smem_limit) {
+  expect_object(j, path);
+  check_keys(j, path, kConfigKeys);
+  TileConfig c;
+  c.block_m = read_int(require(j, path, "BLOCK_M"), join_path(path, "BLOCK_M"), 1);
+  c.block_n = read_int(require(j, path, "BLOCK_N"), join_path(path, "BLOCK_N"), 1);
+  c.warps = read_int(require(j, path, "num_warps"), join_path(path, "num_warps"), 1);
+  c.stages = read_int(require(j, path, "num_stages"), join_path(path, "num_stages"), 1);
+  const std::string problem = validate_tile(c, smem_head_dim, smem_limit);
+  if (!problem.empty()) error_at(path, problem);
+  return c;
+}
+
+TuningBucket read_bucket(const json& j, const std::string& path, int smem_limit) {
+  expect_object(j, path);
+  check_keys(j, path, kBucketKeys);
+  TuningBucket b;
+  if (j.contains("head_dim_min"))
+    b.head_dim_min = read_int(j["head_dim_min"], join_path(path, "head_dim_min"), 0);
+  if (j.contains("head_dim_max")) {
+    b.head_dim_max = read_int(j["head_dim_max"], join_path(path, "head_dim_max"), 0);
+    if (b.head_dim_max < b.head_dim_min)
+      error_at(join_path(path, "head_dim_max"),
+               fmt::format("expected a value >= head_dim_min ({}), got {}", b.head_dim_min,
+                           b.head_dim_max));
+  }
+  if (j.contains("causal")) {
+    const json& causal = j["causal"];
+    if (!causal.is_boolean())
+      error_at(join_path(path, "causal"), "expected true or false, got " + describe(causal));
+    b.causal_only = causal.get<bool>();
+  }
+  // A bounded bucket's config must fit shared memory at its largest head_dim.
+  const int smem_head_dim = j.contains("head_dim_max") ? b.head_dim_max : 0;
+  b.config = read_config(require(j, path, "config"), join_path(path, "config"), smem_head_dim,
+                         smem_limit);
+  return b;
+}
+
+KindTuning read_kind(const json& j, const std::string& path, int smem_limit) {
+  expect_object(j, path);
+  check_keys(j, path, kKindKeys);
+  KindTuning kind;
+  // The default serves head dims the buckets leave out, unknown here: the
+  // shared-memory check happens again when a tile is picked for a real head_dim.
+  kind.default_config =
+      read_config(require(j, path, "default"), join_path(path, "default"), 0, smem_limit);
+  if (j.contains("buckets")) {
+    const json& buckets = j["buckets"];
+    const std::string bpath = join_path(path, "buckets");
+    if (!buckets.is_array()) error_at(bpath, "expected an array, got " + describe(buckets));
+    for (size_t i = 0; i < buckets.size(); ++i)
+      kind.buckets.push_back(read_bucket(buckets[i], fmt::format("{}[{}]", bpath, i), smem_limit));
+  }
+  return kind;
+}
+
+bool is_arch_name(const std::string& arch) {
+  static const std::regex pattern("sm_[0-9]{2,3}a?");
+  return std::regex_match(arch, pattern);
+}
+
+// nlohmann's message without its "[json.exception.parse_error.101] " prefix.
+std::string strip_exception_id(const std::string& what) {
+  const size_t close = what.find("] ");
+  return what.rfind("[json.exception.", 0) == 0 && close != std::string::npos
+             ? what.substr(close + 2)
+             : what;
+}
+
+// The number of "sm_86" / "sm_90a"; -1 if not an arch name.
+int arch_number(const std::string& arch) {
+  if (!is_arch_name(arch)) return -1;
+  return std::stoi(arch.substr(3));
+}
+
+}  // namespace
+
+int shared_memory_limit(const std::string& arch) {
+  int smallest = kSharedMemoryLimits[0].bytes;
+  for (const SharedMemoryLimit& l : kSharedMemoryLimits) {
+    if (arch == l.arch) return l.bytes;
+    smallest = std::min(smallest, l.bytes);
+  }
+  return smallest;
+}
+
+std::string validate_tile(const TileConfig& c, int head_dim, int max_shared_bytes) {
+  if (c.warps != 1 && c.warps != 2 && c.warps != 4 && c.warps != 8)
+    return fmt::format("num_warps must be 1, 2, 4 or 8, got {}", c.warps);
+  // A warp owns one or two 16-row MMA tiles of queries.
+  if (c.block_m != kRowsPerWarp * c.warps && c.block_m != 2 * kRowsPerWarp * c.warps)
+    return fmt::format(
+        "BLOCK_M must be 16 * num_warps = {} or 32 * num_warps = {} (each warp owns 16 or 32 "
+        "query rows), got {}",
+        kRowsPerWarp * c.warps, 2 * kRowsPerWarp * c.warps, c.block_m);
+  // Two row tiles double the output accumulators; past head_dim 128 they no longer
+  // fit in registers.
+  if (head_dim > 128 && c.block_m == 2 * kRowsPerWarp * c.warps)
+    return fmt::format("BLOCK_M 32 * num_warps ({}) needs head_dim <= 128, got head_dim {}",
+                       c.block_m, head_dim);
+  if (c.block_n != 16 && c.block_n != 32 && c.block_n != 64 && c.block_n != 128)
+    return fmt::format("BLOCK_N must be 16, 32, 64 or 128, got {}", c.block_n);
+  // The K/V pipeline prefetches the next tile while computing this one.
+  if (c.stages < 2 || c.stages > 4)
+    return fmt::format("num_stages must be 2, 3 or 4, got {}", c.stages);
+  if (head_dim > 0) {
+    // 16-bit Q tile plus `stages` buffers of K and V tiles, rows padded.
+    const long long bytes = 2LL * (c.block_m + 2LL * c.stages * c.block_n) *
+                            (head_dim + kSmemRowPadding);
+    if (bytes > max_shared_bytes)
+      return fmt::format(
+          "shared memory of {} bytes (BLOCK_M {} + {} stages of BLOCK_N {} for K and V, at "
+          "head_dim {}) exceeds the arch's {}-byte limit; lower num_stages, BLOCK_N or BLOCK_M",
+          bytes, c.block_m, c.stages, c.block_n, head_dim, max_shared_bytes);
+  }
+  return "";
+}
+
+Result<TileConfig, std::string> parse_tile_override(const std::string& text) {
+  const std::string usage = fmt::format(
+      "expected BLOCK_M,BLOCK_N,WARPS,STAGES (e.g. 128,64,8,2), got \"{}\"", text);
+  static const char* kFields[] = {"BLOCK_M", "BLOCK_N", "WARPS", "STAGES"};
+  int values[4];
+  std::stringstream in(text);
+  std::string part;
+  int n = 0;
+  while (std::getline(in, part, ',')) {
+    if (n == 4) return fail(usage);
+    int v = 0;
+    const char* end = part.data() + part.size();
+    auto [ptr, ec] = std::from_chars(part.data(), end, v);
+    if (part.empty() || ec != std::errc() || ptr != end || v <= 0)
+      return fail(fmt::format("{}: expected a positive integer, got \"{}\" (in \"{}\")",
+                              kFields[n], part, text));
+    values[n++] = v;
+  }
+  if (n != 4 || (!text.empty() && text.back() == ',')) return fail(usage);
+  TileConfig c{values[0], values[1], values[2], values[3]};
+  // Structure only: the head_dim (and with it shared memory) is checked once known.
+  std::string problem = validate_tile(c, 0);
+  if (!problem.empty()) return fail(problem);
+  return c;
+}
+
+Result<TuningTable, std::string> TuningTable::parse(const std::string& json_text,
+                                                    const std::string& source_name) {
+  json root;
+  try {
+    root = json::parse(json_text);
+  } catch (const json::parse_error& e) {
+    return fail(fmt::format("{}: invalid JSON: {}", source_name, strip_exception_id(e.what())));
+  }
+  try {
+    TuningTable table;
+    expect_object(root, "");
+    const json& arch = require(root, "", "arch");
+    if (!arch.is_string() || !is_arch_name(arch.get<std::string>()))
+      error_at("arch", "expected an arch name like \"sm_90\" or \"sm_90a\", got " + describe(arch));
+    table.arch_ = arch.get<std::string>();
+
+    std::vector<std::string> top_keys = kKinds;
+    top_keys.insert(top_keys.begin(), "arch");
+    check_keys(root, "", top_keys);
+    for (const std::string& kind : kKinds)
+      if (root.contains(kind))
+        table.kinds_[kind] = read_kind(root[kind], kind, shared_memory_limit(table.arch_));
+    if (table.kinds_.empty())
+      error_at("", fmt::format("expected at least one kernel kind (\"{}\"), got none",
+                               fmt::join(kKinds, "\", \"")));
+    return table;
+  } catch (const ConfigError& e) {
+    return fail(fmt::format("{}: {}: {}", source_name, e.path, e.message));
+  }
+}
+
+Result<TuningTable, std::string> TuningTable::load_file(const std::string& path) {
+  std::ifstream file(path, std::ios::binary);
+  if (!file) return fail(fmt::format("{}: cannot read file: {}", path, std::strerror(errno)));
+  std::stringstream text;
+  text << file.rdbuf();
+  return parse(text.str(), path);
+}
+
+Result<TuningTable, std::string> TuningTable::embedded(const std::string& arch) {
+  const int wanted = arch_number(arch);
+  if (wanted < 0)
+    return fail(fmt::format("no tuning config for \"{}\": expected an arch like \"sm_90\"", arch));
+  auto load = [](const std::string& name) -> std::optional<Result<TuningTable, std::string>> {
+    auto text = embedded_file("configs/" + name + ".json");
+    if (!text) return std::nullopt;
+    return parse(std::string(*text), "<embedded " + name + ".json>");
+  };
+  if (auto exact = load(arch)) return *exact;
+
+  // Otherwise the nearest lower arch whose table is embedded (sm_90a -> sm_90,
+  // sm_89 -> sm_86 -> sm_80): a newer GPU of the same family runs an older tiling.
+  std::string best;
+  int best_number = -1;
+  std::vector<std::string> available;
+  for (const EmbeddedFile& f : embedded_files()) {
+    const std::string_view prefix = "configs/", suffix = ".json";
+    if (!f.name.starts_with(prefix) || !f.name.ends_with(suffix)) continue;
+    const std::string name(f.name.substr(prefix.size(), f.name.size() - prefix.size() - suffix.size()));
+    const int number = arch_number(name);
+    if (number < 0) continue;
+    available.push_back(name);
+    // An "a" table may rely on arch-specific features; only plain ones stand in.
+    if (name.back() == 'a') continue;
+    if (number <= wanted && number > best_number) best = name, best_number = number;
+  }
+  if (best.empty()) {
+    std::sort(available.begin(), available.end());
+    return fail(fmt::format("no tuning config for {} or an older arch; embedded configs: {}", arch,
+                            available.empty() ? "none" : fmt::format("{}", fmt::join(available, ", "))));
+  }
+  return *load(best);
+}
+
+std::optional<TileConfig> TuningTable::pick(const std::string& kind, int head_dim,
+                                            bool causal) const {
+  auto it = kinds_.find(kind);
+  if (it == kinds_.end()) return std::nullopt;
+  for (const TuningBucket& b : it->second.buckets) {
+    if (head_dim < b.head_dim_min || head_dim > b.head_dim_max) continue;
+    if (b.causal_only && !causal) continue;
+    return b.config;
+  }
+  return it->second.default_config;
+}
+
+}  // namespace attnjit

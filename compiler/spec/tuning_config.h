@@ -1,0 +1,69 @@
+#pragma once
+// Per-arch tile configurations, loaded from JSON files in configs/ (aiter style):
+//
+//   { "arch": "sm_90",
+//     "prefill": { "default": {"BLOCK_M": 128, "BLOCK_N": 64, "num_warps": 8, "num_stages": 2},
+//                  "buckets": [ {"head_dim_min": 129, "head_dim_max": 256,
+//                                "config": {"BLOCK_M": 64, ...}} ] } }
+//
+// The first bucket whose bounds hold wins; otherwise "default". Every file is
+// validated on load; an error names the file and the JSON path of the bad key.
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "compiler/support/result.h"
+
+namespace attnjit {
+
+struct TileConfig {
+  int block_m = 128;    // query rows per thread block (16 per warp)
+  int block_n = 64;     // keys per main-loop iteration
+  int warps = 8;
+  int stages = 2;       // cp.async pipeline depth for K/V tiles
+  bool operator==(const TileConfig&) const = default;
+};
+
+struct TuningBucket {
+  int head_dim_min = 0;
+  int head_dim_max = 1 << 30;
+  bool causal_only = false;   // "causal": true limits the bucket to causal masks
+  TileConfig config;
+};
+
+struct KindTuning {
+  TileConfig default_config;
+  std::vector<TuningBucket> buckets;
+};
+
+class TuningTable {
+ public:
+  // `source_name` is what errors print as the file (a path, or "<embedded sm_90.json>").
+  static Result<TuningTable, std::string> parse(const std::string& json_text,
+                                                const std::string& source_name);
+  static Result<TuningTable, std::string> load_file(const std::string& path);
+  // The table embedded at build time from configs/<arch>.json; falls back to the
+  // nearest lower arch's table (sm_89 -> sm_86 -> sm_80).
+  static Result<TuningTable, std::string> embedded(const std::string& arch);
+
+  const std::string& arch() const { return arch_; }
+  // Tile config for a kind ("prefill") and problem; the kind must be present.
+  std::optional<TileConfig> pick(const std::string& kind, int head_dim, bool causal) const;
+
+ private:
+  std::string arch_;
+  std::map<std::string, KindTuning> kinds_;
+};
+
+// Structural checks shared by the loader and the CLI override (--tile 128,64,8,2):
+// empty string when valid, else a message naming the bad field.
+// `max_shared_bytes` is the target's opt-in shared memory per block.
+std::string validate_tile(const TileConfig& c, int head_dim, int max_shared_bytes = 232448);
+// Opt-in shared memory per block of an arch ("sm_86" -> 101376); the smallest known
+// limit for an arch not in the table.
+int shared_memory_limit(const std::string& arch);
+// Parses "BLOCK_M,BLOCK_N,WARPS,STAGES".
+Result<TileConfig, std::string> parse_tile_override(const std::string& text);
+
+}  // namespace attnjit

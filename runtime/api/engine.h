@@ -1,0 +1,79 @@
+#pragma once
+// The C++ entry point: variant IR in, compiled/cached/loaded kernels out, launches.
+//
+//   attnjit::Engine engine;
+//   auto module = attnjit::load_variants_file("model.attn");   // or parse text
+//   engine.prefill(module->variants[0], args, stream);
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "compiler/backend/nvrtc_compiler.h"
+#include "compiler/ir/variant.h"
+#include "compiler/spec/kernel_spec.h"
+#include "runtime/api/prefill_args.h"
+#include "runtime/cache/kernel_cache.h"
+#include "runtime/driver/cuda_driver.h"
+
+namespace attnjit {
+
+struct EngineOptions {
+  CacheOptions cache;
+  std::string config_dir;                   // "" = configs embedded at build time
+  std::optional<TileConfig> tile_override;  // wins over the JSON configs
+};
+
+struct CompiledKernel {
+  KernelSpec spec;
+  std::string key;            // cache key: <uri>-<hash>
+  CacheLookup lookup;         // the artifact and where it came from
+  std::string source;         // the generated source
+};
+
+class Engine {
+ public:
+  explicit Engine(EngineOptions options = {});
+  ~Engine();
+
+  // The spec a (variant, kind, arch, head_dim) problem resolves to, config applied.
+  Result<KernelSpec, std::string> make_spec(const ir::Variant& variant, KernelKind kind,
+                                            const std::string& arch) const;
+  // Generates, compiles (or fetches from cache) without touching a GPU.
+  Result<CompiledKernel, CompileError> compile(const KernelSpec& spec);
+
+  // Validates the arguments, gets the kernel for the current device and launches it
+  // on `stream` (null = default stream). Throws ArgumentError for bad arguments and
+  // std::runtime_error when there is no GPU or a compile fails.
+  void prefill(const ir::Variant& variant, const PrefillArgs& args,
+               cuda::CUstream stream = nullptr);
+
+  // The GPU (device 0); throws std::runtime_error with the reason when unavailable.
+  std::shared_ptr<cuda::Driver> driver();
+  // True when a GPU can be used; `why` gets the reason when not.
+  static bool gpu_available(std::string* why = nullptr);
+
+  KernelCache& cache() { return cache_; }
+
+ private:
+  struct Loaded;
+  const cuda::LoadedKernel& loaded_kernel(const KernelSpec& spec);
+  std::shared_ptr<NvrtcCompiler> nvrtc();
+
+  EngineOptions options_;
+  KernelCache cache_;
+  std::mutex mutex_;
+  std::shared_ptr<NvrtcCompiler> nvrtc_;
+  std::shared_ptr<cuda::Driver> driver_;
+  std::map<std::string, std::unique_ptr<cuda::LoadedKernel>> loaded_;  // by cache key
+};
+
+// Computes the cache key of a generated source: <uri>-<16 hex of SHA-256 over
+// (source, options, compiler version, arch, attnjit version)>.
+std::string cache_key(const GeneratedSource& src, const std::vector<std::string>& options,
+                      const std::string& compiler_version, const std::string& arch);
+
+extern const char* const kAttnjitVersion;
+
+}  // namespace attnjit

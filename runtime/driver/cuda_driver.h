@@ -1,0 +1,121 @@
+#pragma once
+// The CUDA driver API, opened with dlopen (libcuda.so.1) on first use. Only the
+// handful of entry points attnjit needs, with the driver's own ABI types spelled
+// locally so no toolkit header is required to build.
+#include <cstddef>
+#include <memory>
+#include <string>
+
+#include "compiler/support/result.h"
+
+namespace attnjit::cuda {
+
+using CUresult = int;
+using CUdevice = int;
+using CUcontext = struct CUctx_st*;
+using CUmodule = struct CUmod_st*;
+using CUfunction = struct CUfunc_st*;
+using CUstream = struct CUstream_st*;
+using CUevent = struct CUevent_st*;
+using CUdeviceptr = unsigned long long;
+
+// Device attribute ids used by attnjit (values from the driver ABI).
+enum DeviceAttribute : int {
+  kMultiprocessorCount = 16,
+  kComputeCapabilityMajor = 75,
+  kComputeCapabilityMinor = 76,
+  kMaxSharedMemoryPerBlockOptin = 97,
+};
+
+struct DriverApi;  // dlsym'd entry points (cuda_driver.cpp)
+
+// One process-wide handle: the library, the primary context of device 0 made current.
+class Driver {
+ public:
+  // Loads libcuda, initialises it and retains device `ordinal`'s primary context (the
+  // context the CUDA runtime and frameworks such as PyTorch use). Error text says
+  // whether the library, the driver or the device is missing.
+  static Result<std::shared_ptr<Driver>, std::string> open(int ordinal = 0);
+
+  const DriverApi& api() const { return *api_; }
+  CUdevice device() const { return device_; }
+  std::string arch() const;  // "sm_90" from the compute capability
+  int attribute(DeviceAttribute a) const;
+  std::string device_name() const;
+  void make_current() const;  // binds the primary context to the calling thread
+
+  // Throws std::runtime_error with `what` and the driver's error name when rc != 0.
+  void check(CUresult rc, const char* what) const;
+
+  Driver(std::shared_ptr<const DriverApi> api, CUdevice device, CUcontext context);
+  ~Driver();
+
+ private:
+  std::shared_ptr<const DriverApi> api_;
+  CUdevice device_;
+  CUcontext context_;
+};
+
+// A loaded module and one function in it. Unloads on destruction.
+class LoadedKernel {
+ public:
+  static Result<std::unique_ptr<LoadedKernel>, std::string> load(
+      std::shared_ptr<Driver> driver, const std::string& binary, const std::string& entry,
+      bool is_ptx);
+  ~LoadedKernel();
+
+  // Launches with one by-value parameter block (the kernel takes a single struct).
+  void launch(unsigned grid_x, unsigned grid_y, unsigned grid_z, unsigned block_x,
+              unsigned shared_bytes, CUstream stream, const void* params,
+              size_t params_size) const;
+  const std::string& entry() const { return entry_; }
+  int registers_per_thread() const;
+
+ private:
+  LoadedKernel(std::shared_ptr<Driver> d, CUmodule m, CUfunction f, std::string entry);
+  std::shared_ptr<Driver> driver_;
+  CUmodule module_;
+  CUfunction function_;
+  std::string entry_;
+  mutable unsigned configured_shared_bytes_ = 0;
+};
+
+// Device memory owned by the host program (tests, CLI, benchmark).
+class DeviceBuffer {
+ public:
+  DeviceBuffer() = default;
+  DeviceBuffer(std::shared_ptr<Driver> driver, size_t bytes);
+  ~DeviceBuffer();
+  DeviceBuffer(DeviceBuffer&&) noexcept;
+  DeviceBuffer& operator=(DeviceBuffer&&) noexcept;
+  DeviceBuffer(const DeviceBuffer&) = delete;
+  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+
+  void* data() const { return reinterpret_cast<void*>(ptr_); }
+  size_t size() const { return bytes_; }
+  void upload(const void* host, size_t bytes, size_t offset = 0);
+  void download(void* host, size_t bytes, size_t offset = 0) const;
+  void fill_bytes(unsigned char value);  // e.g. 0xFF poisons fp16/bf16/f32 with NaN
+
+ private:
+  std::shared_ptr<Driver> driver_;
+  CUdeviceptr ptr_ = 0;
+  size_t bytes_ = 0;
+};
+
+// Event-based timing on a stream.
+class EventTimer {
+ public:
+  explicit EventTimer(std::shared_ptr<Driver> driver);
+  ~EventTimer();
+  void start(CUstream stream = nullptr);
+  float stop_ms(CUstream stream = nullptr);  // synchronizes on the stop event
+
+ private:
+  std::shared_ptr<Driver> driver_;
+  CUevent begin_ = nullptr, end_ = nullptr;
+};
+
+void synchronize(const Driver& driver);
+
+}  // namespace attnjit::cuda

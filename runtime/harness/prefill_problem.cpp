@@ -1,0 +1,360 @@
+#include "runtime/harness/prefill_problem.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <numbers>
+#include <random>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+#include "runtime/driver/cuda_driver.h"
+
+namespace attnjit::harness {
+
+namespace {
+
+// Standard normal samples from Box-Muller over mt19937_64. std::normal_distribution
+// is implementation-defined, so it would give other inputs with another standard
+// library; this gives the same problem for the same seed everywhere, which keeps
+// dumps and bug reports reproducible across the build and the GPU machine.
+class NormalSource {
+ public:
+  explicit NormalSource(uint64_t seed) : rng_(seed) {}
+
+  double next() {
+    if (has_spare_) {
+      has_spare_ = false;
+      return spare_;
+    }
+    double u1 = 1.0 - unit();  // (0, 1]: log(u1) is finite
+    double u2 = unit();
+    double radius = std::sqrt(-2.0 * std::log(u1));
+    double angle = 2.0 * std::numbers::pi * u2;
+    spare_ = radius * std::sin(angle);
+    has_spare_ = true;
+    return radius * std::cos(angle);
+  }
+
+ private:
+  // 53 random bits as a double in [0, 1).
+  double unit() { return static_cast<double>(rng_() >> 11) * 0x1.0p-53; }
+
+  std::mt19937_64 rng_;
+  double spare_ = 0;
+  bool has_spare_ = false;
+};
+
+HostTensor make_tensor(DType dtype, std::vector<int64_t> shape) {
+  HostTensor t;
+  t.dtype = dtype;
+  t.shape = std::move(shape);
+  t.bytes.assign(static_cast<size_t>(t.numel()) * dtype_bytes(dtype), 0);
+  return t;
+}
+
+void fill_normal(HostTensor& t, NormalSource& normal) {
+  for (int64_t i = 0; i < t.numel(); ++i) store_element(t.bytes.data(), t.dtype, i, normal.next());
+}
+
+HostTensor prefix_sums(const std::vector<int>& lengths, int* max_length) {
+  HostTensor t = make_tensor(DType::i32, {static_cast<int64_t>(lengths.size()) + 1});
+  int total = 0;
+  *max_length = 0;
+  store_element(t.bytes.data(), DType::i32, 0, 0);
+  for (size_t i = 0; i < lengths.size(); ++i) {
+    total += lengths[i];
+    *max_length = std::max(*max_length, lengths[i]);
+    store_element(t.bytes.data(), DType::i32, static_cast<int64_t>(i) + 1, total);
+  }
+  return t;
+}
+
+bool is_negative_infinity(double x) { return std::isinf(x) && x < 0; }
+
+int64_t sum(const std::vector<int>& values) {
+  int64_t total = 0;
+  for (int v : values) total += v;
+  return total;
+}
+
+void check_shape(const ProblemShape& s) {
+  auto bad = [](const std::string& what) {
+    throw std::invalid_argument("make_random_problem: " + what);
+  };
+  bool ragged = !s.seqlens_q.empty() || !s.seqlens_k.empty();
+  if (s.batch < 1) bad("batch must be at least 1, got " + std::to_string(s.batch));
+  if (!ragged) {
+    if (s.seqlen_q < 1 || s.seqlen_k < 1)
+      bad(fmt::format("seqlen_q and seqlen_k must be at least 1, got {} and {}", s.seqlen_q,
+                      s.seqlen_k));
+    return;
+  }
+  if (s.seqlens_q.size() != static_cast<size_t>(s.batch) ||
+      s.seqlens_k.size() != static_cast<size_t>(s.batch))
+    bad(fmt::format("ragged problem with batch {} needs {} lengths each, got {} query and {} key",
+                    s.batch, s.batch, s.seqlens_q.size(), s.seqlens_k.size()));
+  for (int n : s.seqlens_q)
+    if (n < 0) bad("negative query length " + std::to_string(n));
+  for (int n : s.seqlens_k)
+    if (n < 0) bad("negative key length " + std::to_string(n));
+  // cu_seqlens are int32 on the device.
+  if (sum(s.seqlens_q) > INT32_MAX || sum(s.seqlens_k) > INT32_MAX)
+    bad("total length does not fit in int32 cu_seqlens");
+}
+
+}  // namespace
+
+// --- host tensors --------------------------------------------------------------------
+
+int64_t HostTensor::numel() const {
+  if (shape.empty()) return 0;
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  return n;
+}
+
+TensorView HostTensor::view() const {
+  if (!defined()) return {};
+  return contiguous_view(const_cast<unsigned char*>(bytes.data()), dtype, shape, DeviceKind::cpu);
+}
+
+PrefillArgs HostProblem::host_args() const {
+  PrefillArgs args;
+  args.q = q.view();
+  args.k = k.view();
+  args.v = v.view();
+  args.out = out.view();
+  args.lse = lse.view();
+  if (ragged) {
+    args.cu_seqlens_q = cu_seqlens_q.view();
+    args.cu_seqlens_k = cu_seqlens_k.view();
+    args.max_seqlen_q = max_seqlen_q;
+    args.max_seqlen_k = max_seqlen_k;
+  }
+  return args;
+}
+
+HostProblem make_random_problem(const ir::Variant& v, const ProblemShape& s, uint64_t seed) {
+  check_shape(s);
+  HostProblem p;
+  p.batch = s.batch;
+  p.ragged = !s.seqlens_q.empty();
+  const int64_t hq = v.q_heads, hkv = v.kv_heads, d = v.head_dim;
+  if (p.ragged) {
+    p.cu_seqlens_q = prefix_sums(s.seqlens_q, &p.max_seqlen_q);
+    p.cu_seqlens_k = prefix_sums(s.seqlens_k, &p.max_seqlen_k);
+    const int64_t total_q = sum(s.seqlens_q), total_k = sum(s.seqlens_k);
+    p.q = make_tensor(v.q_type, {total_q, hq, d});
+    p.k = make_tensor(v.kv_type, {total_k, hkv, d});
+    p.v = make_tensor(v.kv_type, {total_k, hkv, d});
+    p.out = make_tensor(v.out_type, {total_q, hq, d});
+    if (v.lse) p.lse = make_tensor(DType::f32, {hq, total_q});
+  } else {
+    p.max_seqlen_q = s.seqlen_q;
+    p.max_seqlen_k = s.seqlen_k;
+    const int64_t b = s.batch, sq = s.seqlen_q, sk = s.seqlen_k;
+    p.q = make_tensor(v.q_type, {b, sq, hq, d});
+    p.k = make_tensor(v.kv_type, {b, sk, hkv, d});
+    p.v = make_tensor(v.kv_type, {b, sk, hkv, d});
+    p.out = make_tensor(v.out_type, {b, sq, hq, d});
+    if (v.lse) p.lse = make_tensor(DType::f32, {b, hq, sq});
+  }
+  NormalSource normal(seed);
+  fill_normal(p.q, normal);
+  fill_normal(p.k, normal);
+  fill_normal(p.v, normal);
+  return p;
+}
+
+// --- tolerance ------------------------------------------------------------------------
+
+// FlashAttention's tests accept a kernel whose error is within about 2x the error of
+// the same math done in the low precision (PyTorch on bf16/fp16 inputs). Two roundings
+// dominate here: P = softmax(S) is rounded to 16 bits before the P.V tensor-core
+// product, and the output is rounded to its dtype. The relative rounding step is
+// 2^-8 for bf16 (8 significand bits) and 2^-11 for fp16; the bounds below are a few
+// steps of that, which a correct kernel meets with margin and a wrong one (a missed
+// mask, a wrong scale, a stale tile) misses by orders of magnitude. f32 output still
+// carries the 16-bit P rounding, hence 2e-3 rather than f32 epsilon. fp8 output
+// (3 or 2 mantissa bits) gets the same few-steps rule.
+Tolerance tolerance_for(DType out) {
+  switch (out) {
+    case DType::bf16: return {2e-2, 2e-2};
+    case DType::f16: return {4e-3, 4e-3};
+    case DType::fp8_e4m3: return {1.25e-1, 1.25e-1};
+    case DType::fp8_e5m2: return {2.5e-1, 2.5e-1};
+    default: return {2e-3, 2e-3};
+  }
+}
+
+// --- comparison -----------------------------------------------------------------------
+
+ReferenceResult compute_reference(const ir::Variant& v, const HostProblem& problem) {
+  PrefillArgs args = problem.host_args();
+  // Undefined outputs: the reference must not overwrite the device result under test.
+  args.out = {};
+  args.lse = {};
+  return reference_prefill(v, args);
+}
+
+std::vector<double> reference_lse_in_output_layout(const HostProblem& problem,
+                                                   const ReferenceResult& ref) {
+  if (!problem.lse.defined()) return {};
+  std::vector<double> out(static_cast<size_t>(problem.lse.numel()));
+  if (problem.ragged) {
+    // [q_heads, total_q] from [total_q, q_heads].
+    const int64_t heads = problem.lse.shape[0], total = problem.lse.shape[1];
+    ATTNJIT_ASSERT(ref.lse.size() == out.size(), "reference LSE size mismatch");
+    for (int64_t h = 0; h < heads; ++h)
+      for (int64_t t = 0; t < total; ++t) out[h * total + t] = ref.lse[t * heads + h];
+  } else {
+    // [batch, q_heads, seqlen_q] from [batch * seqlen_q, q_heads].
+    const int64_t batch = problem.lse.shape[0], heads = problem.lse.shape[1],
+                  rows = problem.lse.shape[2];
+    ATTNJIT_ASSERT(ref.lse.size() == out.size(), "reference LSE size mismatch");
+    for (int64_t b = 0; b < batch; ++b)
+      for (int64_t h = 0; h < heads; ++h)
+        for (int64_t s = 0; s < rows; ++s)
+          out[(b * heads + h) * rows + s] = ref.lse[(b * rows + s) * heads + h];
+  }
+  return out;
+}
+
+CheckResult compare_with_reference(const ir::Variant& v, const HostProblem& problem) {
+  return compare_with_reference(v, problem, compute_reference(v, problem));
+}
+
+CheckResult compare_with_reference(const ir::Variant& v, const HostProblem& problem,
+                                   const ReferenceResult& ref) {
+  CheckResult r;
+  r.tolerance = tolerance_for(problem.out.dtype);
+  const int64_t n = problem.out.numel();
+  ATTNJIT_ASSERT(ref.out.size() == static_cast<size_t>(n), "reference output size mismatch");
+
+  double err_sq = 0, ref_sq = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const double got = load_element(problem.out.bytes.data(), problem.out.dtype, i);
+    const double want = ref.out[i];
+    r.max_abs_ref = std::max(r.max_abs_ref, std::abs(want));
+    if (!std::isfinite(got)) {
+      ++r.nonfinite;
+      continue;
+    }
+    const double err = std::abs(got - want);
+    r.max_abs_error = std::max(r.max_abs_error, err);
+    if (err > r.tolerance.atol + r.tolerance.rtol * std::abs(want)) ++r.mismatched;
+    err_sq += err * err;
+    ref_sq += want * want;
+  }
+  r.checked = static_cast<size_t>(n);
+  // Relative to the reference's norm; an all-zero reference (every row masked) makes
+  // it the absolute L2 error instead of a division by zero.
+  r.rel_l2 = ref_sq > 0 ? std::sqrt(err_sq / ref_sq) : std::sqrt(err_sq);
+  // A NaN or infinite output is unboundedly wrong; reporting the error of only the
+  // finite elements would make a half-NaN output look accurate.
+  if (r.nonfinite > 0) r.max_abs_error = r.rel_l2 = HUGE_VAL;
+
+  if (problem.lse.defined()) {
+    const std::vector<double> want_lse = reference_lse_in_output_layout(problem, ref);
+    for (size_t i = 0; i < want_lse.size(); ++i) {
+      const double got = load_element(problem.lse.bytes.data(), DType::f32, i);
+      const double want = want_lse[i];
+      // A fully masked row has LSE -inf in both; any other non-finite value is wrong.
+      if (is_negative_infinity(want) && is_negative_infinity(got)) continue;
+      if (!std::isfinite(got)) {
+        ++r.nonfinite;
+        ++r.lse_mismatched;
+        r.lse_max_abs_error = HUGE_VAL;
+        continue;
+      }
+      const double err = std::abs(got - want);  // infinite when only the reference is -inf
+      r.lse_max_abs_error = std::max(r.lse_max_abs_error, err);
+      if (!(err <= kLseAtol + kLseRtol * std::abs(want))) ++r.lse_mismatched;
+    }
+    r.checked += want_lse.size();
+  }
+  r.passed = r.nonfinite == 0 && r.mismatched == 0 && r.lse_mismatched == 0;
+  return r;
+}
+
+std::string CheckResult::summary() const {
+  std::string s = fmt::format("{} max_abs_err {:.3g} (max |ref| {:.3g}), rel_l2 {:.3g}",
+                              passed ? "PASS" : "FAIL", max_abs_error, max_abs_ref, rel_l2);
+  if (lse_max_abs_error > 0 || lse_mismatched > 0)
+    s += fmt::format(", lse max_abs_err {:.3g}", lse_max_abs_error);
+  s += fmt::format(", {} values checked (atol {:g}, rtol {:g})", checked, tolerance.atol,
+                   tolerance.rtol);
+  if (!passed) {
+    s += fmt::format(": {} outputs outside atol + rtol * |ref|, {} non-finite values",
+                     mismatched, nonfinite);
+    if (lse_mismatched) s += fmt::format(", {} LSE mismatches", lse_mismatched);
+  }
+  return s;
+}
+
+// --- device round trip ----------------------------------------------------------------
+
+namespace {
+
+// A host tensor's device copy and a view of it with the host's shape and strides.
+struct DeviceTensor {
+  cuda::DeviceBuffer buffer;
+  TensorView view;
+};
+
+DeviceTensor upload(const std::shared_ptr<cuda::Driver>& driver, const HostTensor& t) {
+  DeviceTensor d;
+  if (!t.defined()) return d;
+  // A zero-byte allocation is an error in the driver; an empty tensor still needs an
+  // address so its view counts as defined.
+  d.buffer = cuda::DeviceBuffer(driver, std::max<size_t>(t.bytes.size(), 1));
+  if (!t.bytes.empty()) d.buffer.upload(t.bytes.data(), t.bytes.size());
+  d.view = t.view();
+  d.view.data = d.buffer.data();
+  d.view.device = DeviceKind::cuda;
+  return d;
+}
+
+void download(const DeviceTensor& d, HostTensor& t) {
+  if (t.defined() && !t.bytes.empty()) d.buffer.download(t.bytes.data(), t.bytes.size());
+}
+
+}  // namespace
+
+void run_on_device(Engine& engine, const ir::Variant& v, HostProblem& problem) {
+  std::shared_ptr<cuda::Driver> driver = engine.driver();
+  driver->make_current();
+  DeviceTensor q = upload(driver, problem.q), k = upload(driver, problem.k),
+               val = upload(driver, problem.v), out = upload(driver, problem.out),
+               lse = upload(driver, problem.lse), cu_q = upload(driver, problem.cu_seqlens_q),
+               cu_k = upload(driver, problem.cu_seqlens_k);
+  // NaN in every output byte: an element the kernel forgets to write fails the check
+  // instead of passing by matching leftover memory.
+  constexpr unsigned char kNaNBytes = 0xFF;
+  if (problem.out.defined()) out.buffer.fill_bytes(kNaNBytes);
+  if (problem.lse.defined()) lse.buffer.fill_bytes(kNaNBytes);
+
+  PrefillArgs args = problem.host_args();
+  args.q = q.view;
+  args.k = k.view;
+  args.v = val.view;
+  args.out = out.view;
+  args.lse = lse.view;
+  if (problem.ragged) {
+    args.cu_seqlens_q = cu_q.view;
+    args.cu_seqlens_k = cu_k.view;
+  }
+  engine.prefill(v, args, nullptr);
+  cuda::synchronize(*driver);
+  download(out, problem.out);
+  download(lse, problem.lse);
+}
+
+CheckResult run_and_check(Engine& engine, const ir::Variant& v, HostProblem& problem) {
+  run_on_device(engine, v, problem);
+  return compare_with_reference(v, problem);
+}
+
+}  // namespace attnjit::harness

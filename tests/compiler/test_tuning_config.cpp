@@ -1,0 +1,243 @@
+// The per-arch tile tables: shipped files, loader errors (with JSON paths), bucket
+// selection and the --tile override.
+#include <string>
+
+#include "catch.h"
+#include "compiler/spec/tuning_config.h"
+
+using namespace attnjit;
+
+namespace {
+
+// The loader's error for `json`, as printed with source name "t.json".
+std::string parse_error(const std::string& json) {
+  auto table = TuningTable::parse(json, "t.json");
+  REQUIRE_FALSE(table.ok());
+  return table.error();
+}
+
+// A valid table with `prefill` replaced by the given kind body.
+std::string with_prefill(const std::string& body) {
+  return R"({"arch": "sm_90", "prefill": )" + body + "}";
+}
+
+const char* kGoodConfig = R"({"BLOCK_M": 128, "BLOCK_N": 64, "num_warps": 8, "num_stages": 2})";
+
+}  // namespace
+
+TEST_CASE("shipped configs parse, validate and pick per head_dim", "[config]") {
+  for (const char* arch : {"sm_80", "sm_86", "sm_89", "sm_90"}) {
+    INFO(arch);
+    auto table = TuningTable::embedded(arch);
+    REQUIRE(table.ok());
+    CHECK(table->arch() == arch);
+    // Every head_dim the kernel supports gets a tile that fits shared memory.
+    for (int head_dim : {32, 64, 80, 96, 128, 160, 192, 256}) {
+      for (bool causal : {false, true}) {
+        auto tile = table->pick("prefill", head_dim, causal);
+        REQUIRE(tile.has_value());
+        CHECK(validate_tile(*tile, head_dim, shared_memory_limit(arch)) == "");
+      }
+    }
+  }
+  // Bucket selection on the Hopper table: d <= 64, the default, and d > 128.
+  auto sm90 = TuningTable::embedded("sm_90");
+  REQUIRE(sm90.ok());
+  CHECK(sm90->pick("prefill", 64, false) == TileConfig{128, 64, 4, 2});
+  CHECK(sm90->pick("prefill", 128, true) == TileConfig{256, 64, 8, 2});
+  CHECK(sm90->pick("prefill", 256, false) == TileConfig{128, 64, 8, 2});
+}
+
+TEST_CASE("shared memory limits follow the arch", "[config]") {
+  CHECK(shared_memory_limit("sm_90") == 232448);
+  CHECK(shared_memory_limit("sm_86") == 101376);
+  const TileConfig big{128, 64, 8, 2};
+  CHECK(validate_tile(big, 256, shared_memory_limit("sm_90")) == "");
+  CHECK(validate_tile(big, 256, shared_memory_limit("sm_86")).find("101376") != std::string::npos);
+}
+
+TEST_CASE("config files load from disk", "[config]") {
+  auto table = TuningTable::load_file(std::string(ATTNJIT_SOURCE_DIR) + "/configs/sm_80.json");
+  REQUIRE(table.ok());
+  CHECK(table->arch() == "sm_80");
+
+  auto missing = TuningTable::load_file("/nonexistent/sm_99.json");
+  REQUIRE_FALSE(missing.ok());
+  CHECK(missing.error().rfind("/nonexistent/sm_99.json: cannot read file", 0) == 0);
+}
+
+TEST_CASE("embedded() falls back to the nearest lower arch", "[config]") {
+  CHECK(TuningTable::embedded("sm_90a")->arch() == "sm_90");
+  CHECK(TuningTable::embedded("sm_87")->arch() == "sm_86");
+  CHECK(TuningTable::embedded("sm_100")->arch() == "sm_90");
+
+  auto old = TuningTable::embedded("sm_75");
+  REQUIRE_FALSE(old.ok());
+  CHECK(old.error() ==
+        "no tuning config for sm_75 or an older arch; embedded configs: sm_80, sm_86, sm_89, "
+        "sm_90");
+  auto bogus = TuningTable::embedded("gfx90a");
+  REQUIRE_FALSE(bogus.ok());
+  CHECK(bogus.error().find("\"gfx90a\"") != std::string::npos);
+}
+
+TEST_CASE("pick() takes the first matching bucket, else the default", "[config]") {
+  auto table = TuningTable::parse(R"({
+    "arch": "sm_80",
+    "prefill": {
+      "default": {"BLOCK_M": 128, "BLOCK_N": 64, "num_warps": 8, "num_stages": 2},
+      "buckets": [
+        {"head_dim_min": 100, "head_dim_max": 128, "causal": true,
+         "config": {"BLOCK_M": 64, "BLOCK_N": 64, "num_warps": 4, "num_stages": 2}},
+        {"head_dim_min": 65, "head_dim_max": 128,
+         "config": {"BLOCK_M": 32, "BLOCK_N": 32, "num_warps": 2, "num_stages": 3}},
+        {"head_dim_min": 65,
+         "config": {"BLOCK_M": 16, "BLOCK_N": 16, "num_warps": 1, "num_stages": 4}}
+      ]
+    }
+  })", "t.json");
+  REQUIRE(table.ok());
+  CHECK(table->pick("prefill", 128, true) == TileConfig{64, 64, 4, 2});   // causal bucket
+  CHECK(table->pick("prefill", 128, false) == TileConfig{32, 32, 2, 3});  // skips causal-only
+  CHECK(table->pick("prefill", 96, true) == TileConfig{32, 32, 2, 3});    // below the first's min
+  CHECK(table->pick("prefill", 256, false) == TileConfig{16, 16, 1, 4});  // open upper bound
+  CHECK(table->pick("prefill", 64, true) == TileConfig{128, 64, 8, 2});   // default
+  CHECK_FALSE(table->pick("paged", 128, true).has_value());
+}
+
+TEST_CASE("config errors name the file and the JSON path", "[config]") {
+  SECTION("syntax error with its position") {
+    const std::string e = parse_error("{\"arch\": \"sm_90\",\n \"prefill\": {,}}");
+    CHECK(e.rfind("t.json: invalid JSON: parse error at line 2, column ", 0) == 0);
+    CHECK(e.find("[json.exception") == std::string::npos);
+  }
+  SECTION("top level must be an object") {
+    CHECK(parse_error("[1, 2]") == "t.json: top level: expected an object, got array [1,2]");
+  }
+  SECTION("missing arch") {
+    CHECK(parse_error(R"({"prefill": {"default": )" + std::string(kGoodConfig) + "}}") ==
+          "t.json: top level: missing required key \"arch\"");
+  }
+  SECTION("bad arch") {
+    CHECK(parse_error(R"({"arch": "hopper", "prefill": {}})") ==
+          "t.json: arch: expected an arch name like \"sm_90\" or \"sm_90a\", got string "
+          "\"hopper\"");
+  }
+  SECTION("no kind") {
+    CHECK(parse_error(R"({"arch": "sm_90"})") ==
+          "t.json: top level: expected at least one kernel kind (\"prefill\"), got none");
+  }
+  SECTION("unknown kind with a suggestion") {
+    CHECK(parse_error(R"({"arch": "sm_90", "prefil": {}})") ==
+          "t.json: top level: unknown key \"prefil\" (did you mean \"prefill\"?)");
+  }
+  SECTION("missing default") {
+    CHECK(parse_error(with_prefill("{}")) == "t.json: prefill: missing required key \"default\"");
+  }
+  SECTION("string where an integer belongs, deep in a bucket") {
+    const std::string json = with_prefill(R"({"default": )" + std::string(kGoodConfig) + R"(,
+      "buckets": [{"config": )" + kGoodConfig + R"(},
+                  {"config": {"BLOCK_M": 128, "BLOCK_N": "64", "num_warps": 8, "num_stages": 2}}]})");
+    CHECK(parse_error(json) ==
+          "t.json: prefill.buckets[1].config.BLOCK_N: expected an integer, got string \"64\"");
+  }
+  SECTION("unknown config key with a suggestion") {
+    CHECK(parse_error(with_prefill(
+              R"({"default": {"BLOCK_M": 128, "BLOCKN": 64, "num_warps": 8, "num_stages": 2}})")) ==
+          "t.json: prefill.default: unknown key \"BLOCKN\" (did you mean \"BLOCK_N\"?)");
+  }
+  SECTION("unknown key without a near match lists the valid ones") {
+    CHECK(parse_error(with_prefill(R"({"default": )" + std::string(kGoodConfig) +
+                                   R"(, "zzzzzzzzz": 1})")) ==
+          "t.json: prefill: unknown key \"zzzzzzzzz\" (expected one of \"default\", \"buckets\")");
+  }
+  SECTION("missing config key") {
+    CHECK(parse_error(with_prefill(
+              R"({"default": {"BLOCK_M": 128, "BLOCK_N": 64, "num_warps": 8}})")) ==
+          "t.json: prefill.default: missing required key \"num_stages\"");
+  }
+  SECTION("non-positive and fractional numbers") {
+    CHECK(parse_error(with_prefill(
+              R"({"default": {"BLOCK_M": 128, "BLOCK_N": 64, "num_warps": 8, "num_stages": 0}})")) ==
+          "t.json: prefill.default.num_stages: expected a positive integer, got 0");
+    CHECK(parse_error(with_prefill(
+              R"({"default": {"BLOCK_M": 128.0, "BLOCK_N": 64, "num_warps": 8, "num_stages": 2}})")) ==
+          "t.json: prefill.default.BLOCK_M: expected an integer, got number 128.0");
+  }
+  SECTION("structural rule broken") {
+    CHECK(parse_error(with_prefill(
+              R"({"default": {"BLOCK_M": 64, "BLOCK_N": 64, "num_warps": 8, "num_stages": 2}})")) ==
+          "t.json: prefill.default: BLOCK_M must be 16 * num_warps = 128 or 32 * num_warps = 256 "
+          "(each warp owns 16 or 32 query rows), got 64");
+  }
+  SECTION("bucket that cannot fit shared memory at its largest head_dim") {
+    const std::string e = parse_error(with_prefill(R"({"default": )" + std::string(kGoodConfig) +
+        R"(, "buckets": [{"head_dim_max": 256,
+            "config": {"BLOCK_M": 128, "BLOCK_N": 128, "num_warps": 8, "num_stages": 4}}]})"));
+    CHECK(e.rfind("t.json: prefill.buckets[0].config: shared memory of 608256 bytes", 0) == 0);
+    CHECK(e.find("232448-byte limit") != std::string::npos);
+  }
+  SECTION("bucket fields") {
+    auto bucket = [](const std::string& b) {
+      return parse_error(with_prefill(R"({"default": )" + std::string(kGoodConfig) +
+                                      R"(, "buckets": [)" + b + "]}"));
+    };
+    CHECK(bucket(R"({"causal": 1, "config": )" + std::string(kGoodConfig) + "}") ==
+          "t.json: prefill.buckets[0].causal: expected true or false, got number 1");
+    CHECK(bucket(R"({"head_dim_min": 128, "head_dim_max": 64, "config": )" +
+                 std::string(kGoodConfig) + "}") ==
+          "t.json: prefill.buckets[0].head_dim_max: expected a value >= head_dim_min (128), got 64");
+    CHECK(bucket(R"({"head_dim_min": 64})") ==
+          "t.json: prefill.buckets[0]: missing required key \"config\"");
+    CHECK(bucket(R"({"head_dim": 64, "config": )" + std::string(kGoodConfig) + "}") ==
+          "t.json: prefill.buckets[0]: unknown key \"head_dim\" (did you mean \"head_dim_min\"?)");
+  }
+  SECTION("buckets must be an array") {
+    CHECK(parse_error(with_prefill(R"({"default": )" + std::string(kGoodConfig) +
+                                   R"(, "buckets": {}})")) ==
+          "t.json: prefill.buckets: expected an array, got object {}");
+  }
+}
+
+TEST_CASE("validate_tile states each structural rule", "[config]") {
+  CHECK(validate_tile({128, 64, 8, 2}, 128) == "");
+  CHECK(validate_tile({128, 64, 8, 2}, 0) == "");
+  CHECK(validate_tile({48, 64, 3, 2}, 0) == "num_warps must be 1, 2, 4 or 8, got 3");
+  CHECK(validate_tile({64, 64, 8, 2}, 0) ==
+        "BLOCK_M must be 16 * num_warps = 128 or 32 * num_warps = 256 (each warp owns 16 or 32 "
+        "query rows), got 64");
+  CHECK(validate_tile({256, 64, 8, 2}, 128) == "");
+  CHECK(validate_tile({256, 32, 8, 2}, 256) ==
+        "BLOCK_M 32 * num_warps (256) needs head_dim <= 128, got head_dim 256");
+  CHECK(validate_tile({128, 48, 8, 2}, 0) == "BLOCK_N must be 16, 32, 64 or 128, got 48");
+  CHECK(validate_tile({128, 64, 8, 5}, 0) == "num_stages must be 2, 3 or 4, got 5");
+  CHECK(validate_tile({128, 64, 8, 1}, 0) == "num_stages must be 2, 3 or 4, got 1");
+  // 2 * (128 + 2*3*64) * (256 + 8) = 270336 bytes > 227 KiB; fine when head_dim is unknown.
+  const std::string smem = validate_tile({128, 64, 8, 3}, 256);
+  CHECK(smem.rfind("shared memory of 270336 bytes", 0) == 0);
+  CHECK(smem.find("232448-byte limit") != std::string::npos);
+  CHECK(validate_tile({128, 64, 8, 3}, 0) == "");
+}
+
+TEST_CASE("--tile override parsing", "[config]") {
+  auto good = parse_tile_override("128,64,8,2");
+  REQUIRE(good.ok());
+  CHECK(*good == TileConfig{128, 64, 8, 2});
+  CHECK(*parse_tile_override("16,16,1,2") == TileConfig{16, 16, 1, 2});
+
+  auto error_of = [](const std::string& text) {
+    auto r = parse_tile_override(text);
+    REQUIRE_FALSE(r.ok());
+    return r.error();
+  };
+  const std::string usage = "expected BLOCK_M,BLOCK_N,WARPS,STAGES (e.g. 128,64,8,2), got ";
+  CHECK(error_of("128,64") == usage + "\"128,64\"");
+  CHECK(error_of("128,64,8,2,1") == usage + "\"128,64,8,2,1\"");
+  CHECK(error_of("128,64,8,2,") == usage + "\"128,64,8,2,\"");
+  CHECK(error_of("") == usage + "\"\"");
+  CHECK(error_of("128,x,8,2") == "BLOCK_N: expected a positive integer, got \"x\" (in \"128,x,8,2\")");
+  CHECK(error_of("128,64,0,2") == "WARPS: expected a positive integer, got \"0\" (in \"128,64,0,2\")");
+  CHECK(error_of("96,64,4,2") ==
+        "BLOCK_M must be 16 * num_warps = 64 or 32 * num_warps = 128 (each warp owns 16 or 32 "
+        "query rows), got 96");
+}

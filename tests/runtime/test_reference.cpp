@@ -1,0 +1,621 @@
+// The CPU reference (the test oracle): element conversions, the expression
+// interpreter, and attention results against hand-computed and independent answers.
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <functional>
+#include <limits>
+#include <random>
+#include <vector>
+
+#include "catch.h"
+#include "compiler/ir/expr.h"
+#include "compiler/ir/variant.h"
+#include "runtime/reference/cpu_reference.h"
+#include "runtime/reference/expr_eval.h"
+
+using namespace attnjit;
+#if defined(ATTNJIT_CATCH3)
+using Catch::Approx;
+#endif
+using ir::Builtin;
+using ir::Op;
+
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+// --- host tensors -------------------------------------------------------------------
+
+// A cpu tensor that owns its bytes; strides may describe any (padded, permuted) layout.
+struct HostTensor {
+  DType dtype = DType::f32;
+  std::vector<int64_t> shape, strides;
+  std::vector<unsigned char> bytes;
+
+  TensorView view() {
+    TensorView v;
+    v.data = bytes.data();
+    v.dtype = dtype;
+    v.shape = shape;
+    v.strides = strides;
+    v.device = DeviceKind::cpu;
+    return v;
+  }
+  int64_t offset(const std::vector<int64_t>& index) const {
+    int64_t o = 0;
+    for (size_t d = 0; d < index.size(); ++d) o += index[d] * strides[d];
+    return o;
+  }
+  double get(const std::vector<int64_t>& index) const {
+    return load_element(bytes.data(), dtype, offset(index));
+  }
+  void set(const std::vector<int64_t>& index, double value) {
+    store_element(bytes.data(), dtype, offset(index), value);
+  }
+};
+
+void for_each_index(const std::vector<int64_t>& shape,
+                    const std::function<void(const std::vector<int64_t>&)>& fn) {
+  std::vector<int64_t> index(shape.size(), 0);
+  for (int64_t e : shape)
+    if (e == 0) return;
+  while (true) {
+    fn(index);
+    int d = static_cast<int>(shape.size()) - 1;
+    for (; d >= 0; --d) {
+      if (++index[d] < shape[d]) break;
+      index[d] = 0;
+    }
+    if (d < 0) return;
+  }
+}
+
+HostTensor zeros(DType dtype, std::vector<int64_t> shape) {
+  HostTensor t;
+  t.dtype = dtype;
+  t.shape = shape;
+  t.strides.assign(shape.size(), 1);
+  for (int d = static_cast<int>(shape.size()) - 2; d >= 0; --d)
+    t.strides[d] = t.strides[d + 1] * shape[d + 1];
+  int64_t n = 1;
+  for (int64_t e : shape) n *= e;
+  t.bytes.assign(n * dtype_bytes(dtype), 0);
+  return t;
+}
+
+// Normal random values (never all zeros), rounded to the dtype.
+HostTensor random_tensor(DType dtype, std::vector<int64_t> shape, std::mt19937& rng) {
+  HostTensor t = zeros(dtype, shape);
+  std::normal_distribution<double> normal(0.0, 1.0);
+  for_each_index(shape, [&](const std::vector<int64_t>& i) { t.set(i, normal(rng)); });
+  return t;
+}
+
+// The same values in a different memory layout.
+HostTensor relayout(const HostTensor& src, std::vector<int64_t> strides, int64_t storage_elems) {
+  HostTensor t;
+  t.dtype = src.dtype;
+  t.shape = src.shape;
+  t.strides = std::move(strides);
+  t.bytes.assign(storage_elems * dtype_bytes(src.dtype), 0xAB);  // poison the padding
+  for_each_index(src.shape, [&](const std::vector<int64_t>& i) { t.set(i, src.get(i)); });
+  return t;
+}
+
+HostTensor int32_tensor(const std::vector<int32_t>& values) {
+  HostTensor t = zeros(DType::i32, {static_cast<int64_t>(values.size())});
+  std::memcpy(t.bytes.data(), values.data(), values.size() * sizeof(int32_t));
+  return t;
+}
+
+ir::Variant make_variant(int q_heads, int kv_heads, int head_dim, DType t = DType::f32) {
+  ir::Variant v;
+  v.name = "test";
+  v.q_heads = q_heads;
+  v.kv_heads = kv_heads;
+  v.head_dim = head_dim;
+  v.q_type = v.kv_type = v.out_type = t;
+  return v;
+}
+
+ir::ExprRef causal_mask() {
+  return ir::make_binary(Op::ge, ir::make_builtin(Builtin::q_pos),
+                         ir::make_builtin(Builtin::kv_pos));
+}
+
+// A fixed-length problem's tensors.
+struct Problem {
+  HostTensor q, k, v;
+  PrefillArgs args() {
+    PrefillArgs a;
+    a.q = q.view();
+    a.k = k.view();
+    a.v = v.view();
+    return a;
+  }
+};
+
+Problem random_problem(const ir::Variant& var, int batch, int seqlen_q, int seqlen_k,
+                       uint32_t seed) {
+  std::mt19937 rng(seed);
+  Problem p;
+  p.q = random_tensor(var.q_type, {batch, seqlen_q, var.q_heads, var.head_dim}, rng);
+  p.k = random_tensor(var.kv_type, {batch, seqlen_k, var.kv_heads, var.head_dim}, rng);
+  p.v = random_tensor(var.kv_type, {batch, seqlen_k, var.kv_heads, var.head_dim}, rng);
+  return p;
+}
+
+// Independent single-row attention: softmax over the keys where logit(j) is finite.
+std::vector<double> naive_row(const std::vector<double>& logits,
+                              const std::vector<std::vector<double>>& values, double* lse) {
+  double m = -kInf;
+  for (double x : logits) m = std::max(m, x);
+  std::vector<double> out(values.empty() ? 0 : values[0].size(), 0.0);
+  double sum = 0;
+  for (size_t j = 0; j < logits.size(); ++j) sum += std::exp(logits[j] - m);
+  for (size_t j = 0; j < logits.size(); ++j)
+    for (size_t d = 0; d < out.size(); ++d)
+      out[d] += std::exp(logits[j] - m) / sum * values[j][d];
+  *lse = m + std::log(sum);
+  return out;
+}
+
+}  // namespace
+
+// --- element conversions --------------------------------------------------------------
+
+namespace {
+uint32_t encode_bits(DType t, double value) {
+  unsigned char buf[8] = {};
+  store_element(buf, t, 0, value);
+  uint32_t bits = 0;
+  std::memcpy(&bits, buf, dtype_bytes(t) < 4 ? dtype_bytes(t) : 4);
+  return bits;
+}
+double decode_bits(DType t, uint32_t bits) {
+  unsigned char buf[8] = {};
+  std::memcpy(buf, &bits, 4);
+  return load_element(buf, t, 0);
+}
+}  // namespace
+
+TEST_CASE("bf16 and fp16 conversions round to nearest even", "[reference]") {
+  CHECK(encode_bits(DType::bf16, 1.0) == 0x3f80);
+  CHECK(encode_bits(DType::bf16, -2.0) == 0xc000);
+  CHECK(encode_bits(DType::bf16, 1.0 + std::ldexp(1, -8)) == 0x3f80);      // tie: to even
+  CHECK(encode_bits(DType::bf16, 1.0 + 3 * std::ldexp(1, -8)) == 0x3f82);  // tie: to even
+  CHECK(encode_bits(DType::bf16, 1.0 + std::ldexp(1, -8) + 1e-12) == 0x3f81);
+  CHECK(encode_bits(DType::bf16, 1e39) == 0x7f80);  // overflow: inf
+  CHECK(decode_bits(DType::bf16, 0x4049) == 3.140625);
+
+  CHECK(encode_bits(DType::f16, 1.0 / 3.0) == 0x3555);
+  CHECK(encode_bits(DType::f16, 65504.0) == 0x7bff);
+  CHECK(encode_bits(DType::f16, 65519.0) == 0x7bff);
+  CHECK(encode_bits(DType::f16, 65520.0) == 0x7c00);  // halfway to 2^16: rounds to inf
+  CHECK(encode_bits(DType::f16, std::ldexp(1, -24)) == 0x0001);  // smallest subnormal
+  CHECK(encode_bits(DType::f16, std::ldexp(1, -26)) == 0x0000);  // below half of it
+  CHECK(encode_bits(DType::f16, -0.0) == 0x8000);
+  CHECK(std::isnan(decode_bits(DType::f16, 0x7e00)));
+  CHECK(decode_bits(DType::f16, 0xfc00) == -kInf);
+
+  // Every non-NaN pattern survives decode -> encode.
+  for (DType t : {DType::f16, DType::bf16}) {
+    for (uint32_t bits = 0; bits < 0x10000; ++bits) {
+      const double x = decode_bits(t, bits);
+      if (std::isnan(x)) continue;
+      REQUIRE(encode_bits(t, x) == bits);
+    }
+  }
+}
+
+TEST_CASE("fp8 conversions saturate to the largest finite value", "[reference]") {
+  // e4m3fn: bias 7, no inf, 0x7f / 0xff are NaN, max 448.
+  CHECK(decode_bits(DType::fp8_e4m3, 0x7e) == 448.0);
+  CHECK(decode_bits(DType::fp8_e4m3, 0x38) == 1.0);
+  CHECK(decode_bits(DType::fp8_e4m3, 0x01) == std::ldexp(1, -9));
+  CHECK(std::isnan(decode_bits(DType::fp8_e4m3, 0x7f)));
+  CHECK(std::isnan(decode_bits(DType::fp8_e4m3, 0xff)));
+  CHECK(encode_bits(DType::fp8_e4m3, 1000.0) == 0x7e);
+  CHECK(encode_bits(DType::fp8_e4m3, -1000.0) == 0xfe);
+  CHECK(encode_bits(DType::fp8_e4m3, kInf) == 0x7e);
+  CHECK(encode_bits(DType::fp8_e4m3, 464.0) == 0x7e);  // tie between 448 and 480: even
+  CHECK(encode_bits(DType::fp8_e4m3, std::nan("")) == 0x7f);
+  CHECK(encode_bits(DType::fp8_e4m3, 1.0625) == 0x38);  // tie: to even (1.0)
+  CHECK(encode_bits(DType::fp8_e4m3, 1.1875) == 0x3a);  // tie: to even (1.25)
+
+  // e5m2: bias 15, IEEE specials, max 57344.
+  CHECK(decode_bits(DType::fp8_e5m2, 0x7b) == 57344.0);
+  CHECK(decode_bits(DType::fp8_e5m2, 0x7c) == kInf);
+  CHECK(std::isnan(decode_bits(DType::fp8_e5m2, 0x7e)));
+  CHECK(encode_bits(DType::fp8_e5m2, 1.25) == 0x3d);
+  CHECK(encode_bits(DType::fp8_e5m2, 1e6) == 0x7b);
+  CHECK(encode_bits(DType::fp8_e5m2, -kInf) == 0xfb);
+  CHECK(encode_bits(DType::fp8_e5m2, std::ldexp(1, -16)) == 0x01);
+
+  for (DType t : {DType::fp8_e4m3, DType::fp8_e5m2}) {
+    for (uint32_t bits = 0; bits < 0x100; ++bits) {
+      const double x = decode_bits(t, bits);
+      if (std::isnan(x)) continue;
+      if (std::isinf(x)) continue;  // saturating stores never produce inf
+      REQUIRE(encode_bits(t, x) == bits);
+    }
+  }
+}
+
+TEST_CASE("integer and wide float stores", "[reference]") {
+  CHECK(static_cast<int8_t>(encode_bits(DType::i8, 200.0)) == 127);
+  CHECK(static_cast<int8_t>(encode_bits(DType::i8, -3.5)) == -4);
+  CHECK(static_cast<int8_t>(encode_bits(DType::i8, 2.5)) == 2);
+  CHECK(encode_bits(DType::u16, -5.0) == 0);
+  CHECK(encode_bits(DType::u16, 70000.0) == 65535);
+  CHECK(static_cast<int32_t>(encode_bits(DType::i32, -123456.0)) == -123456);
+  CHECK(decode_bits(DType::f32, encode_bits(DType::f32, 0.1)) == static_cast<double>(0.1f));
+  double buf = 0;
+  store_element(&buf, DType::f64, 0, 0.1);
+  CHECK(load_element(&buf, DType::f64, 0) == 0.1);
+}
+
+// --- the expression interpreter -------------------------------------------------------
+
+TEST_CASE("expression interpreter semantics", "[reference]") {
+  std::map<std::string, double> params{{"cap", 5.0}};
+  std::map<std::string, std::vector<double>> arrays{{"slope", {0.5, 0.25}}};
+  ExprEnv env;
+  env.params = &params;
+  env.arrays = &arrays;
+  env[Builtin::score] = 10.0;
+  env[Builtin::q_pos] = 7;
+  env[Builtin::kv_pos] = 3;
+  env[Builtin::q_head] = 1;
+
+  auto c = [](double x) { return ir::make_constant(x); };
+  auto b = [](Builtin x) { return ir::make_builtin(x); };
+  CHECK(evaluate(*ir::make_binary(Op::mod, c(-7), c(3)), env) == -1.0);  // C: dividend's sign
+  CHECK(evaluate(*ir::make_binary(Op::mod, c(7), c(-3)), env) == 1.0);
+  CHECK(evaluate(*ir::make_binary(Op::div, c(7), c(2)), env) == 3.5);
+  CHECK(evaluate(*ir::make_binary(Op::sub, b(Builtin::q_pos), b(Builtin::kv_pos)), env) == 4.0);
+  CHECK(evaluate(*ir::make_unary(Op::neg, b(Builtin::score)), env) == -10.0);
+
+  auto softcap = ir::make_binary(
+      Op::mul, ir::make_param("cap"),
+      ir::make_call("tanh", {ir::make_binary(Op::div, b(Builtin::score), ir::make_param("cap"))}));
+  CHECK(evaluate(*softcap, env) == Approx(5.0 * std::tanh(2.0)));
+
+  auto slope = ir::make_input("slope", b(Builtin::q_head));
+  CHECK(evaluate(*slope, env) == 0.25);
+
+  auto window = ir::make_binary(
+      Op::logical_and, causal_mask(),
+      ir::make_binary(Op::lt, ir::make_binary(Op::sub, b(Builtin::q_pos), b(Builtin::kv_pos)),
+                      c(4)));
+  CHECK(evaluate(*window, env) == 0.0);  // distance 4 is outside a window of 4
+  env[Builtin::kv_pos] = 4;
+  CHECK(evaluate(*window, env) == 1.0);
+  CHECK(evaluate(*ir::make_unary(Op::logical_not, window), env) == 0.0);
+
+  CHECK(evaluate(*ir::make_select(window, c(1), c(2)), env) == 1.0);
+  CHECK(evaluate(*ir::make_call("min", {c(3), c(-2)}), env) == -2.0);
+  CHECK(evaluate(*ir::make_call("max", {c(3), c(-2)}), env) == 3.0);
+  CHECK(evaluate(*ir::make_call("exp2", {c(3)}), env) == 8.0);
+  CHECK(evaluate(*ir::make_call("abs", {c(-3)}), env) == 3.0);
+  CHECK(evaluate(*ir::make_call("sqrt", {c(9)}), env) == 3.0);
+  CHECK(evaluate(*ir::make_call("log", {c(1)}), env) == 0.0);
+  CHECK(evaluate(*ir::make_call("exp", {c(0)}), env) == 1.0);
+  CHECK(evaluate(*ir::make_binary(Op::ne, c(1), c(2)), env) == 1.0);
+  CHECK(evaluate(*ir::make_binary(Op::le, c(2), c(2)), env) == 1.0);
+  CHECK(evaluate(*ir::make_binary(Op::logical_or, ir::make_bool(false), ir::make_bool(true)),
+                 env) == 1.0);
+
+  CHECK_THROWS_WITH(evaluate(*ir::make_param("nope"), env),
+                    "expression reads param 'nope', which has no value");
+  env[Builtin::q_head] = 2;
+  CHECK_THROWS_AS(evaluate(*slope, env), std::invalid_argument);
+
+  CHECK(reads_builtin(softcap, Builtin::score));
+  CHECK_FALSE(reads_builtin(window, Builtin::score));
+  CHECK_FALSE(reads_builtin(nullptr, Builtin::score));
+}
+
+// --- attention ------------------------------------------------------------------------
+
+TEST_CASE("two keys: a hand-computed softmax", "[reference]") {
+  ir::Variant var = make_variant(1, 1, 8);
+  var.scale = 1.0;
+  HostTensor q = zeros(DType::f32, {1, 1, 1, 8}), k = zeros(DType::f32, {1, 2, 1, 8}),
+             v = zeros(DType::f32, {1, 2, 1, 8});
+  // logits: q.k0 = 1, q.k1 = 0.
+  q.set({0, 0, 0, 0}, 1.0);
+  q.set({0, 0, 0, 1}, 0.5);
+  k.set({0, 0, 0, 0}, 1.0);
+  k.set({0, 1, 0, 2}, 1.0);
+  for (int d = 0; d < 8; ++d) {
+    v.set({0, 0, 0, d}, d);
+    v.set({0, 1, 0, d}, 10.0 - d);
+  }
+  HostTensor out = zeros(DType::f32, {1, 1, 1, 8});
+  PrefillArgs args;
+  args.q = q.view();
+  args.k = k.view();
+  args.v = v.view();
+  args.out = out.view();
+  ReferenceResult r = reference_prefill(var, args);
+
+  const double p0 = std::exp(1.0) / (std::exp(1.0) + 1.0), p1 = 1.0 - p0;
+  REQUIRE(r.out.size() == 8);
+  for (int d = 0; d < 8; ++d) {
+    CHECK(r.out[d] == Approx(p0 * d + p1 * (10.0 - d)).epsilon(1e-14));
+    CHECK(out.get({0, 0, 0, d}) == Approx(p0 * d + p1 * (10.0 - d)).epsilon(1e-6));
+  }
+  REQUIRE(r.lse.size() == 1);
+  CHECK(r.lse[0] == Approx(std::log(std::exp(1.0) + 1.0)).epsilon(1e-14));
+}
+
+TEST_CASE("a fully masked row gives 0 and -inf", "[reference]") {
+  ir::Variant var = make_variant(2, 1, 16);
+  var.lse = true;
+  // Causal, and row 0 (q_pos 0) additionally sees nothing.
+  var.mask = ir::make_binary(Op::logical_and, causal_mask(),
+                             ir::make_binary(Op::ge, ir::make_builtin(Builtin::q_pos),
+                                             ir::make_constant(1)));
+  Problem p = random_problem(var, 1, 3, 3, 7);
+  HostTensor out = zeros(DType::f32, {1, 3, 2, 16});
+  HostTensor lse = zeros(DType::f32, {1, 2, 3});
+  PrefillArgs args = p.args();
+  args.out = out.view();
+  args.lse = lse.view();
+  ReferenceResult r = reference_prefill(var, args);
+
+  for (int h = 0; h < 2; ++h) {
+    CHECK(r.lse[0 * 2 + h] == -kInf);
+    CHECK(lse.get({0, h, 0}) == -kInf);
+    for (int d = 0; d < 16; ++d) {
+      CHECK(r.out[(0 * 2 + h) * 16 + d] == 0.0);
+      CHECK(out.get({0, 0, h, d}) == 0.0);
+    }
+    // Row 1 sees keys 0..1: finite.
+    CHECK(std::isfinite(r.lse[1 * 2 + h]));
+    CHECK(lse.get({0, h, 1}) == Approx(r.lse[1 * 2 + h]).epsilon(1e-6));
+  }
+}
+
+TEST_CASE("causal masks align the ends of q and kv", "[reference]") {
+  // With scale 0 every visible key weighs the same, so with v[j] = j the output is the
+  // mean of the visible positions, (n - 1) / 2, and lse = log(n).
+  ir::Variant var = make_variant(1, 1, 8);
+  var.scale = 0.0;
+  var.mask = causal_mask();
+  const int q_len = 3, kv_len = 7;
+  Problem p = random_problem(var, 1, q_len, kv_len, 11);
+  for (int j = 0; j < kv_len; ++j)
+    for (int d = 0; d < 8; ++d) p.v.set({0, j, 0, d}, j);
+  ReferenceResult r = reference_prefill(var, p.args());
+  for (int i = 0; i < q_len; ++i) {
+    const int visible = kv_len - q_len + 1 + i;  // first row: 5 keys; last row: all 7
+    INFO("row " << i);
+    CHECK(r.out[i * 8] == Approx((visible - 1) / 2.0));
+    CHECK(r.lse[i] == Approx(std::log(visible)));
+  }
+}
+
+TEST_CASE("GQA: query head h reads kv head h / group", "[reference]") {
+  ir::Variant gqa = make_variant(4, 2, 16, DType::bf16);
+  gqa.mask = causal_mask();
+  Problem p = random_problem(gqa, 2, 5, 9, 21);
+  ReferenceResult r = reference_prefill(gqa, p.args());
+
+  // The same problem as MHA with each kv head repeated for its query heads.
+  ir::Variant mha = gqa;
+  mha.kv_heads = 4;
+  HostTensor k4 = zeros(DType::bf16, {2, 9, 4, 16}), v4 = zeros(DType::bf16, {2, 9, 4, 16});
+  for_each_index(k4.shape, [&](const std::vector<int64_t>& i) {
+    const std::vector<int64_t> src{i[0], i[1], i[2] / 2, i[3]};
+    k4.set(i, p.k.get(src));
+    v4.set(i, p.v.get(src));
+  });
+  PrefillArgs args = p.args();
+  args.k = k4.view();
+  args.v = v4.view();
+  ReferenceResult expected = reference_prefill(mha, args);
+  CHECK(r.out == expected.out);
+  CHECK(r.lse == expected.lse);
+}
+
+TEST_CASE("a ragged batch equals its sequences run one by one", "[reference]") {
+  ir::Variant var = make_variant(2, 1, 16, DType::bf16);
+  var.mask = causal_mask();
+  var.lse = true;
+  const std::vector<int> q_lens{3, 5, 1}, k_lens{4, 5, 6};
+  std::vector<int32_t> cu_q{0}, cu_k{0};
+  for (size_t b = 0; b < q_lens.size(); ++b) {
+    cu_q.push_back(cu_q.back() + q_lens[b]);
+    cu_k.push_back(cu_k.back() + k_lens[b]);
+  }
+  std::mt19937 rng(5);
+  HostTensor q = random_tensor(DType::bf16, {cu_q.back(), 2, 16}, rng);
+  HostTensor k = random_tensor(DType::bf16, {cu_k.back(), 1, 16}, rng);
+  HostTensor v = random_tensor(DType::bf16, {cu_k.back(), 1, 16}, rng);
+  HostTensor cq = int32_tensor(cu_q), ck = int32_tensor(cu_k);
+  HostTensor out = zeros(DType::f32, {cu_q.back(), 2, 16});
+  HostTensor lse = zeros(DType::f32, {2, cu_q.back()});
+  var.out_type = DType::f32;
+  PrefillArgs args;
+  args.q = q.view();
+  args.k = k.view();
+  args.v = v.view();
+  args.out = out.view();
+  args.lse = lse.view();
+  args.cu_seqlens_q = cq.view();
+  args.cu_seqlens_k = ck.view();
+  args.max_seqlen_q = 5;
+  args.max_seqlen_k = 6;
+  ReferenceResult ragged = reference_prefill(var, args);
+
+  for (size_t b = 0; b < q_lens.size(); ++b) {
+    INFO("sequence " << b);
+    Problem one;
+    one.q = zeros(DType::bf16, {1, q_lens[b], 2, 16});
+    one.k = zeros(DType::bf16, {1, k_lens[b], 1, 16});
+    one.v = zeros(DType::bf16, {1, k_lens[b], 1, 16});
+    for_each_index(one.q.shape, [&](const std::vector<int64_t>& i) {
+      one.q.set(i, q.get({cu_q[b] + i[1], i[2], i[3]}));
+    });
+    for_each_index(one.k.shape, [&](const std::vector<int64_t>& i) {
+      one.k.set(i, k.get({cu_k[b] + i[1], i[2], i[3]}));
+      one.v.set(i, v.get({cu_k[b] + i[1], i[2], i[3]}));
+    });
+    ReferenceResult fixed = reference_prefill(var, one.args());
+    for (int i = 0; i < q_lens[b]; ++i) {
+      const int64_t row = cu_q[b] + i;
+      for (int h = 0; h < 2; ++h) {
+        CHECK(ragged.lse[row * 2 + h] == fixed.lse[i * 2 + h]);
+        CHECK(lse.get({h, row}) == Approx(fixed.lse[i * 2 + h]).epsilon(1e-6));
+        for (int d = 0; d < 16; ++d) {
+          CHECK(ragged.out[(row * 2 + h) * 16 + d] == fixed.out[(i * 2 + h) * 16 + d]);
+          CHECK(out.get({row, h, d}) == Approx(fixed.out[(i * 2 + h) * 16 + d]).epsilon(1e-6));
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("strided views give the same answer as contiguous copies", "[reference]") {
+  ir::Variant var = make_variant(4, 2, 32, DType::f16);
+  var.mask = causal_mask();
+  var.lse = true;
+  const int B = 2, Sq = 6, Sk = 10;
+  Problem p = random_problem(var, B, Sq, Sk, 33);
+  HostTensor out = zeros(DType::f16, {B, Sq, 4, 32});
+  HostTensor lse = zeros(DType::f32, {B, 4, Sq});
+  PrefillArgs args = p.args();
+  args.out = out.view();
+  args.lse = lse.view();
+  ReferenceResult contiguous = reference_prefill(var, args);
+
+  // q laid out [seq, batch, heads, dim] with heads padded to 40 elements; k/v with rows
+  // padded; out padded; lse transposed to [seq, head, batch] order in memory.
+  HostTensor q2 = relayout(p.q, {4 * 40, B * 4 * 40, 40, 1}, Sq * B * 4 * 40);
+  HostTensor k2 = relayout(p.k, {Sk * 80, 80, 32, 1}, B * Sk * 80);
+  HostTensor v2 = relayout(p.v, {Sk * 2 * 48, 2 * 48, 48, 1}, B * Sk * 2 * 48);
+  HostTensor out2 = relayout(out, {Sq * 4 * 48, 4 * 48, 48, 1}, B * Sq * 4 * 48);
+  HostTensor lse2 = relayout(lse, {1, B, 4 * B}, Sq * 4 * B);
+  args.q = q2.view();
+  args.k = k2.view();
+  args.v = v2.view();
+  args.out = out2.view();
+  args.lse = lse2.view();
+  ReferenceResult strided = reference_prefill(var, args);
+
+  CHECK(strided.out == contiguous.out);
+  CHECK(strided.lse == contiguous.lse);
+  for_each_index(out.shape, [&](const std::vector<int64_t>& i) {
+    REQUIRE(out2.get(i) == out.get(i));
+  });
+  for_each_index(lse.shape, [&](const std::vector<int64_t>& i) {
+    REQUIRE(lse2.get(i) == lse.get(i));
+  });
+}
+
+TEST_CASE("score expressions, params and inputs", "[reference]") {
+  // Soft-capping with a runtime cap plus an ALiBi-style per-head slope.
+  ir::Variant var = make_variant(2, 2, 16);
+  var.params.push_back({"cap", 50.0, false, {}});
+  var.inputs.push_back({"slope", ir::InputExtent::q_heads, {}});
+  auto b = [](Builtin x) { return ir::make_builtin(x); };
+  auto cap = ir::make_param("cap");
+  auto capped = ir::make_binary(
+      Op::mul, cap, ir::make_call("tanh", {ir::make_binary(Op::div, b(Builtin::score), cap)}));
+  var.score = ir::make_binary(
+      Op::add, capped,
+      ir::make_binary(Op::mul, ir::make_input("slope", b(Builtin::q_head)),
+                      ir::make_binary(Op::sub, b(Builtin::kv_pos), b(Builtin::q_pos))));
+  var.mask = causal_mask();
+  Problem p = random_problem(var, 1, 4, 6, 44);
+
+  ReferenceInputs inputs;
+  inputs.params["cap"] = 0.5;  // small enough that the cap matters
+  inputs.arrays["slope"] = {0.25, 0.125};
+  ReferenceResult r = reference_prefill(var, p.args(), inputs);
+
+  const double scale = 1.0 / std::sqrt(16.0);
+  for (int h = 0; h < 2; ++h) {
+    for (int i = 0; i < 4; ++i) {
+      const int q_pos = i + 6 - 4;
+      std::vector<double> logits;
+      std::vector<std::vector<double>> values;
+      for (int j = 0; j <= q_pos; ++j) {
+        double dot = 0;
+        for (int d = 0; d < 16; ++d) dot += p.q.get({0, i, h, d}) * p.k.get({0, j, h, d});
+        logits.push_back(0.5 * std::tanh(scale * dot / 0.5) +
+                         inputs.arrays["slope"][h] * (j - q_pos));
+        std::vector<double> row;
+        for (int d = 0; d < 16; ++d) row.push_back(p.v.get({0, j, h, d}));
+        values.push_back(row);
+      }
+      double lse = 0;
+      const std::vector<double> expected = naive_row(logits, values, &lse);
+      CHECK(r.lse[i * 2 + h] == Approx(lse).epsilon(1e-12));
+      for (int d = 0; d < 16; ++d)
+        CHECK(r.out[(i * 2 + h) * 16 + d] == Approx(expected[d]).epsilon(1e-12));
+    }
+  }
+
+  // Without a value the default applies, which changes the answer.
+  inputs.params.clear();
+  CHECK(reference_prefill(var, p.args(), inputs).out != r.out);
+}
+
+TEST_CASE("sinks join the softmax denominator", "[reference]") {
+  ir::Variant var = make_variant(2, 1, 16);
+  var.sinks_per_head = true;
+  Problem p = random_problem(var, 1, 3, 5, 55);
+  ReferenceInputs inputs;
+  inputs.sinks = {0.5, -1.0};
+  ReferenceResult with = reference_prefill(var, p.args(), inputs);
+  ir::Variant plain = var;
+  plain.sinks_per_head = false;
+  ReferenceResult without = reference_prefill(plain, p.args());
+  for (int row = 0; row < 3; ++row) {
+    for (int h = 0; h < 2; ++h) {
+      const double l = without.lse[row * 2 + h];
+      const double l_sink = std::log(std::exp(l) + std::exp(inputs.sinks[h]));
+      CHECK(with.lse[row * 2 + h] == Approx(l_sink).epsilon(1e-12));
+      // The sink takes weight away from every value uniformly.
+      const double keep = std::exp(l - l_sink);
+      for (int d = 0; d < 16; ++d)
+        CHECK(with.out[(row * 2 + h) * 16 + d] ==
+              Approx(keep * without.out[(row * 2 + h) * 16 + d]).epsilon(1e-12));
+    }
+  }
+}
+
+TEST_CASE("reference argument errors", "[reference]") {
+  ir::Variant var = make_variant(2, 1, 16);
+  var.params.push_back({"cap", 50.0, false, {}});
+  var.params.push_back({"w", 8.0, true, {}});
+  var.inputs.push_back({"slope", ir::InputExtent::q_heads, {}});
+  Problem p = random_problem(var, 1, 2, 2, 66);
+
+  ReferenceInputs inputs;
+  CHECK_THROWS_WITH(reference_prefill(var, p.args(), inputs),
+                    "attnjit::reference_prefill: argument 'slope': expected 2 values (one per "
+                    "query head), got 0");
+  inputs.arrays["slope"] = {1, 2};
+  inputs.params["cpa"] = 1.0;
+  CHECK_THROWS_WITH(reference_prefill(var, p.args(), inputs),
+                    "attnjit::reference_prefill: argument 'cpa': expected a param of variant "
+                    "test, got an unknown name");
+  inputs.params = {{"w", 1.0}};
+  CHECK_THROWS_AS(reference_prefill(var, p.args(), inputs), ArgumentError);
+  inputs.params.clear();
+  inputs.sinks = {1.0, 2.0};
+  CHECK_THROWS_WITH(reference_prefill(var, p.args(), inputs),
+                    "attnjit::reference_prefill: argument 'sinks': expected none (variant test "
+                    "has no sinks), got 2 values");
+  // Validation is the GPU path's.
+  PrefillArgs bad = p.args();
+  bad.k.dtype = DType::bf16;
+  CHECK_THROWS_WITH(reference_prefill(var, bad),
+                    "attnjit::reference_prefill: argument 'k': expected dtype f32 (variant test), "
+                    "got bf16");
+}

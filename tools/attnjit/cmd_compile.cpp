@@ -1,0 +1,122 @@
+// `attnjit compile FILE --arch sm_90`: build one kernel through the cache (no GPU
+// needed) and report what happened; --out keeps the binary.
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include <fmt/format.h>
+
+#include "compiler/codegen/codegen.h"
+#include "tools/attnjit/commands.h"
+#include "tools/attnjit/session.h"
+
+namespace attnjit::cli {
+
+namespace {
+
+struct Built {
+  std::string key;
+  CacheLookup lookup;
+};
+
+// Engine::compile always builds CUBIN. PTX takes the same steps with the PTX option
+// set; the options are part of the key, so PTX and CUBIN entries never collide.
+Result<Built, CompileError> build_ptx(Engine& engine, const KernelSpec& spec) {
+  auto source = render_kernel(spec);
+  if (!source) return fail(CompileError{"code generation failed: " + source.error(), "", {}, ""});
+  auto compiler = NvrtcCompiler::open();
+  if (!compiler) return fail(CompileError{compiler.error(), "", {}, ""});
+  CompileOptions options;
+  options.arch = spec.arch;
+  options.format = BinaryFormat::ptx;
+  Built built;
+  built.key = cache_key(*source, (*compiler)->options_for(options), (*compiler)->version(), spec.arch);
+  const GeneratedSource& src = *source;
+  const NvrtcCompiler& nvrtc = **compiler;
+  auto lookup = engine.cache().get(built.key, [&] { return nvrtc.compile(src, options); });
+  if (!lookup) return fail(lookup.error());
+  built.lookup = std::move(*lookup);
+  return built;
+}
+
+Result<Built, CompileError> build(Engine& engine, const KernelSpec& spec, bool ptx) {
+  if (ptx) return build_ptx(engine, spec);
+  auto compiled = engine.compile(spec);
+  if (!compiled) return fail(compiled.error());
+  return Built{compiled->key, std::move(compiled->lookup)};
+}
+
+std::filesystem::path write_binary(const std::filesystem::path& dir, const Built& built) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) throw CommandError(fmt::format("cannot create {}: {}", dir.string(), ec.message()));
+  const Artifact& a = built.lookup.artifact;
+  std::filesystem::path file = dir / (built.key + "." + binary_format_name(a.format));
+  std::ofstream out(file, std::ios::binary | std::ios::trunc);
+  out.write(a.binary.data(), static_cast<std::streamsize>(a.binary.size()));
+  out.close();
+  if (!out) throw CommandError("cannot write " + file.string());
+  return file;
+}
+
+int run_compile(const Args& args) {
+  const std::string& path = args.single_positional("FILE");
+  const KernelKind kind = kernel_kind(args);
+  const std::string arch = target_arch(args);
+  ir::Module module = load_module(path);
+  const ir::Variant& variant = select_variant(module, args, path);
+
+  Engine engine(engine_options(args, variant, arch));
+  auto spec = engine.make_spec(variant, kind, arch);
+  if (!spec) throw CommandError(spec.error());
+  std::fprintf(stderr, "compiling %s for %s...\n", variant.name.c_str(), arch.c_str());
+
+  auto built = build(engine, *spec, args.has("--ptx"));
+  if (!built) {
+    std::fprintf(stderr, "%s\n", built.error().describe().c_str());
+    throw CommandError(fmt::format("compiling {} for {} failed", variant.name, arch));
+  }
+  const CacheLookup& lookup = built->lookup;
+  if (!lookup.warning.empty()) std::fprintf(stderr, "warning: %s\n", lookup.warning.c_str());
+  std::printf("variant  %s\n", variant.name.c_str());
+  std::printf("arch     %s\n", arch.c_str());
+  std::printf("key      %s\n", built->key.c_str());
+  std::printf("binary   %s, %zu bytes\n", binary_format_name(lookup.artifact.format),
+              lookup.artifact.binary.size());
+  std::printf("time     %.1f ms\n", lookup.milliseconds);
+  std::printf("cache    %s\n", cache_source_name(lookup.source));
+  if (std::optional<std::string> dir = args.value("--out"))
+    std::printf("written  %s\n", write_binary(*dir, *built).string().c_str());
+  return 0;
+}
+
+}  // namespace
+
+const Command& compile_command() {
+  static const Command command{
+      "compile",
+      "compile one variant to a kernel binary through the cache (no GPU needed)",
+      "usage: attnjit compile FILE [--variant NAME] [--kind prefill] [--arch sm_90] [--ptx]\n"
+      "                       [--out DIR] [--tile BM,BN,W,S | --config FILE.json]\n"
+      "                       [--cache-dir DIR]\n"
+      "\n"
+      "Generates the kernel source, compiles it with NVRTC (or finds it in the cache)\n"
+      "and prints the cache key, binary size, milliseconds and hit/miss.\n"
+      "\n"
+      "  --variant     one variant of FILE (required when FILE has several)\n"
+      "  --kind        kernel kind (default prefill)\n"
+      "  --arch        target: sm_80, sm_86, sm_89, sm_90 (default), sm_90a\n"
+      "  --ptx         build PTX instead of CUBIN\n"
+      "  --out DIR     also write the binary to DIR/<key>.cubin (or .ptx)\n"
+      "  --tile        BLOCK_M,BLOCK_N,WARPS,STAGES instead of the tuning config\n"
+      "  --config      a tuning config JSON file instead of the built-in one\n"
+      "  --cache-dir   kernel cache directory (default $ATTNJIT_CACHE_DIR, else\n"
+      "                ~/.cache/attnjit)\n",
+      {kVariantFlag, kKindFlag, kArchFlag, {"--ptx", false}, {"--out", true}, kTileFlag,
+       kConfigFlag, kCacheDirFlag},
+      run_compile,
+  };
+  return command;
+}
+
+}  // namespace attnjit::cli

@@ -1,0 +1,154 @@
+// `attnjit run FILE --batch B --seqlen-q N --seqlen-k M`: run one variant on the GPU
+// with random inputs and compare it with the CPU reference: the end-to-end check a
+// user runs after writing a variant, and the source of dumps for bug reports.
+#include <cstdio>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+#include "runtime/harness/prefill_problem.h"
+#include "tools/attnjit/commands.h"
+#include "tools/attnjit/dump.h"
+#include "tools/attnjit/session.h"
+
+namespace attnjit::cli {
+
+namespace {
+
+constexpr uint64_t kDefaultSeed = 1;
+
+std::string join(const std::vector<int>& values) {
+  std::string out;
+  for (int v : values) {
+    if (!out.empty()) out += ',';
+    out += std::to_string(v);
+  }
+  return out;
+}
+
+harness::ProblemShape problem_shape(const Args& args) {
+  harness::ProblemShape s;
+  const bool has_lists = args.has("--seqlens-q") || args.has("--seqlens-k");
+  if (!args.has("--ragged")) {
+    if (has_lists) throw UsageError("--seqlens-q / --seqlens-k need --ragged");
+    if (!args.has("--seqlen-q") || !args.has("--seqlen-k"))
+      throw UsageError("missing --seqlen-q N and --seqlen-k M (or --ragged with --seqlens-q/-k)");
+    s.batch = args.int_value("--batch", 1, 1);
+    s.seqlen_q = args.int_value("--seqlen-q", 0, 1);
+    s.seqlen_k = args.int_value("--seqlen-k", 0, 1);
+    return s;
+  }
+  if (args.has("--seqlen-q") || args.has("--seqlen-k"))
+    throw UsageError("--ragged takes per-sequence lists --seqlens-q/--seqlens-k, not --seqlen-q/-k");
+  s.seqlens_q = args.int_list("--seqlens-q", 0);
+  s.seqlens_k = args.int_list("--seqlens-k", 0);
+  if (s.seqlens_q.empty() || s.seqlens_k.empty())
+    throw UsageError("--ragged needs --seqlens-q LIST and --seqlens-k LIST");
+  if (s.seqlens_q.size() != s.seqlens_k.size())
+    throw UsageError(fmt::format("--seqlens-q has {} lengths but --seqlens-k has {}",
+                                 s.seqlens_q.size(), s.seqlens_k.size()));
+  s.batch = static_cast<int>(s.seqlens_q.size());
+  if (args.int_value("--batch", s.batch, 1) != s.batch)
+    throw UsageError(fmt::format("--batch {} but {} sequence lengths given",
+                                 args.value_or("--batch", ""), s.batch));
+  return s;
+}
+
+std::string describe(const harness::ProblemShape& s, uint64_t seed) {
+  if (s.seqlens_q.empty())
+    return fmt::format("batch {}, seqlen_q {}, seqlen_k {}, seed {}", s.batch, s.seqlen_q,
+                       s.seqlen_k, seed);
+  return fmt::format("ragged batch {}, seqlens_q {}, seqlens_k {}, seed {}", s.batch,
+                     join(s.seqlens_q), join(s.seqlens_k), seed);
+}
+
+// Compiles (or finds) the kernel before the run so the user sees which one runs and
+// how long building it took; the launch then takes it from the memory cache.
+void report_kernel(Engine& engine, const ir::Variant& variant, const std::string& arch) {
+  auto spec = engine.make_spec(variant, KernelKind::prefill, arch);
+  if (!spec) throw CommandError(spec.error());
+  auto compiled = engine.compile(*spec);
+  if (!compiled) {
+    std::fprintf(stderr, "%s\n", compiled.error().describe().c_str());
+    throw CommandError(fmt::format("compiling {} for {} failed", variant.name, arch));
+  }
+  std::printf("kernel   %s (%s, %.1f ms)\n", compiled->key.c_str(),
+              cache_source_name(compiled->lookup.source), compiled->lookup.milliseconds);
+}
+
+int run_run(const Args& args) {
+  const std::string& path = args.single_positional("FILE");
+  const harness::ProblemShape shape = problem_shape(args);
+  const uint64_t seed = args.u64_value("--seed", kDefaultSeed);
+  ir::Module module = load_module(path);
+  const ir::Variant& variant = select_variant(module, args, path);
+
+  std::string why;
+  if (!Engine::gpu_available(&why))
+    throw CommandError("`run` needs a CUDA GPU and none is usable: " + why +
+                       "\n(`attnjit compile` builds kernels without a GPU)");
+  auto driver = cuda::Driver::open();
+  if (!driver) throw CommandError("no usable GPU: " + driver.error());
+  const std::string arch = (*driver)->arch();
+
+  Engine engine(engine_options(args, variant, arch));
+  std::printf("variant  %s on %s (%s)\n", variant.name.c_str(), (*driver)->device_name().c_str(),
+              arch.c_str());
+  std::printf("problem  %s\n", describe(shape, seed).c_str());
+  std::fflush(stdout);
+  report_kernel(engine, variant, arch);
+
+  harness::HostProblem problem = harness::make_random_problem(variant, shape, seed);
+  harness::run_on_device(engine, variant, problem);
+  const ReferenceResult reference = harness::compute_reference(variant, problem);
+  const harness::CheckResult check = harness::compare_with_reference(variant, problem, reference);
+
+  std::printf("max abs error  %.3g (max |ref| %.3g)\n", check.max_abs_error, check.max_abs_ref);
+  std::printf("rel L2 error   %.3g\n", check.rel_l2);
+  if (problem.lse.defined()) std::printf("lse max abs    %.3g\n", check.lse_max_abs_error);
+  if (std::optional<std::string> dir = args.value("--dump")) {
+    write_dump(*dir, RunRecord{variant, shape, seed, problem, reference, check});
+    std::printf("dumped to %s\n", dir->c_str());
+  }
+  std::printf("%s\n", check.summary().c_str());
+  return check.passed ? 0 : 1;
+}
+
+}  // namespace
+
+const Command& run_command() {
+  static const Command command{
+      "run",
+      "run one variant on the GPU with random inputs and check it (needs a GPU)",
+      "usage: attnjit run FILE [--variant NAME] --seqlen-q N --seqlen-k M [--batch B]\n"
+      "                   [--seed S] [--dump DIR] [--tile BM,BN,W,S | --config FILE.json]\n"
+      "                   [--cache-dir DIR]\n"
+      "       attnjit run FILE [--variant NAME] --ragged --seqlens-q 5,17,300\n"
+      "                   --seqlens-k 9,40,300 [...]\n"
+      "\n"
+      "Builds the kernel for the GPU's arch, runs it on random normal inputs and\n"
+      "compares the output (and LSE) with the float64 CPU reference. Prints the max\n"
+      "absolute error, the relative L2 error and PASS or FAIL; exits 1 on FAIL or\n"
+      "when no GPU is usable.\n"
+      "\n"
+      "  --batch B       sequences (default 1; with --ragged, the number of lengths)\n"
+      "  --seqlen-q N    query length of every sequence\n"
+      "  --seqlen-k M    key length of every sequence\n"
+      "  --ragged        variable lengths (cu_seqlens), given by the two lists:\n"
+      "  --seqlens-q L   comma-separated query lengths\n"
+      "  --seqlens-k L   comma-separated key lengths\n"
+      "  --seed S        random input seed (default 1)\n"
+      "  --dump DIR      write q k v out ref_out [lse ref_lse] [cu_seqlens_*] .npy and\n"
+      "                  meta.json to DIR\n"
+      "  --tile          BLOCK_M,BLOCK_N,WARPS,STAGES instead of the tuning config\n"
+      "  --config        a tuning config JSON file instead of the built-in one\n"
+      "  --cache-dir     kernel cache directory (default $ATTNJIT_CACHE_DIR)\n",
+      {kVariantFlag, {"--batch", true}, {"--seqlen-q", true}, {"--seqlen-k", true},
+       {"--ragged", false}, {"--seqlens-q", true}, {"--seqlens-k", true}, {"--seed", true},
+       {"--dump", true}, kTileFlag, kConfigFlag, kCacheDirFlag},
+      run_run,
+  };
+  return command;
+}
+
+}  // namespace attnjit::cli

@@ -1,0 +1,114 @@
+#include "tools/attnjit/dump.h"
+
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "compiler/ir/print.h"
+#include "runtime/io/npy.h"
+#include "tools/attnjit/commands.h"
+
+namespace attnjit::cli {
+
+namespace {
+
+using nlohmann::json;
+
+// Writes NAME.npy and returns its meta.json entry. The logical dtype is what the
+// kernel saw; the stored one is what NumPy will load (bf16 and fp8 keep their bits in
+// unsigned integers, see runtime/io/npy.h).
+json write_tensor(const std::filesystem::path& dir, const std::string& name, DType dtype,
+                  const std::vector<int64_t>& shape, const void* data) {
+  const std::string file = name + ".npy";
+  auto written = io::write_npy(dir / file, dtype, shape, data);
+  if (!written) throw CommandError(written.error());
+  return {{"file", file},
+          {"dtype", std::string(dtype_name(dtype))},
+          {"stored_dtype", io::npy_type_of(dtype).numpy_name},
+          {"shape", shape}};
+}
+
+json write_host_tensor(const std::filesystem::path& dir, const std::string& name,
+                       const harness::HostTensor& t) {
+  return write_tensor(dir, name, t.dtype, t.shape, t.bytes.data());
+}
+
+// The reference is float64; float32 is enough to compare against a 16-bit output and
+// halves the file.
+json write_reference(const std::filesystem::path& dir, const std::string& name,
+                     const std::vector<int64_t>& shape, const std::vector<double>& values) {
+  std::vector<float> narrowed(values.begin(), values.end());
+  return write_tensor(dir, name, DType::f32, shape, narrowed.data());
+}
+
+json problem_meta(const RunRecord& run) {
+  const harness::HostProblem& p = run.problem;
+  json meta = {{"batch", p.batch}, {"ragged", p.ragged}, {"seed", run.seed}};
+  if (p.ragged) {
+    meta["seqlens_q"] = run.shape.seqlens_q;
+    meta["seqlens_k"] = run.shape.seqlens_k;
+    meta["max_seqlen_q"] = p.max_seqlen_q;
+    meta["max_seqlen_k"] = p.max_seqlen_k;
+  } else {
+    meta["seqlen_q"] = p.max_seqlen_q;
+    meta["seqlen_k"] = p.max_seqlen_k;
+  }
+  return meta;
+}
+
+json check_meta(const harness::CheckResult& c) {
+  // JSON has no infinity; nlohmann writes null for it, which reads as "unbounded".
+  return {{"passed", c.passed},
+          {"max_abs_error", c.max_abs_error},
+          {"max_abs_ref", c.max_abs_ref},
+          {"rel_l2", c.rel_l2},
+          {"lse_max_abs_error", c.lse_max_abs_error},
+          {"nonfinite", c.nonfinite},
+          {"mismatched", c.mismatched},
+          {"lse_mismatched", c.lse_mismatched},
+          {"checked", c.checked},
+          {"atol", c.tolerance.atol},
+          {"rtol", c.tolerance.rtol}};
+}
+
+}  // namespace
+
+void write_dump(const std::filesystem::path& dir, const RunRecord& run) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) throw CommandError("cannot create " + dir.string() + ": " + ec.message());
+
+  const harness::HostProblem& p = run.problem;
+  json tensors;
+  tensors["q"] = write_host_tensor(dir, "q", p.q);
+  tensors["k"] = write_host_tensor(dir, "k", p.k);
+  tensors["v"] = write_host_tensor(dir, "v", p.v);
+  tensors["out"] = write_host_tensor(dir, "out", p.out);
+  tensors["ref_out"] = write_reference(dir, "ref_out", p.out.shape, run.reference.out);
+  if (p.lse.defined()) {
+    tensors["lse"] = write_host_tensor(dir, "lse", p.lse);
+    tensors["ref_lse"] = write_reference(dir, "ref_lse", p.lse.shape,
+                                         harness::reference_lse_in_output_layout(p, run.reference));
+  }
+  if (p.ragged) {
+    tensors["cu_seqlens_q"] = write_host_tensor(dir, "cu_seqlens_q", p.cu_seqlens_q);
+    tensors["cu_seqlens_k"] = write_host_tensor(dir, "cu_seqlens_k", p.cu_seqlens_k);
+  }
+
+  json meta = {{"variant", run.variant.name},
+               {"dsl", ir::print_dsl(run.variant)},
+               {"kind", "prefill"},
+               {"softmax_scale", run.variant.softmax_scale()},
+               {"problem", problem_meta(run)},
+               {"tensors", tensors},
+               {"check", check_meta(run.check)}};
+  const std::filesystem::path file = dir / "meta.json";
+  std::ofstream out(file, std::ios::trunc);
+  out << meta.dump(2) << '\n';
+  out.close();
+  if (!out) throw CommandError("cannot write " + file.string());
+}
+
+}  // namespace attnjit::cli

@@ -1,0 +1,114 @@
+#include "tools/attnjit/session.h"
+
+#include <cstdio>
+#include <iostream>
+
+#include <fmt/format.h>
+
+#include "compiler/passes/pipeline.h"
+#include "compiler/spec/tuning_config.h"
+#include "tools/attnjit/commands.h"
+
+namespace attnjit::cli {
+
+namespace {
+
+std::string variant_names(const ir::Module& module) {
+  std::string names;
+  for (const ir::Variant& v : module.variants) {
+    if (!names.empty()) names += ", ";
+    names += v.name;
+  }
+  return names;
+}
+
+void check_arch(const std::string& arch) {
+  if (!is_supported_cuda_arch(arch))
+    throw UsageError(fmt::format("--arch: unsupported target '{}' (supported: {})", arch,
+                                 supported_cuda_archs()));
+}
+
+}  // namespace
+
+ir::Module load_module(const std::string& path) {
+  SourceFile file;
+  auto module = compile_variants_file(path, &file);
+  if (module) return std::move(*module);
+  if (file.path.empty()) file.path = path;  // a file that could not be read
+  std::cerr << render(module.error(), file);
+  size_t errors = 0;
+  for (const Diagnostic& d : module.error().all()) errors += d.severity == Severity::error;
+  throw CommandError(fmt::format("{}: {} error{}", path, errors, errors == 1 ? "" : "s"));
+}
+
+const ir::Variant& select_variant(const ir::Module& module, const Args& args,
+                                  const std::string& path) {
+  if (std::optional<std::string> name = args.value(kVariantFlag.name)) {
+    if (const ir::Variant* v = module.find(*name)) return *v;
+    throw UsageError(fmt::format("--variant: no variant '{}' in {} (it has: {})", *name, path,
+                                 variant_names(module)));
+  }
+  if (module.variants.size() == 1) return module.variants.front();
+  if (module.variants.empty()) throw CommandError(path + " defines no variants");
+  throw UsageError(fmt::format("{} defines {} variants; choose one with --variant NAME ({})",
+                               path, module.variants.size(), variant_names(module)));
+}
+
+KernelKind kernel_kind(const Args& args) {
+  KernelKind kind = KernelKind::prefill;
+  std::string name = args.value_or(kKindFlag.name, "prefill");
+  if (!parse_kernel_kind(name, &kind))
+    throw UsageError(fmt::format("--kind: unknown kernel kind '{}' (known: prefill)", name));
+  return kind;
+}
+
+std::string target_arch(const Args& args) {
+  std::string arch = args.value_or(kArchFlag.name, "sm_90");
+  check_arch(arch);
+  return arch;
+}
+
+std::vector<std::string> target_archs(const Args& args, const std::string& fallback) {
+  std::vector<std::string> archs = split_list(args.value_or(kArchFlag.name, fallback), "--arch");
+  for (const std::string& a : archs) check_arch(a);
+  return archs;
+}
+
+EngineOptions engine_options(const Args& args, const ir::Variant& variant,
+                             const std::string& arch) {
+  EngineOptions options;
+  // Left empty, KernelCache uses default_cache_dir(): $ATTNJIT_CACHE_DIR first.
+  if (std::optional<std::string> dir = args.value(kCacheDirFlag.name)) options.cache.directory = *dir;
+
+  if (std::optional<std::string> text = args.value(kTileFlag.name)) {
+    if (args.has(kConfigFlag.name)) throw UsageError("--tile and --config cannot be combined");
+    auto tile = parse_tile_override(*text);
+    if (!tile) throw UsageError("--tile: " + tile.error());
+    if (std::string why = validate_tile(*tile, variant.head_dim); !why.empty())
+      throw UsageError(fmt::format("--tile {} for head_dim {}: {}", *text, variant.head_dim, why));
+    options.tile_override = *tile;
+  }
+
+  if (std::optional<std::string> path = args.value(kConfigFlag.name)) {
+    // EngineOptions takes a config directory (one <arch>.json each) or a fixed tile;
+    // a single file given on the command line is resolved here to the tile it picks
+    // for this variant, with the bucket rule Engine::make_spec uses (causal = the
+    // mask bounds keys from above).
+    auto table = TuningTable::load_file(*path);
+    if (!table) throw CommandError(table.error());
+    if (!table->arch().empty() && table->arch() != arch)
+      std::fprintf(stderr, "attnjit: note: %s is a config for %s, used for %s\n", path->c_str(),
+                   table->arch().c_str(), arch.c_str());
+    const bool causal = variant.band.upper_offset.has_value();
+    std::optional<TileConfig> tile =
+        table->pick(kernel_kind_name(kernel_kind(args)), variant.head_dim, causal);
+    if (!tile)
+      throw CommandError(fmt::format("{}: no '{}' entry", *path, kernel_kind_name(kernel_kind(args))));
+    if (std::string why = validate_tile(*tile, variant.head_dim); !why.empty())
+      throw CommandError(fmt::format("{}: tile for head_dim {}: {}", *path, variant.head_dim, why));
+    options.tile_override = *tile;
+  }
+  return options;
+}
+
+}  // namespace attnjit::cli

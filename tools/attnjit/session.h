@@ -1,0 +1,41 @@
+#pragma once
+// What the commands share: loading a variant file, picking one variant, and turning
+// --arch / --kind / --tile / --config / --cache-dir into engine settings.
+#include <string>
+#include <vector>
+
+#include "compiler/ir/variant.h"
+#include "compiler/spec/kernel_spec.h"
+#include "runtime/api/engine.h"
+#include "tools/attnjit/args.h"
+
+namespace attnjit::cli {
+
+// Flag specs, so every command spells and documents them the same way.
+inline const FlagSpec kVariantFlag{"--variant", true};
+inline const FlagSpec kKindFlag{"--kind", true};
+inline const FlagSpec kArchFlag{"--arch", true};
+inline const FlagSpec kTileFlag{"--tile", true};
+inline const FlagSpec kConfigFlag{"--config", true};
+inline const FlagSpec kCacheDirFlag{"--cache-dir", true};
+
+// Parses and checks a variant file. On errors prints every diagnostic (with line,
+// column and caret) to stderr and throws CommandError with a one-line summary.
+ir::Module load_module(const std::string& path);
+
+// The variant named by --variant, or the file's only variant. Without --variant in
+// a file of several, a UsageError lists the names to choose from.
+const ir::Variant& select_variant(const ir::Module& module, const Args& args,
+                                  const std::string& path);
+
+KernelKind kernel_kind(const Args& args);             // --kind, default prefill
+std::string target_arch(const Args& args);            // --arch, default sm_90, checked
+std::vector<std::string> target_archs(const Args& args, const std::string& fallback);  // --arch LIST
+
+// Engine settings for compiling `variant` for `arch`: --cache-dir (else
+// $ATTNJIT_CACHE_DIR, through default_cache_dir), and the tile from --tile or from
+// the JSON tuning file given with --config.
+EngineOptions engine_options(const Args& args, const ir::Variant& variant,
+                             const std::string& arch);
+
+}  // namespace attnjit::cli

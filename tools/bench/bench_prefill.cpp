@@ -1,0 +1,208 @@
+// attnjit-bench: times the prefill kernel with CUDA events (warm-up, then the median
+// of many runs) on random bf16/fp16 inputs and prints TFLOP/s, one JSON line per
+// problem, in the same shapes as the torch peers (batch = tokens / seqlen).
+// Also measures compile cost: a cold NVRTC compile into an empty cache directory
+// and a warm load of the same kernel from the disk cache in a fresh engine.
+//
+//   attnjit-bench prefill --hdim 128 --heads 32 --seqlen 4096 --tokens 16384 --causal
+//   attnjit-bench compile-cost
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <unistd.h>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "compiler/passes/pipeline.h"
+#include "compiler/support/embedded_files.h"
+#include "runtime/api/engine.h"
+
+namespace {
+
+using namespace attnjit;
+
+struct PrefillBench {
+  int hdim = 128, heads = 32, kv_heads = 0, seqlen = 4096, tokens = 16384;
+  bool causal = false;
+  std::string dtype = "bf16";
+  int warmup = 5, iters = 30;
+  std::optional<TileConfig> tile;
+};
+
+[[noreturn]] void usage_error(const std::string& message) {
+  std::fprintf(stderr,
+               "attnjit-bench: %s\n"
+               "usage: attnjit-bench prefill [--hdim D] [--heads H] [--kv-heads H] [--seqlen N]\n"
+               "                             [--tokens T] [--causal] [--dtype bf16|fp16]\n"
+               "                             [--iters N] [--tile BM,BN,W,S]\n"
+               "       attnjit-bench compile-cost\n",
+               message.c_str());
+  std::exit(2);
+}
+
+ir::Variant bench_variant(const PrefillBench& b) {
+  std::string text = fmt::format(
+      "variant bench {{ heads = {} / {}; head_dim = {}; q = {}; kv = {}; out = {};\n"
+      "  kv_cache = contiguous; {} }}\n",
+      b.heads, b.kv_heads ? b.kv_heads : b.heads, b.hdim, b.dtype, b.dtype, b.dtype,
+      b.causal ? "mask = causal;" : "");
+  auto module = compile_variants(SourceFile{"<bench>", text});
+  if (!module) usage_error(render(module.error(), SourceFile{"<bench>", text}));
+  return module->variants.at(0);
+}
+
+// Random bits in [-2, 2) as 16-bit floats, generated directly in the target format
+// (the values only need to be non-degenerate, not normally distributed).
+std::vector<uint16_t> random_halves(size_t n, DType t, uint64_t seed) {
+  std::vector<uint16_t> out(n);
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<float> dist(-2.f, 2.f);
+  for (size_t i = 0; i < n; ++i) {
+    float f = dist(rng);
+    uint32_t bits;
+    std::memcpy(&bits, &f, 4);
+    if (t == DType::bf16) {
+      out[i] = static_cast<uint16_t>((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16);
+    } else {
+      // fp16 by exponent/mantissa shift (|f| < 2, normal range only; tiny values flush).
+      int exp = static_cast<int>((bits >> 23) & 0xFF) - 127 + 15;
+      uint16_t sign = static_cast<uint16_t>((bits >> 16) & 0x8000);
+      out[i] = exp <= 0 ? sign : static_cast<uint16_t>(sign | (exp << 10) | ((bits >> 13) & 0x3FF));
+    }
+  }
+  return out;
+}
+
+int run_prefill(const PrefillBench& b) {
+  EngineOptions options;
+  options.tile_override = b.tile;
+  Engine engine(options);
+  auto gpu = engine.driver();
+  ir::Variant v = bench_variant(b);
+  const int batch = std::max(1, b.tokens / b.seqlen);
+  const int kv_heads = v.kv_heads;
+  const DType t = v.q_type;
+  const size_t q_elems = static_cast<size_t>(batch) * b.seqlen * b.heads * b.hdim;
+  const size_t kv_elems = static_cast<size_t>(batch) * b.seqlen * kv_heads * b.hdim;
+
+  cuda::DeviceBuffer q(gpu, q_elems * 2), k(gpu, kv_elems * 2), vbuf(gpu, kv_elems * 2),
+      out(gpu, q_elems * 2);
+  q.upload(random_halves(q_elems, t, 1).data(), q_elems * 2);
+  k.upload(random_halves(kv_elems, t, 2).data(), kv_elems * 2);
+  vbuf.upload(random_halves(kv_elems, t, 3).data(), kv_elems * 2);
+
+  PrefillArgs args;
+  args.q = contiguous_view(q.data(), t, {batch, b.seqlen, b.heads, b.hdim});
+  args.k = contiguous_view(k.data(), t, {batch, b.seqlen, kv_heads, b.hdim});
+  args.v = contiguous_view(vbuf.data(), t, {batch, b.seqlen, kv_heads, b.hdim});
+  args.out = contiguous_view(out.data(), t, {batch, b.seqlen, b.heads, b.hdim});
+
+  for (int i = 0; i < b.warmup; ++i) engine.prefill(v, args);
+  cuda::synchronize(*gpu);
+  cuda::EventTimer timer(gpu);
+  std::vector<float> ms;
+  for (int i = 0; i < b.iters; ++i) {
+    timer.start();
+    engine.prefill(v, args);
+    ms.push_back(timer.stop_ms());
+  }
+  std::sort(ms.begin(), ms.end());
+  const double median = ms[ms.size() / 2];
+  const double flops = 4.0 * batch * b.heads * double(b.seqlen) * b.seqlen * b.hdim /
+                       (b.causal ? 2.0 : 1.0);
+  auto spec = engine.make_spec(v, KernelKind::prefill, gpu->arch());
+  std::printf(
+      "{\"kind\": \"prefill\", \"impl\": \"attnjit\", \"batch\": %d, \"heads\": %d, "
+      "\"kv_heads\": %d, \"seqlen\": %d, \"hdim\": %d, \"causal\": %s, \"dtype\": \"%s\", "
+      "\"tile\": \"%dx%d w%d s%d\", \"median_ms\": %.4f, \"min_ms\": %.4f, \"tflops\": %.1f}\n",
+      batch, b.heads, kv_heads, b.seqlen, b.hdim, b.causal ? "true" : "false", b.dtype.c_str(),
+      spec->tile.block_m, spec->tile.block_n, spec->tile.warps, spec->tile.stages, median, ms[0],
+      flops / median / 1e9);
+  return 0;
+}
+
+// Cold = NVRTC into an empty cache; warm = a new engine (empty memory cache) loading
+// the disk entry. Both through Engine::compile, so they include code generation.
+int run_compile_cost() {
+  const auto dir = std::filesystem::temp_directory_path() /
+                   fmt::format("attnjit-bench-cache-{}", static_cast<long>(::getpid()));
+  std::filesystem::remove_all(dir);
+  auto text = embedded_file("configs/variants/default.attn");
+  auto module = compile_variants(SourceFile{"configs/variants/default.attn", std::string(*text)});
+  if (!module) usage_error("default variants do not compile");
+  for (const char* arch : {"sm_90", "sm_80"}) {
+    for (const ir::Variant& v : module->variants) {
+      double cold = 0, warm = 0;
+      size_t bytes = 0;
+      std::string key;
+      for (int pass = 0; pass < 2; ++pass) {
+        EngineOptions options;
+        options.cache.directory = dir;
+        Engine engine(options);
+        auto spec = engine.make_spec(v, KernelKind::prefill, arch);
+        auto start = std::chrono::steady_clock::now();
+        auto compiled = engine.compile(*spec);
+        double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+        if (!compiled) usage_error(compiled.error().describe());
+        (pass == 0 ? cold : warm) = ms;
+        bytes = compiled->lookup.artifact.binary.size();
+        key = compiled->key;
+      }
+      std::printf(
+          "{\"kind\": \"compile\", \"arch\": \"%s\", \"variant\": \"%s\", \"key\": \"%s\", "
+          "\"bytes\": %zu, \"cold_ms\": %.1f, \"warm_ms\": %.2f}\n",
+          arch, v.name.c_str(), key.c_str(), bytes, cold, warm);
+    }
+  }
+  std::filesystem::remove_all(dir);
+  return 0;
+}
+
+int parse_int(const std::string& flag, const char* value) {
+  char* end = nullptr;
+  long n = std::strtol(value, &end, 10);
+  if (*value == '\0' || *end != '\0' || n <= 0) usage_error(flag + " needs a positive integer");
+  return static_cast<int>(n);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) usage_error("missing command");
+  const std::string command = argv[1];
+  try {
+    if (command == "compile-cost") return run_compile_cost();
+    if (command != "prefill") usage_error("unknown command '" + command + "'");
+    PrefillBench b;
+    for (int i = 2; i < argc; ++i) {
+      const std::string flag = argv[i];
+      auto value = [&]() -> const char* {
+        if (i + 1 >= argc) usage_error(flag + " needs a value");
+        return argv[++i];
+      };
+      if (flag == "--hdim") b.hdim = parse_int(flag, value());
+      else if (flag == "--heads") b.heads = parse_int(flag, value());
+      else if (flag == "--kv-heads") b.kv_heads = parse_int(flag, value());
+      else if (flag == "--seqlen") b.seqlen = parse_int(flag, value());
+      else if (flag == "--tokens") b.tokens = parse_int(flag, value());
+      else if (flag == "--iters") b.iters = parse_int(flag, value());
+      else if (flag == "--causal") b.causal = true;
+      else if (flag == "--dtype") b.dtype = value();
+      else if (flag == "--tile") {
+        auto tile = parse_tile_override(value());
+        if (!tile) usage_error(tile.error());
+        b.tile = *tile;
+      } else usage_error("unknown flag '" + flag + "'");
+    }
+    return run_prefill(b);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "attnjit-bench: %s\n", e.what());
+    return 1;
+  }
+}
