@@ -140,7 +140,7 @@ int run_compile_cost() {
     for (const ir::Variant& v : module->variants) {
       double cold = 0, warm = 0;
       size_t bytes = 0;
-      std::string key;
+      std::string key, cold_source, warm_source;
       for (int pass = 0; pass < 2; ++pass) {
         EngineOptions options;
         options.cache.directory = dir;
@@ -151,13 +151,16 @@ int run_compile_cost() {
         double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
         if (!compiled) usage_error(compiled.error().describe());
         (pass == 0 ? cold : warm) = ms;
+        (pass == 0 ? cold_source : warm_source) = cache_source_name(compiled->lookup.source);
         bytes = compiled->lookup.artifact.binary.size();
         key = compiled->key;
       }
       std::printf(
           "{\"kind\": \"compile\", \"arch\": \"%s\", \"variant\": \"%s\", \"key\": \"%s\", "
-          "\"bytes\": %zu, \"cold_ms\": %.1f, \"warm_ms\": %.2f}\n",
-          arch, v.name.c_str(), key.c_str(), bytes, cold, warm);
+          "\"bytes\": %zu, \"cold_ms\": %.1f, \"cold\": \"%s\", \"warm_ms\": %.2f, "
+          "\"warm\": \"%s\"}\n",
+          arch, v.name.c_str(), key.c_str(), bytes, cold, cold_source.c_str(), warm,
+          warm_source.c_str());
     }
   }
   std::filesystem::remove_all(dir);
