@@ -45,12 +45,16 @@ bool is_integral(const Expr& e) {
 
 std::string float_literal(double v) {
   if (std::isinf(v)) return v > 0 ? "__int_as_float(0x7f800000u)" : "__int_as_float(0xff800000u)";
-  return fmt::format("{:.9g}f", v);
+  std::string text = fmt::format("{:.9g}", v);
+  if (text.find_first_of(".e") == std::string::npos) text += ".0";  // "2f" is no float literal
+  return text + "f";
 }
 
 class Renderer {
  public:
-  explicit Renderer(const Dialect& d) : dialect_(d) {}
+  Renderer(const Dialect& d, const std::vector<ir::ScalarParam>& params,
+           const std::vector<ir::InputArray>& inputs)
+      : dialect_(d), params_(params), inputs_(inputs) {}
   std::string error;
 
   std::string render(const Expr& e) {
@@ -63,10 +67,21 @@ class Renderer {
       case Op::builtin:
         return ir::builtin_name(e.builtin);
       case Op::param:
+        for (size_t i = 0; i < params_.size(); ++i)
+          if (params_[i].name == e.name) return fmt::format("args.params[{}]", i);
+        error = "unknown param '" + e.name + "'";
+        return "0";
       case Op::input:
-        error = fmt::format("'{}': runtime params and input arrays are not supported by the "
-                            "prefill kernel in this version",
-                            e.name);
+        for (size_t i = 0; i < inputs_.size(); ++i) {
+          if (inputs_[i].name != e.name) continue;
+          // Indexed by its own extent's builtin (the type checker's rule): the value was
+          // bound once per thread block.
+          const ir::Expr& index = *e.args[0];
+          if (index.op == Op::builtin && index.builtin == ir::input_index_builtin(inputs_[i].extent))
+            return fmt::format("bound.values[{}]", i);
+          return fmt::format("args.inputs[{}][{}]", i, render(index));
+        }
+        error = "unknown input '" + e.name + "'";
         return "0";
       case Op::neg:
         return "(-" + render(*e.args[0]) + ")";
@@ -92,9 +107,11 @@ class Renderer {
   }
 
  private:
-  // Mixed int/float arithmetic: promote the integral side explicitly.
+  // Mixed int/float arithmetic: promote the integral side explicitly. (Comparisons
+  // are boolean-valued; binary() promotes their operands when the sides differ.)
   std::string operand(const Expr& parent, const Expr& child) {
-    if (child.type == ir::ValueType::number && !is_integral(parent) && is_integral(child))
+    if (parent.type == ir::ValueType::number && child.type == ir::ValueType::number &&
+        !is_integral(parent) && is_integral(child))
       return as_float(child);
     return render(child);
   }
@@ -134,12 +151,16 @@ class Renderer {
   }
 
   const Dialect& dialect_;
+  const std::vector<ir::ScalarParam>& params_;
+  const std::vector<ir::InputArray>& inputs_;
 };
 
 }  // namespace
 
-Result<std::string, std::string> render_expr(const ir::ExprRef& e, const Dialect& dialect) {
-  Renderer r(dialect);
+Result<std::string, std::string> render_expr(const ir::ExprRef& e, const Dialect& dialect,
+                                             const std::vector<ir::ScalarParam>& params,
+                                             const std::vector<ir::InputArray>& inputs) {
+  Renderer r(dialect, params, inputs);
   std::string text = r.render(*e);
   if (!r.error.empty()) return fail(r.error);
   return text;

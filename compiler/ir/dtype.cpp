@@ -13,6 +13,7 @@ constexpr DTypeInfo kDTypes[] = {
     {DType::f32, "f32", 4},          {DType::fp8_e4m3, "fp8_e4m3", 1},
     {DType::fp8_e5m2, "fp8_e5m2", 1}, {DType::i8, "int8", 1},
     {DType::u16, "uint16", 2},       {DType::i32, "int32", 4},
+    {DType::i64, "int64", 8},
     {DType::f64, "f64", 8},
 };
 }  // namespace

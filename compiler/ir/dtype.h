@@ -6,7 +6,7 @@
 
 namespace attnjit {
 
-enum class DType { f16, bf16, f32, fp8_e4m3, fp8_e5m2, i8, u16, i32, f64 };
+enum class DType { f16, bf16, f32, fp8_e4m3, fp8_e5m2, i8, u16, i32, i64, f64 };
 
 // DSL spelling: fp16, bf16, f32, fp8_e4m3, fp8_e5m2, int8 (and the others for tensors).
 std::string_view dtype_name(DType t);

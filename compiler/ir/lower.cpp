@@ -8,6 +8,7 @@
 #include <cmath>
 #include <map>
 #include <optional>
+#include <set>
 
 namespace attnjit::ir {
 
@@ -76,8 +77,9 @@ const char* type_phrase(ValueType t) {
 
 // --- the language's fixed vocabulary -------------------------------------------------------
 
-const std::vector<std::string> kKeys = {"heads", "head_dim", "q",     "kv",   "out",  "kv_cache",
-                                        "scale", "lse",      "score", "mask", "sinks"};
+const std::vector<std::string> kKeys = {"heads", "head_dim", "q",     "kv",   "out",
+                                        "kv_cache", "scale", "lse", "score", "mask",
+                                        "sinks", "bidirectional_ranges"};
 
 struct RequiredKey {
   const char* key;
@@ -94,7 +96,7 @@ const std::vector<std::string> kGranularities = {"per_tensor", "per_token_head"}
 const std::vector<std::string> kExtents = {"q_heads", "kv_heads", "seqs"};
 const std::vector<std::string> kMathFunctions = {"tanh", "exp", "exp2", "log",
                                                  "sqrt", "abs", "min",  "max"};
-const std::vector<std::string> kSugarFunctions = {"window", "softcap", "alibi"};
+const std::vector<std::string> kSugarFunctions = {"window", "softcap", "alibi", "alibi_sqrt"};
 const std::vector<std::string> kBuiltins = {"score",   "q_pos", "kv_pos", "q_head",
                                             "kv_head", "seq",   "q_len",  "kv_len"};
 
@@ -301,7 +303,27 @@ class VariantLowerer {
                                    "' must be a constant number (e.g. 50.0), not " + quoted(*d.value));
     }
     if (!ok || !value) return;
+    if (!d.is_const && !within_limit(count_runtime_params(), kMaxParams, "param", d.name,
+                                     "runtime scalars travel in a fixed-size kernel argument"))
+      return;
     variant_.params.push_back({d.name.text, *value, d.is_const, d.name.location});
+  }
+
+  size_t count_runtime_params() const {
+    return static_cast<size_t>(std::count_if(variant_.params.begin(), variant_.params.end(),
+                                          [](const ScalarParam& p) { return !p.is_const; }));
+  }
+
+  // Reports the first declaration past `limit` only: every later one is past it too,
+  // and saying so again would bury the file's other errors. `count` is how many are
+  // already lowered; true if one more fits.
+  bool within_limit(size_t count, int limit, const std::string& kind, const ast::Word& name,
+                    const char* why) {
+    if (count < static_cast<size_t>(limit)) return true;
+    if (limit_reported_.insert(kind).second)
+      error(name.location, kind + " '" + name.text + "' is one too many: a variant may declare at most " +
+                               std::to_string(limit) + " " + kind + "s (" + why + ")");
+    return false;
   }
 
   void lower_statement(const ast::InputDecl& d) {
@@ -319,6 +341,9 @@ class VariantLowerer {
       ok = false;
     }
     if (!ok) return;
+    if (!within_limit(variant_.inputs.size(), kMaxInputs, "input", d.name,
+                      "input arrays travel in a fixed-size kernel argument"))
+      return;
     variant_.inputs.push_back({d.name.text, *extent, d.name.location});
   }
 
@@ -350,6 +375,7 @@ class VariantLowerer {
     if (key == "scale") return lower_scale(value);
     if (key == "lse") return lower_lse(value);
     if (key == "sinks") return lower_sinks(value);
+    if (key == "bidirectional_ranges") return lower_bidirectional_ranges(value);
     if (key == "score") return lower_score(value);
     lower_mask(value);
   }
@@ -513,6 +539,18 @@ class VariantLowerer {
       return;
     }
     error(value.location, "'sinks' expects per_head or none, not " + quoted(value));
+  }
+
+  // `bidirectional_ranges = per_seq;` only declares that ranges come at launch; the
+  // ranges themselves are data (PrefillArgs::bidirectional_ranges), so changing them
+  // never recompiles.
+  void lower_bidirectional_ranges(const ast::Expr& value) {
+    if (value.kind == ast::ExprKind::name &&
+        (value.word.text == "per_seq" || value.word.text == "none")) {
+      variant_.bidirectional_ranges = value.word.text == "per_seq";
+      return;
+    }
+    error(value.location, "'bidirectional_ranges' expects per_seq or none, not " + quoted(value));
   }
 
   void lower_score(const ast::Expr& value) {
@@ -725,7 +763,7 @@ class VariantLowerer {
       }
     }
     if (name == "select") return lower_select(e, context);
-    if (name == "window" || name == "softcap" || name == "alibi") {
+    if (contains(kSugarFunctions, name)) {
       bool mask_sugar = name == "window";
       if (mask_sugar != (context == Context::mask)) {
         error(at, mask_sugar ? "'window' is a mask; use it in 'mask = ...'"
@@ -734,7 +772,7 @@ class VariantLowerer {
       }
       if (name == "window") return lower_window(e, context);
       if (name == "softcap") return lower_softcap(e, context);
-      return lower_alibi(e);
+      return lower_alibi(e, name == "alibi_sqrt");
     }
     int arity = function_arity(name);
     if (arity >= 0) {
@@ -803,25 +841,39 @@ class VariantLowerer {
     return make_binary(Op::mul, cap, make_call("tanh", {scaled}, at), at);
   }
 
-  // alibi(slopes) == score + slopes[q_head] * (kv_pos - q_pos)
-  ExprRef lower_alibi(const ast::Expr& e) {
+  // alibi(slopes)      == score + slopes[q_head] * (kv_pos - q_pos)
+  // alibi_sqrt(slopes) == score + slopes[q_head] * select(kv_pos <= q_pos, -sqrt(q_pos - kv_pos), 0)
+  // The square-root form is vLLM's: the bias grows with the square root of the
+  // distance, and the select keeps sqrt away from the negative distances of keys after
+  // the query (a non-causal mask may show them; they get no bias).
+  ExprRef lower_alibi(const ast::Expr& e, bool square_root) {
+    const std::string& name = e.word.text;
     if (!check_arity(e, 1, 1, "1 argument (an input declared f32[q_heads])")) return nullptr;
     const ast::Expr& arg = *e.args[0].value;
     auto it = arg.kind == ast::ExprKind::name ? declared_.find(arg.word.text) : declared_.end();
     if (it == declared_.end() || !it->second.input) {
-      error(arg.location, "alibi() expects the name of an input declared f32[q_heads], not " + quoted(arg));
+      error(arg.location, name + "() expects the name of an input declared f32[q_heads], not " + quoted(arg));
       return nullptr;
     }
     if (!it->second.extent) return nullptr;  // already reported at its declaration
     if (*it->second.extent != InputExtent::q_heads) {
-      error(arg.location, "alibi() needs one slope per query head, but input '" + arg.word.text +
+      error(arg.location, name + "() needs one slope per query head, but input '" + arg.word.text +
                               "' is declared f32[" + input_extent_name(*it->second.extent) + "]");
       return nullptr;
     }
     SourceLocation at = e.location;
+    auto q_pos = [&] { return make_builtin(Builtin::q_pos, at); };
+    auto kv_pos = [&] { return make_builtin(Builtin::kv_pos, at); };
     auto slope = make_input(arg.word.text, make_builtin(Builtin::q_head, at), at);
-    auto distance = make_binary(Op::sub, make_builtin(Builtin::kv_pos, at), make_builtin(Builtin::q_pos, at), at);
-    return make_binary(Op::add, make_builtin(Builtin::score, at), make_binary(Op::mul, slope, distance, at), at);
+    ExprRef bias;
+    if (square_root) {
+      auto behind = make_binary(Op::le, kv_pos(), q_pos(), at);
+      auto root = make_call("sqrt", {make_binary(Op::sub, q_pos(), kv_pos(), at)}, at);
+      bias = make_select(behind, make_unary(Op::neg, root, at), make_constant(0, at), at);
+    } else {
+      bias = make_binary(Op::sub, kv_pos(), q_pos(), at);
+    }
+    return make_binary(Op::add, make_builtin(Builtin::score, at), make_binary(Op::mul, slope, bias, at), at);
   }
 
   const ast::VariantDecl& decl_;
@@ -829,6 +881,7 @@ class VariantLowerer {
   Variant variant_;
   std::map<std::string, Declared> declared_;
   std::map<std::string, SourceLocation> first_setting_;
+  std::set<std::string> limit_reported_;  // kinds ("param", "input") already over their limit
 };
 
 }  // namespace

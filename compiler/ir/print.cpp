@@ -127,6 +127,7 @@ std::string print_ir(const Variant& v) {
       << '\n';
   out << "  lse: " << (v.lse ? "true" : "false") << '\n';
   out << "  sinks: " << (v.sinks_per_head ? "per_head" : "none") << '\n';
+  out << "  bidirectional_ranges: " << (v.bidirectional_ranges ? "per_seq" : "none") << '\n';
   out << "  params:" << (v.params.empty() ? " none" : "") << '\n';
   for (const ScalarParam& p : v.params)
     out << "    " << (p.is_const ? "const " : "param ") << p.name << ": f32 = "
@@ -169,6 +170,7 @@ std::string print_dsl(const Variant& v) {
   if (v.scale) out << "  scale = " << format_number(*v.scale) << ";\n";
   if (v.lse) out << "  lse = true;\n";
   if (v.sinks_per_head) out << "  sinks = per_head;\n";
+  if (v.bidirectional_ranges) out << "  bidirectional_ranges = per_seq;\n";
   for (const ScalarParam& p : v.params)
     out << "  " << (p.is_const ? "const " : "param ") << p.name << " : f32 = "
         << format_number(p.default_value) << ";\n";
@@ -211,6 +213,7 @@ bool same_variant(const Variant& a, const Variant& b) {
          a.kv_cache.layout == b.kv_cache.layout && a.scale == b.scale && a.lse == b.lse &&
          same_expr(a.score, b.score) && same_expr(a.mask, b.mask) && same_params(a.params, b.params) &&
          same_inputs(a.inputs, b.inputs) && a.sinks_per_head == b.sinks_per_head &&
+         a.bidirectional_ranges == b.bidirectional_ranges &&
          a.band.lower_offset == b.band.lower_offset && a.band.upper_offset == b.band.upper_offset &&
          a.band.exact == b.band.exact;
 }

@@ -28,6 +28,13 @@ struct KvCache {
   KvLayout layout = KvLayout::NHD;  // paged only
 };
 
+// Runtime values travel to kernels in a fixed-size argument block
+// (templates/kernels/variant_args.h: ATTNJIT_MAX_PARAMS, ATTNJIT_MAX_INPUTS), so a
+// variant may declare at most this many `param`s (consts do not count: they are
+// folded away) and `input`s. Lowering reports a located error past either limit.
+inline constexpr int kMaxParams = 16;
+inline constexpr int kMaxInputs = 8;
+
 // `param NAME : f32 = VALUE;` (runtime scalar) or `const NAME : f32 = VALUE;` (baked in;
 // const references are folded away by canonicalization and never reach a kernel).
 struct ScalarParam {
@@ -51,7 +58,9 @@ struct InputArray {
 // What the mask analysis derived: for query position q, the visible keys lie in
 // [q + lower_offset, q + upper_offset] (either side may be unbounded). `exact` says
 // the mask is precisely this band (plus sequence bounds), so tiles entirely inside
-// the band need no per-element mask evaluation.
+// the band need no per-element mask evaluation. The band describes `mask` alone:
+// with `bidirectional_ranges`, keys inside a launch-time range that also holds the
+// query are visible too, wherever they lie relative to the band.
 struct KvBand {
   std::optional<long long> lower_offset;  // kv_pos >= q_pos + lower_offset
   std::optional<long long> upper_offset;  // kv_pos <= q_pos + upper_offset
@@ -76,6 +85,10 @@ struct Variant {
   std::vector<ScalarParam> params;
   std::vector<InputArray> inputs;
   bool sinks_per_head = false;
+  // `bidirectional_ranges = per_seq;`: per-sequence [start, end) position ranges given
+  // at launch; a query and a key inside the same range see each other whatever the
+  // mask says (image tokens of a multimodal prompt inside a causal sequence).
+  bool bidirectional_ranges = false;
   KvBand band;                  // filled by passes::analyze_mask
 
   double softmax_scale() const;

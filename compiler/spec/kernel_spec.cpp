@@ -26,15 +26,20 @@ std::string mask_tag(const ir::Variant& v) {
 const char* kernel_kind_name(KernelKind k) {
   switch (k) {
     case KernelKind::prefill: return "prefill";
+    case KernelKind::paged: return "paged";
+    case KernelKind::merge: return "merge";
+    case KernelKind::cache_write: return "cache_write";
   }
   return "?";
 }
 
 bool parse_kernel_kind(const std::string& name, KernelKind* out) {
-  if (name == "prefill") {
-    *out = KernelKind::prefill;
-    return true;
-  }
+  for (KernelKind k :
+       {KernelKind::prefill, KernelKind::paged, KernelKind::merge, KernelKind::cache_write})
+    if (name == kernel_kind_name(k)) {
+      *out = k;
+      return true;
+    }
   return false;
 }
 
@@ -52,13 +57,30 @@ Vendor vendor_of_arch(const std::string& arch) {
 
 std::string KernelSpec::uri() const {
   const ir::Variant& v = variant;
+  if (kind == KernelKind::cache_write)
+    return fmt::format("cache_write.{}.{}-{}.d{}.p{}{}.{}", v.name, dtype_name(v.q_type),
+                       dtype_name(v.kv_type), v.head_dim, v.kv_cache.page_size,
+                       v.kv_scale == ir::ScaleGranularity::per_token_head ? ".pth" : "", arch);
+  if (kind == KernelKind::merge)
+    return fmt::format("merge.{}.{}{}.d{}{}.{}.w{}", v.name, split_kv ? "f32-" : "",
+                       dtype_name(v.out_type), v.head_dim, v.sinks_per_head && split_kv ? ".sinks" : "",
+                       arch, tile.warps);
   std::string types = std::string(dtype_name(v.q_type));
   if (v.kv_type != v.q_type) types += fmt::format("-{}", dtype_name(v.kv_type));
   if (v.out_type != v.q_type) types += fmt::format("-o{}", dtype_name(v.out_type));
-  return fmt::format("{}.{}.{}.h{}x{}.d{}.{}{}{}.{}.m{}n{}w{}s{}", kernel_kind_name(kind), v.name,
-                     types, v.q_heads, v.kv_heads, v.head_dim, mask_tag(v),
-                     v.score ? ".score" : "", v.lse ? ".lse" : "", arch, tile.block_m,
-                     tile.block_n, tile.warps, tile.stages);
+  std::string features;
+  if (v.score) features += ".score";
+  if (v.sinks_per_head) features += ".sinks";
+  if (v.bidirectional_ranges) features += ".ranges";
+  if (v.lse) features += ".lse";
+  if (split_kv) features += ".split";
+  if (kind == KernelKind::paged)
+    features += fmt::format(".p{}{}{}", v.kv_cache.page_size,
+                            v.kv_cache.layout == ir::KvLayout::HND ? "hnd" : "nhd",
+                            v.kv_scale == ir::ScaleGranularity::per_token_head ? ".pth" : "");
+  return fmt::format("{}.{}.{}.h{}x{}.d{}.{}{}.{}.m{}n{}w{}s{}", kernel_kind_name(kind), v.name,
+                     types, v.q_heads, v.kv_heads, v.head_dim, mask_tag(v), features, arch,
+                     tile.block_m, tile.block_n, tile.warps, tile.stages);
 }
 
 std::string KernelSpec::entry_name() const {

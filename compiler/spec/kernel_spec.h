@@ -9,7 +9,10 @@
 
 namespace attnjit {
 
-enum class KernelKind { prefill };
+// prefill: Q/K/V in memory. paged: queries against a paged KV cache (mixed prefill
+// and decode). merge: combines partial results with their LSEs (split-KV reduce,
+// cascade attention). cache_write: new K/V tokens into the paged cache.
+enum class KernelKind { prefill, paged, merge, cache_write };
 const char* kernel_kind_name(KernelKind k);
 bool parse_kernel_kind(const std::string& name, KernelKind* out);
 
@@ -25,6 +28,9 @@ struct KernelSpec {
   ir::Variant variant;  // canonical (after passes)
   std::string arch = "sm_90";
   TileConfig tile;
+  // paged: the kernel writes f32 partial results and LSEs of its KV segment for a
+  // merge launch to combine (split-KV); sinks and the output type are the merge's.
+  bool split_kv = false;
 
   // Readable, filesystem-safe name, e.g. prefill.llama3.bf16.h32x8.d128.causal.sm_90.m128n64w8s2
   std::string uri() const;

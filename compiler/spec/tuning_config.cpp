@@ -23,7 +23,9 @@ namespace {
 using nlohmann::json;
 
 // Kernel kinds a table may configure (kernel_spec.h's KernelKind, spelled as in JSON).
-const std::vector<std::string> kKinds = {"prefill"};
+// "paged_decode" is the paged kind's tile when a launch's query chunks are all short
+// (every chunk's packed rows, tokens x query heads per KV head, fit one small tile).
+const std::vector<std::string> kKinds = {"prefill", "paged", "paged_decode"};
 const std::vector<std::string> kConfigKeys = {"BLOCK_M", "BLOCK_N", "num_warps", "num_stages"};
 const std::vector<std::string> kKindKeys = {"default", "buckets"};
 const std::vector<std::string> kBucketKeys = {"head_dim_min", "head_dim_max", "causal", "config"};

@@ -13,6 +13,7 @@
 #include "compiler/backend/nvrtc_compiler.h"
 #include "compiler/ir/variant.h"
 #include "compiler/spec/kernel_spec.h"
+#include "runtime/api/paged_args.h"
 #include "runtime/api/prefill_args.h"
 #include "runtime/cache/kernel_cache.h"
 #include "runtime/driver/cuda_driver.h"
@@ -38,8 +39,10 @@ class Engine {
   ~Engine();
 
   // The spec a (variant, kind, arch, head_dim) problem resolves to, config applied.
+  // `tuning_kind` picks another table of the config ("paged_decode"); "" = the kind's.
   Result<KernelSpec, std::string> make_spec(const ir::Variant& variant, KernelKind kind,
-                                            const std::string& arch) const;
+                                            const std::string& arch,
+                                            const std::string& tuning_kind = "") const;
   // Generates, compiles (or fetches from cache) without touching a GPU.
   Result<CompiledKernel, CompileError> compile(const KernelSpec& spec);
 
@@ -49,6 +52,21 @@ class Engine {
   void prefill(const ir::Variant& variant, const PrefillArgs& args,
                cuda::CUstream stream = nullptr);
 
+  // The paged kind (flash_attn_with_kvcache-like): a mixed batch of query chunks
+  // against a paged KV cache; split-KV with a merge launch when the batch is too
+  // small to fill the GPU. Uses the engine's workspace: calls on one engine must not
+  // run concurrently on different streams.
+  void paged(const ir::Variant& variant, const PagedArgs& args, cuda::CUstream stream = nullptr);
+  // New K/V tokens into the paged cache by slot mapping, quantized per the variant.
+  void write_kv_cache(const ir::Variant& variant, const CacheWriteArgs& args,
+                      cuda::CUstream stream = nullptr);
+  // Two partial results over disjoint keys into one (cascade / shared prefix).
+  void merge(const ir::Variant& variant, const MergeArgs& args, cuda::CUstream stream = nullptr);
+
+  // The number of split-KV segments paged() uses for a launch of `blocks` thread
+  // blocks over KV sequences of up to `max_kv_tiles` tiles on `sm_count` SMs.
+  static int choose_splits(long long blocks, int max_kv_tiles, int sm_count);
+
   // The GPU (device 0); throws std::runtime_error with the reason when unavailable.
   std::shared_ptr<cuda::Driver> driver();
   // True when a GPU can be used; `why` gets the reason when not.
@@ -57,8 +75,8 @@ class Engine {
   KernelCache& cache() { return cache_; }
 
  private:
-  struct Loaded;
   const cuda::LoadedKernel& loaded_kernel(const KernelSpec& spec);
+  cuda::DeviceBuffer& workspace(size_t bytes);
   std::shared_ptr<NvrtcCompiler> nvrtc();
 
   EngineOptions options_;
@@ -67,6 +85,7 @@ class Engine {
   std::shared_ptr<NvrtcCompiler> nvrtc_;
   std::shared_ptr<cuda::Driver> driver_;
   std::map<std::string, std::unique_ptr<cuda::LoadedKernel>> loaded_;  // by cache key
+  cuda::DeviceBuffer workspace_;  // split-KV partial results
 };
 
 // Computes the cache key of a generated source: <uri>-<16 hex of SHA-256 over

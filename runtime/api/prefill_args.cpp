@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "compiler/ir/variant.h"
+#include "runtime/api/variant_values.h"
 
 namespace attnjit {
 
@@ -51,7 +52,10 @@ class Validator {
     check_strides();
     check_lse_shape();
     if (ragged_) check_ragged();
-    return shape();
+    const PrefillShape s = shape();
+    // Last: inputs over `seqs` and the ranges need the batch size.
+    validate_variant_values(variant_, variant_values_of(args_), s.batch, device_, where_);
+    return s;
   }
 
  private:

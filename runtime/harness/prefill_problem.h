@@ -3,7 +3,9 @@
 // Shared by the CLI (`attnjit run`, the default job), the GPU tests and the
 // benchmark, so all three mean the same thing by "passes".
 #include <cstdint>
+#include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "compiler/ir/variant.h"
@@ -13,10 +15,24 @@
 
 namespace attnjit::harness {
 
+// What make_random_problem generates: the sizes, and optionally some of the variant's
+// runtime values (any value not given here is drawn at random, see below).
 struct ProblemShape {
   int batch = 1;
   int seqlen_q = 0, seqlen_k = 0;       // fixed length
   std::vector<int> seqlens_q, seqlens_k;  // non-empty => ragged (size batch)
+
+  // Explicit runtime values, e.g. params["cap"] = 0.5 to make a soft-cap saturate.
+  std::map<std::string, float> params;               // by param name
+  std::map<std::string, std::vector<float>> inputs;  // by input name, one value per head / sequence
+  std::vector<float> sinks;                          // q_heads values
+  // Per sequence (size batch), its [start, end) ranges; empty: random ranges.
+  std::vector<std::vector<std::pair<int, int>>> bidirectional_ranges;
+  // Random sinks are N(0, sinks_stddev^2); with large_sinks, about one head in eight
+  // instead gets a magnitude from 15 to 30 (either sign), where a kernel that loses
+  // range in its running max or sum shows it.
+  double sinks_stddev = 2.0;
+  bool large_sinks = true;
 };
 
 // A host tensor that owns its bytes (C order, elements stored in `dtype`).
@@ -31,6 +47,8 @@ struct HostTensor {
   // Const because a view does not own: the reference only reads through it.
   TensorView view() const;
 };
+// A zero-filled host tensor.
+HostTensor make_host_tensor(DType dtype, std::vector<int64_t> shape);
 
 struct HostProblem {
   HostTensor q, k, v, out, lse, cu_seqlens_q, cu_seqlens_k;
@@ -39,20 +57,36 @@ struct HostProblem {
   int max_seqlen_q = 0, max_seqlen_k = 0;
   bool ragged = false;
 
-  // Cpu views of every tensor, as PrefillArgs (lse / cu_seqlens only when present).
+  // The variant's runtime values (each present exactly when the variant needs it).
+  std::map<std::string, float> params;       // every runtime param of the variant
+  std::map<std::string, HostTensor> inputs;  // every input: f32 [q_heads | kv_heads | batch]
+  HostTensor sinks;                          // f32 [q_heads]
+  HostTensor bidirectional_ranges;           // int32 [batch, max_ranges, 2]
+
+  // Cpu views of every tensor and value, as PrefillArgs (optional ones when present).
   PrefillArgs host_args() const;
 };
 
-// Random normal inputs (never all zeros), the same for the same seed on every
+// Random normal q/k/v (never all zeros), the same for the same seed on every
 // platform; out and lse are sized (lse present iff variant.lse) and zero-filled.
+// Runtime values the shape does not give are random too:
+//  - params: the declared default times U(0.5, 1.5);
+//  - inputs: U(0.01, 1) (positive, so slopes and caps stay meaningful);
+//  - sinks: see ProblemShape::sinks_stddev;
+//  - bidirectional ranges: 0 to 2 ranges inside [0, kv_len) per sequence, padded
+//    with empty [0, 0) ranges to max_ranges = 2.
 // Throws std::invalid_argument for an inconsistent shape (e.g. seqlens lists whose
-// sizes differ from batch).
+// sizes differ from batch) or an explicit value the variant does not take.
 HostProblem make_random_problem(const ir::Variant& v, const ProblemShape& s, uint64_t seed);
 
 struct Tolerance {
   double atol, rtol;
 };
+// The tolerance of an output dtype, and that of a variant: the output dtype's, or
+// bf16's where the kernel rounds f32 q / k / v to bf16 for its tensor-core products
+// (the looser of the two).
 Tolerance tolerance_for(DType out);
+Tolerance tolerance_for(const ir::Variant& v);
 // |lse - ref| <= kLseAtol + kLseRtol * |ref|; LSE is f32 from f32 accumulators.
 inline constexpr double kLseAtol = 1e-3, kLseRtol = 1e-3;
 
@@ -80,8 +114,9 @@ CheckResult compare_with_reference(const ir::Variant& v, const HostProblem& prob
 CheckResult compare_with_reference(const ir::Variant& v, const HostProblem& problem,
                                    const ReferenceResult& ref);
 
-// Uploads the inputs, poisons out/lse with NaN (0xFF bytes) so unwritten elements
-// fail, runs engine.prefill, synchronizes and downloads into problem.out / .lse.
+// Uploads the tensors and runtime value arrays (params travel on the host), poisons
+// out/lse with NaN (0xFF bytes) so unwritten elements fail, runs engine.prefill,
+// synchronizes and downloads into problem.out / .lse.
 // Throws what Engine::prefill throws (no GPU, bad arguments, compile failure).
 void run_on_device(Engine& engine, const ir::Variant& v, HostProblem& problem);
 // run_on_device, then compare_with_reference.

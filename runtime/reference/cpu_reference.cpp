@@ -2,8 +2,6 @@
 // (sequence, query head, query row) at a time, in float64.
 #include "runtime/reference/cpu_reference.h"
 
-#include <fmt/format.h>
-
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -14,6 +12,7 @@
 
 #include "compiler/support/diagnostics.h"
 #include "runtime/reference/expr_eval.h"
+#include "runtime/reference/runtime_values.h"
 
 namespace attnjit {
 
@@ -21,12 +20,6 @@ namespace {
 
 constexpr const char* kWhere = "attnjit::reference_prefill";
 constexpr double kNegInf = -std::numeric_limits<double>::infinity();
-
-[[noreturn]] void fail(const std::string& name, const std::string& expected,
-                       const std::string& got) {
-  throw ArgumentError(
-      fmt::format("{}: argument '{}': expected {}, got {}", kWhere, name, expected, got));
-}
 
 // One sequence of the batch: where its rows start in q/k (ragged) and its lengths.
 struct Sequence {
@@ -80,50 +73,6 @@ PrefillShape validate(const ir::Variant& variant, const PrefillArgs& args) {
   return validate_prefill(variant, checked, DeviceKind::cpu, kWhere);
 }
 
-// The variant's params (defaults overridden by the caller's values).
-std::map<std::string, double> resolve_params(const ir::Variant& variant,
-                                             const ReferenceInputs& inputs) {
-  std::map<std::string, double> values;
-  for (const ir::ScalarParam& p : variant.params) values[p.name] = p.default_value;
-  for (const auto& [name, value] : inputs.params) {
-    auto it = std::find_if(variant.params.begin(), variant.params.end(),
-                           [&](const ir::ScalarParam& p) { return p.name == name; });
-    if (it == variant.params.end())
-      fail(name, fmt::format("a param of variant {}", variant.name), "an unknown name");
-    if (it->is_const)
-      fail(name, "a runtime param", "a const (baked into the kernel; it cannot be set)");
-    values[name] = value;
-  }
-  return values;
-}
-
-void check_arrays(const ir::Variant& variant, const ReferenceInputs& inputs, int batch) {
-  for (const ir::InputArray& in : variant.inputs) {
-    int64_t want = 0;
-    const char* what = "";
-    switch (in.extent) {
-      case ir::InputExtent::q_heads: want = variant.q_heads, what = "one per query head"; break;
-      case ir::InputExtent::kv_heads: want = variant.kv_heads, what = "one per kv head"; break;
-      case ir::InputExtent::seqs: want = batch, what = "one per sequence"; break;
-    }
-    auto it = inputs.arrays.find(in.name);
-    const int64_t got = it == inputs.arrays.end() ? 0 : static_cast<int64_t>(it->second.size());
-    if (got != want) fail(in.name, fmt::format("{} values ({})", want, what), std::to_string(got));
-  }
-  for (const auto& [name, values] : inputs.arrays) {
-    const bool declared = std::any_of(variant.inputs.begin(), variant.inputs.end(),
-                                      [&](const ir::InputArray& in) { return in.name == name; });
-    if (!declared)
-      fail(name, fmt::format("an input of variant {}", variant.name), "an unknown name");
-  }
-  const size_t sinks = variant.sinks_per_head ? static_cast<size_t>(variant.q_heads) : 0;
-  if (inputs.sinks.size() != sinks)
-    fail("sinks",
-         variant.sinks_per_head ? fmt::format("{} values (one per query head)", sinks)
-                                : fmt::format("none (variant {} has no sinks)", variant.name),
-         fmt::format("{} values", inputs.sinks.size()));
-}
-
 // Loads head_dim consecutive elements of one row.
 void load_row(const TensorView& t, int64_t offset, int head_dim, double* dst) {
   for (int d = 0; d < head_dim; ++d) dst[d] = load_element(t.data, t.dtype, offset + d);
@@ -144,8 +93,7 @@ struct Problem {
   const ir::Variant& variant;
   const PrefillArgs& args;
   const PrefillShape& shape;
-  const ReferenceInputs& inputs;
-  const std::map<std::string, double>& params;
+  const RuntimeValues& values;
   ReferenceResult& result;
 };
 
@@ -169,8 +117,8 @@ void attend(const Problem& p, const Sequence& s, int kv_head) {
   }
 
   ExprEnv env;
-  env.params = &p.params;
-  env.arrays = &p.inputs.arrays;
+  env.params = &p.values.params;
+  env.arrays = &p.values.arrays;
   env[ir::Builtin::kv_head] = kv_head;
   env[ir::Builtin::seq] = static_cast<double>(s.index);
   env[ir::Builtin::q_len] = static_cast<double>(s.q_len);
@@ -178,23 +126,33 @@ void attend(const Problem& p, const Sequence& s, int kv_head) {
 
   std::vector<double> query(D), logits(s.kv_len), acc(D);
   std::vector<char> visible(s.kv_len);
+  std::vector<PositionRange> row_ranges;  // this sequence's ranges holding the query
+  const std::vector<PositionRange>& seq_ranges = p.values.ranges[s.index];
   const int group = var.group_size();
   for (int h = kv_head * group; h < (kv_head + 1) * group; ++h) {
     env[ir::Builtin::q_head] = h;
     const bool has_sink = var.sinks_per_head;
-    const double sink = has_sink ? p.inputs.sinks[h] : kNegInf;
+    const double sink = has_sink ? p.values.sinks[h] : kNegInf;
     for (int64_t i = 0; i < s.q_len; ++i) {
       const int64_t q_row = ragged ? s.q_start + i : i;  // row index in q's own layout
       load_row(p.args.q, row_offset(p.args.q, ragged, s.index, q_row, h), D, query.data());
       // FlashAttention's causal alignment: the last query sits at the last key.
-      env[ir::Builtin::q_pos] = static_cast<double>(i + s.kv_len - s.q_len);
+      const int64_t q_pos = i + s.kv_len - s.q_len;
+      env[ir::Builtin::q_pos] = static_cast<double>(q_pos);
+      row_ranges.clear();
+      for (const PositionRange& r : seq_ranges)
+        if (r.contains(q_pos)) row_ranges.push_back(r);
 
       double row_max = sink;
       for (int64_t j = 0; j < s.kv_len; ++j) {
         env[ir::Builtin::kv_pos] = static_cast<double>(j);
         double x = scale * dot(query.data(), &keys[j * D], D);
+        // visible = mask || a range holds both: the mask is not asked about such a key.
+        const bool in_range = std::any_of(row_ranges.begin(), row_ranges.end(),
+                                          [&](const PositionRange& r) { return r.contains(j); });
+        const bool ask_mask = var.mask && !in_range;
         bool show = true;
-        if (var.mask && !mask_reads_score) {
+        if (ask_mask && !mask_reads_score) {
           env[ir::Builtin::score] = x;
           show = evaluate(*var.mask, env) != 0.0;
         }
@@ -202,7 +160,7 @@ void attend(const Problem& p, const Sequence& s, int kv_head) {
           env[ir::Builtin::score] = x;
           x = evaluate(*var.score, env);
         }
-        if (show && var.mask && mask_reads_score) {
+        if (show && ask_mask && mask_reads_score) {
           env[ir::Builtin::score] = x;
           show = evaluate(*var.mask, env) != 0.0;
         }
@@ -271,13 +229,11 @@ void parallel_for(int64_t n, Fn fn) {
 
 }  // namespace
 
-ReferenceResult reference_prefill(const ir::Variant& variant, const PrefillArgs& args,
-                                  const ReferenceInputs& inputs) {
+ReferenceResult reference_prefill(const ir::Variant& variant, const PrefillArgs& args) {
   const PrefillShape shape = validate(variant, args);
   ATTNJIT_ASSERT(variant.kv_heads > 0 && variant.q_heads % variant.kv_heads == 0,
                  "reference_prefill: q_heads must be a multiple of kv_heads");
-  const std::map<std::string, double> params = resolve_params(variant, inputs);
-  check_arrays(variant, inputs, shape.batch);
+  const RuntimeValues values = read_runtime_values(variant, args, shape.batch);
 
   const int64_t rows = shape.ragged ? args.q.shape[0] : int64_t{shape.batch} * shape.seqlen_q;
   ReferenceResult result;
@@ -285,7 +241,7 @@ ReferenceResult reference_prefill(const ir::Variant& variant, const PrefillArgs&
   result.lse.assign(rows * variant.q_heads, kNegInf);
 
   const std::vector<Sequence> seqs = sequences(args, shape);
-  const Problem problem{variant, args, shape, inputs, params, result};
+  const Problem problem{variant, args, shape, values, result};
   parallel_for(static_cast<int64_t>(seqs.size()) * variant.kv_heads, [&](int64_t item) {
     attend(problem, seqs[item / variant.kv_heads], static_cast<int>(item % variant.kv_heads));
   });

@@ -1,8 +1,6 @@
 #pragma once
 // The CPU reference: the exact semantics of every variant feature, accumulated in
 // float64. It is the test oracle and the fallback backend when no GPU is present.
-#include <map>
-#include <string>
 #include <vector>
 
 #include "compiler/ir/variant.h"
@@ -17,26 +15,20 @@ struct ReferenceResult {
   std::vector<double> lse;
 };
 
-// Launch-time values that are not tensors of PrefillArgs.
-struct ReferenceInputs {
-  // Values of the variant's `param`s by name; a param left out takes its default.
-  std::map<std::string, double> params;
-  // The variant's `input` arrays by name: q_heads, kv_heads or batch values each.
-  std::map<std::string, std::vector<double>> arrays;
-  // With `sinks = per_head`: one logit per query head, which joins every row's
-  // softmax denominator (and its LSE) without contributing a value.
-  std::vector<double> sinks;
-};
-
 // Validates `args` like the GPU path does (validate_prefill, device cpu), except that
-// args.out and args.lse may be left undefined. Fully masked rows give 0 output and -inf LSE (the
-// sink's logit instead when the variant has sinks). If args.out / args.lse are defined
-// they are also written (converted to their dtypes, honouring their strides).
+// args.out and args.lse may be left undefined. The variant's runtime values come from
+// args too, as host views: params (a param left out takes its default, rounded to f32
+// like the kernel argument it becomes), inputs, sinks and bidirectional ranges. Fully
+// masked rows give 0 output and -inf LSE (the sink's logit instead when the variant
+// has sinks). If args.out / args.lse are defined they are also written (converted to
+// their dtypes, honouring their strides).
 // Semantics: q_pos = i + kv_len - q_len (queries sit at the end of their sequence),
 // kv_pos = j; score = softmax_scale * q.k, then variant.score, then variant.mask
-// (which sees the transformed score if it reads `score`).
-ReferenceResult reference_prefill(const ir::Variant& variant, const PrefillArgs& args,
-                                  const ReferenceInputs& inputs = {});
+// (which sees the transformed score if it reads `score`). A key is visible when the
+// mask says so, or when a bidirectional range of the sequence holds both q_pos and
+// kv_pos (start <= pos < end). A sink joins every row's softmax denominator (and its
+// LSE) without contributing a value.
+ReferenceResult reference_prefill(const ir::Variant& variant, const PrefillArgs& args);
 
 // Element conversions shared with tests and tools.
 double load_element(const void* base, DType t, int64_t index);

@@ -58,6 +58,121 @@ struct Fp16 {
   }
 };
 
+// ---- storage decoders -------------------------------------------------------------------
+// How elements stored in global memory become floats. 16-bit types are copied as they
+// are (cp.async) and need no decoder.
+struct Raw16 {
+  typedef u16 Storage;
+  static constexpr bool kConverts = false;
+  static __device__ __forceinline__ void load8(float*, const Storage*) {}
+};
+struct DecodeF32 {
+  typedef float Storage;
+  static constexpr bool kConverts = true;
+  static __device__ __forceinline__ void load8(float x[8], const Storage* p) {
+    const float4 lo = *reinterpret_cast<const float4*>(p);
+    const float4 hi = *reinterpret_cast<const float4*>(p + 4);
+    x[0] = lo.x, x[1] = lo.y, x[2] = lo.z, x[3] = lo.w;
+    x[4] = hi.x, x[5] = hi.y, x[6] = hi.z, x[7] = hi.w;
+  }
+};
+// FP8 by bit placement: the sign, exponent and mantissa bits move into an f32's fields
+// unchanged and one multiply re-biases the exponent. Exact for normals and subnormals
+// (an fp8 subnormal lands as an f32 subnormal, which the multiply scales back exactly).
+template <int kMantissaBits, int kExponentBias>
+struct DecodeFp8 {
+  typedef unsigned char Storage;
+  static constexpr bool kConverts = true;
+  static __device__ __forceinline__ float decode(u32 byte) {
+    const u32 bits = ((byte & 0x80u) << 24) | ((byte & 0x7Fu) << (23 - kMantissaBits));
+    return __uint_as_float(bits) * __uint_as_float(static_cast<u32>(254 - kExponentBias) << 23);
+  }
+  static __device__ __forceinline__ void load8(float x[8], const Storage* p) {
+    const uint2 w = *reinterpret_cast<const uint2*>(p);
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      x[i] = decode((w.x >> (8 * i)) & 0xFFu);
+      x[4 + i] = decode((w.y >> (8 * i)) & 0xFFu);
+    }
+  }
+};
+typedef DecodeFp8<3, 7> DecodeE4m3;
+typedef DecodeFp8<2, 15> DecodeE5m2;
+struct DecodeInt8 {
+  typedef signed char Storage;
+  static constexpr bool kConverts = true;
+  static __device__ __forceinline__ void load8(float x[8], const Storage* p) {
+    const uint2 w = *reinterpret_cast<const uint2*>(p);
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      x[i] = static_cast<float>(static_cast<signed char>((w.x >> (8 * i)) & 0xFFu));
+      x[4 + i] = static_cast<float>(static_cast<signed char>((w.y >> (8 * i)) & 0xFFu));
+    }
+  }
+};
+
+// ---- storage encoders (cache writes) ------------------------------------------------------
+// Element-wise decoders of the new tokens' storage.
+struct ReadBf16 {
+  typedef u16 Storage;
+  static __device__ __forceinline__ float to_float(u16 x) { return Bf16::to_float(x); }
+};
+struct ReadFp16 {
+  typedef u16 Storage;
+  static __device__ __forceinline__ float to_float(u16 x) { return Fp16::to_float(x); }
+};
+struct ReadF32 {
+  typedef float Storage;
+  static __device__ __forceinline__ float to_float(float x) { return x; }
+};
+// 16-bit caches of the source's own type store the value rounded back.
+template <typename Format>
+struct Encode16 {
+  typedef u16 Storage;
+  static constexpr float kMaxValue = 1.f;
+  static constexpr float kMinScale = 1.f;
+  static __device__ __forceinline__ u16 encode(float x) {
+    return static_cast<u16>(Format::pack2(x, 0.f) & 0xFFFFu);
+  }
+};
+// FP8 with round-to-nearest-even and saturation to the largest finite value, by
+// arithmetic that every arch has: round |x| to the grid of its binade, then place the
+// bits. kMantissaBits / kExponentBias / kMax describe the format.
+template <int kMantissaBits, int kExponentBias, int kMax>
+struct EncodeFp8 {
+  typedef unsigned char Storage;
+  static constexpr float kMaxValue = static_cast<float>(kMax);
+  static constexpr float kMinScale = 1e-12f;
+  static __device__ __forceinline__ unsigned char encode(float x) {
+    const float a = fminf(fabsf(x), kMaxValue);
+    const int min_exponent = 1 - kExponentBias;  // of the smallest normal
+    int e = static_cast<int>((__float_as_uint(a) >> 23) & 0xFFu) - 127;
+    e = max(e, min_exponent);
+    const float quantum = __uint_as_float(static_cast<u32>(e - kMantissaBits + 127) << 23);
+    const float r = fminf(rintf(a / quantum) * quantum, kMaxValue);
+    u32 code;
+    if (r < __uint_as_float(static_cast<u32>(min_exponent + 127) << 23)) {
+      code = static_cast<u32>(r / quantum);  // subnormal: a multiple of the quantum
+    } else {
+      const u32 bits = __float_as_uint(r);
+      const int re = static_cast<int>((bits >> 23) & 0xFFu) - 127;
+      code = (static_cast<u32>(re + kExponentBias) << kMantissaBits) |
+             ((bits >> (23 - kMantissaBits)) & ((1u << kMantissaBits) - 1u));
+    }
+    return static_cast<unsigned char>(code | (x < 0.f && code != 0u ? 0x80u : 0u));
+  }
+};
+typedef EncodeFp8<3, 7, 448> EncodeE4m3;
+typedef EncodeFp8<2, 15, 57344> EncodeE5m2;
+struct EncodeInt8 {
+  typedef signed char Storage;
+  static constexpr float kMaxValue = 127.f;
+  static constexpr float kMinScale = 1e-12f;
+  static __device__ __forceinline__ signed char encode(float x) {
+    return static_cast<signed char>(static_cast<int>(rintf(fminf(fmaxf(x, -127.f), 127.f))));
+  }
+};
+
 // ---- shared memory ----------------------------------------------------------------------
 __device__ __forceinline__ u32 shared_address(const void* p) {
   u32 r;
@@ -84,6 +199,11 @@ __device__ __forceinline__ void copy16_async(u32 dst, const void* src, bool vali
   int bytes = valid ? 16 : 0;
   asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(dst), "l"(src), "r"(bytes));
 }
+// Synchronous 16-byte store to shared memory (the converting load path).
+__device__ __forceinline__ void store_shared16(u32 dst, const u32 v[4]) {
+  asm volatile("st.shared.v4.u32 [%0], {%1, %2, %3, %4};" ::"r"(dst), "r"(v[0]), "r"(v[1]),
+               "r"(v[2]), "r"(v[3]));
+}
 __device__ __forceinline__ void async_commit() { asm volatile("cp.async.commit_group;"); }
 template <int Pending>
 __device__ __forceinline__ void async_wait() {
@@ -104,6 +224,17 @@ __device__ __forceinline__ float fast_log2(float x) {
   float r;
   asm("lg2.approx.ftz.f32 %0, %1;" : "=f"(r) : "f"(x));
   return r;
+}
+__device__ __forceinline__ float fast_rcp(float x) {  // rcp(inf) == 0
+  float r;
+  asm("rcp.approx.ftz.f32 %0, %1;" : "=f"(r) : "f"(x));
+  return r;
+}
+// tanh through exp2: 1 - 2 / (e^{2x} + 1). Saturates correctly at both ends and its
+// absolute error (~1e-7) stays far below what a softcap multiplies it by, unlike
+// tanh.approx (~5e-4 absolute).
+__device__ __forceinline__ float tanh_fast(float x) {
+  return 1.f - 2.f * fast_rcp(fast_exp2(x * (2.f * kLog2e)) + 1.f);
 }
 __device__ __forceinline__ float xor_shuffle(float v, int mask) {
   float r;

@@ -1,5 +1,6 @@
 // Kernel parameter block of the prefill kind. Shared verbatim by the host (runtime/)
-// and the generated device source, so it uses plain C types only. Strides are in
+// and the generated device source, so it uses plain C types only. The generated
+// source places templates/kernels/variant_args.h before it. Strides are in
 // elements. Passed by value as the kernel's single argument.
 #ifndef ATTNJIT_PREFILL_PARAMS_H
 #define ATTNJIT_PREFILL_PARAMS_H
@@ -26,6 +27,11 @@ struct AttnjitPrefillParams {
 
   float softmax_scale;        // applied to q.k
   float softmax_scale_log2;   // softmax_scale * log2(e), for exp2-based softmax
+
+  struct AttnjitVariantArgs variant;
+  // Tests only: when set, each thread block adds the KV tiles it visited to [0] and
+  // those of them it treated as full (no per-element mask) to [1].
+  int* debug_tile_counts;
 };
 
 #endif

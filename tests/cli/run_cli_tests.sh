@@ -228,6 +228,46 @@ fi
 run "$ATTNJIT" run "$DEFAULT_SET" --variant "$VARIANT" --ragged --seqlens-q 5,17 --seqlens-k 9
 expect_status "ragged lists of different lengths exit 2" 2
 
+# --param NAME=VALUE: checked against the variant before anything runs.
+cat >"$TMP/capped.attn" <<'ATTN'
+variant capped {
+  heads = 4 / 2;  head_dim = 64;
+  q = bf16; kv = bf16; out = bf16;
+  param cap : f32 = 30;
+  const unused : f32 = 2;
+  input slope : f32[q_heads];
+  sinks = per_head;
+  score = softcap(cap) + slope[q_head] * (kv_pos - q_pos);
+  mask = causal;
+}
+ATTN
+run "$ATTNJIT" run "$TMP/capped.attn" --seqlen-q 8 --seqlen-k 8 --param cpa=1
+expect_status "an unknown --param name exits 2" 2
+expect_out "an unknown --param lists the variant's params" stderr "variant capped has no param 'cpa' \(its params: cap\)"
+run "$ATTNJIT" run "$TMP/capped.attn" --seqlen-q 8 --seqlen-k 8 --param cap
+expect_status "--param without '=' exits 2" 2
+expect_out "--param without '=' is explained" stderr "expected NAME=VALUE, got 'cap'"
+run "$ATTNJIT" run "$TMP/capped.attn" --seqlen-q 8 --seqlen-k 8 --param cap=3x
+expect_status "--param with a bad number exits 2" 2
+expect_out "--param with a bad number is explained" stderr "expected a finite number after '=', got '3x'"
+run "$ATTNJIT" run "$DEFAULT_SET" --variant "$VARIANT" --seqlen-q 8 --seqlen-k 8 --param cap=1
+expect_status "--param for a variant without params exits 2" 2
+expect_out "--param for a variant without params says so" stderr "has no param 'cap' \(it has none\)"
+if command -v nvidia-smi >/dev/null 2>&1; then
+  run "$ATTNJIT" run "$TMP/capped.attn" --seqlen-q 70 --seqlen-k 90 --param cap=0.5 --param cap=2 \
+      --dump "$TMP/capped-dump"
+  expect_status "run with params, inputs and sinks passes" 0
+  expect_out "run prints the params it used (the last --param wins)" stdout "^params +cap = 2 \(given\)"
+  expect_out "run prints the inputs it used" stdout "^input +slope f32\[q_heads\] = .* \(random\)"
+  expect_out "run prints the sinks it used" stdout "^sinks +.* \(random\)"
+  if [ -f "$TMP/capped-dump/input_slope.npy" ] && [ -f "$TMP/capped-dump/sinks.npy" ] &&
+     grep -q '"cap": 2' "$TMP/capped-dump/meta.json"; then
+    pass "run --dump writes the runtime values"
+  else
+    fail "run --dump writes the runtime values" "missing input_slope.npy, sinks.npy or params in meta.json"
+  fi
+fi
+
 # --- the default job --------------------------------------------------------------------
 run "$ATTNJIT"
 expect_status "attnjit with no arguments exits 0" 0

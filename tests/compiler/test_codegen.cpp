@@ -98,14 +98,14 @@ TEST_CASE("the causal band reaches the kernel as hook constants", "[codegen]") {
 
 TEST_CASE("codegen refuses what the prefill kernel cannot run", "[codegen]") {
   ir::Variant v = variant_from(
-      "variant f { heads = 4 / 4; head_dim = 64; q = f32; kv = f32; out = f32; "
-      "kv_cache = contiguous; }");
+      "variant p { heads = 4 / 4; head_dim = 64; q = bf16; kv = bf16; out = bf16; "
+      "kv_cache = paged(page_size = 16); }");
   KernelSpec spec;
   spec.variant = v;
   spec.tile = TileConfig{64, 64, 4, 2};
   auto src = render_kernel(spec);
   REQUIRE_FALSE(src.ok());
-  CHECK(src.error().find("f32") != std::string::npos);
+  CHECK(src.error().find("paged") != std::string::npos);
 
   spec.variant = default_variants().variants.at(0);
   spec.tile = TileConfig{96, 64, 4, 2};  // block_m is neither 16 nor 32 rows per warp

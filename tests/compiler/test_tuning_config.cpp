@@ -125,7 +125,8 @@ TEST_CASE("config errors name the file and the JSON path", "[config]") {
   }
   SECTION("no kind") {
     CHECK(parse_error(R"({"arch": "sm_90"})") ==
-          "t.json: top level: expected at least one kernel kind (\"prefill\"), got none");
+          "t.json: top level: expected at least one kernel kind (\"prefill\", \"paged\", "
+        "\"paged_decode\"), got none");
   }
   SECTION("unknown kind with a suggestion") {
     CHECK(parse_error(R"({"arch": "sm_90", "prefil": {}})") ==

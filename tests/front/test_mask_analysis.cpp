@@ -58,6 +58,15 @@ TEST_CASE("mask analysis: sliding windows", "[front]") {
   CHECK(band.upper_offset == 8);
   CHECK(band.exact);
 
+  // window(left, right) is exactly [-left, +right], whichever side is wider or zero.
+  for (auto [left, right] : {std::pair{0, 16}, std::pair{10, 0}, std::pair{3, 250}}) {
+    INFO("window(" << left << ", " << right << ")");
+    band = band_of("window(" + std::to_string(left) + ", " + std::to_string(right) + ")");
+    CHECK(band.lower_offset == -left);
+    CHECK(band.upper_offset == right);
+    CHECK(band.exact);
+  }
+
   band = band_of("q_pos - 127 <= kv_pos && kv_pos - q_pos <= 3");
   CHECK(band.lower_offset == -127);
   CHECK(band.upper_offset == 3);

@@ -111,6 +111,33 @@ TEST_CASE("sugar lowers to exactly the IR of its spelled-out form", "[front]") {
   CHECK(ir::same_expr(mask_of("window(100, 4)"), mask_of("q_pos - 100 <= kv_pos && kv_pos <= q_pos + 4")));
   CHECK(ir::same_expr(score_of("softcap(c)"), score_of("c * tanh(score / c)")));
   CHECK(ir::same_expr(score_of("alibi(s)"), score_of("score + s[q_head] * (kv_pos - q_pos)")));
+  CHECK(ir::same_expr(score_of("alibi_sqrt(s)"),
+                      score_of("score + s[q_head] * select(kv_pos <= q_pos, -sqrt(q_pos - kv_pos), 0)")));
+  // Canonicalization leaves the square-root form alone, so the two still share a kernel.
+  CHECK_FALSE(ir::same_expr(score_of("alibi_sqrt(s)"), score_of("alibi(s)")));
+}
+
+TEST_CASE("bidirectional_ranges is part of the variant and reads back", "[front]") {
+  auto variant_of = [](const std::string& extra) {
+    std::string text = "variant t { heads = 4 / 2; head_dim = 64; q = bf16; kv = bf16; out = bf16; "
+                       "mask = causal; " + extra + " }";
+    return compile_text({"<t>", text}).variants.at(0);
+  };
+  ir::Variant ranged = variant_of("bidirectional_ranges = per_seq;");
+  ir::Variant plain = variant_of("");
+  CHECK(ranged.bidirectional_ranges);
+  CHECK_FALSE(plain.bidirectional_ranges);
+  CHECK_FALSE(ir::same_variant(ranged, plain));
+  CHECK(ir::same_variant(plain, variant_of("bidirectional_ranges = none;")));
+  // The band describes the mask alone; the ranges are launch-time data.
+  CHECK(ranged.band.upper_offset == 0);
+  CHECK(ranged.band.exact);
+
+  std::string printed = ir::print_dsl(ranged);
+  CHECK(printed.find("  bidirectional_ranges = per_seq;\n") != std::string::npos);
+  ir::Variant again = compile_text({"<printed>", printed}).variants.at(0);
+  CHECK(ir::same_variant(ranged, again));
+  CHECK(ir::print_ir(ranged).find("  bidirectional_ranges: per_seq\n") != std::string::npos);
 }
 
 TEST_CASE("numbers print so that they read back exactly", "[front]") {

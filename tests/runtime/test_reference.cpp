@@ -3,14 +3,17 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <algorithm>
 #include <functional>
 #include <limits>
+#include <string>
 #include <random>
 #include <vector>
 
 #include "catch.h"
 #include "compiler/ir/expr.h"
 #include "compiler/ir/variant.h"
+#include "compiler/passes/pipeline.h"
 #include "runtime/reference/cpu_reference.h"
 #include "runtime/reference/expr_eval.h"
 
@@ -106,6 +109,13 @@ HostTensor relayout(const HostTensor& src, std::vector<int64_t> strides, int64_t
 HostTensor int32_tensor(const std::vector<int32_t>& values) {
   HostTensor t = zeros(DType::i32, {static_cast<int64_t>(values.size())});
   std::memcpy(t.bytes.data(), values.data(), values.size() * sizeof(int32_t));
+  return t;
+}
+
+// A 1-D f32 array (an input or the sinks).
+HostTensor f32_values(const std::vector<double>& values) {
+  HostTensor t = zeros(DType::f32, {static_cast<int64_t>(values.size())});
+  for (size_t i = 0; i < values.size(); ++i) t.set({static_cast<int64_t>(i)}, values[i]);
   return t;
 }
 
@@ -532,10 +542,12 @@ TEST_CASE("score expressions, params and inputs", "[reference]") {
   var.mask = causal_mask();
   Problem p = random_problem(var, 1, 4, 6, 44);
 
-  ReferenceInputs inputs;
-  inputs.params["cap"] = 0.5;  // small enough that the cap matters
-  inputs.arrays["slope"] = {0.25, 0.125};
-  ReferenceResult r = reference_prefill(var, p.args(), inputs);
+  const std::vector<double> slopes{0.25, 0.125};
+  HostTensor slope = f32_values(slopes);
+  PrefillArgs args = p.args();
+  args.params["cap"] = 0.5f;  // small enough that the cap matters
+  args.inputs["slope"] = slope.view();
+  ReferenceResult r = reference_prefill(var, args);
 
   const double scale = 1.0 / std::sqrt(16.0);
   for (int h = 0; h < 2; ++h) {
@@ -546,8 +558,7 @@ TEST_CASE("score expressions, params and inputs", "[reference]") {
       for (int j = 0; j <= q_pos; ++j) {
         double dot = 0;
         for (int d = 0; d < 16; ++d) dot += p.q.get({0, i, h, d}) * p.k.get({0, j, h, d});
-        logits.push_back(0.5 * std::tanh(scale * dot / 0.5) +
-                         inputs.arrays["slope"][h] * (j - q_pos));
+        logits.push_back(0.5 * std::tanh(scale * dot / 0.5) + slopes[h] * (j - q_pos));
         std::vector<double> row;
         for (int d = 0; d < 16; ++d) row.push_back(p.v.get({0, j, h, d}));
         values.push_back(row);
@@ -561,24 +572,26 @@ TEST_CASE("score expressions, params and inputs", "[reference]") {
   }
 
   // Without a value the default applies, which changes the answer.
-  inputs.params.clear();
-  CHECK(reference_prefill(var, p.args(), inputs).out != r.out);
+  args.params.clear();
+  CHECK(reference_prefill(var, args).out != r.out);
 }
 
 TEST_CASE("sinks join the softmax denominator", "[reference]") {
   ir::Variant var = make_variant(2, 1, 16);
   var.sinks_per_head = true;
   Problem p = random_problem(var, 1, 3, 5, 55);
-  ReferenceInputs inputs;
-  inputs.sinks = {0.5, -1.0};
-  ReferenceResult with = reference_prefill(var, p.args(), inputs);
+  const std::vector<double> sink_values{0.5, -1.0};
+  HostTensor sinks = f32_values(sink_values);
+  PrefillArgs args = p.args();
+  args.sinks = sinks.view();
+  ReferenceResult with = reference_prefill(var, args);
   ir::Variant plain = var;
   plain.sinks_per_head = false;
   ReferenceResult without = reference_prefill(plain, p.args());
   for (int row = 0; row < 3; ++row) {
     for (int h = 0; h < 2; ++h) {
       const double l = without.lse[row * 2 + h];
-      const double l_sink = std::log(std::exp(l) + std::exp(inputs.sinks[h]));
+      const double l_sink = std::log(std::exp(l) + std::exp(sink_values[h]));
       CHECK(with.lse[row * 2 + h] == Approx(l_sink).epsilon(1e-12));
       // The sink takes weight away from every value uniformly.
       const double keep = std::exp(l - l_sink);
@@ -596,26 +609,290 @@ TEST_CASE("reference argument errors", "[reference]") {
   var.inputs.push_back({"slope", ir::InputExtent::q_heads, {}});
   Problem p = random_problem(var, 1, 2, 2, 66);
 
-  ReferenceInputs inputs;
-  CHECK_THROWS_WITH(reference_prefill(var, p.args(), inputs),
-                    "attnjit::reference_prefill: argument 'slope': expected 2 values (one per "
-                    "query head), got 0");
-  inputs.arrays["slope"] = {1, 2};
-  inputs.params["cpa"] = 1.0;
-  CHECK_THROWS_WITH(reference_prefill(var, p.args(), inputs),
-                    "attnjit::reference_prefill: argument 'cpa': expected a param of variant "
-                    "test, got an unknown name");
-  inputs.params = {{"w", 1.0}};
-  CHECK_THROWS_AS(reference_prefill(var, p.args(), inputs), ArgumentError);
-  inputs.params.clear();
-  inputs.sinks = {1.0, 2.0};
-  CHECK_THROWS_WITH(reference_prefill(var, p.args(), inputs),
-                    "attnjit::reference_prefill: argument 'sinks': expected none (variant test "
-                    "has no sinks), got 2 values");
+  // The runtime values are checked by validate_prefill, as on the GPU path.
+  PrefillArgs args = p.args();
+  CHECK_THROWS_WITH(reference_prefill(var, args),
+                    "attnjit::reference_prefill: argument 'inputs[slope]': expected an f32 tensor "
+                    "[q_heads] (variant test declares input slope : f32[q_heads]), got null");
+  HostTensor short_slope = f32_values({1});
+  args.inputs["slope"] = short_slope.view();
+  CHECK_THROWS_WITH(reference_prefill(var, args),
+                    "attnjit::reference_prefill: argument 'inputs[slope]': expected 2 values (one "
+                    "per query head), got 1");
+  HostTensor slope = f32_values({1, 2});
+  args.inputs["slope"] = slope.view();
+  args.params["cpa"] = 1.0f;
+  CHECK_THROWS_WITH(reference_prefill(var, args),
+                    "attnjit::reference_prefill: argument 'params[cpa]': expected a param of "
+                    "variant test (its params: cap), got an unknown name");
+  args.params = {{"w", 1.0f}};
+  CHECK_THROWS_AS(reference_prefill(var, args), ArgumentError);
+  args.params.clear();
+  HostTensor sinks = f32_values({1.0, 2.0});
+  args.sinks = sinks.view();
+  CHECK_THROWS_WITH(reference_prefill(var, args),
+                    "attnjit::reference_prefill: argument 'sinks': expected no tensor because "
+                    "variant test has no sinks, got f32[2] strides [1] on cpu");
   // Validation is the GPU path's.
   PrefillArgs bad = p.args();
   bad.k.dtype = DType::bf16;
   CHECK_THROWS_WITH(reference_prefill(var, bad),
                     "attnjit::reference_prefill: argument 'k': expected dtype f32 (variant test), "
                     "got bf16");
+}
+
+// --- variant features -------------------------------------------------------------------
+
+namespace {
+
+// The canonical IR of one DSL variant.
+ir::Variant from_dsl(const std::string& text) {
+  SourceFile file{"<reference test>", text};
+  auto module = compile_variants(file);
+  INFO((module.ok() ? std::string() : render(module.error(), file)));
+  REQUIRE(module.ok());
+  return module->variants.at(0);
+}
+
+// With scale 0 every visible key weighs the same, and with v[j] = e_j (one-hot, so
+// head_dim >= kv_len) output element j of a row is 1 / visible when key j is visible
+// and 0 when not: the row's output spells out its visible keys.
+Problem one_hot_problem(const ir::Variant& var, int batch, int seqlen_q, int seqlen_k) {
+  Problem p = random_problem(var, batch, seqlen_q, seqlen_k, 99);
+  for_each_index(p.v.shape, [&](const std::vector<int64_t>& i) {
+    p.v.set(i, i[1] == i[3] ? 1.0 : 0.0);
+  });
+  return p;
+}
+
+std::vector<int> visible_keys(const ReferenceResult& r, int64_t flat_row, int q_heads, int head,
+                              int head_dim, int kv_len) {
+  std::vector<int> keys;
+  const double* row = &r.out[(flat_row * q_heads + head) * head_dim];
+  for (int j = 0; j < kv_len; ++j)
+    if (row[j] > 0) keys.push_back(j);
+  return keys;
+}
+
+std::vector<int> positions(int from, int to) {  // [from, to]
+  std::vector<int> out;
+  for (int j = from; j <= to; ++j) out.push_back(j);
+  return out;
+}
+
+// int32 [batch, ranges, 2] from a flat list of bounds.
+HostTensor ranges_tensor(int64_t batch, int64_t ranges, const std::vector<int32_t>& bounds) {
+  HostTensor t = zeros(DType::i32, {batch, ranges, 2});
+  REQUIRE(bounds.size() == static_cast<size_t>(batch * ranges * 2));
+  std::memcpy(t.bytes.data(), bounds.data(), bounds.size() * sizeof(int32_t));
+  return t;
+}
+
+}  // namespace
+
+TEST_CASE("bidirectional ranges: queries and keys inside one range see each other",
+          "[reference]") {
+  ir::Variant var = from_dsl(
+      "variant mm { heads = 1 / 1; head_dim = 16; q = f32; kv = f32; out = f32; lse = true;\n"
+      "  scale = 1; mask = causal; bidirectional_ranges = per_seq; }");
+  var.scale = 0.0;
+  // Sequence 0: one image at [2, 5) and a padding range; sequence 1: [6, 8) and [0, 1).
+  HostTensor ranges = ranges_tensor(2, 2, {2, 5, 0, 0, 6, 8, 0, 1});
+  Problem p = one_hot_problem(var, 2, 8, 8);
+  PrefillArgs args = p.args();
+  args.bidirectional_ranges = ranges.view();
+  ReferenceResult r = reference_prefill(var, args);
+
+  // A query inside the range sees the later keys inside it, not those after it.
+  CHECK(visible_keys(r, 2, 1, 0, 16, 8) == positions(0, 4));
+  CHECK(visible_keys(r, 3, 1, 0, 16, 8) == positions(0, 4));
+  CHECK(visible_keys(r, 4, 1, 0, 16, 8) == positions(0, 4));
+  // Outside the range, the mask alone decides (causal).
+  CHECK(visible_keys(r, 1, 1, 0, 16, 8) == positions(0, 1));
+  CHECK(visible_keys(r, 5, 1, 0, 16, 8) == positions(0, 5));
+  // Each sequence has its own ranges: [6, 8) in sequence 1, and [0, 1) adds nothing.
+  CHECK(visible_keys(r, 8 + 2, 1, 0, 16, 8) == positions(0, 2));
+  CHECK(visible_keys(r, 8 + 6, 1, 0, 16, 8) == positions(0, 7));
+  CHECK(visible_keys(r, 8 + 0, 1, 0, 16, 8) == positions(0, 0));
+  CHECK(r.lse[2] == Approx(std::log(5.0)));
+  CHECK(r.out[2 * 16 + 4] == Approx(1.0 / 5));
+
+  // Without the ranges the same variant is plain causal.
+  ir::Variant causal = var;
+  causal.bidirectional_ranges = false;
+  ReferenceResult plain = reference_prefill(causal, p.args());
+  CHECK(visible_keys(plain, 2, 1, 0, 16, 8) == positions(0, 2));
+}
+
+TEST_CASE("bidirectional ranges use absolute positions", "[reference]") {
+  // 3 queries after 5 cached keys: q_pos = 5, 6, 7. The range [4, 7) holds q_pos 5
+  // and 6, which then see key 6; q_pos 7 is outside it.
+  ir::Variant var = from_dsl(
+      "variant mm { heads = 2 / 1; head_dim = 16; q = f32; kv = f32; out = f32;\n"
+      "  mask = causal; bidirectional_ranges = per_seq; }");
+  var.scale = 0.0;
+  HostTensor ranges = ranges_tensor(1, 1, {4, 7});
+  Problem p = one_hot_problem(var, 1, 3, 8);
+  PrefillArgs args = p.args();
+  args.bidirectional_ranges = ranges.view();
+  ReferenceResult r = reference_prefill(var, args);
+  for (int h = 0; h < 2; ++h) {
+    CHECK(visible_keys(r, 0, 2, h, 16, 8) == positions(0, 6));
+    CHECK(visible_keys(r, 1, 2, h, 16, 8) == positions(0, 6));
+    CHECK(visible_keys(r, 2, 2, h, 16, 8) == positions(0, 7));
+  }
+}
+
+TEST_CASE("bidirectional ranges open a fully masked row", "[reference]") {
+  // A mask that hides everything: only the range gives the row keys to attend to.
+  ir::Variant var = from_dsl(
+      "variant mm { heads = 1 / 1; head_dim = 16; q = f32; kv = f32; out = f32; lse = true;\n"
+      "  mask = kv_pos > q_pos + 100; bidirectional_ranges = per_seq; }");
+  var.scale = 0.0;
+  HostTensor ranges = ranges_tensor(1, 1, {1, 3});
+  Problem p = one_hot_problem(var, 1, 4, 4);
+  PrefillArgs args = p.args();
+  args.bidirectional_ranges = ranges.view();
+  ReferenceResult r = reference_prefill(var, args);
+  CHECK(visible_keys(r, 0, 1, 0, 16, 4).empty());
+  CHECK(r.lse[0] == -kInf);
+  CHECK(visible_keys(r, 1, 1, 0, 16, 4) == positions(1, 2));
+  CHECK(visible_keys(r, 2, 1, 0, 16, 4) == positions(1, 2));
+  CHECK(r.lse[3] == -kInf);
+}
+
+TEST_CASE("alibi_sqrt matches a hand-computed row", "[reference]") {
+  ir::Variant var = from_dsl(
+      "variant a { heads = 2 / 2; head_dim = 16; q = f32; kv = f32; out = f32; lse = true;\n"
+      "  input slopes : f32[q_heads]; score = alibi_sqrt(slopes); }");
+  var.scale = 0.0;  // the logits are the bias alone
+  HostTensor slopes = f32_values({0.5, 0.25});
+  Problem p = one_hot_problem(var, 1, 4, 4);
+  PrefillArgs args = p.args();
+  args.inputs["slopes"] = slopes.view();
+  ReferenceResult r = reference_prefill(var, args);
+
+  // Row 3 (q_pos 3), head 0: biases -0.5 sqrt(3), -0.5 sqrt(2), -0.5, 0.
+  const double b[4] = {-0.5 * std::sqrt(3.0), -0.5 * std::sqrt(2.0), -0.5, 0.0};
+  double sum = 0;
+  for (double x : b) sum += std::exp(x);
+  for (int j = 0; j < 4; ++j) CHECK(r.out[(3 * 2 + 0) * 16 + j] == Approx(std::exp(b[j]) / sum));
+  CHECK(r.lse[3 * 2 + 0] == Approx(std::log(sum)));
+
+  // Row 1 (q_pos 1), head 1: keys after the query get no bias (select's 0), not a NaN.
+  const double b1[4] = {-0.25, 0.0, 0.0, 0.0};
+  sum = 0;
+  for (double x : b1) sum += std::exp(x);
+  for (int j = 0; j < 4; ++j) CHECK(r.out[(1 * 2 + 1) * 16 + j] == Approx(std::exp(b1[j]) / sum));
+  CHECK(r.lse[1 * 2 + 1] == Approx(std::log(sum)));
+}
+
+TEST_CASE("sinks of large magnitude stay finite and exact", "[reference]") {
+  ir::Variant var = make_variant(2, 1, 16);
+  var.sinks_per_head = true;
+  var.lse = true;
+  var.mask = causal_mask();
+  Problem p = random_problem(var, 1, 5, 7, 77);
+  HostTensor sinks = f32_values({30.0, -30.0});
+  PrefillArgs args = p.args();
+  args.sinks = sinks.view();
+  ReferenceResult with = reference_prefill(var, args);
+  ir::Variant plain = var;
+  plain.sinks_per_head = false;
+  ReferenceResult without = reference_prefill(plain, p.args());
+
+  for (int row = 0; row < 5; ++row) {
+    for (int h = 0; h < 2; ++h) {
+      INFO("row " << row << " head " << h);
+      const double sink = h == 0 ? 30.0 : -30.0;
+      const double l = without.lse[row * 2 + h];
+      // log(e^l + e^sink) without overflow.
+      const double both = std::max(l, sink) + std::log1p(std::exp(-std::abs(l - sink)));
+      REQUIRE(std::isfinite(with.lse[row * 2 + h]));
+      CHECK(with.lse[row * 2 + h] == Approx(both).epsilon(1e-12));
+      const double keep = std::exp(l - both);  // about e^-30 for the +30 sink
+      for (int d = 0; d < 16; ++d) {
+        const double got = with.out[(row * 2 + h) * 16 + d];
+        REQUIRE(std::isfinite(got));
+        CHECK(got == Approx(keep * without.out[(row * 2 + h) * 16 + d]).epsilon(1e-10));
+      }
+    }
+  }
+  // The +30 sink takes nearly all the weight; the -30 one almost none.
+  CHECK(std::abs(with.out[0]) < 1e-10);
+  CHECK(with.out[1 * 16] == Approx(without.out[1 * 16]).epsilon(1e-12));
+}
+
+TEST_CASE("a fully masked row with a sink gives 0 and the sink's logit", "[reference]") {
+  ir::Variant var = make_variant(1, 1, 16);
+  var.sinks_per_head = true;
+  var.lse = true;
+  var.mask = ir::make_binary(Op::lt, ir::make_builtin(Builtin::q_pos), ir::make_constant(0));
+  Problem p = random_problem(var, 1, 2, 3, 78);
+  HostTensor sinks = f32_values({1.5});
+  PrefillArgs args = p.args();
+  args.sinks = sinks.view();
+  ReferenceResult r = reference_prefill(var, args);
+  for (int row = 0; row < 2; ++row) {
+    CHECK(r.lse[row] == 1.5);
+    for (int d = 0; d < 16; ++d) CHECK(r.out[row * 16 + d] == 0.0);
+  }
+}
+
+TEST_CASE("a saturating soft-cap bounds every logit", "[reference]") {
+  ir::Variant var = from_dsl(
+      "variant g { heads = 1 / 1; head_dim = 16; q = f32; kv = f32; out = f32; lse = true;\n"
+      "  param cap : f32 = 50; score = softcap(cap); mask = causal; }");
+  Problem p = random_problem(var, 1, 4, 4, 79);
+  // Logits in the hundreds against a cap of 0.25: tanh is +-1 to double precision.
+  for_each_index(p.q.shape, [&](const std::vector<int64_t>& i) { p.q.set(i, 100 * p.q.get(i)); });
+  PrefillArgs args = p.args();
+  args.params["cap"] = 0.25f;
+  ReferenceResult r = reference_prefill(var, args);
+
+  const double scale = var.softmax_scale();
+  for (int i = 0; i < 4; ++i) {
+    std::vector<double> logits;
+    std::vector<std::vector<double>> values;
+    for (int j = 0; j <= i; ++j) {
+      double dot = 0;
+      for (int d = 0; d < 16; ++d) dot += p.q.get({0, i, 0, d}) * p.k.get({0, j, 0, d});
+      const double x = 0.25 * std::tanh(scale * dot / 0.25);
+      CHECK(std::abs(x) <= 0.25);
+      logits.push_back(x);
+      std::vector<double> row;
+      for (int d = 0; d < 16; ++d) row.push_back(p.v.get({0, j, 0, d}));
+      values.push_back(row);
+    }
+    double lse = 0;
+    const std::vector<double> expected = naive_row(logits, values, &lse);
+    INFO("row " << i);
+    CHECK(r.lse[i] == Approx(lse).epsilon(1e-12));
+    // |logit| <= cap keeps the LSE within cap of log(visible keys).
+    CHECK(std::abs(r.lse[i] - std::log(i + 1.0)) <= 0.25 + 1e-12);
+    for (int d = 0; d < 16; ++d) CHECK(r.out[i * 16 + d] == Approx(expected[d]).epsilon(1e-12));
+  }
+}
+
+TEST_CASE("window semantics: window(left) and window(left, right)", "[reference]") {
+  auto keys_of = [](const std::string& mask) {
+    ir::Variant var = from_dsl(
+        "variant w { heads = 1 / 1; head_dim = 16; q = f32; kv = f32; out = f32;\n"
+        "  mask = " + mask + "; }");
+    var.scale = 0.0;
+    Problem p = one_hot_problem(var, 1, 8, 8);
+    ReferenceResult r = reference_prefill(var, p.args());
+    std::vector<std::vector<int>> rows;
+    for (int i = 0; i < 8; ++i) rows.push_back(visible_keys(r, i, 1, 0, 16, 8));
+    return rows;
+  };
+  // causal && window(2): the query and the two keys before it.
+  std::vector<std::vector<int>> rows = keys_of("causal && window(2)");
+  for (int i = 0; i < 8; ++i) CHECK(rows[i] == positions(std::max(0, i - 2), i));
+  // window(2, 1): two keys back and one ahead, clipped to the sequence.
+  rows = keys_of("window(2, 1)");
+  for (int i = 0; i < 8; ++i) CHECK(rows[i] == positions(std::max(0, i - 2), std::min(7, i + 1)));
+  // window(left) alone bounds only the distance back: every later key stays visible.
+  rows = keys_of("window(3)");
+  for (int i = 0; i < 8; ++i) CHECK(rows[i] == positions(std::max(0, i - 3), 7));
 }

@@ -1,6 +1,7 @@
 // validate_prefill: one test per error class. Every message must name the argument,
 // what was expected and what was given.
 #include <climits>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -370,4 +371,204 @@ TEST_CASE("checks run in a fixed order", "[validation]") {
   a.v.dtype = DType::f32;
   CHECK(error_of(test_variant(), a) ==
         "attnjit::prefill: argument 'v': expected dtype bf16 (variant test), got f32");
+}
+
+// --- runtime values of the variant ------------------------------------------------------
+
+namespace {
+
+// test_variant() with a runtime param, a const, and one input of each extent.
+ir::Variant valued_variant() {
+  ir::Variant v = test_variant();
+  v.params.push_back({"cap", 50.0, false, {}});
+  v.params.push_back({"width", 8.0, true, {}});
+  v.inputs.push_back({"slope", ir::InputExtent::q_heads, {}});
+  v.inputs.push_back({"bias", ir::InputExtent::kv_heads, {}});
+  v.inputs.push_back({"prefix", ir::InputExtent::seqs, {}});
+  return v;
+}
+
+// fixed_args() plus valid inputs for valued_variant() (batch 2, 4 / 2 heads).
+PrefillArgs valued_args() {
+  PrefillArgs a = fixed_args();
+  a.inputs["slope"] = contiguous_view(g_storage, DType::f32, {4}, DeviceKind::cpu);
+  a.inputs["bias"] = contiguous_view(g_storage, DType::f32, {2}, DeviceKind::cpu);
+  a.inputs["prefix"] = contiguous_view(g_storage, DType::f32, {2}, DeviceKind::cpu);
+  return a;
+}
+
+// int32 [batch, ranges, 2] bidirectional ranges on the cpu, from a flat list.
+struct Ranges {
+  std::vector<int32_t> values;
+  TensorView view(int64_t batch, int64_t ranges) {
+    return contiguous_view(values.data(), DType::i32, {batch, ranges, 2}, DeviceKind::cpu);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("params: declared runtime names with finite values", "[validation]") {
+  const ir::Variant v = valued_variant();
+  PrefillArgs a = valued_args();
+  a.params["cap"] = 30.0f;
+  CHECK_NOTHROW(validate_prefill(v, a, DeviceKind::cpu, "x"));
+
+  a.params["cpa"] = 1.0f;
+  CHECK(error_of(v, a) ==
+        "attnjit::prefill: argument 'params[cpa]': expected a param of variant test (its params: "
+        "cap), got an unknown name");
+  CHECK(error_of(test_variant(), PrefillArgs(a)).find(
+            "expected a param of variant test (it declares none)") != std::string::npos);
+
+  a.params = {{"width", 4.0f}};
+  CHECK(error_of(v, a) ==
+        "attnjit::prefill: argument 'params[width]': expected a runtime param, got a const of "
+        "variant test (baked into the kernel; it cannot be set)");
+
+  a.params = {{"cap", std::numeric_limits<float>::quiet_NaN()}};
+  CHECK(error_of(v, a) == "attnjit::prefill: argument 'params[cap]': expected a finite value, got nan");
+}
+
+TEST_CASE("inputs: every declared one, f32, one value per head or sequence", "[validation]") {
+  const ir::Variant v = valued_variant();
+  CHECK_NOTHROW(validate_prefill(v, valued_args(), DeviceKind::cpu, "x"));
+
+  PrefillArgs a = valued_args();
+  a.inputs.erase("bias");
+  CHECK(error_of(v, a) ==
+        "attnjit::prefill: argument 'inputs[bias]': expected an f32 tensor [kv_heads] (variant "
+        "test declares input bias : f32[kv_heads]), got null");
+
+  a = valued_args();
+  a.inputs["slopes"] = a.inputs["slope"];
+  CHECK(error_of(v, a) ==
+        "attnjit::prefill: argument 'inputs[slopes]': expected an input of variant test (its "
+        "inputs: slope, bias, prefix), got f32[4] strides [1] on cpu");
+
+  a = valued_args();
+  a.inputs["slope"].dtype = DType::bf16;
+  CHECK(error_of(v, a) == "attnjit::prefill: argument 'inputs[slope]': expected dtype f32, got bf16");
+
+  a = valued_args();
+  a.inputs["slope"].shape = {2, 2};
+  CHECK(error_of(v, a).rfind(
+            "attnjit::prefill: argument 'inputs[slope]': expected rank 1 [q_heads], got rank 2", 0) == 0);
+
+  a = valued_args();
+  a.inputs["slope"].shape = {2};
+  CHECK(error_of(v, a) ==
+        "attnjit::prefill: argument 'inputs[slope]': expected 4 values (one per query head), got 2");
+  a = valued_args();
+  a.inputs["bias"].shape = {4};
+  CHECK(error_of(v, a) ==
+        "attnjit::prefill: argument 'inputs[bias]': expected 2 values (one per kv head), got 4");
+  a = valued_args();
+  a.inputs["prefix"].shape = {3};
+  CHECK(error_of(v, a) ==
+        "attnjit::prefill: argument 'inputs[prefix]': expected 2 values (one per sequence), got 3");
+
+  a = valued_args();
+  a.inputs["slope"].strides = {2};
+  CHECK(error_of(v, a) ==
+        "attnjit::prefill: argument 'inputs[slope]': expected stride 1 (a contiguous f32 array), "
+        "got 2");
+
+  a = valued_args();
+  a.inputs["slope"].device = DeviceKind::cuda;
+  CHECK(error_of(v, a) ==
+        "attnjit::prefill: argument 'inputs[slope]': expected a tensor on cpu, got a tensor on cuda");
+
+  // Ragged: one value per sequence of cu_seqlens.
+  Ragged r;
+  r.args.inputs = valued_args().inputs;
+  CHECK_NOTHROW(validate_prefill(v, r.args, DeviceKind::cpu, "x"));
+}
+
+TEST_CASE("sinks: f32 [q_heads] exactly when the variant has them", "[validation]") {
+  ir::Variant v = test_variant();
+  v.sinks_per_head = true;
+  PrefillArgs a = fixed_args();
+  CHECK(error_of(v, a) ==
+        "attnjit::prefill: argument 'sinks': expected an f32 tensor [q_heads] because variant "
+        "test has sinks = per_head, got null");
+  a.sinks = contiguous_view(g_storage, DType::f32, {4}, DeviceKind::cpu);
+  CHECK_NOTHROW(validate_prefill(v, a, DeviceKind::cpu, "x"));
+  CHECK(error_of(test_variant(), a) ==
+        "attnjit::prefill: argument 'sinks': expected no tensor because variant test has no "
+        "sinks, got f32[4] strides [1] on cpu");
+  a.sinks.shape = {2};
+  CHECK(error_of(v, a) ==
+        "attnjit::prefill: argument 'sinks': expected 4 values (one per query head), got 2");
+  a.sinks.shape = {4};
+  a.sinks.dtype = DType::f16;
+  CHECK(error_of(v, a) == "attnjit::prefill: argument 'sinks': expected dtype f32, got fp16");
+}
+
+TEST_CASE("bidirectional ranges: int32 [batch, R, 2], each empty or 0 <= start < end",
+          "[validation]") {
+  ir::Variant v = test_variant();
+  v.bidirectional_ranges = true;
+  PrefillArgs a = fixed_args();
+  CHECK(error_of(v, a) ==
+        "attnjit::prefill: argument 'bidirectional_ranges': expected an int32 tensor [batch, "
+        "max_ranges, 2] because variant test has bidirectional_ranges = per_seq, got null");
+
+  // Sequence 0: [1, 4) and padding; sequence 1: [0, 7) and [2, 3).
+  Ranges ranges{{1, 4, 0, 0, 0, 7, 2, 3}};
+  a.bidirectional_ranges = ranges.view(2, 2);
+  CHECK_NOTHROW(validate_prefill(v, a, DeviceKind::cpu, "x"));
+  CHECK(error_of(test_variant(), a) ==
+        "attnjit::prefill: argument 'bidirectional_ranges': expected no tensor because variant "
+        "test has no bidirectional_ranges, got int32[2, 2, 2] strides [4, 2, 1] on cpu");
+
+  SECTION("shape") {
+    a.bidirectional_ranges = ranges.view(1, 4);
+    CHECK(error_of(v, a) ==
+          "attnjit::prefill: argument 'bidirectional_ranges': expected shape [2, R, 2] with R >= "
+          "1 ([batch, max_ranges, [start, end)]), got [1, 4, 2]");
+    a.bidirectional_ranges = contiguous_view(ranges.values.data(), DType::i32, {2, 4},
+                                             DeviceKind::cpu);
+    CHECK(error_of(v, a).rfind(
+              "attnjit::prefill: argument 'bidirectional_ranges': expected rank 3 [batch, "
+              "max_ranges, 2], got rank 2",
+              0) == 0);
+    a.bidirectional_ranges = ranges.view(2, 0);
+    CHECK(error_of(v, a).find("with R >= 1") != std::string::npos);
+  }
+  SECTION("dtype and layout") {
+    a.bidirectional_ranges.dtype = DType::f32;
+    CHECK(error_of(v, a) ==
+          "attnjit::prefill: argument 'bidirectional_ranges': expected dtype int32, got f32");
+    a.bidirectional_ranges = ranges.view(2, 1);
+    a.bidirectional_ranges.strides = {4, 2, 1};  // every other range of a [2, 2, 2] array
+    CHECK(error_of(v, a) ==
+          "attnjit::prefill: argument 'bidirectional_ranges': expected a contiguous int32 tensor "
+          "(strides [2, 2, 1]), got strides [4, 2, 1]");
+  }
+  SECTION("bounds are read on the cpu") {
+    ranges.values = {1, 4, 0, 0, 0, 7, 5, 3};
+    a.bidirectional_ranges = ranges.view(2, 2);
+    CHECK(error_of(v, a) ==
+          "attnjit::prefill: argument 'bidirectional_ranges': expected 0 <= start < end in every "
+          "range (start == end for an empty one), got [5, 3) in range 1 of sequence 1");
+    ranges.values = {-2, 4, 0, 0, 0, 7, 2, 3};
+    CHECK(error_of(v, a).find("got [-2, 4) in range 0 of sequence 0") != std::string::npos);
+    // Ranges may reach past the sequence: positions that do not exist are never used.
+    ranges.values = {1, 4, 9, 9, 0, 700, 2, 3};
+    CHECK_NOTHROW(validate_prefill(v, a, DeviceKind::cpu, "x"));
+  }
+  SECTION("device arrays are not read") {
+    ranges.values = {5, 1, 9, 2, 0, 0, 0, 0};
+    for (TensorView* t : {&a.q, &a.k, &a.v, &a.out, &a.bidirectional_ranges})
+      t->device = DeviceKind::cuda;
+    CHECK_NOTHROW(validate_prefill(v, a, DeviceKind::cuda, "x"));
+  }
+}
+
+TEST_CASE("runtime values are checked after the tensors", "[validation]") {
+  PrefillArgs a = valued_args();
+  a.inputs.clear();
+  a.k.dtype = DType::f16;
+  CHECK(error_of(valued_variant(), a) ==
+        "attnjit::prefill: argument 'k': expected dtype bf16 (variant test), got fp16");
 }

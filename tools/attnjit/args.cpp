@@ -62,6 +62,13 @@ std::optional<std::string> Args::value(std::string_view flag) const {
   return std::nullopt;
 }
 
+std::vector<std::string> Args::values(std::string_view flag) const {
+  std::vector<std::string> out;
+  for (const auto& [name, value] : values_)
+    if (name == flag) out.push_back(value);
+  return out;
+}
+
 std::string Args::value_or(std::string_view flag, const std::string& fallback) const {
   return value(flag).value_or(fallback);
 }

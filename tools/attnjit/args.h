@@ -34,6 +34,8 @@ class Args {
   // The flag's value (the last one when repeated), if given.
   std::optional<std::string> value(std::string_view flag) const;
   std::string value_or(std::string_view flag, const std::string& fallback) const;
+  // Every value of a repeatable flag, in command-line order.
+  std::vector<std::string> values(std::string_view flag) const;
   const std::vector<std::string>& positional() const { return positional_; }
   // The command's one positional argument (e.g. "FILE"); UsageError when there is
   // none or more than one.

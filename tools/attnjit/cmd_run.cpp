@@ -9,6 +9,7 @@
 #include "runtime/harness/prefill_problem.h"
 #include "tools/attnjit/commands.h"
 #include "tools/attnjit/dump.h"
+#include "tools/attnjit/run_values.h"
 #include "tools/attnjit/session.h"
 
 namespace attnjit::cli {
@@ -78,10 +79,11 @@ void report_kernel(Engine& engine, const ir::Variant& variant, const std::string
 
 int run_run(const Args& args) {
   const std::string& path = args.single_positional("FILE");
-  const harness::ProblemShape shape = problem_shape(args);
+  harness::ProblemShape shape = problem_shape(args);
   const uint64_t seed = args.u64_value("--seed", kDefaultSeed);
   ir::Module module = load_module(path);
   const ir::Variant& variant = select_variant(module, args, path);
+  shape.params = parse_params(args, variant);
 
   std::string why;
   if (!Engine::gpu_available(&why))
@@ -99,6 +101,8 @@ int run_run(const Args& args) {
   report_kernel(engine, variant, arch);
 
   harness::HostProblem problem = harness::make_random_problem(variant, shape, seed);
+  print_runtime_values(variant, shape, problem);
+  std::fflush(stdout);
   harness::run_on_device(engine, variant, problem);
   const ReferenceResult reference = harness::compute_reference(variant, problem);
   const harness::CheckResult check = harness::compare_with_reference(variant, problem, reference);
@@ -121,15 +125,18 @@ const Command& run_command() {
       "run",
       "run one variant on the GPU with random inputs and check it (needs a GPU)",
       "usage: attnjit run FILE [--variant NAME] --seqlen-q N --seqlen-k M [--batch B]\n"
-      "                   [--seed S] [--dump DIR] [--tile BM,BN,W,S | --config FILE.json]\n"
-      "                   [--cache-dir DIR]\n"
+      "                   [--param NAME=VALUE]... [--seed S] [--dump DIR]\n"
+      "                   [--tile BM,BN,W,S | --config FILE.json] [--cache-dir DIR]\n"
       "       attnjit run FILE [--variant NAME] --ragged --seqlens-q 5,17,300\n"
       "                   --seqlens-k 9,40,300 [...]\n"
       "\n"
       "Builds the kernel for the GPU's arch, runs it on random normal inputs and\n"
       "compares the output (and LSE) with the float64 CPU reference. Prints the max\n"
       "absolute error, the relative L2 error and PASS or FAIL; exits 1 on FAIL or\n"
-      "when no GPU is usable.\n"
+      "when no GPU is usable. The variant's runtime values are random unless given:\n"
+      "params are their default times U(0.5, 1.5), inputs U(0.01, 1), sinks N(0, 4)\n"
+      "with an occasional magnitude up to 30, and 0 to 2 bidirectional ranges per\n"
+      "sequence; the values used are printed before the run.\n"
       "\n"
       "  --batch B       sequences (default 1; with --ragged, the number of lengths)\n"
       "  --seqlen-q N    query length of every sequence\n"
@@ -137,15 +144,16 @@ const Command& run_command() {
       "  --ragged        variable lengths (cu_seqlens), given by the two lists:\n"
       "  --seqlens-q L   comma-separated query lengths\n"
       "  --seqlens-k L   comma-separated key lengths\n"
+      "  --param N=V     value of the variant's param N (repeatable)\n"
       "  --seed S        random input seed (default 1)\n"
-      "  --dump DIR      write q k v out ref_out [lse ref_lse] [cu_seqlens_*] .npy and\n"
-      "                  meta.json to DIR\n"
+      "  --dump DIR      write q k v out ref_out [lse ref_lse] [cu_seqlens_*] [inputs,\n"
+      "                  sinks, ranges] .npy and meta.json (with the params) to DIR\n"
       "  --tile          BLOCK_M,BLOCK_N,WARPS,STAGES instead of the tuning config\n"
       "  --config        a tuning config JSON file instead of the built-in one\n"
       "  --cache-dir     kernel cache directory (default $ATTNJIT_CACHE_DIR)\n",
       {kVariantFlag, {"--batch", true}, {"--seqlen-q", true}, {"--seqlen-k", true},
        {"--ragged", false}, {"--seqlens-q", true}, {"--seqlens-k", true}, {"--seed", true},
-       {"--dump", true}, kTileFlag, kConfigFlag, kCacheDirFlag},
+       {"--dump", true}, kParamFlag, kTileFlag, kConfigFlag, kCacheDirFlag},
       run_run,
   };
   return command;

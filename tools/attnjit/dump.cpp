@@ -96,12 +96,21 @@ void write_dump(const std::filesystem::path& dir, const RunRecord& run) {
     tensors["cu_seqlens_q"] = write_host_tensor(dir, "cu_seqlens_q", p.cu_seqlens_q);
     tensors["cu_seqlens_k"] = write_host_tensor(dir, "cu_seqlens_k", p.cu_seqlens_k);
   }
+  // The runtime values, so a replay gets the very ones the kernel saw. Inputs are
+  // named input_NAME: a variant may call an input `q` or `out`.
+  for (const auto& [name, values] : p.inputs)
+    tensors["input_" + name] = write_host_tensor(dir, "input_" + name, values);
+  if (p.sinks.defined()) tensors["sinks"] = write_host_tensor(dir, "sinks", p.sinks);
+  if (p.bidirectional_ranges.defined())
+    tensors["bidirectional_ranges"] =
+        write_host_tensor(dir, "bidirectional_ranges", p.bidirectional_ranges);
 
   json meta = {{"variant", run.variant.name},
                {"dsl", ir::print_dsl(run.variant)},
                {"kind", "prefill"},
                {"softmax_scale", run.variant.softmax_scale()},
                {"problem", problem_meta(run)},
+               {"params", p.params},
                {"tensors", tensors},
                {"check", check_meta(run.check)}};
   const std::filesystem::path file = dir / "meta.json";

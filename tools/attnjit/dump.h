@@ -19,7 +19,9 @@ struct RunRecord {
 };
 
 // Writes q.npy k.npy v.npy out.npy ref_out.npy (float32), lse.npy ref_lse.npy when
-// the variant has LSE, cu_seqlens_q.npy cu_seqlens_k.npy when ragged, and meta.json.
+// the variant has LSE, cu_seqlens_q.npy cu_seqlens_k.npy when ragged, input_NAME.npy,
+// sinks.npy and bidirectional_ranges.npy when the variant takes them, and meta.json
+// (with the params used).
 // Throws CommandError naming the file that could not be written.
 void write_dump(const std::filesystem::path& dir, const RunRecord& run);
 

@@ -5,8 +5,13 @@
 // and a warm load of the same kernel from the disk cache in a fresh engine.
 //
 //   attnjit-bench prefill --hdim 128 --heads 32 --seqlen 4096 --tokens 16384 --causal
+//   attnjit-bench prefill --seqlen 16384 --causal --window 1024     (sliding window)
+//   attnjit-bench prefill --causal --softcap 50 | --alibi            (score transforms)
+// FLOPs count the keys each query visits under the mask (causal: half, window: the
+// window), so TFLOP/s compare across masks.
 //   attnjit-bench compile-cost
 #include <algorithm>
+#include <cmath>
 #include <chrono>
 #include <cstring>
 #include <unistd.h>
@@ -30,6 +35,9 @@ using namespace attnjit;
 struct PrefillBench {
   int hdim = 128, heads = 32, kv_heads = 0, seqlen = 4096, tokens = 16384;
   bool causal = false;
+  int window = 0;        // > 0: causal && the last `window` keys (q_pos - kv_pos < window)
+  double softcap = 0;    // > 0: score = softcap(cap) with a runtime param
+  bool alibi = false;    // score = alibi(slope), slopes as an input array
   std::string dtype = "bf16";
   int warmup = 5, iters = 30;
   std::optional<TileConfig> tile;
@@ -40,6 +48,7 @@ struct PrefillBench {
                "attnjit-bench: %s\n"
                "usage: attnjit-bench prefill [--hdim D] [--heads H] [--kv-heads H] [--seqlen N]\n"
                "                             [--tokens T] [--causal] [--dtype bf16|fp16]\n"
+               "                             [--window W] [--softcap C] [--alibi]\n"
                "                             [--iters N] [--tile BM,BN,W,S]\n"
                "       attnjit-bench compile-cost\n",
                message.c_str());
@@ -47,11 +56,15 @@ struct PrefillBench {
 }
 
 ir::Variant bench_variant(const PrefillBench& b) {
+  std::string features;
+  if (b.window > 0) features += fmt::format("mask = causal && window({});", b.window - 1);
+  else if (b.causal) features += "mask = causal;";
+  if (b.softcap > 0) features += fmt::format(" param cap : f32 = {}; score = softcap(cap);", b.softcap);
+  if (b.alibi) features += " input slope : f32[q_heads]; score = alibi(slope);";
   std::string text = fmt::format(
       "variant bench {{ heads = {} / {}; head_dim = {}; q = {}; kv = {}; out = {};\n"
       "  kv_cache = contiguous; {} }}\n",
-      b.heads, b.kv_heads ? b.kv_heads : b.heads, b.hdim, b.dtype, b.dtype, b.dtype,
-      b.causal ? "mask = causal;" : "");
+      b.heads, b.kv_heads ? b.kv_heads : b.heads, b.hdim, b.dtype, b.dtype, b.dtype, features);
   auto module = compile_variants(SourceFile{"<bench>", text});
   if (!module) usage_error(render(module.error(), SourceFile{"<bench>", text}));
   return module->variants.at(0);
@@ -102,6 +115,15 @@ int run_prefill(const PrefillBench& b) {
   args.k = contiguous_view(k.data(), t, {batch, b.seqlen, kv_heads, b.hdim});
   args.v = contiguous_view(vbuf.data(), t, {batch, b.seqlen, kv_heads, b.hdim});
   args.out = contiguous_view(out.data(), t, {batch, b.seqlen, b.heads, b.hdim});
+  cuda::DeviceBuffer slopes;
+  if (b.alibi) {
+    // Bloom's slopes: 2^(-8 (h + 1) / heads).
+    std::vector<float> host(b.heads);
+    for (int h = 0; h < b.heads; ++h) host[h] = std::exp2(-8.0f * (h + 1) / b.heads);
+    slopes = cuda::DeviceBuffer(gpu, host.size() * sizeof(float));
+    slopes.upload(host.data(), host.size() * sizeof(float));
+    args.inputs["slope"] = contiguous_view(slopes.data(), DType::f32, {b.heads});
+  }
 
   for (int i = 0; i < b.warmup; ++i) engine.prefill(v, args);
   cuda::synchronize(*gpu);
@@ -114,14 +136,23 @@ int run_prefill(const PrefillBench& b) {
   }
   std::sort(ms.begin(), ms.end());
   const double median = ms[ms.size() / 2];
-  const double flops = 4.0 * batch * b.heads * double(b.seqlen) * b.seqlen * b.hdim /
-                       (b.causal ? 2.0 : 1.0);
+  // Keys visited per query, summed over the sequence.
+  double pairs = double(b.seqlen) * b.seqlen;
+  if (b.window > 0) {
+    const double w = std::min(b.window, b.seqlen);
+    pairs = w * (w + 1) / 2 + (double(b.seqlen) - w) * w;
+  } else if (b.causal) {
+    pairs /= 2.0;
+  }
+  const double flops = 4.0 * batch * b.heads * pairs * b.hdim;
   auto spec = engine.make_spec(v, KernelKind::prefill, gpu->arch());
   std::printf(
       "{\"kind\": \"prefill\", \"impl\": \"attnjit\", \"batch\": %d, \"heads\": %d, "
-      "\"kv_heads\": %d, \"seqlen\": %d, \"hdim\": %d, \"causal\": %s, \"dtype\": \"%s\", "
+      "\"kv_heads\": %d, \"seqlen\": %d, \"hdim\": %d, \"causal\": %s, \"window\": %d, "
+      "\"softcap\": %g, \"alibi\": %s, \"dtype\": \"%s\", "
       "\"tile\": \"%dx%d w%d s%d\", \"median_ms\": %.4f, \"min_ms\": %.4f, \"tflops\": %.1f}\n",
-      batch, b.heads, kv_heads, b.seqlen, b.hdim, b.causal ? "true" : "false", b.dtype.c_str(),
+      batch, b.heads, kv_heads, b.seqlen, b.hdim, b.causal || b.window ? "true" : "false",
+      b.window, b.softcap, b.alibi ? "true" : "false", b.dtype.c_str(),
       spec->tile.block_m, spec->tile.block_n, spec->tile.warps, spec->tile.stages, median, ms[0],
       flops / median / 1e9);
   return 0;
@@ -196,6 +227,9 @@ int main(int argc, char** argv) {
       else if (flag == "--tokens") b.tokens = parse_int(flag, value());
       else if (flag == "--iters") b.iters = parse_int(flag, value());
       else if (flag == "--causal") b.causal = true;
+      else if (flag == "--window") b.window = parse_int(flag, value());
+      else if (flag == "--softcap") b.softcap = parse_int(flag, value());
+      else if (flag == "--alibi") b.alibi = true;
       else if (flag == "--dtype") b.dtype = value();
       else if (flag == "--tile") {
         auto tile = parse_tile_override(value());

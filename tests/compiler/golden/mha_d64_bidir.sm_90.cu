@@ -1,6 +1,6 @@
 // attnjit generated kernel: variant mha_d64_bidir, kind prefill, arch sm_90 (CUDA)
 // uri: prefill.mha_d64_bidir.fp16.h16x16.d64.bidir.sm_90.m128n64w4s2
-// Rendered from templates/kernels/prefill.cuh; regenerate rather than edit.
+// Rendered from templates/kernels/attention_core.cuh and templates/kernels/prefill.cuh; regenerate rather than edit.
 
 // ---- device vocabulary: templates/cuda/tile_ops.cuh ----
 // attnjit device vocabulary, CUDA dialect (sm_80 and later).
@@ -63,6 +63,121 @@ struct Fp16 {
   }
 };
 
+// ---- storage decoders -------------------------------------------------------------------
+// How elements stored in global memory become floats. 16-bit types are copied as they
+// are (cp.async) and need no decoder.
+struct Raw16 {
+  typedef u16 Storage;
+  static constexpr bool kConverts = false;
+  static __device__ __forceinline__ void load8(float*, const Storage*) {}
+};
+struct DecodeF32 {
+  typedef float Storage;
+  static constexpr bool kConverts = true;
+  static __device__ __forceinline__ void load8(float x[8], const Storage* p) {
+    const float4 lo = *reinterpret_cast<const float4*>(p);
+    const float4 hi = *reinterpret_cast<const float4*>(p + 4);
+    x[0] = lo.x, x[1] = lo.y, x[2] = lo.z, x[3] = lo.w;
+    x[4] = hi.x, x[5] = hi.y, x[6] = hi.z, x[7] = hi.w;
+  }
+};
+// FP8 by bit placement: the sign, exponent and mantissa bits move into an f32's fields
+// unchanged and one multiply re-biases the exponent. Exact for normals and subnormals
+// (an fp8 subnormal lands as an f32 subnormal, which the multiply scales back exactly).
+template <int kMantissaBits, int kExponentBias>
+struct DecodeFp8 {
+  typedef unsigned char Storage;
+  static constexpr bool kConverts = true;
+  static __device__ __forceinline__ float decode(u32 byte) {
+    const u32 bits = ((byte & 0x80u) << 24) | ((byte & 0x7Fu) << (23 - kMantissaBits));
+    return __uint_as_float(bits) * __uint_as_float(static_cast<u32>(254 - kExponentBias) << 23);
+  }
+  static __device__ __forceinline__ void load8(float x[8], const Storage* p) {
+    const uint2 w = *reinterpret_cast<const uint2*>(p);
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      x[i] = decode((w.x >> (8 * i)) & 0xFFu);
+      x[4 + i] = decode((w.y >> (8 * i)) & 0xFFu);
+    }
+  }
+};
+typedef DecodeFp8<3, 7> DecodeE4m3;
+typedef DecodeFp8<2, 15> DecodeE5m2;
+struct DecodeInt8 {
+  typedef signed char Storage;
+  static constexpr bool kConverts = true;
+  static __device__ __forceinline__ void load8(float x[8], const Storage* p) {
+    const uint2 w = *reinterpret_cast<const uint2*>(p);
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      x[i] = static_cast<float>(static_cast<signed char>((w.x >> (8 * i)) & 0xFFu));
+      x[4 + i] = static_cast<float>(static_cast<signed char>((w.y >> (8 * i)) & 0xFFu));
+    }
+  }
+};
+
+// ---- storage encoders (cache writes) ------------------------------------------------------
+// Element-wise decoders of the new tokens' storage.
+struct ReadBf16 {
+  typedef u16 Storage;
+  static __device__ __forceinline__ float to_float(u16 x) { return Bf16::to_float(x); }
+};
+struct ReadFp16 {
+  typedef u16 Storage;
+  static __device__ __forceinline__ float to_float(u16 x) { return Fp16::to_float(x); }
+};
+struct ReadF32 {
+  typedef float Storage;
+  static __device__ __forceinline__ float to_float(float x) { return x; }
+};
+// 16-bit caches of the source's own type store the value rounded back.
+template <typename Format>
+struct Encode16 {
+  typedef u16 Storage;
+  static constexpr float kMaxValue = 1.f;
+  static constexpr float kMinScale = 1.f;
+  static __device__ __forceinline__ u16 encode(float x) {
+    return static_cast<u16>(Format::pack2(x, 0.f) & 0xFFFFu);
+  }
+};
+// FP8 with round-to-nearest-even and saturation to the largest finite value, by
+// arithmetic that every arch has: round |x| to the grid of its binade, then place the
+// bits. kMantissaBits / kExponentBias / kMax describe the format.
+template <int kMantissaBits, int kExponentBias, int kMax>
+struct EncodeFp8 {
+  typedef unsigned char Storage;
+  static constexpr float kMaxValue = static_cast<float>(kMax);
+  static constexpr float kMinScale = 1e-12f;
+  static __device__ __forceinline__ unsigned char encode(float x) {
+    const float a = fminf(fabsf(x), kMaxValue);
+    const int min_exponent = 1 - kExponentBias;  // of the smallest normal
+    int e = static_cast<int>((__float_as_uint(a) >> 23) & 0xFFu) - 127;
+    e = max(e, min_exponent);
+    const float quantum = __uint_as_float(static_cast<u32>(e - kMantissaBits + 127) << 23);
+    const float r = fminf(rintf(a / quantum) * quantum, kMaxValue);
+    u32 code;
+    if (r < __uint_as_float(static_cast<u32>(min_exponent + 127) << 23)) {
+      code = static_cast<u32>(r / quantum);  // subnormal: a multiple of the quantum
+    } else {
+      const u32 bits = __float_as_uint(r);
+      const int re = static_cast<int>((bits >> 23) & 0xFFu) - 127;
+      code = (static_cast<u32>(re + kExponentBias) << kMantissaBits) |
+             ((bits >> (23 - kMantissaBits)) & ((1u << kMantissaBits) - 1u));
+    }
+    return static_cast<unsigned char>(code | (x < 0.f && code != 0u ? 0x80u : 0u));
+  }
+};
+typedef EncodeFp8<3, 7, 448> EncodeE4m3;
+typedef EncodeFp8<2, 15, 57344> EncodeE5m2;
+struct EncodeInt8 {
+  typedef signed char Storage;
+  static constexpr float kMaxValue = 127.f;
+  static constexpr float kMinScale = 1e-12f;
+  static __device__ __forceinline__ signed char encode(float x) {
+    return static_cast<signed char>(static_cast<int>(rintf(fminf(fmaxf(x, -127.f), 127.f))));
+  }
+};
+
 // ---- shared memory ----------------------------------------------------------------------
 __device__ __forceinline__ u32 shared_address(const void* p) {
   u32 r;
@@ -89,6 +204,11 @@ __device__ __forceinline__ void copy16_async(u32 dst, const void* src, bool vali
   int bytes = valid ? 16 : 0;
   asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(dst), "l"(src), "r"(bytes));
 }
+// Synchronous 16-byte store to shared memory (the converting load path).
+__device__ __forceinline__ void store_shared16(u32 dst, const u32 v[4]) {
+  asm volatile("st.shared.v4.u32 [%0], {%1, %2, %3, %4};" ::"r"(dst), "r"(v[0]), "r"(v[1]),
+               "r"(v[2]), "r"(v[3]));
+}
 __device__ __forceinline__ void async_commit() { asm volatile("cp.async.commit_group;"); }
 template <int Pending>
 __device__ __forceinline__ void async_wait() {
@@ -109,6 +229,17 @@ __device__ __forceinline__ float fast_log2(float x) {
   float r;
   asm("lg2.approx.ftz.f32 %0, %1;" : "=f"(r) : "f"(x));
   return r;
+}
+__device__ __forceinline__ float fast_rcp(float x) {  // rcp(inf) == 0
+  float r;
+  asm("rcp.approx.ftz.f32 %0, %1;" : "=f"(r) : "f"(x));
+  return r;
+}
+// tanh through exp2: 1 - 2 / (e^{2x} + 1). Saturates correctly at both ends and its
+// absolute error (~1e-7) stays far below what a softcap multiplies it by, unlike
+// tanh.approx (~5e-4 absolute).
+__device__ __forceinline__ float tanh_fast(float x) {
+  return 1.f - 2.f * fast_rcp(fast_exp2(x * (2.f * kLog2e)) + 1.f);
 }
 __device__ __forceinline__ float xor_shuffle(float v, int mask) {
   float r;
@@ -132,9 +263,36 @@ __device__ __forceinline__ void store16(void* dst, const void* src_shared) {
 
 }  // namespace attnjit
 
+// ---- templates/kernels/variant_args.h ----
+// Launch-time values of a variant, shared verbatim by the host (runtime/) and the
+// generated device source of every kernel kind: `param` scalars, `input` arrays,
+// per-head sinks and per-sequence bidirectional ranges. Plain C types only.
+#ifndef ATTNJIT_VARIANT_ARGS_H
+#define ATTNJIT_VARIANT_ARGS_H
+
+#define ATTNJIT_MAX_PARAMS 16
+#define ATTNJIT_MAX_INPUTS 8
+
+struct AttnjitVariantArgs {
+  float params[ATTNJIT_MAX_PARAMS];            // in declaration order of the variant's params
+  const float* inputs[ATTNJIT_MAX_INPUTS];     // in declaration order of its inputs
+  const float* sinks;                          // [q_heads] sink logits, or null
+  const int* ranges;                           // [batch, max_ranges, 2] [start, end), or null
+  int max_ranges;
+};
+
+// Each `input` array element a thread block needs, read once per block: every input
+// is indexed by q_head, kv_head or seq, which are fixed for a block.
+struct AttnjitBoundInputs {
+  float values[ATTNJIT_MAX_INPUTS];
+};
+
+#endif
+
 // ---- templates/kernels/prefill_params.h ----
 // Kernel parameter block of the prefill kind. Shared verbatim by the host (runtime/)
-// and the generated device source, so it uses plain C types only. Strides are in
+// and the generated device source, so it uses plain C types only. The generated
+// source places templates/kernels/variant_args.h before it. Strides are in
 // elements. Passed by value as the kernel's single argument.
 #ifndef ATTNJIT_PREFILL_PARAMS_H
 #define ATTNJIT_PREFILL_PARAMS_H
@@ -161,6 +319,11 @@ struct AttnjitPrefillParams {
 
   float softmax_scale;        // applied to q.k
   float softmax_scale_log2;   // softmax_scale * log2(e), for exp2-based softmax
+
+  struct AttnjitVariantArgs variant;
+  // Tests only: when set, each thread block adds the KV tiles it visited to [0] and
+  // those of them it treated as full (no per-element mask) to [1].
+  int* debug_tile_counts;
 };
 
 #endif
@@ -177,8 +340,14 @@ struct Position {
 }  // namespace attnjit
 
 // ---- specialization ----
-typedef attnjit::Fp16 Elem;     // q, k, v
-typedef attnjit::Fp16 OutElem;  // out
+typedef attnjit::Raw16 InputDecoder;  // q in memory
+typedef InputDecoder::Storage InputStorage;
+typedef attnjit::Raw16 KvDecoder;     // k, v in memory
+typedef KvDecoder::Storage KvStorage;
+typedef attnjit::Fp16 Elem;          // tensor-core operands
+typedef attnjit::u16 OutputStorage;  // out in memory
+typedef attnjit::Fp16 OutElem;
+constexpr bool kOutputIsF32 = false;
 constexpr int kHeadDim = 64;
 constexpr int kBlockM = 128;
 constexpr int kBlockN = 64;
@@ -187,6 +356,8 @@ constexpr int kStages = 2;
 constexpr int kRowTiles = 2;  // 16-row MMA tiles per warp
 constexpr int kGroupSize = 1;  // query heads per KV head (16 / 16)
 constexpr bool kWriteLse = false;
+constexpr bool kHasSinks = false;
+constexpr bool kHasRanges = false;  // bidirectional ranges
 // Variant hooks: the only place the kernel learns what variant it runs.
 struct VariantHooks {
   static constexpr bool kHasScoreTransform = false;
@@ -197,49 +368,65 @@ struct VariantHooks {
   static constexpr int kUpperOffset = 0;
   // True when the band is the whole mask, so mask() is never needed.
   static constexpr bool kBandIsExact = true;
-  static __device__ __forceinline__ float score(float score, const attnjit::Position& at) {
+  static __device__ __forceinline__ float score(float score, const attnjit::Position& at,
+                                                const AttnjitVariantArgs& args,
+                                                const AttnjitBoundInputs& bound) {
     return score;
   }
-  static __device__ __forceinline__ bool mask(const attnjit::Position& at) {
+  static __device__ __forceinline__ bool mask(const attnjit::Position& at,
+                                             const AttnjitVariantArgs& args,
+                                             const AttnjitBoundInputs& bound) {
     return true;
+  }
+  static __device__ __forceinline__ void bind(AttnjitBoundInputs& bound,
+                                             const AttnjitVariantArgs& args, int q_head,
+                                             int kv_head, int seq) {
   }
 };
 #define ATTNJIT_ENTRY attnjit_prefill_mha_d64_bidir
 
-// ---- templates/kernels/prefill.cuh ----
-// Flash-attention forward (prefill kind): online softmax over KV tiles on tensor cores.
+// ---- templates/kernels/attention_core.cuh ----
+// The flash-attention main loop shared by every kernel kind: one thread block, kBlockM
+// query rows, a range of KV tiles, online softmax on tensor cores.
 //
 // Codegen defines, before this file (after templates/kernels/position.h): the element
-// types `Elem` (q/k/v) and `OutElem`, the tile constants kHeadDim kBlockM kBlockN kWarps
-// kStages kRowTiles, kGroupSize (query heads per KV head), kWriteLse, the struct
-// `VariantHooks` (score transform, mask, and the KV band derived from the mask) and the
-// entry symbol ATTNJIT_ENTRY. The kernel never knows which variant it runs: it only
-// calls the hooks.
+// types `Elem` (tensor-core operands) and `OutElem`, the decoders InputDecoder (q) and
+// KvDecoder (k, v) that name the storage types, OutputStorage and kOutputIsF32, the
+// tile constants kHeadDim kBlockM kBlockN kWarps kStages kRowTiles, kGroupSize (query
+// heads per KV head), kWriteLse, kHasSinks, kHasRanges, and the struct `VariantHooks`
+// (score transform, mask, and the KV band derived from the mask). The loop never knows
+// which variant it runs: it only calls the hooks.
 //
-// Work split: one thread block per (query tile of kBlockM rows, query head, sequence);
-// each warp owns 16 * kRowTiles query rows for the whole loop, so the softmax
-// statistics of a row never leave the four lanes (one quad) holding it. With two row
-// tiles per warp every K/V fragment read from shared memory feeds two MMAs, halving
-// shared-memory traffic per FLOP. K and V tiles stream through a
-// kStages-deep cp.async ring in shared memory and are shared by all warps.
+// A kind's entry point describes its rows and keys with two small policies and calls
+// attend():
+//   Rows: q_row(r) / out_row(r) / lse_at(r) pointers, q_pos(r), q_head(r), the number
+//         of valid rows, the first and last query position;
+//   Keys: k_row(j) / v_row(j) pointers and, for quantized caches, k_scale(j) /
+//         v_scale(j); kv_len.
+//
+// Work split: each warp owns 16 * kRowTiles query rows for the whole loop, so the
+// softmax statistics of a row never leave the four lanes (one quad) holding it. With
+// two row tiles per warp every K/V fragment read from shared memory feeds two MMAs,
+// halving shared-memory traffic per FLOP. K and V tiles stream through a kStages-deep
+// ring in shared memory shared by all warps.
 
 namespace attnjit {
 
-struct PrefillGeometry {
+struct TileGeometry {
   static constexpr int kThreads = kWarps * 32;
   static constexpr int kWarpRows = 16 * kRowTiles;  // query rows owned by one warp
   // Rows are padded by 16 bytes so the 8 row addresses of one ldmatrix fall in 8
   // different bank groups; this works for every head_dim that is a multiple of 16,
   // where an XOR swizzle would need a power-of-two row length.
   static constexpr int kRowBytes = (kHeadDim + 8) * 2;
-  static constexpr int kChunksPerRow = kHeadDim / 8;  // 16-byte chunks in one row
+  static constexpr int kChunksPerRow = kHeadDim / 8;  // 16-byte chunks of one 16-bit row
   static constexpr int kQBytes = kBlockM * kRowBytes;
   static constexpr int kKvTileBytes = kBlockN * kRowBytes;
   static constexpr int kSharedBytes = kQBytes + 2 * kStages * kKvTileBytes;
   static constexpr int kDimSteps = kHeadDim / 16;  // k-steps of S = Q K^T
   static constexpr int kKvSteps = kBlockN / 16;    // k-steps of O += P V
-  static constexpr int kScoreTiles = kBlockN / 8;  // 16x8 score tiles per warp
-  static constexpr int kOutTiles = kHeadDim / 8;   // 16x8 output tiles per warp
+  static constexpr int kScoreTiles = kBlockN / 8;  // 16x8 score tiles per warp row tile
+  static constexpr int kOutTiles = kHeadDim / 8;   // 16x8 output tiles per warp row tile
   // Up to 128 values per row a warp keeps its Q fragments in registers for the whole
   // loop; above that they would crowd out the output accumulators, so Q is re-read
   // from shared memory each tile (a small fraction of the K/V shared-memory traffic).
@@ -252,12 +439,36 @@ static_assert(kBlockM == 16 * kRowTiles * kWarps, "BLOCK_M = 16 * row tiles * wa
 static_assert(kBlockN % 16 == 0, "BLOCK_N must be a multiple of 16");
 static_assert(kStages >= 2, "the K/V pipeline needs at least two stages");
 
-// Issues cp.async copies of `rows_valid` rows (zero-filling up to Rows) of a
-// [Rows, kHeadDim] tile whose rows are `row_stride` elements apart in global memory.
-template <int Rows>
-__device__ __forceinline__ void load_tile_async(u32 dst, const u16* src, long long row_stride,
-                                                int rows_valid, int tid) {
-  using G = PrefillGeometry;
+// One 16-byte chunk (8 elements) of a row into 16-bit shared memory: cp.async for
+// 16-bit storage; otherwise a synchronous load decoded (and scaled) to Elem, since the
+// tensor cores take 16-bit operands. Decoder: a storage type of the vocabulary (Raw16,
+// DecodeF32, DecodeE4m3, DecodeE5m2, DecodeInt8).
+template <typename Decoder>
+__device__ __forceinline__ void load_chunk(u32 to, const typename Decoder::Storage* from,
+                                           bool valid, float scale) {
+  if constexpr (Decoder::kConverts) {
+    u32 packed[4] = {0u, 0u, 0u, 0u};
+    if (valid) {
+      float x[8];
+      Decoder::load8(x, from);
+#pragma unroll
+      for (int i = 0; i < 4; ++i) packed[i] = Elem::pack2(x[2 * i] * scale, x[2 * i + 1] * scale);
+    }
+    store_shared16(to, packed);
+  } else {
+    copy16_async(to, from, valid);
+  }
+}
+
+// Loads rows [0, Rows) of a [Rows, kHeadDim] tile; `row_fn(r)` is the row's global
+// pointer or null past the end (zero-filled: a NaN there would reach the output through
+// P*V), `scale_fn(r)` its dequantization scale. `fallback` is any valid address: the
+// source operand of a zero-filling copy.
+template <int Rows, typename Decoder, typename RowFn, typename ScaleFn>
+__device__ __forceinline__ void load_tile(u32 dst, int tid, const typename Decoder::Storage* fallback,
+                                          RowFn row_fn, ScaleFn scale_fn) {
+  using Storage = typename Decoder::Storage;
+  using G = TileGeometry;
   constexpr int kChunks = Rows * G::kChunksPerRow;
   constexpr int kPerThread = (kChunks + G::kThreads - 1) / G::kThreads;
 #pragma unroll
@@ -266,89 +477,78 @@ __device__ __forceinline__ void load_tile_async(u32 dst, const u16* src, long lo
     if (kChunks % G::kThreads == 0 || chunk < kChunks) {
       const int row = chunk / G::kChunksPerRow;
       const int col = chunk % G::kChunksPerRow;
-      const bool valid = row < rows_valid;
-      const u16* from = valid ? src + row * row_stride + col * 8 : src;
-      copy16_async(dst + row * G::kRowBytes + col * 16, from, valid);
+      const Storage* from = row_fn(row);
+      const bool valid = from != nullptr;
+      load_chunk<Decoder>(dst + row * G::kRowBytes + col * 16, valid ? from + col * 8 : fallback,
+                          valid, Decoder::kConverts && valid ? scale_fn(row) : 1.f);
     }
   }
 }
 
-// Where one sequence's rows start and how long it is.
-struct SequenceView {
-  const u16* q;
-  const u16* k;
-  const u16* v;
-  u16* out;
-  float* lse;
-  int q_len;
-  int kv_len;
-};
-
-__device__ __forceinline__ SequenceView locate_sequence(const AttnjitPrefillParams& p, int seq,
-                                                        int head, int kv_head) {
-  SequenceView s;
-  long long q_off, k_off, v_off, o_off, lse_off;
-  if (p.cu_seqlens_q != nullptr) {
-    const int q_start = p.cu_seqlens_q[seq];
-    const int k_start = p.cu_seqlens_k[seq];
-    s.q_len = p.cu_seqlens_q[seq + 1] - q_start;
-    s.kv_len = p.cu_seqlens_k[seq + 1] - k_start;
-    q_off = q_start * p.q_row_stride;
-    k_off = k_start * p.k_row_stride;
-    v_off = k_start * p.v_row_stride;
-    o_off = q_start * p.o_row_stride;
-    lse_off = q_start * p.lse_row_stride;
-  } else {
-    s.q_len = p.seqlen_q;
-    s.kv_len = p.seqlen_k;
-    q_off = seq * p.q_batch_stride;
-    k_off = seq * p.k_batch_stride;
-    v_off = seq * p.v_batch_stride;
-    o_off = seq * p.o_batch_stride;
-    lse_off = seq * p.lse_batch_stride;
+// True when a query and a key position lie in the same [start, end) range.
+__device__ __forceinline__ bool in_same_range(const int* ranges, int count, int q_pos, int kv_pos) {
+  for (int r = 0; r < count; ++r) {
+    const int start = ranges[2 * r], end = ranges[2 * r + 1];
+    if (start <= q_pos && q_pos < end && start <= kv_pos && kv_pos < end) return true;
   }
-  s.q = static_cast<const u16*>(p.q) + q_off + head * p.q_head_stride;
-  s.k = static_cast<const u16*>(p.k) + k_off + kv_head * p.k_head_stride;
-  s.v = static_cast<const u16*>(p.v) + v_off + kv_head * p.v_head_stride;
-  s.out = static_cast<u16*>(p.out) + o_off + head * p.o_head_stride;
-  s.lse = p.lse != nullptr ? p.lse + lse_off + head * p.lse_head_stride : nullptr;
-  return s;
+  return false;
 }
 
-}  // namespace attnjit
+// The KV positions [begin, end) a block of query rows must visit: the band the
+// compiler derived from the mask, widened by bidirectional ranges that hold some of
+// the rows (tiles in a range are then masked per element).
+struct KvRange {
+  int begin, end;
+  bool widened_by_range;
+};
 
-extern "C" __global__ void __launch_bounds__(attnjit::PrefillGeometry::kThreads)
-    ATTNJIT_ENTRY(const AttnjitPrefillParams p) {
-  using namespace attnjit;
-  using G = PrefillGeometry;
-  extern __shared__ __align__(128) unsigned char shared[];
+__device__ __forceinline__ KvRange visible_kv_range(int q_pos_first, int q_pos_last, int kv_len,
+                                                    const int* ranges, int range_count) {
+  KvRange r{0, kv_len, false};
+  if (VariantHooks::kHasLowerBand) r.begin = max(0, q_pos_first + VariantHooks::kLowerOffset);
+  if (VariantHooks::kHasUpperBand)
+    r.end = min(kv_len, q_pos_last + VariantHooks::kUpperOffset + 1);
+  if constexpr (kHasRanges) {
+    for (int i = 0; i < range_count; ++i) {
+      const int start = max(ranges[2 * i], 0), end = min(ranges[2 * i + 1], kv_len);
+      if (start >= end || start > q_pos_last || end <= q_pos_first) continue;
+      if (r.end <= r.begin) r.begin = start, r.end = end;
+      else r.begin = min(r.begin, start), r.end = max(r.end, end);
+      r.widened_by_range = true;
+    }
+  }
+  return r;
+}
 
+struct AttendOptions {
+  float softmax_scale;       // applied to q.k
+  float softmax_scale_log2;  // softmax_scale * log2(e)
+  float out_multiplier;      // applied to the normalized output (V descale * fp8 out scale)
+  const int* ranges;         // this sequence's bidirectional ranges (kHasRanges)
+  int range_count;
+  int seq;
+  int split, num_splits;     // this block visits tiles of its share only
+  int* debug_tile_counts;
+};
+
+template <typename Rows, typename Keys>
+__device__ __forceinline__ void attend(unsigned char* shared, const Rows& rows, const Keys& keys,
+                                       const AttnjitVariantArgs& args, const AttendOptions& opt) {
+  using G = TileGeometry;
   const int tid = threadIdx.x;
   const int warp = tid / 32;
   const int lane = tid % 32;
-  // Under a causal mask later query tiles do more work; launching them first keeps
-  // the tail of the grid short.
-  const int m_block = gridDim.x - 1 - blockIdx.x;
-  const int head = blockIdx.y;
-  const int seq = blockIdx.z;
-  const int kv_head = head / kGroupSize;
 
-  const SequenceView sv = locate_sequence(p, seq, head, kv_head);
-  const int m0 = m_block * kBlockM;
-  if (m0 >= sv.q_len) return;
-  const int rows_here = min(kBlockM, sv.q_len - m0);
-  // Queries sit at the end of the sequence (FlashAttention's causal alignment).
-  const int q_pos_shift = sv.kv_len - sv.q_len;
-  const int q_pos_first = m0 + q_pos_shift;
-  const int q_pos_last = m0 + rows_here - 1 + q_pos_shift;
-
-  // The KV tiles this query tile can see, from the band the compiler derived.
-  int kv_begin = 0, kv_end = sv.kv_len;
-  if (VariantHooks::kHasLowerBand) kv_begin = max(0, q_pos_first + VariantHooks::kLowerOffset);
-  if (VariantHooks::kHasUpperBand)
-    kv_end = min(sv.kv_len, q_pos_last + VariantHooks::kUpperOffset + 1);
-  const int n_begin = kv_begin / kBlockN;
-  const int n_end = kv_end > kv_begin ? (kv_end + kBlockN - 1) / kBlockN : n_begin;
+  const KvRange range = visible_kv_range(rows.q_pos_first, rows.q_pos_last, keys.kv_len,
+                                         opt.ranges, opt.range_count);
+  int n_begin = range.begin / kBlockN;
+  int n_end = range.end > range.begin ? (range.end + kBlockN - 1) / kBlockN : n_begin;
+  if (opt.num_splits > 1) {  // split-KV: an even share of the tiles
+    const int per_split = (n_end - n_begin + opt.num_splits - 1) / opt.num_splits;
+    n_begin = min(n_end, n_begin + opt.split * per_split);
+    n_end = min(n_end, n_begin + per_split);
+  }
+  int full_tiles = 0;  // counted for debug_tile_counts only
 
   const u32 q_smem = shared_address(shared);
   const u32 k_smem = q_smem + G::kQBytes;
@@ -356,14 +556,21 @@ extern "C" __global__ void __launch_bounds__(attnjit::PrefillGeometry::kThreads)
 
   auto load_kv_tile = [&](int n, int stage) {
     const int first = n * kBlockN;
-    const int rows = min(kBlockN, sv.kv_len - first);
-    load_tile_async<kBlockN>(k_smem + stage * G::kKvTileBytes, sv.k + first * p.k_row_stride,
-                             p.k_row_stride, rows, tid);
-    load_tile_async<kBlockN>(v_smem + stage * G::kKvTileBytes, sv.v + first * p.v_row_stride,
-                             p.v_row_stride, rows, tid);
+    const int rows_valid = min(kBlockN, keys.kv_len - first);
+    load_tile<kBlockN, KvDecoder>(
+        k_smem + stage * G::kKvTileBytes, tid, keys.k_row(0),
+        [&](int r) { return r < rows_valid ? keys.k_row(first + r) : nullptr; },
+        [&](int r) { return keys.k_scale(first + r); });
+    load_tile<kBlockN, KvDecoder>(
+        v_smem + stage * G::kKvTileBytes, tid, keys.v_row(0),
+        [&](int r) { return r < rows_valid ? keys.v_row(first + r) : nullptr; },
+        [&](int r) { return keys.v_scale(first + r); });
   };
 
-  load_tile_async<kBlockM>(q_smem, sv.q + m0 * p.q_row_stride, p.q_row_stride, rows_here, tid);
+  load_tile<kBlockM, InputDecoder>(
+      q_smem, tid, rows.q_row(0),
+      [&](int r) { return r < rows.rows_valid ? rows.q_row(r) : nullptr; },
+      [](int) { return 1.f; });
   async_commit();
 #pragma unroll
   for (int s = 0; s < kStages - 1; ++s) {
@@ -391,17 +598,27 @@ extern "C" __global__ void __launch_bounds__(attnjit::PrefillGeometry::kThreads)
   float o[kRowTiles][G::kOutTiles][4];
   float row_max[kRowTiles][2];  // running max of each row's logits (log2 domain if transformed)
   float row_sum[kRowTiles][2];  // this lane's part of each row's running denominator
+  // The rows this lane holds: tile row warp_row0 + mt * 16 + lane / 4 + 8 * r. Their
+  // positions and heads are recomputed where needed (cheap) rather than held in
+  // registers, which the accumulators need.
+  auto my_row = [&](int mt, int r) { return warp_row0 + mt * 16 + lane / 4 + 8 * r; };
+  AttnjitBoundInputs bound[kRowTiles][2];
 #pragma unroll
   for (int mt = 0; mt < kRowTiles; ++mt) {
 #pragma unroll
     for (int d = 0; d < G::kOutTiles; ++d) o[mt][d][0] = o[mt][d][1] = o[mt][d][2] = o[mt][d][3] = 0.f;
-    row_max[mt][0] = row_max[mt][1] = neg_inf();
-    row_sum[mt][0] = row_sum[mt][1] = 0.f;
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      row_max[mt][r] = neg_inf();
+      row_sum[mt][r] = 0.f;
+      const int q_head = rows.q_head(my_row(mt, r));
+      VariantHooks::bind(bound[mt][r], args, q_head, q_head / kGroupSize, opt.seq);
+    }
   }
 
   // With a score transform the logits are brought into the log2 domain explicitly;
   // otherwise the scale folds into one FMA inside exp2.
-  const float exp2_scale = VariantHooks::kHasScoreTransform ? 1.f : p.softmax_scale_log2;
+  const float exp2_scale = VariantHooks::kHasScoreTransform ? 1.f : opt.softmax_scale_log2;
 
   for (int n = n_begin; n < n_end; ++n) {
     const int it = n - n_begin;
@@ -449,10 +666,12 @@ extern "C" __global__ void __launch_bounds__(attnjit::PrefillGeometry::kThreads)
     // sequence-end nor per-element checks.
     const int kv_first = n * kBlockN;
     const bool full_tile =
-        VariantHooks::kBandIsExact && kv_first + kBlockN <= sv.kv_len &&
+        VariantHooks::kBandIsExact && !range.widened_by_range && kv_first + kBlockN <= keys.kv_len &&
         (!VariantHooks::kHasUpperBand ||
-         kv_first + kBlockN - 1 <= q_pos_first + VariantHooks::kUpperOffset) &&
-        (!VariantHooks::kHasLowerBand || kv_first >= q_pos_last + VariantHooks::kLowerOffset);
+         kv_first + kBlockN - 1 <= rows.q_pos_first + VariantHooks::kUpperOffset) &&
+        (!VariantHooks::kHasLowerBand ||
+         kv_first >= rows.q_pos_last + VariantHooks::kLowerOffset);
+    full_tiles += full_tile;
     if (VariantHooks::kHasScoreTransform || !full_tile) {
 #pragma unroll
       for (int mt = 0; mt < kRowTiles; ++mt) {
@@ -461,23 +680,28 @@ extern "C" __global__ void __launch_bounds__(attnjit::PrefillGeometry::kThreads)
 #pragma unroll
           for (int e = 0; e < 4; ++e) {
             Position at;
-            at.q_pos = m0 + warp_row0 + mt * 16 + lane / 4 + (e / 2) * 8 + q_pos_shift;
+            at.q_pos = rows.q_pos(my_row(mt, e / 2));
             at.kv_pos = kv_first + t * 8 + (lane % 4) * 2 + (e % 2);
-            at.q_head = head;
-            at.kv_head = kv_head;
-            at.seq = seq;
-            at.q_len = sv.q_len;
-            at.kv_len = sv.kv_len;
+            at.q_head = rows.q_head(my_row(mt, e / 2));
+            at.kv_head = at.q_head / kGroupSize;
+            at.seq = opt.seq;
+            at.q_len = rows.q_len;
+            at.kv_len = keys.kv_len;
             float x = s[mt][t][e];
             if (VariantHooks::kHasScoreTransform)
-              x = VariantHooks::score(x * p.softmax_scale, at) * kLog2e;
+              x = VariantHooks::score(x * opt.softmax_scale, at, args, bound[mt][e / 2]) * kLog2e;
             if (!full_tile) {
-              bool visible = at.kv_pos < sv.kv_len;
+              bool visible = at.kv_pos < keys.kv_len;
               if (VariantHooks::kHasUpperBand)
                 visible = visible && at.kv_pos <= at.q_pos + VariantHooks::kUpperOffset;
               if (VariantHooks::kHasLowerBand)
                 visible = visible && at.kv_pos >= at.q_pos + VariantHooks::kLowerOffset;
-              if (!VariantHooks::kBandIsExact) visible = visible && VariantHooks::mask(at);
+              if (!VariantHooks::kBandIsExact)
+                visible = visible && VariantHooks::mask(at, args, bound[mt][e / 2]);
+              if constexpr (kHasRanges) {
+                if (range.widened_by_range && !visible && at.kv_pos < keys.kv_len)
+                  visible = in_same_range(opt.ranges, opt.range_count, at.q_pos, at.kv_pos);
+              }
               if (!visible) x = neg_inf();
             }
             s[mt][t][e] = x;
@@ -545,51 +769,204 @@ extern "C" __global__ void __launch_bounds__(attnjit::PrefillGeometry::kThreads)
   }
   async_wait<0>();
 
-  // Epilogue: normalize, stage this warp's rows in its own (no longer needed) Q rows of
-  // shared memory, then write them out with 16-byte stores.
-  float inv_sum[kRowTiles][2], lse[kRowTiles][2];
+  if (opt.debug_tile_counts != nullptr && tid == 0) {
+    atomicAdd(opt.debug_tile_counts, n_end - n_begin);
+    atomicAdd(opt.debug_tile_counts + 1, full_tiles);
+  }
+
+  // Epilogue: normalize (folding in the sink logit, which joins the denominator but has
+  // no value row), then write the rows out.
+  float out_scale[kRowTiles][2], lse[kRowTiles][2];
 #pragma unroll
   for (int mt = 0; mt < kRowTiles; ++mt) {
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
       const float sum = quad_sum(row_sum[mt][r]);
-      inv_sum[mt][r] = sum > 0.f ? 1.f / sum : 0.f;  // a fully masked row outputs zeros
-      lse[mt][r] = sum > 0.f ? (row_max[mt][r] * exp2_scale + fast_log2(sum)) * kLn2 : neg_inf();
-    }
-  }
-  warp_barrier();
-  unsigned char* warp_rows = shared + warp_row0 * G::kRowBytes;
-#pragma unroll
-  for (int mt = 0; mt < kRowTiles; ++mt) {
-#pragma unroll
-    for (int d = 0; d < G::kOutTiles; ++d) {
-#pragma unroll
-      for (int r = 0; r < 2; ++r) {
-        const int row = mt * 16 + lane / 4 + r * 8;
-        const int col = d * 8 + (lane % 4) * 2;
-        *reinterpret_cast<u32*>(warp_rows + row * G::kRowBytes + col * 2) =
-            OutElem::pack2(o[mt][d][2 * r] * inv_sum[mt][r], o[mt][d][2 * r + 1] * inv_sum[mt][r]);
+      const float max_log2 = row_max[mt][r] == neg_inf() ? neg_inf() : row_max[mt][r] * exp2_scale;
+      if constexpr (kHasSinks) {
+        const float sink_log2 = args.sinks[rows.q_head(my_row(mt, r))] * kLog2e;
+        const float top = fmaxf(max_log2, sink_log2);
+        const float keep = fast_exp2(max_log2 - top);  // 0 for a fully masked row
+        const float total = sum * keep + fast_exp2(sink_log2 - top);
+        out_scale[mt][r] = keep / total * opt.out_multiplier;
+        lse[mt][r] = (top + fast_log2(total)) * kLn2;
+      } else {
+        // A fully masked row outputs zeros.
+        out_scale[mt][r] = sum > 0.f ? opt.out_multiplier / sum : 0.f;
+        lse[mt][r] = sum > 0.f ? (max_log2 + fast_log2(sum)) * kLn2 : neg_inf();
       }
     }
   }
-  warp_barrier();
-  const int out_row0 = m0 + warp_row0;
+  if constexpr (kOutputIsF32) {
+    // 8-byte stores straight from the accumulators: an f32 row would not fit the
+    // 16-bit staging rows.
 #pragma unroll
-  for (int chunk = lane; chunk < G::kWarpRows * G::kChunksPerRow; chunk += 32) {
-    const int row = chunk / G::kChunksPerRow;
-    const int col = chunk % G::kChunksPerRow;
-    if (out_row0 + row < sv.q_len)
-      store16(sv.out + (out_row0 + row) * p.o_row_stride + col * 8,
-              warp_rows + row * G::kRowBytes + col * 16);
+    for (int mt = 0; mt < kRowTiles; ++mt) {
+#pragma unroll
+      for (int r = 0; r < 2; ++r) {
+        const int row = warp_row0 + mt * 16 + lane / 4 + r * 8;
+        if (row >= rows.rows_valid) continue;
+        OutputStorage* out = rows.out_row(row);
+#pragma unroll
+        for (int d = 0; d < G::kOutTiles; ++d) {
+          const float2 pair = make_float2(o[mt][d][2 * r] * out_scale[mt][r],
+                                          o[mt][d][2 * r + 1] * out_scale[mt][r]);
+          *reinterpret_cast<float2*>(out + d * 8 + (lane % 4) * 2) = pair;
+        }
+      }
+    }
+  } else {
+    // Stage this warp's rows in its own (no longer needed) Q rows of shared memory,
+    // then write them out with 16-byte stores.
+    warp_barrier();
+    unsigned char* warp_rows = shared + warp_row0 * G::kRowBytes;
+#pragma unroll
+    for (int mt = 0; mt < kRowTiles; ++mt) {
+#pragma unroll
+      for (int d = 0; d < G::kOutTiles; ++d) {
+#pragma unroll
+        for (int r = 0; r < 2; ++r) {
+          const int row = mt * 16 + lane / 4 + r * 8;
+          const int col = d * 8 + (lane % 4) * 2;
+          *reinterpret_cast<u32*>(warp_rows + row * G::kRowBytes + col * 2) = OutElem::pack2(
+              o[mt][d][2 * r] * out_scale[mt][r], o[mt][d][2 * r + 1] * out_scale[mt][r]);
+        }
+      }
+    }
+    warp_barrier();
+#pragma unroll
+    for (int chunk = lane; chunk < G::kWarpRows * G::kChunksPerRow; chunk += 32) {
+      const int row = chunk / G::kChunksPerRow;
+      const int col = chunk % G::kChunksPerRow;
+      if (warp_row0 + row < rows.rows_valid)
+        store16(rows.out_row(warp_row0 + row) + col * 8, warp_rows + row * G::kRowBytes + col * 16);
+    }
   }
   if (kWriteLse && lane % 4 == 0) {
 #pragma unroll
     for (int mt = 0; mt < kRowTiles; ++mt) {
 #pragma unroll
       for (int r = 0; r < 2; ++r) {
-        const int row = out_row0 + mt * 16 + lane / 4 + r * 8;
-        if (row < sv.q_len) sv.lse[row * p.lse_row_stride] = lse[mt][r];
+        const int row = warp_row0 + mt * 16 + lane / 4 + r * 8;
+        if (row < rows.rows_valid) *rows.lse_at(row) = lse[mt][r];
       }
     }
   }
+}
+
+}  // namespace attnjit
+
+// ---- templates/kernels/prefill.cuh ----
+// Prefill kind: Q, K and V in memory, batch ([batch, seqlen, heads, dim]) or ragged
+// ([tokens, heads, dim] with cu_seqlens). One thread block per (query tile, query head,
+// sequence); the main loop is attention_core.cuh's attend().
+
+namespace attnjit {
+
+// kBlockM consecutive query rows of one head.
+struct PrefillRows {
+  const InputStorage* q;
+  OutputStorage* out;
+  float* lse;
+  long long q_row_stride, o_row_stride, lse_row_stride;
+  int head;
+  int rows_valid;
+  int q_pos_shift;  // query row i sits at position i + q_pos_shift
+  int q_pos_first, q_pos_last;
+  int q_len;
+
+  __device__ __forceinline__ const InputStorage* q_row(int r) const { return q + r * q_row_stride; }
+  __device__ __forceinline__ OutputStorage* out_row(int r) const { return out + r * o_row_stride; }
+  __device__ __forceinline__ float* lse_at(int r) const { return lse + r * lse_row_stride; }
+  __device__ __forceinline__ int q_pos(int r) const { return r + q_pos_shift; }
+  __device__ __forceinline__ int q_head(int) const { return head; }
+};
+
+// One sequence's keys and values, rows `row_stride` elements apart.
+struct ContiguousKeys {
+  const KvStorage* k;
+  const KvStorage* v;
+  long long k_row_stride, v_row_stride;
+  int kv_len;
+
+  __device__ __forceinline__ const KvStorage* k_row(int j) const { return k + j * k_row_stride; }
+  __device__ __forceinline__ const KvStorage* v_row(int j) const { return v + j * v_row_stride; }
+  __device__ __forceinline__ float k_scale(int) const { return 1.f; }
+  __device__ __forceinline__ float v_scale(int) const { return 1.f; }
+};
+
+}  // namespace attnjit
+
+extern "C" __global__ void __launch_bounds__(attnjit::TileGeometry::kThreads)
+    ATTNJIT_ENTRY(const AttnjitPrefillParams p) {
+  using namespace attnjit;
+  extern __shared__ __align__(128) unsigned char shared[];
+
+  // Under a causal mask later query tiles do more work; launching them first keeps
+  // the tail of the grid short.
+  const int m_block = gridDim.x - 1 - blockIdx.x;
+  const int head = blockIdx.y;
+  const int seq = blockIdx.z;
+  const int kv_head = head / kGroupSize;
+
+  int q_len, kv_len;
+  long long q_off, k_off, v_off, o_off, lse_off;
+  if (p.cu_seqlens_q != nullptr) {
+    const int q_start = p.cu_seqlens_q[seq];
+    const int k_start = p.cu_seqlens_k[seq];
+    q_len = p.cu_seqlens_q[seq + 1] - q_start;
+    kv_len = p.cu_seqlens_k[seq + 1] - k_start;
+    q_off = q_start * p.q_row_stride;
+    k_off = k_start * p.k_row_stride;
+    v_off = k_start * p.v_row_stride;
+    o_off = q_start * p.o_row_stride;
+    lse_off = q_start * p.lse_row_stride;
+  } else {
+    q_len = p.seqlen_q;
+    kv_len = p.seqlen_k;
+    q_off = seq * p.q_batch_stride;
+    k_off = seq * p.k_batch_stride;
+    v_off = seq * p.v_batch_stride;
+    o_off = seq * p.o_batch_stride;
+    lse_off = seq * p.lse_batch_stride;
+  }
+  const int m0 = m_block * kBlockM;
+  if (m0 >= q_len) return;
+
+  PrefillRows rows;
+  rows.q_row_stride = p.q_row_stride;
+  rows.o_row_stride = p.o_row_stride;
+  rows.lse_row_stride = p.lse_row_stride;
+  rows.q = static_cast<const InputStorage*>(p.q) + q_off + head * p.q_head_stride +
+           m0 * p.q_row_stride;
+  rows.out = static_cast<OutputStorage*>(p.out) + o_off + head * p.o_head_stride +
+             m0 * p.o_row_stride;
+  rows.lse = p.lse != nullptr ? p.lse + lse_off + head * p.lse_head_stride + m0 * p.lse_row_stride
+                              : nullptr;
+  rows.head = head;
+  rows.rows_valid = min(kBlockM, q_len - m0);
+  // Queries sit at the end of the sequence (FlashAttention's causal alignment).
+  rows.q_pos_shift = m0 + kv_len - q_len;
+  rows.q_pos_first = rows.q_pos_shift;
+  rows.q_pos_last = rows.q_pos_shift + rows.rows_valid - 1;
+  rows.q_len = q_len;
+
+  ContiguousKeys keys;
+  keys.k = static_cast<const KvStorage*>(p.k) + k_off + kv_head * p.k_head_stride;
+  keys.v = static_cast<const KvStorage*>(p.v) + v_off + kv_head * p.v_head_stride;
+  keys.k_row_stride = p.k_row_stride;
+  keys.v_row_stride = p.v_row_stride;
+  keys.kv_len = kv_len;
+
+  AttendOptions opt;
+  opt.softmax_scale = p.softmax_scale;
+  opt.softmax_scale_log2 = p.softmax_scale_log2;
+  opt.out_multiplier = 1.f;
+  opt.ranges = kHasRanges ? p.variant.ranges + seq * p.variant.max_ranges * 2 : nullptr;
+  opt.range_count = kHasRanges ? p.variant.max_ranges : 0;
+  opt.seq = seq;
+  opt.split = 0;
+  opt.num_splits = 1;
+  opt.debug_tile_counts = p.debug_tile_counts;
+  attend(shared, rows, keys, p.variant, opt);
 }

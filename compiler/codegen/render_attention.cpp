@@ -1,0 +1,284 @@
+// Codegen for the attention kinds (prefill, paged): the specialization block (storage
+// decoders, element types, tile constants, variant hooks) between the vendor
+// vocabulary and the shared main loop, then the kind's entry point.
+#include <fmt/format.h>
+
+#include "compiler/codegen/codegen.h"
+#include "compiler/codegen/dialect.h"
+#include "compiler/codegen/render_expr.h"
+#include "compiler/support/embedded_files.h"
+
+namespace attnjit {
+
+namespace {
+
+Result<std::string, std::string> template_text(const char* name) {
+  auto text = embedded_file(name);
+  if (!text) return fail(fmt::format("kernel template {} is not embedded in this build", name));
+  return std::string(*text);
+}
+
+// How a tensor type reaches the tensor cores: the decoder that reads its storage and
+// the 16-bit type it is computed in. f32 converts to bf16 (not fp16): bf16 keeps f32's
+// range, so large activations cannot overflow; the cost is an 8-bit mantissa.
+// Quantized KV types decode to the query's compute type, scaled on the way.
+struct ElementTypes {
+  const char* decoder;  // vocabulary decoder (its ::Storage is the C type in memory)
+  const char* compute;  // vocabulary type of the MMA operands; null: follows q
+};
+
+constexpr struct {
+  DType type;
+  ElementTypes types;
+  bool as_query, as_kv;
+} kElementTypes[] = {
+    {DType::bf16, {"attnjit::Raw16", "attnjit::Bf16"}, true, true},
+    {DType::f16, {"attnjit::Raw16", "attnjit::Fp16"}, true, true},
+    {DType::f32, {"attnjit::DecodeF32", "attnjit::Bf16"}, true, true},
+    {DType::fp8_e4m3, {"attnjit::DecodeE4m3", nullptr}, false, true},
+    {DType::fp8_e5m2, {"attnjit::DecodeE5m2", nullptr}, false, true},
+    {DType::i8, {"attnjit::DecodeInt8", nullptr}, false, true},
+};
+
+Result<ElementTypes, std::string> element_types(DType t, bool as_kv) {
+  for (const auto& e : kElementTypes)
+    if (e.type == t && (as_kv ? e.as_kv : e.as_query)) return e.types;
+  return fail(fmt::format("{} type {} is not supported", as_kv ? "kv" : "q", dtype_name(t)));
+}
+
+// Output storage: 16-bit types are staged through shared memory and written with
+// 16-byte stores; f32 rows are written from the accumulators.
+struct OutputTypes {
+  const char* storage;
+  const char* pack;  // vocabulary type that packs two floats (16-bit outputs)
+  bool is_f32;
+};
+
+Result<OutputTypes, std::string> output_types(DType t) {
+  switch (t) {
+    case DType::bf16: return OutputTypes{"attnjit::u16", "attnjit::Bf16", false};
+    case DType::f16: return OutputTypes{"attnjit::u16", "attnjit::Fp16", false};
+    case DType::f32: return OutputTypes{"float", "attnjit::Bf16", true};
+    default: return fail(fmt::format("out type {} is not supported", dtype_name(t)));
+  }
+}
+
+std::string bound_constant(const std::optional<long long>& offset) {
+  return offset ? std::to_string(*offset) : "0";
+}
+
+// Declares, from the hook's Position, the builtins an expression reads (and no others,
+// so the generated source compiles without unused-variable warnings).
+void collect_builtins(const ir::ExprRef& e, bool used[8]) {
+  if (e->op == ir::Op::builtin) used[static_cast<int>(e->builtin)] = true;
+  for (const ir::ExprRef& a : e->args) collect_builtins(a, used);
+}
+
+std::string builtin_locals(const ir::ExprRef& e) {
+  bool used[8] = {};
+  collect_builtins(e, used);
+  std::string out;
+  for (int b = 1; b < 8; ++b)  // 0 is `score`, the hook's parameter
+    if (used[b]) {
+      const char* name = ir::builtin_name(static_cast<ir::Builtin>(b));
+      out += fmt::format("    const int {} = at.{};\n", name, name);
+    }
+  return out;
+}
+
+std::string bind_body(const ir::Variant& v) {
+  std::string out;
+  for (size_t i = 0; i < v.inputs.size(); ++i)
+    out += fmt::format("    bound.values[{}] = args.inputs[{}][{}];\n", i, i,
+                       ir::builtin_name(ir::input_index_builtin(v.inputs[i].extent)));
+  return out;
+}
+
+Result<std::string, std::string> render_hooks(const ir::Variant& v, const Dialect& dialect) {
+  std::string score_body = "return score;";
+  if (v.score) {
+    auto e = render_expr(v.score, dialect, v.params, v.inputs);
+    if (!e) return fail(e.error());
+    score_body = "return " + *e + ";";
+  }
+  std::string mask_body = "return true;";
+  if (v.mask && !v.band.exact) {
+    auto e = render_expr(v.mask, dialect, v.params, v.inputs);
+    if (!e) return fail(e.error());
+    mask_body = "return " + *e + ";";
+  }
+  const std::string score_locals = v.score ? builtin_locals(v.score) : "";
+  const std::string mask_locals = v.mask && !v.band.exact ? builtin_locals(v.mask) : "";
+  return fmt::format(
+      "// Variant hooks: the only place the kernel learns what variant it runs.\n"
+      "struct VariantHooks {{\n"
+      "  static constexpr bool kHasScoreTransform = {};\n"
+      "  // Visible keys satisfy q_pos + kLowerOffset <= kv_pos <= q_pos + kUpperOffset.\n"
+      "  static constexpr bool kHasLowerBand = {};\n"
+      "  static constexpr int kLowerOffset = {};\n"
+      "  static constexpr bool kHasUpperBand = {};\n"
+      "  static constexpr int kUpperOffset = {};\n"
+      "  // True when the band is the whole mask, so mask() is never needed.\n"
+      "  static constexpr bool kBandIsExact = {};\n"
+      "  static __device__ __forceinline__ float score(float score, const attnjit::Position& at,\n"
+      "                                                const AttnjitVariantArgs& args,\n"
+      "                                                const AttnjitBoundInputs& bound) {{\n"
+      "{}"
+      "    {}\n"
+      "  }}\n"
+      "  static __device__ __forceinline__ bool mask(const attnjit::Position& at,\n"
+      "                                             const AttnjitVariantArgs& args,\n"
+      "                                             const AttnjitBoundInputs& bound) {{\n"
+      "{}"
+      "    {}\n"
+      "  }}\n"
+      "  static __device__ __forceinline__ void bind(AttnjitBoundInputs& bound,\n"
+      "                                             const AttnjitVariantArgs& args, int q_head,\n"
+      "                                             int kv_head, int seq) {{\n"
+      "{}"
+      "  }}\n"
+      "}};\n",
+      v.score ? "true" : "false", v.band.lower_offset ? "true" : "false",
+      bound_constant(v.band.lower_offset), v.band.upper_offset ? "true" : "false",
+      bound_constant(v.band.upper_offset), (!v.mask || v.band.exact) ? "true" : "false",
+      score_locals, score_body, mask_locals, mask_body, bind_body(v));
+}
+
+// Features the prefill kernel does not implement yet are refused here, with a
+// message, rather than compiled into a kernel that ignores them.
+std::string unsupported_feature(const KernelSpec& spec) {
+  const ir::Variant& v = spec.variant;
+  if (spec.kind == KernelKind::prefill && v.kv_cache.kind != ir::KvCacheKind::contiguous)
+    return "a paged KV cache needs the paged kernel kind, not prefill";
+  if (spec.kind == KernelKind::paged && v.kv_cache.kind != ir::KvCacheKind::paged)
+    return "the paged kernel kind needs kv_cache = paged(...)";
+  if (v.params.size() > 16) return "more than 16 runtime params";
+  if (v.inputs.size() > 8) return "more than 8 input arrays";
+  return {};
+}
+
+// The per-kind pieces: its parameter block and its entry point.
+struct KindTemplates {
+  KernelKind kind;
+  const char* params_header;
+  const char* entry;
+};
+constexpr KindTemplates kKindTemplates[] = {
+    {KernelKind::prefill, "templates/kernels/prefill_params.h", "templates/kernels/prefill.cuh"},
+    {KernelKind::paged, "templates/kernels/paged_params.h", "templates/kernels/paged.cuh"},
+};
+
+// Constants only the paged kind has.
+std::string paged_constants(const KernelSpec& spec) {
+  if (spec.kind != KernelKind::paged) return "";
+  const ir::KvCache& c = spec.variant.kv_cache;
+  return fmt::format(
+      "constexpr int kPageSize = {};\n"
+      "constexpr bool kHndLayout = {};  // else NHD\n"
+      "constexpr bool kPerTokenHeadScales = {};\n"
+      "constexpr bool kSplitOutput = {};  // partial results for a split-KV reduce\n",
+      c.page_size, c.layout == ir::KvLayout::HND,
+      spec.variant.kv_scale == ir::ScaleGranularity::per_token_head, spec.split_kv);
+}
+
+}  // namespace
+
+Result<GeneratedSource, std::string> render_merge(const KernelSpec& spec);        // render_merge.cpp
+Result<GeneratedSource, std::string> render_cache_write(const KernelSpec& spec);  // render_cache_write.cpp
+
+namespace {
+
+Result<GeneratedSource, std::string> render_attention(const KernelSpec& spec) {
+  const ir::Variant& v = spec.variant;
+  if (std::string why = unsupported_feature(spec); !why.empty())
+    return fail(fmt::format("variant {}: {}", v.name, why));
+  if (std::string why = validate_tile(spec.tile, v.head_dim, shared_memory_limit(spec.arch));
+      !why.empty())
+    return fail(fmt::format("variant {}: tile config: {}", v.name, why));
+  auto q_types = element_types(v.q_type, false);
+  auto kv_types = element_types(v.kv_type, true);
+  auto out_types = output_types(spec.split_kv ? DType::f32 : v.out_type);
+  for (const std::string* why : {q_types ? nullptr : &q_types.error(),
+                                 kv_types ? nullptr : &kv_types.error(),
+                                 out_types ? nullptr : &out_types.error()})
+    if (why) return fail(fmt::format("variant {}: {}", v.name, *why));
+  if (kv_types->compute && std::string(kv_types->compute) != q_types->compute)
+    return fail(fmt::format("variant {}: q ({}) and kv ({}) compute in different types", v.name,
+                            dtype_name(v.q_type), dtype_name(v.kv_type)));
+  const KindTemplates* kind = nullptr;
+  for (const KindTemplates& k : kKindTemplates)
+    if (k.kind == spec.kind) kind = &k;
+  if (!kind) return fail(std::string("no templates for this kernel kind"));
+
+  const Dialect& dialect = dialect_for(vendor_of_arch(spec.arch));
+  auto tile_ops = template_text(dialect.tile_ops);
+  auto variant_args = template_text("templates/kernels/variant_args.h");
+  auto params = template_text(kind->params_header);
+  auto position = template_text("templates/kernels/position.h");
+  auto core = template_text("templates/kernels/attention_core.cuh");
+  auto entry = template_text(kind->entry);
+  for (auto* t : {&tile_ops, &variant_args, &params, &position, &core, &entry})
+    if (!*t) return fail(t->error());
+  auto hooks = render_hooks(v, dialect);
+  if (!hooks) return fail(fmt::format("variant {}: {}", v.name, hooks.error()));
+
+  GeneratedSource out;
+  out.uri = spec.uri();
+  out.entry = spec.entry_name();
+  std::string& s = out.text;
+  s += fmt::format(
+      "// attnjit generated kernel: variant {}, kind {}, arch {} ({})\n"
+      "// uri: {}\n"
+      "// Rendered from templates/kernels/attention_core.cuh and {}; regenerate rather than "
+      "edit.\n\n",
+      v.name, kernel_kind_name(spec.kind), spec.arch, dialect.name, out.uri, kind->entry);
+  s += fmt::format("// ---- device vocabulary: {} ----\n", dialect.tile_ops) + *tile_ops;
+  s += "\n// ---- templates/kernels/variant_args.h ----\n" + *variant_args;
+  s += fmt::format("\n// ---- {} ----\n", kind->params_header) + *params;
+  s += "\n// ---- templates/kernels/position.h ----\n" + *position;
+  s += fmt::format(
+      "\n// ---- specialization ----\n"
+      "typedef {} InputDecoder;  // q in memory\n"
+      "typedef InputDecoder::Storage InputStorage;\n"
+      "typedef {} KvDecoder;     // k, v in memory\n"
+      "typedef KvDecoder::Storage KvStorage;\n"
+      "typedef {} Elem;          // tensor-core operands\n"
+      "typedef {} OutputStorage;  // out in memory\n"
+      "typedef {} OutElem;\n"
+      "constexpr bool kOutputIsF32 = {};\n"
+      "constexpr int kHeadDim = {};\n"
+      "constexpr int kBlockM = {};\n"
+      "constexpr int kBlockN = {};\n"
+      "constexpr int kWarps = {};\n"
+      "constexpr int kStages = {};\n"
+      "constexpr int kRowTiles = {};  // 16-row MMA tiles per warp\n"
+      "constexpr int kGroupSize = {};  // query heads per KV head ({} / {})\n"
+      "constexpr bool kWriteLse = {};\n"
+      "constexpr bool kHasSinks = {};\n"
+      "constexpr bool kHasRanges = {};  // bidirectional ranges\n",
+      q_types->decoder, kv_types->decoder, q_types->compute, out_types->storage, out_types->pack,
+      out_types->is_f32, v.head_dim, spec.tile.block_m, spec.tile.block_n, spec.tile.warps,
+      spec.tile.stages, spec.tile.block_m / (16 * spec.tile.warps), v.group_size(), v.q_heads,
+      v.kv_heads, v.lse || spec.split_kv, v.sinks_per_head && !spec.split_kv,
+      v.bidirectional_ranges);
+  s += paged_constants(spec);
+  s += *hooks;
+  s += fmt::format("#define ATTNJIT_ENTRY {}\n", out.entry);
+  s += "\n// ---- templates/kernels/attention_core.cuh ----\n" + *core;
+  s += fmt::format("\n// ---- {} ----\n", kind->entry) + *entry;
+  return out;
+}
+
+}  // namespace
+
+Result<GeneratedSource, std::string> render_kernel(const KernelSpec& spec) {
+  switch (spec.kind) {
+    case KernelKind::prefill:
+    case KernelKind::paged: return render_attention(spec);
+    case KernelKind::merge: return render_merge(spec);
+    case KernelKind::cache_write: return render_cache_write(spec);
+  }
+  return fail(std::string("unknown kernel kind"));
+}
+
+}  // namespace attnjit

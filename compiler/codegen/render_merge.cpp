@@ -1,0 +1,71 @@
+// Codegen for the merge kind: partial results (f32 from a split-KV launch, or the
+// variant's output type for user merges) combined by their LSEs into the output type.
+#include <fmt/format.h>
+
+#include "compiler/codegen/codegen.h"
+#include "compiler/codegen/dialect.h"
+#include "compiler/support/embedded_files.h"
+
+namespace attnjit {
+
+namespace {
+
+struct TypeNames {
+  const char* storage;
+  const char* elem;  // vocabulary type that converts / packs
+  bool is_f32;
+};
+
+bool merge_types(DType t, TypeNames* out) {
+  switch (t) {
+    case DType::bf16: *out = {"attnjit::u16", "attnjit::Bf16", false}; return true;
+    case DType::f16: *out = {"attnjit::u16", "attnjit::Fp16", false}; return true;
+    case DType::f32: *out = {"float", "attnjit::Bf16", true}; return true;
+    default: return false;
+  }
+}
+
+}  // namespace
+
+Result<GeneratedSource, std::string> render_merge(const KernelSpec& spec) {
+  const ir::Variant& v = spec.variant;
+  TypeNames part, out;
+  if (!merge_types(spec.split_kv ? DType::f32 : v.out_type, &part) ||
+      !merge_types(v.out_type, &out))
+    return fail(fmt::format("variant {}: merge does not support out type {}", v.name,
+                            dtype_name(v.out_type)));
+  const Dialect& dialect = dialect_for(vendor_of_arch(spec.arch));
+  auto tile_ops = embedded_file(dialect.tile_ops);
+  auto params = embedded_file("templates/kernels/merge_params.h");
+  auto kernel = embedded_file("templates/kernels/merge.cuh");
+  if (!tile_ops || !params || !kernel)
+    return fail(std::string("merge templates are not embedded in this build"));
+
+  GeneratedSource src;
+  src.uri = spec.uri();
+  src.entry = spec.entry_name();
+  src.text = fmt::format(
+      "// attnjit generated kernel: variant {}, kind merge, arch {} ({})\n"
+      "// uri: {}\n"
+      "// Rendered from templates/kernels/merge.cuh; regenerate rather than edit.\n\n"
+      "// ---- device vocabulary: {} ----\n{}"
+      "\n// ---- templates/kernels/merge_params.h ----\n{}"
+      "\n// ---- specialization ----\n"
+      "typedef {} PartStorage;\n"
+      "typedef {} PartElem;\n"
+      "constexpr bool kPartIsF32 = {};\n"
+      "typedef {} OutputStorage;\n"
+      "typedef {} OutElem;\n"
+      "constexpr bool kOutputIsF32 = {};\n"
+      "constexpr int kHeadDim = {};\n"
+      "constexpr int kWarps = {};\n"
+      "constexpr bool kHasSinks = {};\n"
+      "#define ATTNJIT_ENTRY {}\n"
+      "\n// ---- templates/kernels/merge.cuh ----\n{}",
+      v.name, spec.arch, dialect.name, src.uri, dialect.tile_ops, *tile_ops, *params, part.storage,
+      part.elem, part.is_f32, out.storage, out.elem, out.is_f32, v.head_dim, spec.tile.warps,
+      v.sinks_per_head && spec.split_kv, src.entry, *kernel);
+  return src;
+}
+
+}  // namespace attnjit

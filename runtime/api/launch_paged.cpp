@@ -1,0 +1,234 @@
+// Engine::paged, Engine::write_kv_cache and Engine::merge: arguments to parameter
+// blocks, the split-KV decision and the launches.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "runtime/api/engine.h"
+#include "runtime/api/launch_common.h"
+#include "templates/kernels/cache_write_params.h"
+#include "templates/kernels/merge_params.h"
+#include "templates/kernels/paged_params.h"
+
+namespace attnjit {
+
+namespace {
+
+constexpr int kMergeWarps = 4;  // rows (x heads) per merge / cache_write block
+
+// Element strides of a paged cache view as (block, slot, head), whatever the layout.
+struct PageStrides {
+  long long block, slot, head;
+};
+PageStrides page_strides(const TensorView& cache, ir::KvLayout layout) {
+  if (layout == ir::KvLayout::HND) return {cache.stride(0), cache.stride(2), cache.stride(1)};
+  return {cache.stride(0), cache.stride(1), cache.stride(2)};
+}
+
+// Scale caches are [num_blocks, page_size, kv_heads] in every layout.
+PageStrides scale_strides(const TensorView& scales) {
+  return {scales.stride(0), scales.stride(1), scales.stride(2)};
+}
+
+void launch_merge(const cuda::LoadedKernel& kernel, const AttnjitMergeParams& p, int warps,
+                  cuda::CUstream stream) {
+  const long long items = static_cast<long long>(p.rows) * p.heads;
+  const unsigned blocks = static_cast<unsigned>((items + warps - 1) / warps);
+  kernel.launch(blocks, 1, 1, warps * 32, 0, stream, &p, sizeof(p));
+}
+
+}  // namespace
+
+int Engine::choose_splits(long long blocks, int max_kv_tiles, int sm_count) {
+  // Aim for about four thread blocks per SM, so short batches still keep every SM
+  // streaming K/V; never give a segment fewer than two tiles. The count changes by
+  // small steps as the batch grows (no switch between kernels, so no cliff).
+  const long long target = 4LL * sm_count;
+  if (blocks >= target || max_kv_tiles < 4) return 1;
+  const long long wanted = (target + blocks - 1) / blocks;
+  return static_cast<int>(std::clamp<long long>(wanted, 1, std::min(64, max_kv_tiles / 2)));
+}
+
+void Engine::paged(const ir::Variant& variant, const PagedArgs& args, cuda::CUstream stream) {
+  const PagedShape shape = validate_paged(variant, args, DeviceKind::cuda, "attnjit::paged");
+  if (shape.num_seqs == 0 || shape.total_q == 0) return;
+  std::shared_ptr<cuda::Driver> gpu = driver();
+  const int group = variant.group_size();
+
+  // Short chunks everywhere (decode, speculative tokens): the small decode tile.
+  const bool decode = static_cast<long long>(args.max_seqlen_q) * group <= 16;
+  auto spec = make_spec(variant, KernelKind::paged, gpu->arch(), decode ? "paged_decode" : "");
+  if (!spec) throw std::runtime_error("attnjit::paged: " + spec.error());
+  const int tokens_per_block = spec->tile.block_m / group;
+  if (tokens_per_block < 1)
+    throw std::runtime_error(fmt::format(
+        "attnjit::paged: BLOCK_M {} cannot hold the {} query heads of one KV head",
+        spec->tile.block_m, group));
+
+  const long long grid_x = shape.total_q / tokens_per_block + shape.num_seqs;
+  const int page_size = variant.kv_cache.page_size;
+  const int max_kv = args.max_seqlen_k > 0 ? args.max_seqlen_k
+                                           : shape.max_blocks_per_seq * page_size;
+  const int max_tiles = (max_kv + spec->tile.block_n - 1) / spec->tile.block_n;
+  int splits = args.num_splits > 0
+                   ? std::min(args.num_splits, ATTNJIT_MAX_MERGE_PARTS)
+                   : choose_splits(grid_x * variant.kv_heads, max_tiles,
+                                   gpu->attribute(cuda::kMultiprocessorCount));
+  spec->split_kv = splits > 1;
+  const cuda::LoadedKernel& kernel = loaded_kernel(*spec);
+
+  AttnjitPagedParams p{};
+  p.q = args.q.data;
+  p.k_cache = args.k_cache.data;
+  p.v_cache = args.v_cache.data;
+  p.cu_seqlens_q = static_cast<const int*>(args.cu_seqlens_q.data);
+  p.seq_lens = static_cast<const int*>(args.seq_lens.data);
+  p.block_table = static_cast<const int*>(args.block_table.data);
+  p.num_seqs = shape.num_seqs;
+  p.block_table_stride = static_cast<int>(args.block_table.stride(0));
+  p.q_row_stride = args.q.stride(0);
+  p.q_head_stride = args.q.stride(1);
+  const PageStrides k = page_strides(args.k_cache, variant.kv_cache.layout);
+  const PageStrides v = page_strides(args.v_cache, variant.kv_cache.layout);
+  p.k_block_stride = k.block, p.k_slot_stride = k.slot, p.k_head_stride = k.head;
+  p.v_block_stride = v.block, p.v_slot_stride = v.slot, p.v_head_stride = v.head;
+
+  const bool per_tensor = variant.kv_scale == ir::ScaleGranularity::per_tensor;
+  p.k_descale = per_tensor ? args.k_descale : 1.f;
+  p.v_descale = per_tensor ? args.v_descale : 1.f;
+  if (variant.kv_scale == ir::ScaleGranularity::per_token_head) {
+    p.k_scales = static_cast<const float*>(args.k_scale_cache.data);
+    p.v_scales = static_cast<const float*>(args.v_scale_cache.data);
+    const PageStrides ks = scale_strides(args.k_scale_cache), vs = scale_strides(args.v_scale_cache);
+    p.ks_block_stride = ks.block, p.ks_slot_stride = ks.slot, p.ks_head_stride = ks.head;
+    p.vs_block_stride = vs.block, p.vs_slot_stride = vs.slot, p.vs_head_stride = vs.head;
+  }
+  // A per-tensor K descale multiplies every logit: fold it into the softmax scale. The
+  // V descale multiplies every output: fold it into the output multiplier.
+  const double scale = variant.softmax_scale() * p.k_descale;
+  p.softmax_scale = static_cast<float>(scale);
+  p.softmax_scale_log2 = static_cast<float>(scale * M_LOG2E);
+  p.out_multiplier = p.v_descale * (splits > 1 ? 1.f : args.out_scale);
+  p.num_splits = splits;
+  p.variant = variant_args(variant, args);
+  p.debug_tile_counts = args.debug_tile_counts;
+
+  const int heads = variant.q_heads, dim = variant.head_dim;
+  float* partial_lse = nullptr;
+  float* partial_out = nullptr;
+  if (splits > 1) {
+    // Partial results: f32 [splits, total_q, heads, dim] and LSEs [splits, heads, total_q].
+    const size_t out_elems = static_cast<size_t>(shape.total_q) * heads * dim;
+    const size_t lse_elems = static_cast<size_t>(shape.total_q) * heads;
+    cuda::DeviceBuffer& ws = workspace(splits * (out_elems + lse_elems) * sizeof(float));
+    partial_out = static_cast<float*>(ws.data());
+    partial_lse = partial_out + splits * out_elems;
+    p.out = partial_out;
+    p.o_row_stride = static_cast<long long>(heads) * dim, p.o_head_stride = dim;
+    p.o_split_stride = static_cast<long long>(out_elems);
+    p.lse = partial_lse;
+    p.lse_head_stride = shape.total_q, p.lse_row_stride = 1;
+    p.lse_split_stride = static_cast<long long>(lse_elems);
+  } else {
+    p.out = args.out.data;
+    p.o_row_stride = args.out.stride(0), p.o_head_stride = args.out.stride(1);
+    if (variant.lse) {
+      p.lse = static_cast<float*>(args.lse.data);
+      p.lse_head_stride = args.lse.stride(0), p.lse_row_stride = args.lse.stride(1);
+    }
+  }
+  kernel.launch(static_cast<unsigned>(grid_x), variant.kv_heads, splits, spec->tile.warps * 32,
+                attention_shared_bytes(spec->tile, dim), stream, &p, sizeof(p));
+  if (splits == 1) return;
+
+  // Combine the segments; sinks and the output type belong to this step.
+  auto merge_spec = make_spec(variant, KernelKind::merge, gpu->arch());
+  merge_spec->split_kv = true;
+  const cuda::LoadedKernel& merge_kernel = loaded_kernel(*merge_spec);
+  AttnjitMergeParams m{};
+  const size_t out_elems = static_cast<size_t>(shape.total_q) * heads * dim;
+  for (int i = 0; i < splits; ++i) {
+    m.o_parts[i] = partial_out + i * out_elems;
+    m.lse_parts[i] = partial_lse + static_cast<size_t>(i) * shape.total_q * heads;
+  }
+  m.num_parts = splits;
+  m.rows = shape.total_q;
+  m.heads = heads;
+  m.part_row_stride = static_cast<long long>(heads) * dim, m.part_head_stride = dim;
+  m.part_lse_row_stride = 1, m.part_lse_head_stride = shape.total_q;
+  m.out = args.out.data;
+  m.o_row_stride = args.out.stride(0), m.o_head_stride = args.out.stride(1);
+  if (variant.lse) {
+    m.lse = static_cast<float*>(args.lse.data);
+    m.lse_head_stride = args.lse.stride(0), m.lse_row_stride = args.lse.stride(1);
+  }
+  m.sinks = variant.sinks_per_head ? static_cast<const float*>(args.sinks.data) : nullptr;
+  m.out_multiplier = args.out_scale;
+  launch_merge(merge_kernel, m, merge_spec->tile.warps, stream);
+}
+
+void Engine::merge(const ir::Variant& variant, const MergeArgs& args, cuda::CUstream stream) {
+  validate_merge(args, DeviceKind::cuda, "attnjit::merge");
+  std::shared_ptr<cuda::Driver> gpu = driver();
+  auto spec = make_spec(variant, KernelKind::merge, gpu->arch());
+  if (!spec) throw std::runtime_error("attnjit::merge: " + spec.error());
+  const cuda::LoadedKernel& kernel = loaded_kernel(*spec);
+  AttnjitMergeParams m{};
+  m.o_parts[0] = args.out_a.data, m.o_parts[1] = args.out_b.data;
+  m.lse_parts[0] = static_cast<const float*>(args.lse_a.data);
+  m.lse_parts[1] = static_cast<const float*>(args.lse_b.data);
+  m.num_parts = 2;
+  m.rows = static_cast<int>(args.out_a.shape[0]);
+  m.heads = static_cast<int>(args.out_a.shape[1]);
+  m.part_row_stride = args.out_a.stride(0), m.part_head_stride = args.out_a.stride(1);
+  m.part_lse_head_stride = args.lse_a.stride(0), m.part_lse_row_stride = args.lse_a.stride(1);
+  m.out = args.out.data;
+  m.o_row_stride = args.out.stride(0), m.o_head_stride = args.out.stride(1);
+  if (args.lse.defined()) {
+    m.lse = static_cast<float*>(args.lse.data);
+    m.lse_head_stride = args.lse.stride(0), m.lse_row_stride = args.lse.stride(1);
+  }
+  m.out_multiplier = 1.f;
+  launch_merge(kernel, m, spec->tile.warps, stream);
+}
+
+void Engine::write_kv_cache(const ir::Variant& variant, const CacheWriteArgs& args,
+                            cuda::CUstream stream) {
+  validate_cache_write(variant, args, DeviceKind::cuda, "attnjit::write_kv_cache");
+  const int tokens = static_cast<int>(args.k.shape[0]);
+  if (tokens == 0) return;
+  std::shared_ptr<cuda::Driver> gpu = driver();
+  auto spec = make_spec(variant, KernelKind::cache_write, gpu->arch());
+  if (!spec) throw std::runtime_error("attnjit::write_kv_cache: " + spec.error());
+  const cuda::LoadedKernel& kernel = loaded_kernel(*spec);
+  AttnjitCacheWriteParams p{};
+  p.k = args.k.data, p.v = args.v.data;
+  p.k_row_stride = args.k.stride(0), p.k_head_stride = args.k.stride(1);
+  p.v_row_stride = args.v.stride(0), p.v_head_stride = args.v.stride(1);
+  p.k_cache = args.k_cache.data, p.v_cache = args.v_cache.data;
+  const PageStrides k = page_strides(args.k_cache, variant.kv_cache.layout);
+  const PageStrides v = page_strides(args.v_cache, variant.kv_cache.layout);
+  p.k_block_stride = k.block, p.k_slot_stride = k.slot, p.k_head_stride_cache = k.head;
+  p.v_block_stride = v.block, p.v_slot_stride = v.slot, p.v_head_stride_cache = v.head;
+  p.slot_mapping = args.slot_mapping.data;
+  p.slot_is_64bit = args.slot_mapping.dtype == DType::i64;
+  p.num_tokens = tokens;
+  p.kv_heads = variant.kv_heads;
+  const bool per_tensor = variant.kv_scale == ir::ScaleGranularity::per_tensor;
+  p.k_scale = per_tensor ? args.k_scale : 1.f;
+  p.v_scale = per_tensor ? args.v_scale : 1.f;
+  if (variant.kv_scale == ir::ScaleGranularity::per_token_head) {
+    p.k_scales = static_cast<float*>(args.k_scale_cache.data);
+    p.v_scales = static_cast<float*>(args.v_scale_cache.data);
+    const PageStrides ks = scale_strides(args.k_scale_cache), vs = scale_strides(args.v_scale_cache);
+    p.ks_block_stride = ks.block, p.ks_slot_stride = ks.slot, p.ks_head_stride = ks.head;
+    p.vs_block_stride = vs.block, p.vs_slot_stride = vs.slot, p.vs_head_stride = vs.head;
+  }
+  const long long items = static_cast<long long>(tokens) * variant.kv_heads;
+  kernel.launch(static_cast<unsigned>((items + kMergeWarps - 1) / kMergeWarps), 1, 1,
+                kMergeWarps * 32, 0, stream, &p, sizeof(p));
+}
+
+}  // namespace attnjit

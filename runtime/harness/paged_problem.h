@@ -1,0 +1,128 @@
+#pragma once
+// One paged-attention problem on the host (a paged KV cache with a random block
+// table, queries, runtime values), its float64 reference and the device round trip.
+// Shared by the CLI (`attnjit run --kind paged`), the GPU tests and the benchmark.
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "compiler/ir/variant.h"
+#include "runtime/api/engine.h"
+#include "runtime/api/paged_args.h"
+#include "runtime/harness/prefill_problem.h"
+#include "runtime/reference/paged_reference.h"
+
+namespace attnjit::harness {
+
+struct PagedProblemShape {
+  // Per sequence: new query tokens (the chunk at the end of the sequence) and cached
+  // tokens before them, so seq_len = context_len + query_len. Decode is query_len 1;
+  // a fresh prefill has context 0.
+  std::vector<int> query_lens, context_lens;
+  // The cache format is the variant's (kernels are compiled for it). 0 / unset take
+  // the variant's; anything else must agree with it (a CLI flag that disagrees with
+  // the variant file is an error, not a silent override).
+  int page_size = 0;
+  std::optional<ir::KvLayout> layout;
+  // K and V as two views of one [num_blocks, 2, ...] tensor (vLLM's layout), so
+  // their strides are not those of contiguous tensors; per_token_head scale caches
+  // are then views of one f32 [num_blocks, page_size, kv_heads, 2] tensor too.
+  bool fused_kv = false;
+  // Pages no sequence uses, so page ids are sparse among num_blocks.
+  int extra_blocks = 0;
+  // Tokens with slot -1 mixed into the cache_write inputs (k_tokens, slot_mapping):
+  // padding a cache write must skip.
+  int padding_tokens = 0;
+  // Fill every cache slot no sequence uses (and its scales) with 0xFF bytes (NaN for
+  // the float types), so a kernel that lets a slot past seq_len reach its sums fails
+  // (0 * NaN is NaN): real caches hold garbage there.
+  bool poison_unused = true;
+  // The variant's runtime values: ProblemShape's explicit params / inputs / sinks /
+  // ranges and its random-value settings (its size fields are not read).
+  ProblemShape values;
+};
+
+struct HostPagedProblem {
+  int num_seqs = 0, total_q = 0, max_seqlen_q = 0;
+  int num_blocks = 0, max_blocks_per_seq = 0, page_size = 0;
+  ir::KvLayout layout = ir::KvLayout::NHD;
+  bool fused_kv = false;
+  std::vector<int> query_lens, seq_lens;  // host copies of the tables' lengths
+
+  HostTensor q;                          // [total_q, q_heads, head_dim], q_type
+  // Separate caches ([num_blocks, page layout...], kv_type), or with fused_kv one
+  // kv_cache [num_blocks, 2, page layout...] and k_cache / v_cache left empty.
+  HostTensor k_cache, v_cache, kv_cache;
+  // per_token_head: f32 [num_blocks, page_size, kv_heads] each, or with fused_kv one
+  // kv_scale_cache [num_blocks, page_size, kv_heads, 2] (K at 0, V at 1).
+  HostTensor k_scale_cache, v_scale_cache, kv_scale_cache;
+  HostTensor block_table, seq_lens_table, cu_seqlens_q;  // int32
+  float k_descale = 1.0f, v_descale = 1.0f;  // per_tensor (also the cache_write scales)
+  float out_scale = 1.0f;                    // fp8 output
+  HostTensor out, lse;                       // [total_q, q_heads, head_dim], f32 [q_heads, total_q]
+
+  // Every sequence's K/V tokens in order (plus padding tokens) before they were
+  // written to the cache, [num_tokens, kv_heads, head_dim] in q_type, and their
+  // int32 slots: the cache_write input that produced the cache.
+  HostTensor k_tokens, v_tokens, slot_mapping;
+
+  // The variant's runtime values, as in HostProblem.
+  std::map<std::string, float> params;
+  std::map<std::string, HostTensor> inputs;
+  HostTensor sinks, bidirectional_ranges;
+
+  // The arguments with each tensor's view from `view_of` (a host view, or a device
+  // copy's); K/V caches and scale caches are unbound from their fused tensors here.
+  using Viewer = std::function<TensorView(const HostTensor&)>;
+  PagedArgs args(const Viewer& view_of) const;
+  CacheWriteArgs cache_write_args(const Viewer& view_of) const;
+  // Cpu views of everything.
+  PagedArgs host_args() const;
+  CacheWriteArgs host_cache_write_args() const;
+};
+
+// Builds a random problem for `v` (which must have kv_cache = paged): a randomly
+// permuted block table (pages of different sequences interleaved, extra pages
+// unused), random normal K/V tokens in q_type written into the cache with
+// reference_cache_write semantics (so quantized caches hold what a cache write
+// would store, with per_token_head scales), random normal q, per_tensor
+// k/v_descale drawn from U(0.5, 2), fp8 out_scale from U(0.5, 2), and the runtime
+// values as make_random_problem draws them. Same problem for the same seed on every
+// platform. Throws std::invalid_argument for an inconsistent shape or variant.
+HostPagedProblem make_random_paged_problem(const ir::Variant& v, const PagedProblemShape& s,
+                                           uint64_t seed);
+
+// The reference for the problem's inputs (problem.out / lse untouched).
+PagedReferenceResult compute_paged_reference(const ir::Variant& v, const HostPagedProblem& p);
+
+// Whether the FP8 acceptance rule applies: fp8 KV cache or fp8 output.
+bool uses_fp8_rule(const ir::Variant& v);
+// The FP8 rule (FlashAttention / aiter practice for fp8 attention): pass when no value
+// is non-finite and at most kFp8MismatchFraction of the outputs lie outside
+// fp8_atol(...) of the reference, with no rtol. Kernels may run fp8 tensor-core
+// products (q rounded to fp8 too), which moves a few elements by a few fp8 steps
+// while a real bug (a wrong page, scale or mask) moves most of them. The atol is 0.3
+// for e4m3 (3 mantissa bits) and twice that for e5m2 (one bit fewer). LSE entries must
+// each be within kFp8LseAtol + kFp8LseRtol * |ref| when the KV cache is fp8 (scores
+// carry the fp8 rounding of q); with only the output in fp8 the usual LSE tolerance.
+inline constexpr double kFp8MismatchFraction = 0.005;
+inline constexpr double kFp8LseAtol = 5e-2, kFp8LseRtol = 1e-2;
+double fp8_atol(const ir::Variant& v);
+
+// Compares problem.out / problem.lse (a device result downloaded into them) with the
+// reference: tolerance_for(v) on every element, or the FP8 rule above. fp8 outputs
+// are divided by out_scale before the comparison.
+CheckResult compare_paged_with_reference(const ir::Variant& v, const HostPagedProblem& p);
+CheckResult compare_paged_with_reference(const ir::Variant& v, const HostPagedProblem& p,
+                                         const PagedReferenceResult& ref);
+
+// Uploads the problem, poisons out / lse with NaN, runs engine.paged (num_splits as
+// given: 0 = heuristic), synchronizes and downloads into problem.out / lse. Defined in
+// paged_device.cpp.
+void run_paged_on_device(Engine& engine, const ir::Variant& v, HostPagedProblem& problem,
+                         int num_splits = 0);
+
+}  // namespace attnjit::harness

@@ -1,0 +1,469 @@
+// The flash-attention main loop shared by every kernel kind: one thread block, kBlockM
+// query rows, a range of KV tiles, online softmax on tensor cores.
+//
+// Codegen defines, before this file (after templates/kernels/position.h): the element
+// types `Elem` (tensor-core operands) and `OutElem`, the decoders InputDecoder (q) and
+// KvDecoder (k, v) that name the storage types, OutputStorage and kOutputIsF32, the
+// tile constants kHeadDim kBlockM kBlockN kWarps kStages kRowTiles, kGroupSize (query
+// heads per KV head), kWriteLse, kHasSinks, kHasRanges, and the struct `VariantHooks`
+// (score transform, mask, and the KV band derived from the mask). The loop never knows
+// which variant it runs: it only calls the hooks.
+//
+// A kind's entry point describes its rows and keys with two small policies and calls
+// attend():
+//   Rows: q_row(r) / out_row(r) / lse_at(r) pointers, q_pos(r), q_head(r), the number
+//         of valid rows, the first and last query position;
+//   Keys: k_row(j) / v_row(j) pointers and, for quantized caches, k_scale(j) /
+//         v_scale(j); kv_len.
+//
+// Work split: each warp owns 16 * kRowTiles query rows for the whole loop, so the
+// softmax statistics of a row never leave the four lanes (one quad) holding it. With
+// two row tiles per warp every K/V fragment read from shared memory feeds two MMAs,
+// halving shared-memory traffic per FLOP. K and V tiles stream through a kStages-deep
+// ring in shared memory shared by all warps.
+
+namespace attnjit {
+
+struct TileGeometry {
+  static constexpr int kThreads = kWarps * 32;
+  static constexpr int kWarpRows = 16 * kRowTiles;  // query rows owned by one warp
+  // Rows are padded by 16 bytes so the 8 row addresses of one ldmatrix fall in 8
+  // different bank groups; this works for every head_dim that is a multiple of 16,
+  // where an XOR swizzle would need a power-of-two row length.
+  static constexpr int kRowBytes = (kHeadDim + 8) * 2;
+  static constexpr int kChunksPerRow = kHeadDim / 8;  // 16-byte chunks of one 16-bit row
+  static constexpr int kQBytes = kBlockM * kRowBytes;
+  static constexpr int kKvTileBytes = kBlockN * kRowBytes;
+  static constexpr int kSharedBytes = kQBytes + 2 * kStages * kKvTileBytes;
+  static constexpr int kDimSteps = kHeadDim / 16;  // k-steps of S = Q K^T
+  static constexpr int kKvSteps = kBlockN / 16;    // k-steps of O += P V
+  static constexpr int kScoreTiles = kBlockN / 8;  // 16x8 score tiles per warp row tile
+  static constexpr int kOutTiles = kHeadDim / 8;   // 16x8 output tiles per warp row tile
+  // Up to 128 values per row a warp keeps its Q fragments in registers for the whole
+  // loop; above that they would crowd out the output accumulators, so Q is re-read
+  // from shared memory each tile (a small fraction of the K/V shared-memory traffic).
+  static constexpr bool kQInRegisters = kHeadDim * kRowTiles <= 128;
+};
+
+static_assert(kHeadDim % 16 == 0, "head_dim must be a multiple of 16");
+static_assert(kRowTiles == 1 || kRowTiles == 2, "a warp owns 16 or 32 query rows");
+static_assert(kBlockM == 16 * kRowTiles * kWarps, "BLOCK_M = 16 * row tiles * warps");
+static_assert(kBlockN % 16 == 0, "BLOCK_N must be a multiple of 16");
+static_assert(kStages >= 2, "the K/V pipeline needs at least two stages");
+
+// One 16-byte chunk (8 elements) of a row into 16-bit shared memory: cp.async for
+// 16-bit storage; otherwise a synchronous load decoded (and scaled) to Elem, since the
+// tensor cores take 16-bit operands. Decoder: a storage type of the vocabulary (Raw16,
+// DecodeF32, DecodeE4m3, DecodeE5m2, DecodeInt8).
+template <typename Decoder>
+__device__ __forceinline__ void load_chunk(u32 to, const typename Decoder::Storage* from,
+                                           bool valid, float scale) {
+  if constexpr (Decoder::kConverts) {
+    u32 packed[4] = {0u, 0u, 0u, 0u};
+    if (valid) {
+      float x[8];
+      Decoder::load8(x, from);
+#pragma unroll
+      for (int i = 0; i < 4; ++i) packed[i] = Elem::pack2(x[2 * i] * scale, x[2 * i + 1] * scale);
+    }
+    store_shared16(to, packed);
+  } else {
+    copy16_async(to, from, valid);
+  }
+}
+
+// Loads rows [0, Rows) of a [Rows, kHeadDim] tile; `row_fn(r)` is the row's global
+// pointer or null past the end (zero-filled: a NaN there would reach the output through
+// P*V), `scale_fn(r)` its dequantization scale. `fallback` is any valid address: the
+// source operand of a zero-filling copy.
+template <int Rows, typename Decoder, typename RowFn, typename ScaleFn>
+__device__ __forceinline__ void load_tile(u32 dst, int tid, const typename Decoder::Storage* fallback,
+                                          RowFn row_fn, ScaleFn scale_fn) {
+  using Storage = typename Decoder::Storage;
+  using G = TileGeometry;
+  constexpr int kChunks = Rows * G::kChunksPerRow;
+  constexpr int kPerThread = (kChunks + G::kThreads - 1) / G::kThreads;
+#pragma unroll
+  for (int i = 0; i < kPerThread; ++i) {
+    const int chunk = tid + i * G::kThreads;
+    if (kChunks % G::kThreads == 0 || chunk < kChunks) {
+      const int row = chunk / G::kChunksPerRow;
+      const int col = chunk % G::kChunksPerRow;
+      const Storage* from = row_fn(row);
+      const bool valid = from != nullptr;
+      load_chunk<Decoder>(dst + row * G::kRowBytes + col * 16, valid ? from + col * 8 : fallback,
+                          valid, Decoder::kConverts && valid ? scale_fn(row) : 1.f);
+    }
+  }
+}
+
+// True when a query and a key position lie in the same [start, end) range.
+__device__ __forceinline__ bool in_same_range(const int* ranges, int count, int q_pos, int kv_pos) {
+  for (int r = 0; r < count; ++r) {
+    const int start = ranges[2 * r], end = ranges[2 * r + 1];
+    if (start <= q_pos && q_pos < end && start <= kv_pos && kv_pos < end) return true;
+  }
+  return false;
+}
+
+// The KV positions [begin, end) a block of query rows must visit: the band the
+// compiler derived from the mask, widened by bidirectional ranges that hold some of
+// the rows (tiles in a range are then masked per element).
+struct KvRange {
+  int begin, end;
+  bool widened_by_range;
+};
+
+__device__ __forceinline__ KvRange visible_kv_range(int q_pos_first, int q_pos_last, int kv_len,
+                                                    const int* ranges, int range_count) {
+  KvRange r{0, kv_len, false};
+  if (VariantHooks::kHasLowerBand) r.begin = max(0, q_pos_first + VariantHooks::kLowerOffset);
+  if (VariantHooks::kHasUpperBand)
+    r.end = min(kv_len, q_pos_last + VariantHooks::kUpperOffset + 1);
+  if constexpr (kHasRanges) {
+    for (int i = 0; i < range_count; ++i) {
+      const int start = max(ranges[2 * i], 0), end = min(ranges[2 * i + 1], kv_len);
+      if (start >= end || start > q_pos_last || end <= q_pos_first) continue;
+      if (r.end <= r.begin) r.begin = start, r.end = end;
+      else r.begin = min(r.begin, start), r.end = max(r.end, end);
+      r.widened_by_range = true;
+    }
+  }
+  return r;
+}
+
+struct AttendOptions {
+  float softmax_scale;       // applied to q.k
+  float softmax_scale_log2;  // softmax_scale * log2(e)
+  float out_multiplier;      // applied to the normalized output (V descale * fp8 out scale)
+  const int* ranges;         // this sequence's bidirectional ranges (kHasRanges)
+  int range_count;
+  int seq;
+  int split, num_splits;     // this block visits tiles of its share only
+  int* debug_tile_counts;
+};
+
+template <typename Rows, typename Keys>
+__device__ __forceinline__ void attend(unsigned char* shared, const Rows& rows, const Keys& keys,
+                                       const AttnjitVariantArgs& args, const AttendOptions& opt) {
+  using G = TileGeometry;
+  const int tid = threadIdx.x;
+  const int warp = tid / 32;
+  const int lane = tid % 32;
+
+  const KvRange range = visible_kv_range(rows.q_pos_first, rows.q_pos_last, keys.kv_len,
+                                         opt.ranges, opt.range_count);
+  int n_begin = range.begin / kBlockN;
+  int n_end = range.end > range.begin ? (range.end + kBlockN - 1) / kBlockN : n_begin;
+  if (opt.num_splits > 1) {  // split-KV: an even share of the tiles
+    const int per_split = (n_end - n_begin + opt.num_splits - 1) / opt.num_splits;
+    n_begin = min(n_end, n_begin + opt.split * per_split);
+    n_end = min(n_end, n_begin + per_split);
+  }
+  int full_tiles = 0;  // counted for debug_tile_counts only
+
+  const u32 q_smem = shared_address(shared);
+  const u32 k_smem = q_smem + G::kQBytes;
+  const u32 v_smem = k_smem + kStages * G::kKvTileBytes;
+
+  auto load_kv_tile = [&](int n, int stage) {
+    const int first = n * kBlockN;
+    const int rows_valid = min(kBlockN, keys.kv_len - first);
+    load_tile<kBlockN, KvDecoder>(
+        k_smem + stage * G::kKvTileBytes, tid, keys.k_row(0),
+        [&](int r) { return r < rows_valid ? keys.k_row(first + r) : nullptr; },
+        [&](int r) { return keys.k_scale(first + r); });
+    load_tile<kBlockN, KvDecoder>(
+        v_smem + stage * G::kKvTileBytes, tid, keys.v_row(0),
+        [&](int r) { return r < rows_valid ? keys.v_row(first + r) : nullptr; },
+        [&](int r) { return keys.v_scale(first + r); });
+  };
+
+  load_tile<kBlockM, InputDecoder>(
+      q_smem, tid, rows.q_row(0),
+      [&](int r) { return r < rows.rows_valid ? rows.q_row(r) : nullptr; },
+      [](int) { return 1.f; });
+  async_commit();
+#pragma unroll
+  for (int s = 0; s < kStages - 1; ++s) {
+    if (n_begin + s < n_end) load_kv_tile(n_begin + s, s);
+    async_commit();  // empty groups keep the wait counts below uniform
+  }
+  async_wait<kStages - 1>();  // the Q group
+  block_barrier();
+
+  // Fragment addressing. ldmatrix.x4: lane L gives the row address of 8x8 matrix L/8.
+  const int warp_row0 = warp * G::kWarpRows;  // first query row of this warp in the tile
+  const u32 q_frag_addr = q_smem + (warp_row0 + lane % 16) * G::kRowBytes + (lane / 16) * 16;
+  const u32 k_frag_offset = ((lane / 16) * 8 + lane % 8) * G::kRowBytes + ((lane / 8) % 2) * 16;
+  const u32 v_frag_offset = (((lane / 8) % 2) * 8 + lane % 8) * G::kRowBytes + (lane / 16) * 16;
+
+  u32 q_frag[G::kQInRegisters ? kRowTiles * G::kDimSteps : 1][4];
+  if constexpr (G::kQInRegisters) {
+#pragma unroll
+    for (int mt = 0; mt < kRowTiles; ++mt)
+#pragma unroll
+      for (int kk = 0; kk < G::kDimSteps; ++kk)
+        ldmatrix_x4(q_frag[mt * G::kDimSteps + kk], q_frag_addr + mt * 16 * G::kRowBytes + kk * 32);
+  }
+
+  float o[kRowTiles][G::kOutTiles][4];
+  float row_max[kRowTiles][2];  // running max of each row's logits (log2 domain if transformed)
+  float row_sum[kRowTiles][2];  // this lane's part of each row's running denominator
+  // The rows this lane holds: tile row warp_row0 + mt * 16 + lane / 4 + 8 * r. Their
+  // positions and heads are recomputed where needed (cheap) rather than held in
+  // registers, which the accumulators need.
+  auto my_row = [&](int mt, int r) { return warp_row0 + mt * 16 + lane / 4 + 8 * r; };
+  AttnjitBoundInputs bound[kRowTiles][2];
+#pragma unroll
+  for (int mt = 0; mt < kRowTiles; ++mt) {
+#pragma unroll
+    for (int d = 0; d < G::kOutTiles; ++d) o[mt][d][0] = o[mt][d][1] = o[mt][d][2] = o[mt][d][3] = 0.f;
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      row_max[mt][r] = neg_inf();
+      row_sum[mt][r] = 0.f;
+      const int q_head = rows.q_head(my_row(mt, r));
+      VariantHooks::bind(bound[mt][r], args, q_head, q_head / kGroupSize, opt.seq);
+    }
+  }
+
+  // With a score transform the logits are brought into the log2 domain explicitly;
+  // otherwise the scale folds into one FMA inside exp2.
+  const float exp2_scale = VariantHooks::kHasScoreTransform ? 1.f : opt.softmax_scale_log2;
+
+  for (int n = n_begin; n < n_end; ++n) {
+    const int it = n - n_begin;
+    async_wait<kStages - 2>();  // tile n has landed ...
+    block_barrier();            // ... for every thread, and tile n-1's buffer is free
+    if (n + kStages - 1 < n_end) load_kv_tile(n + kStages - 1, (it + kStages - 1) % kStages);
+    async_commit();
+
+    const int stage = it % kStages;
+    const u32 k_tile = k_smem + stage * G::kKvTileBytes;
+    const u32 v_tile = v_smem + stage * G::kKvTileBytes;
+
+    // S = Q K^T for this warp's rows and the tile's kBlockN keys. Each K fragment
+    // read from shared memory feeds kRowTiles MMAs.
+    float s[kRowTiles][G::kScoreTiles][4];
+#pragma unroll
+    for (int mt = 0; mt < kRowTiles; ++mt)
+#pragma unroll
+      for (int t = 0; t < G::kScoreTiles; ++t) s[mt][t][0] = s[mt][t][1] = s[mt][t][2] = s[mt][t][3] = 0.f;
+#pragma unroll
+    for (int kk = 0; kk < G::kDimSteps; ++kk) {
+      u32 a[kRowTiles][4];
+#pragma unroll
+      for (int mt = 0; mt < kRowTiles; ++mt) {
+        if constexpr (G::kQInRegisters) {
+#pragma unroll
+          for (int i = 0; i < 4; ++i) a[mt][i] = q_frag[G::kQInRegisters ? mt * G::kDimSteps + kk : 0][i];
+        } else {
+          ldmatrix_x4(a[mt], q_frag_addr + mt * 16 * G::kRowBytes + kk * 32);
+        }
+      }
+#pragma unroll
+      for (int nn = 0; nn < G::kScoreTiles / 2; ++nn) {
+        u32 b[4];
+        ldmatrix_x4(b, k_tile + k_frag_offset + nn * 16 * G::kRowBytes + kk * 32);
+#pragma unroll
+        for (int mt = 0; mt < kRowTiles; ++mt) {
+          Elem::mma(s[mt][2 * nn], a[mt], b);
+          Elem::mma(s[mt][2 * nn + 1], a[mt], b + 2);
+        }
+      }
+    }
+
+    // Score transform and mask. A tile wholly inside an exact band needs neither
+    // sequence-end nor per-element checks.
+    const int kv_first = n * kBlockN;
+    const bool full_tile =
+        VariantHooks::kBandIsExact && !range.widened_by_range && kv_first + kBlockN <= keys.kv_len &&
+        (!VariantHooks::kHasUpperBand ||
+         kv_first + kBlockN - 1 <= rows.q_pos_first + VariantHooks::kUpperOffset) &&
+        (!VariantHooks::kHasLowerBand ||
+         kv_first >= rows.q_pos_last + VariantHooks::kLowerOffset);
+    full_tiles += full_tile;
+    if (VariantHooks::kHasScoreTransform || !full_tile) {
+#pragma unroll
+      for (int mt = 0; mt < kRowTiles; ++mt) {
+#pragma unroll
+        for (int t = 0; t < G::kScoreTiles; ++t) {
+#pragma unroll
+          for (int e = 0; e < 4; ++e) {
+            Position at;
+            at.q_pos = rows.q_pos(my_row(mt, e / 2));
+            at.kv_pos = kv_first + t * 8 + (lane % 4) * 2 + (e % 2);
+            at.q_head = rows.q_head(my_row(mt, e / 2));
+            at.kv_head = at.q_head / kGroupSize;
+            at.seq = opt.seq;
+            at.q_len = rows.q_len;
+            at.kv_len = keys.kv_len;
+            float x = s[mt][t][e];
+            if (VariantHooks::kHasScoreTransform)
+              x = VariantHooks::score(x * opt.softmax_scale, at, args, bound[mt][e / 2]) * kLog2e;
+            if (!full_tile) {
+              bool visible = at.kv_pos < keys.kv_len;
+              if (VariantHooks::kHasUpperBand)
+                visible = visible && at.kv_pos <= at.q_pos + VariantHooks::kUpperOffset;
+              if (VariantHooks::kHasLowerBand)
+                visible = visible && at.kv_pos >= at.q_pos + VariantHooks::kLowerOffset;
+              if (!VariantHooks::kBandIsExact)
+                visible = visible && VariantHooks::mask(at, args, bound[mt][e / 2]);
+              if constexpr (kHasRanges) {
+                if (range.widened_by_range && !visible && at.kv_pos < keys.kv_len)
+                  visible = in_same_range(opt.ranges, opt.range_count, at.q_pos, at.kv_pos);
+              }
+              if (!visible) x = neg_inf();
+            }
+            s[mt][t][e] = x;
+          }
+        }
+      }
+    }
+
+    // Online softmax: new running max, rescale what was accumulated, exponentiate.
+#pragma unroll
+    for (int mt = 0; mt < kRowTiles; ++mt) {
+#pragma unroll
+      for (int r = 0; r < 2; ++r) {
+        float tile_max = row_max[mt][r];
+#pragma unroll
+        for (int t = 0; t < G::kScoreTiles; ++t)
+          tile_max = fmaxf(tile_max, fmaxf(s[mt][t][2 * r], s[mt][t][2 * r + 1]));
+        tile_max = quad_max(tile_max);
+        // A row that has seen only masked keys keeps max -inf; subtract 0 instead so
+        // exp2 gives 0 rather than NaN from (-inf) - (-inf).
+        const float max_scaled = tile_max == neg_inf() ? 0.f : tile_max * exp2_scale;
+        const float alpha = fast_exp2(row_max[mt][r] * exp2_scale - max_scaled);
+        row_max[mt][r] = tile_max;
+        row_sum[mt][r] *= alpha;
+#pragma unroll
+        for (int d = 0; d < G::kOutTiles; ++d) {
+          o[mt][d][2 * r] *= alpha;
+          o[mt][d][2 * r + 1] *= alpha;
+        }
+#pragma unroll
+        for (int t = 0; t < G::kScoreTiles; ++t) {
+#pragma unroll
+          for (int e = 2 * r; e < 2 * r + 2; ++e) {
+            const float prob = fast_exp2(fmaf(s[mt][t][e], exp2_scale, -max_scaled));
+            s[mt][t][e] = prob;
+            row_sum[mt][r] += prob;
+          }
+        }
+      }
+    }
+
+    // O += P V. The score accumulators of two adjacent 16x8 tiles are exactly the A
+    // fragment of one 16x16 step, so P never leaves registers.
+#pragma unroll
+    for (int kk = 0; kk < G::kKvSteps; ++kk) {
+      u32 a[kRowTiles][4];
+#pragma unroll
+      for (int mt = 0; mt < kRowTiles; ++mt) {
+        a[mt][0] = Elem::pack2(s[mt][2 * kk][0], s[mt][2 * kk][1]);
+        a[mt][1] = Elem::pack2(s[mt][2 * kk][2], s[mt][2 * kk][3]);
+        a[mt][2] = Elem::pack2(s[mt][2 * kk + 1][0], s[mt][2 * kk + 1][1]);
+        a[mt][3] = Elem::pack2(s[mt][2 * kk + 1][2], s[mt][2 * kk + 1][3]);
+      }
+#pragma unroll
+      for (int dd = 0; dd < G::kOutTiles / 2; ++dd) {
+        u32 b[4];
+        ldmatrix_x4_trans(b, v_tile + v_frag_offset + kk * 16 * G::kRowBytes + dd * 32);
+#pragma unroll
+        for (int mt = 0; mt < kRowTiles; ++mt) {
+          Elem::mma(o[mt][2 * dd], a[mt], b);
+          Elem::mma(o[mt][2 * dd + 1], a[mt], b + 2);
+        }
+      }
+    }
+  }
+  async_wait<0>();
+
+  if (opt.debug_tile_counts != nullptr && tid == 0) {
+    atomicAdd(opt.debug_tile_counts, n_end - n_begin);
+    atomicAdd(opt.debug_tile_counts + 1, full_tiles);
+  }
+
+  // Epilogue: normalize (folding in the sink logit, which joins the denominator but has
+  // no value row), then write the rows out.
+  float out_scale[kRowTiles][2], lse[kRowTiles][2];
+#pragma unroll
+  for (int mt = 0; mt < kRowTiles; ++mt) {
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      const float sum = quad_sum(row_sum[mt][r]);
+      const float max_log2 = row_max[mt][r] == neg_inf() ? neg_inf() : row_max[mt][r] * exp2_scale;
+      if constexpr (kHasSinks) {
+        const float sink_log2 = args.sinks[rows.q_head(my_row(mt, r))] * kLog2e;
+        const float top = fmaxf(max_log2, sink_log2);
+        const float keep = fast_exp2(max_log2 - top);  // 0 for a fully masked row
+        const float total = sum * keep + fast_exp2(sink_log2 - top);
+        out_scale[mt][r] = keep / total * opt.out_multiplier;
+        lse[mt][r] = (top + fast_log2(total)) * kLn2;
+      } else {
+        // A fully masked row outputs zeros.
+        out_scale[mt][r] = sum > 0.f ? opt.out_multiplier / sum : 0.f;
+        lse[mt][r] = sum > 0.f ? (max_log2 + fast_log2(sum)) * kLn2 : neg_inf();
+      }
+    }
+  }
+  if constexpr (kOutputIsF32) {
+    // 8-byte stores straight from the accumulators: an f32 row would not fit the
+    // 16-bit staging rows.
+#pragma unroll
+    for (int mt = 0; mt < kRowTiles; ++mt) {
+#pragma unroll
+      for (int r = 0; r < 2; ++r) {
+        const int row = warp_row0 + mt * 16 + lane / 4 + r * 8;
+        if (row >= rows.rows_valid) continue;
+        OutputStorage* out = rows.out_row(row);
+#pragma unroll
+        for (int d = 0; d < G::kOutTiles; ++d) {
+          const float2 pair = make_float2(o[mt][d][2 * r] * out_scale[mt][r],
+                                          o[mt][d][2 * r + 1] * out_scale[mt][r]);
+          *reinterpret_cast<float2*>(out + d * 8 + (lane % 4) * 2) = pair;
+        }
+      }
+    }
+  } else {
+    // Stage this warp's rows in its own (no longer needed) Q rows of shared memory,
+    // then write them out with 16-byte stores.
+    warp_barrier();
+    unsigned char* warp_rows = shared + warp_row0 * G::kRowBytes;
+#pragma unroll
+    for (int mt = 0; mt < kRowTiles; ++mt) {
+#pragma unroll
+      for (int d = 0; d < G::kOutTiles; ++d) {
+#pragma unroll
+        for (int r = 0; r < 2; ++r) {
+          const int row = mt * 16 + lane / 4 + r * 8;
+          const int col = d * 8 + (lane % 4) * 2;
+          *reinterpret_cast<u32*>(warp_rows + row * G::kRowBytes + col * 2) = OutElem::pack2(
+              o[mt][d][2 * r] * out_scale[mt][r], o[mt][d][2 * r + 1] * out_scale[mt][r]);
+        }
+      }
+    }
+    warp_barrier();
+#pragma unroll
+    for (int chunk = lane; chunk < G::kWarpRows * G::kChunksPerRow; chunk += 32) {
+      const int row = chunk / G::kChunksPerRow;
+      const int col = chunk % G::kChunksPerRow;
+      if (warp_row0 + row < rows.rows_valid)
+        store16(rows.out_row(warp_row0 + row) + col * 8, warp_rows + row * G::kRowBytes + col * 16);
+    }
+  }
+  if (kWriteLse && lane % 4 == 0) {
+#pragma unroll
+    for (int mt = 0; mt < kRowTiles; ++mt) {
+#pragma unroll
+      for (int r = 0; r < 2; ++r) {
+        const int row = warp_row0 + mt * 16 + lane / 4 + r * 8;
+        if (row < rows.rows_valid) *rows.lse_at(row) = lse[mt][r];
+      }
+    }
+  }
+}
+
+}  // namespace attnjit

@@ -1,0 +1,150 @@
+// Paged kind: queries of a mixed batch (prefill chunks and single decode tokens)
+// against a paged KV cache. The query heads that share a KV head are packed into the
+// rows of one thread block (row r = token r / kGroupSize, head r % kGroupSize), so each
+// K/V tile is read once per group. Grid: x = query blocks over all sequences, y = KV
+// heads, z = split-KV segments; the main loop is attention_core.cuh's attend().
+
+namespace attnjit {
+
+constexpr int kTokensPerBlock = kBlockM / kGroupSize;
+static_assert(kTokensPerBlock >= 1, "BLOCK_M must hold at least one token's query heads");
+
+// Query rows of one sequence's chunk: kTokensPerBlock tokens x kGroupSize heads.
+struct PackedRows {
+  const InputStorage* q;  // the chunk's first token, first head of the group
+  OutputStorage* out;
+  float* lse;
+  long long q_row_stride, q_head_stride, o_row_stride, o_head_stride;
+  long long lse_row_stride, lse_head_stride;
+  int head0;              // first query head of the group
+  int rows_valid;
+  int pos0;               // position of the block's first token
+  int q_pos_first, q_pos_last;
+  int q_len;
+
+  __device__ __forceinline__ const InputStorage* q_row(int r) const {
+    return q + (r / kGroupSize) * q_row_stride + (r % kGroupSize) * q_head_stride;
+  }
+  __device__ __forceinline__ OutputStorage* out_row(int r) const {
+    return out + (r / kGroupSize) * o_row_stride + (r % kGroupSize) * o_head_stride;
+  }
+  __device__ __forceinline__ float* lse_at(int r) const {
+    return lse + (r / kGroupSize) * lse_row_stride + (r % kGroupSize) * lse_head_stride;
+  }
+  __device__ __forceinline__ int q_pos(int r) const { return pos0 + r / kGroupSize; }
+  __device__ __forceinline__ int q_head(int r) const { return head0 + r % kGroupSize; }
+};
+
+// One sequence's keys and values, gathered through its row of the block table.
+struct PagedKeys {
+  const KvStorage* k;  // the cache base, offset to this KV head
+  const KvStorage* v;
+  const int* pages;    // this sequence's block table row
+  long long k_block_stride, k_slot_stride, v_block_stride, v_slot_stride;
+  const float* k_scales;  // per-token-head scales, offset to this KV head
+  const float* v_scales;
+  long long ks_block_stride, ks_slot_stride, vs_block_stride, vs_slot_stride;
+  float k_descale, v_descale;
+  int kv_len;
+
+  __device__ __forceinline__ const KvStorage* k_row(int j) const {
+    return k + pages[j / kPageSize] * k_block_stride + (j % kPageSize) * k_slot_stride;
+  }
+  __device__ __forceinline__ const KvStorage* v_row(int j) const {
+    return v + pages[j / kPageSize] * v_block_stride + (j % kPageSize) * v_slot_stride;
+  }
+  __device__ __forceinline__ float k_scale(int j) const {
+    if constexpr (kPerTokenHeadScales)
+      return k_scales[pages[j / kPageSize] * ks_block_stride + (j % kPageSize) * ks_slot_stride];
+    return 1.f;  // a per-tensor descale is folded into the softmax scale
+  }
+  __device__ __forceinline__ float v_scale(int j) const {
+    if constexpr (kPerTokenHeadScales)
+      return v_scales[pages[j / kPageSize] * vs_block_stride + (j % kPageSize) * vs_slot_stride];
+    return 1.f;  // a per-tensor descale is folded into the output multiplier
+  }
+};
+
+// Sequence s owns query blocks [cu_q[s] / T + s, cu_q[s + 1] / T + s + 1): an upper
+// bound on its ceil(q_len / T) blocks that needs no prefix sum over block counts.
+__device__ __forceinline__ int find_sequence(const int* cu_seqlens_q, int num_seqs, int block) {
+  int lo = 0, hi = num_seqs - 1;
+  while (lo < hi) {
+    const int mid = (lo + hi + 1) / 2;
+    if (cu_seqlens_q[mid] / kTokensPerBlock + mid <= block) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
+
+}  // namespace attnjit
+
+extern "C" __global__ void __launch_bounds__(attnjit::TileGeometry::kThreads)
+    ATTNJIT_ENTRY(const AttnjitPagedParams p) {
+  using namespace attnjit;
+  extern __shared__ __align__(128) unsigned char shared[];
+
+  const int kv_head = blockIdx.y;
+  const int split = blockIdx.z;
+  const int seq = find_sequence(p.cu_seqlens_q, p.num_seqs, blockIdx.x);
+  const int q_start = p.cu_seqlens_q[seq];
+  const int q_len = p.cu_seqlens_q[seq + 1] - q_start;
+  const int token0 = (blockIdx.x - (q_start / kTokensPerBlock + seq)) * kTokensPerBlock;
+  if (token0 >= q_len) return;
+  const int kv_len = p.seq_lens[seq];
+  const int tokens = min(kTokensPerBlock, q_len - token0);
+  const int head0 = kv_head * kGroupSize;
+
+  PackedRows rows;
+  rows.q_row_stride = p.q_row_stride;
+  rows.q_head_stride = p.q_head_stride;
+  rows.o_row_stride = p.o_row_stride;
+  rows.o_head_stride = p.o_head_stride;
+  rows.lse_row_stride = p.lse_row_stride;
+  rows.lse_head_stride = p.lse_head_stride;
+  rows.q = static_cast<const InputStorage*>(p.q) + (q_start + token0) * p.q_row_stride +
+           head0 * p.q_head_stride;
+  rows.out = static_cast<OutputStorage*>(p.out) + split * p.o_split_stride +
+             (q_start + token0) * p.o_row_stride + head0 * p.o_head_stride;
+  rows.lse = p.lse != nullptr ? p.lse + split * p.lse_split_stride +
+                                    (q_start + token0) * p.lse_row_stride +
+                                    head0 * p.lse_head_stride
+                              : nullptr;
+  rows.head0 = head0;
+  rows.rows_valid = tokens * kGroupSize;
+  // The chunk sits at the end of its sequence.
+  rows.pos0 = kv_len - q_len + token0;
+  rows.q_pos_first = rows.pos0;
+  rows.q_pos_last = rows.pos0 + tokens - 1;
+  rows.q_len = q_len;
+
+  PagedKeys keys;
+  keys.k = static_cast<const KvStorage*>(p.k_cache) + kv_head * p.k_head_stride;
+  keys.v = static_cast<const KvStorage*>(p.v_cache) + kv_head * p.v_head_stride;
+  keys.pages = p.block_table + static_cast<long long>(seq) * p.block_table_stride;
+  keys.k_block_stride = p.k_block_stride;
+  keys.k_slot_stride = p.k_slot_stride;
+  keys.v_block_stride = p.v_block_stride;
+  keys.v_slot_stride = p.v_slot_stride;
+  keys.k_scales = p.k_scales != nullptr ? p.k_scales + kv_head * p.ks_head_stride : nullptr;
+  keys.v_scales = p.v_scales != nullptr ? p.v_scales + kv_head * p.vs_head_stride : nullptr;
+  keys.ks_block_stride = p.ks_block_stride;
+  keys.ks_slot_stride = p.ks_slot_stride;
+  keys.vs_block_stride = p.vs_block_stride;
+  keys.vs_slot_stride = p.vs_slot_stride;
+  keys.k_descale = p.k_descale;
+  keys.v_descale = p.v_descale;
+  keys.kv_len = kv_len;
+
+  AttendOptions opt;
+  opt.softmax_scale = p.softmax_scale;
+  opt.softmax_scale_log2 = p.softmax_scale_log2;
+  opt.out_multiplier = p.out_multiplier;
+  opt.ranges = kHasRanges ? p.variant.ranges + seq * p.variant.max_ranges * 2 : nullptr;
+  opt.range_count = kHasRanges ? p.variant.max_ranges : 0;
+  opt.seq = seq;
+  opt.split = split;
+  opt.num_splits = p.num_splits;
+  opt.debug_tile_counts = p.debug_tile_counts;
+  attend(shared, rows, keys, p.variant, opt);
+}
