@@ -4,7 +4,7 @@ namespace attnjit {
 
 namespace {
 constexpr Dialect kDialects[] = {
-    {Vendor::cuda, "CUDA", "templates/cuda/tile_ops.cuh", ".cu", "attnjit::tanh_fast", "expf", "exp2f",
+    {Vendor::cuda, "CUDA", "templates/cuda/tile_ops.cuh", ".cu", "attnjit::tanh_approx", "expf", "exp2f",
      "logf", "sqrtf", "fabsf", "fminf", "fmaxf"},
     {Vendor::hip, "HIP", "templates/hip/tile_ops.cuh", ".hip", "tanhf", "expf", "exp2f",
      "logf", "sqrtf", "fabsf", "fminf", "fmaxf"},

@@ -47,18 +47,22 @@ Result<ElementTypes, std::string> element_types(DType t, bool as_kv) {
 }
 
 // Output storage: 16-bit types are staged through shared memory and written with
-// 16-byte stores; f32 rows are written from the accumulators.
+// 16-byte stores; f32 and fp8 pairs are written from the accumulators ("direct").
 struct OutputTypes {
   const char* storage;
-  const char* pack;  // vocabulary type that packs two floats (16-bit outputs)
-  bool is_f32;
+  const char* writer;  // vocabulary type: pack2 (staged) or store_pair (direct)
+  bool direct;
 };
 
 Result<OutputTypes, std::string> output_types(DType t) {
   switch (t) {
     case DType::bf16: return OutputTypes{"attnjit::u16", "attnjit::Bf16", false};
     case DType::f16: return OutputTypes{"attnjit::u16", "attnjit::Fp16", false};
-    case DType::f32: return OutputTypes{"float", "attnjit::Bf16", true};
+    case DType::f32: return OutputTypes{"float", "attnjit::StoreF32", true};
+    case DType::fp8_e4m3:
+      return OutputTypes{"unsigned char", "attnjit::StoreFp8<attnjit::EncodeE4m3>", true};
+    case DType::fp8_e5m2:
+      return OutputTypes{"unsigned char", "attnjit::StoreFp8<attnjit::EncodeE5m2>", true};
     default: return fail(fmt::format("out type {} is not supported", dtype_name(t)));
   }
 }
@@ -81,7 +85,7 @@ std::string builtin_locals(const ir::ExprRef& e) {
   for (int b = 1; b < 8; ++b)  // 0 is `score`, the hook's parameter
     if (used[b]) {
       const char* name = ir::builtin_name(static_cast<ir::Builtin>(b));
-      out += fmt::format("    const int {} = at.{};\n", name, name);
+      out += fmt::format("    [[maybe_unused]] const int {} = at.{};\n", name, name);
     }
   return out;
 }
@@ -245,7 +249,7 @@ Result<GeneratedSource, std::string> render_attention(const KernelSpec& spec) {
       "typedef {} Elem;          // tensor-core operands\n"
       "typedef {} OutputStorage;  // out in memory\n"
       "typedef {} OutElem;\n"
-      "constexpr bool kOutputIsF32 = {};\n"
+      "constexpr bool kOutputDirect = {};\n"
       "constexpr int kHeadDim = {};\n"
       "constexpr int kBlockM = {};\n"
       "constexpr int kBlockN = {};\n"
@@ -256,8 +260,8 @@ Result<GeneratedSource, std::string> render_attention(const KernelSpec& spec) {
       "constexpr bool kWriteLse = {};\n"
       "constexpr bool kHasSinks = {};\n"
       "constexpr bool kHasRanges = {};  // bidirectional ranges\n",
-      q_types->decoder, kv_types->decoder, q_types->compute, out_types->storage, out_types->pack,
-      out_types->is_f32, v.head_dim, spec.tile.block_m, spec.tile.block_n, spec.tile.warps,
+      q_types->decoder, kv_types->decoder, q_types->compute, out_types->storage, out_types->writer,
+      out_types->direct, v.head_dim, spec.tile.block_m, spec.tile.block_n, spec.tile.warps,
       spec.tile.stages, spec.tile.block_m / (16 * spec.tile.warps), v.group_size(), v.q_heads,
       v.kv_heads, v.lse || spec.split_kv, v.sinks_per_head && !spec.split_kv,
       v.bidirectional_ranges);

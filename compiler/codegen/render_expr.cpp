@@ -117,8 +117,33 @@ class Renderer {
   }
   std::string as_float(const Expr& e) {
     if (e.op == Op::constant) return float_literal(e.value);
+    if (is_float_linear(e)) return render_float_linear(e);
     if (is_integral(e)) return "static_cast<float>(" + render(e) + ")";
     return render(e);
+  }
+  // Sums and differences of positions and integer constants (kv_pos - q_pos): rendered
+  // over the float positions of the hook's Position, so no int-to-float conversion
+  // runs per element.
+  static bool is_float_linear(const Expr& e) {
+    switch (e.op) {
+      case Op::constant: return is_integral(e);
+      case Op::builtin: return e.builtin == ir::Builtin::q_pos || e.builtin == ir::Builtin::kv_pos;
+      case Op::neg: return is_float_linear(*e.args[0]);
+      case Op::add:
+      case Op::sub: return is_float_linear(*e.args[0]) && is_float_linear(*e.args[1]);
+      default: return false;
+    }
+  }
+  std::string render_float_linear(const Expr& e) {
+    switch (e.op) {
+      case Op::constant: return float_literal(e.value);
+      case Op::builtin:
+        return e.builtin == ir::Builtin::q_pos ? "at.q_pos_f" : "at.kv_pos_f";
+      case Op::neg: return "(-" + render_float_linear(*e.args[0]) + ")";
+      default:
+        return "(" + render_float_linear(*e.args[0]) + (e.op == Op::add ? " + " : " - ") +
+               render_float_linear(*e.args[1]) + ")";
+    }
   }
   std::string binary(const Expr& e, const char* op) {
     const bool compare_mixed = e.args[0]->type == ir::ValueType::number &&

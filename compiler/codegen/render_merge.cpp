@@ -12,15 +12,30 @@ namespace {
 
 struct TypeNames {
   const char* storage;
-  const char* elem;  // vocabulary type that converts / packs
+  const char* elem;  // vocabulary type that converts (parts) or stores pairs (output)
   bool is_f32;
 };
 
-bool merge_types(DType t, TypeNames* out) {
+bool part_types(DType t, TypeNames* out) {
   switch (t) {
     case DType::bf16: *out = {"attnjit::u16", "attnjit::Bf16", false}; return true;
     case DType::f16: *out = {"attnjit::u16", "attnjit::Fp16", false}; return true;
     case DType::f32: *out = {"float", "attnjit::Bf16", true}; return true;
+    default: return false;
+  }
+}
+
+bool output_types(DType t, TypeNames* out) {
+  switch (t) {
+    case DType::bf16: *out = {"attnjit::u16", "attnjit::Bf16", false}; return true;
+    case DType::f16: *out = {"attnjit::u16", "attnjit::Fp16", false}; return true;
+    case DType::f32: *out = {"float", "attnjit::StoreF32", true}; return true;
+    case DType::fp8_e4m3:
+      *out = {"unsigned char", "attnjit::StoreFp8<attnjit::EncodeE4m3>", false};
+      return true;
+    case DType::fp8_e5m2:
+      *out = {"unsigned char", "attnjit::StoreFp8<attnjit::EncodeE5m2>", false};
+      return true;
     default: return false;
   }
 }
@@ -30,8 +45,8 @@ bool merge_types(DType t, TypeNames* out) {
 Result<GeneratedSource, std::string> render_merge(const KernelSpec& spec) {
   const ir::Variant& v = spec.variant;
   TypeNames part, out;
-  if (!merge_types(spec.split_kv ? DType::f32 : v.out_type, &part) ||
-      !merge_types(v.out_type, &out))
+  if (!part_types(spec.split_kv ? DType::f32 : v.out_type, &part) ||
+      !output_types(v.out_type, &out))
     return fail(fmt::format("variant {}: merge does not support out type {}", v.name,
                             dtype_name(v.out_type)));
   const Dialect& dialect = dialect_for(vendor_of_arch(spec.arch));
@@ -56,14 +71,13 @@ Result<GeneratedSource, std::string> render_merge(const KernelSpec& spec) {
       "constexpr bool kPartIsF32 = {};\n"
       "typedef {} OutputStorage;\n"
       "typedef {} OutElem;\n"
-      "constexpr bool kOutputIsF32 = {};\n"
       "constexpr int kHeadDim = {};\n"
       "constexpr int kWarps = {};\n"
       "constexpr bool kHasSinks = {};\n"
       "#define ATTNJIT_ENTRY {}\n"
       "\n// ---- templates/kernels/merge.cuh ----\n{}",
       v.name, spec.arch, dialect.name, src.uri, dialect.tile_ops, *tile_ops, *params, part.storage,
-      part.elem, part.is_f32, out.storage, out.elem, out.is_f32, v.head_dim, spec.tile.warps,
+      part.elem, part.is_f32, out.storage, out.elem, v.head_dim, spec.tile.warps,
       v.sinks_per_head && spec.split_kv, src.entry, *kernel);
   return src;
 }

@@ -311,7 +311,7 @@ class VariantLowerer {
 
   size_t count_runtime_params() const {
     return static_cast<size_t>(std::count_if(variant_.params.begin(), variant_.params.end(),
-                                          [](const ScalarParam& p) { return !p.is_const; }));
+                                             [](const ScalarParam& p) { return !p.is_const; }));
   }
 
   // Reports the first declaration past `limit` only: every later one is past it too,

@@ -138,13 +138,15 @@ class Checks {
              std::to_string(t.stride(d)));
   }
 
-  // Read as a plain int array by the kernel: stride 1, 4-byte aligned.
+  // Read as a plain int array by the kernel: stride 1, naturally aligned.
   void int_array(const Arg& a) const {
     const TensorView& t = *a.view;
+    const int bytes = dtype_bytes(t.dtype);
     if (t.shape[0] > 1 && t.stride(0) != 1)
-      fail(a.name, "stride 1 (a contiguous int32 array)", std::to_string(t.stride(0)));
-    if (reinterpret_cast<uintptr_t>(t.data) % sizeof(int32_t) != 0)
-      fail(a.name, "a 4-byte aligned data pointer", fmt::format("{}", t.data));
+      fail(a.name, fmt::format("stride 1 (a contiguous {} array)", dtype_name(t.dtype)),
+           std::to_string(t.stride(0)));
+    if (reinterpret_cast<uintptr_t>(t.data) % bytes != 0)
+      fail(a.name, fmt::format("a {}-byte aligned data pointer", bytes), fmt::format("{}", t.data));
   }
 
   // Only read at computed offsets: any strides, natural alignment.
@@ -169,11 +171,22 @@ class Checks {
   const std::string& where_;
 };
 
-// Element i of a host int32 array with any stride.
+// The element at `offset` of a host int32 array.
 int32_t host_int(const TensorView& t, int64_t offset) {
   int32_t v;
   std::memcpy(&v, static_cast<const unsigned char*>(t.data) + offset * sizeof(int32_t), sizeof v);
   return v;
+}
+
+// The element at `offset` of a host int32 or int64 array (slot mappings).
+int64_t host_index(const TensorView& t, int64_t offset) {
+  const auto* p = static_cast<const unsigned char*>(t.data);
+  if (t.dtype == DType::i64) {
+    int64_t v;
+    std::memcpy(&v, p + offset * sizeof(int64_t), sizeof v);
+    return v;
+  }
+  return host_int(t, offset);
 }
 
 void require_paged_variant(const Checks& c, const ir::Variant& v) {
@@ -506,8 +519,10 @@ class CacheWriteCheck {
     const std::string cache_tag = fmt::format(" ({})", variant_name(v_));
     c_.dtype("k_cache", a_.k_cache, v_.kv_type, cache_tag);
     c_.dtype("v_cache", a_.v_cache, v_.kv_type, cache_tag);
-    // int64 slot mappings need an int64 tensor dtype, which attnjit does not have yet.
-    c_.dtype("slot_mapping", a_.slot_mapping, DType::i32, "");
+    // vLLM's slot mappings are int64; int32 ones are accepted as well.
+    if (a_.slot_mapping.dtype != DType::i32 && a_.slot_mapping.dtype != DType::i64)
+      c_.fail("slot_mapping", "dtype int32 or int64",
+              std::string(dtype_name(a_.slot_mapping.dtype)));
     if (per_token_head()) {
       c_.dtype("k_scale_cache", a_.k_scale_cache, DType::f32, "");
       c_.dtype("v_scale_cache", a_.v_scale_cache, DType::f32, "");
@@ -546,7 +561,7 @@ class CacheWriteCheck {
     const TensorView& slots = a_.slot_mapping;
     const int64_t limit = a_.k_cache.shape[0] * int64_t{v_.kv_cache.page_size};
     for (int64_t t = 0; t < slots.shape[0]; ++t) {
-      const int32_t slot = host_int(slots, t * slots.stride(0));
+      const int64_t slot = host_index(slots, t * slots.stride(0));
       if (slot >= limit)  // negative slots are padding: skipped
         c_.fail("slot_mapping",
                 fmt::format("slots < {} (num_blocks {} x page_size {}), or < 0 to skip a token",

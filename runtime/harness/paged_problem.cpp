@@ -286,6 +286,23 @@ PagedReferenceResult compute_paged_reference(const ir::Variant& v, const HostPag
   return reference_paged(v, args);
 }
 
+PagedReferenceResult compute_unquantized_reference(const ir::Variant& v, const HostPagedProblem& p) {
+  ir::Variant plain = v;
+  plain.kv_type = v.q_type;
+  plain.kv_scale = ir::ScaleGranularity::none;
+  // The same pages and tokens, written unquantized into fresh caches.
+  HostPagedProblem copy = p;
+  for (HostTensor* t : {&copy.kv_cache, &copy.k_cache, &copy.v_cache})
+    if (t->defined()) *t = make_host_tensor(plain.kv_type, t->shape);
+  copy.kv_scale_cache = copy.k_scale_cache = copy.v_scale_cache = HostTensor{};
+  copy.k_descale = copy.v_descale = 1.0f;
+  reference_cache_write(plain, copy.host_cache_write_args());
+  PagedArgs args = copy.host_args();
+  args.out = {};
+  args.lse = {};
+  return reference_paged(plain, args);
+}
+
 bool uses_fp8_rule(const ir::Variant& v) { return is_fp8(v.kv_type) || is_fp8(v.out_type); }
 
 double fp8_atol(const ir::Variant& v) {
@@ -327,8 +344,11 @@ CheckResult compare_paged_with_reference(const ir::Variant& v, const HostPagedPr
   if (r.nonfinite > 0) r.max_abs_error = r.rel_l2 = HUGE_VAL;
 
   if (p.lse.defined()) {
-    // Both are [q_heads, total_q].
-    const bool loose = is_fp8(v.kv_type);
+    // Both are [q_heads, total_q]. Keys of a quantized cache reach the tensor cores
+    // dequantized and rounded to 16 bits (or q rounded to fp8), which moves scores
+    // by more than the plain LSE tolerance allows (measured: int8 per_token_head
+    // 3e-3 on an H200).
+    const bool loose = ir::is_quantized_kv_type(v.kv_type);
     const double atol = loose ? kFp8LseAtol : kLseAtol, rtol = loose ? kFp8LseRtol : kLseRtol;
     for (size_t i = 0; i < ref.lse.size(); ++i) {
       const double got = load_element(p.lse.bytes.data(), DType::f32, static_cast<int64_t>(i));

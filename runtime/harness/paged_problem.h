@@ -17,6 +17,9 @@
 
 namespace attnjit::harness {
 
+// The result type the comparison functions below take, under the harness's name too.
+using attnjit::PagedReferenceResult;
+
 struct PagedProblemShape {
   // Per sequence: new query tokens (the chunk at the end of the sequence) and cached
   // tokens before them, so seq_len = context_len + query_len. Decode is query_len 1;
@@ -105,9 +108,12 @@ bool uses_fp8_rule(const ir::Variant& v);
 // fp8_atol(...) of the reference, with no rtol. Kernels may run fp8 tensor-core
 // products (q rounded to fp8 too), which moves a few elements by a few fp8 steps
 // while a real bug (a wrong page, scale or mask) moves most of them. The atol is 0.3
-// for e4m3 (3 mantissa bits) and twice that for e5m2 (one bit fewer). LSE entries must
-// each be within kFp8LseAtol + kFp8LseRtol * |ref| when the KV cache is fp8 (scores
-// carry the fp8 rounding of q); with only the output in fp8 the usual LSE tolerance.
+// for e4m3 (3 mantissa bits) and twice that for e5m2 (one bit fewer).
+// LSE entries must each be within kFp8LseAtol + kFp8LseRtol * |ref| whenever the KV
+// cache is quantized (fp8 or int8: dequantized keys are rounded to 16 bits, or q to
+// fp8, before the tensor-core product); otherwise the usual kLseAtol / kLseRtol.
+// int8 outputs keep tolerance_for(v): int8 values dequantize without fp8's coarse
+// rounding, and the kernel's error stays within the bf16 bound.
 inline constexpr double kFp8MismatchFraction = 0.005;
 inline constexpr double kFp8LseAtol = 5e-2, kFp8LseRtol = 1e-2;
 double fp8_atol(const ir::Variant& v);
@@ -119,10 +125,28 @@ CheckResult compare_paged_with_reference(const ir::Variant& v, const HostPagedPr
 CheckResult compare_paged_with_reference(const ir::Variant& v, const HostPagedProblem& p,
                                          const PagedReferenceResult& ref);
 
-// Uploads the problem, poisons out / lse with NaN, runs engine.paged (num_splits as
-// given: 0 = heuristic), synchronizes and downloads into problem.out / lse. Defined in
-// paged_device.cpp.
+// The attention the problem's tokens (k_tokens / v_tokens, before quantization) get
+// from an unquantized cache (kv = the variant's q type): the yardstick for the error
+// a quantized cache adds, e.g. cache_write then attention against the plain values.
+PagedReferenceResult compute_unquantized_reference(const ir::Variant& v, const HostPagedProblem& p);
+
+struct PagedRunOptions {
+  int num_splits = 0;  // PagedArgs::num_splits: 0 = heuristic, 1 = off, N = forced
+  // Fill the device caches (and scale caches) with 0xFF bytes, write the tokens with
+  // engine.write_kv_cache, then attend: the cache write and the attention kernel
+  // checked together. The device caches are downloaded into the problem afterwards,
+  // so the reference then runs on what the device wrote (compare the problem's
+  // caches with a copy taken before to check the write itself).
+  bool write_cache_on_device = false;
+};
+
+// Uploads the problem, poisons out / lse with NaN (0xFF bytes) so unwritten elements
+// fail, runs engine.paged, synchronizes and downloads into problem.out / lse. Throws
+// what the engine throws (no GPU, bad arguments, compile failure).
 void run_paged_on_device(Engine& engine, const ir::Variant& v, HostPagedProblem& problem,
-                         int num_splits = 0);
+                         const PagedRunOptions& options = {});
+// The same with only num_splits set.
+void run_paged_on_device(Engine& engine, const ir::Variant& v, HostPagedProblem& problem,
+                         int num_splits);
 
 }  // namespace attnjit::harness

@@ -30,6 +30,7 @@ struct Descr {
 };
 constexpr Descr kDescrs[] = {
     {"<f4", 4}, {"<f2", 2}, {"<u2", 2}, {"<i4", 4}, {"<f8", 8}, {"|i1", 1}, {"|u1", 1},
+    {"<i8", 8},
 };
 
 std::string shape_text(const std::vector<int64_t>& shape) {
@@ -177,6 +178,7 @@ NpyType npy_type_of(DType t) {
     case DType::i8: return {"|i1", "int8"};
     case DType::u16: return {"<u2", "uint16"};
     case DType::i32: return {"<i4", "int32"};
+    case DType::i64: return {"<i8", "int64"};
     case DType::f64: return {"<f8", "float64"};
   }
   throw std::invalid_argument("npy_type_of: unknown DType");

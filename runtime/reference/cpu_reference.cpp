@@ -1,17 +1,11 @@
-// The reference prefill: a direct transcription of the attention formula, one
-// (sequence, query head, query row) at a time, in float64.
+// The reference prefill: gathers each (sequence, KV head)'s rows from the batch or
+// ragged layout and attends with AttentionRows (the formula itself, in float64).
 #include "runtime/reference/cpu_reference.h"
 
-#include <algorithm>
-#include <atomic>
-#include <cmath>
-#include <exception>
 #include <limits>
-#include <mutex>
-#include <thread>
 
 #include "compiler/support/diagnostics.h"
-#include "runtime/reference/expr_eval.h"
+#include "runtime/reference/attention_rows.h"
 #include "runtime/reference/runtime_values.h"
 
 namespace attnjit {
@@ -78,16 +72,6 @@ void load_row(const TensorView& t, int64_t offset, int head_dim, double* dst) {
   for (int d = 0; d < head_dim; ++d) dst[d] = load_element(t.data, t.dtype, offset + d);
 }
 
-double dot(const double* a, const double* b, int n) {
-  // Four partial sums only to shorten the add dependency chain; still float64.
-  double s[4] = {0, 0, 0, 0};
-  int d = 0;
-  for (; d + 4 <= n; d += 4)
-    for (int u = 0; u < 4; ++u) s[u] += a[d + u] * b[d + u];
-  for (; d < n; ++d) s[0] += a[d] * b[d];
-  return (s[0] + s[1]) + (s[2] + s[3]);
-}
-
 // Everything shared, read-only, by the per-(sequence, kv head) work items.
 struct Problem {
   const ir::Variant& variant;
@@ -97,16 +81,14 @@ struct Problem {
   ReferenceResult& result;
 };
 
-// All query heads of one kv head group in one sequence. Work items write disjoint
-// parts of the outputs, so they may run in parallel.
+// All query heads of one kv head group in one sequence: this layout's gathering and
+// scattering around AttentionRows, which holds the semantics shared with the paged
+// reference. Work items write disjoint parts of the outputs, so they may run in
+// parallel.
 void attend(const Problem& p, const Sequence& s, int kv_head) {
   const ir::Variant& var = p.variant;
   const int D = var.head_dim;
   const bool ragged = p.shape.ragged;
-  const double scale = var.softmax_scale();
-  // A mask that reads `score` must see the transformed one; otherwise the mask goes
-  // first and hidden keys skip the score expression.
-  const bool mask_reads_score = reads_builtin(var.mask, ir::Builtin::score);
 
   // This group's keys and values, decoded once.
   std::vector<double> keys(s.kv_len * D), values(s.kv_len * D);
@@ -115,81 +97,22 @@ void attend(const Problem& p, const Sequence& s, int kv_head) {
     load_row(p.args.k, row_offset(p.args.k, ragged, s.index, k_row, kv_head), D, &keys[j * D]);
     load_row(p.args.v, row_offset(p.args.v, ragged, s.index, k_row, kv_head), D, &values[j * D]);
   }
+  AttentionRows rows(var, p.values, SequenceKv{s.index, s.q_len, s.kv_len, keys.data(), values.data()},
+                     kv_head);
 
-  ExprEnv env;
-  env.params = &p.values.params;
-  env.arrays = &p.values.arrays;
-  env[ir::Builtin::kv_head] = kv_head;
-  env[ir::Builtin::seq] = static_cast<double>(s.index);
-  env[ir::Builtin::q_len] = static_cast<double>(s.q_len);
-  env[ir::Builtin::kv_len] = static_cast<double>(s.kv_len);
-
-  std::vector<double> query(D), logits(s.kv_len), acc(D);
-  std::vector<char> visible(s.kv_len);
-  std::vector<PositionRange> row_ranges;  // this sequence's ranges holding the query
-  const std::vector<PositionRange>& seq_ranges = p.values.ranges[s.index];
+  std::vector<double> query(D);
   const int group = var.group_size();
   for (int h = kv_head * group; h < (kv_head + 1) * group; ++h) {
-    env[ir::Builtin::q_head] = h;
-    const bool has_sink = var.sinks_per_head;
-    const double sink = has_sink ? p.values.sinks[h] : kNegInf;
     for (int64_t i = 0; i < s.q_len; ++i) {
       const int64_t q_row = ragged ? s.q_start + i : i;  // row index in q's own layout
       load_row(p.args.q, row_offset(p.args.q, ragged, s.index, q_row, h), D, query.data());
-      // FlashAttention's causal alignment: the last query sits at the last key.
-      const int64_t q_pos = i + s.kv_len - s.q_len;
-      env[ir::Builtin::q_pos] = static_cast<double>(q_pos);
-      row_ranges.clear();
-      for (const PositionRange& r : seq_ranges)
-        if (r.contains(q_pos)) row_ranges.push_back(r);
-
-      double row_max = sink;
-      for (int64_t j = 0; j < s.kv_len; ++j) {
-        env[ir::Builtin::kv_pos] = static_cast<double>(j);
-        double x = scale * dot(query.data(), &keys[j * D], D);
-        // visible = mask || a range holds both: the mask is not asked about such a key.
-        const bool in_range = std::any_of(row_ranges.begin(), row_ranges.end(),
-                                          [&](const PositionRange& r) { return r.contains(j); });
-        const bool ask_mask = var.mask && !in_range;
-        bool show = true;
-        if (ask_mask && !mask_reads_score) {
-          env[ir::Builtin::score] = x;
-          show = evaluate(*var.mask, env) != 0.0;
-        }
-        if (show && var.score) {
-          env[ir::Builtin::score] = x;
-          x = evaluate(*var.score, env);
-        }
-        if (show && ask_mask && mask_reads_score) {
-          env[ir::Builtin::score] = x;
-          show = evaluate(*var.mask, env) != 0.0;
-        }
-        visible[j] = show;
-        logits[j] = x;
-        if (show) row_max = std::max(row_max, x);
-      }
-
-      // Softmax over the visible keys (and the sink), shifted by the max for range.
-      std::fill(acc.begin(), acc.end(), 0.0);
-      double lse = kNegInf;
-      if (row_max != kNegInf) {
-        double sum = has_sink ? std::exp(sink - row_max) : 0.0;
-        for (int64_t j = 0; j < s.kv_len; ++j) {
-          if (!visible[j]) continue;
-          const double w = std::exp(logits[j] - row_max);
-          sum += w;
-          for (int d = 0; d < D; ++d) acc[d] += w * values[j * D + d];
-        }
-        for (int d = 0; d < D; ++d) acc[d] /= sum;
-        lse = row_max + std::log(sum);
-      }
-
       const int64_t flat_row = s.q_start + i;
-      std::copy(acc.begin(), acc.end(), &p.result.out[(flat_row * var.q_heads + h) * D]);
+      double* out = &p.result.out[(flat_row * var.q_heads + h) * D];
+      const double lse = rows.row(h, i, query.data(), out);
       p.result.lse[flat_row * var.q_heads + h] = lse;
       if (p.args.out.defined()) {
         const int64_t o = row_offset(p.args.out, ragged, s.index, q_row, h);
-        for (int d = 0; d < D; ++d) store_element(p.args.out.data, p.args.out.dtype, o + d, acc[d]);
+        for (int d = 0; d < D; ++d) store_element(p.args.out.data, p.args.out.dtype, o + d, out[d]);
       }
       if (p.args.lse.defined()) {
         const TensorView& l = p.args.lse;
@@ -199,32 +122,6 @@ void attend(const Problem& p, const Sequence& s, int kv_head) {
       }
     }
   }
-}
-
-// Runs fn(0..n-1) on a few threads; rethrows the first exception.
-template <typename Fn>
-void parallel_for(int64_t n, Fn fn) {
-  const int64_t workers =
-      std::min<int64_t>(n, std::max(1u, std::thread::hardware_concurrency()));
-  std::atomic<int64_t> next{0};
-  std::exception_ptr error;
-  std::mutex error_mutex;
-  auto work = [&] {
-    for (int64_t i; (i = next++) < n;) {
-      try {
-        fn(i);
-      } catch (...) {
-        std::lock_guard<std::mutex> lock(error_mutex);
-        if (!error) error = std::current_exception();
-        next = n;  // stop handing out work
-      }
-    }
-  };
-  std::vector<std::thread> threads;
-  for (int64_t t = 1; t < workers; ++t) threads.emplace_back(work);
-  work();
-  for (std::thread& t : threads) t.join();
-  if (error) std::rethrow_exception(error);
 }
 
 }  // namespace

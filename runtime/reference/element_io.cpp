@@ -101,7 +101,11 @@ Int to_integer(double value) {
   const double lo = static_cast<double>(std::numeric_limits<Int>::min());
   const double hi = static_cast<double>(std::numeric_limits<Int>::max());
   const double r = std::nearbyint(value);
-  return static_cast<Int>(r < lo ? lo : r > hi ? hi : r);
+  // Compared as doubles: int64's max rounds up to 2^63, one past the range, so the
+  // bounds return the limits themselves rather than converting them back.
+  if (r <= lo) return std::numeric_limits<Int>::min();
+  if (r >= hi) return std::numeric_limits<Int>::max();
+  return static_cast<Int>(r);
 }
 
 template <typename T>
@@ -129,6 +133,8 @@ double load_element(const void* base, DType t, int64_t index) {
     case DType::i8: return read<int8_t>(base, index);
     case DType::u16: return read<uint16_t>(base, index);
     case DType::i32: return read<int32_t>(base, index);
+    // Exact up to 2^53, which covers every index and offset a table can hold.
+    case DType::i64: return static_cast<double>(read<int64_t>(base, index));
   }
   internal_error(__FILE__, __LINE__, "load_element: unknown dtype");
 }
@@ -144,6 +150,7 @@ void store_element(void* base, DType t, int64_t index, double value) {
     case DType::i8: return write(base, index, to_integer<int8_t>(value));
     case DType::u16: return write(base, index, to_integer<uint16_t>(value));
     case DType::i32: return write(base, index, to_integer<int32_t>(value));
+    case DType::i64: return write(base, index, to_integer<int64_t>(value));
   }
   internal_error(__FILE__, __LINE__, "store_element: unknown dtype");
 }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 #include "compiler/support/diagnostics.h"
@@ -29,15 +30,24 @@ TensorView placeholder(DType dtype, std::vector<int64_t> shape) {
   return contiguous_view(bytes, dtype, std::move(shape), DeviceKind::cpu);
 }
 
+// The element at `offset` of a host int32 or int64 table.
 int64_t host_int(const TensorView& t, int64_t offset) {
-  return static_cast<int64_t>(load_element(t.data, t.dtype, offset));
+  const auto* p = static_cast<const unsigned char*>(t.data);
+  if (t.dtype == DType::i64) {
+    int64_t v;
+    std::memcpy(&v, p + offset * sizeof(int64_t), sizeof v);
+    return v;
+  }
+  int32_t v;
+  std::memcpy(&v, p + offset * sizeof(int32_t), sizeof v);
+  return v;
 }
 
 // Element offset of (page, slot, kv_head, 0) in a K or V cache of the variant's layout.
 int64_t cache_offset(const ir::Variant& v, const TensorView& cache, int64_t page, int64_t slot,
                      int64_t head) {
   const bool hnd = v.kv_cache.layout == ir::KvLayout::HND;
-  return page * cache.stride(0) + (hnd ? head * cache.stride(2) + slot * cache.stride(1)
+  return page * cache.stride(0) + (hnd ? head * cache.stride(1) + slot * cache.stride(2)
                                        : slot * cache.stride(1) + head * cache.stride(2));
 }
 
@@ -46,17 +56,6 @@ int64_t scale_offset(const TensorView& s, int64_t page, int64_t slot, int64_t he
 }
 
 // --- paged attention -----------------------------------------------------------------
-
-// The runtime values, read the way the prefill reference reads them. read_runtime_values
-// takes PrefillArgs, so the four value members travel in one (nothing else is read).
-RuntimeValues read_values(const ir::Variant& variant, const PagedArgs& args, int num_seqs) {
-  PrefillArgs values_only;
-  values_only.params = args.params;
-  values_only.inputs = args.inputs;
-  values_only.sinks = args.sinks;
-  values_only.bidirectional_ranges = args.bidirectional_ranges;
-  return read_runtime_values(variant, values_only, num_seqs);
-}
 
 struct PagedProblem {
   const ir::Variant& variant;
@@ -166,7 +165,7 @@ PagedReferenceResult reference_paged(const ir::Variant& variant, const PagedArgs
   ATTNJIT_ASSERT(variant.kv_heads > 0 && variant.q_heads % variant.kv_heads == 0,
                  "reference_paged: q_heads must be a multiple of kv_heads");
 
-  const RuntimeValues values = read_values(variant, args, shape.num_seqs);
+  const RuntimeValues values = read_runtime_values(variant, variant_values_of(args), shape.num_seqs);
   PagedReferenceResult result;
   result.out.assign(static_cast<size_t>(shape.total_q) * variant.q_heads * variant.head_dim, 0.0);
   result.lse.assign(static_cast<size_t>(shape.total_q) * variant.q_heads, kNegInf);

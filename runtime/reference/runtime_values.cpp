@@ -15,20 +15,23 @@ std::vector<double> read_array(const TensorView& t) {
 
 }  // namespace
 
-RuntimeValues read_runtime_values(const ir::Variant& variant, const PrefillArgs& args, int batch) {
+RuntimeValues read_runtime_values(const ir::Variant& variant, const VariantValues& given,
+                                  int batch) {
+  static const std::map<std::string, float> kNoParams;
+  const std::map<std::string, float>& params = given.params ? *given.params : kNoParams;
   RuntimeValues values;
   for (const ir::ScalarParam& p : variant.params) {
-    auto given = args.params.find(p.name);
-    if (given != args.params.end()) values.params[p.name] = given->second;
+    auto it = params.find(p.name);
+    if (it != params.end()) values.params[p.name] = it->second;
     else values.params[p.name] = p.is_const ? p.default_value : static_cast<float>(p.default_value);
   }
   for (const ir::InputArray& in : variant.inputs)
-    values.arrays[in.name] = read_array(args.inputs.at(in.name));
-  if (variant.sinks_per_head) values.sinks = read_array(args.sinks);
+    values.arrays[in.name] = read_array(given.inputs->at(in.name));
+  if (variant.sinks_per_head) values.sinks = read_array(*given.sinks);
 
   values.ranges.resize(static_cast<size_t>(batch));
   if (variant.bidirectional_ranges) {
-    const TensorView& r = args.bidirectional_ranges;
+    const TensorView& r = *given.bidirectional_ranges;
     for (int64_t b = 0; b < batch; ++b) {
       for (int64_t i = 0; i < r.shape[1]; ++i) {
         const int64_t at = b * r.stride(0) + i * r.stride(1);
@@ -39,6 +42,10 @@ RuntimeValues read_runtime_values(const ir::Variant& variant, const PrefillArgs&
     }
   }
   return values;
+}
+
+RuntimeValues read_runtime_values(const ir::Variant& variant, const PrefillArgs& args, int batch) {
+  return read_runtime_values(variant, variant_values_of(args), batch);
 }
 
 }  // namespace attnjit

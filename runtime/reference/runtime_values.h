@@ -8,6 +8,7 @@
 
 #include "compiler/ir/variant.h"
 #include "runtime/api/prefill_args.h"
+#include "runtime/api/variant_values.h"
 
 namespace attnjit {
 
@@ -27,7 +28,11 @@ struct RuntimeValues {
   std::vector<std::vector<PositionRange>> ranges;     // per sequence; empty ranges dropped
 };
 
-// `batch` sizes the per-sequence ranges; `args` must have passed validate_prefill.
+// `batch` sizes the per-sequence ranges; the values must have passed
+// validate_variant_values (validate_prefill, validate_paged). Any kind's argument
+// struct works through variant_values_of(args).
+RuntimeValues read_runtime_values(const ir::Variant& variant, const VariantValues& values,
+                                  int batch);
 RuntimeValues read_runtime_values(const ir::Variant& variant, const PrefillArgs& args, int batch);
 
 }  // namespace attnjit

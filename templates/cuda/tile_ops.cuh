@@ -27,6 +27,9 @@ struct Bf16 {
   static __device__ __forceinline__ float to_float(u16 x) {
     return __uint_as_float(static_cast<u32>(x) << 16);
   }
+  static __device__ __forceinline__ void store_pair(u16* p, float a, float b) {
+    *reinterpret_cast<u32*>(p) = pack2(a, b);
+  }
   // D(16x8, f32) += A(16x16, row) * B(16x8, col)
   static __device__ __forceinline__ void mma(float d[4], const u32 a[4], const u32 b[2]) {
     asm volatile(
@@ -48,6 +51,9 @@ struct Fp16 {
     float f;
     asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(x));
     return f;
+  }
+  static __device__ __forceinline__ void store_pair(u16* p, float a, float b) {
+    *reinterpret_cast<u32*>(p) = pack2(a, b);
   }
   static __device__ __forceinline__ void mma(float d[4], const u32 a[4], const u32 b[2]) {
     asm volatile(
@@ -173,6 +179,20 @@ struct EncodeInt8 {
   }
 };
 
+// Output writers for the types that are not staged as 16-bit rows.
+struct StoreF32 {
+  static __device__ __forceinline__ void store_pair(float* p, float a, float b) {
+    *reinterpret_cast<float2*>(p) = make_float2(a, b);
+  }
+};
+template <typename Encoder>  // fp8: saturating (clamped) encode of both values
+struct StoreFp8 {
+  static __device__ __forceinline__ void store_pair(unsigned char* p, float a, float b) {
+    *reinterpret_cast<u16*>(p) =
+        static_cast<u16>(Encoder::encode(a) | (static_cast<u32>(Encoder::encode(b)) << 8));
+  }
+};
+
 // ---- shared memory ----------------------------------------------------------------------
 __device__ __forceinline__ u32 shared_address(const void* p) {
   u32 r;
@@ -223,6 +243,14 @@ __device__ __forceinline__ float fast_exp2(float x) {
 __device__ __forceinline__ float fast_log2(float x) {
   float r;
   asm("lg2.approx.ftz.f32 %0, %1;" : "=f"(r) : "f"(x));
+  return r;
+}
+// One MUFU instruction (sm_75+), absolute error about 5e-4: soft-capping multiplies it
+// by the cap, which FlashAttention's soft-cap accepts too. tanh_fast below is the
+// accurate alternative at three times the special-function cost.
+__device__ __forceinline__ float tanh_approx(float x) {
+  float r;
+  asm("tanh.approx.f32 %0, %1;" : "=f"(r) : "f"(x));
   return r;
 }
 __device__ __forceinline__ float fast_rcp(float x) {  // rcp(inf) == 0

@@ -3,7 +3,7 @@
 //
 // Codegen defines, before this file (after templates/kernels/position.h): the element
 // types `Elem` (tensor-core operands) and `OutElem`, the decoders InputDecoder (q) and
-// KvDecoder (k, v) that name the storage types, OutputStorage and kOutputIsF32, the
+// KvDecoder (k, v) that name the storage types, OutputStorage and kOutputDirect, the
 // tile constants kHeadDim kBlockM kBlockN kWarps kStages kRowTiles, kGroupSize (query
 // heads per KV head), kWriteLse, kHasSinks, kHasRanges, and the struct `VariantHooks`
 // (score transform, mask, and the KV band derived from the mask). The loop never knows
@@ -130,6 +130,40 @@ __device__ __forceinline__ KvRange visible_kv_range(int q_pos_first, int q_pos_l
     }
   }
   return r;
+}
+
+// Writes a warp's normalized rows through its own (no longer needed) Q rows of shared
+// memory, so global stores are 16 bytes wide. `Writer` packs two floats into the
+// 16-bit output type.
+template <typename Writer, typename Rows>
+__device__ __forceinline__ void store_rows_staged(unsigned char* shared, const Rows& rows,
+                                                  const float (&o)[kRowTiles][TileGeometry::kOutTiles][4],
+                                                  const float (&out_scale)[kRowTiles][2],
+                                                  int warp_row0, int lane) {
+  using G = TileGeometry;
+  warp_barrier();
+  unsigned char* warp_rows = shared + warp_row0 * G::kRowBytes;
+#pragma unroll
+  for (int mt = 0; mt < kRowTiles; ++mt) {
+#pragma unroll
+    for (int d = 0; d < G::kOutTiles; ++d) {
+#pragma unroll
+      for (int r = 0; r < 2; ++r) {
+        const int row = mt * 16 + lane / 4 + r * 8;
+        const int col = d * 8 + (lane % 4) * 2;
+        *reinterpret_cast<u32*>(warp_rows + row * G::kRowBytes + col * 2) =
+            Writer::pack2(o[mt][d][2 * r] * out_scale[mt][r], o[mt][d][2 * r + 1] * out_scale[mt][r]);
+      }
+    }
+  }
+  warp_barrier();
+#pragma unroll
+  for (int chunk = lane; chunk < G::kWarpRows * G::kChunksPerRow; chunk += 32) {
+    const int row = chunk / G::kChunksPerRow;
+    const int col = chunk % G::kChunksPerRow;
+    if (warp_row0 + row < rows.rows_valid)
+      store16(rows.out_row(warp_row0 + row) + col * 8, warp_rows + row * G::kRowBytes + col * 16);
+  }
 }
 
 struct AttendOptions {
@@ -284,6 +318,7 @@ __device__ __forceinline__ void attend(unsigned char* shared, const Rows& rows, 
         (!VariantHooks::kHasLowerBand ||
          kv_first >= rows.q_pos_last + VariantHooks::kLowerOffset);
     full_tiles += full_tile;
+    const float kv_first_f = static_cast<float>(kv_first + (lane % 4) * 2);
     if (VariantHooks::kHasScoreTransform || !full_tile) {
 #pragma unroll
       for (int mt = 0; mt < kRowTiles; ++mt) {
@@ -294,6 +329,8 @@ __device__ __forceinline__ void attend(unsigned char* shared, const Rows& rows, 
             Position at;
             at.q_pos = rows.q_pos(my_row(mt, e / 2));
             at.kv_pos = kv_first + t * 8 + (lane % 4) * 2 + (e % 2);
+            at.q_pos_f = static_cast<float>(at.q_pos);  // per row: hoisted out of t and e
+            at.kv_pos_f = kv_first_f + static_cast<float>(t * 8 + (e % 2));
             at.q_head = rows.q_head(my_row(mt, e / 2));
             at.kv_head = at.q_head / kGroupSize;
             at.seq = opt.seq;
@@ -409,9 +446,9 @@ __device__ __forceinline__ void attend(unsigned char* shared, const Rows& rows, 
       }
     }
   }
-  if constexpr (kOutputIsF32) {
-    // 8-byte stores straight from the accumulators: an f32 row would not fit the
-    // 16-bit staging rows.
+  if constexpr (kOutputDirect) {
+    // Pairs straight from the accumulators: f32 rows would not fit the 16-bit staging
+    // rows, and fp8 pairs are encoded as they are stored.
 #pragma unroll
     for (int mt = 0; mt < kRowTiles; ++mt) {
 #pragma unroll
@@ -420,39 +457,13 @@ __device__ __forceinline__ void attend(unsigned char* shared, const Rows& rows, 
         if (row >= rows.rows_valid) continue;
         OutputStorage* out = rows.out_row(row);
 #pragma unroll
-        for (int d = 0; d < G::kOutTiles; ++d) {
-          const float2 pair = make_float2(o[mt][d][2 * r] * out_scale[mt][r],
-                                          o[mt][d][2 * r + 1] * out_scale[mt][r]);
-          *reinterpret_cast<float2*>(out + d * 8 + (lane % 4) * 2) = pair;
-        }
+        for (int d = 0; d < G::kOutTiles; ++d)
+          OutElem::store_pair(out + d * 8 + (lane % 4) * 2, o[mt][d][2 * r] * out_scale[mt][r],
+                              o[mt][d][2 * r + 1] * out_scale[mt][r]);
       }
     }
   } else {
-    // Stage this warp's rows in its own (no longer needed) Q rows of shared memory,
-    // then write them out with 16-byte stores.
-    warp_barrier();
-    unsigned char* warp_rows = shared + warp_row0 * G::kRowBytes;
-#pragma unroll
-    for (int mt = 0; mt < kRowTiles; ++mt) {
-#pragma unroll
-      for (int d = 0; d < G::kOutTiles; ++d) {
-#pragma unroll
-        for (int r = 0; r < 2; ++r) {
-          const int row = mt * 16 + lane / 4 + r * 8;
-          const int col = d * 8 + (lane % 4) * 2;
-          *reinterpret_cast<u32*>(warp_rows + row * G::kRowBytes + col * 2) = OutElem::pack2(
-              o[mt][d][2 * r] * out_scale[mt][r], o[mt][d][2 * r + 1] * out_scale[mt][r]);
-        }
-      }
-    }
-    warp_barrier();
-#pragma unroll
-    for (int chunk = lane; chunk < G::kWarpRows * G::kChunksPerRow; chunk += 32) {
-      const int row = chunk / G::kChunksPerRow;
-      const int col = chunk % G::kChunksPerRow;
-      if (warp_row0 + row < rows.rows_valid)
-        store16(rows.out_row(warp_row0 + row) + col * 8, warp_rows + row * G::kRowBytes + col * 16);
-    }
+    store_rows_staged<OutElem>(shared, rows, o, out_scale, warp_row0, lane);
   }
   if (kWriteLse && lane % 4 == 0) {
 #pragma unroll

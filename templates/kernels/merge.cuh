@@ -1,7 +1,7 @@
 // Merge kind: out = sum_i e^{lse_i - M} o_i / (sum_i e^{lse_i - M} [+ e^{sink - M}]),
 // lse = M + log(that denominator). One warp per (row, head); each lane holds pairs of
 // the head dimension. Codegen defines kHeadDim, PartStorage / PartElem / kPartIsF32,
-// OutputStorage / OutElem / kOutputIsF32, kHasSinks, kWarps and ATTNJIT_ENTRY.
+// OutputStorage / OutElem (its store_pair writes two values), kHasSinks, kWarps and ATTNJIT_ENTRY.
 
 namespace attnjit {
 
@@ -15,10 +15,6 @@ __device__ __forceinline__ float2 load_pair(const PartStorage* p) {
   }
 }
 
-__device__ __forceinline__ void store_pair(OutputStorage* p, float a, float b) {
-  if constexpr (kOutputIsF32) *reinterpret_cast<float2*>(p) = make_float2(a, b);
-  else *reinterpret_cast<u32*>(p) = OutElem::pack2(a, b);
-}
 
 }  // namespace attnjit
 
@@ -61,7 +57,7 @@ extern "C" __global__ void __launch_bounds__(kWarps * 32) ATTNJIT_ENTRY(const At
 #pragma unroll
   for (int c = 0; c < (kHeadDim + 63) / 64; ++c) {
     const int d = c * 64 + lane * 2;
-    if (d < kHeadDim) store_pair(out + d, acc[c][0] * scale, acc[c][1] * scale);
+    if (d < kHeadDim) OutElem::store_pair(out + d, acc[c][0] * scale, acc[c][1] * scale);
   }
   if (p.lse != nullptr && lane == 0)
     p.lse[row * p.lse_row_stride + head * p.lse_head_stride] =

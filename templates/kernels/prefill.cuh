@@ -4,34 +4,58 @@
 
 namespace attnjit {
 
+// Rows and keys read their pointers and strides from the parameter block (constant
+// memory, passed as __grid_constant__) whenever they need them, so only a few integers
+// stay in registers across the main loop, which the accumulators need.
+
 // kBlockM consecutive query rows of one head.
 struct PrefillRows {
-  const InputStorage* q;
-  OutputStorage* out;
-  float* lse;
-  long long q_row_stride, o_row_stride, lse_row_stride;
-  int head;
+  const AttnjitPrefillParams& p;
+  int seq, head;
+  int row0;         // the block's first row within the sequence's tensor rows
   int rows_valid;
-  int q_pos_shift;  // query row i sits at position i + q_pos_shift
+  int q_pos_shift;  // query row r sits at position r + q_pos_shift
   int q_pos_first, q_pos_last;
   int q_len;
 
-  __device__ __forceinline__ const InputStorage* q_row(int r) const { return q + r * q_row_stride; }
-  __device__ __forceinline__ OutputStorage* out_row(int r) const { return out + r * o_row_stride; }
-  __device__ __forceinline__ float* lse_at(int r) const { return lse + r * lse_row_stride; }
+  // Offset of this sequence in a tensor: by cu_seqlens rows, or by the batch stride.
+  __device__ __forceinline__ long long sequence_offset(long long batch_stride) const {
+    return p.cu_seqlens_q != nullptr ? 0 : seq * batch_stride;
+  }
+  __device__ __forceinline__ const InputStorage* q_row(int r) const {
+    return static_cast<const InputStorage*>(p.q) + sequence_offset(p.q_batch_stride) +
+           (row0 + r) * p.q_row_stride + head * p.q_head_stride;
+  }
+  __device__ __forceinline__ OutputStorage* out_row(int r) const {
+    return static_cast<OutputStorage*>(p.out) + sequence_offset(p.o_batch_stride) +
+           (row0 + r) * p.o_row_stride + head * p.o_head_stride;
+  }
+  __device__ __forceinline__ float* lse_at(int r) const {
+    return p.lse + sequence_offset(p.lse_batch_stride) + (row0 + r) * p.lse_row_stride +
+           head * p.lse_head_stride;
+  }
   __device__ __forceinline__ int q_pos(int r) const { return r + q_pos_shift; }
   __device__ __forceinline__ int q_head(int) const { return head; }
 };
 
-// One sequence's keys and values, rows `row_stride` elements apart.
+// One sequence's keys and values.
 struct ContiguousKeys {
-  const KvStorage* k;
-  const KvStorage* v;
-  long long k_row_stride, v_row_stride;
+  const AttnjitPrefillParams& p;
+  int seq, kv_head;
+  int row0;  // the sequence's first key row (ragged) or 0
   int kv_len;
 
-  __device__ __forceinline__ const KvStorage* k_row(int j) const { return k + j * k_row_stride; }
-  __device__ __forceinline__ const KvStorage* v_row(int j) const { return v + j * v_row_stride; }
+  __device__ __forceinline__ long long sequence_offset(long long batch_stride) const {
+    return p.cu_seqlens_k != nullptr ? 0 : seq * batch_stride;
+  }
+  __device__ __forceinline__ const KvStorage* k_row(int j) const {
+    return static_cast<const KvStorage*>(p.k) + sequence_offset(p.k_batch_stride) +
+           (row0 + j) * p.k_row_stride + kv_head * p.k_head_stride;
+  }
+  __device__ __forceinline__ const KvStorage* v_row(int j) const {
+    return static_cast<const KvStorage*>(p.v) + sequence_offset(p.v_batch_stride) +
+           (row0 + j) * p.v_row_stride + kv_head * p.v_head_stride;
+  }
   __device__ __forceinline__ float k_scale(int) const { return 1.f; }
   __device__ __forceinline__ float v_scale(int) const { return 1.f; }
 };
@@ -39,7 +63,7 @@ struct ContiguousKeys {
 }  // namespace attnjit
 
 extern "C" __global__ void __launch_bounds__(attnjit::TileGeometry::kThreads)
-    ATTNJIT_ENTRY(const AttnjitPrefillParams p) {
+    ATTNJIT_ENTRY(const __grid_constant__ AttnjitPrefillParams p) {
   using namespace attnjit;
   extern __shared__ __align__(128) unsigned char shared[];
 
@@ -48,56 +72,23 @@ extern "C" __global__ void __launch_bounds__(attnjit::TileGeometry::kThreads)
   const int m_block = gridDim.x - 1 - blockIdx.x;
   const int head = blockIdx.y;
   const int seq = blockIdx.z;
-  const int kv_head = head / kGroupSize;
 
-  int q_len, kv_len;
-  long long q_off, k_off, v_off, o_off, lse_off;
+  int q_len = p.seqlen_q, kv_len = p.seqlen_k, q_start = 0, k_start = 0;
   if (p.cu_seqlens_q != nullptr) {
-    const int q_start = p.cu_seqlens_q[seq];
-    const int k_start = p.cu_seqlens_k[seq];
+    q_start = p.cu_seqlens_q[seq];
+    k_start = p.cu_seqlens_k[seq];
     q_len = p.cu_seqlens_q[seq + 1] - q_start;
     kv_len = p.cu_seqlens_k[seq + 1] - k_start;
-    q_off = q_start * p.q_row_stride;
-    k_off = k_start * p.k_row_stride;
-    v_off = k_start * p.v_row_stride;
-    o_off = q_start * p.o_row_stride;
-    lse_off = q_start * p.lse_row_stride;
-  } else {
-    q_len = p.seqlen_q;
-    kv_len = p.seqlen_k;
-    q_off = seq * p.q_batch_stride;
-    k_off = seq * p.k_batch_stride;
-    v_off = seq * p.v_batch_stride;
-    o_off = seq * p.o_batch_stride;
-    lse_off = seq * p.lse_batch_stride;
   }
   const int m0 = m_block * kBlockM;
   if (m0 >= q_len) return;
 
-  PrefillRows rows;
-  rows.q_row_stride = p.q_row_stride;
-  rows.o_row_stride = p.o_row_stride;
-  rows.lse_row_stride = p.lse_row_stride;
-  rows.q = static_cast<const InputStorage*>(p.q) + q_off + head * p.q_head_stride +
-           m0 * p.q_row_stride;
-  rows.out = static_cast<OutputStorage*>(p.out) + o_off + head * p.o_head_stride +
-             m0 * p.o_row_stride;
-  rows.lse = p.lse != nullptr ? p.lse + lse_off + head * p.lse_head_stride + m0 * p.lse_row_stride
-                              : nullptr;
-  rows.head = head;
-  rows.rows_valid = min(kBlockM, q_len - m0);
+  const int rows_valid = min(kBlockM, q_len - m0);
   // Queries sit at the end of the sequence (FlashAttention's causal alignment).
-  rows.q_pos_shift = m0 + kv_len - q_len;
-  rows.q_pos_first = rows.q_pos_shift;
-  rows.q_pos_last = rows.q_pos_shift + rows.rows_valid - 1;
-  rows.q_len = q_len;
-
-  ContiguousKeys keys;
-  keys.k = static_cast<const KvStorage*>(p.k) + k_off + kv_head * p.k_head_stride;
-  keys.v = static_cast<const KvStorage*>(p.v) + v_off + kv_head * p.v_head_stride;
-  keys.k_row_stride = p.k_row_stride;
-  keys.v_row_stride = p.v_row_stride;
-  keys.kv_len = kv_len;
+  const int q_pos_shift = m0 + kv_len - q_len;
+  const PrefillRows rows{p,           seq,         head,        q_start + m0, rows_valid,
+                         q_pos_shift, q_pos_shift, q_pos_shift + rows_valid - 1, q_len};
+  const ContiguousKeys keys{p, seq, head / kGroupSize, k_start, kv_len};
 
   AttendOptions opt;
   opt.softmax_scale = p.softmax_scale;

@@ -89,6 +89,7 @@ TEST_CASE("npy stores bf16 and fp8 bit for bit in unsigned integers", "[io]") {
   CHECK(std::string(io::npy_type_of(DType::f16).descr) == "<f2");
   CHECK(std::string(io::npy_type_of(DType::f32).descr) == "<f4");
   CHECK(std::string(io::npy_type_of(DType::i32).descr) == "<i4");
+  CHECK(std::string(io::npy_type_of(DType::i64).descr) == "<i8");
   CHECK(std::string(io::npy_type_of(DType::f64).descr) == "<f8");
   CHECK(std::string(io::npy_type_of(DType::i8).descr) == "|i1");
 }
@@ -96,7 +97,8 @@ TEST_CASE("npy stores bf16 and fp8 bit for bit in unsigned integers", "[io]") {
 TEST_CASE("npy files round trip through write_npy and read_npy", "[io]") {
   const std::filesystem::path dir = temp_dir();
   const DType types[] = {DType::f16, DType::bf16, DType::f32, DType::fp8_e4m3,
-                         DType::fp8_e5m2, DType::i8, DType::u16, DType::i32, DType::f64};
+                         DType::fp8_e5m2, DType::i8, DType::u16, DType::i32, DType::i64,
+                         DType::f64};
   for (DType t : types) {
     const std::vector<int64_t> shape = {2, 3, 4};
     std::vector<unsigned char> bytes(24 * attnjit::dtype_bytes(t));

@@ -1,10 +1,12 @@
 // The paged references against independent answers: the prefill reference on the
 // same keys gathered into contiguous rows (every layout, page size and KV type),
 // hand-computed fp8 dequantization, quantization round trips, cache writes and merges.
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -419,4 +421,111 @@ TEST_CASE("merge of two halves of the keys equals attention over all keys", "[pa
   const MergeReferenceResult empty = reference_merge(m);
   CHECK(empty.out[0] == 0.0);
   CHECK(empty.lse[0] == -kInf);
+}
+
+TEST_CASE("paged harness: random problems", "[paged]") {
+  const ir::Variant var = from_dsl(
+      "variant h { heads = 4 / 2; head_dim = 16; q = bf16; kv = fp8_e4m3 per_token_head;\n"
+      "  out = bf16; kv_cache = paged(page_size = 16, layout = HND); mask = causal; }");
+  harness::PagedProblemShape s;
+  s.query_lens = {1, 7, 20};
+  s.context_lens = {40, 9, 0};
+  s.fused_kv = true;
+  s.extra_blocks = 5;
+  s.padding_tokens = 3;
+  const harness::HostPagedProblem p = harness::make_random_paged_problem(var, s, 8);
+  CHECK(p.num_seqs == 3);
+  CHECK(p.total_q == 28);
+  CHECK(p.max_seqlen_q == 20);
+  CHECK(p.seq_lens == std::vector<int>{41, 16, 20});
+  CHECK(p.num_blocks == 3 + 1 + 2 + 5);
+  CHECK(p.max_blocks_per_seq == 3);
+
+  // Used pages are distinct, and not simply handed out in order.
+  std::vector<int> used;
+  for (int seq = 0; seq < 3; ++seq)
+    for (int b = 0; b < (p.seq_lens[seq] + 15) / 16; ++b)
+      used.push_back(static_cast<int>(
+          load_element(p.block_table.bytes.data(), DType::i32, seq * p.max_blocks_per_seq + b)));
+  std::vector<int> sorted = used;
+  std::sort(sorted.begin(), sorted.end());
+  CHECK(std::adjacent_find(sorted.begin(), sorted.end()) == sorted.end());
+  CHECK(used != sorted);
+
+  // K and V are strided views of one tensor; the scale caches likewise.
+  const PagedArgs a = p.host_args();
+  CHECK(a.k_cache.stride(0) == 2 * 2 * 16 * 16);
+  CHECK(static_cast<unsigned char*>(a.v_cache.data) - static_cast<unsigned char*>(a.k_cache.data) ==
+        2 * 16 * 16);
+  CHECK(a.k_scale_cache.strides == std::vector<int64_t>{16 * 2 * 2, 2 * 2, 2});
+
+  // Padding tokens have slot -1; an unused page keeps its poison (NaN in e4m3).
+  int padding = 0;
+  for (int64_t t = 0; t < p.slot_mapping.numel(); ++t)
+    padding += load_element(p.slot_mapping.bytes.data(), DType::i32, t) < 0;
+  CHECK(padding == 3);
+  CHECK(p.k_tokens.shape[0] == 41 + 16 + 20 + 3);
+  int unused_page = 0;
+  while (std::find(used.begin(), used.end(), unused_page) != used.end()) ++unused_page;
+  CHECK(std::isnan(load_element(a.k_cache.data, DType::fp8_e4m3, unused_page * a.k_cache.stride(0))));
+  CHECK(std::isnan(load_element(a.v_scale_cache.data, DType::f32,
+                                unused_page * a.v_scale_cache.stride(0))));
+
+  // A layout that disagrees with the variant is an error, not an override.
+  s.layout = ir::KvLayout::NHD;
+  CHECK_THROWS_AS(harness::make_random_paged_problem(var, s, 8), std::invalid_argument);
+}
+
+TEST_CASE("paged harness: comparison and the FP8 rule", "[paged]") {
+  const std::string kv = GENERATE(std::string("bf16"), std::string("fp8_e4m3 per_tensor"));
+  CAPTURE(kv);
+  const ir::Variant var = from_dsl(
+      "variant c { heads = 4 / 2; head_dim = 32; q = bf16; kv = " + kv +
+      "; out = bf16; lse = true;\n  kv_cache = paged(page_size = 16); mask = causal; }");
+  harness::PagedProblemShape s = mixed_batch(false);
+  harness::HostPagedProblem p = harness::make_random_paged_problem(var, s, 21);
+  // The reference written through args.out / args.lse is what a perfect kernel returns.
+  reference_paged(var, p.host_args());
+  const PagedReferenceResult ref = harness::compute_paged_reference(var, p);
+  CHECK(harness::compare_paged_with_reference(var, p, ref).passed);
+
+  // Moving 0.4% of the outputs by 0.5 passes the FP8 rule and fails the bf16 tolerance;
+  // 1% fails both.
+  const int64_t n = p.out.numel();
+  auto perturb = [&](int64_t count) {
+    harness::HostPagedProblem q = p;
+    for (int64_t i = 0; i < count; ++i) {
+      const int64_t at = i * (n / count);
+      store_element(q.out.bytes.data(), DType::bf16, at,
+                    load_element(q.out.bytes.data(), DType::bf16, at) + 0.5);
+    }
+    return harness::compare_paged_with_reference(var, q, ref);
+  };
+  const bool fp8 = harness::uses_fp8_rule(var);
+  CHECK(perturb(n * 4 / 1000).passed == fp8);
+  CHECK_FALSE(perturb(n / 100).passed);
+
+  // A NaN fails always.
+  harness::HostPagedProblem nan = p;
+  store_element(nan.out.bytes.data(), DType::bf16, 7, std::nan(""));
+  CHECK_FALSE(harness::compare_paged_with_reference(var, nan, ref).passed);
+}
+
+TEST_CASE("paged harness: the unquantized yardstick", "[paged]") {
+  const std::string kv = GENERATE(std::string("bf16"), std::string("int8 per_token_head"),
+                                  std::string("fp8_e4m3 per_tensor"));
+  CAPTURE(kv);
+  const ir::Variant var = from_dsl(
+      "variant u { heads = 4 / 2; head_dim = 32; q = bf16; kv = " + kv +
+      "; out = bf16; lse = true;\n  kv_cache = paged(page_size = 16); mask = causal; }");
+  harness::PagedProblemShape s = mixed_batch(true);
+  s.padding_tokens = 2;
+  const harness::HostPagedProblem p = harness::make_random_paged_problem(var, s, 4);
+  const PagedReferenceResult quantized = harness::compute_paged_reference(var, p);
+  const PagedReferenceResult plain = harness::compute_unquantized_reference(var, p);
+  double max_err = 0;
+  for (size_t i = 0; i < plain.out.size(); ++i)
+    max_err = std::max(max_err, std::abs(quantized.out[i] - plain.out[i]));
+  if (kv == "bf16") CHECK(max_err == 0.0);
+  else CHECK((max_err > 0 && max_err < 0.3));  // quantization moves values, a little
 }

@@ -404,6 +404,17 @@ constexpr const char* kWritePrefix = "attnjit::cache_write: argument ";
 TEST_CASE("cache_write: valid arguments, padding slots", "[paged]") {
   Write w;
   CHECK_NOTHROW(validate_cache_write(w.variant, w.args, DeviceKind::cpu, "x"));
+  // vLLM's slot mappings are int64.
+  alignas(8) int64_t wide[3] = {5, -1, 63};
+  w.args.slot_mapping = cpu(DType::i64, {3}, wide);
+  CHECK_NOTHROW(validate_cache_write(w.variant, w.args, DeviceKind::cpu, "x"));
+  wide[0] = int64_t{1} << 40;
+  CHECK(w.error() == std::string(kWritePrefix) +
+                         "'slot_mapping': expected slots < 64 (num_blocks 4 x page_size 16), or "
+                         "< 0 to skip a token, got slot_mapping[0] = 1099511627776");
+  w.args.slot_mapping.dtype = DType::f32;
+  CHECK(w.error() ==
+        std::string(kWritePrefix) + "'slot_mapping': expected dtype int32 or int64, got f32");
 }
 
 TEST_CASE("cache_write: errors", "[paged]") {

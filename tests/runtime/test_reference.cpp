@@ -260,6 +260,12 @@ TEST_CASE("integer and wide float stores", "[reference]") {
   CHECK(encode_bits(DType::u16, -5.0) == 0);
   CHECK(encode_bits(DType::u16, 70000.0) == 65535);
   CHECK(static_cast<int32_t>(encode_bits(DType::i32, -123456.0)) == -123456);
+  int64_t wide = 0;
+  store_element(&wide, DType::i64, 0, -(double{1LL << 40}) - 3);
+  CHECK(wide == -(int64_t{1} << 40) - 3);
+  CHECK(load_element(&wide, DType::i64, 0) == -(double{1LL << 40}) - 3);
+  store_element(&wide, DType::i64, 0, 1e30);  // clamps, no undefined conversion
+  CHECK(wide == std::numeric_limits<int64_t>::max());
   CHECK(decode_bits(DType::f32, encode_bits(DType::f32, 0.1)) == static_cast<double>(0.1f));
   double buf = 0;
   store_element(&buf, DType::f64, 0, 0.1);

@@ -27,6 +27,7 @@
 #include "compiler/passes/pipeline.h"
 #include "compiler/support/embedded_files.h"
 #include "runtime/api/engine.h"
+#include "tools/bench/bench_decode.h"
 
 namespace {
 
@@ -50,6 +51,7 @@ struct PrefillBench {
                "                             [--tokens T] [--causal] [--dtype bf16|fp16]\n"
                "                             [--window W] [--softcap C] [--alibi]\n"
                "                             [--iters N] [--tile BM,BN,W,S]\n"
+               "       attnjit-bench decode --help\n"
                "       attnjit-bench compile-cost\n",
                message.c_str());
   std::exit(2);
@@ -212,6 +214,7 @@ int main(int argc, char** argv) {
   const std::string command = argv[1];
   try {
     if (command == "compile-cost") return run_compile_cost();
+    if (command == "decode") return run_decode_command(argc, argv);
     if (command != "prefill") usage_error("unknown command '" + command + "'");
     PrefillBench b;
     for (int i = 2; i < argc; ++i) {

@@ -32,6 +32,9 @@ struct Bf16 {
   static __device__ __forceinline__ float to_float(u16 x) {
     return __uint_as_float(static_cast<u32>(x) << 16);
   }
+  static __device__ __forceinline__ void store_pair(u16* p, float a, float b) {
+    *reinterpret_cast<u32*>(p) = pack2(a, b);
+  }
   // D(16x8, f32) += A(16x16, row) * B(16x8, col)
   static __device__ __forceinline__ void mma(float d[4], const u32 a[4], const u32 b[2]) {
     asm volatile(
@@ -53,6 +56,9 @@ struct Fp16 {
     float f;
     asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(x));
     return f;
+  }
+  static __device__ __forceinline__ void store_pair(u16* p, float a, float b) {
+    *reinterpret_cast<u32*>(p) = pack2(a, b);
   }
   static __device__ __forceinline__ void mma(float d[4], const u32 a[4], const u32 b[2]) {
     asm volatile(
@@ -178,6 +184,20 @@ struct EncodeInt8 {
   }
 };
 
+// Output writers for the types that are not staged as 16-bit rows.
+struct StoreF32 {
+  static __device__ __forceinline__ void store_pair(float* p, float a, float b) {
+    *reinterpret_cast<float2*>(p) = make_float2(a, b);
+  }
+};
+template <typename Encoder>  // fp8: saturating (clamped) encode of both values
+struct StoreFp8 {
+  static __device__ __forceinline__ void store_pair(unsigned char* p, float a, float b) {
+    *reinterpret_cast<u16*>(p) =
+        static_cast<u16>(Encoder::encode(a) | (static_cast<u32>(Encoder::encode(b)) << 8));
+  }
+};
+
 // ---- shared memory ----------------------------------------------------------------------
 __device__ __forceinline__ u32 shared_address(const void* p) {
   u32 r;
@@ -228,6 +248,14 @@ __device__ __forceinline__ float fast_exp2(float x) {
 __device__ __forceinline__ float fast_log2(float x) {
   float r;
   asm("lg2.approx.ftz.f32 %0, %1;" : "=f"(r) : "f"(x));
+  return r;
+}
+// One MUFU instruction (sm_75+), absolute error about 5e-4: soft-capping multiplies it
+// by the cap, which FlashAttention's soft-cap accepts too. tanh_fast below is the
+// accurate alternative at three times the special-function cost.
+__device__ __forceinline__ float tanh_approx(float x) {
+  float r;
+  asm("tanh.approx.f32 %0, %1;" : "=f"(r) : "f"(x));
   return r;
 }
 __device__ __forceinline__ float fast_rcp(float x) {  // rcp(inf) == 0
@@ -335,6 +363,10 @@ namespace attnjit {
 
 struct Position {
   int q_pos, kv_pos, q_head, kv_head, seq, q_len, kv_len;
+  // The positions as floats, kept beside the ints: a score transform that needs
+  // float(kv_pos - q_pos) (ALiBi) then subtracts floats instead of converting an int
+  // per element, a quarter-rate instruction. Exact below 2^24 tokens.
+  float q_pos_f, kv_pos_f;
 };
 
 }  // namespace attnjit
@@ -347,7 +379,7 @@ typedef KvDecoder::Storage KvStorage;
 typedef attnjit::Bf16 Elem;          // tensor-core operands
 typedef attnjit::u16 OutputStorage;  // out in memory
 typedef attnjit::Bf16 OutElem;
-constexpr bool kOutputIsF32 = false;
+constexpr bool kOutputDirect = false;
 constexpr int kHeadDim = 128;
 constexpr int kBlockM = 256;
 constexpr int kBlockN = 64;
@@ -391,7 +423,7 @@ struct VariantHooks {
 //
 // Codegen defines, before this file (after templates/kernels/position.h): the element
 // types `Elem` (tensor-core operands) and `OutElem`, the decoders InputDecoder (q) and
-// KvDecoder (k, v) that name the storage types, OutputStorage and kOutputIsF32, the
+// KvDecoder (k, v) that name the storage types, OutputStorage and kOutputDirect, the
 // tile constants kHeadDim kBlockM kBlockN kWarps kStages kRowTiles, kGroupSize (query
 // heads per KV head), kWriteLse, kHasSinks, kHasRanges, and the struct `VariantHooks`
 // (score transform, mask, and the KV band derived from the mask). The loop never knows
@@ -518,6 +550,40 @@ __device__ __forceinline__ KvRange visible_kv_range(int q_pos_first, int q_pos_l
     }
   }
   return r;
+}
+
+// Writes a warp's normalized rows through its own (no longer needed) Q rows of shared
+// memory, so global stores are 16 bytes wide. `Writer` packs two floats into the
+// 16-bit output type.
+template <typename Writer, typename Rows>
+__device__ __forceinline__ void store_rows_staged(unsigned char* shared, const Rows& rows,
+                                                  const float (&o)[kRowTiles][TileGeometry::kOutTiles][4],
+                                                  const float (&out_scale)[kRowTiles][2],
+                                                  int warp_row0, int lane) {
+  using G = TileGeometry;
+  warp_barrier();
+  unsigned char* warp_rows = shared + warp_row0 * G::kRowBytes;
+#pragma unroll
+  for (int mt = 0; mt < kRowTiles; ++mt) {
+#pragma unroll
+    for (int d = 0; d < G::kOutTiles; ++d) {
+#pragma unroll
+      for (int r = 0; r < 2; ++r) {
+        const int row = mt * 16 + lane / 4 + r * 8;
+        const int col = d * 8 + (lane % 4) * 2;
+        *reinterpret_cast<u32*>(warp_rows + row * G::kRowBytes + col * 2) =
+            Writer::pack2(o[mt][d][2 * r] * out_scale[mt][r], o[mt][d][2 * r + 1] * out_scale[mt][r]);
+      }
+    }
+  }
+  warp_barrier();
+#pragma unroll
+  for (int chunk = lane; chunk < G::kWarpRows * G::kChunksPerRow; chunk += 32) {
+    const int row = chunk / G::kChunksPerRow;
+    const int col = chunk % G::kChunksPerRow;
+    if (warp_row0 + row < rows.rows_valid)
+      store16(rows.out_row(warp_row0 + row) + col * 8, warp_rows + row * G::kRowBytes + col * 16);
+  }
 }
 
 struct AttendOptions {
@@ -672,6 +738,7 @@ __device__ __forceinline__ void attend(unsigned char* shared, const Rows& rows, 
         (!VariantHooks::kHasLowerBand ||
          kv_first >= rows.q_pos_last + VariantHooks::kLowerOffset);
     full_tiles += full_tile;
+    const float kv_first_f = static_cast<float>(kv_first + (lane % 4) * 2);
     if (VariantHooks::kHasScoreTransform || !full_tile) {
 #pragma unroll
       for (int mt = 0; mt < kRowTiles; ++mt) {
@@ -682,6 +749,8 @@ __device__ __forceinline__ void attend(unsigned char* shared, const Rows& rows, 
             Position at;
             at.q_pos = rows.q_pos(my_row(mt, e / 2));
             at.kv_pos = kv_first + t * 8 + (lane % 4) * 2 + (e % 2);
+            at.q_pos_f = static_cast<float>(at.q_pos);  // per row: hoisted out of t and e
+            at.kv_pos_f = kv_first_f + static_cast<float>(t * 8 + (e % 2));
             at.q_head = rows.q_head(my_row(mt, e / 2));
             at.kv_head = at.q_head / kGroupSize;
             at.seq = opt.seq;
@@ -797,9 +866,9 @@ __device__ __forceinline__ void attend(unsigned char* shared, const Rows& rows, 
       }
     }
   }
-  if constexpr (kOutputIsF32) {
-    // 8-byte stores straight from the accumulators: an f32 row would not fit the
-    // 16-bit staging rows.
+  if constexpr (kOutputDirect) {
+    // Pairs straight from the accumulators: f32 rows would not fit the 16-bit staging
+    // rows, and fp8 pairs are encoded as they are stored.
 #pragma unroll
     for (int mt = 0; mt < kRowTiles; ++mt) {
 #pragma unroll
@@ -808,39 +877,13 @@ __device__ __forceinline__ void attend(unsigned char* shared, const Rows& rows, 
         if (row >= rows.rows_valid) continue;
         OutputStorage* out = rows.out_row(row);
 #pragma unroll
-        for (int d = 0; d < G::kOutTiles; ++d) {
-          const float2 pair = make_float2(o[mt][d][2 * r] * out_scale[mt][r],
-                                          o[mt][d][2 * r + 1] * out_scale[mt][r]);
-          *reinterpret_cast<float2*>(out + d * 8 + (lane % 4) * 2) = pair;
-        }
+        for (int d = 0; d < G::kOutTiles; ++d)
+          OutElem::store_pair(out + d * 8 + (lane % 4) * 2, o[mt][d][2 * r] * out_scale[mt][r],
+                              o[mt][d][2 * r + 1] * out_scale[mt][r]);
       }
     }
   } else {
-    // Stage this warp's rows in its own (no longer needed) Q rows of shared memory,
-    // then write them out with 16-byte stores.
-    warp_barrier();
-    unsigned char* warp_rows = shared + warp_row0 * G::kRowBytes;
-#pragma unroll
-    for (int mt = 0; mt < kRowTiles; ++mt) {
-#pragma unroll
-      for (int d = 0; d < G::kOutTiles; ++d) {
-#pragma unroll
-        for (int r = 0; r < 2; ++r) {
-          const int row = mt * 16 + lane / 4 + r * 8;
-          const int col = d * 8 + (lane % 4) * 2;
-          *reinterpret_cast<u32*>(warp_rows + row * G::kRowBytes + col * 2) = OutElem::pack2(
-              o[mt][d][2 * r] * out_scale[mt][r], o[mt][d][2 * r + 1] * out_scale[mt][r]);
-        }
-      }
-    }
-    warp_barrier();
-#pragma unroll
-    for (int chunk = lane; chunk < G::kWarpRows * G::kChunksPerRow; chunk += 32) {
-      const int row = chunk / G::kChunksPerRow;
-      const int col = chunk % G::kChunksPerRow;
-      if (warp_row0 + row < rows.rows_valid)
-        store16(rows.out_row(warp_row0 + row) + col * 8, warp_rows + row * G::kRowBytes + col * 16);
-    }
+    store_rows_staged<OutElem>(shared, rows, o, out_scale, warp_row0, lane);
   }
   if (kWriteLse && lane % 4 == 0) {
 #pragma unroll
@@ -863,34 +906,58 @@ __device__ __forceinline__ void attend(unsigned char* shared, const Rows& rows, 
 
 namespace attnjit {
 
+// Rows and keys read their pointers and strides from the parameter block (constant
+// memory, passed as __grid_constant__) whenever they need them, so only a few integers
+// stay in registers across the main loop, which the accumulators need.
+
 // kBlockM consecutive query rows of one head.
 struct PrefillRows {
-  const InputStorage* q;
-  OutputStorage* out;
-  float* lse;
-  long long q_row_stride, o_row_stride, lse_row_stride;
-  int head;
+  const AttnjitPrefillParams& p;
+  int seq, head;
+  int row0;         // the block's first row within the sequence's tensor rows
   int rows_valid;
-  int q_pos_shift;  // query row i sits at position i + q_pos_shift
+  int q_pos_shift;  // query row r sits at position r + q_pos_shift
   int q_pos_first, q_pos_last;
   int q_len;
 
-  __device__ __forceinline__ const InputStorage* q_row(int r) const { return q + r * q_row_stride; }
-  __device__ __forceinline__ OutputStorage* out_row(int r) const { return out + r * o_row_stride; }
-  __device__ __forceinline__ float* lse_at(int r) const { return lse + r * lse_row_stride; }
+  // Offset of this sequence in a tensor: by cu_seqlens rows, or by the batch stride.
+  __device__ __forceinline__ long long sequence_offset(long long batch_stride) const {
+    return p.cu_seqlens_q != nullptr ? 0 : seq * batch_stride;
+  }
+  __device__ __forceinline__ const InputStorage* q_row(int r) const {
+    return static_cast<const InputStorage*>(p.q) + sequence_offset(p.q_batch_stride) +
+           (row0 + r) * p.q_row_stride + head * p.q_head_stride;
+  }
+  __device__ __forceinline__ OutputStorage* out_row(int r) const {
+    return static_cast<OutputStorage*>(p.out) + sequence_offset(p.o_batch_stride) +
+           (row0 + r) * p.o_row_stride + head * p.o_head_stride;
+  }
+  __device__ __forceinline__ float* lse_at(int r) const {
+    return p.lse + sequence_offset(p.lse_batch_stride) + (row0 + r) * p.lse_row_stride +
+           head * p.lse_head_stride;
+  }
   __device__ __forceinline__ int q_pos(int r) const { return r + q_pos_shift; }
   __device__ __forceinline__ int q_head(int) const { return head; }
 };
 
-// One sequence's keys and values, rows `row_stride` elements apart.
+// One sequence's keys and values.
 struct ContiguousKeys {
-  const KvStorage* k;
-  const KvStorage* v;
-  long long k_row_stride, v_row_stride;
+  const AttnjitPrefillParams& p;
+  int seq, kv_head;
+  int row0;  // the sequence's first key row (ragged) or 0
   int kv_len;
 
-  __device__ __forceinline__ const KvStorage* k_row(int j) const { return k + j * k_row_stride; }
-  __device__ __forceinline__ const KvStorage* v_row(int j) const { return v + j * v_row_stride; }
+  __device__ __forceinline__ long long sequence_offset(long long batch_stride) const {
+    return p.cu_seqlens_k != nullptr ? 0 : seq * batch_stride;
+  }
+  __device__ __forceinline__ const KvStorage* k_row(int j) const {
+    return static_cast<const KvStorage*>(p.k) + sequence_offset(p.k_batch_stride) +
+           (row0 + j) * p.k_row_stride + kv_head * p.k_head_stride;
+  }
+  __device__ __forceinline__ const KvStorage* v_row(int j) const {
+    return static_cast<const KvStorage*>(p.v) + sequence_offset(p.v_batch_stride) +
+           (row0 + j) * p.v_row_stride + kv_head * p.v_head_stride;
+  }
   __device__ __forceinline__ float k_scale(int) const { return 1.f; }
   __device__ __forceinline__ float v_scale(int) const { return 1.f; }
 };
@@ -898,7 +965,7 @@ struct ContiguousKeys {
 }  // namespace attnjit
 
 extern "C" __global__ void __launch_bounds__(attnjit::TileGeometry::kThreads)
-    ATTNJIT_ENTRY(const AttnjitPrefillParams p) {
+    ATTNJIT_ENTRY(const __grid_constant__ AttnjitPrefillParams p) {
   using namespace attnjit;
   extern __shared__ __align__(128) unsigned char shared[];
 
@@ -907,56 +974,23 @@ extern "C" __global__ void __launch_bounds__(attnjit::TileGeometry::kThreads)
   const int m_block = gridDim.x - 1 - blockIdx.x;
   const int head = blockIdx.y;
   const int seq = blockIdx.z;
-  const int kv_head = head / kGroupSize;
 
-  int q_len, kv_len;
-  long long q_off, k_off, v_off, o_off, lse_off;
+  int q_len = p.seqlen_q, kv_len = p.seqlen_k, q_start = 0, k_start = 0;
   if (p.cu_seqlens_q != nullptr) {
-    const int q_start = p.cu_seqlens_q[seq];
-    const int k_start = p.cu_seqlens_k[seq];
+    q_start = p.cu_seqlens_q[seq];
+    k_start = p.cu_seqlens_k[seq];
     q_len = p.cu_seqlens_q[seq + 1] - q_start;
     kv_len = p.cu_seqlens_k[seq + 1] - k_start;
-    q_off = q_start * p.q_row_stride;
-    k_off = k_start * p.k_row_stride;
-    v_off = k_start * p.v_row_stride;
-    o_off = q_start * p.o_row_stride;
-    lse_off = q_start * p.lse_row_stride;
-  } else {
-    q_len = p.seqlen_q;
-    kv_len = p.seqlen_k;
-    q_off = seq * p.q_batch_stride;
-    k_off = seq * p.k_batch_stride;
-    v_off = seq * p.v_batch_stride;
-    o_off = seq * p.o_batch_stride;
-    lse_off = seq * p.lse_batch_stride;
   }
   const int m0 = m_block * kBlockM;
   if (m0 >= q_len) return;
 
-  PrefillRows rows;
-  rows.q_row_stride = p.q_row_stride;
-  rows.o_row_stride = p.o_row_stride;
-  rows.lse_row_stride = p.lse_row_stride;
-  rows.q = static_cast<const InputStorage*>(p.q) + q_off + head * p.q_head_stride +
-           m0 * p.q_row_stride;
-  rows.out = static_cast<OutputStorage*>(p.out) + o_off + head * p.o_head_stride +
-             m0 * p.o_row_stride;
-  rows.lse = p.lse != nullptr ? p.lse + lse_off + head * p.lse_head_stride + m0 * p.lse_row_stride
-                              : nullptr;
-  rows.head = head;
-  rows.rows_valid = min(kBlockM, q_len - m0);
+  const int rows_valid = min(kBlockM, q_len - m0);
   // Queries sit at the end of the sequence (FlashAttention's causal alignment).
-  rows.q_pos_shift = m0 + kv_len - q_len;
-  rows.q_pos_first = rows.q_pos_shift;
-  rows.q_pos_last = rows.q_pos_shift + rows.rows_valid - 1;
-  rows.q_len = q_len;
-
-  ContiguousKeys keys;
-  keys.k = static_cast<const KvStorage*>(p.k) + k_off + kv_head * p.k_head_stride;
-  keys.v = static_cast<const KvStorage*>(p.v) + v_off + kv_head * p.v_head_stride;
-  keys.k_row_stride = p.k_row_stride;
-  keys.v_row_stride = p.v_row_stride;
-  keys.kv_len = kv_len;
+  const int q_pos_shift = m0 + kv_len - q_len;
+  const PrefillRows rows{p,           seq,         head,        q_start + m0, rows_valid,
+                         q_pos_shift, q_pos_shift, q_pos_shift + rows_valid - 1, q_len};
+  const ContiguousKeys keys{p, seq, head / kGroupSize, k_start, kv_len};
 
   AttendOptions opt;
   opt.softmax_scale = p.softmax_scale;

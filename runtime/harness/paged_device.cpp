@@ -49,22 +49,41 @@ class DeviceMirror {
 }  // namespace
 
 void run_paged_on_device(Engine& engine, const ir::Variant& v, HostPagedProblem& problem,
-                         int num_splits) {
+                         const PagedRunOptions& options) {
   std::shared_ptr<cuda::Driver> driver = engine.driver();
   driver->make_current();
   DeviceMirror mirror(driver);
+  const HostPagedProblem::Viewer on_device = [&](const HostTensor& t) { return mirror.view(t); };
   // NaN in every output byte: an element the kernel forgets to write fails the check
   // instead of passing by matching leftover memory.
   constexpr unsigned char kNaNBytes = 0xFF;
   mirror.buffer(problem.out).fill_bytes(kNaNBytes);
   if (problem.lse.defined()) mirror.buffer(problem.lse).fill_bytes(kNaNBytes);
 
-  PagedArgs args = problem.args([&](const HostTensor& t) { return mirror.view(t); });
-  args.num_splits = num_splits;
+  HostTensor* caches[] = {&problem.kv_cache,       &problem.k_cache,       &problem.v_cache,
+                          &problem.kv_scale_cache, &problem.k_scale_cache, &problem.v_scale_cache};
+  if (options.write_cache_on_device) {
+    // Slots no token reaches stay poisoned, as in a host-built problem.
+    for (HostTensor* t : caches)
+      if (t->defined()) mirror.buffer(*t).fill_bytes(kNaNBytes);
+    engine.write_kv_cache(v, problem.cache_write_args(on_device), nullptr);
+  }
+  PagedArgs args = problem.args(on_device);
+  args.num_splits = options.num_splits;
   engine.paged(v, args, nullptr);
   cuda::synchronize(*driver);
   mirror.download(problem.out);
   if (problem.lse.defined()) mirror.download(problem.lse);
+  if (options.write_cache_on_device)
+    for (HostTensor* t : caches)
+      if (t->defined()) mirror.download(*t);
+}
+
+void run_paged_on_device(Engine& engine, const ir::Variant& v, HostPagedProblem& problem,
+                         int num_splits) {
+  PagedRunOptions options;
+  options.num_splits = num_splits;
+  run_paged_on_device(engine, v, problem, options);
 }
 
 }  // namespace attnjit::harness

@@ -1,0 +1,188 @@
+// attnjit-bench decode: one query token per sequence against a paged KV cache with a
+// random block table (pages of all sequences shuffled), timed with CUDA events
+// (warm-up, median). Reports the KV bytes read per second (K and V once, plus
+// per-token scales) and KV tokens per second. --sweep times batches 1..N to show
+// whether time jumps when the batch grows by one.
+//
+//   attnjit-bench decode --batch 64 --ctx 8192 [--hq 32 --hk 8 --hdim 128]
+//                        [--page 16] [--kv bf16|fp8_e4m3] [--splits N] [--sweep N]
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <numeric>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "compiler/passes/pipeline.h"
+#include "runtime/api/engine.h"
+#include "tools/bench/bench_decode.h"
+
+namespace {
+
+using namespace attnjit;
+
+struct DecodeBench {
+  int batch = 64, ctx = 8192, hq = 32, hk = 8, hdim = 128, page = 16;
+  std::string kv = "bf16";
+  int splits = 0;
+  int sweep = 0;
+  int iters = 50;
+};
+
+[[noreturn]] void usage(const std::string& message) {
+  std::fprintf(stderr,
+               "attnjit-bench decode: %s\n"
+               "usage: attnjit-bench decode [--batch B] [--ctx C] [--hq H] [--hk H] [--hdim D]\n"
+               "                            [--page P] [--kv bf16|fp8_e4m3] [--splits N]\n"
+               "                            [--sweep N] [--iters N]\n",
+               message.c_str());
+  std::exit(2);
+}
+
+ir::Variant decode_variant(const DecodeBench& b) {
+  const std::string kv = b.kv == "bf16" ? "bf16" : b.kv + " per_tensor";
+  const std::string text = fmt::format(
+      "variant decode {{ heads = {} / {}; head_dim = {}; q = bf16; kv = {}; out = bf16;"
+      " kv_cache = paged(page_size = {}); mask = causal; }}",
+      b.hq, b.hk, b.hdim, kv, b.page);
+  auto module = compile_variants(SourceFile{"<decode bench>", text});
+  if (!module) usage(render(module.error(), SourceFile{"<decode bench>", text}));
+  return module->variants.at(0);
+}
+
+// Fills a buffer with non-degenerate bytes from a repeated random block (regenerating
+// gigabytes of random numbers on the host would dominate the run).
+void fill_random(cuda::DeviceBuffer& buf, uint64_t seed, bool fp8) {
+  std::vector<unsigned char> block(std::min<size_t>(buf.size(), 8u << 20));
+  std::mt19937_64 rng(seed);
+  for (size_t i = 0; i < block.size(); i += 2) {
+    // Small normal-range values: bf16 exponent 0x3F/0x3E... or fp8 codes without NaN.
+    const uint64_t r = rng();
+    if (fp8) {
+      block[i] = static_cast<unsigned char>(r & 0x5F);
+      if (i + 1 < block.size()) block[i + 1] = static_cast<unsigned char>((r >> 8) & 0xDF);
+    } else {
+      const uint16_t bits = static_cast<uint16_t>(0x3E00 + (r & 0x1FF)) | ((r >> 9 & 1) << 15);
+      block[i] = static_cast<unsigned char>(bits & 0xFF);
+      if (i + 1 < block.size()) block[i + 1] = static_cast<unsigned char>(bits >> 8);
+    }
+  }
+  for (size_t off = 0; off < buf.size(); off += block.size())
+    buf.upload(block.data(), std::min(block.size(), buf.size() - off), off);
+}
+
+struct Timing {
+  double median_ms;
+  int splits;
+};
+
+Timing time_decode(Engine& engine, const std::shared_ptr<cuda::Driver>& gpu, const ir::Variant& v,
+                   const DecodeBench& b, int batch) {
+  const int pages_per_seq = (b.ctx + b.page - 1) / b.page;
+  const int num_blocks = batch * pages_per_seq;
+  const int elem = b.kv == "bf16" ? 2 : 1;
+  const size_t cache_bytes = static_cast<size_t>(num_blocks) * b.page * b.hk * b.hdim * elem;
+  cuda::DeviceBuffer k(gpu, cache_bytes), vbuf(gpu, cache_bytes);
+  fill_random(k, 1, elem == 1);
+  fill_random(vbuf, 2, elem == 1);
+  cuda::DeviceBuffer q(gpu, static_cast<size_t>(batch) * b.hq * b.hdim * 2);
+  fill_random(q, 3, false);
+  cuda::DeviceBuffer out(gpu, static_cast<size_t>(batch) * b.hq * b.hdim * 2);
+
+  std::vector<int> pages(num_blocks);
+  std::iota(pages.begin(), pages.end(), 0);
+  std::shuffle(pages.begin(), pages.end(), std::mt19937(4));
+  std::vector<int> cu(batch + 1), lens(batch, b.ctx);
+  std::iota(cu.begin(), cu.end(), 0);
+  cuda::DeviceBuffer table(gpu, pages.size() * 4), cu_buf(gpu, cu.size() * 4), lens_buf(gpu, lens.size() * 4);
+  table.upload(pages.data(), pages.size() * 4);
+  cu_buf.upload(cu.data(), cu.size() * 4);
+  lens_buf.upload(lens.data(), lens.size() * 4);
+
+  const DType kv_type = v.kv_type;
+  PagedArgs args;
+  args.q = contiguous_view(q.data(), DType::bf16, {batch, b.hq, b.hdim});
+  args.k_cache = contiguous_view(k.data(), kv_type, {num_blocks, b.page, b.hk, b.hdim});
+  args.v_cache = contiguous_view(vbuf.data(), kv_type, {num_blocks, b.page, b.hk, b.hdim});
+  args.block_table = contiguous_view(table.data(), DType::i32, {batch, pages_per_seq});
+  args.seq_lens = contiguous_view(lens_buf.data(), DType::i32, {batch});
+  args.cu_seqlens_q = contiguous_view(cu_buf.data(), DType::i32, {batch + 1});
+  args.max_seqlen_q = 1;
+  args.max_seqlen_k = b.ctx;
+  args.out = contiguous_view(out.data(), DType::bf16, {batch, b.hq, b.hdim});
+  args.num_splits = b.splits;
+
+  for (int i = 0; i < 5; ++i) engine.paged(v, args);
+  cuda::synchronize(*gpu);
+  cuda::EventTimer timer(gpu);
+  std::vector<float> ms;
+  for (int i = 0; i < b.iters; ++i) {
+    timer.start();
+    engine.paged(v, args);
+    ms.push_back(timer.stop_ms());
+  }
+  std::sort(ms.begin(), ms.end());
+  // The split count Engine::paged chooses: decode tile of 16 packed rows, BLOCK_N 64.
+  const int tokens_per_block = std::max(1, 16 / (b.hq / b.hk));
+  const long long blocks = static_cast<long long>(batch / tokens_per_block + batch) * b.hk;
+  const int splits = b.splits > 0 ? b.splits
+                                  : Engine::choose_splits(blocks, (b.ctx + 63) / 64,
+                                                          gpu->attribute(cuda::kMultiprocessorCount));
+  return {ms[ms.size() / 2], splits};
+}
+
+void report(const DecodeBench& b, int batch, const Timing& t) {
+  const int elem = b.kv == "bf16" ? 2 : 1;
+  const double kv_bytes = 2.0 * batch * b.ctx * b.hk * b.hdim * elem;
+  const double seconds = t.median_ms * 1e-3;
+  std::printf(
+      "{\"kind\": \"decode\", \"impl\": \"attnjit\", \"batch\": %d, \"ctx\": %d, \"hq\": %d, "
+      "\"hk\": %d, \"hdim\": %d, \"page\": %d, \"kv\": \"%s\", \"splits\": %d, "
+      "\"median_ms\": %.4f, \"kv_tb_s\": %.3f, \"kv_tokens_per_s\": %.4g}\n",
+      batch, b.ctx, b.hq, b.hk, b.hdim, b.page, b.kv.c_str(), t.splits, t.median_ms,
+      kv_bytes / seconds / 1e12, batch * double(b.ctx) / seconds);
+}
+
+int positive(const std::string& flag, const char* value) {
+  char* end = nullptr;
+  const long n = std::strtol(value, &end, 10);
+  if (*value == '\0' || *end != '\0' || n <= 0) usage(flag + " needs a positive integer");
+  return static_cast<int>(n);
+}
+
+}  // namespace
+
+int run_decode_command(int argc, char** argv) {
+  DecodeBench b;
+  for (int i = 2; i < argc; ++i) {
+    const std::string flag = argv[i];
+    auto value = [&]() -> const char* {
+      if (i + 1 >= argc) usage(flag + " needs a value");
+      return argv[++i];
+    };
+    if (flag == "--batch") b.batch = positive(flag, value());
+    else if (flag == "--ctx") b.ctx = positive(flag, value());
+    else if (flag == "--hq") b.hq = positive(flag, value());
+    else if (flag == "--hk") b.hk = positive(flag, value());
+    else if (flag == "--hdim") b.hdim = positive(flag, value());
+    else if (flag == "--page") b.page = positive(flag, value());
+    else if (flag == "--splits") b.splits = positive(flag, value());
+    else if (flag == "--sweep") b.sweep = positive(flag, value());
+    else if (flag == "--iters") b.iters = positive(flag, value());
+    else if (flag == "--kv") b.kv = value();
+    else usage("unknown flag '" + flag + "'");
+  }
+  if (b.kv != "bf16" && b.kv != "fp8_e4m3" && b.kv != "fp8_e5m2") usage("--kv: bf16 or fp8_e4m3");
+  Engine engine;
+  auto gpu = engine.driver();
+  const ir::Variant v = decode_variant(b);
+  if (b.sweep > 0) {
+    for (int batch = 1; batch <= b.sweep; ++batch) report(b, batch, time_decode(engine, gpu, v, b, batch));
+  } else {
+    report(b, b.batch, time_decode(engine, gpu, v, b, b.batch));
+  }
+  return 0;
+}
