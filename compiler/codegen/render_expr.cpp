@@ -91,6 +91,10 @@ class Renderer {
         if (integral) return binary(e, "%");
         return fmt::format("fmodf({}, {})", as_float(*e.args[0]), as_float(*e.args[1]));
       case Op::div:
+        // By a param or a literal: a reciprocal the compiler computes once per thread,
+        // not an IEEE division per element (within an ulp of it).
+        if (e.args[1]->op == Op::param || e.args[1]->op == Op::constant)
+          return "(" + as_float(*e.args[0]) + " * (1.0f / " + as_float(*e.args[1]) + "))";
         return "(" + as_float(*e.args[0]) + " / " + as_float(*e.args[1]) + ")";
       case Op::add: case Op::sub: case Op::mul:
       case Op::lt: case Op::le: case Op::gt: case Op::ge: case Op::eq: case Op::ne:

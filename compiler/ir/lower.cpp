@@ -91,6 +91,9 @@ constexpr RequiredKey kRequiredKeys[] = {
 };
 
 const std::vector<std::string> kComputeTypes = {"bf16", "fp16", "f32"};
+// Outputs may also be fp8: the epilogue scales (by a launch-time out_scale), clamps and
+// encodes.
+const std::vector<std::string> kOutTypes = {"bf16", "fp16", "f32", "fp8_e4m3", "fp8_e5m2"};
 const std::vector<std::string> kKvTypes = {"bf16", "fp16", "f32", "fp8_e4m3", "fp8_e5m2", "int8"};
 const std::vector<std::string> kGranularities = {"per_tensor", "per_token_head"};
 const std::vector<std::string> kExtents = {"q_heads", "kv_heads", "seqs"};
@@ -369,7 +372,7 @@ class VariantLowerer {
     if (key == "heads") return lower_heads(value);
     if (key == "head_dim") return lower_head_dim(value);
     if (key == "q") return (void)lower_dtype(key, value, kComputeTypes, &variant_.q_type);
-    if (key == "out") return (void)lower_dtype(key, value, kComputeTypes, &variant_.out_type);
+    if (key == "out") return (void)lower_dtype(key, value, kOutTypes, &variant_.out_type);
     if (key == "kv") return lower_kv(s);
     if (key == "kv_cache") return lower_kv_cache(value);
     if (key == "scale") return lower_scale(value);

@@ -28,7 +28,8 @@ using nlohmann::json;
 const std::vector<std::string> kKinds = {"prefill", "paged", "paged_decode"};
 const std::vector<std::string> kConfigKeys = {"BLOCK_M", "BLOCK_N", "num_warps", "num_stages"};
 const std::vector<std::string> kKindKeys = {"default", "buckets"};
-const std::vector<std::string> kBucketKeys = {"head_dim_min", "head_dim_max", "causal", "config"};
+const std::vector<std::string> kBucketKeys = {"head_dim_min", "head_dim_max", "causal",
+                                              "sliding_window", "config"};
 
 // Opt-in shared memory per block (bytes), by arch; unknown archs get the smallest.
 struct SharedMemoryLimit {
@@ -158,6 +159,12 @@ TuningBucket read_bucket(const json& j, const std::string& path, int smem_limit)
     if (!causal.is_boolean())
       error_at(join_path(path, "causal"), "expected true or false, got " + describe(causal));
     b.causal_only = causal.get<bool>();
+  }
+  if (j.contains("sliding_window")) {
+    const json& window = j["sliding_window"];
+    if (!window.is_boolean())
+      error_at(join_path(path, "sliding_window"), "expected true or false, got " + describe(window));
+    b.sliding_window_only = window.get<bool>();
   }
   // A bounded bucket's config must fit shared memory at its largest head_dim.
   const int smem_head_dim = j.contains("head_dim_max") ? b.head_dim_max : 0;
@@ -346,13 +353,14 @@ Result<TuningTable, std::string> TuningTable::embedded(const std::string& arch) 
   return *load(best);
 }
 
-std::optional<TileConfig> TuningTable::pick(const std::string& kind, int head_dim,
-                                            bool causal) const {
+std::optional<TileConfig> TuningTable::pick(const std::string& kind, int head_dim, bool causal,
+                                            bool sliding_window) const {
   auto it = kinds_.find(kind);
   if (it == kinds_.end()) return std::nullopt;
   for (const TuningBucket& b : it->second.buckets) {
     if (head_dim < b.head_dim_min || head_dim > b.head_dim_max) continue;
     if (b.causal_only && !causal) continue;
+    if (b.sliding_window_only && !sliding_window) continue;
     return b.config;
   }
   return it->second.default_config;

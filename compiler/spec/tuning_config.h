@@ -29,6 +29,9 @@ struct TuningBucket {
   int head_dim_min = 0;
   int head_dim_max = 1 << 30;
   bool causal_only = false;   // "causal": true limits the bucket to causal masks
+  // "sliding_window": true limits it to masks with a lower KV bound (windows), where a
+  // shorter query tile wastes fewer keys at the window's two diagonal edges.
+  bool sliding_window_only = false;
   TileConfig config;
 };
 
@@ -49,7 +52,8 @@ class TuningTable {
 
   const std::string& arch() const { return arch_; }
   // Tile config for a kind ("prefill") and problem; the kind must be present.
-  std::optional<TileConfig> pick(const std::string& kind, int head_dim, bool causal) const;
+  std::optional<TileConfig> pick(const std::string& kind, int head_dim, bool causal,
+                                 bool sliding_window = false) const;
 
  private:
   std::string arch_;

@@ -8,6 +8,7 @@
 
 #include "compiler/codegen/codegen.h"
 #include "compiler/support/sha256.h"
+#include "runtime/api/launch_common.h"
 
 namespace attnjit {
 
@@ -62,13 +63,15 @@ Result<KernelSpec, std::string> Engine::make_spec(const ir::Variant& variant, Ke
   if (options_.tile_override) {
     spec.tile = *options_.tile_override;
   } else {
-    auto table = options_.config_dir.empty()
+    auto table = !options_.config_file.empty() ? TuningTable::load_file(options_.config_file)
+                 : options_.config_dir.empty()
                      ? TuningTable::embedded(arch)
                      : TuningTable::load_file(options_.config_dir + "/" + arch + ".json");
     if (!table) return fail(table.error());
     const bool causal = variant.band.upper_offset.has_value();
     const std::string table_kind = tuning_kind.empty() ? kernel_kind_name(kind) : tuning_kind;
-    auto tile = table->pick(table_kind, variant.head_dim, causal);
+    const bool windowed = variant.band.lower_offset.has_value();
+    auto tile = table->pick(table_kind, variant.head_dim, causal, windowed);
     if (!tile)
       return fail(fmt::format("tuning config for {} has no entry for kind {}", arch, table_kind));
     spec.tile = *tile;
@@ -76,6 +79,13 @@ Result<KernelSpec, std::string> Engine::make_spec(const ir::Variant& variant, Ke
   if (std::string why = validate_tile(spec.tile, variant.head_dim, shared_memory_limit(arch));
       !why.empty())
     return fail(fmt::format("tile config for variant {} on {}: {}", variant.name, arch, why));
+  // Non-16-bit K/V also stage raw bytes in shared memory.
+  const int smem = attention_shared_bytes(spec.tile, variant.head_dim, raw_kv_bytes(variant));
+  if (smem > shared_memory_limit(arch))
+    return fail(fmt::format(
+        "tile config for variant {} on {}: {} bytes of shared memory with {} K/V exceed the "
+        "{}-byte limit; lower num_stages or BLOCK_N",
+        variant.name, arch, smem, dtype_name(variant.kv_type), shared_memory_limit(arch)));
   return spec;
 }
 

@@ -23,6 +23,7 @@ namespace attnjit {
 struct EngineOptions {
   CacheOptions cache;
   std::string config_dir;                   // "" = configs embedded at build time
+  std::string config_file;                  // one config file for every arch (wins over config_dir)
   std::optional<TileConfig> tile_override;  // wins over the JSON configs
 };
 
@@ -66,6 +67,8 @@ class Engine {
   // The number of split-KV segments paged() uses for a launch of `blocks` thread
   // blocks over KV sequences of up to `max_kv_tiles` tiles on `sm_count` SMs.
   static int choose_splits(long long blocks, int max_kv_tiles, int sm_count);
+  // The split count of the last paged() launch (for benchmarks and logs).
+  int last_paged_splits() const { return last_paged_splits_; }
 
   // The GPU (device 0); throws std::runtime_error with the reason when unavailable.
   std::shared_ptr<cuda::Driver> driver();
@@ -86,6 +89,7 @@ class Engine {
   std::shared_ptr<cuda::Driver> driver_;
   std::map<std::string, std::unique_ptr<cuda::LoadedKernel>> loaded_;  // by cache key
   cuda::DeviceBuffer workspace_;  // split-KV partial results
+  int last_paged_splits_ = 0;
 };
 
 // Computes the cache key of a generated source: <uri>-<16 hex of SHA-256 over

@@ -12,9 +12,20 @@
 
 namespace attnjit {
 
-// Dynamic shared memory of the attention main loop (attention_core.cuh TileGeometry).
-inline int attention_shared_bytes(const TileConfig& tile, int head_dim) {
-  return 2 * (tile.block_m + 2 * tile.stages * tile.block_n) * (head_dim + 8);
+// Dynamic shared memory of the attention main loop (attention_core.cuh TileGeometry):
+// the Q tile, K/V 16-bit tiles, and for quantized K/V (`raw_kv_bytes` = 1) the raw
+// staging tiles with a single 16-bit tile.
+inline int attention_shared_bytes(const TileConfig& tile, int head_dim, int raw_kv_bytes = 0) {
+  const int row16 = 2 * (head_dim + 8);
+  const int kv16_stages = raw_kv_bytes > 0 ? 1 : tile.stages;
+  return row16 * (tile.block_m + 2 * kv16_stages * tile.block_n) +
+         2 * tile.stages * tile.block_n * head_dim * raw_kv_bytes;
+}
+
+// Bytes per K/V element when K/V are not 16-bit (decoded in shared memory), else 0.
+inline int raw_kv_bytes(const ir::Variant& v) {
+  const int bytes = dtype_bytes(v.kv_type);
+  return bytes == 2 ? 0 : bytes;
 }
 
 // Slots in declaration order: params[i] is the variant's i-th param, inputs[j] its

@@ -77,6 +77,7 @@ void Engine::paged(const ir::Variant& variant, const PagedArgs& args, cuda::CUst
                    : choose_splits(grid_x * variant.kv_heads, max_tiles,
                                    gpu->attribute(cuda::kMultiprocessorCount));
   spec->split_kv = splits > 1;
+  last_paged_splits_ = splits;
   const cuda::LoadedKernel& kernel = loaded_kernel(*spec);
 
   AttnjitPagedParams p{};
@@ -140,7 +141,8 @@ void Engine::paged(const ir::Variant& variant, const PagedArgs& args, cuda::CUst
     }
   }
   kernel.launch(static_cast<unsigned>(grid_x), variant.kv_heads, splits, spec->tile.warps * 32,
-                attention_shared_bytes(spec->tile, dim), stream, &p, sizeof(p));
+                attention_shared_bytes(spec->tile, dim, raw_kv_bytes(variant)),
+                stream, &p, sizeof(p));
   if (splits == 1) return;
 
   // Combine the segments; sinks and the output type belong to this step.

@@ -67,7 +67,9 @@ void Engine::prefill(const ir::Variant& variant, const PrefillArgs& args, cuda::
   const TileConfig& tile = spec->tile;
   const unsigned m_blocks = (shape.seqlen_q + tile.block_m - 1) / tile.block_m;
   kernel.launch(m_blocks, variant.q_heads, shape.batch, tile.warps * 32,
-                attention_shared_bytes(tile, variant.head_dim), stream, &p, sizeof(p));
+                attention_shared_bytes(tile, variant.head_dim,
+                                       raw_kv_bytes(variant)),
+                stream, &p, sizeof(p));
 }
 
 }  // namespace attnjit

@@ -35,6 +35,20 @@ struct PackedRows {
   __device__ __forceinline__ int q_head(int r) const { return head0 + r % kGroupSize; }
 };
 
+struct PagedKeys;
+
+// A tile's rows through the block table: one page lookup per row.
+struct PagedTileRows {
+  const KvStorage* cache;
+  const int* pages;
+  long long block_stride, slot_stride;
+  int first;
+  __device__ __forceinline__ const KvStorage* operator()(int r) const {
+    const int j = first + r;
+    return cache + pages[j / kPageSize] * block_stride + (j % kPageSize) * slot_stride;
+  }
+};
+
 // One sequence's keys and values, gathered through its row of the block table.
 struct PagedKeys {
   const KvStorage* k;  // the cache base, offset to this KV head
@@ -52,6 +66,12 @@ struct PagedKeys {
   }
   __device__ __forceinline__ const KvStorage* v_row(int j) const {
     return v + pages[j / kPageSize] * v_block_stride + (j % kPageSize) * v_slot_stride;
+  }
+  __device__ __forceinline__ PagedTileRows k_tile(int first) const {
+    return {k, pages, k_block_stride, k_slot_stride, first};
+  }
+  __device__ __forceinline__ PagedTileRows v_tile(int first) const {
+    return {v, pages, v_block_stride, v_slot_stride, first};
   }
   __device__ __forceinline__ float k_scale(int j) const {
     if constexpr (kPerTokenHeadScales)

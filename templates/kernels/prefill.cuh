@@ -56,6 +56,12 @@ struct ContiguousKeys {
     return static_cast<const KvStorage*>(p.v) + sequence_offset(p.v_batch_stride) +
            (row0 + j) * p.v_row_stride + kv_head * p.v_head_stride;
   }
+  __device__ __forceinline__ StridedRows<KvStorage> k_tile(int first) const {
+    return {k_row(first), p.k_row_stride};
+  }
+  __device__ __forceinline__ StridedRows<KvStorage> v_tile(int first) const {
+    return {v_row(first), p.v_row_stride};
+  }
   __device__ __forceinline__ float k_scale(int) const { return 1.f; }
   __device__ __forceinline__ float v_scale(int) const { return 1.f; }
 };

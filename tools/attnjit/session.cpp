@@ -90,23 +90,14 @@ EngineOptions engine_options(const Args& args, const ir::Variant& variant,
   }
 
   if (std::optional<std::string> path = args.value(kConfigFlag.name)) {
-    // EngineOptions takes a config directory (one <arch>.json each) or a fixed tile;
-    // a single file given on the command line is resolved here to the tile it picks
-    // for this variant, with the bucket rule Engine::make_spec uses (causal = the
-    // mask bounds keys from above).
+    // Checked here so a bad file is a command error before anything compiles; the
+    // engine picks the tile from it with its own bucket rule.
     auto table = TuningTable::load_file(*path);
     if (!table) throw CommandError(table.error());
     if (!table->arch().empty() && table->arch() != arch)
       std::fprintf(stderr, "attnjit: note: %s is a config for %s, used for %s\n", path->c_str(),
                    table->arch().c_str(), arch.c_str());
-    const bool causal = variant.band.upper_offset.has_value();
-    std::optional<TileConfig> tile =
-        table->pick(kernel_kind_name(kernel_kind(args)), variant.head_dim, causal);
-    if (!tile)
-      throw CommandError(fmt::format("{}: no '{}' entry", *path, kernel_kind_name(kernel_kind(args))));
-    if (std::string why = validate_tile(*tile, variant.head_dim); !why.empty())
-      throw CommandError(fmt::format("{}: tile for head_dim {}: {}", *path, variant.head_dim, why));
-    options.tile_override = *tile;
+    options.config_file = *path;
   }
   return options;
 }

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <numeric>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -30,6 +31,7 @@ struct DecodeBench {
   int splits = 0;
   int sweep = 0;
   int iters = 50;
+  std::optional<TileConfig> tile;
 };
 
 [[noreturn]] void usage(const std::string& message) {
@@ -37,7 +39,7 @@ struct DecodeBench {
                "attnjit-bench decode: %s\n"
                "usage: attnjit-bench decode [--batch B] [--ctx C] [--hq H] [--hk H] [--hdim D]\n"
                "                            [--page P] [--kv bf16|fp8_e4m3] [--splits N]\n"
-               "                            [--sweep N] [--iters N]\n",
+               "                            [--sweep N] [--iters N] [--tile BM,BN,W,S]\n",
                message.c_str());
   std::exit(2);
 }
@@ -125,12 +127,7 @@ Timing time_decode(Engine& engine, const std::shared_ptr<cuda::Driver>& gpu, con
     ms.push_back(timer.stop_ms());
   }
   std::sort(ms.begin(), ms.end());
-  // The split count Engine::paged chooses: decode tile of 16 packed rows, BLOCK_N 64.
-  const int tokens_per_block = std::max(1, 16 / (b.hq / b.hk));
-  const long long blocks = static_cast<long long>(batch / tokens_per_block + batch) * b.hk;
-  const int splits = b.splits > 0 ? b.splits
-                                  : Engine::choose_splits(blocks, (b.ctx + 63) / 64,
-                                                          gpu->attribute(cuda::kMultiprocessorCount));
+  const int splits = b.splits > 0 ? b.splits : engine.last_paged_splits();
   return {ms[ms.size() / 2], splits};
 }
 
@@ -140,9 +137,13 @@ void report(const DecodeBench& b, int batch, const Timing& t) {
   const double seconds = t.median_ms * 1e-3;
   std::printf(
       "{\"kind\": \"decode\", \"impl\": \"attnjit\", \"batch\": %d, \"ctx\": %d, \"hq\": %d, "
-      "\"hk\": %d, \"hdim\": %d, \"page\": %d, \"kv\": \"%s\", \"splits\": %d, "
+      "\"hk\": %d, \"hdim\": %d, \"page\": %d, \"kv\": \"%s\", \"tile\": \"%s\", \"splits\": %d, "
       "\"median_ms\": %.4f, \"kv_tb_s\": %.3f, \"kv_tokens_per_s\": %.4g}\n",
-      batch, b.ctx, b.hq, b.hk, b.hdim, b.page, b.kv.c_str(), t.splits, t.median_ms,
+      batch, b.ctx, b.hq, b.hk, b.hdim, b.page, b.kv.c_str(),
+      b.tile ? fmt::format("{}x{} w{} s{}", b.tile->block_m, b.tile->block_n, b.tile->warps,
+                           b.tile->stages).c_str()
+             : "config",
+      t.splits, t.median_ms,
       kv_bytes / seconds / 1e12, batch * double(b.ctx) / seconds);
 }
 
@@ -173,10 +174,17 @@ int run_decode_command(int argc, char** argv) {
     else if (flag == "--sweep") b.sweep = positive(flag, value());
     else if (flag == "--iters") b.iters = positive(flag, value());
     else if (flag == "--kv") b.kv = value();
+    else if (flag == "--tile") {
+      auto tile = parse_tile_override(value());
+      if (!tile) usage(tile.error());
+      b.tile = *tile;
+    }
     else usage("unknown flag '" + flag + "'");
   }
   if (b.kv != "bf16" && b.kv != "fp8_e4m3" && b.kv != "fp8_e5m2") usage("--kv: bf16 or fp8_e4m3");
-  Engine engine;
+  EngineOptions options;
+  options.tile_override = b.tile;
+  Engine engine(options);
   auto gpu = engine.driver();
   const ir::Variant v = decode_variant(b);
   if (b.sweep > 0) {

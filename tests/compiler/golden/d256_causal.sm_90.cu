@@ -433,8 +433,9 @@ struct VariantHooks {
 // attend():
 //   Rows: q_row(r) / out_row(r) / lse_at(r) pointers, q_pos(r), q_head(r), the number
 //         of valid rows, the first and last query position;
-//   Keys: k_row(j) / v_row(j) pointers and, for quantized caches, k_scale(j) /
-//         v_scale(j); kv_len.
+//   Keys: k_row(j) / v_row(j) pointers, k_tile(first) / v_tile(first) addressers of a
+//         tile's rows (called as addresser(r) for key first + r), and, for quantized
+//         caches, k_scale(j) / v_scale(j); kv_len.
 //
 // Work split: each warp owns 16 * kRowTiles query rows for the whole loop, so the
 // softmax statistics of a row never leave the four lanes (one quad) holding it. With
@@ -454,7 +455,15 @@ struct TileGeometry {
   static constexpr int kChunksPerRow = kHeadDim / 8;  // 16-byte chunks of one 16-bit row
   static constexpr int kQBytes = kBlockM * kRowBytes;
   static constexpr int kKvTileBytes = kBlockN * kRowBytes;
-  static constexpr int kSharedBytes = kQBytes + 2 * kStages * kKvTileBytes;
+  // Quantized K/V (fp8, int8) arrive through cp.async as raw bytes into kStages raw
+  // buffers and are decoded into a single 16-bit tile just before use, so the copies
+  // stay asynchronous; 16-bit K/V go straight into kStages 16-bit tiles.
+  static constexpr bool kKvRaw = KvDecoder::kConverts;
+  static constexpr int kKv16Stages = kKvRaw ? 1 : kStages;
+  static constexpr int kRawRowBytes = kHeadDim * static_cast<int>(sizeof(KvStorage));
+  static constexpr int kRawTileBytes = kKvRaw ? kBlockN * kRawRowBytes : 0;
+  static constexpr int kSharedBytes =
+      kQBytes + 2 * kKv16Stages * kKvTileBytes + 2 * kStages * kRawTileBytes;
   static constexpr int kDimSteps = kHeadDim / 16;  // k-steps of S = Q K^T
   static constexpr int kKvSteps = kBlockN / 16;    // k-steps of O += P V
   static constexpr int kScoreTiles = kBlockN / 8;  // 16x8 score tiles per warp row tile
@@ -516,6 +525,14 @@ __device__ __forceinline__ void load_tile(u32 dst, int tid, const typename Decod
     }
   }
 }
+
+// Rows `stride` elements apart from `base`: the addresser of contiguous K/V tiles.
+template <typename Storage>
+struct StridedRows {
+  const Storage* base;
+  long long stride;
+  __device__ __forceinline__ const Storage* operator()(int r) const { return base + r * stride; }
+};
 
 // True when a query and a key position lie in the same [start, end) range.
 __device__ __forceinline__ bool in_same_range(const int* ranges, int count, int q_pos, int kv_pos) {
@@ -618,18 +635,70 @@ __device__ __forceinline__ void attend(unsigned char* shared, const Rows& rows, 
 
   const u32 q_smem = shared_address(shared);
   const u32 k_smem = q_smem + G::kQBytes;
-  const u32 v_smem = k_smem + kStages * G::kKvTileBytes;
+  const u32 v_smem = k_smem + G::kKv16Stages * G::kKvTileBytes;
+  const u32 k_raw = v_smem + G::kKv16Stages * G::kKvTileBytes;  // kKvRaw only
+  const u32 v_raw = k_raw + kStages * G::kRawTileBytes;
+
+  // Quantized K/V: raw rows by cp.async (16 bytes at a time, zero-filled past the end).
+  auto load_raw_tile = [&](u32 dst, int first, int rows_valid, bool is_k) {
+    constexpr int kChunksPerRow = G::kRawRowBytes / 16;
+    constexpr int kChunks = kBlockN * kChunksPerRow;
+#pragma unroll
+    for (int i = 0; i < (kChunks + G::kThreads - 1) / G::kThreads; ++i) {
+      const int chunk = tid + i * G::kThreads;
+      if (kChunks % G::kThreads == 0 || chunk < kChunks) {
+        const int row = chunk / kChunksPerRow, col = chunk % kChunksPerRow;
+        const bool valid = row < rows_valid;
+        const int j = valid ? first + row : 0;
+        const unsigned char* from =
+            reinterpret_cast<const unsigned char*>(is_k ? keys.k_row(j) : keys.v_row(j)) + col * 16;
+        copy16_async(dst + row * G::kRawRowBytes + col * 16, from, valid);
+      }
+    }
+  };
+  // ... decoded and scaled into the 16-bit tile once they have landed.
+  auto decode_raw_tile = [&](u32 dst16, int raw_offset, int first, int rows_valid, bool is_k) {
+    constexpr int kUnitsPerRow = kHeadDim / 8;
+    constexpr int kUnits = kBlockN * kUnitsPerRow;
+#pragma unroll
+    for (int i = 0; i < (kUnits + G::kThreads - 1) / G::kThreads; ++i) {
+      const int unit = tid + i * G::kThreads;
+      if (kUnits % G::kThreads == 0 || unit < kUnits) {
+        const int row = unit / kUnitsPerRow, col = unit % kUnitsPerRow;
+        const auto* raw = reinterpret_cast<const typename KvDecoder::Storage*>(
+            shared + raw_offset + row * G::kRawRowBytes + col * 8 * sizeof(KvStorage));
+        const float scale =
+            row < rows_valid ? (is_k ? keys.k_scale(first + row) : keys.v_scale(first + row)) : 0.f;
+        float x[8];
+        KvDecoder::load8(x, raw);
+        u32 packed[4];
+#pragma unroll
+        for (int e = 0; e < 4; ++e) packed[e] = Elem::pack2(x[2 * e] * scale, x[2 * e + 1] * scale);
+        store_shared16(dst16 + row * G::kRowBytes + col * 16, packed);
+      }
+    }
+  };
 
   auto load_kv_tile = [&](int n, int stage) {
+    if constexpr (G::kKvRaw) {
+      const int first = n * kBlockN;
+      const int rows_valid = min(kBlockN, keys.kv_len - first);
+      load_raw_tile(k_raw + stage * G::kRawTileBytes, first, rows_valid, true);
+      load_raw_tile(v_raw + stage * G::kRawTileBytes, first, rows_valid, false);
+      return;
+    }
     const int first = n * kBlockN;
     const int rows_valid = min(kBlockN, keys.kv_len - first);
+    // The keys' tile addressers compute a tile's base once, not per 16-byte chunk.
+    const auto k_rows = keys.k_tile(first);
+    const auto v_rows = keys.v_tile(first);
     load_tile<kBlockN, KvDecoder>(
-        k_smem + stage * G::kKvTileBytes, tid, keys.k_row(0),
-        [&](int r) { return r < rows_valid ? keys.k_row(first + r) : nullptr; },
+        k_smem + stage * G::kKvTileBytes, tid, k_rows(0),
+        [&](int r) { return r < rows_valid ? k_rows(r) : nullptr; },
         [&](int r) { return keys.k_scale(first + r); });
     load_tile<kBlockN, KvDecoder>(
-        v_smem + stage * G::kKvTileBytes, tid, keys.v_row(0),
-        [&](int r) { return r < rows_valid ? keys.v_row(first + r) : nullptr; },
+        v_smem + stage * G::kKvTileBytes, tid, v_rows(0),
+        [&](int r) { return r < rows_valid ? v_rows(r) : nullptr; },
         [&](int r) { return keys.v_scale(first + r); });
   };
 
@@ -694,8 +763,17 @@ __device__ __forceinline__ void attend(unsigned char* shared, const Rows& rows, 
     async_commit();
 
     const int stage = it % kStages;
-    const u32 k_tile = k_smem + stage * G::kKvTileBytes;
-    const u32 v_tile = v_smem + stage * G::kKvTileBytes;
+    if constexpr (G::kKvRaw) {
+      const int first = n * kBlockN;
+      const int rows_valid = min(kBlockN, keys.kv_len - first);
+      const int raw_base = static_cast<int>(k_raw - q_smem);
+      decode_raw_tile(k_smem, raw_base + stage * G::kRawTileBytes, first, rows_valid, true);
+      decode_raw_tile(v_smem, raw_base + (kStages + stage) * G::kRawTileBytes, first, rows_valid,
+                      false);
+      block_barrier();  // the decoded tile is complete before any warp reads it
+    }
+    const u32 k_tile = k_smem + (G::kKvRaw ? 0 : stage) * G::kKvTileBytes;
+    const u32 v_tile = v_smem + (G::kKvRaw ? 0 : stage) * G::kKvTileBytes;
 
     // S = Q K^T for this warp's rows and the tile's kBlockN keys. Each K fragment
     // read from shared memory feeds kRowTiles MMAs.
@@ -957,6 +1035,12 @@ struct ContiguousKeys {
   __device__ __forceinline__ const KvStorage* v_row(int j) const {
     return static_cast<const KvStorage*>(p.v) + sequence_offset(p.v_batch_stride) +
            (row0 + j) * p.v_row_stride + kv_head * p.v_head_stride;
+  }
+  __device__ __forceinline__ StridedRows<KvStorage> k_tile(int first) const {
+    return {k_row(first), p.k_row_stride};
+  }
+  __device__ __forceinline__ StridedRows<KvStorage> v_tile(int first) const {
+    return {v_row(first), p.v_row_stride};
   }
   __device__ __forceinline__ float k_scale(int) const { return 1.f; }
   __device__ __forceinline__ float v_scale(int) const { return 1.f; }
