@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "compiler/codegen/codegen.h"
+#include "compiler/ir/print.h"
 #include "compiler/support/sha256.h"
 #include "runtime/api/launch_common.h"
 
@@ -138,6 +139,28 @@ std::shared_ptr<cuda::Driver> Engine::driver() {
     driver_ = *opened;
   }
   return driver_;
+}
+
+const Engine::Resolved& Engine::resolve(const ir::Variant& variant, KernelKind kind,
+                                        const std::string& where,
+                                        const std::string& tuning_kind, bool split_kv) {
+  // The DSL form round-trips to the same IR, so it identifies the variant exactly.
+  const std::string key = fmt::format("{}|{}|{}|{}", kernel_kind_name(kind), tuning_kind,
+                                      split_kv ? 1 : 0, ir::print_dsl(variant));
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = resolved_.find(key);
+    if (it != resolved_.end()) return *it->second;
+  }
+  std::shared_ptr<cuda::Driver> gpu = driver();
+  auto spec = make_spec(variant, kind, gpu->arch(), tuning_kind);
+  if (!spec) throw std::runtime_error(where + ": " + spec.error());
+  spec->split_kv = split_kv;
+  const cuda::LoadedKernel& kernel = loaded_kernel(*spec);
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto& slot = resolved_[key];
+  if (!slot) slot = std::make_unique<Resolved>(Resolved{std::move(*spec), &kernel});
+  return *slot;
 }
 
 const cuda::LoadedKernel& Engine::loaded_kernel(const KernelSpec& spec) {

@@ -79,6 +79,16 @@ class Engine {
 
  private:
   const cuda::LoadedKernel& loaded_kernel(const KernelSpec& spec);
+
+  // A launch's kernel and its spec, resolved once per (variant, kind, tuning table,
+  // split) and then found by a short key: spec resolution, code generation and
+  // hashing stay off the per-call path. Throws std::runtime_error prefixed by `where`.
+  struct Resolved {
+    KernelSpec spec;
+    const cuda::LoadedKernel* kernel;
+  };
+  const Resolved& resolve(const ir::Variant& variant, KernelKind kind, const std::string& where,
+                          const std::string& tuning_kind = "", bool split_kv = false);
   cuda::DeviceBuffer& workspace(size_t bytes);
   std::shared_ptr<NvrtcCompiler> nvrtc();
 
@@ -89,6 +99,7 @@ class Engine {
   std::shared_ptr<cuda::Driver> driver_;
   std::map<std::string, std::unique_ptr<cuda::LoadedKernel>> loaded_;  // by cache key
   cuda::DeviceBuffer workspace_;  // split-KV partial results
+  std::map<std::string, std::unique_ptr<Resolved>> resolved_;
   int last_paged_splits_ = 0;
 };
 

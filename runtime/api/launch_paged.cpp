@@ -59,26 +59,26 @@ void Engine::paged(const ir::Variant& variant, const PagedArgs& args, cuda::CUst
 
   // Short chunks everywhere (decode, speculative tokens): the small decode tile.
   const bool decode = static_cast<long long>(args.max_seqlen_q) * group <= 16;
-  auto spec = make_spec(variant, KernelKind::paged, gpu->arch(), decode ? "paged_decode" : "");
-  if (!spec) throw std::runtime_error("attnjit::paged: " + spec.error());
-  const int tokens_per_block = spec->tile.block_m / group;
+  const std::string tuning = decode ? "paged_decode" : "";
+  const TileConfig tile = resolve(variant, KernelKind::paged, "attnjit::paged", tuning).spec.tile;
+  const int tokens_per_block = tile.block_m / group;
   if (tokens_per_block < 1)
     throw std::runtime_error(fmt::format(
         "attnjit::paged: BLOCK_M {} cannot hold the {} query heads of one KV head",
-        spec->tile.block_m, group));
+        tile.block_m, group));
 
   const long long grid_x = shape.total_q / tokens_per_block + shape.num_seqs;
   const int page_size = variant.kv_cache.page_size;
   const int max_kv = args.max_seqlen_k > 0 ? args.max_seqlen_k
                                            : shape.max_blocks_per_seq * page_size;
-  const int max_tiles = (max_kv + spec->tile.block_n - 1) / spec->tile.block_n;
+  const int max_tiles = (max_kv + tile.block_n - 1) / tile.block_n;
   int splits = args.num_splits > 0
                    ? std::min(args.num_splits, ATTNJIT_MAX_MERGE_PARTS)
                    : choose_splits(grid_x * variant.kv_heads, max_tiles,
                                    gpu->attribute(cuda::kMultiprocessorCount));
-  spec->split_kv = splits > 1;
   last_paged_splits_ = splits;
-  const cuda::LoadedKernel& kernel = loaded_kernel(*spec);
+  const cuda::LoadedKernel& kernel =
+      *resolve(variant, KernelKind::paged, "attnjit::paged", tuning, splits > 1).kernel;
 
   AttnjitPagedParams p{};
   p.q = args.q.data;
@@ -140,15 +140,13 @@ void Engine::paged(const ir::Variant& variant, const PagedArgs& args, cuda::CUst
       p.lse_head_stride = args.lse.stride(0), p.lse_row_stride = args.lse.stride(1);
     }
   }
-  kernel.launch(static_cast<unsigned>(grid_x), variant.kv_heads, splits, spec->tile.warps * 32,
-                attention_shared_bytes(spec->tile, dim, raw_kv_bytes(variant)),
+  kernel.launch(static_cast<unsigned>(grid_x), variant.kv_heads, splits, tile.warps * 32,
+                attention_shared_bytes(tile, dim, raw_kv_bytes(variant)),
                 stream, &p, sizeof(p));
   if (splits == 1) return;
 
   // Combine the segments; sinks and the output type belong to this step.
-  auto merge_spec = make_spec(variant, KernelKind::merge, gpu->arch());
-  merge_spec->split_kv = true;
-  const cuda::LoadedKernel& merge_kernel = loaded_kernel(*merge_spec);
+  const Resolved& merge = resolve(variant, KernelKind::merge, "attnjit::paged", "", true);
   AttnjitMergeParams m{};
   const size_t out_elems = static_cast<size_t>(shape.total_q) * heads * dim;
   for (int i = 0; i < splits; ++i) {
@@ -168,15 +166,12 @@ void Engine::paged(const ir::Variant& variant, const PagedArgs& args, cuda::CUst
   }
   m.sinks = variant.sinks_per_head ? static_cast<const float*>(args.sinks.data) : nullptr;
   m.out_multiplier = args.out_scale;
-  launch_merge(merge_kernel, m, merge_spec->tile.warps, stream);
+  launch_merge(*merge.kernel, m, merge.spec.tile.warps, stream);
 }
 
 void Engine::merge(const ir::Variant& variant, const MergeArgs& args, cuda::CUstream stream) {
   validate_merge(args, DeviceKind::cuda, "attnjit::merge");
-  std::shared_ptr<cuda::Driver> gpu = driver();
-  auto spec = make_spec(variant, KernelKind::merge, gpu->arch());
-  if (!spec) throw std::runtime_error("attnjit::merge: " + spec.error());
-  const cuda::LoadedKernel& kernel = loaded_kernel(*spec);
+  const Resolved& resolved = resolve(variant, KernelKind::merge, "attnjit::merge");
   AttnjitMergeParams m{};
   m.o_parts[0] = args.out_a.data, m.o_parts[1] = args.out_b.data;
   m.lse_parts[0] = static_cast<const float*>(args.lse_a.data);
@@ -193,7 +188,7 @@ void Engine::merge(const ir::Variant& variant, const MergeArgs& args, cuda::CUst
     m.lse_head_stride = args.lse.stride(0), m.lse_row_stride = args.lse.stride(1);
   }
   m.out_multiplier = 1.f;
-  launch_merge(kernel, m, spec->tile.warps, stream);
+  launch_merge(*resolved.kernel, m, resolved.spec.tile.warps, stream);
 }
 
 void Engine::write_kv_cache(const ir::Variant& variant, const CacheWriteArgs& args,
@@ -201,10 +196,8 @@ void Engine::write_kv_cache(const ir::Variant& variant, const CacheWriteArgs& ar
   validate_cache_write(variant, args, DeviceKind::cuda, "attnjit::write_kv_cache");
   const int tokens = static_cast<int>(args.k.shape[0]);
   if (tokens == 0) return;
-  std::shared_ptr<cuda::Driver> gpu = driver();
-  auto spec = make_spec(variant, KernelKind::cache_write, gpu->arch());
-  if (!spec) throw std::runtime_error("attnjit::write_kv_cache: " + spec.error());
-  const cuda::LoadedKernel& kernel = loaded_kernel(*spec);
+  const cuda::LoadedKernel& kernel =
+      *resolve(variant, KernelKind::cache_write, "attnjit::write_kv_cache").kernel;
   AttnjitCacheWriteParams p{};
   p.k = args.k.data, p.v = args.v.data;
   p.k_row_stride = args.k.stride(0), p.k_head_stride = args.k.stride(1);

@@ -23,10 +23,7 @@ Strides3 row_head_strides(const TensorView& t, bool ragged) {
 void Engine::prefill(const ir::Variant& variant, const PrefillArgs& args, cuda::CUstream stream) {
   const PrefillShape shape = validate_prefill(variant, args, DeviceKind::cuda, "attnjit::prefill");
   if (shape.batch == 0 || shape.seqlen_q == 0) return;
-  std::shared_ptr<cuda::Driver> gpu = driver();
-  auto spec = make_spec(variant, KernelKind::prefill, gpu->arch());
-  if (!spec) throw std::runtime_error("attnjit::prefill: " + spec.error());
-  const cuda::LoadedKernel& kernel = loaded_kernel(*spec);
+  const Resolved& resolved = resolve(variant, KernelKind::prefill, "attnjit::prefill");
 
   AttnjitPrefillParams p{};
   p.q = args.q.data;
@@ -64,9 +61,9 @@ void Engine::prefill(const ir::Variant& variant, const PrefillArgs& args, cuda::
   p.variant = variant_args(variant, args);
   p.debug_tile_counts = args.debug_tile_counts;
 
-  const TileConfig& tile = spec->tile;
+  const TileConfig& tile = resolved.spec.tile;
   const unsigned m_blocks = (shape.seqlen_q + tile.block_m - 1) / tile.block_m;
-  kernel.launch(m_blocks, variant.q_heads, shape.batch, tile.warps * 32,
+  resolved.kernel->launch(m_blocks, variant.q_heads, shape.batch, tile.warps * 32,
                 attention_shared_bytes(tile, variant.head_dim,
                                        raw_kv_bytes(variant)),
                 stream, &p, sizeof(p));
