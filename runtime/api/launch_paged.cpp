@@ -42,10 +42,11 @@ void launch_merge(const cuda::LoadedKernel& kernel, const AttnjitMergeParams& p,
 }  // namespace
 
 int Engine::choose_splits(long long blocks, int max_kv_tiles, int sm_count) {
-  // Aim for about four thread blocks per SM, so short batches still keep every SM
-  // streaming K/V; never give a segment fewer than two tiles. The count changes by
-  // small steps as the batch grows (no switch between kernels, so no cliff).
-  const long long target = 4LL * sm_count;
+  // Aim for about eight thread blocks per SM (a decode block is one warp streaming
+  // its KV range), so short batches still keep every SM busy; never give a segment
+  // fewer than two tiles. The count changes by small steps as the batch grows (no
+  // switch between kernels, so no cliff).
+  const long long target = 8LL * sm_count;
   if (blocks >= target || max_kv_tiles < 4) return 1;
   const long long wanted = (target + blocks - 1) / blocks;
   return static_cast<int>(std::clamp<long long>(wanted, 1, std::min(64, max_kv_tiles / 2)));
