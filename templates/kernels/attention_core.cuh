@@ -223,15 +223,15 @@ __device__ __forceinline__ void attend(unsigned char* shared, const Rows& rows, 
   auto load_raw_tile = [&](u32 dst, int first, int rows_valid, bool is_k) {
     constexpr int kChunksPerRow = G::kRawRowBytes / 16;
     constexpr int kChunks = kBlockN * kChunksPerRow;
+    const auto tile_rows = is_k ? keys.k_tile(first) : keys.v_tile(first);
 #pragma unroll
     for (int i = 0; i < (kChunks + G::kThreads - 1) / G::kThreads; ++i) {
       const int chunk = tid + i * G::kThreads;
       if (kChunks % G::kThreads == 0 || chunk < kChunks) {
         const int row = chunk / kChunksPerRow, col = chunk % kChunksPerRow;
         const bool valid = row < rows_valid;
-        const int j = valid ? first + row : 0;
         const unsigned char* from =
-            reinterpret_cast<const unsigned char*>(is_k ? keys.k_row(j) : keys.v_row(j)) + col * 16;
+            reinterpret_cast<const unsigned char*>(tile_rows(valid ? row : 0)) + col * 16;
         copy16_async(dst + row * G::kRawRowBytes + col * 16, from, valid);
       }
     }
@@ -311,7 +311,7 @@ __device__ __forceinline__ void attend(unsigned char* shared, const Rows& rows, 
   }
 
   float o[kRowTiles][G::kOutTiles][4];
-  float row_max[kRowTiles][2];  // running max of each row's logits (log2 domain if transformed)
+  float row_max[kRowTiles][2];  // running max of each row's s (units: see exp2_scale)
   float row_sum[kRowTiles][2];  // this lane's part of each row's running denominator
   // The rows this lane holds: tile row warp_row0 + mt * 16 + lane / 4 + 8 * r. Their
   // positions and heads are recomputed where needed (cheap) rather than held in
@@ -331,9 +331,10 @@ __device__ __forceinline__ void attend(unsigned char* shared, const Rows& rows, 
     }
   }
 
-  // With a score transform the logits are brought into the log2 domain explicitly;
-  // otherwise the scale folds into one FMA inside exp2.
-  const float exp2_scale = VariantHooks::kHasScoreTransform ? 1.f : opt.softmax_scale_log2;
+  // The running max is kept in the units of s (raw q.k, or the transformed score);
+  // exp2 folds the conversion to log2 units into one FMA: softmax_scale * log2(e) for
+  // raw scores, log2(e) for transformed ones (already scaled by softmax_scale).
+  const float exp2_scale = VariantHooks::kHasScoreTransform ? kLog2e : opt.softmax_scale_log2;
 
   for (int n = n_begin; n < n_end; ++n) {
     const int it = n - n_begin;
@@ -416,7 +417,7 @@ __device__ __forceinline__ void attend(unsigned char* shared, const Rows& rows, 
             at.kv_len = keys.kv_len;
             float x = s[mt][t][e];
             if (VariantHooks::kHasScoreTransform)
-              x = VariantHooks::score(x * opt.softmax_scale, at, args, bound[mt][e / 2]) * kLog2e;
+              x = VariantHooks::score(x * opt.softmax_scale, at, args, bound[mt][e / 2]);
             if (!full_tile) {
               bool visible = at.kv_pos < keys.kv_len;
               if (VariantHooks::kHasUpperBand)

@@ -35,17 +35,35 @@ struct PackedRows {
   __device__ __forceinline__ int q_head(int r) const { return head0 + r % kGroupSize; }
 };
 
-struct PagedKeys;
-
-// A tile's rows through the block table: one page lookup per row.
+// A tile's rows through the block table. The pages a tile spans are looked up once
+// per tile (a few loads), not once per 16-byte chunk: per-chunk page loads and their
+// address arithmetic dominated the decode loop's instruction count.
 struct PagedTileRows {
-  const KvStorage* cache;
-  const int* pages;
-  long long block_stride, slot_stride;
-  int first;
+  static constexpr int kPages = (kBlockN + kPageSize - 1) / kPageSize + 1;  // may straddle
+  const KvStorage* page_base[kPages];
+  long long slot_stride;
+  int first_in_page;
+
+  __device__ __forceinline__ PagedTileRows(const KvStorage* cache, const int* pages,
+                                           long long block_stride, long long slot_stride_,
+                                           int first, int kv_len)
+      : slot_stride(slot_stride_), first_in_page(first % kPageSize) {
+    const int first_page = first / kPageSize;
+#pragma unroll
+    for (int p = 0; p < kPages; ++p) {
+      // Only the pages the sequence uses are read (the rest of the table may be stale).
+      const int page = first_page + p;
+      page_base[p] = page * kPageSize < kv_len ? cache + pages[page] * block_stride : cache;
+    }
+  }
   __device__ __forceinline__ const KvStorage* operator()(int r) const {
-    const int j = first + r;
-    return cache + pages[j / kPageSize] * block_stride + (j % kPageSize) * slot_stride;
+    const int local = first_in_page + r;
+    const int which = local / kPageSize;
+    const KvStorage* base = page_base[0];
+#pragma unroll
+    for (int p = 1; p < kPages; ++p)
+      if (which == p) base = page_base[p];  // a select chain keeps the array in registers
+    return base + (local % kPageSize) * slot_stride;
   }
 };
 
@@ -68,10 +86,10 @@ struct PagedKeys {
     return v + pages[j / kPageSize] * v_block_stride + (j % kPageSize) * v_slot_stride;
   }
   __device__ __forceinline__ PagedTileRows k_tile(int first) const {
-    return {k, pages, k_block_stride, k_slot_stride, first};
+    return PagedTileRows(k, pages, k_block_stride, k_slot_stride, first, kv_len);
   }
   __device__ __forceinline__ PagedTileRows v_tile(int first) const {
-    return {v, pages, v_block_stride, v_slot_stride, first};
+    return PagedTileRows(v, pages, v_block_stride, v_slot_stride, first, kv_len);
   }
   __device__ __forceinline__ float k_scale(int j) const {
     if constexpr (kPerTokenHeadScales)
