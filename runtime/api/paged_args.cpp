@@ -4,172 +4,23 @@
 #include "runtime/api/paged_args.h"
 
 #include <fmt/format.h>
-#include <fmt/ranges.h>
 
 #include <algorithm>
-#include <climits>
-#include <cmath>
 #include <cstring>
+#include <iterator>
+#include <stdexcept>
+#include <string_view>
 #include <vector>
 
 #include "compiler/ir/variant.h"
+#include "runtime/api/argument_checks.h"
 #include "runtime/api/variant_values.h"
 
 namespace attnjit {
 
 namespace {
 
-// Kernels load head_dim rows with 16-byte vector loads, so every row must start on a
-// 16-byte boundary (as in validate_prefill).
-constexpr int64_t kRowAlignmentBytes = 16;
-
-const char* device_name(DeviceKind d) { return d == DeviceKind::cpu ? "cpu" : "cuda"; }
-
-std::string shape_text(const std::vector<int64_t>& shape) {
-  return fmt::format("[{}]", fmt::join(shape, ", "));
-}
-
-std::string variant_name(const ir::Variant& v) {
-  return fmt::format("variant {}", v.name.empty() ? "<unnamed>" : v.name);
-}
-
 bool is_fp8(DType t) { return t == DType::fp8_e4m3 || t == DType::fp8_e5m2; }
-
-// A named tensor argument and the names of its dimensions (for messages).
-struct Arg {
-  const char* name;
-  const TensorView* view;
-  std::vector<const char*> dims;
-};
-
-// The checks every validator here shares; each throws on the first failure.
-class Checks {
- public:
-  Checks(DeviceKind device, const std::string& where) : device_(device), where_(where) {}
-
-  [[noreturn]] void fail(const std::string& name, const std::string& expected,
-                         const std::string& got) const {
-    throw ArgumentError(
-        fmt::format("{}: argument '{}': expected {}, got {}", where_, name, expected, got));
-  }
-
-  void present(const char* name, const TensorView& t, const std::string& what) const {
-    if (!t.defined()) fail(name, what, "null");
-  }
-  void absent(const char* name, const TensorView& t, const std::string& why) const {
-    if (t.defined()) fail(name, fmt::format("no tensor {}", why), t.describe());
-  }
-
-  void device(const Arg& a) const {
-    if (a.view->device != device_)
-      fail(a.name, fmt::format("a tensor on {}", device_name(device_)),
-           fmt::format("a tensor on {}", device_name(a.view->device)));
-  }
-
-  void dtype(const char* name, const TensorView& t, DType want, const std::string& why) const {
-    if (t.dtype != want)
-      fail(name, fmt::format("dtype {}{}", dtype_name(want), why), std::string(dtype_name(t.dtype)));
-  }
-
-  // Rank, one stride per dimension (or none), and sizes that fit the kernels' ints.
-  void rank(const Arg& a) const {
-    const TensorView& t = *a.view;
-    const int want = static_cast<int>(a.dims.size());
-    if (t.rank() != want)
-      fail(a.name, fmt::format("rank {} [{}]", want, fmt::join(a.dims, ", ")),
-           fmt::format("rank {} ({})", t.rank(), t.describe()));
-    if (!t.strides.empty() && static_cast<int>(t.strides.size()) != want)
-      fail(a.name, fmt::format("{} strides (one per dimension) or none", want),
-           fmt::format("{} strides", t.strides.size()));
-    for (int64_t extent : t.shape)
-      if (extent < 0 || extent > INT_MAX)
-        fail(a.name, fmt::format("sizes in [0, {}]", INT_MAX), shape_text(t.shape));
-  }
-
-  void extent(const Arg& a, int dim, int64_t want, const std::string& why) const {
-    const int64_t got = a.view->shape[dim];
-    if (got != want)
-      fail(a.name, fmt::format("{} {}{}", a.dims[dim], want, why), std::to_string(got));
-  }
-
-  void same_shape(const Arg& a, const Arg& as) const {
-    if (a.view->shape != as.view->shape)
-      fail(a.name, fmt::format("shape {} (as {})", shape_text(as.view->shape), as.name),
-           shape_text(a.view->shape));
-  }
-
-  // head_dim rows read with 16-byte vector accesses: innermost stride 1, an aligned
-  // pointer, and every other stride (in bytes) a multiple of 16.
-  void rows(const Arg& a) const {
-    const TensorView& t = *a.view;
-    const int inner = t.rank() - 1;
-    if (t.shape[inner] > 1 && t.stride(inner) != 1)
-      fail(a.name, fmt::format("stride 1 along {}", a.dims[inner]), std::to_string(t.stride(inner)));
-    const auto address = reinterpret_cast<uintptr_t>(t.data);
-    if (address % kRowAlignmentBytes != 0)
-      fail(a.name, "a 16-byte aligned data pointer (head_dim rows are loaded 16 bytes at a time)",
-           fmt::format("{} ({} bytes past a 16-byte boundary)", t.data,
-                       address % kRowAlignmentBytes));
-    const int64_t bytes = dtype_bytes(t.dtype);
-    for (int d = 0; d < inner; ++d) {
-      // A dimension of extent 1 is never stepped along (PyTorch reports any stride).
-      if (t.shape[d] <= 1) continue;
-      const int64_t s = t.stride(d);
-      if (s <= 0)
-        fail(a.name, fmt::format("a positive stride along {}", a.dims[d]), std::to_string(s));
-      if (s * bytes % kRowAlignmentBytes != 0)
-        fail(a.name,
-             fmt::format("stride along {} to be a multiple of 16 bytes ({} {} elements) so "
-                         "every head_dim row stays 16-byte aligned",
-                         a.dims[d], kRowAlignmentBytes / bytes, dtype_name(t.dtype)),
-             fmt::format("{} ({} bytes)", s, s * bytes));
-    }
-  }
-
-  // Written or read one element at a time: natural alignment and positive strides.
-  void elementwise(const Arg& a) const {
-    const TensorView& t = *a.view;
-    if (reinterpret_cast<uintptr_t>(t.data) % dtype_bytes(t.dtype) != 0)
-      fail(a.name, fmt::format("a {}-byte aligned data pointer", dtype_bytes(t.dtype)),
-           fmt::format("{}", t.data));
-    for (int d = 0; d < t.rank(); ++d)
-      if (t.shape[d] > 1 && t.stride(d) <= 0)
-        fail(a.name, fmt::format("a positive stride along {}", a.dims[d]),
-             std::to_string(t.stride(d)));
-  }
-
-  // Read as a plain int array by the kernel: stride 1, naturally aligned.
-  void int_array(const Arg& a) const {
-    const TensorView& t = *a.view;
-    const int bytes = dtype_bytes(t.dtype);
-    if (t.shape[0] > 1 && t.stride(0) != 1)
-      fail(a.name, fmt::format("stride 1 (a contiguous {} array)", dtype_name(t.dtype)),
-           std::to_string(t.stride(0)));
-    if (reinterpret_cast<uintptr_t>(t.data) % bytes != 0)
-      fail(a.name, fmt::format("a {}-byte aligned data pointer", bytes), fmt::format("{}", t.data));
-  }
-
-  // Only read at computed offsets: any strides, natural alignment.
-  void aligned_only(const Arg& a) const {
-    if (reinterpret_cast<uintptr_t>(a.view->data) % dtype_bytes(a.view->dtype) != 0)
-      fail(a.name, fmt::format("a {}-byte aligned data pointer", dtype_bytes(a.view->dtype)),
-           fmt::format("{}", a.view->data));
-  }
-
-  void scale(const char* name, float value, bool used, const std::string& why_unused) const {
-    if (used) {
-      if (!std::isfinite(value) || value <= 0.0f)
-        fail(name, "a finite positive scale", fmt::format("{}", value));
-    } else if (value != 1.0f) {
-      // A scale that would be silently ignored is a caller bug, not a no-op.
-      fail(name, fmt::format("1 (the default) {}", why_unused), fmt::format("{}", value));
-    }
-  }
-
- private:
-  DeviceKind device_;
-  const std::string& where_;
-};
 
 // The element at `offset` of a host int32 array.
 int32_t host_int(const TensorView& t, int64_t offset) {
@@ -189,7 +40,7 @@ int64_t host_index(const TensorView& t, int64_t offset) {
   return host_int(t, offset);
 }
 
-void require_paged_variant(const Checks& c, const ir::Variant& v) {
+void require_paged_variant(const ArgumentChecks& c, const ir::Variant& v) {
   if (v.kv_cache.kind != ir::KvCacheKind::paged)
     c.fail("variant", "kv_cache = paged(...)",
            fmt::format("{} with kv_cache = {} (call prefill for contiguous K/V)", variant_name(v),
@@ -205,7 +56,7 @@ std::vector<const char*> cache_dims(const ir::Variant& v) {
 
 // The K cache's sizes against the variant: page size, heads and head_dim in the
 // variant's layout, with a hint when the tensor looks like the other layout.
-void check_cache_shape(const Checks& c, const ir::Variant& v, const Arg& cache) {
+void check_cache_shape(const ArgumentChecks& c, const ir::Variant& v, const TensorArg& cache) {
   const bool hnd = v.kv_cache.layout == ir::KvLayout::HND;
   const int page_dim = hnd ? 2 : 1, head_dim_axis = hnd ? 1 : 2;
   const std::vector<int64_t>& s = cache.view->shape;
@@ -218,7 +69,82 @@ void check_cache_shape(const Checks& c, const ir::Variant& v, const Arg& cache) 
                   v.kv_cache.page_size, ir::kv_layout_name(v.kv_cache.layout), hint);
   c.extent(cache, page_dim, v.kv_cache.page_size, tag);
   c.extent(cache, head_dim_axis, v.kv_heads, tag);
-  c.extent(cache, 3, v.head_dim, fmt::format(" ({})", variant_name(v)));
+  c.extent(cache, 3, v.head_dim, fmt::format(" {}", variant_tag(v)));
+}
+
+bool has_per_token_head(const ir::Variant& v) {
+  return v.kv_scale == ir::ScaleGranularity::per_token_head;
+}
+
+// k_scale_cache and v_scale_cache, which paged reads and cache_write fills: given
+// exactly when the variant has kv per_token_head scales, then f32
+// [num_blocks, page_size, kv_heads]. Both validators take them alike, so each of their
+// phases calls the matching step here.
+class ScaleCacheChecks {
+ public:
+  ScaleCacheChecks(const ArgumentChecks& c, const ir::Variant& v, const TensorView& k_scales,
+                   const TensorView& v_scales)
+      : c_(c),
+        v_(v),
+        args_{{"k_scale_cache", &k_scales, {"num_blocks", "page_size", "kv_heads"}},
+              {"v_scale_cache", &v_scales, {"num_blocks", "page_size", "kv_heads"}}} {}
+
+  // `role` follows the expected tensor in the message ("" or " to receive the scales").
+  void presence(const char* role) const {
+    for (const TensorArg& a : args_) {
+      if (has_per_token_head(v_))
+        c_.present(a.name, *a.view,
+                   fmt::format("an f32 tensor [num_blocks, page_size, kv_heads]{} because {} "
+                               "has kv = {} per_token_head",
+                               role, variant_name(v_), dtype_name(v_.kv_type)));
+      else
+        c_.absent(a.name, *a.view,
+                  fmt::format("because {} has no per_token_head scales", variant_name(v_)));
+    }
+  }
+
+  // Appends both to the validator's argument list (when used).
+  void add_to(std::vector<TensorArg>& args) const {
+    if (has_per_token_head(v_)) args.insert(args.end(), std::begin(args_), std::end(args_));
+  }
+
+  void dtypes() const {
+    if (!has_per_token_head(v_)) return;
+    for (const TensorArg& a : args_) c_.dtype(a.name, *a.view, DType::f32, "");
+  }
+
+  // `num_blocks`: the K cache's.
+  void shapes(int64_t num_blocks) const {
+    if (!has_per_token_head(v_)) return;
+    const std::vector<int64_t> want{num_blocks, v_.kv_cache.page_size, v_.kv_heads};
+    for (const TensorArg& a : args_)
+      if (a.view->shape != want)
+        c_.fail(a.name, fmt::format("shape {} [num_blocks, page_size, kv_heads]", shape_text(want)),
+                shape_text(a.view->shape));
+  }
+
+  // Scale caches are strided views (vLLM keeps each scale inline in a padded head
+  // dimension), so only their alignment is required.
+  void layout() const {
+    if (!has_per_token_head(v_)) return;
+    for (const TensorArg& a : args_) c_.aligned_only(a);
+  }
+
+ private:
+  const ArgumentChecks& c_;
+  const ir::Variant& v_;
+  TensorArg args_[2];
+};
+
+// The per_tensor kv scales (k_descale / v_descale of paged, k_scale / v_scale of
+// cache_write): used only when the variant has per_tensor kv scales.
+void check_kv_scales(const ArgumentChecks& c, const ir::Variant& v, const char* k_name,
+                     float k_value, const char* v_name, float v_value) {
+  const bool per_tensor = v.kv_scale == ir::ScaleGranularity::per_tensor;
+  const std::string unused =
+      fmt::format("because {} has no per_tensor kv scales", variant_name(v));
+  c.scale(k_name, k_value, per_tensor, unused);
+  c.scale(v_name, v_value, per_tensor, unused);
 }
 
 // --- paged -----------------------------------------------------------------------------
@@ -227,15 +153,20 @@ class PagedCheck {
  public:
   PagedCheck(const ir::Variant& variant, const PagedArgs& args, DeviceKind device,
              const std::string& where)
-      : v_(variant), a_(args), device_(device), where_(where), c_(device, where) {}
+      : v_(variant),
+        a_(args),
+        device_(device),
+        where_(where),
+        c_(device, where),
+        scales_(c_, variant, args.k_scale_cache, args.v_scale_cache) {}
 
   PagedShape run() {
     require_paged_variant(c_, v_);
     check_presence();
     build_args();
-    for (const Arg& a : args_) c_.device(a);
+    for (const TensorArg& a : args_) c_.device(a);
     check_dtypes();
-    for (const Arg& a : args_) c_.rank(a);
+    for (const TensorArg& a : args_) c_.rank(a);
     check_sizes();
     check_layout();
     check_scalars();
@@ -247,8 +178,6 @@ class PagedCheck {
   }
 
  private:
-  bool per_token_head() const { return v_.kv_scale == ir::ScaleGranularity::per_token_head; }
-
   void check_presence() const {
     const std::pair<const char*, const TensorView*> required[] = {
         {"q", &a_.q},
@@ -265,18 +194,7 @@ class PagedCheck {
                              variant_name(v_)));
     else
       c_.absent("lse", a_.lse, fmt::format("because {} does not write lse", variant_name(v_)));
-    const std::pair<const char*, const TensorView*> scales[] = {
-        {"k_scale_cache", &a_.k_scale_cache}, {"v_scale_cache", &a_.v_scale_cache}};
-    for (auto [name, view] : scales) {
-      if (per_token_head())
-        c_.present(name, *view,
-                   fmt::format("an f32 tensor [num_blocks, page_size, kv_heads] because {} has "
-                               "kv = {} per_token_head",
-                               variant_name(v_), dtype_name(v_.kv_type)));
-      else
-        c_.absent(name, *view,
-                  fmt::format("because {} has no per_token_head scales", variant_name(v_)));
-    }
+    scales_.presence("");
   }
 
   void build_args() {
@@ -289,20 +207,17 @@ class PagedCheck {
              {"cu_seqlens_q", &a_.cu_seqlens_q, {"num_seqs + 1"}},
              {"out", &a_.out, {"total_q", "q_heads", "head_dim"}}};
     if (a_.lse.defined()) args_.push_back({"lse", &a_.lse, {"q_heads", "total_q"}});
-    if (per_token_head()) {
-      args_.push_back({"k_scale_cache", &a_.k_scale_cache, {"num_blocks", "page_size", "kv_heads"}});
-      args_.push_back({"v_scale_cache", &a_.v_scale_cache, {"num_blocks", "page_size", "kv_heads"}});
-    }
+    scales_.add_to(args_);
   }
 
-  const Arg& arg(const char* name) const {
-    for (const Arg& a : args_)
+  const TensorArg& arg(const char* name) const {
+    for (const TensorArg& a : args_)
       if (std::string_view(a.name) == name) return a;
     throw std::logic_error(std::string("PagedCheck: no argument ") + name);
   }
 
   void check_dtypes() const {
-    const std::string tag = fmt::format(" ({})", variant_name(v_));
+    const std::string tag = fmt::format(" {}", variant_tag(v_));
     c_.dtype("q", a_.q, v_.q_type, tag);
     c_.dtype("k_cache", a_.k_cache, v_.kv_type, tag);
     c_.dtype("v_cache", a_.v_cache, v_.kv_type, tag);
@@ -311,15 +226,12 @@ class PagedCheck {
     c_.dtype("cu_seqlens_q", a_.cu_seqlens_q, DType::i32, "");
     c_.dtype("out", a_.out, v_.out_type, tag);
     if (a_.lse.defined()) c_.dtype("lse", a_.lse, DType::f32, "");
-    if (per_token_head()) {
-      c_.dtype("k_scale_cache", a_.k_scale_cache, DType::f32, "");
-      c_.dtype("v_scale_cache", a_.v_scale_cache, DType::f32, "");
-    }
+    scales_.dtypes();
   }
 
   void check_sizes() {
-    const std::string tag = fmt::format(" ({})", variant_name(v_));
-    const Arg &q = arg("q"), &k = arg("k_cache");
+    const std::string tag = fmt::format(" {}", variant_tag(v_));
+    const TensorArg &q = arg("q"), &k = arg("k_cache");
     c_.extent(q, 1, v_.q_heads, tag);
     c_.extent(q, 2, v_.head_dim, tag);
     check_cache_shape(c_, v_, k);
@@ -340,15 +252,7 @@ class PagedCheck {
         c_.fail("lse", fmt::format("shape {} [q_heads, total_q]", shape_text(want)),
                 shape_text(a_.lse.shape));
     }
-    if (per_token_head()) {
-      const std::vector<int64_t> want{a_.k_cache.shape[0], v_.kv_cache.page_size, v_.kv_heads};
-      for (const char* name : {"k_scale_cache", "v_scale_cache"}) {
-        const TensorView& t = *arg(name).view;
-        if (t.shape != want)
-          c_.fail(name, fmt::format("shape {} [num_blocks, page_size, kv_heads]", shape_text(want)),
-                  shape_text(t.shape));
-      }
-    }
+    scales_.shapes(a_.k_cache.shape[0]);
   }
 
   void check_layout() const {
@@ -356,27 +260,18 @@ class PagedCheck {
     if (a_.lse.defined()) c_.elementwise(arg("lse"));
     // The block table may be a slice of a wider one (any row stride), but each row
     // is read as a plain array.
-    const Arg& table = arg("block_table");
+    const TensorArg& table = arg("block_table");
     if (a_.block_table.shape[1] > 1 && a_.block_table.stride(1) != 1)
       c_.fail("block_table", "stride 1 along max_blocks_per_seq",
               std::to_string(a_.block_table.stride(1)));
     c_.elementwise(table);
     c_.int_array(arg("seq_lens"));
     c_.int_array(arg("cu_seqlens_q"));
-    // Scale caches are strided views (vLLM keeps each scale inline in a padded head
-    // dimension), so only their alignment is required.
-    if (per_token_head()) {
-      c_.aligned_only(arg("k_scale_cache"));
-      c_.aligned_only(arg("v_scale_cache"));
-    }
+    scales_.layout();
   }
 
   void check_scalars() const {
-    const bool per_tensor = v_.kv_scale == ir::ScaleGranularity::per_tensor;
-    const std::string no_per_tensor =
-        fmt::format("because {} has no per_tensor kv scales", variant_name(v_));
-    c_.scale("k_descale", a_.k_descale, per_tensor, no_per_tensor);
-    c_.scale("v_descale", a_.v_descale, per_tensor, no_per_tensor);
+    check_kv_scales(c_, v_, "k_descale", a_.k_descale, "v_descale", a_.v_descale);
     c_.scale("out_scale", a_.out_scale, is_fp8(v_.out_type),
              fmt::format("because {} has out = {}, not fp8", variant_name(v_),
                          dtype_name(v_.out_type)));
@@ -446,8 +341,9 @@ class PagedCheck {
   const PagedArgs& a_;
   DeviceKind device_;
   const std::string& where_;
-  Checks c_;
-  std::vector<Arg> args_;
+  ArgumentChecks c_;
+  ScaleCacheChecks scales_;
+  std::vector<TensorArg> args_;
   PagedShape shape_;
 };
 
@@ -457,44 +353,31 @@ class CacheWriteCheck {
  public:
   CacheWriteCheck(const ir::Variant& variant, const CacheWriteArgs& args, DeviceKind device,
                   const std::string& where)
-      : v_(variant), a_(args), c_(device, where) {}
+      : v_(variant),
+        a_(args),
+        c_(device, where),
+        scales_(c_, variant, args.k_scale_cache, args.v_scale_cache) {}
 
   void run() {
     require_paged_variant(c_, v_);
     check_presence();
     build_args();
-    for (const Arg& a : args_) c_.device(a);
+    for (const TensorArg& a : args_) c_.device(a);
     check_dtypes();
-    for (const Arg& a : args_) c_.rank(a);
+    for (const TensorArg& a : args_) c_.rank(a);
     check_sizes();
     check_layout();
-    const bool per_tensor = v_.kv_scale == ir::ScaleGranularity::per_tensor;
-    const std::string unused = fmt::format("because {} has no per_tensor kv scales", variant_name(v_));
-    c_.scale("k_scale", a_.k_scale, per_tensor, unused);
-    c_.scale("v_scale", a_.v_scale, per_tensor, unused);
+    check_kv_scales(c_, v_, "k_scale", a_.k_scale, "v_scale", a_.v_scale);
     if (a_.slot_mapping.device == DeviceKind::cpu) check_host_slots();
   }
 
  private:
-  bool per_token_head() const { return v_.kv_scale == ir::ScaleGranularity::per_token_head; }
-
   void check_presence() const {
     const std::pair<const char*, const TensorView*> required[] = {
         {"k", &a_.k}, {"v", &a_.v}, {"k_cache", &a_.k_cache}, {"v_cache", &a_.v_cache},
         {"slot_mapping", &a_.slot_mapping}};
     for (auto [name, view] : required) c_.present(name, *view, "a data pointer");
-    const std::pair<const char*, const TensorView*> scales[] = {
-        {"k_scale_cache", &a_.k_scale_cache}, {"v_scale_cache", &a_.v_scale_cache}};
-    for (auto [name, view] : scales) {
-      if (per_token_head())
-        c_.present(name, *view,
-                   fmt::format("an f32 tensor [num_blocks, page_size, kv_heads] to receive the "
-                               "scales because {} has kv = {} per_token_head",
-                               variant_name(v_), dtype_name(v_.kv_type)));
-      else
-        c_.absent(name, *view,
-                  fmt::format("because {} has no per_token_head scales", variant_name(v_)));
-    }
+    scales_.presence(" to receive the scales");
   }
 
   void build_args() {
@@ -504,57 +387,41 @@ class CacheWriteCheck {
              {"k_cache", &a_.k_cache, cache},
              {"v_cache", &a_.v_cache, cache},
              {"slot_mapping", &a_.slot_mapping, {"num_tokens"}}};
-    if (per_token_head()) {
-      args_.push_back({"k_scale_cache", &a_.k_scale_cache, {"num_blocks", "page_size", "kv_heads"}});
-      args_.push_back({"v_scale_cache", &a_.v_scale_cache, {"num_blocks", "page_size", "kv_heads"}});
-    }
+    scales_.add_to(args_);
   }
 
-  const Arg& arg(size_t i) const { return args_[i]; }
+  const TensorArg& arg(size_t i) const { return args_[i]; }
 
   void check_dtypes() const {
     const std::string tag = fmt::format(" (the q type of {})", variant_name(v_));
     c_.dtype("k", a_.k, v_.q_type, tag);
     c_.dtype("v", a_.v, v_.q_type, tag);
-    const std::string cache_tag = fmt::format(" ({})", variant_name(v_));
+    const std::string cache_tag = fmt::format(" {}", variant_tag(v_));
     c_.dtype("k_cache", a_.k_cache, v_.kv_type, cache_tag);
     c_.dtype("v_cache", a_.v_cache, v_.kv_type, cache_tag);
     // vLLM's slot mappings are int64; int32 ones are accepted as well.
     if (a_.slot_mapping.dtype != DType::i32 && a_.slot_mapping.dtype != DType::i64)
       c_.fail("slot_mapping", "dtype int32 or int64",
               std::string(dtype_name(a_.slot_mapping.dtype)));
-    if (per_token_head()) {
-      c_.dtype("k_scale_cache", a_.k_scale_cache, DType::f32, "");
-      c_.dtype("v_scale_cache", a_.v_scale_cache, DType::f32, "");
-    }
+    scales_.dtypes();
   }
 
   void check_sizes() const {
-    const std::string tag = fmt::format(" ({})", variant_name(v_));
-    const Arg &k = arg(0), &v = arg(1), &kc = arg(2), &vc = arg(3), &slots = arg(4);
+    const std::string tag = fmt::format(" {}", variant_tag(v_));
+    const TensorArg &k = arg(0), &v = arg(1), &kc = arg(2), &vc = arg(3), &slots = arg(4);
     c_.extent(k, 1, v_.kv_heads, tag);
     c_.extent(k, 2, v_.head_dim, tag);
     c_.same_shape(v, k);
     check_cache_shape(c_, v_, kc);
     c_.same_shape(vc, kc);
     c_.extent(slots, 0, a_.k.shape[0], " (one slot per token of k)");
-    if (per_token_head()) {
-      const std::vector<int64_t> want{a_.k_cache.shape[0], v_.kv_cache.page_size, v_.kv_heads};
-      for (size_t i = 5; i < 7; ++i)
-        if (arg(i).view->shape != want)
-          c_.fail(arg(i).name,
-                  fmt::format("shape {} [num_blocks, page_size, kv_heads]", shape_text(want)),
-                  shape_text(arg(i).view->shape));
-    }
+    scales_.shapes(a_.k_cache.shape[0]);
   }
 
   void check_layout() const {
     for (size_t i = 0; i < 4; ++i) c_.rows(arg(i));
     c_.int_array(arg(4));
-    if (per_token_head()) {
-      c_.aligned_only(arg(5));
-      c_.aligned_only(arg(6));
-    }
+    scales_.layout();
   }
 
   void check_host_slots() const {
@@ -572,8 +439,9 @@ class CacheWriteCheck {
 
   const ir::Variant& v_;
   const CacheWriteArgs& a_;
-  Checks c_;
-  std::vector<Arg> args_;
+  ArgumentChecks c_;
+  ScaleCacheChecks scales_;
+  std::vector<TensorArg> args_;
 };
 
 // --- merge -----------------------------------------------------------------------------
@@ -581,7 +449,7 @@ class CacheWriteCheck {
 bool is_float_output(DType t) { return t == DType::f16 || t == DType::bf16 || t == DType::f32; }
 
 void check_merge(const MergeArgs& m, DeviceKind device, const std::string& where) {
-  const Checks c(device, where);
+  const ArgumentChecks c(device, where);
   const std::pair<const char*, const TensorView*> required[] = {
       {"out_a", &m.out_a}, {"lse_a", &m.lse_a}, {"out_b", &m.out_b}, {"lse_b", &m.lse_b},
       {"out", &m.out}};
@@ -589,30 +457,30 @@ void check_merge(const MergeArgs& m, DeviceKind device, const std::string& where
 
   const std::vector<const char*> out_dims{"tokens", "heads", "head_dim"};
   const std::vector<const char*> lse_dims{"heads", "tokens"};
-  std::vector<Arg> outs{{"out_a", &m.out_a, out_dims}, {"out_b", &m.out_b, out_dims},
+  std::vector<TensorArg> outs{{"out_a", &m.out_a, out_dims}, {"out_b", &m.out_b, out_dims},
                         {"out", &m.out, out_dims}};
-  std::vector<Arg> lses{{"lse_a", &m.lse_a, lse_dims}, {"lse_b", &m.lse_b, lse_dims}};
+  std::vector<TensorArg> lses{{"lse_a", &m.lse_a, lse_dims}, {"lse_b", &m.lse_b, lse_dims}};
   if (m.lse.defined()) lses.push_back({"lse", &m.lse, lse_dims});
 
-  for (const Arg& a : outs) c.device(a);
-  for (const Arg& a : lses) c.device(a);
-  for (const Arg& a : outs)
+  for (const TensorArg& a : outs) c.device(a);
+  for (const TensorArg& a : lses) c.device(a);
+  for (const TensorArg& a : outs)
     if (!is_float_output(a.view->dtype))
       c.fail(a.name, "dtype fp16, bf16 or f32", std::string(dtype_name(a.view->dtype)));
   c.dtype("out_b", m.out_b, m.out_a.dtype, " (as out_a)");
-  for (const Arg& a : lses) c.dtype(a.name, *a.view, DType::f32, "");
-  for (const Arg& a : outs) c.rank(a);
-  for (const Arg& a : lses) c.rank(a);
+  for (const TensorArg& a : lses) c.dtype(a.name, *a.view, DType::f32, "");
+  for (const TensorArg& a : outs) c.rank(a);
+  for (const TensorArg& a : lses) c.rank(a);
 
   c.same_shape(outs[1], outs[0]);
   c.same_shape(outs[2], outs[0]);
   const std::vector<int64_t> want{m.out_a.shape[1], m.out_a.shape[0]};
-  for (const Arg& a : lses)
+  for (const TensorArg& a : lses)
     if (a.view->shape != want)
       c.fail(a.name, fmt::format("shape {} [heads, tokens] (from out_a)", shape_text(want)),
              shape_text(a.view->shape));
-  for (const Arg& a : outs) c.rows(a);
-  for (const Arg& a : lses) c.elementwise(a);
+  for (const TensorArg& a : outs) c.rows(a);
+  for (const TensorArg& a : lses) c.elementwise(a);
 }
 
 }  // namespace

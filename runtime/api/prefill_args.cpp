@@ -1,43 +1,26 @@
 #include "runtime/api/prefill_args.h"
 
 #include <fmt/format.h>
-#include <fmt/ranges.h>
 
 #include <algorithm>
-#include <climits>
 #include <cstring>
+#include <stdexcept>
 #include <vector>
 
 #include "compiler/ir/variant.h"
+#include "runtime/api/argument_checks.h"
 #include "runtime/api/variant_values.h"
 
 namespace attnjit {
 
 namespace {
 
-// The kernel loads head_dim rows with 16-byte vector loads (cp.async), so every row
-// start must be 16-byte aligned.
-constexpr int64_t kRowAlignmentBytes = 16;
-
-const char* device_name(DeviceKind d) { return d == DeviceKind::cpu ? "cpu" : "cuda"; }
-
-std::string shape_text(const std::vector<int64_t>& shape) {
-  return fmt::format("[{}]", fmt::join(shape, ", "));
-}
-
-// One named tensor argument and the names of its dimensions (for messages).
-struct Arg {
-  const char* name;
-  const TensorView* view;
-  std::vector<const char*> dims;
-};
-
 // Walks the checks in a fixed order; the first failure throws.
 class Validator {
  public:
   Validator(const ir::Variant& variant, const PrefillArgs& args, DeviceKind device,
             const std::string& where)
-      : variant_(variant), args_(args), device_(device), where_(where) {}
+      : variant_(variant), args_(args), device_(device), where_(where), c_(device, where) {}
 
   PrefillShape run() {
     check_presence();
@@ -59,34 +42,23 @@ class Validator {
   }
 
  private:
-  [[noreturn]] void fail(const std::string& name, const std::string& expected,
-                         const std::string& got) const {
-    throw ArgumentError(
-        fmt::format("{}: argument '{}': expected {}, got {}", where_, name, expected, got));
-  }
-
-  std::string variant_name() const {
-    return fmt::format("variant {}", variant_.name.empty() ? "<unnamed>" : variant_.name);
-  }
-  std::string variant_tag() const { return fmt::format("({})", variant_name()); }
-
   // --- which arguments are given ---------------------------------------------------
   void check_presence() {
     const std::pair<const char*, const TensorView*> required[] = {
         {"q", &args_.q}, {"k", &args_.k}, {"v", &args_.v}, {"out", &args_.out}};
-    for (auto [name, view] : required)
-      if (!view->defined()) fail(name, "a data pointer", "null");
+    for (auto [name, view] : required) c_.present(name, *view, "a data pointer");
 
-    if (variant_.lse && !args_.lse.defined())
-      fail("lse", fmt::format("an f32 tensor because {} writes lse", variant_name()), "null");
-    if (!variant_.lse && args_.lse.defined())
-      fail("lse", fmt::format("no tensor because {} does not write lse", variant_name()),
-           args_.lse.describe());
+    if (variant_.lse)
+      c_.present("lse", args_.lse,
+                 fmt::format("an f32 tensor because {} writes lse", variant_name(variant_)));
+    else
+      c_.absent("lse", args_.lse,
+                fmt::format("because {} does not write lse", variant_name(variant_)));
 
     // Ragged mode needs both prefix-sum arrays; one alone is a caller bug.
     const bool has_q = args_.cu_seqlens_q.defined(), has_k = args_.cu_seqlens_k.defined();
-    if (has_q && !has_k) fail("cu_seqlens_k", "a tensor (cu_seqlens_q is given)", "null");
-    if (has_k && !has_q) fail("cu_seqlens_q", "a tensor (cu_seqlens_k is given)", "null");
+    if (has_q && !has_k) c_.fail("cu_seqlens_k", "a tensor (cu_seqlens_q is given)", "null");
+    if (has_k && !has_q) c_.fail("cu_seqlens_q", "a tensor (cu_seqlens_k is given)", "null");
     ragged_ = has_q;
   }
 
@@ -104,49 +76,47 @@ class Validator {
     }
     others_.clear();
     if (args_.lse.defined())
-      others_.push_back(ragged_ ? Arg{"lse", &args_.lse, {"q_heads", "total_q"}}
-                                : Arg{"lse", &args_.lse, {"batch", "q_heads", "seqlen_q"}});
+      others_.push_back(ragged_ ? TensorArg{"lse", &args_.lse, {"q_heads", "total_q"}}
+                                : TensorArg{"lse", &args_.lse, {"batch", "q_heads", "seqlen_q"}});
     if (ragged_) {
       others_.push_back({"cu_seqlens_q", &args_.cu_seqlens_q, {"batch + 1"}});
       others_.push_back({"cu_seqlens_k", &args_.cu_seqlens_k, {"batch + 1"}});
     }
   }
 
-  std::vector<Arg> all_args() const {
-    std::vector<Arg> all = tensors_;
+  // The entry of others_ for lse or a cu_seqlens tensor (it is there once given).
+  const TensorArg& other(const TensorView& t) const {
+    for (const TensorArg& a : others_)
+      if (a.view == &t) return a;
+    throw std::logic_error("validate_prefill: argument missing from the list");
+  }
+
+  std::vector<TensorArg> all_args() const {
+    std::vector<TensorArg> all = tensors_;
     all.insert(all.end(), others_.begin(), others_.end());
     return all;
   }
 
   // --- device, dtype, rank -----------------------------------------------------------
   void check_devices() const {
-    for (const Arg& a : all_args())
-      if (a.view->device != device_)
-        fail(a.name, fmt::format("a tensor on {}", device_name(device_)),
-             fmt::format("a tensor on {}", device_name(a.view->device)));
-  }
-
-  void check_dtype(const char* name, const TensorView& t, DType want,
-                   const std::string& why) const {
-    if (t.dtype != want)
-      fail(name, fmt::format("dtype {}{}", dtype_name(want), why), std::string(dtype_name(t.dtype)));
+    for (const TensorArg& a : all_args()) c_.device(a);
   }
 
   void check_dtypes() const {
-    const std::string tag = fmt::format(" {}", variant_tag());
-    check_dtype("q", args_.q, variant_.q_type, tag);
-    check_dtype("k", args_.k, variant_.kv_type, tag);
-    check_dtype("v", args_.v, variant_.kv_type, tag);
-    check_dtype("out", args_.out, variant_.out_type, tag);
-    if (args_.lse.defined()) check_dtype("lse", args_.lse, DType::f32, "");
+    const std::string tag = fmt::format(" {}", variant_tag(variant_));
+    c_.dtype("q", args_.q, variant_.q_type, tag);
+    c_.dtype("k", args_.k, variant_.kv_type, tag);
+    c_.dtype("v", args_.v, variant_.kv_type, tag);
+    c_.dtype("out", args_.out, variant_.out_type, tag);
+    if (args_.lse.defined()) c_.dtype("lse", args_.lse, DType::f32, "");
     if (ragged_) {
-      check_dtype("cu_seqlens_q", args_.cu_seqlens_q, DType::i32, "");
-      check_dtype("cu_seqlens_k", args_.cu_seqlens_k, DType::i32, "");
+      c_.dtype("cu_seqlens_q", args_.cu_seqlens_q, DType::i32, "");
+      c_.dtype("cu_seqlens_k", args_.cu_seqlens_k, DType::i32, "");
     }
   }
 
   void check_ranks() const {
-    for (const Arg& a : all_args()) {
+    for (const TensorArg& a : all_args()) {
       const TensorView& t = *a.view;
       const int want = static_cast<int>(a.dims.size());
       // The fixed-length layout is the common mistake's neighbour: say how to go ragged.
@@ -155,37 +125,29 @@ class Validator {
       const char* hint = !ragged_ && main_tensor && t.rank() == want - 1
                              ? " (rank 3 is the ragged layout and needs cu_seqlens_q/k)"
                              : "";
-      if (t.rank() != want)
-        fail(a.name, fmt::format("rank {} [{}]{}", want, fmt::join(a.dims, ", "), hint),
-             fmt::format("rank {} ({})", t.rank(), t.describe()));
-      if (!t.strides.empty() && static_cast<int>(t.strides.size()) != want)
-        fail(a.name, fmt::format("{} strides (one per dimension) or none", want),
-             fmt::format("{} strides", t.strides.size()));
-      // Sizes travel to the kernel as int (and ragged offsets are int32 already).
-      for (int64_t extent : t.shape)
-        if (extent < 0 || extent > INT_MAX)
-          fail(a.name, fmt::format("sizes in [0, {}]", INT_MAX), shape_text(t.shape));
+      c_.rank(a, hint);
     }
   }
 
   // --- sizes against the variant and each other --------------------------------------
   void check_heads_and_head_dim() const {
     const int head_axis = ragged_ ? 1 : 2;
-    for (const Arg& a : tensors_) {
+    for (const TensorArg& a : tensors_) {
       if (a.view == &args_.out) continue;  // out is compared with q as a whole
       const bool is_q = a.view == &args_.q;
       const int64_t heads = a.view->shape[head_axis];
       const int want = is_q ? variant_.q_heads : variant_.kv_heads;
       if (heads != want)
-        fail(a.name, fmt::format("{} {} heads {}", want, is_q ? "query" : "kv", variant_tag()),
-             std::to_string(heads));
+        c_.fail(a.name,
+                fmt::format("{} {} heads {}", want, is_q ? "query" : "kv", variant_tag(variant_)),
+                std::to_string(heads));
     }
-    for (const Arg& a : tensors_) {
+    for (const TensorArg& a : tensors_) {
       if (a.view == &args_.out) continue;
       const int64_t dim = a.view->shape.back();
       if (dim != variant_.head_dim)
-        fail(a.name, fmt::format("head_dim {} {}", variant_.head_dim, variant_tag()),
-             std::to_string(dim));
+        c_.fail(a.name, fmt::format("head_dim {} {}", variant_.head_dim, variant_tag(variant_)),
+                std::to_string(dim));
     }
   }
 
@@ -194,15 +156,15 @@ class Validator {
     if (ragged_) {
       // Batch comes from cu_seqlens; k and v must hold the same tokens.
       if (v.shape[0] != k.shape[0])
-        fail("v", fmt::format("{} tokens (as k)", k.shape[0]), std::to_string(v.shape[0]));
+        c_.fail("v", fmt::format("{} tokens (as k)", k.shape[0]), std::to_string(v.shape[0]));
       return;
     }
     if (k.shape[0] != q.shape[0])
-      fail("k", fmt::format("batch {} (as q)", q.shape[0]), std::to_string(k.shape[0]));
+      c_.fail("k", fmt::format("batch {} (as q)", q.shape[0]), std::to_string(k.shape[0]));
     if (v.shape[0] != q.shape[0])
-      fail("v", fmt::format("batch {} (as q)", q.shape[0]), std::to_string(v.shape[0]));
+      c_.fail("v", fmt::format("batch {} (as q)", q.shape[0]), std::to_string(v.shape[0]));
     if (v.shape[1] != k.shape[1])
-      fail("v", fmt::format("seqlen_k {} (as k)", k.shape[1]), std::to_string(v.shape[1]));
+      c_.fail("v", fmt::format("seqlen_k {} (as k)", k.shape[1]), std::to_string(v.shape[1]));
   }
 
   // Any lengths are fine (the causal mask aligns the ends, FlashAttention style), but a
@@ -210,46 +172,16 @@ class Validator {
   void check_lengths() const {
     if (ragged_) return;  // per-sequence lengths are checked from cu_seqlens
     if (args_.q.shape[1] >= 1 && args_.k.shape[1] < 1)
-      fail("k", "seqlen_k >= 1 (q has queries)", std::to_string(args_.k.shape[1]));
+      c_.fail("k", "seqlen_k >= 1 (q has queries)", std::to_string(args_.k.shape[1]));
   }
 
-  void check_out_shape() const {
-    if (args_.out.shape != args_.q.shape)
-      fail("out", fmt::format("shape {} (as q)", shape_text(args_.q.shape)),
-           shape_text(args_.out.shape));
-  }
+  void check_out_shape() const { c_.same_shape(tensors_[3], tensors_[0]); }
 
   // --- memory layout -------------------------------------------------------------------
   void check_strides() const {
-    for (const Arg& a : tensors_) {
-      const TensorView& t = *a.view;
-      const int inner = t.rank() - 1;
-      if (t.stride(inner) != 1)
-        fail(a.name, "stride 1 along head_dim", std::to_string(t.stride(inner)));
-    }
-    for (const Arg& a : tensors_) {
-      const TensorView& t = *a.view;
-      const auto address = reinterpret_cast<uintptr_t>(t.data);
-      if (address % kRowAlignmentBytes != 0)
-        fail(a.name, "a 16-byte aligned data pointer (head_dim rows are loaded 16 bytes at a time)",
-             fmt::format("{} ({} bytes past a 16-byte boundary)", t.data,
-                         address % kRowAlignmentBytes));
-      const int64_t bytes = dtype_bytes(t.dtype);
-      for (int d = 0; d + 1 < t.rank(); ++d) {
-        // A dimension of extent 1 is never stepped along, so its stride is irrelevant
-        // (PyTorch reports arbitrary strides there).
-        if (t.shape[d] <= 1) continue;
-        const int64_t s = t.stride(d);
-        if (s <= 0)
-          fail(a.name, fmt::format("a positive stride along {}", a.dims[d]), std::to_string(s));
-        if (s * bytes % kRowAlignmentBytes != 0)
-          fail(a.name,
-               fmt::format("stride along {} to be a multiple of 16 bytes ({} {} elements) so "
-                           "every head_dim row stays 16-byte aligned",
-                           a.dims[d], kRowAlignmentBytes / bytes, dtype_name(t.dtype)),
-               fmt::format("{} ({} bytes)", s, s * bytes));
-      }
-    }
+    // Every innermost stride first, then each tensor's alignment and outer strides.
+    for (const TensorArg& a : tensors_) c_.unit_inner_stride(a);
+    for (const TensorArg& a : tensors_) c_.row_alignment(a);
   }
 
   void check_lse_shape() const {
@@ -261,40 +193,26 @@ class Validator {
                 : std::vector<int64_t>{q.shape[0], variant_.q_heads, q.shape[1]};
     const std::string layout = ragged_ ? "[q_heads, total_q]" : "[batch, q_heads, seqlen_q]";
     if (lse.shape != want)
-      fail("lse", fmt::format("shape {} {}", shape_text(want), layout), shape_text(lse.shape));
+      c_.fail("lse", fmt::format("shape {} {}", shape_text(want), layout), shape_text(lse.shape));
     // Written one float at a time: natural alignment and positive strides suffice.
-    if (reinterpret_cast<uintptr_t>(lse.data) % sizeof(float) != 0)
-      fail("lse", "a 4-byte aligned data pointer", fmt::format("{}", lse.data));
-    const std::vector<const char*> dims =
-        ragged_ ? std::vector<const char*>{"q_heads", "total_q"}
-                : std::vector<const char*>{"batch", "q_heads", "seqlen_q"};
-    for (int d = 0; d < lse.rank(); ++d)
-      if (lse.shape[d] > 1 && lse.stride(d) <= 0)
-        fail("lse", fmt::format("a positive stride along {}", dims[d]),
-             std::to_string(lse.stride(d)));
+    c_.elementwise(other(lse));
   }
 
   // --- ragged batches ------------------------------------------------------------------
   void check_ragged() {
     const TensorView &cq = args_.cu_seqlens_q, &ck = args_.cu_seqlens_k;
     if (cq.shape[0] < 1)
-      fail("cu_seqlens_q", "at least 1 entry (batch + 1)", "0");
+      c_.fail("cu_seqlens_q", "at least 1 entry (batch + 1)", "0");
     if (ck.shape[0] != cq.shape[0])
-      fail("cu_seqlens_k", fmt::format("{} entries (batch + 1, as cu_seqlens_q)", cq.shape[0]),
-           std::to_string(ck.shape[0]));
-    const std::pair<const char*, const TensorView*> offsets[] = {{"cu_seqlens_q", &cq},
-                                                                 {"cu_seqlens_k", &ck}};
-    for (auto [name, view] : offsets) {
-      // The kernel indexes these as plain int arrays.
-      if (view->shape[0] > 1 && view->stride(0) != 1)
-        fail(name, "stride 1 (a contiguous int32 array)", std::to_string(view->stride(0)));
-      if (reinterpret_cast<uintptr_t>(view->data) % sizeof(int32_t) != 0)
-        fail(name, "a 4-byte aligned data pointer", fmt::format("{}", view->data));
-    }
+      c_.fail("cu_seqlens_k", fmt::format("{} entries (batch + 1, as cu_seqlens_q)", cq.shape[0]),
+              std::to_string(ck.shape[0]));
+    // The kernel indexes these as plain int arrays.
+    c_.int_array(other(cq));
+    c_.int_array(other(ck));
     if (args_.max_seqlen_q < 1)
-      fail("max_seqlen_q", "a positive value", std::to_string(args_.max_seqlen_q));
+      c_.fail("max_seqlen_q", "a positive value", std::to_string(args_.max_seqlen_q));
     if (args_.max_seqlen_k < 1)
-      fail("max_seqlen_k", "a positive value", std::to_string(args_.max_seqlen_k));
+      c_.fail("max_seqlen_k", "a positive value", std::to_string(args_.max_seqlen_k));
     batch_ = static_cast<int>(cq.shape[0] - 1);
     // Device arrays cannot be read here; host arrays are checked in full.
     if (cq.device == DeviceKind::cpu && ck.device == DeviceKind::cpu) check_host_offsets();
@@ -310,22 +228,23 @@ class Validator {
 
   void check_offsets(const char* name, const std::vector<int32_t>& cu, int64_t total,
                      const char* tensor, const char* max_name, int max_len) const {
-    if (cu[0] != 0) fail(name, fmt::format("{}[0] == 0", name), std::to_string(cu[0]));
+    if (cu[0] != 0) c_.fail(name, fmt::format("{}[0] == 0", name), std::to_string(cu[0]));
     for (size_t i = 1; i < cu.size(); ++i) {
       if (cu[i] < cu[i - 1])
-        fail(name, "non-decreasing offsets",
-             fmt::format("{}[{}] = {} after {}[{}] = {}", name, i, cu[i], name, i - 1, cu[i - 1]));
+        c_.fail(name, "non-decreasing offsets",
+                fmt::format("{}[{}] = {} after {}[{}] = {}", name, i, cu[i], name, i - 1,
+                            cu[i - 1]));
     }
     if (cu.back() != total)
-      fail(name, fmt::format("the last offset to equal {}'s total tokens {}", tensor, total),
-           std::to_string(cu.back()));
+      c_.fail(name, fmt::format("the last offset to equal {}'s total tokens {}", tensor, total),
+              std::to_string(cu.back()));
     // The launch grid covers max_seqlen rows per sequence; a longer sequence would be
     // silently cut short.
     int longest = 0;
     for (size_t i = 1; i < cu.size(); ++i) longest = std::max(longest, cu[i] - cu[i - 1]);
     if (longest > max_len)
-      fail(max_name, fmt::format("at least {} (the longest sequence in {})", longest, name),
-           std::to_string(max_len));
+      c_.fail(max_name, fmt::format("at least {} (the longest sequence in {})", longest, name),
+              std::to_string(max_len));
   }
 
   void check_host_offsets() const {
@@ -336,9 +255,9 @@ class Validator {
     for (size_t b = 0; b + 1 < cq.size(); ++b) {
       const int q_len = cq[b + 1] - cq[b], kv_len = ck[b + 1] - ck[b];
       if (q_len >= 1 && kv_len < 1)
-        fail("cu_seqlens_k",
-             fmt::format("at least 1 key in sequence {} (it has {} queries)", b, q_len),
-             std::to_string(kv_len));
+        c_.fail("cu_seqlens_k",
+                fmt::format("at least 1 key in sequence {} (it has {} queries)", b, q_len),
+                std::to_string(kv_len));
     }
   }
 
@@ -361,10 +280,11 @@ class Validator {
   const PrefillArgs& args_;
   DeviceKind device_;
   const std::string& where_;
+  ArgumentChecks c_;
   bool ragged_ = false;
   int batch_ = 0;
-  std::vector<Arg> tensors_;  // q, k, v, out
-  std::vector<Arg> others_;   // lse and cu_seqlens, where given
+  std::vector<TensorArg> tensors_;  // q, k, v, out
+  std::vector<TensorArg> others_;   // lse and cu_seqlens, where given
 };
 
 }  // namespace

@@ -13,16 +13,11 @@
 #include <vector>
 
 #include "compiler/ir/variant.h"
+#include "runtime/api/argument_checks.h"
 
 namespace attnjit {
 
 namespace {
-
-const char* device_name(DeviceKind d) { return d == DeviceKind::cpu ? "cpu" : "cuda"; }
-
-std::string shape_text(const std::vector<int64_t>& shape) {
-  return fmt::format("[{}]", fmt::join(shape, ", "));
-}
 
 // Row-major without gaps; a dimension of extent 1 is never stepped along, so any
 // stride is fine there.
@@ -76,7 +71,7 @@ class ValuesCheck {
  public:
   ValuesCheck(const ir::Variant& variant, const VariantValues& values, int num_seqs,
               DeviceKind device, const std::string& where)
-      : variant_(variant), num_seqs_(num_seqs), device_(device), where_(where) {
+      : variant_(variant), num_seqs_(num_seqs), c_(device, where) {
     // Absent pieces read as "nothing given".
     if (values.params) params_ = values.params;
     if (values.inputs) inputs_ = values.inputs;
@@ -92,48 +87,40 @@ class ValuesCheck {
   }
 
  private:
-  [[noreturn]] void fail(const std::string& name, const std::string& expected,
-                         const std::string& got) const {
-    throw ArgumentError(
-        fmt::format("{}: argument '{}': expected {}, got {}", where_, name, expected, got));
-  }
-
-  std::string variant_name() const {
-    return fmt::format("variant {}", variant_.name.empty() ? "<unnamed>" : variant_.name);
-  }
-
   void check_params() const {
     for (const auto& [name, value] : *params_) {
       const std::string arg = fmt::format("params[{}]", name);
       auto it = std::find_if(variant_.params.begin(), variant_.params.end(),
                              [&](const ir::ScalarParam& p) { return p.name == name; });
       if (it == variant_.params.end())
-        fail(arg, fmt::format("a param of {} ({})", variant_name(), declared_names(variant_.params)),
-             "an unknown name");
+        c_.fail(arg,
+                fmt::format("a param of {} ({})", variant_name(variant_),
+                            declared_names(variant_.params)),
+                "an unknown name");
       if (it->is_const)
-        fail(arg, "a runtime param",
-             fmt::format("a const of {} (baked into the kernel; it cannot be set)", variant_name()));
+        c_.fail(arg, "a runtime param",
+                fmt::format("a const of {} (baked into the kernel; it cannot be set)",
+                            variant_name(variant_)));
       // A NaN or infinite param turns every score it touches into NaN.
-      if (!std::isfinite(value)) fail(arg, "a finite value", fmt::format("{}", value));
+      if (!std::isfinite(value)) c_.fail(arg, "a finite value", fmt::format("{}", value));
     }
   }
 
   void check_f32_array(const std::string& name, const TensorView& t, int64_t length,
                        const char* dim, const char* meaning) const {
-    if (t.device != device_)
-      fail(name, fmt::format("a tensor on {}", device_name(device_)),
-           fmt::format("a tensor on {}", device_name(t.device)));
-    if (t.dtype != DType::f32) fail(name, "dtype f32", std::string(dtype_name(t.dtype)));
+    c_.device(name, t);
+    c_.dtype(name, t, DType::f32, "");
+    // Rank and strides by hand: the message says "1 stride or none", not
+    // rank_and_strides' "1 strides (one per dimension) or none".
     if (t.rank() != 1)
-      fail(name, fmt::format("rank 1 [{}]", dim),
-           fmt::format("rank {} ({})", t.rank(), t.describe()));
+      c_.fail(name, fmt::format("rank 1 [{}]", dim),
+              fmt::format("rank {} ({})", t.rank(), t.describe()));
     if (!t.strides.empty() && t.strides.size() != 1)
-      fail(name, "1 stride or none", fmt::format("{} strides", t.strides.size()));
+      c_.fail(name, "1 stride or none", fmt::format("{} strides", t.strides.size()));
     if (t.shape[0] != length)
-      fail(name, fmt::format("{} values ({})", length, meaning), std::to_string(t.shape[0]));
-    if (!packed(t)) fail(name, "stride 1 (a contiguous f32 array)", std::to_string(t.stride(0)));
-    if (reinterpret_cast<uintptr_t>(t.data) % sizeof(float) != 0)
-      fail(name, "a 4-byte aligned data pointer", fmt::format("{}", t.data));
+      c_.fail(name, fmt::format("{} values ({})", length, meaning), std::to_string(t.shape[0]));
+    if (!packed(t)) c_.fail(name, "stride 1 (a contiguous f32 array)", std::to_string(t.stride(0)));
+    c_.aligned_only({name.c_str(), &t, {dim}});
   }
 
   void check_inputs() const {
@@ -143,19 +130,20 @@ class ValuesCheck {
       const bool declared = std::any_of(variant_.inputs.begin(), variant_.inputs.end(),
                                         [&](const ir::InputArray& in) { return in.name == name; });
       if (!declared)
-        fail(fmt::format("inputs[{}]", name),
-             fmt::format("an input of {} ({})", variant_name(), declared_names(variant_.inputs)),
-             view.defined() ? view.describe() : "an unknown name");
+        c_.fail(fmt::format("inputs[{}]", name),
+                fmt::format("an input of {} ({})", variant_name(variant_),
+                            declared_names(variant_.inputs)),
+                view.defined() ? view.describe() : "an unknown name");
     }
     for (const ir::InputArray& in : variant_.inputs) {
       const std::string arg = fmt::format("inputs[{}]", in.name);
       auto it = inputs_->find(in.name);
       if (it == inputs_->end() || !it->second.defined())
-        fail(arg,
-             fmt::format("an f32 tensor [{}] ({} declares input {} : f32[{}])",
-                         extent_dim(in.extent), variant_name(), in.name,
+        c_.fail(arg,
+                fmt::format("an f32 tensor [{}] ({} declares input {} : f32[{}])",
+                         extent_dim(in.extent), variant_name(variant_), in.name,
                          ir::input_extent_name(in.extent)),
-             "null");
+                "null");
       check_f32_array(arg, it->second, extent_length(variant_, in.extent, num_seqs_),
                       extent_dim(in.extent), extent_meaning(in.extent));
     }
@@ -163,13 +151,12 @@ class ValuesCheck {
 
   void check_sinks() const {
     const TensorView& sinks = *sinks_;
-    if (variant_.sinks_per_head && !sinks.defined())
-      fail("sinks",
-           fmt::format("an f32 tensor [q_heads] because {} has sinks = per_head", variant_name()),
-           "null");
-    if (!variant_.sinks_per_head && sinks.defined())
-      fail("sinks", fmt::format("no tensor because {} has no sinks", variant_name()),
-           sinks.describe());
+    if (variant_.sinks_per_head)
+      c_.present("sinks", sinks,
+                 fmt::format("an f32 tensor [q_heads] because {} has sinks = per_head",
+                             variant_name(variant_)));
+    else
+      c_.absent("sinks", sinks, fmt::format("because {} has no sinks", variant_name(variant_)));
     if (sinks.defined())
       check_f32_array("sinks", sinks, variant_.q_heads, "q_heads", "one per query head");
   }
@@ -177,36 +164,28 @@ class ValuesCheck {
   void check_ranges() const {
     const char* name = "bidirectional_ranges";
     const TensorView& r = *ranges_;
-    if (variant_.bidirectional_ranges && !r.defined())
-      fail(name,
-           fmt::format("an int32 tensor [batch, max_ranges, 2] because {} has "
-                       "bidirectional_ranges = per_seq",
-                       variant_name()),
-           "null");
-    if (!variant_.bidirectional_ranges && r.defined())
-      fail(name, fmt::format("no tensor because {} has no bidirectional_ranges", variant_name()),
-           r.describe());
+    if (variant_.bidirectional_ranges)
+      c_.present(name, r,
+                 fmt::format("an int32 tensor [batch, max_ranges, 2] because {} has "
+                             "bidirectional_ranges = per_seq",
+                             variant_name(variant_)));
+    else
+      c_.absent(name, r,
+                fmt::format("because {} has no bidirectional_ranges", variant_name(variant_)));
     if (!r.defined()) return;
-    if (r.device != device_)
-      fail(name, fmt::format("a tensor on {}", device_name(device_)),
-           fmt::format("a tensor on {}", device_name(r.device)));
-    if (r.dtype != DType::i32) fail(name, "dtype int32", std::string(dtype_name(r.dtype)));
-    if (r.rank() != 3)
-      fail(name, "rank 3 [batch, max_ranges, 2]",
-           fmt::format("rank {} ({})", r.rank(), r.describe()));
-    if (!r.strides.empty() && r.strides.size() != 3)
-      fail(name, "3 strides (one per dimension) or none",
-           fmt::format("{} strides", r.strides.size()));
+    const TensorArg arg{name, &r, {"batch", "max_ranges", "2"}};
+    c_.device(arg);
+    c_.dtype(name, r, DType::i32, "");
+    c_.rank_and_strides(arg);
     if (r.shape[0] != num_seqs_ || r.shape[1] < 1 || r.shape[2] != 2)
-      fail(name,
-           fmt::format("shape [{}, R, 2] with R >= 1 ([batch, max_ranges, [start, end)])",
+      c_.fail(name,
+              fmt::format("shape [{}, R, 2] with R >= 1 ([batch, max_ranges, [start, end)])",
                        num_seqs_),
-           shape_text(r.shape));
+              shape_text(r.shape));
     if (!packed(r))
-      fail(name, fmt::format("a contiguous int32 tensor (strides [{}, 2, 1])", 2 * r.shape[1]),
-           fmt::format("strides [{}, {}, {}]", r.stride(0), r.stride(1), r.stride(2)));
-    if (reinterpret_cast<uintptr_t>(r.data) % sizeof(int32_t) != 0)
-      fail(name, "a 4-byte aligned data pointer", fmt::format("{}", r.data));
+      c_.fail(name, fmt::format("a contiguous int32 tensor (strides [{}, 2, 1])", 2 * r.shape[1]),
+              fmt::format("strides [{}, {}, {}]", r.stride(0), r.stride(1), r.stride(2)));
+    c_.aligned_only(arg);
     // Device memory cannot be read here; host ranges are checked in full.
     if (r.device == DeviceKind::cpu) check_host_ranges(r);
   }
@@ -221,9 +200,9 @@ class ValuesCheck {
         if (start == end) continue;  // an empty range: padding
         // start > end is not quietly empty: it is almost always swapped bounds.
         if (start < 0 || start > end)
-          fail("bidirectional_ranges",
-               "0 <= start < end in every range (start == end for an empty one)",
-               fmt::format("[{}, {}) in range {} of sequence {}", start, end, i, b));
+          c_.fail("bidirectional_ranges",
+                  "0 <= start < end in every range (start == end for an empty one)",
+                  fmt::format("[{}, {}) in range {} of sequence {}", start, end, i, b));
       }
     }
   }
@@ -234,8 +213,7 @@ class ValuesCheck {
 
   const ir::Variant& variant_;
   int num_seqs_;
-  DeviceKind device_;
-  const std::string& where_;
+  ArgumentChecks c_;
   const std::map<std::string, float>* params_ = &kNoParams;
   const std::map<std::string, TensorView>* inputs_ = &kNoInputs;
   const TensorView* sinks_ = &kNoTensor;

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "compiler/support/diagnostics.h"
+#include "runtime/harness/compare_values.h"
 #include "runtime/harness/random_source.h"
 #include "runtime/harness/random_values.h"
 
@@ -323,25 +324,7 @@ CheckResult compare_paged_with_reference(const ir::Variant& v, const HostPagedPr
   ATTNJIT_ASSERT(ref.out.size() == static_cast<size_t>(n), "paged reference output size mismatch");
   // fp8 outputs hold result * out_scale.
   const double unscale = is_fp8(p.out.dtype) ? 1.0 / p.out_scale : 1.0;
-
-  double err_sq = 0, ref_sq = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    const double got = load_element(p.out.bytes.data(), p.out.dtype, i) * unscale;
-    const double want = ref.out[i];
-    r.max_abs_ref = std::max(r.max_abs_ref, std::abs(want));
-    if (!std::isfinite(got)) {
-      ++r.nonfinite;
-      continue;
-    }
-    const double err = std::abs(got - want);
-    r.max_abs_error = std::max(r.max_abs_error, err);
-    if (err > r.tolerance.atol + r.tolerance.rtol * std::abs(want)) ++r.mismatched;
-    err_sq += err * err;
-    ref_sq += want * want;
-  }
-  r.checked = static_cast<size_t>(n);
-  r.rel_l2 = ref_sq > 0 ? std::sqrt(err_sq / ref_sq) : std::sqrt(err_sq);
-  if (r.nonfinite > 0) r.max_abs_error = r.rel_l2 = HUGE_VAL;
+  compare_output_values(p.out, unscale, ref.out, r);
 
   if (p.lse.defined()) {
     // Both are [q_heads, total_q]. Keys of a quantized cache reach the tensor cores
@@ -350,22 +333,7 @@ CheckResult compare_paged_with_reference(const ir::Variant& v, const HostPagedPr
     // 3e-3 on an H200).
     const bool loose = ir::is_quantized_kv_type(v.kv_type);
     const double atol = loose ? kFp8LseAtol : kLseAtol, rtol = loose ? kFp8LseRtol : kLseRtol;
-    for (size_t i = 0; i < ref.lse.size(); ++i) {
-      const double got = load_element(p.lse.bytes.data(), DType::f32, static_cast<int64_t>(i));
-      const double want = ref.lse[i];
-      // A row that sees no key has LSE -inf in both.
-      if (std::isinf(want) && want < 0 && std::isinf(got) && got < 0) continue;
-      if (!std::isfinite(got)) {
-        ++r.nonfinite;
-        ++r.lse_mismatched;
-        r.lse_max_abs_error = HUGE_VAL;
-        continue;
-      }
-      const double err = std::abs(got - want);
-      r.lse_max_abs_error = std::max(r.lse_max_abs_error, err);
-      if (!(err <= atol + rtol * std::abs(want))) ++r.lse_mismatched;
-    }
-    r.checked += ref.lse.size();
+    compare_lse_values(p.lse, ref.lse, atol, rtol, r);
   }
   const size_t allowed = fp8 ? static_cast<size_t>(kFp8MismatchFraction * static_cast<double>(n)) : 0;
   r.passed = r.nonfinite == 0 && r.mismatched <= allowed && r.lse_mismatched == 0;

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "runtime/driver/cuda_driver.h"
+#include "runtime/harness/compare_values.h"
 #include "runtime/harness/random_source.h"
 #include "runtime/harness/random_values.h"
 
@@ -35,8 +36,6 @@ HostTensor prefix_sums(const std::vector<int>& lengths, int* max_length) {
   }
   return t;
 }
-
-bool is_negative_infinity(double x) { return std::isinf(x) && x < 0; }
 
 int64_t sum(const std::vector<int>& values) {
   int64_t total = 0;
@@ -225,49 +224,11 @@ CheckResult compare_with_reference(const ir::Variant& v, const HostProblem& prob
   r.tolerance = tolerance_for(v);
   const int64_t n = problem.out.numel();
   ATTNJIT_ASSERT(ref.out.size() == static_cast<size_t>(n), "reference output size mismatch");
+  compare_output_values(problem.out, 1.0, ref.out, r);
 
-  double err_sq = 0, ref_sq = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    const double got = load_element(problem.out.bytes.data(), problem.out.dtype, i);
-    const double want = ref.out[i];
-    r.max_abs_ref = std::max(r.max_abs_ref, std::abs(want));
-    if (!std::isfinite(got)) {
-      ++r.nonfinite;
-      continue;
-    }
-    const double err = std::abs(got - want);
-    r.max_abs_error = std::max(r.max_abs_error, err);
-    if (err > r.tolerance.atol + r.tolerance.rtol * std::abs(want)) ++r.mismatched;
-    err_sq += err * err;
-    ref_sq += want * want;
-  }
-  r.checked = static_cast<size_t>(n);
-  // Relative to the reference's norm; an all-zero reference (every row masked) makes
-  // it the absolute L2 error instead of a division by zero.
-  r.rel_l2 = ref_sq > 0 ? std::sqrt(err_sq / ref_sq) : std::sqrt(err_sq);
-  // A NaN or infinite output is unboundedly wrong; reporting the error of only the
-  // finite elements would make a half-NaN output look accurate.
-  if (r.nonfinite > 0) r.max_abs_error = r.rel_l2 = HUGE_VAL;
-
-  if (problem.lse.defined()) {
-    const std::vector<double> want_lse = reference_lse_in_output_layout(problem, ref);
-    for (size_t i = 0; i < want_lse.size(); ++i) {
-      const double got = load_element(problem.lse.bytes.data(), DType::f32, i);
-      const double want = want_lse[i];
-      // A fully masked row has LSE -inf in both; any other non-finite value is wrong.
-      if (is_negative_infinity(want) && is_negative_infinity(got)) continue;
-      if (!std::isfinite(got)) {
-        ++r.nonfinite;
-        ++r.lse_mismatched;
-        r.lse_max_abs_error = HUGE_VAL;
-        continue;
-      }
-      const double err = std::abs(got - want);  // infinite when only the reference is -inf
-      r.lse_max_abs_error = std::max(r.lse_max_abs_error, err);
-      if (!(err <= kLseAtol + kLseRtol * std::abs(want))) ++r.lse_mismatched;
-    }
-    r.checked += want_lse.size();
-  }
+  if (problem.lse.defined())
+    compare_lse_values(problem.lse, reference_lse_in_output_layout(problem, ref), kLseAtol,
+                       kLseRtol, r);
   r.passed = r.nonfinite == 0 && r.mismatched == 0 && r.lse_mismatched == 0;
   return r;
 }
