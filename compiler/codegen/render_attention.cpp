@@ -172,17 +172,15 @@ constexpr KindTemplates kKindTemplates[] = {
     {KernelKind::paged, "templates/kernels/paged_params.h", "templates/kernels/paged.cuh"},
 };
 
-// Constants only the paged kind has.
+// Constants only the paged kind has. The layout (NHD / HND) reaches the kernel as
+// strides, and split-KV as the f32 output type, so neither needs a constant.
 std::string paged_constants(const KernelSpec& spec) {
   if (spec.kind != KernelKind::paged) return "";
-  const ir::KvCache& c = spec.variant.kv_cache;
   return fmt::format(
       "constexpr int kPageSize = {};\n"
-      "constexpr bool kHndLayout = {};  // else NHD\n"
-      "constexpr bool kPerTokenHeadScales = {};\n"
-      "constexpr bool kSplitOutput = {};  // partial results for a split-KV reduce\n",
-      c.page_size, c.layout == ir::KvLayout::HND,
-      spec.variant.kv_scale == ir::ScaleGranularity::per_token_head, spec.split_kv);
+      "constexpr bool kPerTokenHeadScales = {};\n",
+      spec.variant.kv_cache.page_size,
+      spec.variant.kv_scale == ir::ScaleGranularity::per_token_head);
 }
 
 }  // namespace
