@@ -1,6 +1,8 @@
 // Codegen for the attention kinds (prefill, paged): the specialization block (storage
 // decoders, element types, tile constants, variant hooks) between the vendor
 // vocabulary and the shared main loop, then the kind's entry point.
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "compiler/codegen/codegen.h"
@@ -260,7 +262,7 @@ Result<GeneratedSource, std::string> render_attention(const KernelSpec& spec) {
       "constexpr bool kHasRanges = {};  // bidirectional ranges\n",
       q_types->decoder, kv_types->decoder, q_types->compute, out_types->storage, out_types->writer,
       out_types->direct, v.head_dim, spec.tile.block_m, spec.tile.block_n, spec.tile.warps,
-      spec.tile.stages, spec.tile.block_m / (16 * spec.tile.warps), v.group_size(), v.q_heads,
+      spec.tile.stages, std::max(1, spec.tile.block_m / (16 * spec.tile.warps)), v.group_size(), v.q_heads,
       v.kv_heads, v.lse || spec.split_kv, v.sinks_per_head && !spec.split_kv,
       v.bidirectional_ranges);
   s += paged_constants(spec);

@@ -224,11 +224,14 @@ int shared_memory_limit(const std::string& arch) {
 std::string validate_tile(const TileConfig& c, int head_dim, int max_shared_bytes) {
   if (c.warps != 1 && c.warps != 2 && c.warps != 4 && c.warps != 8)
     return fmt::format("num_warps must be 1, 2, 4 or 8, got {}", c.warps);
-  // A warp owns one or two 16-row MMA tiles of queries.
-  if (c.block_m != kRowsPerWarp * c.warps && c.block_m != 2 * kRowsPerWarp * c.warps)
+  // A warp owns one or two 16-row MMA tiles of queries, or (BLOCK_M 16) all warps share
+  // the 16 rows and split the KV tiles between them.
+  const bool warps_split_kv = c.block_m == kRowsPerWarp && c.warps > 1;
+  if (c.block_m != kRowsPerWarp * c.warps && c.block_m != 2 * kRowsPerWarp * c.warps &&
+      !warps_split_kv)
     return fmt::format(
         "BLOCK_M must be 16 * num_warps = {} or 32 * num_warps = {} (each warp owns 16 or 32 "
-        "query rows), got {}",
+        "query rows), or 16 (the warps split the KV tiles), got {}",
         kRowsPerWarp * c.warps, 2 * kRowsPerWarp * c.warps, c.block_m);
   // Two row tiles double the output accumulators; past head_dim 128 they no longer
   // fit in registers.
@@ -241,8 +244,10 @@ std::string validate_tile(const TileConfig& c, int head_dim, int max_shared_byte
   if (c.stages < 2 || c.stages > 4)
     return fmt::format("num_stages must be 2, 3 or 4, got {}", c.stages);
   if (head_dim > 0) {
-    // 16-bit Q tile plus `stages` buffers of K and V tiles, rows padded.
-    const long long bytes = 2LL * (c.block_m + 2LL * c.stages * c.block_n) *
+    // 16-bit Q tile plus `stages` buffers of K and V tiles (one ring per warp when the
+    // warps split the KV tiles), rows padded.
+    const long long rings = warps_split_kv ? c.warps : 1;
+    const long long bytes = 2LL * (c.block_m + rings * 2LL * c.stages * c.block_n) *
                             (head_dim + kSmemRowPadding);
     if (bytes > max_shared_bytes)
       return fmt::format(

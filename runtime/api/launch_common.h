@@ -15,11 +15,13 @@ namespace attnjit {
 // Dynamic shared memory of the attention main loop (attention_core.cuh TileGeometry):
 // the Q tile, K/V 16-bit tiles, and for quantized K/V (`raw_kv_bytes` = 1) the raw
 // staging tiles with a single 16-bit tile.
+// With BLOCK_M 16 and several warps, each warp has its own K/V buffers.
 inline int attention_shared_bytes(const TileConfig& tile, int head_dim, int raw_kv_bytes = 0) {
   const int row16 = 2 * (head_dim + 8);
   const int kv16_stages = raw_kv_bytes > 0 ? 1 : tile.stages;
-  return row16 * (tile.block_m + 2 * kv16_stages * tile.block_n) +
-         2 * tile.stages * tile.block_n * head_dim * raw_kv_bytes;
+  const int rings = tile.block_m == 16 && tile.warps > 1 ? tile.warps : 1;
+  return row16 * tile.block_m + rings * (row16 * 2 * kv16_stages * tile.block_n +
+                                         2 * tile.stages * tile.block_n * head_dim * raw_kv_bytes);
 }
 
 // Bytes per K/V element when K/V are not 16-bit (decoded in shared memory), else 0.

@@ -268,6 +268,130 @@ if command -v nvidia-smi >/dev/null 2>&1; then
   fi
 fi
 
+# --- the paged kinds -------------------------------------------------------------------
+cat >"$TMP/paged.attn" <<'ATTN'
+variant paged_gqa {
+  heads = 8 / 2;  head_dim = 128;
+  q = bf16; kv = bf16; out = bf16;
+  kv_cache = paged(page_size = 16, layout = NHD);
+  mask = causal;
+  lse = true;
+}
+variant paged_fp8 {
+  heads = 8 / 2;  head_dim = 64;
+  q = bf16; kv = fp8_e4m3 per_token_head; out = bf16;
+  kv_cache = paged(page_size = 32, layout = HND);
+  mask = causal;
+}
+ATTN
+run "$ATTNJIT" check "$TMP/paged.attn"
+expect_status "check on a paged variant file exits 0" 0
+
+run "$ATTNJIT" emit --stage src "$TMP/paged.attn" --variant paged_gqa --kind paged
+expect_status "emit src --kind paged exits 0" 0
+expect_out "emit src --kind paged names the paged entry" stdout "attnjit_paged_paged_gqa"
+
+run "$ATTNJIT" emit --stage src "$TMP/paged.attn" --variant paged_fp8 --kind cache_write
+expect_status "emit src --kind cache_write exits 0" 0
+expect_out "emit src --kind cache_write names the cache_write entry" stdout "attnjit_cache_write_paged_fp8"
+
+run "$ATTNJIT" emit --stage src "$TMP/paged.attn" --variant paged_gqa --kind merge
+expect_status "emit src --kind merge exits 0" 0
+expect_out "emit src --kind merge names the merge entry" stdout "attnjit_merge_paged_gqa"
+
+run "$ATTNJIT" emit --stage src "$TMP/paged.attn" --variant paged_gqa --kind decode
+expect_status "an unknown --kind exits 2" 2
+expect_out "an unknown --kind lists the kinds" stderr "prefill, paged, merge, cache_write"
+
+run "$ATTNJIT" compile "$TMP/paged.attn" --variant paged_gqa --kind paged --arch sm_90 \
+    --out "$TMP/paged-out"
+expect_status "compile --kind paged exits 0" 0
+expect_out "compile --kind paged prints a paged key" stdout "^key +paged\.paged_gqa\."
+cubin=$(ls "$TMP"/paged-out/*.cubin 2>/dev/null | head -1)
+if [ -n "$cubin" ] && [ "$(head -c 4 "$cubin" | od -An -tx1 | tr -d ' \n')" = "7f454c46" ]; then
+  pass "compile --kind paged --out writes an ELF cubin"
+else
+  fail "compile --kind paged --out writes an ELF cubin" "no DIR/*.cubin starting with \\x7fELF"
+fi
+
+run "$ATTNJIT" compile "$TMP/paged.attn" --variant paged_fp8 --kind cache_write --arch sm_80
+expect_status "compile --kind cache_write exits 0" 0
+expect_out "compile --kind cache_write prints a cache_write key" stdout "^key +cache_write\.paged_fp8\."
+
+run "$ATTNJIT" compile "$TMP/paged.attn" --variant paged_gqa --kind merge --arch sm_90
+expect_status "compile --kind merge exits 0" 0
+
+# A paged kind on a contiguous variant and the reverse: the codegen refuses, exit 1.
+run "$ATTNJIT" emit --stage src "$DEFAULT_SET" --variant "$VARIANT" --kind paged
+expect_status "emit --kind paged on a contiguous variant exits 1" 1
+expect_out "emit --kind paged on a contiguous variant says why" stderr "paged"
+run "$ATTNJIT" compile "$DEFAULT_SET" --variant "$VARIANT" --kind paged --arch sm_90
+expect_status "compile --kind paged on a contiguous variant exits 1" 1
+expect_out "compile --kind paged on a contiguous variant says why" stderr "paged"
+run "$ATTNJIT" compile "$DEFAULT_SET" --variant "$VARIANT" --kind cache_write --arch sm_90
+expect_status "compile --kind cache_write on a contiguous variant exits 1" 1
+expect_out "compile --kind cache_write on a contiguous variant says why" stderr "paged"
+run "$ATTNJIT" compile "$TMP/paged.attn" --variant paged_gqa --arch sm_90
+expect_status "compile (prefill) on a paged variant exits 1" 1
+expect_out "compile (prefill) on a paged variant says why" stderr "paged"
+
+# run --kind paged: the command line and the variant are checked before the GPU.
+run "$ATTNJIT" run "$DEFAULT_SET" --variant "$VARIANT" --kind paged --context 32
+expect_status "run --kind paged on a contiguous variant exits 1" 1
+expect_out "run --kind paged on a contiguous variant mentions paged" stderr "kv_cache = paged"
+run "$ATTNJIT" run "$TMP/paged.attn" --variant paged_gqa --seqlen-q 8 --seqlen-k 8
+expect_status "run (prefill) on a paged variant exits 1" 1
+expect_out "run (prefill) on a paged variant suggests --kind paged" stderr "--kind paged"
+run "$ATTNJIT" run "$TMP/paged.attn" --variant paged_gqa --context 32
+expect_status "a paged flag without --kind paged exits 2" 2
+expect_out "a paged flag without --kind paged says it needs --kind paged" stderr "--context is for --kind paged"
+run "$ATTNJIT" run "$TMP/paged.attn" --variant paged_gqa --kind paged --context 32 --page-size 32
+expect_status "run --kind paged with a different --page-size exits 2" 2
+expect_out "a --page-size mismatch names both sizes" stderr "--page-size 32 disagrees .*page_size = 16"
+run "$ATTNJIT" run "$TMP/paged.attn" --variant paged_gqa --kind paged --contexts 0,17,300 \
+    --query-lens 1,37
+expect_status "paged lists of different lengths exit 2" 2
+run "$ATTNJIT" run "$TMP/paged.attn" --variant paged_gqa --kind paged --contexts 0,17 --batch 3
+expect_status "--batch disagreeing with --contexts exits 2" 2
+run "$ATTNJIT" run "$TMP/paged.attn" --variant paged_gqa --kind paged --query-len 4
+expect_status "run --kind paged without --context exits 2" 2
+run "$ATTNJIT" run "$TMP/paged.attn" --variant paged_gqa --kind paged --context 8 --seqlen-q 4
+expect_status "a prefill flag with --kind paged exits 2" 2
+run "$ATTNJIT" run "$TMP/paged.attn" --variant paged_gqa --kind paged --context 8 --splits 65
+expect_status "--splits above 64 exits 2" 2
+run "$ATTNJIT" run "$DEFAULT_SET" --variant "$VARIANT" --seqlen-q 8 --seqlen-k 8 --splits 2
+expect_status "--splits without --kind paged exits 2" 2
+run "$ATTNJIT" run "$TMP/paged.attn" --variant paged_gqa --kind cache_write --context 8
+expect_status "run --kind cache_write exits 2" 2
+if ! command -v nvidia-smi >/dev/null 2>&1; then
+  run "$ATTNJIT" run "$TMP/paged.attn" --variant paged_gqa --kind paged --batch 2 --context 40 \
+      --query-len 3 --page-size 16
+  expect_status "run --kind paged without a GPU exits 1" 1
+  expect_out "run --kind paged without a GPU says so" stderr "GPU"
+else
+  run "$ATTNJIT" run "$TMP/paged.attn" --variant paged_gqa --kind paged --contexts 0,17,300 \
+      --query-lens 1,1,37 --dump "$TMP/paged-dump"
+  expect_status "run --kind paged on a mixed batch passes" 0
+  expect_out "run --kind paged prints PASS" stdout "^PASS"
+  if [ -f "$TMP/paged-dump/meta.json" ] && [ -f "$TMP/paged-dump/block_table.npy" ] &&
+     [ -f "$TMP/paged-dump/k_cache.npy" ] && [ -f "$TMP/paged-dump/ref_lse.npy" ] &&
+     grep -q '"page_size": 16' "$TMP/paged-dump/meta.json"; then
+    pass "run --kind paged --dump writes the caches, tables and meta.json"
+  else
+    fail "run --kind paged --dump writes the caches, tables and meta.json" "missing files in $TMP/paged-dump"
+  fi
+  run "$ATTNJIT" run "$TMP/paged.attn" --variant paged_fp8 --kind paged --batch 2 --context 200 \
+      --query-len 1 --splits 4 --write-cache --fused-kv --dump "$TMP/paged-fp8-dump"
+  expect_status "run --kind paged fp8 with --splits 4 --write-cache --fused-kv passes" 0
+  expect_out "run --kind paged reports the forced splits" stdout "^splits +4 \(forced\)"
+  if [ -f "$TMP/paged-fp8-dump/kv_cache.npy" ] && [ -f "$TMP/paged-fp8-dump/kv_scale_cache.npy" ] &&
+     [ -f "$TMP/paged-fp8-dump/slot_mapping.npy" ]; then
+    pass "run --kind paged --fused-kv --dump writes kv_cache and kv_scale_cache"
+  else
+    fail "run --kind paged --fused-kv --dump writes kv_cache and kv_scale_cache" "missing files in $TMP/paged-fp8-dump"
+  fi
+fi
+
 # --- the default job --------------------------------------------------------------------
 run "$ATTNJIT"
 expect_status "attnjit with no arguments exits 0" 0

@@ -169,7 +169,7 @@ TEST_CASE("config errors name the file and the JSON path", "[config]") {
     CHECK(parse_error(with_prefill(
               R"({"default": {"BLOCK_M": 64, "BLOCK_N": 64, "num_warps": 8, "num_stages": 2}})")) ==
           "t.json: prefill.default: BLOCK_M must be 16 * num_warps = 128 or 32 * num_warps = 256 "
-          "(each warp owns 16 or 32 query rows), got 64");
+          "(each warp owns 16 or 32 query rows), or 16 (the warps split the KV tiles), got 64");
   }
   SECTION("bucket that cannot fit shared memory at its largest head_dim") {
     const std::string e = parse_error(with_prefill(R"({"default": )" + std::string(kGoodConfig) +
@@ -206,7 +206,10 @@ TEST_CASE("validate_tile states each structural rule", "[config]") {
   CHECK(validate_tile({48, 64, 3, 2}, 0) == "num_warps must be 1, 2, 4 or 8, got 3");
   CHECK(validate_tile({64, 64, 8, 2}, 0) ==
         "BLOCK_M must be 16 * num_warps = 128 or 32 * num_warps = 256 (each warp owns 16 or 32 "
-        "query rows), got 64");
+        "query rows), or 16 (the warps split the KV tiles), got 64");
+  // BLOCK_M 16 with several warps: each warp gets its own K/V ring.
+  CHECK(validate_tile({16, 16, 4, 2}, 128) == "");
+  CHECK(validate_tile({16, 64, 8, 3}, 256).rfind("shared memory of", 0) == 0);
   CHECK(validate_tile({256, 64, 8, 2}, 128) == "");
   CHECK(validate_tile({256, 32, 8, 2}, 256) ==
         "BLOCK_M 32 * num_warps (256) needs head_dim <= 128, got head_dim 256");
@@ -240,5 +243,5 @@ TEST_CASE("--tile override parsing", "[config]") {
   CHECK(error_of("128,64,0,2") == "WARPS: expected a positive integer, got \"0\" (in \"128,64,0,2\")");
   CHECK(error_of("96,64,4,2") ==
         "BLOCK_M must be 16 * num_warps = 64 or 32 * num_warps = 128 (each warp owns 16 or 32 "
-        "query rows), got 96");
+        "query rows), or 16 (the warps split the KV tiles), got 96");
 }

@@ -122,6 +122,26 @@ TEST_CASE("paged: head dims, GQA groups and seq_len 1", "[gpu][paged]") {
   }
 }
 
+TEST_CASE("paged: decode batches (the decode tile: warps split the KV range)", "[gpu][paged]") {
+  std::mt19937_64 rng(33);
+  const char* kinds[] = {"kv = bf16;", "kv = fp8_e4m3 per_tensor;", "kv = int8 per_token_head;"};
+  for (int dim : {64, 128, 256}) {
+    for (int group : {1, 4, 16}) {
+      for (const char* kv : kinds) {
+        ir::Variant v = paged_variant(fmt::format(
+            "heads = {} / 2; head_dim = {}; q = bf16; {} out = bf16;"
+            " kv_cache = paged(page_size = 16); lse = true; sinks = per_head; mask = causal;",
+            2 * group, dim, kv));
+        harness::PagedProblemShape s;
+        s.query_lens = {1, 1, 1, 1, 1};
+        s.context_lens = {0, 5, 300, 1000, 77};
+        run(fmt::format("decode d{} group {} {}", dim, group, kv), v, s, rng());
+        run(fmt::format("decode d{} group {} {} split 5", dim, group, kv), v, s, rng(), 5);
+      }
+    }
+  }
+}
+
 TEST_CASE("paged: quantized KV caches and fp8 output", "[gpu][paged]") {
   std::mt19937_64 rng(25);
   const char* kv_types[] = {"fp8_e4m3 per_tensor", "fp8_e5m2 per_tensor",

@@ -69,16 +69,19 @@ int run_compile(const Args& args) {
   Engine engine(engine_options(args, variant, arch));
   auto spec = engine.make_spec(variant, kind, arch);
   if (!spec) throw CommandError(spec.error());
-  std::fprintf(stderr, "compiling %s for %s...\n", variant.name.c_str(), arch.c_str());
+  std::fprintf(stderr, "compiling %s (%s) for %s...\n", variant.name.c_str(),
+               kernel_kind_name(kind), arch.c_str());
 
   auto built = build(engine, *spec, args.has("--ptx"));
   if (!built) {
     std::fprintf(stderr, "%s\n", built.error().describe().c_str());
-    throw CommandError(fmt::format("compiling {} for {} failed", variant.name, arch));
+    throw CommandError(
+        fmt::format("compiling {} ({}) for {} failed", variant.name, kernel_kind_name(kind), arch));
   }
   const CacheLookup& lookup = built->lookup;
   if (!lookup.warning.empty()) std::fprintf(stderr, "warning: %s\n", lookup.warning.c_str());
   std::printf("variant  %s\n", variant.name.c_str());
+  std::printf("kind     %s\n", kernel_kind_name(kind));
   std::printf("arch     %s\n", arch.c_str());
   std::printf("key      %s\n", built->key.c_str());
   std::printf("binary   %s, %zu bytes\n", binary_format_name(lookup.artifact.format),
@@ -96,7 +99,8 @@ const Command& compile_command() {
   static const Command command{
       "compile",
       "compile one variant to a kernel binary through the cache (no GPU needed)",
-      "usage: attnjit compile FILE [--variant NAME] [--kind prefill] [--arch sm_90] [--ptx]\n"
+      "usage: attnjit compile FILE [--variant NAME] [--kind prefill|paged|merge|cache_write]\n"
+      "                       [--arch sm_90] [--ptx]\n"
       "                       [--out DIR] [--tile BM,BN,W,S | --config FILE.json]\n"
       "                       [--cache-dir DIR]\n"
       "\n"
@@ -104,7 +108,10 @@ const Command& compile_command() {
       "and prints the cache key, binary size, milliseconds and hit/miss.\n"
       "\n"
       "  --variant     one variant of FILE (required when FILE has several)\n"
-      "  --kind        kernel kind (default prefill)\n"
+      "  --kind        kernel kind: prefill (default; needs kv_cache = contiguous),\n"
+      "                paged and cache_write (need kv_cache = paged(...)), merge\n"
+      "                (combines split-KV / cascade partial results); a variant and a\n"
+      "                kind that do not fit are an error (exit 1)\n"
       "  --arch        target: sm_80, sm_86, sm_89, sm_90 (default), sm_90a\n"
       "  --ptx         build PTX instead of CUBIN\n"
       "  --out DIR     also write the binary to DIR/<key>.cubin (or .ptx)\n"

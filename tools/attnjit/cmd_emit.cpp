@@ -84,7 +84,8 @@ const Command& emit_command() {
   static const Command command{
       "emit",
       "print one stage of the pipeline (ast, ir, dsl or generated source)",
-      "usage: attnjit emit --stage ast|ir|dsl|src FILE [--variant NAME] [--kind prefill]\n"
+      "usage: attnjit emit --stage ast|ir|dsl|src FILE [--variant NAME]\n"
+      "                    [--kind prefill|paged|merge|cache_write]\n"
       "                    [--arch sm_90] [--tile BM,BN,W,S | --config FILE.json]\n"
       "\n"
       "  --stage ast   the syntax tree as parsed\n"
@@ -92,7 +93,9 @@ const Command& emit_command() {
       "  --stage dsl   the IR printed back as DSL text (parses to the same IR)\n"
       "  --stage src   the generated kernel source for --arch (default sm_90)\n"
       "  --variant     one variant of FILE (required for src when FILE has several)\n"
-      "  --kind        kernel kind (default prefill)\n"
+      "  --kind        kernel kind for src: prefill (default; needs kv_cache =\n"
+      "                contiguous), paged and cache_write (need kv_cache = paged(...)),\n"
+      "                merge (combines split-KV / cascade partial results)\n"
       "  --tile        BLOCK_M,BLOCK_N,WARPS,STAGES instead of the tuning config\n"
       "  --config      a tuning config JSON file instead of the built-in one\n",
       {{"--stage", true}, kVariantFlag, kKindFlag, kArchFlag, kTileFlag, kConfigFlag},

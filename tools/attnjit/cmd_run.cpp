@@ -1,6 +1,7 @@
 // `attnjit run FILE --batch B --seqlen-q N --seqlen-k M`: run one variant on the GPU
 // with random inputs and compare it with the CPU reference: the end-to-end check a
 // user runs after writing a variant, and the source of dumps for bug reports.
+// `--kind paged` runs a batch against a paged KV cache instead (run_paged.cpp).
 #include <cstdio>
 #include <stdexcept>
 
@@ -9,6 +10,7 @@
 #include "runtime/harness/prefill_problem.h"
 #include "tools/attnjit/commands.h"
 #include "tools/attnjit/dump.h"
+#include "tools/attnjit/run_paged.h"
 #include "tools/attnjit/run_values.h"
 #include "tools/attnjit/session.h"
 
@@ -78,23 +80,33 @@ void report_kernel(Engine& engine, const ir::Variant& variant, const std::string
 }
 
 int run_run(const Args& args) {
+  const KernelKind kind = kernel_kind(args);
+  if (kind == KernelKind::paged) return run_paged(args);
+  if (kind != KernelKind::prefill)
+    throw UsageError(fmt::format(
+        "--kind {}: run checks the prefill and paged kinds (cache_write runs with --kind paged "
+        "--write-cache, merge with --kind paged --splits N)",
+        kernel_kind_name(kind)));
+  if (const char* flag = first_paged_flag(args))
+    throw UsageError(fmt::format("{} is for --kind paged (this run is the prefill kind)", flag));
+
   const std::string& path = args.single_positional("FILE");
   harness::ProblemShape shape = problem_shape(args);
   const uint64_t seed = args.u64_value("--seed", kDefaultSeed);
   ir::Module module = load_module(path);
   const ir::Variant& variant = select_variant(module, args, path);
+  if (variant.kv_cache.kind == ir::KvCacheKind::paged)
+    throw CommandError(fmt::format(
+        "variant {} has a paged KV cache, which the prefill kind does not read; run it with "
+        "--kind paged --context C [--query-len Q] [--batch B]",
+        variant.name));
   shape.params = parse_params(args, variant);
 
-  std::string why;
-  if (!Engine::gpu_available(&why))
-    throw CommandError("`run` needs a CUDA GPU and none is usable: " + why +
-                       "\n(`attnjit compile` builds kernels without a GPU)");
-  auto driver = cuda::Driver::open();
-  if (!driver) throw CommandError("no usable GPU: " + driver.error());
-  const std::string arch = (*driver)->arch();
+  std::shared_ptr<cuda::Driver> driver = open_gpu();
+  const std::string arch = driver->arch();
 
   Engine engine(engine_options(args, variant, arch));
-  std::printf("variant  %s on %s (%s)\n", variant.name.c_str(), (*driver)->device_name().c_str(),
+  std::printf("variant  %s on %s (%s)\n", variant.name.c_str(), driver->device_name().c_str(),
               arch.c_str());
   std::printf("problem  %s\n", describe(shape, seed).c_str());
   std::fflush(stdout);
@@ -118,6 +130,15 @@ int run_run(const Args& args) {
   return check.passed ? 0 : 1;
 }
 
+std::vector<FlagSpec> run_flags() {
+  std::vector<FlagSpec> flags = {
+      kVariantFlag, kKindFlag, {"--batch", true}, {"--seqlen-q", true}, {"--seqlen-k", true},
+      {"--ragged", false}, {"--seqlens-q", true}, {"--seqlens-k", true}, {"--seed", true},
+      {"--dump", true}, kParamFlag, kTileFlag, kConfigFlag, kCacheDirFlag};
+  flags.insert(flags.end(), kPagedRunFlags.begin(), kPagedRunFlags.end());
+  return flags;
+}
+
 }  // namespace
 
 const Command& run_command() {
@@ -129,6 +150,10 @@ const Command& run_command() {
       "                   [--tile BM,BN,W,S | --config FILE.json] [--cache-dir DIR]\n"
       "       attnjit run FILE [--variant NAME] --ragged --seqlens-q 5,17,300\n"
       "                   --seqlens-k 9,40,300 [...]\n"
+      "       attnjit run FILE [--variant NAME] --kind paged --context C [--query-len Q]\n"
+      "                   [--batch B] [--page-size P] [--splits N] [--write-cache]\n"
+      "                   [--fused-kv] [--param NAME=VALUE]... [--seed S] [--dump DIR] [...]\n"
+      "       attnjit run FILE --kind paged --contexts 0,17,300 --query-lens 1,1,37 [...]\n"
       "\n"
       "Builds the kernel for the GPU's arch, runs it on random normal inputs and\n"
       "compares the output (and LSE) with the float64 CPU reference. Prints the max\n"
@@ -138,7 +163,10 @@ const Command& run_command() {
       "with an occasional magnitude up to 30, and 0 to 2 bidirectional ranges per\n"
       "sequence; the values used are printed before the run.\n"
       "\n"
-      "  --batch B       sequences (default 1; with --ragged, the number of lengths)\n"
+      "  --kind K        prefill (default; kv_cache = contiguous) or paged (kv_cache =\n"
+      "                  paged(...)); the kinds are prefill, paged, merge, cache_write\n"
+      "  --batch B       sequences (default 1; with --ragged or per-sequence lists, the\n"
+      "                  number of lengths)\n"
       "  --seqlen-q N    query length of every sequence\n"
       "  --seqlen-k M    key length of every sequence\n"
       "  --ragged        variable lengths (cu_seqlens), given by the two lists:\n"
@@ -150,10 +178,25 @@ const Command& run_command() {
       "                  sinks, ranges] .npy and meta.json (with the params) to DIR\n"
       "  --tile          BLOCK_M,BLOCK_N,WARPS,STAGES instead of the tuning config\n"
       "  --config        a tuning config JSON file instead of the built-in one\n"
-      "  --cache-dir     kernel cache directory (default $ATTNJIT_CACHE_DIR)\n",
-      {kVariantFlag, {"--batch", true}, {"--seqlen-q", true}, {"--seqlen-k", true},
-       {"--ragged", false}, {"--seqlens-q", true}, {"--seqlens-k", true}, {"--seed", true},
-       {"--dump", true}, kParamFlag, kTileFlag, kConfigFlag, kCacheDirFlag},
+      "  --cache-dir     kernel cache directory (default $ATTNJIT_CACHE_DIR)\n"
+      "\n"
+      "--kind paged: B sequences, each with Q new query tokens after C cached tokens,\n"
+      "in a paged cache with a randomly permuted block table (K/V written by the\n"
+      "reference cache write, quantized as the variant says):\n"
+      "  --context C     cached tokens of every sequence (required, or --contexts)\n"
+      "  --query-len Q   new query tokens of every sequence (default 1: decode)\n"
+      "  --contexts L    comma-separated cached tokens per sequence (a mixed batch)\n"
+      "  --query-lens L  comma-separated new tokens per sequence (0 allowed)\n"
+      "  --page-size P   must equal the variant's page size (exit 2 otherwise)\n"
+      "  --splits N      force N split-KV segments, 1 = off (default: the heuristic)\n"
+      "  --write-cache   write the cache on the GPU with the cache_write kernel first\n"
+      "                  (the reference still uses the host's cache write)\n"
+      "  --fused-kv      K and V as views of one [num_blocks, 2, ...] tensor\n"
+      "  --dump DIR      q, k_cache v_cache (kv_cache when fused), scale caches,\n"
+      "                  block_table seq_lens cu_seqlens_q, out ref_out [lse ref_lse],\n"
+      "                  [k_tokens v_tokens slot_mapping with --write-cache], runtime\n"
+      "                  values .npy and meta.json (dtypes, page size, layout, scales)\n",
+      run_flags(),
       run_run,
   };
   return command;

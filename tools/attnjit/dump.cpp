@@ -1,6 +1,8 @@
 #include "tools/attnjit/dump.h"
 
 #include <fstream>
+#include <map>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -73,13 +75,57 @@ json check_meta(const harness::CheckResult& c) {
           {"rtol", c.tolerance.rtol}};
 }
 
-}  // namespace
-
-void write_dump(const std::filesystem::path& dir, const RunRecord& run) {
+void create_dir(const std::filesystem::path& dir) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) throw CommandError("cannot create " + dir.string() + ": " + ec.message());
+}
 
+// The runtime values, so a replay gets the very ones the kernel saw. Inputs are named
+// input_NAME: a variant may call an input `q` or `out`.
+void write_runtime_values(const std::filesystem::path& dir, json& tensors,
+                          const std::map<std::string, harness::HostTensor>& inputs,
+                          const harness::HostTensor& sinks,
+                          const harness::HostTensor& bidirectional_ranges) {
+  for (const auto& [name, values] : inputs)
+    tensors["input_" + name] = write_host_tensor(dir, "input_" + name, values);
+  if (sinks.defined()) tensors["sinks"] = write_host_tensor(dir, "sinks", sinks);
+  if (bidirectional_ranges.defined())
+    tensors["bidirectional_ranges"] =
+        write_host_tensor(dir, "bidirectional_ranges", bidirectional_ranges);
+}
+
+void write_meta(const std::filesystem::path& dir, const json& meta) {
+  const std::filesystem::path file = dir / "meta.json";
+  std::ofstream out(file, std::ios::trunc);
+  out << meta.dump(2) << '\n';
+  out.close();
+  if (!out) throw CommandError("cannot write " + file.string());
+}
+
+json paged_problem_meta(const PagedRunRecord& run) {
+  const harness::HostPagedProblem& p = run.problem;
+  return {{"num_seqs", p.num_seqs},
+          {"query_lens", p.query_lens},
+          {"context_lens", run.shape.context_lens},
+          {"seq_lens", p.seq_lens},
+          {"total_q", p.total_q},
+          {"max_seqlen_q", p.max_seqlen_q},
+          {"num_blocks", p.num_blocks},
+          {"max_blocks_per_seq", p.max_blocks_per_seq},
+          {"page_size", p.page_size},
+          {"layout", ir::kv_layout_name(p.layout)},
+          {"fused_kv", p.fused_kv},
+          {"splits_requested", run.splits_requested},
+          {"splits_used", run.splits_used},
+          {"cache_written_on_device", run.cache_written_on_device},
+          {"seed", run.seed}};
+}
+
+}  // namespace
+
+void write_dump(const std::filesystem::path& dir, const RunRecord& run) {
+  create_dir(dir);
   const harness::HostProblem& p = run.problem;
   json tensors;
   tensors["q"] = write_host_tensor(dir, "q", p.q);
@@ -96,14 +142,7 @@ void write_dump(const std::filesystem::path& dir, const RunRecord& run) {
     tensors["cu_seqlens_q"] = write_host_tensor(dir, "cu_seqlens_q", p.cu_seqlens_q);
     tensors["cu_seqlens_k"] = write_host_tensor(dir, "cu_seqlens_k", p.cu_seqlens_k);
   }
-  // The runtime values, so a replay gets the very ones the kernel saw. Inputs are
-  // named input_NAME: a variant may call an input `q` or `out`.
-  for (const auto& [name, values] : p.inputs)
-    tensors["input_" + name] = write_host_tensor(dir, "input_" + name, values);
-  if (p.sinks.defined()) tensors["sinks"] = write_host_tensor(dir, "sinks", p.sinks);
-  if (p.bidirectional_ranges.defined())
-    tensors["bidirectional_ranges"] =
-        write_host_tensor(dir, "bidirectional_ranges", p.bidirectional_ranges);
+  write_runtime_values(dir, tensors, p.inputs, p.sinks, p.bidirectional_ranges);
 
   json meta = {{"variant", run.variant.name},
                {"dsl", ir::print_dsl(run.variant)},
@@ -113,11 +152,56 @@ void write_dump(const std::filesystem::path& dir, const RunRecord& run) {
                {"params", p.params},
                {"tensors", tensors},
                {"check", check_meta(run.check)}};
-  const std::filesystem::path file = dir / "meta.json";
-  std::ofstream out(file, std::ios::trunc);
-  out << meta.dump(2) << '\n';
-  out.close();
-  if (!out) throw CommandError("cannot write " + file.string());
+  write_meta(dir, meta);
+}
+
+void write_paged_dump(const std::filesystem::path& dir, const PagedRunRecord& run) {
+  create_dir(dir);
+  const harness::HostPagedProblem& p = run.problem;
+  json tensors;
+  tensors["q"] = write_host_tensor(dir, "q", p.q);
+  // Every cache tensor the problem has: separate or fused K/V, and scale caches.
+  const std::pair<const char*, const harness::HostTensor*> caches[] = {
+      {"k_cache", &p.k_cache},
+      {"v_cache", &p.v_cache},
+      {"kv_cache", &p.kv_cache},
+      {"k_scale_cache", &p.k_scale_cache},
+      {"v_scale_cache", &p.v_scale_cache},
+      {"kv_scale_cache", &p.kv_scale_cache}};
+  for (const auto& [name, t] : caches)
+    if (t->defined()) tensors[name] = write_host_tensor(dir, name, *t);
+  tensors["block_table"] = write_host_tensor(dir, "block_table", p.block_table);
+  tensors["seq_lens"] = write_host_tensor(dir, "seq_lens", p.seq_lens_table);
+  tensors["cu_seqlens_q"] = write_host_tensor(dir, "cu_seqlens_q", p.cu_seqlens_q);
+  tensors["out"] = write_host_tensor(dir, "out", p.out);
+  tensors["ref_out"] = write_reference(dir, "ref_out", p.out.shape, run.reference.out);
+  if (p.lse.defined()) {
+    tensors["lse"] = write_host_tensor(dir, "lse", p.lse);
+    tensors["ref_lse"] = write_reference(dir, "ref_lse", p.lse.shape, run.reference.lse);
+  }
+  if (run.cache_written_on_device) {
+    tensors["k_tokens"] = write_host_tensor(dir, "k_tokens", p.k_tokens);
+    tensors["v_tokens"] = write_host_tensor(dir, "v_tokens", p.v_tokens);
+    tensors["slot_mapping"] = write_host_tensor(dir, "slot_mapping", p.slot_mapping);
+  }
+  write_runtime_values(dir, tensors, p.inputs, p.sinks, p.bidirectional_ranges);
+
+  const ir::Variant& v = run.variant;
+  // The kernel's out is result * out_scale (fp8 outputs); ref_out is the result.
+  json scales = {{"kv_scale", ir::scale_granularity_name(v.kv_scale)},
+                 {"k_descale", p.k_descale},
+                 {"v_descale", p.v_descale},
+                 {"out_scale", p.out_scale}};
+  json meta = {{"variant", v.name},
+               {"dsl", ir::print_dsl(v)},
+               {"kind", "paged"},
+               {"softmax_scale", v.softmax_scale()},
+               {"problem", paged_problem_meta(run)},
+               {"scales", scales},
+               {"params", p.params},
+               {"tensors", tensors},
+               {"check", check_meta(run.check)}};
+  write_meta(dir, meta);
 }
 
 }  // namespace attnjit::cli

@@ -57,27 +57,16 @@ std::string ranges_text(const harness::HostTensor& t) {
   return fmt::format("{}", fmt::join(sequences, "; "));
 }
 
-}  // namespace
+// The runtime values of a problem, prefill or paged alike.
+struct RuntimeValues {
+  const std::map<std::string, float>& params;
+  const std::map<std::string, harness::HostTensor>& inputs;
+  const harness::HostTensor& sinks;
+  const harness::HostTensor& bidirectional_ranges;
+};
 
-std::map<std::string, float> parse_params(const Args& args, const ir::Variant& variant) {
-  std::map<std::string, float> params;
-  const std::vector<std::string> known = runtime_params(variant);
-  for (const std::string& pair : args.values(kParamFlag.name)) {
-    const size_t eq = pair.find('=');
-    if (eq == std::string::npos || eq == 0)
-      throw UsageError("--param: expected NAME=VALUE, got '" + pair + "'");
-    const std::string name = pair.substr(0, eq);
-    if (std::find(known.begin(), known.end(), name) == known.end())
-      throw UsageError(fmt::format("--param {}: variant {} has no param '{}' ({})", pair, variant.name, name,
-                                   known.empty() ? std::string("it has none")
-                                                 : fmt::format("its params: {}", fmt::join(known, ", "))));
-    params[name] = parse_value(pair.substr(eq + 1), pair);
-  }
-  return params;
-}
-
-void print_runtime_values(const ir::Variant& variant, const harness::ProblemShape& shape,
-                          const harness::HostProblem& problem) {
+void print_values(const ir::Variant& variant, const harness::ProblemShape& shape,
+                  const RuntimeValues& problem) {
   if (!problem.params.empty()) {
     std::vector<std::string> items;
     for (const auto& [name, value] : problem.params) {
@@ -101,6 +90,37 @@ void print_runtime_values(const ir::Variant& variant, const harness::ProblemShap
   if (problem.bidirectional_ranges.defined())
     std::printf("ranges   %s (%s)\n", ranges_text(problem.bidirectional_ranges).c_str(),
                 shape.bidirectional_ranges.empty() ? "random" : "given");
+}
+
+}  // namespace
+
+std::map<std::string, float> parse_params(const Args& args, const ir::Variant& variant) {
+  std::map<std::string, float> params;
+  const std::vector<std::string> known = runtime_params(variant);
+  for (const std::string& pair : args.values(kParamFlag.name)) {
+    const size_t eq = pair.find('=');
+    if (eq == std::string::npos || eq == 0)
+      throw UsageError("--param: expected NAME=VALUE, got '" + pair + "'");
+    const std::string name = pair.substr(0, eq);
+    if (std::find(known.begin(), known.end(), name) == known.end())
+      throw UsageError(fmt::format("--param {}: variant {} has no param '{}' ({})", pair, variant.name, name,
+                                   known.empty() ? std::string("it has none")
+                                                 : fmt::format("its params: {}", fmt::join(known, ", "))));
+    params[name] = parse_value(pair.substr(eq + 1), pair);
+  }
+  return params;
+}
+
+void print_runtime_values(const ir::Variant& variant, const harness::ProblemShape& shape,
+                          const harness::HostProblem& problem) {
+  print_values(variant, shape,
+               {problem.params, problem.inputs, problem.sinks, problem.bidirectional_ranges});
+}
+
+void print_runtime_values(const ir::Variant& variant, const harness::ProblemShape& shape,
+                          const harness::HostPagedProblem& problem) {
+  print_values(variant, shape,
+               {problem.params, problem.inputs, problem.sinks, problem.bidirectional_ranges});
 }
 
 }  // namespace attnjit::cli

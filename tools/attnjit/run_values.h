@@ -5,6 +5,7 @@
 #include <string>
 
 #include "compiler/ir/variant.h"
+#include "runtime/harness/paged_problem.h"
 #include "runtime/harness/prefill_problem.h"
 #include "tools/attnjit/args.h"
 
@@ -18,8 +19,10 @@ inline const FlagSpec kParamFlag{"--param", true};
 std::map<std::string, float> parse_params(const Args& args, const ir::Variant& variant);
 
 // One line per kind of value the variant takes ("params   cap = 0.5 (given)"), none
-// for a variant without runtime values.
+// for a variant without runtime values. `shape` holds what the command line gave.
 void print_runtime_values(const ir::Variant& variant, const harness::ProblemShape& shape,
                           const harness::HostProblem& problem);
+void print_runtime_values(const ir::Variant& variant, const harness::ProblemShape& shape,
+                          const harness::HostPagedProblem& problem);
 
 }  // namespace attnjit::cli

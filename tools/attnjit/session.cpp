@@ -54,11 +54,22 @@ const ir::Variant& select_variant(const ir::Module& module, const Args& args,
                                path, module.variants.size(), variant_names(module)));
 }
 
+std::string kernel_kind_names() {
+  std::string names;
+  for (KernelKind k : {KernelKind::prefill, KernelKind::paged, KernelKind::merge,
+                       KernelKind::cache_write}) {
+    if (!names.empty()) names += ", ";
+    names += kernel_kind_name(k);
+  }
+  return names;
+}
+
 KernelKind kernel_kind(const Args& args) {
   KernelKind kind = KernelKind::prefill;
   std::string name = args.value_or(kKindFlag.name, "prefill");
   if (!parse_kernel_kind(name, &kind))
-    throw UsageError(fmt::format("--kind: unknown kernel kind '{}' (known: prefill)", name));
+    throw UsageError(
+        fmt::format("--kind: unknown kernel kind '{}' (known: {})", name, kernel_kind_names()));
   return kind;
 }
 
@@ -72,6 +83,16 @@ std::vector<std::string> target_archs(const Args& args, const std::string& fallb
   std::vector<std::string> archs = split_list(args.value_or(kArchFlag.name, fallback), "--arch");
   for (const std::string& a : archs) check_arch(a);
   return archs;
+}
+
+std::shared_ptr<cuda::Driver> open_gpu() {
+  std::string why;
+  if (!Engine::gpu_available(&why))
+    throw CommandError("`run` needs a CUDA GPU and none is usable: " + why +
+                       "\n(`attnjit compile` builds kernels without a GPU)");
+  auto driver = cuda::Driver::open();
+  if (!driver) throw CommandError("no usable GPU: " + driver.error());
+  return *driver;
 }
 
 EngineOptions engine_options(const Args& args, const ir::Variant& variant,

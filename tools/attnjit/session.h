@@ -1,6 +1,7 @@
 #pragma once
 // What the commands share: loading a variant file, picking one variant, and turning
 // --arch / --kind / --tile / --config / --cache-dir into engine settings.
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -29,8 +30,12 @@ const ir::Variant& select_variant(const ir::Module& module, const Args& args,
                                   const std::string& path);
 
 KernelKind kernel_kind(const Args& args);             // --kind, default prefill
+std::string kernel_kind_names();                      // "prefill, paged, merge, cache_write"
 std::string target_arch(const Args& args);            // --arch, default sm_90, checked
 std::vector<std::string> target_archs(const Args& args, const std::string& fallback);  // --arch LIST
+
+// The GPU `run` works on. Without a usable one, a CommandError saying why (exit 1).
+std::shared_ptr<cuda::Driver> open_gpu();
 
 // Engine settings for compiling `variant` for `arch`: --cache-dir (else
 // $ATTNJIT_CACHE_DIR, through default_cache_dir), and the tile from --tile or from

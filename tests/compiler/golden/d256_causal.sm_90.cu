@@ -442,11 +442,20 @@ struct VariantHooks {
 // two row tiles per warp every K/V fragment read from shared memory feeds two MMAs,
 // halving shared-memory traffic per FLOP. K and V tiles stream through a kStages-deep
 // ring in shared memory shared by all warps.
+//
+// Decode tiles (BLOCK_M 16 with several warps) split the other way: every warp holds
+// the same 16 query rows (a decode token's packed query heads) and the warps share out
+// the block's KV tiles, each with its own ring of buffers and its own pipeline, so a
+// block keeps several independent streams of copies in flight; the warps' partial
+// results are combined at the end.
 
 namespace attnjit {
 
 struct TileGeometry {
   static constexpr int kThreads = kWarps * 32;
+  static constexpr bool kWarpsSplitKv = kBlockM == 16 && kWarps > 1;
+  static constexpr int kGroups = kWarpsSplitKv ? kWarps : 1;  // independent K/V pipelines
+  static constexpr int kGroupThreads = kThreads / kGroups;
   static constexpr int kWarpRows = 16 * kRowTiles;  // query rows owned by one warp
   // Rows are padded by 16 bytes so the 8 row addresses of one ldmatrix fall in 8
   // different bank groups; this works for every head_dim that is a multiple of 16,
@@ -462,8 +471,8 @@ struct TileGeometry {
   static constexpr int kKv16Stages = kKvRaw ? 1 : kStages;
   static constexpr int kRawRowBytes = kHeadDim * static_cast<int>(sizeof(KvStorage));
   static constexpr int kRawTileBytes = kKvRaw ? kBlockN * kRawRowBytes : 0;
-  static constexpr int kSharedBytes =
-      kQBytes + 2 * kKv16Stages * kKvTileBytes + 2 * kStages * kRawTileBytes;
+  static constexpr int kGroupBytes = 2 * kKv16Stages * kKvTileBytes + 2 * kStages * kRawTileBytes;
+  static constexpr int kSharedBytes = kQBytes + kGroups * kGroupBytes;
   static constexpr int kDimSteps = kHeadDim / 16;  // k-steps of S = Q K^T
   static constexpr int kKvSteps = kBlockN / 16;    // k-steps of O += P V
   static constexpr int kScoreTiles = kBlockN / 8;  // 16x8 score tiles per warp row tile
@@ -476,7 +485,8 @@ struct TileGeometry {
 
 static_assert(kHeadDim % 16 == 0, "head_dim must be a multiple of 16");
 static_assert(kRowTiles == 1 || kRowTiles == 2, "a warp owns 16 or 32 query rows");
-static_assert(kBlockM == 16 * kRowTiles * kWarps, "BLOCK_M = 16 * row tiles * warps");
+static_assert(kBlockM == 16 * kRowTiles * kWarps || (TileGeometry::kWarpsSplitKv && kRowTiles == 1),
+              "BLOCK_M = 16 * row tiles * warps, or 16 with warps splitting the KV tiles");
 static_assert(kBlockN % 16 == 0, "BLOCK_N must be a multiple of 16");
 static_assert(kStages >= 2, "the K/V pipeline needs at least two stages");
 
@@ -505,17 +515,18 @@ __device__ __forceinline__ void load_chunk(u32 to, const typename Decoder::Stora
 // pointer or null past the end (zero-filled: a NaN there would reach the output through
 // P*V), `scale_fn(r)` its dequantization scale. `fallback` is any valid address: the
 // source operand of a zero-filling copy.
-template <int Rows, typename Decoder, typename RowFn, typename ScaleFn>
+// `kLoaders` threads share the copies; `tid` is the calling thread's index among them.
+template <int Rows, typename Decoder, int kLoaders, typename RowFn, typename ScaleFn>
 __device__ __forceinline__ void load_tile(u32 dst, int tid, const typename Decoder::Storage* fallback,
                                           RowFn row_fn, ScaleFn scale_fn) {
   using Storage = typename Decoder::Storage;
   using G = TileGeometry;
   constexpr int kChunks = Rows * G::kChunksPerRow;
-  constexpr int kPerThread = (kChunks + G::kThreads - 1) / G::kThreads;
+  constexpr int kPerThread = (kChunks + kLoaders - 1) / kLoaders;
 #pragma unroll
   for (int i = 0; i < kPerThread; ++i) {
-    const int chunk = tid + i * G::kThreads;
-    if (kChunks % G::kThreads == 0 || chunk < kChunks) {
+    const int chunk = tid + i * kLoaders;
+    if (kChunks % kLoaders == 0 || chunk < kChunks) {
       const int row = chunk / G::kChunksPerRow;
       const int col = chunk % G::kChunksPerRow;
       const Storage* from = row_fn(row);
@@ -631,10 +642,19 @@ __device__ __forceinline__ void attend(unsigned char* shared, const Rows& rows, 
     n_begin = min(n_end, n_begin + opt.split * per_split);
     n_end = min(n_end, n_begin + per_split);
   }
-  int full_tiles = 0;  // counted for debug_tile_counts only
+  int full_tiles = 0, visited_tiles = 0;  // counted for debug_tile_counts only
+
+  // The threads that load and consume one K/V pipeline: the whole block, or one warp
+  // when the warps split the KV tiles.
+  const int group = G::kWarpsSplitKv ? warp : 0;
+  const int gtid = G::kWarpsSplitKv ? lane : tid;
+  auto group_sync = [&] {
+    if constexpr (G::kWarpsSplitKv) warp_barrier();
+    else block_barrier();
+  };
 
   const u32 q_smem = shared_address(shared);
-  const u32 k_smem = q_smem + G::kQBytes;
+  const u32 k_smem = q_smem + G::kQBytes + group * G::kGroupBytes;
   const u32 v_smem = k_smem + G::kKv16Stages * G::kKvTileBytes;
   const u32 k_raw = v_smem + G::kKv16Stages * G::kKvTileBytes;  // kKvRaw only
   const u32 v_raw = k_raw + kStages * G::kRawTileBytes;
@@ -645,9 +665,9 @@ __device__ __forceinline__ void attend(unsigned char* shared, const Rows& rows, 
     constexpr int kChunks = kBlockN * kChunksPerRow;
     const auto tile_rows = is_k ? keys.k_tile(first) : keys.v_tile(first);
 #pragma unroll
-    for (int i = 0; i < (kChunks + G::kThreads - 1) / G::kThreads; ++i) {
-      const int chunk = tid + i * G::kThreads;
-      if (kChunks % G::kThreads == 0 || chunk < kChunks) {
+    for (int i = 0; i < (kChunks + G::kGroupThreads - 1) / G::kGroupThreads; ++i) {
+      const int chunk = gtid + i * G::kGroupThreads;
+      if (kChunks % G::kGroupThreads == 0 || chunk < kChunks) {
         const int row = chunk / kChunksPerRow, col = chunk % kChunksPerRow;
         const bool valid = row < rows_valid;
         const unsigned char* from =
@@ -661,9 +681,9 @@ __device__ __forceinline__ void attend(unsigned char* shared, const Rows& rows, 
     constexpr int kUnitsPerRow = kHeadDim / 8;
     constexpr int kUnits = kBlockN * kUnitsPerRow;
 #pragma unroll
-    for (int i = 0; i < (kUnits + G::kThreads - 1) / G::kThreads; ++i) {
-      const int unit = tid + i * G::kThreads;
-      if (kUnits % G::kThreads == 0 || unit < kUnits) {
+    for (int i = 0; i < (kUnits + G::kGroupThreads - 1) / G::kGroupThreads; ++i) {
+      const int unit = gtid + i * G::kGroupThreads;
+      if (kUnits % G::kGroupThreads == 0 || unit < kUnits) {
         const int row = unit / kUnitsPerRow, col = unit % kUnitsPerRow;
         const auto* raw = reinterpret_cast<const typename KvDecoder::Storage*>(
             shared + raw_offset + row * G::kRawRowBytes + col * 8 * sizeof(KvStorage));
@@ -692,31 +712,35 @@ __device__ __forceinline__ void attend(unsigned char* shared, const Rows& rows, 
     // The keys' tile addressers compute a tile's base once, not per 16-byte chunk.
     const auto k_rows = keys.k_tile(first);
     const auto v_rows = keys.v_tile(first);
-    load_tile<kBlockN, KvDecoder>(
-        k_smem + stage * G::kKvTileBytes, tid, k_rows(0),
+    load_tile<kBlockN, KvDecoder, G::kGroupThreads>(
+        k_smem + stage * G::kKvTileBytes, gtid, k_rows(0),
         [&](int r) { return r < rows_valid ? k_rows(r) : nullptr; },
         [&](int r) { return keys.k_scale(first + r); });
-    load_tile<kBlockN, KvDecoder>(
-        v_smem + stage * G::kKvTileBytes, tid, v_rows(0),
+    load_tile<kBlockN, KvDecoder, G::kGroupThreads>(
+        v_smem + stage * G::kKvTileBytes, gtid, v_rows(0),
         [&](int r) { return r < rows_valid ? v_rows(r) : nullptr; },
         [&](int r) { return keys.v_scale(first + r); });
   };
 
-  load_tile<kBlockM, InputDecoder>(
+  load_tile<kBlockM, InputDecoder, G::kThreads>(
       q_smem, tid, rows.q_row(0),
       [&](int r) { return r < rows.rows_valid ? rows.q_row(r) : nullptr; },
       [](int) { return 1.f; });
   async_commit();
+  // This pipeline's tiles: n_begin + group, then every kGroups-th.
+  const int n_first = n_begin + group;
 #pragma unroll
   for (int s = 0; s < kStages - 1; ++s) {
-    if (n_begin + s < n_end) load_kv_tile(n_begin + s, s);
+    if (n_first + s * G::kGroups < n_end) load_kv_tile(n_first + s * G::kGroups, s);
     async_commit();  // empty groups keep the wait counts below uniform
   }
   async_wait<kStages - 1>();  // the Q group
   block_barrier();
 
   // Fragment addressing. ldmatrix.x4: lane L gives the row address of 8x8 matrix L/8.
-  const int warp_row0 = warp * G::kWarpRows;  // first query row of this warp in the tile
+  // First query row of this warp in the tile (every warp has rows 0-15 when the warps
+  // split the KV tiles).
+  const int warp_row0 = G::kWarpsSplitKv ? 0 : warp * G::kWarpRows;
   const u32 q_frag_addr = q_smem + (warp_row0 + lane % 16) * G::kRowBytes + (lane / 16) * 16;
   const u32 k_frag_offset = ((lane / 16) * 8 + lane % 8) * G::kRowBytes + ((lane / 8) % 2) * 16;
   const u32 v_frag_offset = (((lane / 8) % 2) * 8 + lane % 8) * G::kRowBytes + (lane / 16) * 16;
@@ -756,12 +780,13 @@ __device__ __forceinline__ void attend(unsigned char* shared, const Rows& rows, 
   // scale folds into one FMA inside exp2.
   const float exp2_scale = VariantHooks::kHasScoreTransform ? 1.f : opt.softmax_scale_log2;
 
-  for (int n = n_begin; n < n_end; ++n) {
-    const int it = n - n_begin;
+  for (int n = n_first, it = 0; n < n_end; n += G::kGroups, ++it) {
     async_wait<kStages - 2>();  // tile n has landed ...
-    block_barrier();            // ... for every thread, and tile n-1's buffer is free
-    if (n + kStages - 1 < n_end) load_kv_tile(n + kStages - 1, (it + kStages - 1) % kStages);
+    group_sync();               // ... for every loader, and the previous tile's buffer is free
+    const int ahead = n + (kStages - 1) * G::kGroups;
+    if (ahead < n_end) load_kv_tile(ahead, (it + kStages - 1) % kStages);
     async_commit();
+    ++visited_tiles;
 
     const int stage = it % kStages;
     if constexpr (G::kKvRaw) {
@@ -771,7 +796,7 @@ __device__ __forceinline__ void attend(unsigned char* shared, const Rows& rows, 
       decode_raw_tile(k_smem, raw_base + stage * G::kRawTileBytes, first, rows_valid, true);
       decode_raw_tile(v_smem, raw_base + (kStages + stage) * G::kRawTileBytes, first, rows_valid,
                       false);
-      block_barrier();  // the decoded tile is complete before any warp reads it
+      group_sync();  // the decoded tile is complete before any warp reads it
     }
     const u32 k_tile = k_smem + (G::kKvRaw ? 0 : stage) * G::kKvTileBytes;
     const u32 v_tile = v_smem + (G::kKvRaw ? 0 : stage) * G::kKvTileBytes;
@@ -917,20 +942,77 @@ __device__ __forceinline__ void attend(unsigned char* shared, const Rows& rows, 
   }
   async_wait<0>();
 
-  if (opt.debug_tile_counts != nullptr && tid == 0) {
-    atomicAdd(opt.debug_tile_counts, n_end - n_begin);
+  if (opt.debug_tile_counts != nullptr && gtid == 0) {
+    atomicAdd(opt.debug_tile_counts, visited_tiles);
     atomicAdd(opt.debug_tile_counts + 1, full_tiles);
   }
 
   // Epilogue: normalize (folding in the sink logit, which joins the denominator but has
   // no value row), then write the rows out.
+  // Each row's max (log2 units) and full denominator.
+  float row_max_log2[kRowTiles][2], row_total[kRowTiles][2];
+#pragma unroll
+  for (int mt = 0; mt < kRowTiles; ++mt) {
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      row_total[mt][r] = quad_sum(row_sum[mt][r]);
+      row_max_log2[mt][r] = row_max[mt][r] == neg_inf() ? neg_inf() : row_max[mt][r] * exp2_scale;
+    }
+  }
+  if constexpr (G::kWarpsSplitKv) {
+    // Combine the warps' partial results in shared memory (the K/V buffers are free:
+    // every thread has drained its copies); warp 0 finishes the rows.
+    block_barrier();
+    constexpr int kFloatsPerWarp = 16 * kHeadDim + 32;
+    float* scratch = reinterpret_cast<float*>(shared + G::kQBytes);
+    float* mine = scratch + warp * kFloatsPerWarp;
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      const int row = lane / 4 + 8 * r;
+      if (lane % 4 == 0) {
+        mine[16 * kHeadDim + row] = row_max_log2[0][r];
+        mine[16 * kHeadDim + 16 + row] = row_total[0][r];
+      }
+#pragma unroll
+      for (int d = 0; d < G::kOutTiles; ++d) {
+        mine[row * kHeadDim + d * 8 + (lane % 4) * 2] = o[0][d][2 * r];
+        mine[row * kHeadDim + d * 8 + (lane % 4) * 2 + 1] = o[0][d][2 * r + 1];
+      }
+    }
+    block_barrier();
+    if (warp != 0) return;
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      const int row = lane / 4 + 8 * r;
+      float top = neg_inf();
+      for (int w = 0; w < kWarps; ++w)
+        top = fmaxf(top, scratch[w * kFloatsPerWarp + 16 * kHeadDim + row]);
+      const float shift = top == neg_inf() ? 0.f : top;
+      float total = 0.f;
+#pragma unroll
+      for (int d = 0; d < G::kOutTiles; ++d) o[0][d][2 * r] = o[0][d][2 * r + 1] = 0.f;
+      for (int w = 0; w < kWarps; ++w) {
+        const float* part = scratch + w * kFloatsPerWarp;
+        const float weight = fast_exp2(part[16 * kHeadDim + row] - shift);  // 0 if empty
+        total += part[16 * kHeadDim + 16 + row] * weight;
+#pragma unroll
+        for (int d = 0; d < G::kOutTiles; ++d) {
+          o[0][d][2 * r] += part[row * kHeadDim + d * 8 + (lane % 4) * 2] * weight;
+          o[0][d][2 * r + 1] += part[row * kHeadDim + d * 8 + (lane % 4) * 2 + 1] * weight;
+        }
+      }
+      row_max_log2[0][r] = top;
+      row_total[0][r] = total;
+    }
+  }
+
   float out_scale[kRowTiles][2], lse[kRowTiles][2];
 #pragma unroll
   for (int mt = 0; mt < kRowTiles; ++mt) {
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
-      const float sum = quad_sum(row_sum[mt][r]);
-      const float max_log2 = row_max[mt][r] == neg_inf() ? neg_inf() : row_max[mt][r] * exp2_scale;
+      const float sum = row_total[mt][r];
+      const float max_log2 = row_max_log2[mt][r];
       if constexpr (kHasSinks) {
         const float sink_log2 = args.sinks[rows.q_head(my_row(mt, r))] * kLog2e;
         const float top = fmaxf(max_log2, sink_log2);
