@@ -100,7 +100,48 @@ std::string bind_body(const ir::Variant& v) {
   return out;
 }
 
+// True when `e` is the same for every score of a row: literals, params and input
+// elements (inputs are indexed by q_head, kv_head or seq, fixed per row).
+bool uniform_per_row(const ir::ExprRef& e) {
+  if (e->op == ir::Op::builtin) return false;
+  if (e->op == ir::Op::input) return true;  // its index is a row-fixed builtin
+  for (const ir::ExprRef& a : e->args)
+    if (!uniform_per_row(a)) return false;
+  return true;
+}
+
+bool is_builtin(const ir::ExprRef& e, ir::Builtin b) {
+  return e->op == ir::Op::builtin && e->builtin == b;
+}
+
+// The ALiBi form `score + slope * (kv_pos - q_pos)` with a row-uniform slope: returns
+// the slope, so the kernel evaluates the bias as one FMA per score instead of calling
+// the general hook (which converts and subtracts positions per score).
+ir::ExprRef linear_position_slope(const ir::ExprRef& score) {
+  if (!score || score->op != ir::Op::add) return nullptr;
+  for (int side = 0; side < 2; ++side) {
+    const ir::ExprRef& base = score->args[side];
+    const ir::ExprRef& bias = score->args[1 - side];
+    if (!is_builtin(base, ir::Builtin::score) || bias->op != ir::Op::mul) continue;
+    for (int f = 0; f < 2; ++f) {
+      const ir::ExprRef& slope = bias->args[f];
+      const ir::ExprRef& diff = bias->args[1 - f];
+      if (diff->op == ir::Op::sub && is_builtin(diff->args[0], ir::Builtin::kv_pos) &&
+          is_builtin(diff->args[1], ir::Builtin::q_pos) && uniform_per_row(slope))
+        return slope;
+    }
+  }
+  return nullptr;
+}
+
 Result<std::string, std::string> render_hooks(const ir::Variant& v, const Dialect& dialect) {
+  std::string slope_body = "return 0.f;";
+  const ir::ExprRef slope = linear_position_slope(v.score);
+  if (slope) {
+    auto e = render_expr(slope, dialect, v.params, v.inputs);
+    if (!e) return fail(e.error());
+    slope_body = "return " + *e + ";";
+  }
   std::string score_body = "return score;";
   if (v.score) {
     auto e = render_expr(v.score, dialect, v.params, v.inputs);
@@ -119,6 +160,8 @@ Result<std::string, std::string> render_hooks(const ir::Variant& v, const Dialec
       "// Variant hooks: the only place the kernel learns what variant it runs.\n"
       "struct VariantHooks {{\n"
       "  static constexpr bool kHasScoreTransform = {};\n"
+      "  // The transform is score + position_slope() * (kv_pos - q_pos) (ALiBi's form).\n"
+      "  static constexpr bool kLinearPositionBias = {};\n"
       "  // Visible keys satisfy q_pos + kLowerOffset <= kv_pos <= q_pos + kUpperOffset.\n"
       "  static constexpr bool kHasLowerBand = {};\n"
       "  static constexpr int kLowerOffset = {};\n"
@@ -130,6 +173,10 @@ Result<std::string, std::string> render_hooks(const ir::Variant& v, const Dialec
       "                                                const AttnjitVariantArgs& args,\n"
       "                                                const AttnjitBoundInputs& bound) {{\n"
       "{}"
+      "    {}\n"
+      "  }}\n"
+      "  static __device__ __forceinline__ float position_slope(const AttnjitVariantArgs& args,\n"
+      "                                                         const AttnjitBoundInputs& bound) {{\n"
       "    {}\n"
       "  }}\n"
       "  static __device__ __forceinline__ bool mask(const attnjit::Position& at,\n"
@@ -144,10 +191,10 @@ Result<std::string, std::string> render_hooks(const ir::Variant& v, const Dialec
       "{}"
       "  }}\n"
       "}};\n",
-      v.score ? "true" : "false", v.band.lower_offset ? "true" : "false",
+      v.score ? "true" : "false", slope ? "true" : "false", v.band.lower_offset ? "true" : "false",
       bound_constant(v.band.lower_offset), v.band.upper_offset ? "true" : "false",
       bound_constant(v.band.upper_offset), (!v.mask || v.band.exact) ? "true" : "false",
-      score_locals, score_body, mask_locals, mask_body, bind_body(v));
+      score_locals, score_body, slope_body, mask_locals, mask_body, bind_body(v));
 }
 
 // Features the prefill kernel does not implement yet are refused here, with a

@@ -393,6 +393,8 @@ constexpr bool kHasRanges = false;  // bidirectional ranges
 // Variant hooks: the only place the kernel learns what variant it runs.
 struct VariantHooks {
   static constexpr bool kHasScoreTransform = false;
+  // The transform is score + position_slope() * (kv_pos - q_pos) (ALiBi's form).
+  static constexpr bool kLinearPositionBias = false;
   // Visible keys satisfy q_pos + kLowerOffset <= kv_pos <= q_pos + kUpperOffset.
   static constexpr bool kHasLowerBand = false;
   static constexpr int kLowerOffset = 0;
@@ -404,6 +406,10 @@ struct VariantHooks {
                                                 const AttnjitVariantArgs& args,
                                                 const AttnjitBoundInputs& bound) {
     return score;
+  }
+  static __device__ __forceinline__ float position_slope(const AttnjitVariantArgs& args,
+                                                         const AttnjitBoundInputs& bound) {
+    return 0.f;
   }
   static __device__ __forceinline__ bool mask(const attnjit::Position& at,
                                              const AttnjitVariantArgs& args,
@@ -762,6 +768,7 @@ __device__ __forceinline__ void attend(unsigned char* shared, const Rows& rows, 
   // registers, which the accumulators need.
   auto my_row = [&](int mt, int r) { return warp_row0 + mt * 16 + lane / 4 + 8 * r; };
   AttnjitBoundInputs bound[kRowTiles][2];
+  float slope_log2[kRowTiles][2];  // kLinearPositionBias: the row's slope times log2(e)
 #pragma unroll
   for (int mt = 0; mt < kRowTiles; ++mt) {
 #pragma unroll
@@ -772,6 +779,7 @@ __device__ __forceinline__ void attend(unsigned char* shared, const Rows& rows, 
       row_sum[mt][r] = 0.f;
       const int q_head = rows.q_head(my_row(mt, r));
       VariantHooks::bind(bound[mt][r], args, q_head, q_head / kGroupSize, opt.seq);
+      slope_log2[mt][r] = VariantHooks::position_slope(args, bound[mt][r]) * kLog2e;
     }
   }
 
@@ -843,6 +851,16 @@ __device__ __forceinline__ void attend(unsigned char* shared, const Rows& rows, 
          kv_first >= rows.q_pos_last + VariantHooks::kLowerOffset);
     full_tiles += full_tile;
     const float kv_first_f = static_cast<float>(kv_first + (lane % 4) * 2);
+    // ALiBi-form bias, row part: slope * log2(e) * (this lane's first key - q_pos).
+    float row_bias[kRowTiles][2];
+    if constexpr (VariantHooks::kLinearPositionBias) {
+#pragma unroll
+      for (int mt = 0; mt < kRowTiles; ++mt)
+#pragma unroll
+        for (int r = 0; r < 2; ++r)
+          row_bias[mt][r] = slope_log2[mt][r] *
+                            (kv_first_f - static_cast<float>(rows.q_pos(my_row(mt, r))));
+    }
     if (VariantHooks::kHasScoreTransform || !full_tile) {
 #pragma unroll
       for (int mt = 0; mt < kRowTiles; ++mt) {
@@ -861,8 +879,15 @@ __device__ __forceinline__ void attend(unsigned char* shared, const Rows& rows, 
             at.q_len = rows.q_len;
             at.kv_len = keys.kv_len;
             float x = s[mt][t][e];
-            if (VariantHooks::kHasScoreTransform)
+            if constexpr (VariantHooks::kLinearPositionBias) {
+              // log2(e) * (scale * s + slope * (kv_pos - q_pos)), as two FMAs: the row's
+              // part of the bias once per tile, the column's a constant.
+              x = fmaf(x, opt.softmax_scale_log2,
+                       fmaf(slope_log2[mt][e / 2], static_cast<float>(t * 8 + (e % 2)),
+                            row_bias[mt][e / 2]));
+            } else if (VariantHooks::kHasScoreTransform) {
               x = VariantHooks::score(x * opt.softmax_scale, at, args, bound[mt][e / 2]) * kLog2e;
+            }
             if (!full_tile) {
               bool visible = at.kv_pos < keys.kv_len;
               if (VariantHooks::kHasUpperBand)
