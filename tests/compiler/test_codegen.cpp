@@ -141,6 +141,42 @@ TEST_CASE("every default variant compiles to a CUBIN for sm_80 and sm_90", "[cod
   std::filesystem::remove_all(dir);
 }
 
+TEST_CASE("every paged variant compiles in each kind it serves for sm_80 and sm_90",
+          "[codegen][nvrtc]") {
+  auto text = embedded_file("configs/variants/paged.attn");
+  REQUIRE(text.has_value());
+  auto module = compile_variants(SourceFile{"paged.attn", std::string(*text)});
+  REQUIRE(module.ok());
+  const auto dir = std::filesystem::temp_directory_path() / "attnjit-test-paged-cache";
+  std::filesystem::remove_all(dir);
+  EngineOptions options;
+  options.cache.directory = dir;
+  Engine engine(options);
+  for (const char* arch : {"sm_80", "sm_90"}) {
+    for (const ir::Variant& v : module->variants) {
+      struct Build {
+        KernelKind kind;
+        const char* tuning;
+        bool split;
+      } builds[] = {{KernelKind::paged, "", false},          {KernelKind::paged, "paged_decode", false},
+                    {KernelKind::paged, "paged_decode", true}, {KernelKind::merge, "", true},
+                    {KernelKind::cache_write, "", false}};
+      for (const Build& b : builds) {
+        auto spec = engine.make_spec(v, b.kind, arch, b.tuning);
+        INFO(v.name << " " << arch << " " << kernel_kind_name(b.kind) << " " << b.tuning
+                    << (b.split ? " split" : "") << ": " << (spec.ok() ? "" : spec.error()));
+        REQUIRE(spec.ok());
+        spec->split_kv = b.split;
+        auto compiled = engine.compile(*spec);
+        INFO((compiled.ok() ? "" : compiled.error().describe()));
+        REQUIRE(compiled.ok());
+        CHECK(is_elf(compiled->lookup.artifact.binary));
+      }
+    }
+  }
+  std::filesystem::remove_all(dir);
+}
+
 TEST_CASE("the other CUDA archs and PTX output compile", "[codegen][nvrtc]") {
   ir::Variant v = default_variants().variants.at(0);
   auto nvrtc = NvrtcCompiler::open();
