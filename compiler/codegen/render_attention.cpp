@@ -7,6 +7,7 @@
 
 #include "compiler/codegen/codegen.h"
 #include "compiler/codegen/dialect.h"
+#include "compiler/codegen/output_types.h"
 #include "compiler/codegen/render_expr.h"
 #include "compiler/support/embedded_files.h"
 
@@ -46,27 +47,6 @@ Result<ElementTypes, std::string> element_types(DType t, bool as_kv) {
   for (const auto& e : kElementTypes)
     if (e.type == t && (as_kv ? e.as_kv : e.as_query)) return e.types;
   return fail(fmt::format("{} type {} is not supported", as_kv ? "kv" : "q", dtype_name(t)));
-}
-
-// Output storage: 16-bit types are staged through shared memory and written with
-// 16-byte stores; f32 and fp8 pairs are written from the accumulators ("direct").
-struct OutputTypes {
-  const char* storage;
-  const char* writer;  // vocabulary type: pack2 (staged) or store_pair (direct)
-  bool direct;
-};
-
-Result<OutputTypes, std::string> output_types(DType t) {
-  switch (t) {
-    case DType::bf16: return OutputTypes{"attnjit::u16", "attnjit::Bf16", false};
-    case DType::f16: return OutputTypes{"attnjit::u16", "attnjit::Fp16", false};
-    case DType::f32: return OutputTypes{"float", "attnjit::StoreF32", true};
-    case DType::fp8_e4m3:
-      return OutputTypes{"unsigned char", "attnjit::StoreFp8<attnjit::EncodeE4m3>", true};
-    case DType::fp8_e5m2:
-      return OutputTypes{"unsigned char", "attnjit::StoreFp8<attnjit::EncodeE5m2>", true};
-    default: return fail(fmt::format("out type {} is not supported", dtype_name(t)));
-  }
 }
 
 std::string bound_constant(const std::optional<long long>& offset) {

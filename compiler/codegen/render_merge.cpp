@@ -4,6 +4,7 @@
 
 #include "compiler/codegen/codegen.h"
 #include "compiler/codegen/dialect.h"
+#include "compiler/codegen/output_types.h"
 #include "compiler/support/embedded_files.h"
 
 namespace attnjit {
@@ -12,7 +13,7 @@ namespace {
 
 struct TypeNames {
   const char* storage;
-  const char* elem;  // vocabulary type that converts (parts) or stores pairs (output)
+  const char* elem;  // vocabulary type that converts a part's 16-bit values
   bool is_f32;
 };
 
@@ -25,28 +26,13 @@ bool part_types(DType t, TypeNames* out) {
   }
 }
 
-bool output_types(DType t, TypeNames* out) {
-  switch (t) {
-    case DType::bf16: *out = {"attnjit::u16", "attnjit::Bf16", false}; return true;
-    case DType::f16: *out = {"attnjit::u16", "attnjit::Fp16", false}; return true;
-    case DType::f32: *out = {"float", "attnjit::StoreF32", true}; return true;
-    case DType::fp8_e4m3:
-      *out = {"unsigned char", "attnjit::StoreFp8<attnjit::EncodeE4m3>", false};
-      return true;
-    case DType::fp8_e5m2:
-      *out = {"unsigned char", "attnjit::StoreFp8<attnjit::EncodeE5m2>", false};
-      return true;
-    default: return false;
-  }
-}
-
 }  // namespace
 
 Result<GeneratedSource, std::string> render_merge(const KernelSpec& spec) {
   const ir::Variant& v = spec.variant;
-  TypeNames part, out;
-  if (!part_types(spec.split_kv ? DType::f32 : v.out_type, &part) ||
-      !output_types(v.out_type, &out))
+  TypeNames part;
+  auto out = output_types(v.out_type);
+  if (!part_types(spec.split_kv ? DType::f32 : v.out_type, &part) || !out)
     return fail(fmt::format("variant {}: merge does not support out type {}", v.name,
                             dtype_name(v.out_type)));
   const Dialect& dialect = dialect_for(vendor_of_arch(spec.arch));
@@ -77,7 +63,7 @@ Result<GeneratedSource, std::string> render_merge(const KernelSpec& spec) {
       "#define ATTNJIT_ENTRY {}\n"
       "\n// ---- templates/kernels/merge.cuh ----\n{}",
       v.name, spec.arch, dialect.name, src.uri, dialect.tile_ops, *tile_ops, *params, part.storage,
-      part.elem, part.is_f32, out.storage, out.elem, v.head_dim, spec.tile.warps,
+      part.elem, part.is_f32, out->storage, out->writer, v.head_dim, spec.tile.warps,
       v.sinks_per_head && spec.split_kv, src.entry, *kernel);
   return src;
 }

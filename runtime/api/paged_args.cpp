@@ -22,24 +22,6 @@ namespace {
 
 bool is_fp8(DType t) { return t == DType::fp8_e4m3 || t == DType::fp8_e5m2; }
 
-// The element at `offset` of a host int32 array.
-int32_t host_int(const TensorView& t, int64_t offset) {
-  int32_t v;
-  std::memcpy(&v, static_cast<const unsigned char*>(t.data) + offset * sizeof(int32_t), sizeof v);
-  return v;
-}
-
-// The element at `offset` of a host int32 or int64 array (slot mappings).
-int64_t host_index(const TensorView& t, int64_t offset) {
-  const auto* p = static_cast<const unsigned char*>(t.data);
-  if (t.dtype == DType::i64) {
-    int64_t v;
-    std::memcpy(&v, p + offset * sizeof(int64_t), sizeof v);
-    return v;
-  }
-  return host_int(t, offset);
-}
-
 void require_paged_variant(const ArgumentChecks& c, const ir::Variant& v) {
   if (v.kv_cache.kind != ir::KvCacheKind::paged)
     c.fail("variant", "kv_cache = paged(...)",
@@ -291,17 +273,18 @@ class PagedCheck {
     const int64_t page = v_.kv_cache.page_size;
     const int64_t capacity = int64_t{shape_.max_blocks_per_seq} * page;
 
-    const int32_t first = host_int(cu, 0);
+    const int64_t first = host_integer(cu, 0);
     if (first != 0) c_.fail("cu_seqlens_q", "cu_seqlens_q[0] == 0", std::to_string(first));
     int longest = 0;
     for (int s = 0; s < n; ++s) {
-      const int32_t begin = host_int(cu, s * cu.stride(0)), end = host_int(cu, (s + 1) * cu.stride(0));
+      const int64_t begin = host_integer(cu, s * cu.stride(0));
+      const int64_t end = host_integer(cu, (s + 1) * cu.stride(0));
       if (end < begin)
         c_.fail("cu_seqlens_q", "non-decreasing offsets",
                 fmt::format("cu_seqlens_q[{}] = {} after cu_seqlens_q[{}] = {}", s + 1, end, s, begin));
-      longest = std::max(longest, end - begin);
+      longest = std::max(longest, static_cast<int>(end - begin));
     }
-    const int32_t last = host_int(cu, n * cu.stride(0));
+    const int64_t last = host_integer(cu, n * cu.stride(0));
     if (last != shape_.total_q)
       c_.fail("cu_seqlens_q", fmt::format("the last offset to equal q's total tokens {}", shape_.total_q),
               std::to_string(last));
@@ -312,8 +295,9 @@ class PagedCheck {
               std::to_string(a_.max_seqlen_q));
 
     for (int s = 0; s < n; ++s) {
-      const int32_t q_len = host_int(cu, (s + 1) * cu.stride(0)) - host_int(cu, s * cu.stride(0));
-      const int32_t len = host_int(lens, s * lens.stride(0));
+      const int64_t q_len =
+          host_integer(cu, (s + 1) * cu.stride(0)) - host_integer(cu, s * cu.stride(0));
+      const int64_t len = host_integer(lens, s * lens.stride(0));
       // The query chunk is the end of its sequence, so the sequence holds it.
       if (len < q_len)
         c_.fail("seq_lens",
@@ -326,7 +310,7 @@ class PagedCheck {
                 std::to_string(len));
       const int64_t used = (len + page - 1) / page;
       for (int64_t b = 0; b < used; ++b) {
-        const int32_t id = host_int(table, s * table.stride(0) + b * table.stride(1));
+        const int64_t id = host_integer(table, s * table.stride(0) + b * table.stride(1));
         if (id < 0 || id >= shape_.num_blocks)
           c_.fail("block_table",
                   fmt::format("page ids in [0, {}) (num_blocks of k_cache) for the {} pages "
@@ -428,7 +412,7 @@ class CacheWriteCheck {
     const TensorView& slots = a_.slot_mapping;
     const int64_t limit = a_.k_cache.shape[0] * int64_t{v_.kv_cache.page_size};
     for (int64_t t = 0; t < slots.shape[0]; ++t) {
-      const int64_t slot = host_index(slots, t * slots.stride(0));
+      const int64_t slot = host_integer(slots, t * slots.stride(0));
       if (slot >= limit)  // negative slots are padding: skipped
         c_.fail("slot_mapping",
                 fmt::format("slots < {} (num_blocks {} x page_size {}), or < 0 to skip a token",

@@ -1,5 +1,7 @@
 #include "runtime/api/tensor.h"
 
+#include <cstring>
+
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -51,6 +53,18 @@ TensorView contiguous_view(void* data, DType dtype, std::vector<int64_t> shape,
   for (int d = view.rank() - 2; d >= 0; --d)
     view.strides[d] = view.strides[d + 1] * view.shape[d + 1];
   return view;
+}
+
+int64_t host_integer(const TensorView& t, int64_t offset) {
+  const auto* p = static_cast<const unsigned char*>(t.data);
+  if (t.dtype == DType::i64) {
+    int64_t v;
+    std::memcpy(&v, p + offset * sizeof(int64_t), sizeof v);
+    return v;
+  }
+  int32_t v;
+  std::memcpy(&v, p + offset * sizeof(int32_t), sizeof v);
+  return v;
 }
 
 }  // namespace attnjit

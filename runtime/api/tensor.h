@@ -26,6 +26,10 @@ struct TensorView {
   std::string describe() const;   // "bf16[2, 128, 32, 128] strides [..] on cuda"
 };
 
+// Element `offset` (in elements) of a cpu int32 or int64 tensor: index tables such as
+// cu_seqlens, block tables and slot mappings, read by validation and the references.
+int64_t host_integer(const TensorView& t, int64_t offset);
+
 TensorView contiguous_view(void* data, DType dtype, std::vector<int64_t> shape,
                            DeviceKind device = DeviceKind::cuda);
 

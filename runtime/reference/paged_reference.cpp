@@ -30,19 +30,6 @@ TensorView placeholder(DType dtype, std::vector<int64_t> shape) {
   return contiguous_view(bytes, dtype, std::move(shape), DeviceKind::cpu);
 }
 
-// The element at `offset` of a host int32 or int64 table.
-int64_t host_int(const TensorView& t, int64_t offset) {
-  const auto* p = static_cast<const unsigned char*>(t.data);
-  if (t.dtype == DType::i64) {
-    int64_t v;
-    std::memcpy(&v, p + offset * sizeof(int64_t), sizeof v);
-    return v;
-  }
-  int32_t v;
-  std::memcpy(&v, p + offset * sizeof(int32_t), sizeof v);
-  return v;
-}
-
 // Element offset of (page, slot, kv_head, 0) in a K or V cache of the variant's layout.
 int64_t cache_offset(const ir::Variant& v, const TensorView& cache, int64_t page, int64_t slot,
                      int64_t head) {
@@ -73,7 +60,7 @@ void gather(const PagedProblem& p, const TensorView& cache, const TensorView& sc
   const TensorView& table = p.args.block_table;
   dst.resize(static_cast<size_t>(len * D));
   for (int64_t j = 0; j < len; ++j) {
-    const int64_t page = host_int(table, seq * table.stride(0) + (j / page_size) * table.stride(1));
+    const int64_t page = host_integer(table, seq * table.stride(0) + (j / page_size) * table.stride(1));
     const int64_t slot = j % page_size;
     double factor = 1.0;
     if (v.kv_scale == ir::ScaleGranularity::per_tensor) factor = descale;
@@ -89,9 +76,9 @@ void attend_paged(const PagedProblem& p, int64_t seq, int kv_head) {
   const ir::Variant& v = p.variant;
   const PagedArgs& a = p.args;
   const int D = v.head_dim;
-  const int64_t q_start = host_int(a.cu_seqlens_q, seq * a.cu_seqlens_q.stride(0));
-  const int64_t q_len = host_int(a.cu_seqlens_q, (seq + 1) * a.cu_seqlens_q.stride(0)) - q_start;
-  const int64_t kv_len = host_int(a.seq_lens, seq * a.seq_lens.stride(0));
+  const int64_t q_start = host_integer(a.cu_seqlens_q, seq * a.cu_seqlens_q.stride(0));
+  const int64_t q_len = host_integer(a.cu_seqlens_q, (seq + 1) * a.cu_seqlens_q.stride(0)) - q_start;
+  const int64_t kv_len = host_integer(a.seq_lens, seq * a.seq_lens.stride(0));
 
   std::vector<double> keys, values;
   gather(p, a.k_cache, a.k_scale_cache, a.k_descale, seq, kv_len, kv_head, keys);
@@ -191,7 +178,7 @@ void reference_cache_write(const ir::Variant& variant, const CacheWriteArgs& arg
   const int64_t page_size = variant.kv_cache.page_size;
   const TensorView& slots = args.slot_mapping;
   for (int64_t t = 0; t < slots.shape[0]; ++t) {
-    const int64_t slot = host_int(slots, t * slots.stride(0));
+    const int64_t slot = host_integer(slots, t * slots.stride(0));
     if (slot < 0) continue;  // padding token
     const int64_t page = slot / page_size, offset = slot % page_size;
     write_token(variant, args.k, t, args.k_scale, args.k_cache, args.k_scale_cache, page, offset);

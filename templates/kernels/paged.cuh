@@ -79,12 +79,6 @@ struct PagedKeys {
   float k_descale, v_descale;
   int kv_len;
 
-  __device__ __forceinline__ const KvStorage* k_row(int j) const {
-    return k + pages[j / kPageSize] * k_block_stride + (j % kPageSize) * k_slot_stride;
-  }
-  __device__ __forceinline__ const KvStorage* v_row(int j) const {
-    return v + pages[j / kPageSize] * v_block_stride + (j % kPageSize) * v_slot_stride;
-  }
   __device__ __forceinline__ PagedTileRows k_tile(int first) const {
     return PagedTileRows(k, pages, k_block_stride, k_slot_stride, first, kv_len);
   }
