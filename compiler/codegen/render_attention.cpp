@@ -206,10 +206,8 @@ constexpr KindTemplates kKindTemplates[] = {
 std::string paged_constants(const KernelSpec& spec) {
   if (spec.kind != KernelKind::paged) return "";
   return fmt::format(
-      "constexpr int kPageSize = {};\n"
-      "constexpr bool kPerTokenHeadScales = {};\n",
-      spec.variant.kv_cache.page_size,
-      spec.variant.kv_scale == ir::ScaleGranularity::per_token_head);
+      "constexpr int kPageSize = {};\n",
+      spec.variant.kv_cache.page_size);
 }
 
 }  // namespace
@@ -286,12 +284,13 @@ Result<GeneratedSource, std::string> render_attention(const KernelSpec& spec) {
       "constexpr int kGroupSize = {};  // query heads per KV head ({} / {})\n"
       "constexpr bool kWriteLse = {};\n"
       "constexpr bool kHasSinks = {};\n"
-      "constexpr bool kHasRanges = {};  // bidirectional ranges\n",
+      "constexpr bool kHasRanges = {};  // bidirectional ranges\n"
+      "constexpr bool kPerTokenHeadScales = {};  // K/V scales per token and head\n",
       q_types->decoder, kv_types->decoder, q_types->compute, out_types->storage, out_types->writer,
       out_types->direct, v.head_dim, spec.tile.block_m, spec.tile.block_n, spec.tile.warps,
       spec.tile.stages, std::max(1, spec.tile.block_m / (16 * spec.tile.warps)), v.group_size(), v.q_heads,
       v.kv_heads, v.lse || spec.split_kv, v.sinks_per_head && !spec.split_kv,
-      v.bidirectional_ranges);
+      v.bidirectional_ranges, v.kv_scale == ir::ScaleGranularity::per_token_head);
   s += paged_constants(spec);
   s += *hooks;
   s += fmt::format("#define ATTNJIT_ENTRY {}\n", out.entry);

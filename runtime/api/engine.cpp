@@ -80,8 +80,7 @@ Result<KernelSpec, std::string> Engine::make_spec(const ir::Variant& variant, Ke
   if (std::string why = validate_tile(spec.tile, variant.head_dim, shared_memory_limit(arch));
       !why.empty())
     return fail(fmt::format("tile config for variant {} on {}: {}", variant.name, arch, why));
-  // Non-16-bit K/V also stage raw bytes in shared memory.
-  const int smem = attention_shared_bytes(spec.tile, variant.head_dim, raw_kv_bytes(variant));
+  const int smem = attention_shared_bytes(spec.tile, variant);
   if (smem > shared_memory_limit(arch))
     return fail(fmt::format(
         "tile config for variant {} on {}: {} bytes of shared memory with {} K/V exceed the "

@@ -13,21 +13,20 @@
 namespace attnjit {
 
 // Dynamic shared memory of the attention main loop (attention_core.cuh TileGeometry):
-// the Q tile, K/V 16-bit tiles, and for quantized K/V (`raw_kv_bytes` = 1) the raw
-// staging tiles with a single 16-bit tile.
-// With BLOCK_M 16 and several warps, each warp has its own K/V buffers.
-inline int attention_shared_bytes(const TileConfig& tile, int head_dim, int raw_kv_bytes = 0) {
-  const int row16 = 2 * (head_dim + 8);
-  const int kv16_stages = raw_kv_bytes > 0 ? 1 : tile.stages;
+// the Q tile (16-bit rows padded by 16 bytes), then per K/V ring (one per warp when
+// BLOCK_M 16 and several warps split the KV tiles, else one) kStages K and kStages V
+// buffers: 16-bit rows padded like Q, or for 8-bit and f32 K/V the rows as stored,
+// padded by 16 bytes, followed by the tile's per-token scales when the cache has them.
+inline int attention_shared_bytes(const TileConfig& tile, const ir::Variant& v) {
+  const int d = v.head_dim;
+  const int kv_bytes = dtype_bytes(v.kv_type);
+  const bool per_token_scales = v.kv_scale == ir::ScaleGranularity::per_token_head;
+  const int row16 = 2 * (d + 8);
+  const int buffer = kv_bytes == 2 ? tile.block_n * row16
+                                   : tile.block_n * (d * kv_bytes + 16) +
+                                         (per_token_scales ? 4 * tile.block_n : 0);
   const int rings = tile.block_m == 16 && tile.warps > 1 ? tile.warps : 1;
-  return row16 * tile.block_m + rings * (row16 * 2 * kv16_stages * tile.block_n +
-                                         2 * tile.stages * tile.block_n * head_dim * raw_kv_bytes);
-}
-
-// Bytes per K/V element when K/V are not 16-bit (decoded in shared memory), else 0.
-inline int raw_kv_bytes(const ir::Variant& v) {
-  const int bytes = dtype_bytes(v.kv_type);
-  return bytes == 2 ? 0 : bytes;
+  return row16 * tile.block_m + rings * 2 * tile.stages * buffer;
 }
 
 // Slots in declaration order: params[i] is the variant's i-th param, inputs[j] its

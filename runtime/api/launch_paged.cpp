@@ -42,14 +42,14 @@ void launch_merge(const cuda::LoadedKernel& kernel, const AttnjitMergeParams& p,
 }  // namespace
 
 int Engine::choose_splits(long long blocks, int max_kv_tiles, int sm_count) {
-  // Aim for about eight thread blocks per SM (a decode block is one warp streaming
-  // its KV range), so short batches still keep every SM busy; never give a segment
-  // fewer than two tiles. The count changes by small steps as the batch grows (no
-  // switch between kernels, so no cliff).
+  // Aim for about eight thread blocks per SM, so short batches still keep every SM
+  // busy; never give a segment fewer than two tiles. The count changes by small steps
+  // as the batch grows (no switch between kernels, so no cliff).
   const long long target = 8LL * sm_count;
   if (blocks >= target || max_kv_tiles < 4) return 1;
   const long long wanted = (target + blocks - 1) / blocks;
-  return static_cast<int>(std::clamp<long long>(wanted, 1, std::min(64, max_kv_tiles / 2)));
+  return static_cast<int>(
+      std::clamp<long long>(wanted, 1, std::min(ATTNJIT_MAX_MERGE_PARTS, max_kv_tiles / 2)));
 }
 
 void Engine::paged(const ir::Variant& variant, const PagedArgs& args, cuda::CUstream stream) {
@@ -142,8 +142,7 @@ void Engine::paged(const ir::Variant& variant, const PagedArgs& args, cuda::CUst
     }
   }
   kernel.launch(static_cast<unsigned>(grid_x), variant.kv_heads, splits, tile.warps * 32,
-                attention_shared_bytes(tile, dim, raw_kv_bytes(variant)),
-                stream, &p, sizeof(p));
+                attention_shared_bytes(tile, variant), stream, &p, sizeof(p));
   if (splits == 1) return;
 
   // Combine the segments; sinks and the output type belong to this step.

@@ -64,8 +64,7 @@ void Engine::prefill(const ir::Variant& variant, const PrefillArgs& args, cuda::
   const TileConfig& tile = resolved.spec.tile;
   const unsigned m_blocks = (shape.seqlen_q + tile.block_m - 1) / tile.block_m;
   resolved.kernel->launch(m_blocks, variant.q_heads, shape.batch, tile.warps * 32,
-                attention_shared_bytes(tile, variant.head_dim,
-                                       raw_kv_bytes(variant)),
+                attention_shared_bytes(tile, variant),
                 stream, &p, sizeof(p));
 }
 

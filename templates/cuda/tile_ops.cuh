@@ -19,6 +19,8 @@ constexpr float kLn2 = 0.6931471805599453f;    // ln(2):   log(x) == log2(x) * l
 // the m16n8k16 MMA on its operands.
 struct Bf16 {
   static constexpr int kBytes = 2;
+  static constexpr int kMantissaBits = 7;  // the format, for bit-level decoders
+  static constexpr int kExponentBias = 127;
   static __device__ __forceinline__ u32 pack2(float lo, float hi) {
     u32 r;
     asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo));
@@ -29,6 +31,12 @@ struct Bf16 {
   }
   static __device__ __forceinline__ void store_pair(u16* p, float a, float b) {
     *reinterpret_cast<u32*>(p) = pack2(a, b);
+  }
+  // Both halves times `factor` (a pair of the same value); exact for powers of two.
+  static __device__ __forceinline__ u32 mul2(u32 x, u32 factor) {
+    u32 r;
+    asm("fma.rn.bf16x2 %0, %1, %2, %3;" : "=r"(r) : "r"(x), "r"(factor), "r"(0x80008000u));
+    return r;
   }
   // D(16x8, f32) += A(16x16, row) * B(16x8, col)
   static __device__ __forceinline__ void mma(float d[4], const u32 a[4], const u32 b[2]) {
@@ -42,6 +50,8 @@ struct Bf16 {
 
 struct Fp16 {
   static constexpr int kBytes = 2;
+  static constexpr int kMantissaBits = 10;
+  static constexpr int kExponentBias = 15;
   static __device__ __forceinline__ u32 pack2(float lo, float hi) {
     u32 r;
     asm("cvt.rn.f16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo));
@@ -55,6 +65,11 @@ struct Fp16 {
   static __device__ __forceinline__ void store_pair(u16* p, float a, float b) {
     *reinterpret_cast<u32*>(p) = pack2(a, b);
   }
+  static __device__ __forceinline__ u32 mul2(u32 x, u32 factor) {
+    u32 r;
+    asm("fma.rn.f16x2 %0, %1, %2, %3;" : "=r"(r) : "r"(x), "r"(factor), "r"(0x80008000u));
+    return r;
+  }
   static __device__ __forceinline__ void mma(float d[4], const u32 a[4], const u32 b[2]) {
     asm volatile(
         "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 "
@@ -65,16 +80,39 @@ struct Fp16 {
 };
 
 // ---- storage decoders -------------------------------------------------------------------
-// How elements stored in global memory become floats. 16-bit types are copied as they
-// are (cp.async) and need no decoder.
+// How elements stored in global memory reach the tensor cores. 16-bit types are copied
+// as they are (cp.async) and read by ldmatrix. f32 rows (q or kv) are converted to the
+// compute type as they are loaded (load8). 8-bit K/V stay 8-bit in shared memory and are
+// turned into operand pairs in registers just before the MMA (pair): two bytes picked
+// from a pair of words, selected with their sign copied into the byte above, so each
+// becomes a sign-extended 16-bit lane that a shift and a mask finish.
+
+// Byte selector for prmt: lane 0 = byte `lo` of {b, a} sign-extended to 16 bits, lane 1
+// = byte `hi` likewise (bytes 0-3 from a, 4-7 from b).
+__device__ __forceinline__ u32 select_sign_extended_pair(u32 a, u32 b, int lo, int hi) {
+  const u32 selector = static_cast<u32>(lo | ((lo | 8) << 4) | (hi << 8) | ((hi | 8) << 12));
+  u32 r;
+  asm("prmt.b32 %0, %1, %2, %3;" : "=r"(r) : "r"(a), "r"(b), "r"(selector));
+  return r;
+}
+
 struct Raw16 {
   typedef u16 Storage;
   static constexpr bool kConverts = false;
+  template <typename E>
+  static constexpr int kScaleLog2 = 0;
   static __device__ __forceinline__ void load8(float*, const Storage*) {}
 };
 struct DecodeF32 {
   typedef float Storage;
   static constexpr bool kConverts = true;
+  template <typename E>
+  static constexpr int kScaleLog2 = 0;  // operands hold the values themselves
+  // The operand pair (a, b) of two elements (whole words: `lo` and `hi` are unused).
+  template <typename E>
+  static __device__ __forceinline__ u32 pair(u32 a, u32 b, int, int) {
+    return E::pack2(__uint_as_float(a), __uint_as_float(b));
+  }
   static __device__ __forceinline__ void load8(float x[8], const Storage* p) {
     const float4 lo = *reinterpret_cast<const float4*>(p);
     const float4 hi = *reinterpret_cast<const float4*>(p + 4);
@@ -82,24 +120,22 @@ struct DecodeF32 {
     x[4] = hi.x, x[5] = hi.y, x[6] = hi.z, x[7] = hi.w;
   }
 };
-// FP8 by bit placement: the sign, exponent and mantissa bits move into an f32's fields
-// unchanged and one multiply re-biases the exponent. Exact for normals and subnormals
-// (an fp8 subnormal lands as an f32 subnormal, which the multiply scales back exactly).
+// FP8 (1 sign, 8 - 1 - kMantissaBits exponent, kMantissaBits mantissa bits): the seven
+// magnitude bits are moved under the compute type's exponent field. That reads the
+// code with the compute type's exponent bias instead of its own, which scales every
+// value (subnormals included, so the move is exact) by 2^kScaleLog2; the kernel folds
+// the factor back into its scales rather than spending a multiply per element.
 template <int kMantissaBits, int kExponentBias>
 struct DecodeFp8 {
   typedef unsigned char Storage;
   static constexpr bool kConverts = true;
-  static __device__ __forceinline__ float decode(u32 byte) {
-    const u32 bits = ((byte & 0x80u) << 24) | ((byte & 0x7Fu) << (23 - kMantissaBits));
-    return __uint_as_float(bits) * __uint_as_float(static_cast<u32>(254 - kExponentBias) << 23);
-  }
-  static __device__ __forceinline__ void load8(float x[8], const Storage* p) {
-    const uint2 w = *reinterpret_cast<const uint2*>(p);
-#pragma unroll
-    for (int i = 0; i < 4; ++i) {
-      x[i] = decode((w.x >> (8 * i)) & 0xFFu);
-      x[4 + i] = decode((w.y >> (8 * i)) & 0xFFu);
-    }
+  template <typename E>
+  static constexpr int kScaleLog2 = kExponentBias - E::kExponentBias;
+  template <typename E>
+  static __device__ __forceinline__ u32 pair(u32 a, u32 b, int lo, int hi) {
+    constexpr int kShift = E::kMantissaBits - kMantissaBits;
+    constexpr u32 kKeep = 0x8000u | (0x7Fu << kShift);  // sign, then the magnitude bits
+    return (select_sign_extended_pair(a, b, lo, hi) << kShift) & (kKeep | (kKeep << 16));
   }
 };
 typedef DecodeFp8<3, 7> DecodeE4m3;
@@ -107,13 +143,13 @@ typedef DecodeFp8<2, 15> DecodeE5m2;
 struct DecodeInt8 {
   typedef signed char Storage;
   static constexpr bool kConverts = true;
-  static __device__ __forceinline__ void load8(float x[8], const Storage* p) {
-    const uint2 w = *reinterpret_cast<const uint2*>(p);
-#pragma unroll
-    for (int i = 0; i < 4; ++i) {
-      x[i] = static_cast<float>(static_cast<signed char>((w.x >> (8 * i)) & 0xFFu));
-      x[4 + i] = static_cast<float>(static_cast<signed char>((w.y >> (8 * i)) & 0xFFu));
-    }
+  template <typename E>
+  static constexpr int kScaleLog2 = 0;
+  template <typename E>
+  static __device__ __forceinline__ u32 pair(u32 a, u32 b, int lo, int hi) {
+    const u32 lanes = select_sign_extended_pair(a, b, lo, hi);
+    return E::pack2(static_cast<float>(static_cast<short>(lanes & 0xFFFFu)),
+                    static_cast<float>(static_cast<short>(lanes >> 16)));
   }
 };
 
@@ -212,12 +248,51 @@ __device__ __forceinline__ void ldmatrix_x4_trans(u32 r[4], u32 address) {
                : "r"(address));
 }
 
+// kBytes bytes of shared memory at `address` (aligned to kAlign: 2, 4, 8 or 16) into
+// words in memory order; a final partial word is zero-padded.
+template <int kBytes, int kAlign>
+__device__ __forceinline__ void load_shared_words(u32 (&w)[(kBytes + 3) / 4], u32 address) {
+  static_assert(kBytes % kAlign == 0, "whole aligned units");
+  if constexpr (kAlign == 16) {
+#pragma unroll
+    for (int i = 0; i < kBytes / 16; ++i)
+      asm volatile("ld.shared.v4.u32 {%0, %1, %2, %3}, [%4];"
+                   : "=r"(w[4 * i]), "=r"(w[4 * i + 1]), "=r"(w[4 * i + 2]), "=r"(w[4 * i + 3])
+                   : "r"(address + 16 * i));
+  } else if constexpr (kAlign == 8) {
+#pragma unroll
+    for (int i = 0; i < kBytes / 8; ++i)
+      asm volatile("ld.shared.v2.u32 {%0, %1}, [%2];"
+                   : "=r"(w[2 * i]), "=r"(w[2 * i + 1])
+                   : "r"(address + 8 * i));
+  } else if constexpr (kAlign == 4) {
+#pragma unroll
+    for (int i = 0; i < kBytes / 4; ++i)
+      asm volatile("ld.shared.u32 %0, [%1];" : "=r"(w[i]) : "r"(address + 4 * i));
+  } else {
+    static_assert(kAlign == 2, "alignment 2, 4, 8 or 16");
+#pragma unroll
+    for (int i = 0; i < (kBytes + 3) / 4; ++i) w[i] = 0u;
+#pragma unroll
+    for (int i = 0; i < kBytes / 2; ++i) {
+      u16 half;
+      asm volatile("ld.shared.u16 %0, [%1];" : "=h"(half) : "r"(address + 2 * i));
+      w[i / 2] |= static_cast<u32>(half) << (16 * (i % 2));
+    }
+  }
+}
+
 // ---- asynchronous global -> shared copies ----------------------------------------------
 // Copies 16 bytes, or writes 16 zero bytes when `valid` is false (rows past the end of a
 // sequence must read as zeros: a NaN there would reach the output through P*V).
 __device__ __forceinline__ void copy16_async(u32 dst, const void* src, bool valid) {
   int bytes = valid ? 16 : 0;
   asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(dst), "l"(src), "r"(bytes));
+}
+// Copies 4 bytes (a per-token scale), or writes zeros when `valid` is false.
+__device__ __forceinline__ void copy4_async(u32 dst, const void* src, bool valid) {
+  int bytes = valid ? 4 : 0;
+  asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;" ::"r"(dst), "l"(src), "r"(bytes));
 }
 // Synchronous 16-byte store to shared memory (the converting load path).
 __device__ __forceinline__ void store_shared16(u32 dst, const u32 v[4]) {
@@ -268,6 +343,22 @@ __device__ __forceinline__ float xor_shuffle(float v, int mask) {
   float r;
   asm volatile("shfl.sync.bfly.b32 %0, %1, %2, 0x1f, 0xffffffff;" : "=f"(r) : "f"(v), "r"(mask));
   return r;
+}
+// Lane `source`'s value of v, for every lane.
+__device__ __forceinline__ float shuffle_from(float v, int source) {
+  float r;
+  asm volatile("shfl.sync.idx.b32 %0, %1, %2, 0x1f, 0xffffffff;" : "=f"(r) : "f"(v), "r"(source));
+  return r;
+}
+__device__ __forceinline__ float warp_max(float v) {
+#pragma unroll
+  for (int mask = 16; mask > 0; mask /= 2) v = fmaxf(v, xor_shuffle(v, mask));
+  return v;
+}
+__device__ __forceinline__ float warp_sum(float v) {
+#pragma unroll
+  for (int mask = 16; mask > 0; mask /= 2) v += xor_shuffle(v, mask);
+  return v;
 }
 // The four lanes of a quad (lane / 4 equal) hold one accumulator row between them.
 __device__ __forceinline__ float quad_max(float v) {

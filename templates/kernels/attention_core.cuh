@@ -44,14 +44,16 @@ struct TileGeometry {
   static constexpr int kChunksPerRow = kHeadDim / 8;  // 16-byte chunks of one 16-bit row
   static constexpr int kQBytes = kBlockM * kRowBytes;
   static constexpr int kKvTileBytes = kBlockN * kRowBytes;
-  // Quantized K/V (fp8, int8) arrive through cp.async as raw bytes into kStages raw
-  // buffers and are decoded into a single 16-bit tile just before use, so the copies
-  // stay asynchronous; 16-bit K/V go straight into kStages 16-bit tiles.
+  // 8-bit and f32 K/V arrive through cp.async as they are stored (rows padded by 16
+  // bytes against bank conflicts, then the tile's per-token scales if the cache has
+  // them) and become MMA operands in registers (RawOperands below), so no decoded copy
+  // of a tile is ever written to shared memory; 16-bit K/V are read by ldmatrix.
   static constexpr bool kKvRaw = KvDecoder::kConverts;
-  static constexpr int kKv16Stages = kKvRaw ? 1 : kStages;
-  static constexpr int kRawRowBytes = kHeadDim * static_cast<int>(sizeof(KvStorage));
-  static constexpr int kRawTileBytes = kKvRaw ? kBlockN * kRawRowBytes : 0;
-  static constexpr int kGroupBytes = 2 * kKv16Stages * kKvTileBytes + 2 * kStages * kRawTileBytes;
+  static constexpr int kRawRowBytes = kHeadDim * static_cast<int>(sizeof(KvStorage)) + 16;
+  static constexpr int kRawTileBytes = kBlockN * kRawRowBytes;
+  static constexpr int kScaleBytes = kPerTokenHeadScales ? kBlockN * 4 : 0;
+  static constexpr int kKvBufferBytes = kKvRaw ? kRawTileBytes + kScaleBytes : kKvTileBytes;
+  static constexpr int kGroupBytes = 2 * kStages * kKvBufferBytes;  // K buffers, then V
   static constexpr int kSharedBytes = kQBytes + kGroups * kGroupBytes;
   static constexpr int kDimSteps = kHeadDim / 16;  // k-steps of S = Q K^T
   static constexpr int kKvSteps = kBlockN / 16;    // k-steps of O += P V
@@ -69,6 +71,12 @@ static_assert(kBlockM == 16 * kRowTiles * kWarps || (TileGeometry::kWarpsSplitKv
               "BLOCK_M = 16 * row tiles * warps, or 16 with warps splitting the KV tiles");
 static_assert(kBlockN % 16 == 0, "BLOCK_N must be a multiple of 16");
 static_assert(kStages >= 2, "the K/V pipeline needs at least two stages");
+static_assert(!TileGeometry::kWarpsSplitKv ||
+                  TileGeometry::kGroupBytes >= (16 * kHeadDim + 32) * 4,
+              "a warp's K/V buffers hold its partial result when the warps are combined");
+
+// 2^n for n in [-126, 127], exactly.
+__device__ __forceinline__ float pow2(int n) { return __uint_as_float(static_cast<u32>(n + 127) << 23); }
 
 // One 16-byte chunk (8 elements) of a row into 16-bit shared memory: cp.async for
 // 16-bit storage; otherwise a synchronous load decoded (and scaled) to Elem, since the
@@ -160,6 +168,138 @@ __device__ __forceinline__ KvRange visible_kv_range(int q_pos_first, int q_pos_l
   return r;
 }
 
+// 8-bit and f32 K/V operands, decoded in registers from the stored bytes. The MMA's k
+// index may be permuted freely as long as Q and K agree, and its n index for V as long
+// as the output is written back through the same map, so each thread reads runs of
+// consecutive elements with a few wide shared-memory loads instead of gathering bytes:
+//   S = Q K^T: lane t = lane % 4 of a quad holds dims [t d/4, (t+1) d/4) of each K row
+//     (and of each Q row), k-step kk using dims t d/4 + 4 kk + {0..3};
+//   O += P V: lane g = lane / 4 holds dims [g d/8, (g+1) d/8) of each V row, n-tile j
+//     using dim g d/8 + j; so output column c of n-tile j is dim c d/8 + j (out_dim).
+// Decoders may leave values scaled by 2^kScaleLog2 (fp8 read with the compute type's
+// exponent bias); attend() folds the factor back into its scales.
+struct RawOperands {
+  static constexpr int kElemBytes = static_cast<int>(sizeof(KvStorage));
+  static constexpr int kKRunBytes = kHeadDim / 4 * kElemBytes;  // one thread's share of a K row
+  static constexpr int kVRunElems = kHeadDim / 8;               // ... of a V row
+  static constexpr int kVRunBytes = kVRunElems * kElemBytes;
+  static constexpr int kPieceElems = 16 / kElemBytes;  // V elements per 16-byte load
+  template <int kBytes>
+  static constexpr int kAlignOf = kBytes % 16 == 0 ? 16 : kBytes % 8 == 0 ? 8 : kBytes % 4 == 0 ? 4 : 2;
+
+  // K k-steps [kk0, kk0 + kSteps) of one key row (kk0 a multiple of 4): calls
+  // use(s, b) with the B operand pair of k-step kk0 + s. `run` is the row's address plus
+  // this lane's share.
+  template <int kSteps, typename Use>
+  static __device__ __forceinline__ void k_steps(u32 run, int kk0, Use use) {
+    constexpr int kBytes = kSteps * 4 * kElemBytes;
+    constexpr int kAlign = kAlignOf<kKRunBytes> < kAlignOf<kBytes> ? kAlignOf<kKRunBytes> : kAlignOf<kBytes>;
+    u32 w[(kBytes + 3) / 4];
+    load_shared_words<kBytes, kAlign>(w, run + kk0 * 4 * kElemBytes);
+#pragma unroll
+    for (int s = 0; s < kSteps; ++s) {
+      u32 b[2];
+      if constexpr (kElemBytes == 1) {
+        b[0] = KvDecoder::template pair<Elem>(w[s], w[s], 0, 1);
+        b[1] = KvDecoder::template pair<Elem>(w[s], w[s], 2, 3);
+      } else {
+        b[0] = KvDecoder::template pair<Elem>(w[4 * s], w[4 * s + 1], 0, 0);
+        b[1] = KvDecoder::template pair<Elem>(w[4 * s + 2], w[4 * s + 3], 0, 0);
+      }
+      use(s, b);
+    }
+  }
+
+  // V n-tiles [j0, j0 + kTiles) of one 16-key step (j0 a multiple of kPieceElems): calls
+  // use(j, b) with the B operand pair of n-tile j0 + j. `run` is the address of the
+  // step's row 2t plus this lane's share; the other rows are 1, 8 and 9 rows further.
+  template <int kTiles, typename Use>
+  static __device__ __forceinline__ void v_tiles(u32 run, int j0, Use use) {
+    constexpr int kBytes = kTiles * kElemBytes;
+    constexpr int kAlign = kAlignOf<kVRunBytes> < kAlignOf<kBytes> ? kAlignOf<kVRunBytes> : kAlignOf<kBytes>;
+    constexpr int kWords = (kBytes + 3) / 4;
+    constexpr int kRow = TileGeometry::kRawRowBytes;
+    u32 r0[kWords], r1[kWords], r8[kWords], r9[kWords];
+    const u32 at = run + j0 * kElemBytes;
+    load_shared_words<kBytes, kAlign>(r0, at);
+    load_shared_words<kBytes, kAlign>(r1, at + kRow);
+    load_shared_words<kBytes, kAlign>(r8, at + 8 * kRow);
+    load_shared_words<kBytes, kAlign>(r9, at + 9 * kRow);
+#pragma unroll
+    for (int j = 0; j < kTiles; ++j) {
+      u32 b[2];
+      if constexpr (kElemBytes == 1) {
+        b[0] = KvDecoder::template pair<Elem>(r0[j / 4], r1[j / 4], j % 4, 4 + j % 4);
+        b[1] = KvDecoder::template pair<Elem>(r8[j / 4], r9[j / 4], j % 4, 4 + j % 4);
+      } else {
+        b[0] = KvDecoder::template pair<Elem>(r0[j], r1[j], 0, 0);
+        b[1] = KvDecoder::template pair<Elem>(r8[j], r9[j], 0, 0);
+      }
+      use(j, b);
+    }
+  }
+
+  // Q's A operand for k-step kk of the 16 rows at `rows` (this lane's row g, dims as K).
+  static __device__ __forceinline__ void q_step(u32 (&a)[4], u32 rows, int kk) {
+    const u32 at = rows + ((threadIdx.x % 4) * (kHeadDim / 4) + 4 * kk) * 2;
+    u32 lo[2], hi[2];
+    load_shared_words<8, 8>(lo, at);
+    load_shared_words<8, 8>(hi, at + 8 * TileGeometry::kRowBytes);
+    a[0] = lo[0], a[1] = hi[0], a[2] = lo[1], a[3] = hi[1];
+  }
+};
+
+// S += Q K^T over k-steps [kk0, kk0 + kSteps) from a raw K tile; q_operand(a, mt, kk)
+// gives Q's A operand.
+template <int kSteps, typename QOperand>
+__device__ __forceinline__ void raw_scores(float (&s)[kRowTiles][TileGeometry::kScoreTiles][4],
+                                           QOperand q_operand, u32 k_tile, int kk0) {
+  const int lane = threadIdx.x % 32;
+  u32 a[kRowTiles][kSteps][4];
+#pragma unroll
+  for (int mt = 0; mt < kRowTiles; ++mt)
+#pragma unroll
+    for (int i = 0; i < kSteps; ++i) q_operand(a[mt][i], mt, kk0 + i);
+#pragma unroll
+  for (int t = 0; t < TileGeometry::kScoreTiles; ++t) {
+    const u32 run = k_tile + (t * 8 + lane / 4) * TileGeometry::kRawRowBytes +
+                    (lane % 4) * RawOperands::kKRunBytes;
+    RawOperands::k_steps<kSteps>(run, kk0, [&](int i, const u32* b) {
+#pragma unroll
+      for (int mt = 0; mt < kRowTiles; ++mt) Elem::mma(s[mt][t], a[mt][i], b);
+    });
+  }
+}
+
+// O += P V for n-tiles [j0, j0 + kTiles) of one 16-key step of a raw V tile.
+template <int kTiles>
+__device__ __forceinline__ void raw_values(float (&o)[kRowTiles][TileGeometry::kOutTiles][4],
+                                           const u32 (&p)[kRowTiles][4], u32 run, int j0) {
+  RawOperands::v_tiles<kTiles>(run, j0, [&](int j, const u32* b) {
+#pragma unroll
+    for (int mt = 0; mt < kRowTiles; ++mt) Elem::mma(o[mt][j0 + j], p[mt], b);
+  });
+}
+
+// Calls fn(dim, a, b) for each pair of adjacent head dims (dim, dim + 1) this lane holds
+// of accumulator row half r (row lane / 4 + 8 r of a 16-row tile): output column c of
+// 16x8 tile j is dim 8 j + c, or c d/8 + j with raw K/V operands (RawOperands).
+template <typename Fn>
+__device__ __forceinline__ void for_each_output_pair(const float (&o)[TileGeometry::kOutTiles][4],
+                                                     int r, Fn fn) {
+  const int t = threadIdx.x % 4;
+  if constexpr (TileGeometry::kKvRaw) {
+#pragma unroll
+    for (int j = 0; j < TileGeometry::kOutTiles; j += 2)
+#pragma unroll
+      for (int c = 0; c < 2; ++c)
+        fn((2 * t + c) * (kHeadDim / 8) + j, o[j][2 * r + c], o[j + 1][2 * r + c]);
+  } else {
+#pragma unroll
+    for (int j = 0; j < TileGeometry::kOutTiles; ++j) fn(j * 8 + 2 * t, o[j][2 * r], o[j][2 * r + 1]);
+  }
+}
+
 // Writes a warp's normalized rows through its own (no longer needed) Q rows of shared
 // memory, so global stores are 16 bytes wide. `Writer` packs two floats into the
 // 16-bit output type.
@@ -174,14 +314,12 @@ __device__ __forceinline__ void store_rows_staged(unsigned char* shared, const R
 #pragma unroll
   for (int mt = 0; mt < kRowTiles; ++mt) {
 #pragma unroll
-    for (int d = 0; d < G::kOutTiles; ++d) {
-#pragma unroll
-      for (int r = 0; r < 2; ++r) {
-        const int row = mt * 16 + lane / 4 + r * 8;
-        const int col = d * 8 + (lane % 4) * 2;
-        *reinterpret_cast<u32*>(warp_rows + row * G::kRowBytes + col * 2) =
-            Writer::pack2(o[mt][d][2 * r] * out_scale[mt][r], o[mt][d][2 * r + 1] * out_scale[mt][r]);
-      }
+    for (int r = 0; r < 2; ++r) {
+      unsigned char* row = warp_rows + (mt * 16 + lane / 4 + r * 8) * G::kRowBytes;
+      const float scale = out_scale[mt][r];
+      for_each_output_pair(o[mt], r, [&](int dim, float a, float b) {
+        *reinterpret_cast<u32*>(row + dim * 2) = Writer::pack2(a * scale, b * scale);
+      });
     }
   }
   warp_barrier();
@@ -233,15 +371,15 @@ __device__ __forceinline__ void attend(unsigned char* shared, const Rows& rows, 
     else block_barrier();
   };
 
+  // This group's buffers: kStages K buffers, then kStages V buffers.
   const u32 q_smem = shared_address(shared);
   const u32 k_smem = q_smem + G::kQBytes + group * G::kGroupBytes;
-  const u32 v_smem = k_smem + G::kKv16Stages * G::kKvTileBytes;
-  const u32 k_raw = v_smem + G::kKv16Stages * G::kKvTileBytes;  // kKvRaw only
-  const u32 v_raw = k_raw + kStages * G::kRawTileBytes;
+  const u32 v_smem = k_smem + kStages * G::kKvBufferBytes;
 
-  // Quantized K/V: raw rows by cp.async (16 bytes at a time, zero-filled past the end).
+  // Raw K/V: rows as stored by cp.async (16 bytes at a time, zero-filled past the end)
+  // and, with per-token scales, each row's scale (zero past the end).
   auto load_raw_tile = [&](u32 dst, int first, int rows_valid, bool is_k) {
-    constexpr int kChunksPerRow = G::kRawRowBytes / 16;
+    constexpr int kChunksPerRow = kHeadDim * static_cast<int>(sizeof(KvStorage)) / 16;
     constexpr int kChunks = kBlockN * kChunksPerRow;
     const auto tile_rows = is_k ? keys.k_tile(first) : keys.v_tile(first);
 #pragma unroll
@@ -255,51 +393,34 @@ __device__ __forceinline__ void attend(unsigned char* shared, const Rows& rows, 
         copy16_async(dst + row * G::kRawRowBytes + col * 16, from, valid);
       }
     }
-  };
-  // ... decoded and scaled into the 16-bit tile once they have landed.
-  auto decode_raw_tile = [&](u32 dst16, int raw_offset, int first, int rows_valid, bool is_k) {
-    constexpr int kUnitsPerRow = kHeadDim / 8;
-    constexpr int kUnits = kBlockN * kUnitsPerRow;
+    if constexpr (kPerTokenHeadScales) {
+      const auto scale_rows = is_k ? keys.k_scale_tile(first) : keys.v_scale_tile(first);
 #pragma unroll
-    for (int i = 0; i < (kUnits + G::kGroupThreads - 1) / G::kGroupThreads; ++i) {
-      const int unit = gtid + i * G::kGroupThreads;
-      if (kUnits % G::kGroupThreads == 0 || unit < kUnits) {
-        const int row = unit / kUnitsPerRow, col = unit % kUnitsPerRow;
-        const auto* raw = reinterpret_cast<const typename KvDecoder::Storage*>(
-            shared + raw_offset + row * G::kRawRowBytes + col * 8 * sizeof(KvStorage));
-        const float scale =
-            row < rows_valid ? (is_k ? keys.k_scale(first + row) : keys.v_scale(first + row)) : 0.f;
-        float x[8];
-        KvDecoder::load8(x, raw);
-        u32 packed[4];
-#pragma unroll
-        for (int e = 0; e < 4; ++e) packed[e] = Elem::pack2(x[2 * e] * scale, x[2 * e + 1] * scale);
-        store_shared16(dst16 + row * G::kRowBytes + col * 16, packed);
+      for (int row = gtid; row < kBlockN; row += G::kGroupThreads) {
+        const bool valid = row < rows_valid;
+        copy4_async(dst + G::kRawTileBytes + row * 4, scale_rows(valid ? row : 0), valid);
       }
     }
   };
 
   auto load_kv_tile = [&](int n, int stage) {
-    if constexpr (G::kKvRaw) {
-      const int first = n * kBlockN;
-      const int rows_valid = min(kBlockN, keys.kv_len - first);
-      load_raw_tile(k_raw + stage * G::kRawTileBytes, first, rows_valid, true);
-      load_raw_tile(v_raw + stage * G::kRawTileBytes, first, rows_valid, false);
-      return;
-    }
     const int first = n * kBlockN;
     const int rows_valid = min(kBlockN, keys.kv_len - first);
-    // The keys' tile addressers compute a tile's base once, not per 16-byte chunk.
-    const auto k_rows = keys.k_tile(first);
-    const auto v_rows = keys.v_tile(first);
-    load_tile<kBlockN, KvDecoder, G::kGroupThreads>(
-        k_smem + stage * G::kKvTileBytes, gtid, k_rows(0),
-        [&](int r) { return r < rows_valid ? k_rows(r) : nullptr; },
-        [&](int r) { return keys.k_scale(first + r); });
-    load_tile<kBlockN, KvDecoder, G::kGroupThreads>(
-        v_smem + stage * G::kKvTileBytes, gtid, v_rows(0),
-        [&](int r) { return r < rows_valid ? v_rows(r) : nullptr; },
-        [&](int r) { return keys.v_scale(first + r); });
+    if constexpr (G::kKvRaw) {
+      load_raw_tile(k_smem + stage * G::kKvBufferBytes, first, rows_valid, true);
+      load_raw_tile(v_smem + stage * G::kKvBufferBytes, first, rows_valid, false);
+    } else {
+      // The keys' tile addressers compute a tile's base once, not per 16-byte chunk.
+      const auto k_rows = keys.k_tile(first);
+      const auto v_rows = keys.v_tile(first);
+      auto unscaled = [](int) { return 1.f; };
+      load_tile<kBlockN, KvDecoder, G::kGroupThreads>(
+          k_smem + stage * G::kKvBufferBytes, gtid, k_rows(0),
+          [&](int r) { return r < rows_valid ? k_rows(r) : nullptr; }, unscaled);
+      load_tile<kBlockN, KvDecoder, G::kGroupThreads>(
+          v_smem + stage * G::kKvBufferBytes, gtid, v_rows(0),
+          [&](int r) { return r < rows_valid ? v_rows(r) : nullptr; }, unscaled);
+    }
   };
 
   load_tile<kBlockM, InputDecoder, G::kThreads>(
@@ -325,14 +446,46 @@ __device__ __forceinline__ void attend(unsigned char* shared, const Rows& rows, 
   const u32 k_frag_offset = ((lane / 16) * 8 + lane % 8) * G::kRowBytes + ((lane / 8) % 2) * 16;
   const u32 v_frag_offset = (((lane / 8) % 2) * 8 + lane % 8) * G::kRowBytes + (lane / 16) * 16;
 
+  // Raw K/V decoders may leave operands scaled by 2^kKvScaleLog2 (2^-120 for fp8 e4m3
+  // read as bf16). Products that small would fall below f32's normal range inside the
+  // MMA, so Q and P are first scaled up by 2^kOperandLog2 (exact; far from bf16's
+  // ceiling for p <= 1 and any realistic q). Scores and outputs then carry
+  // 2^kProductLog2, which the softmax scale and the output multiplier take back.
+  constexpr int kKvScaleLog2 = KvDecoder::template kScaleLog2<Elem>;
+  constexpr int kOperandLog2 = kKvScaleLog2 < -64 ? 100 : 0;
+  constexpr int kProductLog2 = kKvScaleLog2 + kOperandLog2;
+  const u32 operand_scale = static_cast<u32>((kOperandLog2 + Elem::kExponentBias) << Elem::kMantissaBits) * 0x10001u;
+  const float product_unscale = pow2(-kProductLog2);
+  const float softmax_scale = opt.softmax_scale * product_unscale;
+  const float softmax_scale_log2 = opt.softmax_scale_log2 * product_unscale;
+
+  // Q's A operand for k-step kk of row tile mt.
+  auto q_step = [&](u32(&a)[4], int mt, int kk) {
+    if constexpr (G::kKvRaw) {
+      RawOperands::q_step(a, q_smem + (warp_row0 + mt * 16 + lane / 4) * G::kRowBytes, kk);
+      if constexpr (kOperandLog2 != 0) {
+#pragma unroll
+        for (int i = 0; i < 4; ++i) a[i] = Elem::mul2(a[i], operand_scale);
+      }
+    } else {
+      ldmatrix_x4(a, q_frag_addr + mt * 16 * G::kRowBytes + kk * 32);
+    }
+  };
   u32 q_frag[G::kQInRegisters ? kRowTiles * G::kDimSteps : 1][4];
   if constexpr (G::kQInRegisters) {
 #pragma unroll
     for (int mt = 0; mt < kRowTiles; ++mt)
 #pragma unroll
-      for (int kk = 0; kk < G::kDimSteps; ++kk)
-        ldmatrix_x4(q_frag[mt * G::kDimSteps + kk], q_frag_addr + mt * 16 * G::kRowBytes + kk * 32);
+      for (int kk = 0; kk < G::kDimSteps; ++kk) q_step(q_frag[mt * G::kDimSteps + kk], mt, kk);
   }
+  auto q_operand = [&](u32(&a)[4], int mt, int kk) {
+    if constexpr (G::kQInRegisters) {
+#pragma unroll
+      for (int e = 0; e < 4; ++e) a[e] = q_frag[G::kQInRegisters ? mt * G::kDimSteps + kk : 0][e];
+    } else {
+      q_step(a, mt, kk);
+    }
+  };
 
   float o[kRowTiles][G::kOutTiles][4];
   float row_max[kRowTiles][2];  // running max of each row's logits (log2 domain if transformed)
@@ -360,7 +513,7 @@ __device__ __forceinline__ void attend(unsigned char* shared, const Rows& rows, 
   // With a score transform the logits are brought into the log2 domain explicitly
   // (measured faster for ALiBi than folding log2(e) into the exp2 FMA); otherwise the
   // scale folds into one FMA inside exp2.
-  const float exp2_scale = VariantHooks::kHasScoreTransform ? 1.f : opt.softmax_scale_log2;
+  const float exp2_scale = VariantHooks::kHasScoreTransform ? 1.f : softmax_scale_log2;
 
   for (int n = n_first, it = 0; n < n_end; n += G::kGroups, ++it) {
     async_wait<kStages - 2>();  // tile n has landed ...
@@ -371,17 +524,8 @@ __device__ __forceinline__ void attend(unsigned char* shared, const Rows& rows, 
     ++visited_tiles;
 
     const int stage = it % kStages;
-    if constexpr (G::kKvRaw) {
-      const int first = n * kBlockN;
-      const int rows_valid = min(kBlockN, keys.kv_len - first);
-      const int raw_base = static_cast<int>(k_raw - q_smem);
-      decode_raw_tile(k_smem, raw_base + stage * G::kRawTileBytes, first, rows_valid, true);
-      decode_raw_tile(v_smem, raw_base + (kStages + stage) * G::kRawTileBytes, first, rows_valid,
-                      false);
-      group_sync();  // the decoded tile is complete before any warp reads it
-    }
-    const u32 k_tile = k_smem + (G::kKvRaw ? 0 : stage) * G::kKvTileBytes;
-    const u32 v_tile = v_smem + (G::kKvRaw ? 0 : stage) * G::kKvTileBytes;
+    const u32 k_tile = k_smem + stage * G::kKvBufferBytes;
+    const u32 v_tile = v_smem + stage * G::kKvBufferBytes;
 
     // S = Q K^T for this warp's rows and the tile's kBlockN keys. Each K fragment
     // read from shared memory feeds kRowTiles MMAs.
@@ -390,26 +534,45 @@ __device__ __forceinline__ void attend(unsigned char* shared, const Rows& rows, 
     for (int mt = 0; mt < kRowTiles; ++mt)
 #pragma unroll
       for (int t = 0; t < G::kScoreTiles; ++t) s[mt][t][0] = s[mt][t][1] = s[mt][t][2] = s[mt][t][3] = 0.f;
+    if constexpr (G::kKvRaw) {
+      // Four k-steps at a time: one 16-byte load per K row and chunk for fp8.
 #pragma unroll
-    for (int kk = 0; kk < G::kDimSteps; ++kk) {
-      u32 a[kRowTiles][4];
+      for (int c = 0; c < G::kDimSteps / 4; ++c) raw_scores<4>(s, q_operand, k_tile, 4 * c);
+      if constexpr (G::kDimSteps % 4 != 0)
+        raw_scores<G::kDimSteps % 4>(s, q_operand, k_tile, G::kDimSteps / 4 * 4);
+      if constexpr (kPerTokenHeadScales) {  // each key's K scale multiplies its column
 #pragma unroll
-      for (int mt = 0; mt < kRowTiles; ++mt) {
-        if constexpr (G::kQInRegisters) {
+        for (int t = 0; t < G::kScoreTiles; ++t) {
+          u32 w[2];
+          load_shared_words<8, 8>(w, k_tile + G::kRawTileBytes + (t * 8 + (lane % 4) * 2) * 4);
 #pragma unroll
-          for (int i = 0; i < 4; ++i) a[mt][i] = q_frag[G::kQInRegisters ? mt * G::kDimSteps + kk : 0][i];
-        } else {
-          ldmatrix_x4(a[mt], q_frag_addr + mt * 16 * G::kRowBytes + kk * 32);
+          for (int mt = 0; mt < kRowTiles; ++mt)
+#pragma unroll
+            for (int e = 0; e < 4; ++e) s[mt][t][e] *= __uint_as_float(w[e % 2]);
         }
       }
+    } else {
 #pragma unroll
-      for (int nn = 0; nn < G::kScoreTiles / 2; ++nn) {
-        u32 b[4];
-        ldmatrix_x4(b, k_tile + k_frag_offset + nn * 16 * G::kRowBytes + kk * 32);
+      for (int kk = 0; kk < G::kDimSteps; ++kk) {
+        u32 a[kRowTiles][4];
 #pragma unroll
         for (int mt = 0; mt < kRowTiles; ++mt) {
-          Elem::mma(s[mt][2 * nn], a[mt], b);
-          Elem::mma(s[mt][2 * nn + 1], a[mt], b + 2);
+          if constexpr (G::kQInRegisters) {
+#pragma unroll
+            for (int i = 0; i < 4; ++i) a[mt][i] = q_frag[G::kQInRegisters ? mt * G::kDimSteps + kk : 0][i];
+          } else {
+            ldmatrix_x4(a[mt], q_frag_addr + mt * 16 * G::kRowBytes + kk * 32);
+          }
+        }
+#pragma unroll
+        for (int nn = 0; nn < G::kScoreTiles / 2; ++nn) {
+          u32 b[4];
+          ldmatrix_x4(b, k_tile + k_frag_offset + nn * 16 * G::kRowBytes + kk * 32);
+#pragma unroll
+          for (int mt = 0; mt < kRowTiles; ++mt) {
+            Elem::mma(s[mt][2 * nn], a[mt], b);
+            Elem::mma(s[mt][2 * nn + 1], a[mt], b + 2);
+          }
         }
       }
     }
@@ -456,11 +619,11 @@ __device__ __forceinline__ void attend(unsigned char* shared, const Rows& rows, 
             if constexpr (VariantHooks::kLinearPositionBias) {
               // log2(e) * (scale * s + slope * (kv_pos - q_pos)), as two FMAs: the row's
               // part of the bias once per tile, the column's a constant.
-              x = fmaf(x, opt.softmax_scale_log2,
+              x = fmaf(x, softmax_scale_log2,
                        fmaf(slope_log2[mt][e / 2], static_cast<float>(t * 8 + (e % 2)),
                             row_bias[mt][e / 2]));
             } else if (VariantHooks::kHasScoreTransform) {
-              x = VariantHooks::score(x * opt.softmax_scale, at, args, bound[mt][e / 2]) * kLog2e;
+              x = VariantHooks::score(x * softmax_scale, at, args, bound[mt][e / 2]) * kLog2e;
             }
             if (!full_tile) {
               bool visible = at.kv_pos < keys.kv_len;
@@ -496,6 +659,7 @@ __device__ __forceinline__ void attend(unsigned char* shared, const Rows& rows, 
         // exp2 gives 0 rather than NaN from (-inf) - (-inf).
         const float max_scaled = tile_max == neg_inf() ? 0.f : tile_max * exp2_scale;
         const float alpha = fast_exp2(row_max[mt][r] * exp2_scale - max_scaled);
+        const float exp2_bias = static_cast<float>(kOperandLog2) - max_scaled;  // P * 2^kOperandLog2
         row_max[mt][r] = tile_max;
         row_sum[mt][r] *= alpha;
 #pragma unroll
@@ -507,7 +671,7 @@ __device__ __forceinline__ void attend(unsigned char* shared, const Rows& rows, 
         for (int t = 0; t < G::kScoreTiles; ++t) {
 #pragma unroll
           for (int e = 2 * r; e < 2 * r + 2; ++e) {
-            const float prob = fast_exp2(fmaf(s[mt][t][e], exp2_scale, -max_scaled));
+            const float prob = fast_exp2(fmaf(s[mt][t][e], exp2_scale, exp2_bias));
             s[mt][t][e] = prob;
             row_sum[mt][r] += prob;
           }
@@ -516,25 +680,50 @@ __device__ __forceinline__ void attend(unsigned char* shared, const Rows& rows, 
     }
 
     // O += P V. The score accumulators of two adjacent 16x8 tiles are exactly the A
-    // fragment of one 16x16 step, so P never leaves registers.
+    // fragment of one 16x16 step, so P never leaves registers. With per-token scales,
+    // each key's V scale multiplies its column of P (the denominator has summed P
+    // already).
+    float v_scale[G::kScoreTiles][2];
+#pragma unroll
+    for (int t = 0; t < G::kScoreTiles; ++t) {
+      v_scale[t][0] = v_scale[t][1] = 1.f;
+      if constexpr (G::kKvRaw && kPerTokenHeadScales) {
+        u32 w[2];
+        load_shared_words<8, 8>(w, v_tile + G::kRawTileBytes + (t * 8 + (lane % 4) * 2) * 4);
+        v_scale[t][0] = __uint_as_float(w[0]), v_scale[t][1] = __uint_as_float(w[1]);
+      }
+    }
 #pragma unroll
     for (int kk = 0; kk < G::kKvSteps; ++kk) {
       u32 a[kRowTiles][4];
 #pragma unroll
       for (int mt = 0; mt < kRowTiles; ++mt) {
-        a[mt][0] = Elem::pack2(s[mt][2 * kk][0], s[mt][2 * kk][1]);
-        a[mt][1] = Elem::pack2(s[mt][2 * kk][2], s[mt][2 * kk][3]);
-        a[mt][2] = Elem::pack2(s[mt][2 * kk + 1][0], s[mt][2 * kk + 1][1]);
-        a[mt][3] = Elem::pack2(s[mt][2 * kk + 1][2], s[mt][2 * kk + 1][3]);
+#pragma unroll
+        for (int h = 0; h < 2; ++h) {  // score tiles 2 kk and 2 kk + 1
+          const float* p = s[mt][2 * kk + h];
+          const float* vs = v_scale[2 * kk + h];
+          a[mt][2 * h] = Elem::pack2(p[0] * vs[0], p[1] * vs[1]);
+          a[mt][2 * h + 1] = Elem::pack2(p[2] * vs[0], p[3] * vs[1]);
+        }
       }
+      if constexpr (G::kKvRaw) {
+        // Rows 2t, 2t+1, 2t+8, 2t+9 of the step, 16 bytes of each at a time.
+        using R = RawOperands;
+        const u32 run = v_tile + (kk * 16 + (lane % 4) * 2) * G::kRawRowBytes + (lane / 4) * R::kVRunBytes;
+        constexpr int kPieces = R::kVRunElems / R::kPieceElems, kTail = R::kVRunElems % R::kPieceElems;
 #pragma unroll
-      for (int dd = 0; dd < G::kOutTiles / 2; ++dd) {
-        u32 b[4];
-        ldmatrix_x4_trans(b, v_tile + v_frag_offset + kk * 16 * G::kRowBytes + dd * 32);
+        for (int i = 0; i < kPieces; ++i) raw_values<R::kPieceElems>(o, a, run, i * R::kPieceElems);
+        if constexpr (kTail != 0) raw_values<kTail>(o, a, run, kPieces * R::kPieceElems);
+      } else {
 #pragma unroll
-        for (int mt = 0; mt < kRowTiles; ++mt) {
-          Elem::mma(o[mt][2 * dd], a[mt], b);
-          Elem::mma(o[mt][2 * dd + 1], a[mt], b + 2);
+        for (int dd = 0; dd < G::kOutTiles / 2; ++dd) {
+          u32 b[4];
+          ldmatrix_x4_trans(b, v_tile + v_frag_offset + kk * 16 * G::kRowBytes + dd * 32);
+#pragma unroll
+          for (int mt = 0; mt < kRowTiles; ++mt) {
+            Elem::mma(o[mt][2 * dd], a[mt], b);
+            Elem::mma(o[mt][2 * dd + 1], a[mt], b + 2);
+          }
         }
       }
     }
@@ -554,7 +743,7 @@ __device__ __forceinline__ void attend(unsigned char* shared, const Rows& rows, 
   for (int mt = 0; mt < kRowTiles; ++mt) {
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
-      row_total[mt][r] = quad_sum(row_sum[mt][r]);
+      row_total[mt][r] = quad_sum(row_sum[mt][r]) * pow2(-kOperandLog2);
       row_max_log2[mt][r] = row_max[mt][r] == neg_inf() ? neg_inf() : row_max[mt][r] * exp2_scale;
     }
   }
@@ -605,6 +794,7 @@ __device__ __forceinline__ void attend(unsigned char* shared, const Rows& rows, 
     }
   }
 
+  const float out_multiplier = opt.out_multiplier * product_unscale;
   float out_scale[kRowTiles][2], lse[kRowTiles][2];
 #pragma unroll
   for (int mt = 0; mt < kRowTiles; ++mt) {
@@ -617,11 +807,11 @@ __device__ __forceinline__ void attend(unsigned char* shared, const Rows& rows, 
         const float top = fmaxf(max_log2, sink_log2);
         const float keep = fast_exp2(max_log2 - top);  // 0 for a fully masked row
         const float total = sum * keep + fast_exp2(sink_log2 - top);
-        out_scale[mt][r] = keep / total * opt.out_multiplier;
+        out_scale[mt][r] = keep / total * out_multiplier;
         lse[mt][r] = (top + fast_log2(total)) * kLn2;
       } else {
         // A fully masked row outputs zeros.
-        out_scale[mt][r] = sum > 0.f ? opt.out_multiplier / sum : 0.f;
+        out_scale[mt][r] = sum > 0.f ? out_multiplier / sum : 0.f;
         lse[mt][r] = sum > 0.f ? (max_log2 + fast_log2(sum)) * kLn2 : neg_inf();
       }
     }
@@ -636,10 +826,10 @@ __device__ __forceinline__ void attend(unsigned char* shared, const Rows& rows, 
         const int row = warp_row0 + mt * 16 + lane / 4 + r * 8;
         if (row >= rows.rows_valid) continue;
         OutputStorage* out = rows.out_row(row);
-#pragma unroll
-        for (int d = 0; d < G::kOutTiles; ++d)
-          OutElem::store_pair(out + d * 8 + (lane % 4) * 2, o[mt][d][2 * r] * out_scale[mt][r],
-                              o[mt][d][2 * r + 1] * out_scale[mt][r]);
+        const float scale = out_scale[mt][r];
+        for_each_output_pair(o[mt], r, [&](int dim, float a, float b) {
+          OutElem::store_pair(out + dim, a * scale, b * scale);
+        });
       }
     }
   } else {

@@ -20,12 +20,6 @@ __device__ __forceinline__ void read_row(float x[kPerLane], const typename Sourc
   }
 }
 
-__device__ __forceinline__ float warp_max(float v) {
-#pragma unroll
-  for (int m = 16; m >= 1; m /= 2) v = fmaxf(v, xor_shuffle(v, m));
-  return v;
-}
-
 // Writes one row; returns nothing. `scale` divides before encoding.
 __device__ __forceinline__ void write_row(CacheStorage* row, const float x[kPerLane], float scale,
                                           int lane) {

@@ -35,16 +35,22 @@ struct PackedRows {
   __device__ __forceinline__ int q_head(int r) const { return head0 + r % kGroupSize; }
 };
 
-// A tile's rows through the block table. The pages a tile spans are looked up once
-// per tile (a few loads), not once per 16-byte chunk: per-chunk page loads and their
-// address arithmetic dominated the decode loop's instruction count.
+// A tile's rows through the block table: rows of K, V, or their per-token scales. The
+// pages a tile spans are looked up once per tile (a few loads), not once per 16-byte
+// chunk: per-chunk page loads and their address arithmetic dominated the decode loop's
+// instruction count.
+template <typename Element>
 struct PagedTileRows {
-  static constexpr int kPages = (kBlockN + kPageSize - 1) / kPageSize + 1;  // may straddle
-  const KvStorage* page_base[kPages];
+  // Tiles start at multiples of BLOCK_N, so when one of BLOCK_N and the page size
+  // divides the other a tile never straddles a page boundary it does not need.
+  static constexpr int kPages = kBlockN % kPageSize == 0 ? kBlockN / kPageSize
+                                : kPageSize % kBlockN == 0 ? 1
+                                                           : (kBlockN + kPageSize - 1) / kPageSize + 1;
+  const Element* page_base[kPages];
   long long slot_stride;
   int first_in_page;
 
-  __device__ __forceinline__ PagedTileRows(const KvStorage* cache, const int* pages,
+  __device__ __forceinline__ PagedTileRows(const Element* cache, const int* pages,
                                            long long block_stride, long long slot_stride_,
                                            int first, int kv_len)
       : slot_stride(slot_stride_), first_in_page(first % kPageSize) {
@@ -56,10 +62,10 @@ struct PagedTileRows {
       page_base[p] = page * kPageSize < kv_len ? cache + pages[page] * block_stride : cache;
     }
   }
-  __device__ __forceinline__ const KvStorage* operator()(int r) const {
+  __device__ __forceinline__ const Element* operator()(int r) const {
     const int local = first_in_page + r;
     const int which = local / kPageSize;
-    const KvStorage* base = page_base[0];
+    const Element* base = page_base[0];
 #pragma unroll
     for (int p = 1; p < kPages; ++p)
       if (which == p) base = page_base[p];  // a select chain keeps the array in registers
@@ -76,24 +82,21 @@ struct PagedKeys {
   const float* k_scales;  // per-token-head scales, offset to this KV head
   const float* v_scales;
   long long ks_block_stride, ks_slot_stride, vs_block_stride, vs_slot_stride;
-  float k_descale, v_descale;
   int kv_len;
 
-  __device__ __forceinline__ PagedTileRows k_tile(int first) const {
-    return PagedTileRows(k, pages, k_block_stride, k_slot_stride, first, kv_len);
+  __device__ __forceinline__ PagedTileRows<KvStorage> k_tile(int first) const {
+    return {k, pages, k_block_stride, k_slot_stride, first, kv_len};
   }
-  __device__ __forceinline__ PagedTileRows v_tile(int first) const {
-    return PagedTileRows(v, pages, v_block_stride, v_slot_stride, first, kv_len);
+  __device__ __forceinline__ PagedTileRows<KvStorage> v_tile(int first) const {
+    return {v, pages, v_block_stride, v_slot_stride, first, kv_len};
   }
-  __device__ __forceinline__ float k_scale(int j) const {
-    if constexpr (kPerTokenHeadScales)
-      return k_scales[pages[j / kPageSize] * ks_block_stride + (j % kPageSize) * ks_slot_stride];
-    return 1.f;  // a per-tensor descale is folded into the softmax scale
+  // Per-token-head scales (a per-tensor descale is folded into the softmax scale and
+  // the output multiplier instead).
+  __device__ __forceinline__ PagedTileRows<float> k_scale_tile(int first) const {
+    return {k_scales, pages, ks_block_stride, ks_slot_stride, first, kv_len};
   }
-  __device__ __forceinline__ float v_scale(int j) const {
-    if constexpr (kPerTokenHeadScales)
-      return v_scales[pages[j / kPageSize] * vs_block_stride + (j % kPageSize) * vs_slot_stride];
-    return 1.f;  // a per-tensor descale is folded into the output multiplier
+  __device__ __forceinline__ PagedTileRows<float> v_scale_tile(int first) const {
+    return {v_scales, pages, vs_block_stride, vs_slot_stride, first, kv_len};
   }
 };
 
@@ -164,8 +167,6 @@ extern "C" __global__ void __launch_bounds__(attnjit::TileGeometry::kThreads)
   keys.ks_slot_stride = p.ks_slot_stride;
   keys.vs_block_stride = p.vs_block_stride;
   keys.vs_slot_stride = p.vs_slot_stride;
-  keys.k_descale = p.k_descale;
-  keys.v_descale = p.v_descale;
   keys.kv_len = kv_len;
 
   AttendOptions opt;

@@ -62,8 +62,6 @@ struct ContiguousKeys {
   __device__ __forceinline__ StridedRows<KvStorage> v_tile(int first) const {
     return {v_row(first), p.v_row_stride};
   }
-  __device__ __forceinline__ float k_scale(int) const { return 1.f; }
-  __device__ __forceinline__ float v_scale(int) const { return 1.f; }
 };
 
 }  // namespace attnjit

@@ -160,6 +160,29 @@ TEST_CASE("paged: quantized KV caches and fp8 output", "[gpu][paged]") {
   run("fp8 output, split-KV", fp8_out, mixed_batch(16), rng(), 4);
 }
 
+TEST_CASE("paged: 8-bit K/V at every head-dim shape, with bf16 and fp16 queries", "[gpu][paged]") {
+  // 8-bit K/V are decoded in registers: bf16 operands are read with a 2^-120 (e4m3) or
+  // 2^-112 (e5m2) factor that Q and P compensate, fp16 operands with 2^-8 or none; odd
+  // multiples of 16 give V runs aligned only to 2 or 4 bytes.
+  std::mt19937_64 rng(26);
+  const char* kv_types[] = {"fp8_e4m3 per_tensor", "fp8_e5m2 per_token_head",
+                            "int8 per_token_head"};
+  for (int dim : {48, 80, 96, 112, 192}) {
+    for (const char* q : {"bf16", "fp16"}) {
+      for (const char* kv : kv_types) {
+        ir::Variant v = paged_variant(fmt::format(
+            "heads = 8 / 2; head_dim = {}; q = {}; kv = {}; out = {};"
+            " kv_cache = paged(page_size = 16); lse = true; mask = causal;",
+            dim, q, kv, q));
+        harness::PagedProblemShape s;
+        s.query_lens = {1, 1, 20};
+        s.context_lens = {150, 7, 60};
+        run(fmt::format("d{} q {} kv {}", dim, q, kv), v, s, rng());
+      }
+    }
+  }
+}
+
 TEST_CASE("paged: variant features through the same hooks", "[gpu][paged]") {
   std::mt19937_64 rng(27);
   const char* features[] = {

@@ -82,6 +82,20 @@ TEST_CASE("the issue's variants compile and match the reference", "[gpu][feature
   }
 }
 
+TEST_CASE("f32 K/V at head dims that are not a multiple of 32", "[gpu][features]") {
+  // f32 K/V become tensor-core operands in registers, each lane reading a run of d/4
+  // (K) or d/8 (V) elements: these head dims give runs whose loads are not 16-byte
+  // aligned, and a tail of fewer than four k-steps.
+  std::mt19937_64 rng(4);
+  for (int dim : {48, 80, 112}) {
+    ir::Variant v = parse_one(fmt::format(
+        "variant f{} {{ heads = 4 / 2; head_dim = {}; q = f32; kv = f32; out = f32;"
+        " kv_cache = contiguous; mask = causal; }}",
+        dim, dim));
+    check(fmt::format("f32 d{} ragged", dim), v, ragged({1, 70, 130}, {33, 70, 200}), rng());
+  }
+}
+
 TEST_CASE("soft-capping, including saturated tanh", "[gpu][features]") {
   ir::Variant v = parse_one(
       "variant cap { heads = 8 / 2; head_dim = 128; q = bf16; kv = bf16; out = bf16;"

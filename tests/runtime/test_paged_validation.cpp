@@ -6,6 +6,7 @@
 
 #include "catch.h"
 #include "compiler/ir/variant.h"
+#include "runtime/api/engine.h"
 #include "runtime/api/paged_args.h"
 
 using namespace attnjit;
@@ -505,4 +506,26 @@ TEST_CASE("merge: valid arguments and errors", "[paged]") {
   Merge missing;
   missing.args.lse_a.data = nullptr;
   CHECK(missing.error() == std::string(kMergePrefix) + "'lse_a': expected a data pointer, got null");
+}
+
+TEST_CASE("split-KV heuristic: enough blocks for the SMs, no jumps as the batch grows", "[paged]") {
+  const int sms = 132;
+  // One sequence over 8 KV heads: as many segments as the merge takes.
+  CHECK(Engine::choose_splits(8, 2048, sms) == 64);
+  // Never more segments than half the tiles; none for very short sequences.
+  CHECK(Engine::choose_splits(8, 10, sms) == 5);
+  CHECK(Engine::choose_splits(8, 3, sms) == 1);
+  // Enough blocks already: no split.
+  CHECK(Engine::choose_splits(8 * sms, 512, sms) == 1);
+  // 64 decode sequences x 8 KV heads (80 query blocks per head): two segments.
+  CHECK(Engine::choose_splits(640, 512, sms) == 2);
+  // As the batch grows the count only falls.
+  int previous = Engine::choose_splits(8, 128, sms);
+  for (int batch = 2; batch <= 200; ++batch) {
+    const int splits = Engine::choose_splits(8LL * batch, 128, sms);
+    INFO("batch " << batch);
+    CHECK(splits <= previous);
+    CHECK(splits >= 1);
+    previous = splits;
+  }
 }

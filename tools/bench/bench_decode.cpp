@@ -5,7 +5,8 @@
 // whether time jumps when the batch grows by one.
 //
 //   attnjit-bench decode --batch 64 --ctx 8192 [--hq 32 --hk 8 --hdim 128]
-//                        [--page 16] [--kv bf16|fp8_e4m3] [--splits N] [--sweep N]
+//                        [--page 16] [--layout NHD|HND] [--kv bf16|fp8_e4m3]
+//                        [--splits N] [--sweep N]
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -28,6 +29,7 @@ using namespace attnjit;
 struct DecodeBench {
   int batch = 64, ctx = 8192, hq = 32, hk = 8, hdim = 128, page = 16;
   std::string kv = "bf16";
+  std::string layout = "NHD";
   int splits = 0;
   int sweep = 0;
   int iters = 50;
@@ -38,7 +40,8 @@ struct DecodeBench {
   std::fprintf(stderr,
                "attnjit-bench decode: %s\n"
                "usage: attnjit-bench decode [--batch B] [--ctx C] [--hq H] [--hk H] [--hdim D]\n"
-               "                            [--page P] [--kv bf16|fp8_e4m3] [--splits N]\n"
+               "                            [--page P] [--layout NHD|HND] [--kv bf16|fp8_e4m3]\n"
+               "                            [--splits N]\n"
                "                            [--sweep N] [--iters N] [--tile BM,BN,W,S]\n",
                message.c_str());
   std::exit(2);
@@ -48,8 +51,8 @@ ir::Variant decode_variant(const DecodeBench& b) {
   const std::string kv = b.kv == "bf16" ? "bf16" : b.kv + " per_tensor";
   const std::string text = fmt::format(
       "variant decode {{ heads = {} / {}; head_dim = {}; q = bf16; kv = {}; out = bf16;"
-      " kv_cache = paged(page_size = {}); mask = causal; }}",
-      b.hq, b.hk, b.hdim, kv, b.page);
+      " kv_cache = paged(page_size = {}, layout = {}); mask = causal; }}",
+      b.hq, b.hk, b.hdim, kv, b.page, b.layout);
   auto module = compile_variants(SourceFile{"<decode bench>", text});
   if (!module) usage(render(module.error(), SourceFile{"<decode bench>", text}));
   return module->variants.at(0);
@@ -107,8 +110,12 @@ Timing time_decode(Engine& engine, const std::shared_ptr<cuda::Driver>& gpu, con
   const DType kv_type = v.kv_type;
   PagedArgs args;
   args.q = contiguous_view(q.data(), DType::bf16, {batch, b.hq, b.hdim});
-  args.k_cache = contiguous_view(k.data(), kv_type, {num_blocks, b.page, b.hk, b.hdim});
-  args.v_cache = contiguous_view(vbuf.data(), kv_type, {num_blocks, b.page, b.hk, b.hdim});
+  // NHD pages are [page, kv_heads, dim]; HND pages [kv_heads, page, dim].
+  const std::vector<int64_t> page_shape =
+      b.layout == "NHD" ? std::vector<int64_t>{num_blocks, b.page, b.hk, b.hdim}
+                        : std::vector<int64_t>{num_blocks, b.hk, b.page, b.hdim};
+  args.k_cache = contiguous_view(k.data(), kv_type, page_shape);
+  args.v_cache = contiguous_view(vbuf.data(), kv_type, page_shape);
   args.block_table = contiguous_view(table.data(), DType::i32, {batch, pages_per_seq});
   args.seq_lens = contiguous_view(lens_buf.data(), DType::i32, {batch});
   args.cu_seqlens_q = contiguous_view(cu_buf.data(), DType::i32, {batch + 1});
@@ -137,9 +144,9 @@ void report(const DecodeBench& b, int batch, const Timing& t) {
   const double seconds = t.median_ms * 1e-3;
   std::printf(
       "{\"kind\": \"decode\", \"impl\": \"attnjit\", \"batch\": %d, \"ctx\": %d, \"hq\": %d, "
-      "\"hk\": %d, \"hdim\": %d, \"page\": %d, \"kv\": \"%s\", \"tile\": \"%s\", \"splits\": %d, "
+      "\"hk\": %d, \"hdim\": %d, \"page\": %d, \"layout\": \"%s\", \"kv\": \"%s\", \"tile\": \"%s\", \"splits\": %d, "
       "\"median_ms\": %.4f, \"kv_tb_s\": %.3f, \"kv_tokens_per_s\": %.4g}\n",
-      batch, b.ctx, b.hq, b.hk, b.hdim, b.page, b.kv.c_str(),
+      batch, b.ctx, b.hq, b.hk, b.hdim, b.page, b.layout.c_str(), b.kv.c_str(),
       b.tile ? fmt::format("{}x{} w{} s{}", b.tile->block_m, b.tile->block_n, b.tile->warps,
                            b.tile->stages).c_str()
              : "config",
@@ -174,6 +181,7 @@ int run_decode_command(int argc, char** argv) {
     else if (flag == "--sweep") b.sweep = positive(flag, value());
     else if (flag == "--iters") b.iters = positive(flag, value());
     else if (flag == "--kv") b.kv = value();
+    else if (flag == "--layout") b.layout = value();
     else if (flag == "--tile") {
       auto tile = parse_tile_override(value());
       if (!tile) usage(tile.error());
@@ -182,6 +190,7 @@ int run_decode_command(int argc, char** argv) {
     else usage("unknown flag '" + flag + "'");
   }
   if (b.kv != "bf16" && b.kv != "fp8_e4m3" && b.kv != "fp8_e5m2") usage("--kv: bf16 or fp8_e4m3");
+  if (b.layout != "NHD" && b.layout != "HND") usage("--layout: NHD or HND");
   EngineOptions options;
   options.tile_override = b.tile;
   Engine engine(options);
