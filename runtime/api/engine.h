@@ -64,9 +64,10 @@ class Engine {
   // Two partial results over disjoint keys into one (cascade / shared prefix).
   void merge(const ir::Variant& variant, const MergeArgs& args, cuda::CUstream stream = nullptr);
 
-  // The number of split-KV segments paged() uses for a launch of `blocks` thread
-  // blocks over KV sequences of up to `max_kv_tiles` tiles on `sm_count` SMs.
-  static int choose_splits(long long blocks, int max_kv_tiles, int sm_count);
+  // The number of split-KV segments paged() uses for a launch of `blocks` working
+  // thread blocks over KV sequences of up to `max_kv_tiles` tiles on `sm_count` SMs
+  // that hold `blocks_per_sm` blocks each.
+  static int choose_splits(long long blocks, int max_kv_tiles, int sm_count, int blocks_per_sm);
   // The split count of the last paged() launch (for benchmarks and logs).
   int last_paged_splits() const { return last_paged_splits_; }
 

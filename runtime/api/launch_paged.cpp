@@ -41,15 +41,26 @@ void launch_merge(const cuda::LoadedKernel& kernel, const AttnjitMergeParams& p,
 
 }  // namespace
 
-int Engine::choose_splits(long long blocks, int max_kv_tiles, int sm_count) {
-  // Aim for about eight thread blocks per SM, so short batches still keep every SM
-  // busy; never give a segment fewer than two tiles. The count changes by small steps
-  // as the batch grows (no switch between kernels, so no cliff).
+int Engine::choose_splits(long long blocks, int max_kv_tiles, int sm_count, int blocks_per_sm) {
+  // Never give a segment fewer than two tiles.
+  const int most = std::min(ATTNJIT_MAX_MERGE_PARTS, max_kv_tiles / 2);
+  if (most < 2 || blocks <= 0) return 1;
+  // A handful of sequences: exactly one resident wave of segments. Measured on the
+  // H200 (1 x 32768, 8 KV heads, d128, two blocks per SM, so a wave is 264 blocks):
+  // 24-33 segments 56-58 us, 40-64 segments (a second, partial wave) 67-70 us.
+  const long long wave = static_cast<long long>(sm_count) * std::max(1, blocks_per_sm);
+  constexpr long long kWaveSegments = 8;
+  if (wave / blocks >= kWaveSegments)
+    return static_cast<int>(std::min<long long>(wave / blocks, most));
+  // Otherwise about eight blocks per SM over several waves (never more segments than
+  // the last one-wave count, so the count only falls as the batch grows), so blocks end
+  // at spread-out times and no partial wave dominates. One wave of long segments is
+  // faster right where it fits exactly, but a batch one larger then needs a second
+  // wave (+39% at batch 33 -> 34, ctx 2048): the cliff this rule avoids.
   const long long target = 8LL * sm_count;
-  if (blocks >= target || max_kv_tiles < 4) return 1;
-  const long long wanted = (target + blocks - 1) / blocks;
-  return static_cast<int>(
-      std::clamp<long long>(wanted, 1, std::min(ATTNJIT_MAX_MERGE_PARTS, max_kv_tiles / 2)));
+  if (blocks >= target) return 1;
+  return static_cast<int>(std::clamp<long long>((target + blocks - 1) / blocks, 1,
+                                                std::min<long long>(most, kWaveSegments)));
 }
 
 void Engine::paged(const ir::Variant& variant, const PagedArgs& args, cuda::CUstream stream) {
@@ -73,10 +84,21 @@ void Engine::paged(const ir::Variant& variant, const PagedArgs& args, cuda::CUst
   const int max_kv = args.max_seqlen_k > 0 ? args.max_seqlen_k
                                            : shape.max_blocks_per_seq * page_size;
   const int max_tiles = (max_kv + tile.block_n - 1) / tile.block_n;
-  int splits = args.num_splits > 0
-                   ? std::min(args.num_splits, ATTNJIT_MAX_MERGE_PARTS)
-                   : choose_splits(grid_x * variant.kv_heads, max_tiles,
-                                   gpu->attribute(cuda::kMultiprocessorCount));
+  const int shared_bytes = attention_shared_bytes(tile, variant);
+  int splits = std::min(args.num_splits, ATTNJIT_MAX_MERGE_PARTS);
+  if (splits <= 0) {
+    // Blocks that do work: one per sequence when decoding (grid_x also counts blocks
+    // that find no rows and exit).
+    const long long blocks = (decode ? shape.num_seqs : grid_x) * variant.kv_heads;
+    const int sms = gpu->attribute(cuda::kMultiprocessorCount);
+    int per_sm = 1;
+    // The split kernel's occupancy sizes a wave; past 32 blocks per SM (the hardware
+    // limit) nothing would split, so the query is skipped.
+    if (blocks < 32LL * sms)
+      per_sm = resolve(variant, KernelKind::paged, "attnjit::paged", tuning, true)
+                   .kernel->blocks_per_sm(tile.warps * 32, shared_bytes);
+    splits = choose_splits(blocks, max_tiles, sms, per_sm);
+  }
   last_paged_splits_ = splits;
   const cuda::LoadedKernel& kernel =
       *resolve(variant, KernelKind::paged, "attnjit::paged", tuning, splits > 1).kernel;
@@ -142,7 +164,7 @@ void Engine::paged(const ir::Variant& variant, const PagedArgs& args, cuda::CUst
     }
   }
   kernel.launch(static_cast<unsigned>(grid_x), variant.kv_heads, splits, tile.warps * 32,
-                attention_shared_bytes(tile, variant), stream, &p, sizeof(p));
+                shared_bytes, stream, &p, sizeof(p));
   if (splits == 1) return;
 
   // Combine the segments; sinks and the output type belong to this step.

@@ -43,6 +43,9 @@ struct DriverApi {
                                   const char* name) = nullptr;
   CUresult (*cuFuncSetAttribute)(CUfunction function, int attribute, int value) = nullptr;
   CUresult (*cuFuncGetAttribute)(int* value, int attribute, CUfunction function) = nullptr;
+  CUresult (*cuOccupancyMaxActiveBlocksPerMultiprocessor)(int* blocks, CUfunction function,
+                                                          int block_size,
+                                                          size_t dynamic_shared_bytes) = nullptr;
   CUresult (*cuLaunchKernel)(CUfunction function, unsigned grid_x, unsigned grid_y,
                              unsigned grid_z, unsigned block_x, unsigned block_y,
                              unsigned block_z, unsigned shared_bytes, CUstream stream,
@@ -117,6 +120,8 @@ Result<std::shared_ptr<const DriverApi>, std::string> load_driver_api() {
   bind(lib, {"cuModuleGetFunction"}, &api->cuModuleGetFunction, &missing);
   bind(lib, {"cuFuncSetAttribute"}, &api->cuFuncSetAttribute, &missing);
   bind(lib, {"cuFuncGetAttribute"}, &api->cuFuncGetAttribute, &missing);
+  bind(lib, {"cuOccupancyMaxActiveBlocksPerMultiprocessor"},
+       &api->cuOccupancyMaxActiveBlocksPerMultiprocessor, &missing);
   bind(lib, {"cuLaunchKernel"}, &api->cuLaunchKernel, &missing);
   bind(lib, {"cuMemAlloc_v2"}, &api->cuMemAlloc, &missing);
   bind(lib, {"cuMemFree_v2"}, &api->cuMemFree, &missing);
@@ -277,19 +282,7 @@ void LoadedKernel::launch(unsigned grid_x, unsigned grid_y, unsigned grid_z, uns
   if (!params || params_size == 0)
     throw std::invalid_argument("launching " + entry_ + ": empty parameter block");
   driver_->make_current();
-
-  // Opting in to more than 48 KiB of dynamic shared memory is a per-function
-  // attribute; set it only when a launch needs more than any launch before it.
-  std::atomic_ref<unsigned> configured(configured_shared_bytes_);
-  if (shared_bytes > kDefaultSharedLimitBytes && shared_bytes > configured.load()) {
-    driver_->check(driver_->api().cuFuncSetAttribute(function_,
-                                                     kFuncAttributeMaxDynamicSharedBytes,
-                                                     static_cast<int>(shared_bytes)),
-                   fmt::format("allowing {} bytes of dynamic shared memory for {}",
-                               shared_bytes, entry_)
-                       .c_str());
-    configured.store(shared_bytes);
-  }
+  allow_shared_bytes(shared_bytes);
 
   // The kernel takes one by-value struct, so its single kernel parameter is a pointer
   // to that struct; the driver copies sizeof(struct) bytes as the signature says.
@@ -301,6 +294,31 @@ void LoadedKernel::launch(unsigned grid_x, unsigned grid_y, unsigned grid_z, uns
     driver_->check(rc, fmt::format("launching {} (grid {}x{}x{}, block {}, {} bytes shared)",
                                    entry_, grid_x, grid_y, grid_z, block_x, shared_bytes)
                            .c_str());
+}
+
+// Opting in to more than 48 KiB of dynamic shared memory is a per-function attribute;
+// set it only when a launch needs more than any launch before it.
+void LoadedKernel::allow_shared_bytes(unsigned shared_bytes) const {
+  std::atomic_ref<unsigned> configured(configured_shared_bytes_);
+  if (shared_bytes > kDefaultSharedLimitBytes && shared_bytes > configured.load()) {
+    driver_->check(driver_->api().cuFuncSetAttribute(function_,
+                                                     kFuncAttributeMaxDynamicSharedBytes,
+                                                     static_cast<int>(shared_bytes)),
+                   fmt::format("allowing {} bytes of dynamic shared memory for {}",
+                               shared_bytes, entry_)
+                       .c_str());
+    configured.store(shared_bytes);
+  }
+}
+
+int LoadedKernel::blocks_per_sm(unsigned block_threads, unsigned shared_bytes) const {
+  driver_->make_current();
+  allow_shared_bytes(shared_bytes);
+  int blocks = 0;
+  driver_->check(driver_->api().cuOccupancyMaxActiveBlocksPerMultiprocessor(
+                     &blocks, function_, static_cast<int>(block_threads), shared_bytes),
+                 ("reading the occupancy of " + entry_).c_str());
+  return blocks;
 }
 
 int LoadedKernel::registers_per_thread() const {

@@ -70,8 +70,11 @@ class LoadedKernel {
               size_t params_size) const;
   const std::string& entry() const { return entry_; }
   int registers_per_thread() const;
+  // Thread blocks of this size and dynamic shared memory that fit on one SM at once.
+  int blocks_per_sm(unsigned block_threads, unsigned shared_bytes) const;
 
  private:
+  void allow_shared_bytes(unsigned shared_bytes) const;
   LoadedKernel(std::shared_ptr<Driver> d, CUmodule m, CUfunction f, std::string entry);
   std::shared_ptr<Driver> driver_;
   CUmodule module_;

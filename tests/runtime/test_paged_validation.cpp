@@ -508,24 +508,26 @@ TEST_CASE("merge: valid arguments and errors", "[paged]") {
   CHECK(missing.error() == std::string(kMergePrefix) + "'lse_a': expected a data pointer, got null");
 }
 
-TEST_CASE("split-KV heuristic: enough blocks for the SMs, no jumps as the batch grows", "[paged]") {
-  const int sms = 132;
-  // One sequence over 8 KV heads: as many segments as the merge takes.
-  CHECK(Engine::choose_splits(8, 2048, sms) == 64);
-  // Never more segments than half the tiles; none for very short sequences.
-  CHECK(Engine::choose_splits(8, 10, sms) == 5);
-  CHECK(Engine::choose_splits(8, 3, sms) == 1);
-  // Enough blocks already: no split.
-  CHECK(Engine::choose_splits(8 * sms, 512, sms) == 1);
-  // 64 decode sequences x 8 KV heads (80 query blocks per head): two segments.
-  CHECK(Engine::choose_splits(640, 512, sms) == 2);
-  // As the batch grows the count only falls.
-  int previous = Engine::choose_splits(8, 128, sms);
-  for (int batch = 2; batch <= 200; ++batch) {
-    const int splits = Engine::choose_splits(8LL * batch, 128, sms);
-    INFO("batch " << batch);
-    CHECK(splits <= previous);
-    CHECK(splits >= 1);
-    previous = splits;
+TEST_CASE("split-KV heuristic: one wave for a handful of sequences, eight blocks per SM after", "[paged]") {
+  const int sms = 132, per_sm = 2;  // H200, two decode blocks per SM: a wave of 264
+  // One sequence of 32768 keys (2048 tiles) over 8 KV heads: 33 segments per head.
+  CHECK(Engine::choose_splits(8, 2048, sms, per_sm) == 33);
+  // Never more segments than the merge takes or than half the tiles.
+  CHECK(Engine::choose_splits(1, 100000, sms, per_sm) == 64);
+  CHECK(Engine::choose_splits(8, 10, sms, per_sm) == 5);
+  CHECK(Engine::choose_splits(8, 3, sms, per_sm) == 1);
+  // Four sequences still get a wave (8 segments); then about eight blocks per SM,
+  // never more than 8 segments.
+  CHECK(Engine::choose_splits(32, 128, sms, per_sm) == 8);
+  CHECK(Engine::choose_splits(40, 128, sms, per_sm) == 8);
+  CHECK(Engine::choose_splits(200, 128, sms, per_sm) == 6);
+  CHECK(Engine::choose_splits(512, 512, sms, per_sm) == 3);
+  CHECK(Engine::choose_splits(8 * sms, 512, sms, per_sm) == 1);
+  CHECK(Engine::choose_splits(100000, 512, sms, per_sm) == 1);
+  // The count only falls as the batch grows.
+  for (long long blocks = 2; blocks <= 1200; ++blocks) {
+    INFO("blocks " << blocks);
+    CHECK(Engine::choose_splits(blocks, 128, sms, per_sm) <=
+          Engine::choose_splits(blocks - 1, 128, sms, per_sm));
   }
 }

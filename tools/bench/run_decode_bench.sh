@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Paged decode (32 query / 8 KV heads, d128, page 16, random block tables) beside torch
-# SDPA on a contiguous cache, in one run on one GPU; then a batch sweep for cliffs.
+# Paged decode (32 query / 8 KV heads, d128, page 16, random block tables, NHD and HND
+# pages) beside torch SDPA on a contiguous cache, in one run on one GPU; FP8 KV; then a
+# batch sweep for cliffs.
 #   tools/bench/run_decode_bench.sh BUILD_DIR PEERS_SCRIPT
 set -euo pipefail
 build=${1:?usage: run_decode_bench.sh BUILD_DIR PEERS_SCRIPT}
@@ -11,7 +12,12 @@ export ATTNJIT_CACHE_DIR=${ATTNJIT_CACHE_DIR:-$(mktemp -d)}
 for shape in "64 8192" "128 4096" "1 32768" "16 4096" "32 16384"; do
   read -r batch ctx <<<"$shape"
   "$bench" decode --batch "$batch" --ctx "$ctx"
+  "$bench" decode --batch "$batch" --ctx "$ctx" --layout HND
   python3 "$peers" decode --batch "$batch" --ctx "$ctx" --hq 32 --hk 8 --hdim 128
 done
-"$bench" decode --batch 64 --ctx 8192 --kv fp8_e4m3
+for layout in NHD HND; do
+  for kv in fp8_e4m3 fp8_e5m2; do
+    "$bench" decode --batch 64 --ctx 8192 --kv "$kv" --layout "$layout"
+  done
+done
 "$bench" decode --ctx 2048 --sweep 48 --iters 20
