@@ -532,8 +532,9 @@ struct VariantHooks {
 //   Rows: q_row(r) / out_row(r) / lse_at(r) pointers, q_pos(r), q_head(r), the number
 //         of valid rows, the first and last query position;
 //   Keys: k_tile(first) / v_tile(first) addressers of a tile's rows (called as
-//         addresser(r) for key first + r), and, for quantized caches, k_scale(j) /
-//         v_scale(j); kv_len.
+//         addresser(r) for key first + r), and, with per-token-head scales,
+//         k_scale_tile(first) / v_scale_tile(first) addressers of the tile's scales;
+//         kv_len.
 //
 // Work split: each warp owns 16 * kRowTiles query rows for the whole loop, so the
 // softmax statistics of a row never leave the four lanes (one quad) holding it. With
