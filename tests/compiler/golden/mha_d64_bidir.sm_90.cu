@@ -598,19 +598,18 @@ static_assert(!TileGeometry::kWarpsSplitKv ||
 __device__ __forceinline__ float pow2(int n) { return __uint_as_float(static_cast<u32>(n + 127) << 23); }
 
 // One 16-byte chunk (8 elements) of a row into 16-bit shared memory: cp.async for
-// 16-bit storage; otherwise a synchronous load decoded (and scaled) to Elem, since the
-// tensor cores take 16-bit operands. Decoder: a storage type of the vocabulary (Raw16,
-// DecodeF32, DecodeE4m3, DecodeE5m2, DecodeInt8).
+// 16-bit storage; otherwise (f32 queries) a synchronous load converted to Elem, since
+// the tensor cores take 16-bit operands. Decoder: Raw16 or DecodeF32.
 template <typename Decoder>
 __device__ __forceinline__ void load_chunk(u32 to, const typename Decoder::Storage* from,
-                                           bool valid, float scale) {
+                                           bool valid) {
   if constexpr (Decoder::kConverts) {
     u32 packed[4] = {0u, 0u, 0u, 0u};
     if (valid) {
       float x[8];
       Decoder::load8(x, from);
 #pragma unroll
-      for (int i = 0; i < 4; ++i) packed[i] = Elem::pack2(x[2 * i] * scale, x[2 * i + 1] * scale);
+      for (int i = 0; i < 4; ++i) packed[i] = Elem::pack2(x[2 * i], x[2 * i + 1]);
     }
     store_shared16(to, packed);
   } else {
@@ -620,12 +619,12 @@ __device__ __forceinline__ void load_chunk(u32 to, const typename Decoder::Stora
 
 // Loads rows [0, Rows) of a [Rows, kHeadDim] tile; `row_fn(r)` is the row's global
 // pointer or null past the end (zero-filled: a NaN there would reach the output through
-// P*V), `scale_fn(r)` its dequantization scale. `fallback` is any valid address: the
+// P*V). `fallback` is any valid address: the
 // source operand of a zero-filling copy.
 // `kLoaders` threads share the copies; `tid` is the calling thread's index among them.
-template <int Rows, typename Decoder, int kLoaders, typename RowFn, typename ScaleFn>
+template <int Rows, typename Decoder, int kLoaders, typename RowFn>
 __device__ __forceinline__ void load_tile(u32 dst, int tid, const typename Decoder::Storage* fallback,
-                                          RowFn row_fn, ScaleFn scale_fn) {
+                                          RowFn row_fn) {
   using Storage = typename Decoder::Storage;
   using G = TileGeometry;
   constexpr int kChunks = Rows * G::kChunksPerRow;
@@ -639,7 +638,7 @@ __device__ __forceinline__ void load_tile(u32 dst, int tid, const typename Decod
       const Storage* from = row_fn(row);
       const bool valid = from != nullptr;
       load_chunk<Decoder>(dst + row * G::kRowBytes + col * 16, valid ? from + col * 8 : fallback,
-                          valid, Decoder::kConverts && valid ? scale_fn(row) : 1.f);
+                          valid);
     }
   }
 }
@@ -932,20 +931,18 @@ __device__ __forceinline__ void attend(unsigned char* shared, const Rows& rows, 
       // The keys' tile addressers compute a tile's base once, not per 16-byte chunk.
       const auto k_rows = keys.k_tile(first);
       const auto v_rows = keys.v_tile(first);
-      auto unscaled = [](int) { return 1.f; };
       load_tile<kBlockN, KvDecoder, G::kGroupThreads>(
           k_smem + stage * G::kKvBufferBytes, gtid, k_rows(0),
-          [&](int r) { return r < rows_valid ? k_rows(r) : nullptr; }, unscaled);
+          [&](int r) { return r < rows_valid ? k_rows(r) : nullptr; });
       load_tile<kBlockN, KvDecoder, G::kGroupThreads>(
           v_smem + stage * G::kKvBufferBytes, gtid, v_rows(0),
-          [&](int r) { return r < rows_valid ? v_rows(r) : nullptr; }, unscaled);
+          [&](int r) { return r < rows_valid ? v_rows(r) : nullptr; });
     }
   };
 
   load_tile<kBlockM, InputDecoder, G::kThreads>(
       q_smem, tid, rows.q_row(0),
-      [&](int r) { return r < rows.rows_valid ? rows.q_row(r) : nullptr; },
-      [](int) { return 1.f; });
+      [&](int r) { return r < rows.rows_valid ? rows.q_row(r) : nullptr; });
   async_commit();
   // This pipeline's tiles: n_begin + group, then every kGroups-th.
   const int n_first = n_begin + group;
