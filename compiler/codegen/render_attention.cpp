@@ -114,7 +114,39 @@ ir::ExprRef linear_position_slope(const ir::ExprRef& score) {
   return nullptr;
 }
 
+// True when `e` is the same for every score of a launch: literals and params only.
+bool fixed_per_launch(const ir::ExprRef& e) {
+  if (e->op == ir::Op::builtin || e->op == ir::Op::input) return false;
+  for (const ir::ExprRef& a : e->args)
+    if (!fixed_per_launch(a)) return false;
+  return true;
+}
+
+// The soft-cap form `cap * tanh(score / cap)` (what softcap(cap) lowers to) with a cap
+// fixed per launch: returns the cap, so the kernel keeps tanh(score / |cap|) per score
+// and folds |cap| into the softmax's exp2 scale (two multiplies fewer per score).
+ir::ExprRef soft_cap_value(const ir::ExprRef& score) {
+  if (!score || score->op != ir::Op::mul) return nullptr;
+  for (int side = 0; side < 2; ++side) {
+    const ir::ExprRef& cap = score->args[side];
+    const ir::ExprRef& tanh = score->args[1 - side];
+    if (tanh->op != ir::Op::call || tanh->name != "tanh") continue;
+    const ir::ExprRef& inner = tanh->args[0];
+    if (inner->op == ir::Op::div && is_builtin(inner->args[0], ir::Builtin::score) &&
+        ir::same_expr(inner->args[1], cap) && fixed_per_launch(cap))
+      return cap;
+  }
+  return nullptr;
+}
+
 Result<std::string, std::string> render_hooks(const ir::Variant& v, const Dialect& dialect) {
+  std::string cap_body = "return 0.f;";
+  const ir::ExprRef cap = soft_cap_value(v.score);
+  if (cap) {
+    auto e = render_expr(cap, dialect, v.params, v.inputs);
+    if (!e) return fail(e.error());
+    cap_body = "return " + *e + ";";
+  }
   std::string slope_body = "return 0.f;";
   const ir::ExprRef slope = linear_position_slope(v.score);
   if (slope) {
@@ -142,6 +174,8 @@ Result<std::string, std::string> render_hooks(const ir::Variant& v, const Dialec
       "  static constexpr bool kHasScoreTransform = {};\n"
       "  // The transform is score + position_slope() * (kv_pos - q_pos) (ALiBi's form).\n"
       "  static constexpr bool kLinearPositionBias = {};\n"
+      "  // The transform is soft_cap() * tanh(score / soft_cap()) with a per-launch cap.\n"
+      "  static constexpr bool kSoftCap = {};\n"
       "  // Visible keys satisfy q_pos + kLowerOffset <= kv_pos <= q_pos + kUpperOffset.\n"
       "  static constexpr bool kHasLowerBand = {};\n"
       "  static constexpr int kLowerOffset = {};\n"
@@ -159,6 +193,9 @@ Result<std::string, std::string> render_hooks(const ir::Variant& v, const Dialec
       "                                                         const AttnjitBoundInputs& bound) {{\n"
       "    {}\n"
       "  }}\n"
+      "  static __device__ __forceinline__ float soft_cap(const AttnjitVariantArgs& args) {{\n"
+      "    {}\n"
+      "  }}\n"
       "  static __device__ __forceinline__ bool mask(const attnjit::Position& at,\n"
       "                                             const AttnjitVariantArgs& args,\n"
       "                                             const AttnjitBoundInputs& bound) {{\n"
@@ -171,10 +208,11 @@ Result<std::string, std::string> render_hooks(const ir::Variant& v, const Dialec
       "{}"
       "  }}\n"
       "}};\n",
-      v.score ? "true" : "false", slope ? "true" : "false", v.band.lower_offset ? "true" : "false",
+      v.score ? "true" : "false", slope ? "true" : "false", cap ? "true" : "false",
+      v.band.lower_offset ? "true" : "false",
       bound_constant(v.band.lower_offset), v.band.upper_offset ? "true" : "false",
       bound_constant(v.band.upper_offset), (!v.mask || v.band.exact) ? "true" : "false",
-      score_locals, score_body, slope_body, mask_locals, mask_body, bind_body(v));
+      score_locals, score_body, slope_body, cap_body, mask_locals, mask_body, bind_body(v));
 }
 
 // Features the prefill kernel does not implement yet are refused here, with a

@@ -26,7 +26,10 @@ using nlohmann::json;
 // "paged_decode" is the paged kind's tile when a launch's query chunks are all short
 // (every chunk's packed rows, tokens x query heads per KV head, fit one small tile).
 const std::vector<std::string> kKinds = {"prefill", "paged", "paged_decode"};
-const std::vector<std::string> kConfigKeys = {"BLOCK_M", "BLOCK_N", "num_warps", "num_stages"};
+// "num_splits" (paged kinds only) fixes the split-KV segment count instead of the
+// launch-time heuristic.
+const std::vector<std::string> kConfigKeys = {"BLOCK_M", "BLOCK_N", "num_warps", "num_stages",
+                                              "num_splits"};
 const std::vector<std::string> kKindKeys = {"default", "buckets"};
 const std::vector<std::string> kBucketKeys = {"head_dim_min", "head_dim_max", "causal",
                                               "sliding_window", "config"};
@@ -136,6 +139,11 @@ TileConfig read_config(const json& j, const std::string& path, int smem_head_dim
   c.block_n = read_int(require(j, path, "BLOCK_N"), join_path(path, "BLOCK_N"), 1);
   c.warps = read_int(require(j, path, "num_warps"), join_path(path, "num_warps"), 1);
   c.stages = read_int(require(j, path, "num_stages"), join_path(path, "num_stages"), 1);
+  if (j.contains("num_splits")) {
+    if (path.rfind("prefill", 0) == 0)
+      error_at(join_path(path, "num_splits"), "num_splits applies to the paged kinds only");
+    c.num_splits = read_int(j["num_splits"], join_path(path, "num_splits"), 1);
+  }
   const std::string problem = validate_tile(c, smem_head_dim, smem_limit);
   if (!problem.empty()) error_at(path, problem);
   return c;

@@ -6,6 +6,8 @@
 //                  "buckets": [ {"head_dim_min": 129, "head_dim_max": 256,
 //                                "config": {"BLOCK_M": 64, ...}} ] } }
 //
+// Paged configs may add "num_splits" to fix the split-KV segment count.
+//
 // The first bucket whose bounds hold wins; otherwise "default". Every file is
 // validated on load; an error names the file and the JSON path of the bad key.
 #include <map>
@@ -22,6 +24,7 @@ struct TileConfig {
   int block_n = 64;     // keys per main-loop iteration
   int warps = 8;
   int stages = 2;       // cp.async pipeline depth for K/V tiles
+  int num_splits = 0;   // paged kinds: split-KV segments per sequence; 0 = heuristic
   bool operator==(const TileConfig&) const = default;
 };
 

@@ -85,7 +85,9 @@ void Engine::paged(const ir::Variant& variant, const PagedArgs& args, cuda::CUst
                                            : shape.max_blocks_per_seq * page_size;
   const int max_tiles = (max_kv + tile.block_n - 1) / tile.block_n;
   const int shared_bytes = attention_shared_bytes(tile, variant);
-  int splits = std::min(args.num_splits, ATTNJIT_MAX_MERGE_PARTS);
+  // The caller's count, else the config's, else the heuristic's.
+  int splits = std::min(args.num_splits > 0 ? args.num_splits : tile.num_splits,
+                        ATTNJIT_MAX_MERGE_PARTS);
   if (splits <= 0) {
     // Blocks that do work: one per sequence when decoding (grid_x also counts blocks
     // that find no rows and exit).

@@ -287,7 +287,7 @@ __device__ __forceinline__ void load_shared_words(u32 (&w)[(kBytes + 3) / 4], u3
 // sequence must read as zeros: a NaN there would reach the output through P*V).
 __device__ __forceinline__ void copy16_async(u32 dst, const void* src, bool valid) {
   int bytes = valid ? 16 : 0;
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(dst), "l"(src), "r"(bytes));
+  asm volatile("cp.async.cg.shared.global.L2::128B [%0], [%1], 16, %2;" ::"r"(dst), "l"(src), "r"(bytes));
 }
 // Copies 4 bytes (a per-token scale), or writes zeros when `valid` is false.
 __device__ __forceinline__ void copy4_async(u32 dst, const void* src, bool valid) {

@@ -33,6 +33,7 @@ struct PackedRows {
   }
   __device__ __forceinline__ int q_pos(int r) const { return pos0 + r / kGroupSize; }
   __device__ __forceinline__ int q_head(int r) const { return head0 + r % kGroupSize; }
+  static constexpr bool kOneHead = kGroupSize == 1;  // every row belongs to one query head
 };
 
 // A tile's rows through the block table: rows of K, V, or their per-token scales. The

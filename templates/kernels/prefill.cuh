@@ -36,6 +36,7 @@ struct PrefillRows {
   }
   __device__ __forceinline__ int q_pos(int r) const { return r + q_pos_shift; }
   __device__ __forceinline__ int q_head(int) const { return head; }
+  static constexpr bool kOneHead = true;  // every row belongs to one query head
 };
 
 // One sequence's keys and values.

@@ -245,3 +245,19 @@ TEST_CASE("--tile override parsing", "[config]") {
         "BLOCK_M must be 16 * num_warps = 64 or 32 * num_warps = 128 (each warp owns 16 or 32 "
         "query rows), or 16 (the warps split the KV tiles), got 96");
 }
+
+TEST_CASE("paged configs may fix the split-KV segment count", "[config]") {
+  const std::string json = R"({"arch": "sm_90", "paged_decode": {"default":
+      {"BLOCK_M": 16, "BLOCK_N": 16, "num_warps": 4, "num_stages": 2, "num_splits": 3}}})";
+  auto table = TuningTable::parse(json, "t.json");
+  REQUIRE(table.ok());
+  CHECK(table->pick("paged_decode", 128, true)->num_splits == 3);
+  // Absent means the heuristic decides.
+  CHECK(TuningTable::embedded("sm_90")->pick("paged_decode", 128, true)->num_splits == 0);
+  CHECK(parse_error(with_prefill(
+            R"({"default": {"BLOCK_M": 128, "BLOCK_N": 64, "num_warps": 8, "num_stages": 2, "num_splits": 2}})")) ==
+        "t.json: prefill.default.num_splits: num_splits applies to the paged kinds only");
+  CHECK(parse_error(R"({"arch": "sm_90", "paged": {"default":
+      {"BLOCK_M": 64, "BLOCK_N": 64, "num_warps": 4, "num_stages": 2, "num_splits": 0}}})") ==
+        "t.json: paged.default.num_splits: expected a positive integer, got 0");
+}

@@ -2,11 +2,12 @@
 // random block table (pages of all sequences shuffled), timed with CUDA events
 // (warm-up, median). Reports the KV bytes read per second (K and V once, plus
 // per-token scales) and KV tokens per second. --sweep times batches 1..N to show
-// whether time jumps when the batch grows by one.
+// whether time jumps when the batch grows by one; with --splits-list it also times each
+// listed split count per batch (the data the split heuristic is judged against).
 //
 //   attnjit-bench decode --batch 64 --ctx 8192 [--hq 32 --hk 8 --hdim 128]
 //                        [--page 16] [--layout NHD|HND] [--kv bf16|fp8_e4m3]
-//                        [--splits N] [--sweep N]
+//                        [--splits N] [--sweep N] [--splits-list 1,2,4,8]
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -32,6 +33,7 @@ struct DecodeBench {
   std::string layout = "NHD";
   int splits = 0;
   int sweep = 0;
+  std::vector<int> splits_list;  // extra split counts timed per batch
   int iters = 50;
   std::optional<TileConfig> tile;
 };
@@ -41,7 +43,7 @@ struct DecodeBench {
                "attnjit-bench decode: %s\n"
                "usage: attnjit-bench decode [--batch B] [--ctx C] [--hq H] [--hk H] [--hdim D]\n"
                "                            [--page P] [--layout NHD|HND] [--kv bf16|fp8_e4m3]\n"
-               "                            [--splits N]\n"
+               "                            [--splits N] [--splits-list N,N,...]\n"
                "                            [--sweep N] [--iters N] [--tile BM,BN,W,S]\n",
                message.c_str());
   std::exit(2);
@@ -84,8 +86,10 @@ struct Timing {
   int splits;
 };
 
-Timing time_decode(Engine& engine, const std::shared_ptr<cuda::Driver>& gpu, const ir::Variant& v,
-                   const DecodeBench& b, int batch) {
+// Times one batch size with each split count in `split_counts` (0: the heuristic's).
+std::vector<Timing> time_decode(Engine& engine, const std::shared_ptr<cuda::Driver>& gpu,
+                                const ir::Variant& v, const DecodeBench& b, int batch,
+                                const std::vector<int>& split_counts) {
   const int pages_per_seq = (b.ctx + b.page - 1) / b.page;
   const int num_blocks = batch * pages_per_seq;
   const int elem = b.kv == "bf16" ? 2 : 1;
@@ -122,20 +126,23 @@ Timing time_decode(Engine& engine, const std::shared_ptr<cuda::Driver>& gpu, con
   args.max_seqlen_q = 1;
   args.max_seqlen_k = b.ctx;
   args.out = contiguous_view(out.data(), DType::bf16, {batch, b.hq, b.hdim});
-  args.num_splits = b.splits;
 
-  for (int i = 0; i < 5; ++i) engine.paged(v, args);
-  cuda::synchronize(*gpu);
-  cuda::EventTimer timer(gpu);
-  std::vector<float> ms;
-  for (int i = 0; i < b.iters; ++i) {
-    timer.start();
-    engine.paged(v, args);
-    ms.push_back(timer.stop_ms());
+  std::vector<Timing> timings;
+  for (const int splits : split_counts) {
+    args.num_splits = splits;
+    for (int i = 0; i < 5; ++i) engine.paged(v, args);
+    cuda::synchronize(*gpu);
+    cuda::EventTimer timer(gpu);
+    std::vector<float> ms;
+    for (int i = 0; i < b.iters; ++i) {
+      timer.start();
+      engine.paged(v, args);
+      ms.push_back(timer.stop_ms());
+    }
+    std::sort(ms.begin(), ms.end());
+    timings.push_back({ms[ms.size() / 2], engine.last_paged_splits()});
   }
-  std::sort(ms.begin(), ms.end());
-  const int splits = b.splits > 0 ? b.splits : engine.last_paged_splits();
-  return {ms[ms.size() / 2], splits};
+  return timings;
 }
 
 void report(const DecodeBench& b, int batch, const Timing& t) {
@@ -161,6 +168,27 @@ int positive(const std::string& flag, const char* value) {
   return static_cast<int>(n);
 }
 
+std::vector<int> positive_list(const std::string& flag, const std::string& text) {
+  std::vector<int> values;
+  size_t start = 0;
+  while (start <= text.size()) {
+    const size_t comma = std::min(text.find(',', start), text.size());
+    values.push_back(positive(flag, text.substr(start, comma - start).c_str()));
+    start = comma + 1;
+  }
+  return values;
+}
+
+// One line per batch: the heuristic's choice and each listed split count's time.
+void report_split_grid(const DecodeBench& b, int batch, const std::vector<Timing>& t) {
+  std::string by_splits;
+  for (size_t i = 1; i < t.size(); ++i)
+    by_splits += fmt::format("{}\"{}\": {:.4f}", i > 1 ? ", " : "", t[i].splits, t[i].median_ms);
+  std::printf("{\"kind\": \"decode_splits\", \"batch\": %d, \"ctx\": %d, \"auto_splits\": %d, "
+              "\"auto_ms\": %.4f, \"ms_by_splits\": {%s}}\n",
+              batch, b.ctx, t[0].splits, t[0].median_ms, by_splits.c_str());
+}
+
 }  // namespace
 
 int run_decode_command(int argc, char** argv) {
@@ -179,6 +207,7 @@ int run_decode_command(int argc, char** argv) {
     else if (flag == "--page") b.page = positive(flag, value());
     else if (flag == "--splits") b.splits = positive(flag, value());
     else if (flag == "--sweep") b.sweep = positive(flag, value());
+    else if (flag == "--splits-list") b.splits_list = positive_list(flag, value());
     else if (flag == "--iters") b.iters = positive(flag, value());
     else if (flag == "--kv") b.kv = value();
     else if (flag == "--layout") b.layout = value();
@@ -196,10 +225,13 @@ int run_decode_command(int argc, char** argv) {
   Engine engine(options);
   auto gpu = engine.driver();
   const ir::Variant v = decode_variant(b);
-  if (b.sweep > 0) {
-    for (int batch = 1; batch <= b.sweep; ++batch) report(b, batch, time_decode(engine, gpu, v, b, batch));
-  } else {
-    report(b, b.batch, time_decode(engine, gpu, v, b, b.batch));
+  std::vector<int> split_counts = {b.splits};  // 0: the heuristic
+  split_counts.insert(split_counts.end(), b.splits_list.begin(), b.splits_list.end());
+  const int first = b.sweep > 0 ? 1 : b.batch, last = b.sweep > 0 ? b.sweep : b.batch;
+  for (int batch = first; batch <= last; ++batch) {
+    const std::vector<Timing> t = time_decode(engine, gpu, v, b, batch, split_counts);
+    if (b.splits_list.empty()) report(b, batch, t[0]);
+    else report_split_grid(b, batch, t);
   }
   return 0;
 }

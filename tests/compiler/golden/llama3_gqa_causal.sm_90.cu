@@ -292,7 +292,7 @@ __device__ __forceinline__ void load_shared_words(u32 (&w)[(kBytes + 3) / 4], u3
 // sequence must read as zeros: a NaN there would reach the output through P*V).
 __device__ __forceinline__ void copy16_async(u32 dst, const void* src, bool valid) {
   int bytes = valid ? 16 : 0;
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(dst), "l"(src), "r"(bytes));
+  asm volatile("cp.async.cg.shared.global.L2::128B [%0], [%1], 16, %2;" ::"r"(dst), "l"(src), "r"(bytes));
 }
 // Copies 4 bytes (a per-token scale), or writes zeros when `valid` is false.
 __device__ __forceinline__ void copy4_async(u32 dst, const void* src, bool valid) {
@@ -487,6 +487,8 @@ struct VariantHooks {
   static constexpr bool kHasScoreTransform = false;
   // The transform is score + position_slope() * (kv_pos - q_pos) (ALiBi's form).
   static constexpr bool kLinearPositionBias = false;
+  // The transform is soft_cap() * tanh(score / soft_cap()) with a per-launch cap.
+  static constexpr bool kSoftCap = false;
   // Visible keys satisfy q_pos + kLowerOffset <= kv_pos <= q_pos + kUpperOffset.
   static constexpr bool kHasLowerBand = false;
   static constexpr int kLowerOffset = 0;
@@ -501,6 +503,9 @@ struct VariantHooks {
   }
   static __device__ __forceinline__ float position_slope(const AttnjitVariantArgs& args,
                                                          const AttnjitBoundInputs& bound) {
+    return 0.f;
+  }
+  static __device__ __forceinline__ float soft_cap(const AttnjitVariantArgs& args) {
     return 0.f;
   }
   static __device__ __forceinline__ bool mask(const attnjit::Position& at,
@@ -530,7 +535,8 @@ struct VariantHooks {
 // A kind's entry point describes its rows and keys with two small policies and calls
 // attend():
 //   Rows: q_row(r) / out_row(r) / lse_at(r) pointers, q_pos(r), q_head(r), the number
-//         of valid rows, the first and last query position;
+//         of valid rows, the first and last query position, and kOneHead (true when
+//         every row belongs to the same query head);
 //   Keys: k_tile(first) / v_tile(first) addressers of a tile's rows (called as
 //         addresser(r) for key first + r), and, with per-token-head scales,
 //         k_scale_tile(first) / v_scale_tile(first) addressers of the tile's scales;
@@ -1026,10 +1032,38 @@ __device__ __forceinline__ void attend(unsigned char* shared, const Rows& rows, 
     }
   }
 
-  // With a score transform the logits are brought into the log2 domain explicitly
-  // (measured faster for ALiBi than folding log2(e) into the exp2 FMA); otherwise the
-  // scale folds into one FMA inside exp2.
-  const float exp2_scale = VariantHooks::kHasScoreTransform ? 1.f : softmax_scale_log2;
+  // ALiBi with one slope for the whole block (one query head): the bias's query part,
+  // slope * q_pos, is constant along a row and cancels in the softmax, so scores carry
+  // slope * (kv_pos - q_ref) instead, q_ref being the block's first position. That
+  // depends on the column alone, so it is the initial value of the score accumulators
+  // (in units of q.k, made once per tile) and costs nothing per score. The epilogue
+  // puts slope * (q_ref - q_pos) back into each row's max, for the LSE and the sinks.
+  // Per-token K scales multiply the accumulators after the MMAs, so they keep the
+  // per-score form.
+  constexpr bool kColumnBias = VariantHooks::kLinearPositionBias && Rows::kOneHead &&
+                               !(G::kKvRaw && kPerTokenHeadScales);
+  // Score transforms evaluated per score: all but the column bias.
+  constexpr bool kTransformPerScore = VariantHooks::kHasScoreTransform && !kColumnBias;
+  const float q_ref = static_cast<float>(rows.q_pos_first);
+
+  // Soft-capping with a cap fixed per launch, cap * tanh(score / cap): scores are kept
+  // as tanh(score / |cap|) in [-1, 1] (one multiply and the tanh; the function is the
+  // same for -cap) and |cap| * log2(e) becomes the exp2 scale.
+  float soft_cap_inner = 0.f, soft_cap_log2 = 0.f;
+  if constexpr (VariantHooks::kSoftCap) {
+    const float cap = fabsf(VariantHooks::soft_cap(args));
+    soft_cap_inner = softmax_scale / cap;
+    soft_cap_log2 = cap * kLog2e;
+  }
+
+  // Other score transforms bring the logits into the log2 domain explicitly (measured
+  // faster for ALiBi than folding log2(e) into the exp2 FMA); without one the scale
+  // folds into one FMA inside exp2.
+  const float exp2_scale = VariantHooks::kSoftCap ? soft_cap_log2
+                           : kTransformPerScore    ? 1.f
+                                                   : softmax_scale_log2;
+  // kColumnBias: slope / softmax_scale, the bias per key in units of q.k.
+  const float column_slope = kColumnBias ? slope_log2[0][0] / softmax_scale_log2 : 0.f;
 
   for (int n = n_first, it = 0; n < n_end; n += G::kGroups, ++it) {
     async_wait<kStages - 2>();  // tile n has landed ...
@@ -1045,11 +1079,18 @@ __device__ __forceinline__ void attend(unsigned char* shared, const Rows& rows, 
 
     // S = Q K^T for this warp's rows and the tile's kBlockN keys. Each K fragment
     // read from shared memory feeds kRowTiles MMAs.
+    const int kv_first = n * kBlockN;
+    const float kv_first_f = static_cast<float>(kv_first + (lane % 4) * 2);  // this lane's first key
     float s[kRowTiles][G::kScoreTiles][4];
 #pragma unroll
-    for (int mt = 0; mt < kRowTiles; ++mt)
+    for (int t = 0; t < G::kScoreTiles; ++t) {
 #pragma unroll
-      for (int t = 0; t < G::kScoreTiles; ++t) s[mt][t][0] = s[mt][t][1] = s[mt][t][2] = s[mt][t][3] = 0.f;
+      for (int c = 0; c < 2; ++c) {
+        const float init = kColumnBias ? column_slope * (kv_first_f + static_cast<float>(t * 8 + c) - q_ref) : 0.f;
+#pragma unroll
+        for (int mt = 0; mt < kRowTiles; ++mt) s[mt][t][c] = s[mt][t][2 + c] = init;
+      }
+    }
     if constexpr (G::kKvRaw) {
       // Four k-steps at a time: one 16-byte load per K row and chunk for fp8.
 #pragma unroll
@@ -1095,7 +1136,6 @@ __device__ __forceinline__ void attend(unsigned char* shared, const Rows& rows, 
 
     // Score transform and mask. A tile wholly inside an exact band needs neither
     // sequence-end nor per-element checks.
-    const int kv_first = n * kBlockN;
     const bool full_tile =
         VariantHooks::kBandIsExact && !range.widened_by_range && kv_first + kBlockN <= keys.kv_len &&
         (!VariantHooks::kHasUpperBand ||
@@ -1103,10 +1143,10 @@ __device__ __forceinline__ void attend(unsigned char* shared, const Rows& rows, 
         (!VariantHooks::kHasLowerBand ||
          kv_first >= rows.q_pos_last + VariantHooks::kLowerOffset);
     full_tiles += full_tile;
-    const float kv_first_f = static_cast<float>(kv_first + (lane % 4) * 2);
-    // ALiBi-form bias, row part: slope * log2(e) * (this lane's first key - q_pos).
+    // ALiBi-form bias with a slope per row, row part: slope * log2(e) * (this lane's
+    // first key - q_pos).
     float row_bias[kRowTiles][2];
-    if constexpr (VariantHooks::kLinearPositionBias) {
+    if constexpr (VariantHooks::kLinearPositionBias && !kColumnBias) {
 #pragma unroll
       for (int mt = 0; mt < kRowTiles; ++mt)
 #pragma unroll
@@ -1114,48 +1154,65 @@ __device__ __forceinline__ void attend(unsigned char* shared, const Rows& rows, 
           row_bias[mt][r] = slope_log2[mt][r] *
                             (kv_first_f - static_cast<float>(rows.q_pos(my_row(mt, r))));
     }
-    if (VariantHooks::kHasScoreTransform || !full_tile) {
+    // A tile's positions, for the hooks: recomputed per use (cheap) rather than held.
+    auto position = [&](int mt, int t, int e) {
+      Position at;
+      at.q_pos = rows.q_pos(my_row(mt, e / 2));
+      at.kv_pos = kv_first + t * 8 + (lane % 4) * 2 + (e % 2);
+      at.q_pos_f = static_cast<float>(at.q_pos);  // per row: hoisted out of t and e
+      at.kv_pos_f = kv_first_f + static_cast<float>(t * 8 + (e % 2));
+      at.q_head = rows.q_head(my_row(mt, e / 2));
+      at.kv_head = at.q_head / kGroupSize;
+      at.seq = opt.seq;
+      at.q_len = rows.q_len;
+      at.kv_len = keys.kv_len;
+      return at;
+    };
+    // The transform, then the mask, as two branch-free passes: the transform of each
+    // score can then start as soon as its MMA result is ready.
+    if constexpr (kTransformPerScore) {
 #pragma unroll
       for (int mt = 0; mt < kRowTiles; ++mt) {
 #pragma unroll
         for (int t = 0; t < G::kScoreTiles; ++t) {
 #pragma unroll
           for (int e = 0; e < 4; ++e) {
-            Position at;
-            at.q_pos = rows.q_pos(my_row(mt, e / 2));
-            at.kv_pos = kv_first + t * 8 + (lane % 4) * 2 + (e % 2);
-            at.q_pos_f = static_cast<float>(at.q_pos);  // per row: hoisted out of t and e
-            at.kv_pos_f = kv_first_f + static_cast<float>(t * 8 + (e % 2));
-            at.q_head = rows.q_head(my_row(mt, e / 2));
-            at.kv_head = at.q_head / kGroupSize;
-            at.seq = opt.seq;
-            at.q_len = rows.q_len;
-            at.kv_len = keys.kv_len;
-            float x = s[mt][t][e];
+            float& x = s[mt][t][e];
             if constexpr (VariantHooks::kLinearPositionBias) {
               // log2(e) * (scale * s + slope * (kv_pos - q_pos)), as two FMAs: the row's
               // part of the bias once per tile, the column's a constant.
               x = fmaf(x, softmax_scale_log2,
                        fmaf(slope_log2[mt][e / 2], static_cast<float>(t * 8 + (e % 2)),
                             row_bias[mt][e / 2]));
-            } else if (VariantHooks::kHasScoreTransform) {
-              x = VariantHooks::score(x * softmax_scale, at, args, bound[mt][e / 2]) * kLog2e;
+            } else if constexpr (VariantHooks::kSoftCap) {
+              x = tanh_approx(x * soft_cap_inner);
+            } else {
+              x = VariantHooks::score(x * softmax_scale, position(mt, t, e), args, bound[mt][e / 2]) * kLog2e;
             }
-            if (!full_tile) {
-              bool visible = at.kv_pos < keys.kv_len;
-              if (VariantHooks::kHasUpperBand)
-                visible = visible && at.kv_pos <= at.q_pos + VariantHooks::kUpperOffset;
-              if (VariantHooks::kHasLowerBand)
-                visible = visible && at.kv_pos >= at.q_pos + VariantHooks::kLowerOffset;
-              if (!VariantHooks::kBandIsExact)
-                visible = visible && VariantHooks::mask(at, args, bound[mt][e / 2]);
-              if constexpr (kHasRanges) {
-                if (range.widened_by_range && !visible && at.kv_pos < keys.kv_len)
-                  visible = in_same_range(opt.ranges, opt.range_count, at.q_pos, at.kv_pos);
-              }
-              if (!visible) x = neg_inf();
+          }
+        }
+      }
+    }
+    if (!full_tile) {
+#pragma unroll
+      for (int mt = 0; mt < kRowTiles; ++mt) {
+#pragma unroll
+        for (int t = 0; t < G::kScoreTiles; ++t) {
+#pragma unroll
+          for (int e = 0; e < 4; ++e) {
+            const Position at = position(mt, t, e);
+            bool visible = at.kv_pos < keys.kv_len;
+            if (VariantHooks::kHasUpperBand)
+              visible = visible && at.kv_pos <= at.q_pos + VariantHooks::kUpperOffset;
+            if (VariantHooks::kHasLowerBand)
+              visible = visible && at.kv_pos >= at.q_pos + VariantHooks::kLowerOffset;
+            if (!VariantHooks::kBandIsExact)
+              visible = visible && VariantHooks::mask(at, args, bound[mt][e / 2]);
+            if constexpr (kHasRanges) {
+              if (range.widened_by_range && !visible && at.kv_pos < keys.kv_len)
+                visible = in_same_range(opt.ranges, opt.range_count, at.q_pos, at.kv_pos);
             }
-            s[mt][t][e] = x;
+            if (!visible) s[mt][t][e] = neg_inf();
           }
         }
       }
@@ -1261,6 +1318,8 @@ __device__ __forceinline__ void attend(unsigned char* shared, const Rows& rows, 
     for (int r = 0; r < 2; ++r) {
       row_total[mt][r] = quad_sum(row_sum[mt][r]) * pow2(-kOperandLog2);
       row_max_log2[mt][r] = row_max[mt][r] == neg_inf() ? neg_inf() : row_max[mt][r] * exp2_scale;
+      if constexpr (kColumnBias)  // the query part of the bias, left out of the scores
+        row_max_log2[mt][r] += slope_log2[0][0] * (q_ref - static_cast<float>(rows.q_pos(my_row(mt, r))));
     }
   }
   if constexpr (G::kWarpsSplitKv) {
@@ -1404,6 +1463,7 @@ struct PrefillRows {
   }
   __device__ __forceinline__ int q_pos(int r) const { return r + q_pos_shift; }
   __device__ __forceinline__ int q_head(int) const { return head; }
+  static constexpr bool kOneHead = true;  // every row belongs to one query head
 };
 
 // One sequence's keys and values.
