@@ -20,4 +20,5 @@ for layout in NHD HND; do
     "$bench" decode --batch 64 --ctx 8192 --kv "$kv" --layout "$layout"
   done
 done
-"$bench" decode --ctx 2048 --sweep 48 --iters 20
+"$bench" decode --ctx 2048 --sweep 64 --iters 20
+"$bench" decode --ctx 8192 --sweep 64 --iters 10
