@@ -32,7 +32,7 @@ const std::vector<std::string> kConfigKeys = {"BLOCK_M", "BLOCK_N", "num_warps",
                                               "num_splits"};
 const std::vector<std::string> kKindKeys = {"default", "buckets"};
 const std::vector<std::string> kBucketKeys = {"head_dim_min", "head_dim_max", "causal",
-                                              "sliding_window", "config"};
+                                              "sliding_window", "score_transform", "config"};
 
 // Opt-in shared memory per block (bytes), by arch; unknown archs get the smallest.
 struct SharedMemoryLimit {
@@ -173,6 +173,12 @@ TuningBucket read_bucket(const json& j, const std::string& path, int smem_limit)
     if (!window.is_boolean())
       error_at(join_path(path, "sliding_window"), "expected true or false, got " + describe(window));
     b.sliding_window_only = window.get<bool>();
+  }
+  if (j.contains("score_transform")) {
+    const json& transform = j["score_transform"];
+    if (!transform.is_boolean())
+      error_at(join_path(path, "score_transform"), "expected true or false, got " + describe(transform));
+    b.score_transform_only = transform.get<bool>();
   }
   // A bounded bucket's config must fit shared memory at its largest head_dim.
   const int smem_head_dim = j.contains("head_dim_max") ? b.head_dim_max : 0;
@@ -367,13 +373,14 @@ Result<TuningTable, std::string> TuningTable::embedded(const std::string& arch) 
 }
 
 std::optional<TileConfig> TuningTable::pick(const std::string& kind, int head_dim, bool causal,
-                                            bool sliding_window) const {
+                                            bool sliding_window, bool score_transform) const {
   auto it = kinds_.find(kind);
   if (it == kinds_.end()) return std::nullopt;
   for (const TuningBucket& b : it->second.buckets) {
     if (head_dim < b.head_dim_min || head_dim > b.head_dim_max) continue;
     if (b.causal_only && !causal) continue;
     if (b.sliding_window_only && !sliding_window) continue;
+    if (b.score_transform_only && !score_transform) continue;
     return b.config;
   }
   return it->second.default_config;

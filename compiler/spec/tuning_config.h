@@ -35,6 +35,10 @@ struct TuningBucket {
   // "sliding_window": true limits it to masks with a lower KV bound (windows), where a
   // shorter query tile wastes fewer keys at the window's two diagonal edges.
   bool sliding_window_only = false;
+  // "score_transform": true limits it to variants with a `score = ...` expression,
+  // whose per-score work (a tanh for soft-capping) a shorter, narrower tile with more
+  // resident warps hides better.
+  bool score_transform_only = false;
   TileConfig config;
 };
 
@@ -56,7 +60,7 @@ class TuningTable {
   const std::string& arch() const { return arch_; }
   // Tile config for a kind ("prefill") and problem; the kind must be present.
   std::optional<TileConfig> pick(const std::string& kind, int head_dim, bool causal,
-                                 bool sliding_window = false) const;
+                                 bool sliding_window = false, bool score_transform = false) const;
 
  private:
   std::string arch_;

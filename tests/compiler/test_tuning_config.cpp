@@ -87,6 +87,8 @@ TEST_CASE("pick() takes the first matching bucket, else the default", "[config]"
     "prefill": {
       "default": {"BLOCK_M": 128, "BLOCK_N": 64, "num_warps": 8, "num_stages": 2},
       "buckets": [
+        {"head_dim_min": 100, "head_dim_max": 128, "score_transform": true,
+         "config": {"BLOCK_M": 128, "BLOCK_N": 32, "num_warps": 4, "num_stages": 2}},
         {"head_dim_min": 100, "head_dim_max": 128, "causal": true,
          "config": {"BLOCK_M": 64, "BLOCK_N": 64, "num_warps": 4, "num_stages": 2}},
         {"head_dim_min": 65, "head_dim_max": 128,
@@ -102,6 +104,8 @@ TEST_CASE("pick() takes the first matching bucket, else the default", "[config]"
   CHECK(table->pick("prefill", 96, true) == TileConfig{32, 32, 2, 3});    // below the first's min
   CHECK(table->pick("prefill", 256, false) == TileConfig{16, 16, 1, 4});  // open upper bound
   CHECK(table->pick("prefill", 64, true) == TileConfig{128, 64, 8, 2});   // default
+  CHECK(table->pick("prefill", 128, true, false, true) == TileConfig{128, 32, 4, 2});  // transform
+  CHECK(table->pick("prefill", 64, true, false, true) == TileConfig{128, 64, 8, 2});  // out of range
   CHECK_FALSE(table->pick("paged", 128, true).has_value());
 }
 
