@@ -65,10 +65,9 @@ class Engine {
   void merge(const ir::Variant& variant, const MergeArgs& args, cuda::CUstream stream = nullptr);
 
   // The number of split-KV segments paged() uses for a launch of `blocks` working
-  // thread blocks over KV sequences of up to `max_kv_tiles` tiles of `tile_bytes` K
-  // and V bytes, on `sm_count` SMs that hold `blocks_per_sm` blocks each.
-  static int choose_splits(long long blocks, int max_kv_tiles, long long tile_bytes, int sm_count,
-                           int blocks_per_sm);
+  // thread blocks over KV sequences of up to `max_kv_tiles` tiles on `sm_count` SMs
+  // that hold `blocks_per_sm` blocks each.
+  static int choose_splits(long long blocks, int max_kv_tiles, int sm_count, int blocks_per_sm);
   // The split count of the last paged() launch (for benchmarks and logs).
   int last_paged_splits() const { return last_paged_splits_; }
 

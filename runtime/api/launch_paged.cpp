@@ -18,10 +18,6 @@ namespace {
 
 constexpr int kMergeWarps = 4;  // rows (x heads) per merge / cache_write block
 
-// Bytes of K and V in one tile of the decode configuration the split model was fitted
-// on (16 keys x d128 x bf16, K and V).
-constexpr double kDecodeTileBytesMeasured = 16.0 * 128 * 2 * 2;
-
 // Element strides of a paged cache view as (block, slot, head), whatever the layout.
 struct PageStrides {
   long long block, slot, head;
@@ -45,8 +41,7 @@ void launch_merge(const cuda::LoadedKernel& kernel, const AttnjitMergeParams& p,
 
 }  // namespace
 
-int Engine::choose_splits(long long blocks, int max_kv_tiles, long long tile_bytes, int sm_count,
-                          int blocks_per_sm) {
+int Engine::choose_splits(long long blocks, int max_kv_tiles, int sm_count, int blocks_per_sm) {
   // Never give a segment fewer than two tiles.
   const int most = std::min(ATTNJIT_MAX_MERGE_PARTS, max_kv_tiles / 2);
   if (most < 2 || blocks <= 0) return 1;
@@ -56,21 +51,22 @@ int Engine::choose_splits(long long blocks, int max_kv_tiles, long long tile_byt
   // per block (start, Q load, pipeline fill, epilogue); a partial wave's blocks share
   // the memory bandwidth among fewer of them and stream faster, but not without
   // limit (kPartialFloor); splitting adds the merge pass. Constants fitted on the
-  // H200 to a grid of measured times (batch 1-64 x context 512-32768 x 14 split
-  // counts, 8 KV heads, d128): the rule picks a count within 5% of the fastest
-  // measured one for 95% of the points, and the worst pick is 16% slower.
+  // H200 to grids of measured times (8 KV heads, d128, 16-key tiles; bf16 K/V: batch
+  // 1-64 x context 512-32768 x 14 split counts, 200 points; fp8: batch 1-64 x context
+  // 2048 and 8192 x 8 counts, 104 points): the rule picks a count within 5% of the
+  // fastest measured one for 96% (bf16) and 90% (fp8) of the points. The fixed costs
+  // stay in tiles for fp8 (a byte-based scaling fitted worse): a block's start and
+  // end are latency, not bandwidth.
   const long long wave = static_cast<long long>(sm_count) * std::max(1, blocks_per_sm);
-  const double fixed_per_block = 22.0 * kDecodeTileBytesMeasured / tile_bytes;
-  const double merge = 16.0 * kDecodeTileBytesMeasured / tile_bytes;
-  constexpr double kPartialFloor = 0.75;
+  constexpr double kFixedPerBlock = 22.0, kMerge = 16.0, kPartialFloor = 0.75;
   auto cost = [&](int s) {
     const double tiles = (max_kv_tiles + s - 1) / s;
     const long long segments = blocks * s;
     const long long full_waves = segments / wave, rest = segments % wave;
-    double t = full_waves * (tiles + fixed_per_block);
+    double t = full_waves * (tiles + kFixedPerBlock);
     if (rest > 0)
-      t += tiles * std::max(static_cast<double>(rest) / wave, kPartialFloor) + fixed_per_block;
-    return t + (s > 1 ? merge : 0.0);
+      t += tiles * std::max(static_cast<double>(rest) / wave, kPartialFloor) + kFixedPerBlock;
+    return t + (s > 1 ? kMerge : 0.0);
   };
   int best = 1;
   double best_cost = cost(1);
@@ -117,8 +113,7 @@ void Engine::paged(const ir::Variant& variant, const PagedArgs& args, cuda::CUst
     if (blocks < 32LL * sms)
       per_sm = resolve(variant, KernelKind::paged, "attnjit::paged", tuning, true)
                    .kernel->blocks_per_sm(tile.warps * 32, shared_bytes);
-    const long long tile_bytes = 2LL * tile.block_n * variant.head_dim * dtype_bytes(variant.kv_type);
-    splits = choose_splits(blocks, max_tiles, tile_bytes, sms, per_sm);
+    splits = choose_splits(blocks, max_tiles, sms, per_sm);
   }
   last_paged_splits_ = splits;
   const cuda::LoadedKernel& kernel =

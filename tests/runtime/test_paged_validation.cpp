@@ -510,29 +510,29 @@ TEST_CASE("merge: valid arguments and errors", "[paged]") {
 
 TEST_CASE("split-KV heuristic: waves of blocks, a fixed cost per block, a merge cost", "[paged]") {
   const int sms = 132, per_sm = 2;  // H200, two decode blocks per SM: a wave of 264
-  const long long bf16_tile = 16 * 128 * 2 * 2, fp8_tile = bf16_tile / 2;
   // One sequence of 32768 keys (2048 tiles) over 8 KV heads: a wave of segments.
-  CHECK(Engine::choose_splits(8, 2048, bf16_tile, sms, per_sm) == 32);
-  CHECK(Engine::choose_splits(8, 2048, fp8_tile, sms, per_sm) == 32);
+  CHECK(Engine::choose_splits(8, 2048, sms, per_sm) == 32);
+  // 64 x 8192 with fp8 K/V (three blocks per SM): three segments.
+  CHECK(Engine::choose_splits(512, 512, sms, 3) == 3);
   // Never more segments than the merge takes or than half the tiles; a short
   // sequence is not worth the merge.
-  CHECK(Engine::choose_splits(1, 100000, bf16_tile, sms, per_sm) == 64);
-  CHECK(Engine::choose_splits(8, 10, bf16_tile, sms, per_sm) == 1);
-  CHECK(Engine::choose_splits(8, 3, bf16_tile, sms, per_sm) == 1);
+  CHECK(Engine::choose_splits(1, 100000, sms, per_sm) == 64);
+  CHECK(Engine::choose_splits(8, 10, sms, per_sm) == 1);
+  CHECK(Engine::choose_splits(8, 3, sms, per_sm) == 1);
   // Four or five sequences of 2048 keys: about one wave of segments.
-  CHECK(Engine::choose_splits(32, 128, bf16_tile, sms, per_sm) == 8);
-  CHECK(Engine::choose_splits(40, 128, bf16_tile, sms, per_sm) == 5);
+  CHECK(Engine::choose_splits(32, 128, sms, per_sm) == 8);
+  CHECK(Engine::choose_splits(40, 128, sms, per_sm) == 5);
   // Exactly a wave of sequences runs unsplit; one more sequence than a wave splits in
   // two rather than leave a nearly empty second wave.
-  CHECK(Engine::choose_splits(264, 128, bf16_tile, sms, per_sm) == 1);
-  CHECK(Engine::choose_splits(272, 128, bf16_tile, sms, per_sm) == 2);
+  CHECK(Engine::choose_splits(264, 128, sms, per_sm) == 1);
+  CHECK(Engine::choose_splits(272, 128, sms, per_sm) == 2);
   // Large batches (64 x 8192, 128 x 4096 at 8 KV heads) fill the GPU unsplit.
-  CHECK(Engine::choose_splits(512, 512, bf16_tile, sms, per_sm) == 1);
-  CHECK(Engine::choose_splits(1024, 256, bf16_tile, sms, per_sm) == 1);
-  CHECK(Engine::choose_splits(100000, 512, bf16_tile, sms, per_sm) == 1);
+  CHECK(Engine::choose_splits(512, 512, sms, per_sm) == 1);
+  CHECK(Engine::choose_splits(1024, 256, sms, per_sm) == 1);
+  CHECK(Engine::choose_splits(100000, 512, sms, per_sm) == 1);
   for (long long blocks = 1; blocks <= 1200; ++blocks) {
     INFO("blocks " << blocks);
-    const int s = Engine::choose_splits(blocks, 128, bf16_tile, sms, per_sm);
+    const int s = Engine::choose_splits(blocks, 128, sms, per_sm);
     CHECK(s >= 1);
     CHECK(s <= 64);
   }
