@@ -157,6 +157,7 @@ class VariantLowerer {
     report_missing_keys();
     for (const ast::Statement& s : decl_.body)
       std::visit([&](const auto& statement) { lower_statement(statement); }, s);
+    check_scales_have_a_cache();
     return std::move(variant_);
   }
 
@@ -461,6 +462,17 @@ class VariantLowerer {
       return;
     }
     variant_.kv_scale = granularity;
+    kv_scale_location_ = q.location;
+  }
+
+  // K/V scales reach a kernel only through the paged cache's launch arguments (the
+  // contiguous prefill kind takes no descales), so a contiguous cache with scaled K/V
+  // would silently compute with unscaled values.
+  void check_scales_have_a_cache() {
+    if (variant_.kv_scale == ScaleGranularity::none || variant_.kv_cache.kind != KvCacheKind::contiguous)
+      return;
+    error(kv_scale_location_, "scaled K/V ('" + std::string(scale_granularity_name(variant_.kv_scale)) +
+                                  "') need kv_cache = paged(...); a contiguous cache takes no scales");
   }
 
   void lower_kv_cache(const ast::Expr& value) {
@@ -884,6 +896,7 @@ class VariantLowerer {
   Variant variant_;
   std::map<std::string, Declared> declared_;
   std::map<std::string, SourceLocation> first_setting_;
+  SourceLocation kv_scale_location_;  // the kv type's scale qualifier
   std::set<std::string> limit_reported_;  // kinds ("param", "input") already over their limit
 };
 
