@@ -14,23 +14,25 @@ namespace {
 // ATTNJIT_TEMPLATE_DIR names a directory laid out like the repository root; a file
 // under its templates/ replaces the embedded one of the same name, so a kernel
 // template can be edited and measured without rebuilding the library. Safe with the
-// kernel cache, which keys on the generated source. Files are read once per process.
+// kernel cache, which keys on the generated source. Each file is read once per
+// process (the returned views stay valid for its lifetime).
 std::optional<std::string_view> template_override(std::string_view name) {
-  static const char* dir = std::getenv("ATTNJIT_TEMPLATE_DIR");
+  const char* dir = std::getenv("ATTNJIT_TEMPLATE_DIR");
   if (dir == nullptr || *dir == '\0' || !name.starts_with("templates/")) return std::nullopt;
   static std::mutex mutex;
-  static std::map<std::string, std::optional<std::string>, std::less<>> files;
+  static std::map<std::string, std::optional<std::string>, std::less<>> files;  // by path
+  const std::string path = std::string(dir) + "/" + std::string(name);
   std::lock_guard<std::mutex> lock(mutex);
-  auto it = files.find(name);
+  auto it = files.find(path);
   if (it == files.end()) {
     std::optional<std::string> text;
-    std::ifstream in(std::string(dir) + "/" + std::string(name), std::ios::binary);
+    std::ifstream in(path, std::ios::binary);
     if (in) {
       std::ostringstream buffer;
       buffer << in.rdbuf();
       text = buffer.str();
     }
-    it = files.emplace(std::string(name), std::move(text)).first;
+    it = files.emplace(path, std::move(text)).first;
   }
   if (!it->second) return std::nullopt;
   return std::string_view(*it->second);

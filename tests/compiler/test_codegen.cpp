@@ -6,6 +6,8 @@
 #include <fstream>
 #include <sstream>
 
+#include <unistd.h>
+
 #include "catch.h"
 #include "compiler/codegen/codegen.h"
 #include "compiler/passes/pipeline.h"
@@ -94,6 +96,55 @@ TEST_CASE("the causal band reaches the kernel as hook constants", "[codegen]") {
   REQUIRE(bidir.ok());
   CHECK(bidir->text.find("kHasUpperBand = false") != std::string::npos);
   CHECK(bidir->text.find("kHasLowerBand = false") != std::string::npos);
+}
+
+TEST_CASE("recognized score forms reach the kernel as hook constants", "[codegen]") {
+  const char* head = "heads = 4 / 4; head_dim = 64; q = bf16; kv = bf16; out = bf16; "
+                     "kv_cache = contiguous; mask = causal; ";
+  auto softcap = render_kernel(spec_for(variant_from(std::string("variant s { ") + head +
+                                                     "param cap : f32 = 30; score = softcap(cap); }"),
+                                        "sm_90"));
+  REQUIRE(softcap.ok());
+  CHECK(softcap->text.find("kSoftCap = true") != std::string::npos);
+  CHECK(softcap->text.find("kLinearPositionBias = false") != std::string::npos);
+  auto alibi = render_kernel(spec_for(variant_from(std::string("variant a { ") + head +
+                                                   "input slope : f32[q_heads]; score = alibi(slope); }"),
+                                      "sm_90"));
+  REQUIRE(alibi.ok());
+  CHECK(alibi->text.find("kSoftCap = false") != std::string::npos);
+  CHECK(alibi->text.find("kLinearPositionBias = true") != std::string::npos);
+  // A cap that varies per head is not fixed per launch: the general hook runs.
+  auto per_head = render_kernel(spec_for(variant_from(std::string("variant h { ") + head +
+                                                      "input cap : f32[q_heads]; "
+                                                      "score = cap[q_head] * tanh(score / cap[q_head]); }"),
+                                         "sm_90"));
+  REQUIRE(per_head.ok());
+  CHECK(per_head->text.find("kSoftCap = false") != std::string::npos);
+}
+
+TEST_CASE("ATTNJIT_TEMPLATE_DIR replaces embedded templates", "[codegen]") {
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("attnjit-templates-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir / "templates/kernels");
+  auto original = embedded_file("templates/kernels/position.h");
+  REQUIRE(original.has_value());
+  std::ofstream(dir / "templates/kernels/position.h")
+      << "// replaced for the template-dir test\n" << *original;
+  const ir::Variant v = variant_from(
+      "variant t { heads = 4 / 4; head_dim = 64; q = bf16; kv = bf16; out = bf16; "
+      "kv_cache = contiguous; }");
+  ::setenv("ATTNJIT_TEMPLATE_DIR", dir.c_str(), 1);
+  auto replaced = render_kernel(spec_for(v, "sm_90"));
+  // Only templates/ is searched: configs stay embedded.
+  const bool config_embedded = embedded_file("configs/sm_90.json").has_value();
+  ::unsetenv("ATTNJIT_TEMPLATE_DIR");
+  auto embedded = render_kernel(spec_for(v, "sm_90"));
+  std::filesystem::remove_all(dir);
+  REQUIRE(replaced.ok());
+  REQUIRE(embedded.ok());
+  CHECK(replaced->text.find("replaced for the template-dir test") != std::string::npos);
+  CHECK(embedded->text.find("replaced for the template-dir test") == std::string::npos);
+  CHECK(config_embedded);
 }
 
 TEST_CASE("codegen refuses what the prefill kernel cannot run", "[codegen]") {
