@@ -1010,7 +1010,7 @@ __device__ __forceinline__ void attend(unsigned char* shared, const Rows& rows, 
   };
 
   float o[kRowTiles][G::kOutTiles][4];
-  float row_max[kRowTiles][2];  // running max of each row's logits (log2 domain if transformed)
+  float row_max[kRowTiles][2];  // running max of each row's scores (exp2_scale takes them to log2 units)
   float row_sum[kRowTiles][2];  // this lane's part of each row's running denominator
   // The rows this lane holds: tile row warp_row0 + mt * 16 + lane / 4 + 8 * r. Their
   // positions and heads are recomputed where needed (cheap) rather than held in
