@@ -200,6 +200,19 @@ TEST_CASE("paged: variant features through the same hooks", "[gpu][paged]") {
     run(f, v, mixed_batch(16), rng());
     run(std::string(f) + " split 3", v, mixed_batch(16), rng(), 3);
   }
+  // One query head per KV head: ALiBi's key bias starts the score accumulators and the
+  // LSE and sinks get the query part back, on the paged tile and on the decode tile
+  // (whose warps combine their partial results).
+  ir::Variant mha = paged_variant(
+      "heads = 4 / 4; head_dim = 64; q = bf16; kv = bf16; out = bf16;"
+      " kv_cache = paged(page_size = 16); lse = true; sinks = per_head;"
+      " input slope : f32[q_heads]; score = alibi(slope); mask = causal;");
+  run("alibi one head per kv head", mha, mixed_batch(16), rng());
+  harness::PagedProblemShape decode;
+  decode.query_lens = {1, 1, 1};
+  decode.context_lens = {300, 17, 1000};
+  run("alibi one head per kv head, decode", mha, decode, rng());
+  run("alibi one head per kv head, decode split 3", mha, decode, rng(), 3);
 }
 
 TEST_CASE("paged: split-KV on and off give the same answer", "[gpu][paged]") {

@@ -118,6 +118,13 @@ TEST_CASE("ALiBi and square-root ALiBi", "[gpu][features]") {
       " kv_cache = contiguous; input slope : f32[q_heads]; score = alibi_sqrt(slope);"
       " mask = causal; }");
   check("alibi_sqrt causal", sqrt_alibi, ragged({90, 1, 200}, {120, 33, 200}), rng());
+  // One query head per block: the scores leave out the bias's query part, which the
+  // LSE and the sinks get back.
+  ir::Variant alibi_lse = parse_one(
+      "variant l { heads = 4 / 4; head_dim = 64; q = bf16; kv = bf16; out = bf16;"
+      " kv_cache = contiguous; lse = true; sinks = per_head; input slope : f32[q_heads];"
+      " score = alibi(slope); mask = causal; }");
+  check("alibi causal lse sinks", alibi_lse, ragged({90, 1, 200}, {120, 33, 300}), rng());
 }
 
 TEST_CASE("sliding windows of every size against the tile", "[gpu][features]") {
