@@ -220,6 +220,8 @@ int run_decode_command(int argc, char** argv) {
   }
   if (b.kv != "bf16" && b.kv != "fp8_e4m3" && b.kv != "fp8_e5m2") usage("--kv: bf16 or fp8_e4m3");
   if (b.layout != "NHD" && b.layout != "HND") usage("--layout: NHD or HND");
+  if (b.splits > 0 && !b.splits_list.empty())
+    usage("--splits-list times the heuristic's count and each listed one; drop --splits");
   EngineOptions options;
   options.tile_override = b.tile;
   Engine engine(options);
