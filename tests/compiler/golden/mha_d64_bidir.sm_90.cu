@@ -1113,14 +1113,7 @@ __device__ __forceinline__ void attend(unsigned char* shared, const Rows& rows, 
       for (int kk = 0; kk < G::kDimSteps; ++kk) {
         u32 a[kRowTiles][4];
 #pragma unroll
-        for (int mt = 0; mt < kRowTiles; ++mt) {
-          if constexpr (G::kQInRegisters) {
-#pragma unroll
-            for (int i = 0; i < 4; ++i) a[mt][i] = q_frag[G::kQInRegisters ? mt * G::kDimSteps + kk : 0][i];
-          } else {
-            ldmatrix_x4(a[mt], q_frag_addr + mt * 16 * G::kRowBytes + kk * 32);
-          }
-        }
+        for (int mt = 0; mt < kRowTiles; ++mt) q_operand(a[mt], mt, kk);
 #pragma unroll
         for (int nn = 0; nn < G::kScoreTiles / 2; ++nn) {
           u32 b[4];
