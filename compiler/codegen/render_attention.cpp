@@ -228,24 +228,41 @@ std::string unsupported_feature(const KernelSpec& spec) {
   return {};
 }
 
-// The per-kind pieces: its parameter block and its entry point.
+// The per-kind pieces: its parameter block, the description of its rows and keys (if
+// any besides the entry), and its entry points (the paged kind has one per way of
+// covering the KV tiles; see KvSplit).
 struct KindTemplates {
   KernelKind kind;
   const char* params_header;
+  const char* rows_and_keys;
   const char* entry;
+  const char* stream_entry;
 };
 constexpr KindTemplates kKindTemplates[] = {
-    {KernelKind::prefill, "templates/kernels/prefill_params.h", "templates/kernels/prefill.cuh"},
-    {KernelKind::paged, "templates/kernels/paged_params.h", "templates/kernels/paged.cuh"},
+    {KernelKind::prefill, "templates/kernels/prefill_params.h", nullptr,
+     "templates/kernels/prefill.cuh", nullptr},
+    {KernelKind::paged, "templates/kernels/paged_params.h", "templates/kernels/paged.cuh",
+     "templates/kernels/paged_blocks.cuh", "templates/kernels/paged_stream.cuh"},
 };
 
 // Constants only the paged kind has. The layout (NHD / HND) reaches the kernel as
-// strides, and split-KV as the f32 output type, so neither needs a constant.
-std::string paged_constants(const KernelSpec& spec) {
-  if (spec.kind != KernelKind::paged) return "";
-  return fmt::format(
-      "constexpr int kPageSize = {};\n",
-      spec.variant.kv_cache.page_size);
+// strides, and split-KV as the f32 output type, so neither needs a constant. The
+// stream entry also merges its pieces, so it is told the variant's real output.
+Result<std::string, std::string> paged_constants(const KernelSpec& spec) {
+  if (spec.kind != KernelKind::paged) return std::string();
+  const ir::Variant& v = spec.variant;
+  std::string s = fmt::format("constexpr int kPageSize = {};\n", v.kv_cache.page_size);
+  if (spec.kv_split == KvSplit::stream) {
+    auto merged = output_types(v.out_type);
+    if (!merged) return fail(merged.error());
+    s += fmt::format(
+        "typedef {} MergedStorage;  // out in memory (pieces are f32)\n"
+        "typedef {} MergedElem;\n"
+        "constexpr bool kMergedSinks = {};\n"
+        "constexpr bool kMergedLse = {};\n",
+        merged->storage, merged->writer, v.sinks_per_head, v.lse);
+  }
+  return s;
 }
 
 }  // namespace
@@ -264,7 +281,7 @@ Result<GeneratedSource, std::string> render_attention(const KernelSpec& spec) {
     return fail(fmt::format("variant {}: tile config: {}", v.name, why));
   auto q_types = element_types(v.q_type, false);
   auto kv_types = element_types(v.kv_type, true);
-  auto out_types = output_types(spec.split_kv ? DType::f32 : v.out_type);
+  auto out_types = output_types(spec.partial_outputs() ? DType::f32 : v.out_type);
   for (const std::string* why : {q_types ? nullptr : &q_types.error(),
                                  kv_types ? nullptr : &kv_types.error(),
                                  out_types ? nullptr : &out_types.error()})
@@ -276,6 +293,12 @@ Result<GeneratedSource, std::string> render_attention(const KernelSpec& spec) {
   for (const KindTemplates& k : kKindTemplates)
     if (k.kind == spec.kind) kind = &k;
   if (!kind) return fail(std::string("no templates for this kernel kind"));
+  const bool stream = spec.kv_split == KvSplit::stream;
+  if (stream && !kind->stream_entry)
+    return fail(fmt::format("variant {}: the stream split is a paged kind only", v.name));
+  const char* entry_file = stream ? kind->stream_entry : kind->entry;
+  auto constants = paged_constants(spec);
+  if (!constants) return fail(fmt::format("variant {}: {}", v.name, constants.error()));
 
   const Dialect& dialect = dialect_for(vendor_of_arch(spec.arch));
   auto tile_ops = template_text(dialect.tile_ops);
@@ -283,8 +306,10 @@ Result<GeneratedSource, std::string> render_attention(const KernelSpec& spec) {
   auto params = template_text(kind->params_header);
   auto position = template_text("templates/kernels/position.h");
   auto core = template_text("templates/kernels/attention_core.cuh");
-  auto entry = template_text(kind->entry);
-  for (auto* t : {&tile_ops, &variant_args, &params, &position, &core, &entry})
+  auto rows_and_keys = kind->rows_and_keys ? template_text(kind->rows_and_keys)
+                                            : Result<std::string, std::string>(std::string());
+  auto entry = template_text(entry_file);
+  for (auto* t : {&tile_ops, &variant_args, &params, &position, &core, &rows_and_keys, &entry})
     if (!*t) return fail(t->error());
   auto hooks = render_hooks(v, dialect);
   if (!hooks) return fail(fmt::format("variant {}: {}", v.name, hooks.error()));
@@ -298,7 +323,7 @@ Result<GeneratedSource, std::string> render_attention(const KernelSpec& spec) {
       "// uri: {}\n"
       "// Rendered from templates/kernels/attention_core.cuh and {}; regenerate rather than "
       "edit.\n\n",
-      v.name, kernel_kind_name(spec.kind), spec.arch, dialect.name, out.uri, kind->entry);
+      v.name, kernel_kind_name(spec.kind), spec.arch, dialect.name, out.uri, entry_file);
   s += fmt::format("// ---- device vocabulary: {} ----\n", dialect.tile_ops) + *tile_ops;
   s += "\n// ---- templates/kernels/variant_args.h ----\n" + *variant_args;
   s += fmt::format("\n// ---- {} ----\n", kind->params_header) + *params;
@@ -327,13 +352,15 @@ Result<GeneratedSource, std::string> render_attention(const KernelSpec& spec) {
       q_types->decoder, kv_types->decoder, q_types->compute, out_types->storage, out_types->writer,
       out_types->direct, v.head_dim, spec.tile.block_m, spec.tile.block_n, spec.tile.warps,
       spec.tile.stages, std::max(1, spec.tile.block_m / (16 * spec.tile.warps)), v.group_size(), v.q_heads,
-      v.kv_heads, v.lse || spec.split_kv, v.sinks_per_head && !spec.split_kv,
+      v.kv_heads, v.lse || spec.partial_outputs(), v.sinks_per_head && !spec.partial_outputs(),
       v.bidirectional_ranges, v.kv_scale == ir::ScaleGranularity::per_token_head);
-  s += paged_constants(spec);
+  s += *constants;
   s += *hooks;
   s += fmt::format("#define ATTNJIT_ENTRY {}\n", out.entry);
   s += "\n// ---- templates/kernels/attention_core.cuh ----\n" + *core;
-  s += fmt::format("\n// ---- {} ----\n", kind->entry) + *entry;
+  if (kind->rows_and_keys)
+    s += fmt::format("\n// ---- {} ----\n", kind->rows_and_keys) + *rows_and_keys;
+  s += fmt::format("\n// ---- {} ----\n", entry_file) + *entry;
   return out;
 }
 

@@ -62,8 +62,9 @@ std::string KernelSpec::uri() const {
                        dtype_name(v.kv_type), v.head_dim, v.kv_cache.page_size,
                        v.kv_scale == ir::ScaleGranularity::per_token_head ? ".pth" : "", arch);
   if (kind == KernelKind::merge)
-    return fmt::format("merge.{}.{}{}.d{}{}.{}.w{}", v.name, split_kv ? "f32-" : "",
-                       dtype_name(v.out_type), v.head_dim, v.sinks_per_head && split_kv ? ".sinks" : "",
+    return fmt::format("merge.{}.{}{}.d{}{}.{}.w{}", v.name, partial_outputs() ? "f32-" : "",
+                       dtype_name(v.out_type), v.head_dim,
+                       v.sinks_per_head && partial_outputs() ? ".sinks" : "",
                        arch, tile.warps);
   std::string types = std::string(dtype_name(v.q_type));
   if (v.kv_type != v.q_type) types += fmt::format("-{}", dtype_name(v.kv_type));
@@ -73,7 +74,8 @@ std::string KernelSpec::uri() const {
   if (v.sinks_per_head) features += ".sinks";
   if (v.bidirectional_ranges) features += ".ranges";
   if (v.lse) features += ".lse";
-  if (split_kv) features += ".split";
+  if (kv_split == KvSplit::segments) features += ".split";
+  if (kv_split == KvSplit::stream) features += ".stream";
   if (kind == KernelKind::paged)
     features += fmt::format(".p{}{}{}", v.kv_cache.page_size,
                             v.kv_cache.layout == ir::KvLayout::HND ? "hnd" : "nhd",

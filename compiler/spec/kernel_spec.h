@@ -23,14 +23,22 @@ bool is_supported_cuda_arch(const std::string& arch);
 const char* supported_cuda_archs();  // "sm_80, sm_86, sm_89, sm_90, sm_90a" for messages
 Vendor vendor_of_arch(const std::string& arch);
 
+// How a paged launch covers each query block's KV tiles: whole, with one thread block
+// per (query block, KV head); in segments, even shares written as f32 partial results
+// that a merge launch combines; or streamed, a resident wave of thread blocks sharing
+// the tiles of every (sequence, KV head) evenly and merging the pieces in the same
+// launch (decode tiles only). For the merge kind, segments means f32 parts.
+enum class KvSplit { none, segments, stream };
+
 struct KernelSpec {
   KernelKind kind = KernelKind::prefill;
   ir::Variant variant;  // canonical (after passes)
   std::string arch = "sm_90";
   TileConfig tile;
-  // paged: the kernel writes f32 partial results and LSEs of its KV segment for a
-  // merge launch to combine (split-KV); sinks and the output type are the merge's.
-  bool split_kv = false;
+  // paged: segments and stream write f32 partial results and LSEs of their tiles; the
+  // output type and sinks belong to whatever merges them.
+  KvSplit kv_split = KvSplit::none;
+  bool partial_outputs() const { return kv_split != KvSplit::none; }
 
   // Readable, filesystem-safe name, e.g. prefill.llama3.bf16.h32x8.d128.causal.sm_90.m128n64w8s2
   std::string uri() const;

@@ -45,6 +45,20 @@ cuda::DeviceBuffer& Engine::workspace(size_t bytes) {
   return workspace_;
 }
 
+cuda::DeviceBuffer& Engine::piece_counts(size_t units) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  const size_t bytes = units * sizeof(int);
+  if (piece_counts_.size() < bytes) {
+    piece_counts_ = cuda::DeviceBuffer();
+    piece_counts_ = cuda::DeviceBuffer(driver_, bytes);
+    piece_counts_.fill_bytes(0);
+    // The memset runs on the legacy default stream, which a non-blocking stream does
+    // not wait for: finish it before any launch reads the counts.
+    cuda::synchronize(*driver_);
+  }
+  return piece_counts_;
+}
+
 Engine::Engine(EngineOptions options) : options_(std::move(options)), cache_(options_.cache) {}
 Engine::~Engine() = default;
 
@@ -142,10 +156,10 @@ std::shared_ptr<cuda::Driver> Engine::driver() {
 
 const Engine::Resolved& Engine::resolve(const ir::Variant& variant, KernelKind kind,
                                         const std::string& where,
-                                        const std::string& tuning_kind, bool split_kv) {
+                                        const std::string& tuning_kind, KvSplit split) {
   // The DSL form round-trips to the same IR, so it identifies the variant exactly.
   const std::string key = fmt::format("{}|{}|{}|{}", kernel_kind_name(kind), tuning_kind,
-                                      split_kv ? 1 : 0, ir::print_dsl(variant));
+                                      static_cast<int>(split), ir::print_dsl(variant));
   {
     std::lock_guard<std::mutex> lock(mutex_);
     auto it = resolved_.find(key);
@@ -154,7 +168,7 @@ const Engine::Resolved& Engine::resolve(const ir::Variant& variant, KernelKind k
   std::shared_ptr<cuda::Driver> gpu = driver();
   auto spec = make_spec(variant, kind, gpu->arch(), tuning_kind);
   if (!spec) throw std::runtime_error(where + ": " + spec.error());
-  spec->split_kv = split_kv;
+  spec->kv_split = split;
   const cuda::LoadedKernel& kernel = loaded_kernel(*spec);
   std::lock_guard<std::mutex> lock(mutex_);
   auto& slot = resolved_[key];

@@ -66,9 +66,13 @@ class Engine {
 
   // The number of split-KV segments paged() uses for a launch of `blocks` working
   // thread blocks over KV sequences of up to `max_kv_tiles` tiles on `sm_count` SMs
-  // that hold `blocks_per_sm` blocks each.
-  static int choose_splits(long long blocks, int max_kv_tiles, int sm_count, int blocks_per_sm);
-  // The split count of the last paged() launch (for benchmarks and logs).
+  // that hold `blocks_per_sm` blocks each, or kStreamSplit when the stream split
+  // (whose kernel holds `stream_blocks_per_sm` blocks per SM; 0 = not available) is
+  // estimated faster.
+  static int choose_splits(long long blocks, int max_kv_tiles, int sm_count, int blocks_per_sm,
+                           int stream_blocks_per_sm = 0);
+  // The split count of the last paged() launch (kStreamSplit for the stream split),
+  // for benchmarks and logs.
   int last_paged_splits() const { return last_paged_splits_; }
 
   // The GPU (device 0); throws std::runtime_error with the reason when unavailable.
@@ -89,7 +93,7 @@ class Engine {
     const cuda::LoadedKernel* kernel;
   };
   const Resolved& resolve(const ir::Variant& variant, KernelKind kind, const std::string& where,
-                          const std::string& tuning_kind = "", bool split_kv = false);
+                          const std::string& tuning_kind = "", KvSplit split = KvSplit::none);
   cuda::DeviceBuffer& workspace(size_t bytes);
   std::shared_ptr<NvrtcCompiler> nvrtc();
 
@@ -100,6 +104,10 @@ class Engine {
   std::shared_ptr<cuda::Driver> driver_;
   std::map<std::string, std::unique_ptr<cuda::LoadedKernel>> loaded_;  // by cache key
   cuda::DeviceBuffer workspace_;  // split-KV partial results
+  // The stream split's per-unit piece counts: zeroed when allocated, and each launch
+  // leaves them zero.
+  cuda::DeviceBuffer& piece_counts(size_t units);
+  cuda::DeviceBuffer piece_counts_;
   std::map<std::string, std::unique_ptr<Resolved>> resolved_;
   int last_paged_splits_ = 0;
 };

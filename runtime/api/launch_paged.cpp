@@ -39,9 +39,50 @@ void launch_merge(const cuda::LoadedKernel& kernel, const AttnjitMergeParams& p,
   kernel.launch(blocks, 1, 1, warps * 32, 0, stream, &p, sizeof(p));
 }
 
+// The parameter block's inputs, scales and variant values: everything but where the
+// results go, which depends on how the launch splits the KV tiles.
+AttnjitPagedParams paged_params(const ir::Variant& variant, const PagedArgs& args,
+                                const PagedShape& shape) {
+  AttnjitPagedParams p{};
+  p.q = args.q.data;
+  p.k_cache = args.k_cache.data;
+  p.v_cache = args.v_cache.data;
+  p.cu_seqlens_q = static_cast<const int*>(args.cu_seqlens_q.data);
+  p.seq_lens = static_cast<const int*>(args.seq_lens.data);
+  p.block_table = static_cast<const int*>(args.block_table.data);
+  p.num_seqs = shape.num_seqs;
+  p.block_table_stride = static_cast<int>(args.block_table.stride(0));
+  p.q_row_stride = args.q.stride(0);
+  p.q_head_stride = args.q.stride(1);
+  const PageStrides k = page_strides(args.k_cache, variant.kv_cache.layout);
+  const PageStrides v = page_strides(args.v_cache, variant.kv_cache.layout);
+  p.k_block_stride = k.block, p.k_slot_stride = k.slot, p.k_head_stride = k.head;
+  p.v_block_stride = v.block, p.v_slot_stride = v.slot, p.v_head_stride = v.head;
+
+  const bool per_tensor = variant.kv_scale == ir::ScaleGranularity::per_tensor;
+  p.k_descale = per_tensor ? args.k_descale : 1.f;
+  p.v_descale = per_tensor ? args.v_descale : 1.f;
+  if (variant.kv_scale == ir::ScaleGranularity::per_token_head) {
+    p.k_scales = static_cast<const float*>(args.k_scale_cache.data);
+    p.v_scales = static_cast<const float*>(args.v_scale_cache.data);
+    const PageStrides ks = scale_strides(args.k_scale_cache), vs = scale_strides(args.v_scale_cache);
+    p.ks_block_stride = ks.block, p.ks_slot_stride = ks.slot, p.ks_head_stride = ks.head;
+    p.vs_block_stride = vs.block, p.vs_slot_stride = vs.slot, p.vs_head_stride = vs.head;
+  }
+  // A per-tensor K descale multiplies every logit: fold it into the softmax scale. The
+  // V descale multiplies every output: fold it into the output multiplier.
+  const double scale = variant.softmax_scale() * p.k_descale;
+  p.softmax_scale = static_cast<float>(scale);
+  p.softmax_scale_log2 = static_cast<float>(scale * M_LOG2E);
+  p.variant = variant_args(variant, args);
+  p.debug_tile_counts = args.debug_tile_counts;
+  return p;
+}
+
 }  // namespace
 
-int Engine::choose_splits(long long blocks, int max_kv_tiles, int sm_count, int blocks_per_sm) {
+int Engine::choose_splits(long long blocks, int max_kv_tiles, int sm_count, int blocks_per_sm,
+                          int stream_blocks_per_sm) {
   // Never give a segment fewer than two tiles.
   const int most = std::min(ATTNJIT_MAX_MERGE_PARTS, max_kv_tiles / 2);
   if (most < 2 || blocks <= 0) return 1;
@@ -74,6 +115,15 @@ int Engine::choose_splits(long long blocks, int max_kv_tiles, int sm_count, int 
     const double c = cost(s);
     if (c < best_cost) best = s, best_cost = c;
   }
+  // The stream split: one wave whose blocks share all tiles evenly, plus the cost of
+  // cutting units into pieces and merging them in the launch (kStreamExtra, fitted
+  // like the constants above).
+  if (stream_blocks_per_sm > 0) {
+    constexpr double kStreamExtra = 12.0;
+    const double stream_wave = static_cast<double>(sm_count) * stream_blocks_per_sm;
+    const double tiles = std::ceil(static_cast<double>(blocks) * max_kv_tiles / stream_wave);
+    if (tiles + kFixedPerBlock + kStreamExtra < best_cost) return kStreamSplit;
+  }
   return best;
 }
 
@@ -84,7 +134,7 @@ void Engine::paged(const ir::Variant& variant, const PagedArgs& args, cuda::CUst
   const int group = variant.group_size();
 
   // Short chunks everywhere (decode, speculative tokens): the small decode tile.
-  const bool decode = static_cast<long long>(args.max_seqlen_q) * group <= 16;
+  const bool decode = uses_decode_tile(variant, args.max_seqlen_q);
   const std::string tuning = decode ? "paged_decode" : "";
   const TileConfig tile = resolve(variant, KernelKind::paged, "attnjit::paged", tuning).spec.tile;
   const int tokens_per_block = tile.block_m / group;
@@ -99,61 +149,66 @@ void Engine::paged(const ir::Variant& variant, const PagedArgs& args, cuda::CUst
                                            : shape.max_blocks_per_seq * page_size;
   const int max_tiles = (max_kv + tile.block_n - 1) / tile.block_n;
   const int shared_bytes = attention_shared_bytes(tile, variant);
+  // The stream kernel keeps the work line's prefix (an int per sequence) after the
+  // main loop's buffers; past a few thousand sequences it would cost occupancy, and
+  // such batches fill the GPU without it.
+  const int stream_shared_bytes = (shared_bytes + 15) / 16 * 16 + 4 * (shape.num_seqs + 1);
+  const bool stream_possible = decode && shape.num_seqs <= 4096;
+  const int sms = gpu->attribute(cuda::kMultiprocessorCount);
+  auto stream_kernel = [&]() -> const cuda::LoadedKernel& {
+    return *resolve(variant, KernelKind::paged, "attnjit::paged", tuning, KvSplit::stream).kernel;
+  };
   // The caller's count, else the config's, else the heuristic's.
-  int splits = std::min(args.num_splits > 0 ? args.num_splits : tile.num_splits,
-                        ATTNJIT_MAX_MERGE_PARTS);
-  if (splits <= 0) {
+  int splits = args.num_splits != 0 ? args.num_splits : tile.num_splits;
+  splits = std::min(splits, ATTNJIT_MAX_MERGE_PARTS);
+  if (splits == 0) {
     // Blocks that do work: one per sequence when decoding (grid_x also counts blocks
     // that find no rows and exit).
     const long long blocks = (decode ? shape.num_seqs : grid_x) * variant.kv_heads;
-    const int sms = gpu->attribute(cuda::kMultiprocessorCount);
-    int per_sm = 1;
-    // The split kernel's occupancy sizes a wave; past 32 blocks per SM (the hardware
-    // limit) nothing would split, so the query is skipped.
-    if (blocks < 32LL * sms)
-      per_sm = resolve(variant, KernelKind::paged, "attnjit::paged", tuning, true)
+    int per_sm = 1, stream_per_sm = 0;
+    // The split kernels' occupancy sizes a wave; past 32 blocks per SM (the hardware
+    // limit) nothing would split, so the queries are skipped.
+    if (blocks < 32LL * sms) {
+      per_sm = resolve(variant, KernelKind::paged, "attnjit::paged", tuning, KvSplit::segments)
                    .kernel->blocks_per_sm(tile.warps * 32, shared_bytes);
-    splits = choose_splits(blocks, max_tiles, sms, per_sm);
+      if (stream_possible)
+        stream_per_sm = stream_kernel().blocks_per_sm(tile.warps * 32, stream_shared_bytes);
+    }
+    splits = choose_splits(blocks, max_tiles, sms, per_sm, stream_per_sm);
   }
   last_paged_splits_ = splits;
-  const cuda::LoadedKernel& kernel =
-      *resolve(variant, KernelKind::paged, "attnjit::paged", tuning, splits > 1).kernel;
-
-  AttnjitPagedParams p{};
-  p.q = args.q.data;
-  p.k_cache = args.k_cache.data;
-  p.v_cache = args.v_cache.data;
-  p.cu_seqlens_q = static_cast<const int*>(args.cu_seqlens_q.data);
-  p.seq_lens = static_cast<const int*>(args.seq_lens.data);
-  p.block_table = static_cast<const int*>(args.block_table.data);
-  p.num_seqs = shape.num_seqs;
-  p.block_table_stride = static_cast<int>(args.block_table.stride(0));
-  p.q_row_stride = args.q.stride(0);
-  p.q_head_stride = args.q.stride(1);
-  const PageStrides k = page_strides(args.k_cache, variant.kv_cache.layout);
-  const PageStrides v = page_strides(args.v_cache, variant.kv_cache.layout);
-  p.k_block_stride = k.block, p.k_slot_stride = k.slot, p.k_head_stride = k.head;
-  p.v_block_stride = v.block, p.v_slot_stride = v.slot, p.v_head_stride = v.head;
-
-  const bool per_tensor = variant.kv_scale == ir::ScaleGranularity::per_tensor;
-  p.k_descale = per_tensor ? args.k_descale : 1.f;
-  p.v_descale = per_tensor ? args.v_descale : 1.f;
-  if (variant.kv_scale == ir::ScaleGranularity::per_token_head) {
-    p.k_scales = static_cast<const float*>(args.k_scale_cache.data);
-    p.v_scales = static_cast<const float*>(args.v_scale_cache.data);
-    const PageStrides ks = scale_strides(args.k_scale_cache), vs = scale_strides(args.v_scale_cache);
-    p.ks_block_stride = ks.block, p.ks_slot_stride = ks.slot, p.ks_head_stride = ks.head;
-    p.vs_block_stride = vs.block, p.vs_slot_stride = vs.slot, p.vs_head_stride = vs.head;
+  AttnjitPagedParams p = paged_params(variant, args, shape);
+  const int threads = tile.warps * 32;
+  if (splits == kStreamSplit) {
+    // One resident wave of blocks (the kernel uses fewer when the tiles are few). Pieces
+    // are f32 with the V descale applied; the in-launch merge applies the output scale.
+    const cuda::LoadedKernel& kernel = stream_kernel();
+    const int blocks = sms * std::max(1, kernel.blocks_per_sm(threads, stream_shared_bytes));
+    const size_t slot_floats = static_cast<size_t>(blocks) * 2 * tile.block_m;
+    cuda::DeviceBuffer& ws = workspace(slot_floats * (variant.head_dim + 1) * sizeof(float));
+    p.piece_out = static_cast<float*>(ws.data());
+    p.piece_lse = p.piece_out + slot_floats * variant.head_dim;
+    p.pieces_done = static_cast<int*>(
+        piece_counts(static_cast<size_t>(shape.num_seqs) * variant.kv_heads).data());
+    p.kv_heads = variant.kv_heads;
+    p.num_splits = 1;
+    p.out_multiplier = p.v_descale;
+    p.merged_out_scale = args.out_scale;
+    p.out = args.out.data;
+    p.o_row_stride = args.out.stride(0), p.o_head_stride = args.out.stride(1);
+    if (variant.lse) {
+      p.lse = static_cast<float*>(args.lse.data);
+      p.lse_head_stride = args.lse.stride(0), p.lse_row_stride = args.lse.stride(1);
+    }
+    kernel.launch(static_cast<unsigned>(blocks), 1, 1, threads, stream_shared_bytes, stream, &p,
+                  sizeof(p));
+    return;
   }
-  // A per-tensor K descale multiplies every logit: fold it into the softmax scale. The
-  // V descale multiplies every output: fold it into the output multiplier.
-  const double scale = variant.softmax_scale() * p.k_descale;
-  p.softmax_scale = static_cast<float>(scale);
-  p.softmax_scale_log2 = static_cast<float>(scale * M_LOG2E);
+  const cuda::LoadedKernel& kernel =
+      *resolve(variant, KernelKind::paged, "attnjit::paged", tuning,
+               splits > 1 ? KvSplit::segments : KvSplit::none).kernel;
   p.out_multiplier = p.v_descale * (splits > 1 ? 1.f : args.out_scale);
   p.num_splits = splits;
-  p.variant = variant_args(variant, args);
-  p.debug_tile_counts = args.debug_tile_counts;
 
   const int heads = variant.q_heads, dim = variant.head_dim;
   float* partial_lse = nullptr;
@@ -184,7 +239,7 @@ void Engine::paged(const ir::Variant& variant, const PagedArgs& args, cuda::CUst
   if (splits == 1) return;
 
   // Combine the segments; sinks and the output type belong to this step.
-  const Resolved& merge = resolve(variant, KernelKind::merge, "attnjit::paged", "", true);
+  const Resolved& merge = resolve(variant, KernelKind::merge, "attnjit::paged", "", KvSplit::segments);
   AttnjitMergeParams m{};
   const size_t out_elems = static_cast<size_t>(shape.total_q) * heads * dim;
   for (int i = 0; i < splits; ++i) {

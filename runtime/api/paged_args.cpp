@@ -18,6 +18,10 @@
 
 namespace attnjit {
 
+bool uses_decode_tile(const ir::Variant& v, int max_seqlen_q) {
+  return static_cast<long long>(max_seqlen_q) * v.group_size() <= 16;
+}
+
 namespace {
 
 bool is_fp8(DType t) { return t == DType::fp8_e4m3 || t == DType::fp8_e5m2; }
@@ -261,9 +265,15 @@ class PagedCheck {
       c_.fail("max_seqlen_q", "a positive value (q has queries)", std::to_string(a_.max_seqlen_q));
     if (a_.max_seqlen_q < 0)
       c_.fail("max_seqlen_q", "a value >= 0", std::to_string(a_.max_seqlen_q));
-    if (a_.num_splits < 0)
-      c_.fail("num_splits", "0 (heuristic), 1 (off) or a forced count >= 2",
+    if (a_.num_splits < kStreamSplit)
+      c_.fail("num_splits", "0 (heuristic), 1 (off), a forced count >= 2 or -1 (stream)",
               std::to_string(a_.num_splits));
+    if (a_.num_splits == kStreamSplit && !uses_decode_tile(v_, a_.max_seqlen_q))
+      c_.fail("num_splits",
+              fmt::format("the stream split (-1) only for decode batches (max_seqlen_q x {} "
+                          "query heads per KV head <= 16)",
+                          v_.group_size()),
+              fmt::format("-1 with max_seqlen_q {}", a_.max_seqlen_q));
   }
 
   // Tables on the host are read in full; the kernel trusts them.

@@ -12,6 +12,8 @@ namespace attnjit {
 
 namespace ir { struct Variant; }
 
+constexpr int kStreamSplit = -1;
+
 struct PagedArgs {
   TensorView q;             // [total_q, q_heads, head_dim], dtype = variant.q_type
   // Pages of page_size tokens; layout per the variant's kv_cache:
@@ -40,7 +42,10 @@ struct PagedArgs {
   TensorView sinks;
   TensorView bidirectional_ranges;
 
-  int num_splits = 0;       // split-KV segments: 0 = heuristic, 1 = off, N = forced (<= 64)
+  // Split-KV: 0 = heuristic, 1 = off, N = N even segments (<= 64) and a merge launch,
+  // kStreamSplit = the stream split (decode batches only: every chunk's query heads
+  // fit the 16-row decode tile).
+  int num_splits = 0;
 
   // Tests only: a device int32[2] the kernel adds its visited / full KV tile counts to.
   int* debug_tile_counts = nullptr;
@@ -70,6 +75,10 @@ struct PagedShape {
   int num_blocks = 0;
   int max_blocks_per_seq = 0;
 };
+
+// Decode batches (every chunk's query heads fit 16 rows, e.g. one token of 4 heads
+// per KV head, or speculative tokens) run on the decode tile config.
+bool uses_decode_tile(const ir::Variant& v, int max_seqlen_q);
 
 PagedShape validate_paged(const ir::Variant& variant, const PagedArgs& args,
                           DeviceKind expected_device, const std::string& where);

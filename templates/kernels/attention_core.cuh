@@ -169,6 +169,27 @@ __device__ __forceinline__ KvRange visible_kv_range(int q_pos_first, int q_pos_l
   return r;
 }
 
+// The KV tiles [begin, end) of the rows' visible positions (tile n holds keys
+// [n * kBlockN, (n + 1) * kBlockN)). Entries pass attend() these tiles or a share of them.
+struct KvTiles {
+  int begin, end;
+  bool widened_by_range;
+};
+
+__device__ __forceinline__ KvTiles visible_kv_tiles(int q_pos_first, int q_pos_last, int kv_len,
+                                                    const int* ranges, int range_count) {
+  const KvRange r = visible_kv_range(q_pos_first, q_pos_last, kv_len, ranges, range_count);
+  const int begin = r.begin / kBlockN;
+  return {begin, r.end > r.begin ? (r.end + kBlockN - 1) / kBlockN : begin, r.widened_by_range};
+}
+
+// Share `index` of `count` even shares of `all` (split-KV segments).
+__device__ __forceinline__ KvTiles even_share(KvTiles all, int index, int count) {
+  const int per_share = (all.end - all.begin + count - 1) / count;
+  const int begin = min(all.end, all.begin + index * per_share);
+  return {begin, min(all.end, begin + per_share), all.widened_by_range};
+}
+
 // 8-bit and f32 K/V operands, decoded in registers from the stored bytes. The MMA's k
 // index may be permuted freely as long as Q and K agree, and its n index for V as long
 // as the output is written back through the same map, so each thread reads runs of
@@ -340,7 +361,7 @@ struct AttendOptions {
   const int* ranges;         // this sequence's bidirectional ranges (kHasRanges)
   int range_count;
   int seq;
-  int split, num_splits;     // this block visits tiles of its share only
+  KvTiles tiles;             // the tiles this block visits: visible ones, or a share of them
   int* debug_tile_counts;
 };
 
@@ -352,15 +373,8 @@ __device__ __forceinline__ void attend(unsigned char* shared, const Rows& rows, 
   const int warp = tid / 32;
   const int lane = tid % 32;
 
-  const KvRange range = visible_kv_range(rows.q_pos_first, rows.q_pos_last, keys.kv_len,
-                                         opt.ranges, opt.range_count);
-  int n_begin = range.begin / kBlockN;
-  int n_end = range.end > range.begin ? (range.end + kBlockN - 1) / kBlockN : n_begin;
-  if (opt.num_splits > 1) {  // split-KV: an even share of the tiles
-    const int per_split = (n_end - n_begin + opt.num_splits - 1) / opt.num_splits;
-    n_begin = min(n_end, n_begin + opt.split * per_split);
-    n_end = min(n_end, n_begin + per_split);
-  }
+  const KvTiles range = opt.tiles;
+  const int n_begin = range.begin, n_end = range.end;
   int full_tiles = 0, visited_tiles = 0;  // counted for debug_tile_counts only
 
   // The threads that load and consume one K/V pipeline: the whole block, or one warp

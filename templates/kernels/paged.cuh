@@ -1,8 +1,9 @@
 // Paged kind: queries of a mixed batch (prefill chunks and single decode tokens)
 // against a paged KV cache. The query heads that share a KV head are packed into the
 // rows of one thread block (row r = token r / kGroupSize, head r % kGroupSize), so each
-// K/V tile is read once per group. Grid: x = query blocks over all sequences, y = KV
-// heads, z = split-KV segments; the main loop is attention_core.cuh's attend().
+// K/V tile is read once per group. This file describes a block's rows and keys for
+// attention_core.cuh's attend(); the entry point that follows it (paged_blocks.cuh or
+// paged_stream.cuh) decides which blocks visit which tiles.
 
 namespace attnjit {
 
@@ -113,39 +114,17 @@ __device__ __forceinline__ int find_sequence(const int* cu_seqlens_q, int num_se
   return lo;
 }
 
-}  // namespace attnjit
-
-extern "C" __global__ void __launch_bounds__(attnjit::TileGeometry::kThreads)
-    ATTNJIT_ENTRY(const AttnjitPagedParams p) {
-  using namespace attnjit;
-  extern __shared__ __align__(128) unsigned char shared[];
-
-  const int kv_head = blockIdx.y;
-  const int split = blockIdx.z;
-  const int seq = find_sequence(p.cu_seqlens_q, p.num_seqs, blockIdx.x);
-  const int q_start = p.cu_seqlens_q[seq];
-  const int q_len = p.cu_seqlens_q[seq + 1] - q_start;
-  const int token0 = (blockIdx.x - (q_start / kTokensPerBlock + seq)) * kTokensPerBlock;
-  if (token0 >= q_len) return;
-  const int kv_len = p.seq_lens[seq];
-  const int tokens = min(kTokensPerBlock, q_len - token0);
-  const int head0 = kv_head * kGroupSize;
-
+// A (sequence, KV head) pair's query rows: `tokens` tokens of the chunk from token0,
+// written to `out` / `lse` with the given strides (the caller's output, or a buffer of
+// partial results).
+__device__ __forceinline__ PackedRows packed_rows(const AttnjitPagedParams& p, int q_start, int q_len,
+                                                  int kv_len, int kv_head, int token0, int tokens) {
   PackedRows rows;
+  const int head0 = kv_head * kGroupSize;
   rows.q_row_stride = p.q_row_stride;
   rows.q_head_stride = p.q_head_stride;
-  rows.o_row_stride = p.o_row_stride;
-  rows.o_head_stride = p.o_head_stride;
-  rows.lse_row_stride = p.lse_row_stride;
-  rows.lse_head_stride = p.lse_head_stride;
   rows.q = static_cast<const InputStorage*>(p.q) + (q_start + token0) * p.q_row_stride +
            head0 * p.q_head_stride;
-  rows.out = static_cast<OutputStorage*>(p.out) + split * p.o_split_stride +
-             (q_start + token0) * p.o_row_stride + head0 * p.o_head_stride;
-  rows.lse = p.lse != nullptr ? p.lse + split * p.lse_split_stride +
-                                    (q_start + token0) * p.lse_row_stride +
-                                    head0 * p.lse_head_stride
-                              : nullptr;
   rows.head0 = head0;
   rows.rows_valid = tokens * kGroupSize;
   // The chunk sits at the end of its sequence.
@@ -153,7 +132,11 @@ extern "C" __global__ void __launch_bounds__(attnjit::TileGeometry::kThreads)
   rows.q_pos_first = rows.pos0;
   rows.q_pos_last = rows.pos0 + tokens - 1;
   rows.q_len = q_len;
+  return rows;
+}
 
+__device__ __forceinline__ PagedKeys paged_keys(const AttnjitPagedParams& p, int seq, int kv_head,
+                                                int kv_len) {
   PagedKeys keys;
   keys.k = static_cast<const KvStorage*>(p.k_cache) + kv_head * p.k_head_stride;
   keys.v = static_cast<const KvStorage*>(p.v_cache) + kv_head * p.v_head_stride;
@@ -169,7 +152,11 @@ extern "C" __global__ void __launch_bounds__(attnjit::TileGeometry::kThreads)
   keys.vs_block_stride = p.vs_block_stride;
   keys.vs_slot_stride = p.vs_slot_stride;
   keys.kv_len = kv_len;
+  return keys;
+}
 
+// Everything of attend()'s options but the tiles.
+__device__ __forceinline__ AttendOptions paged_options(const AttnjitPagedParams& p, int seq) {
   AttendOptions opt;
   opt.softmax_scale = p.softmax_scale;
   opt.softmax_scale_log2 = p.softmax_scale_log2;
@@ -177,8 +164,8 @@ extern "C" __global__ void __launch_bounds__(attnjit::TileGeometry::kThreads)
   opt.ranges = kHasRanges ? p.variant.ranges + seq * p.variant.max_ranges * 2 : nullptr;
   opt.range_count = kHasRanges ? p.variant.max_ranges : 0;
   opt.seq = seq;
-  opt.split = split;
-  opt.num_splits = p.num_splits;
   opt.debug_tile_counts = p.debug_tile_counts;
-  attend(shared, rows, keys, p.variant, opt);
+  return opt;
 }
+
+}  // namespace attnjit

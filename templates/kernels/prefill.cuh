@@ -102,8 +102,7 @@ extern "C" __global__ void __launch_bounds__(attnjit::TileGeometry::kThreads)
   opt.ranges = kHasRanges ? p.variant.ranges + seq * p.variant.max_ranges * 2 : nullptr;
   opt.range_count = kHasRanges ? p.variant.max_ranges : 0;
   opt.seq = seq;
-  opt.split = 0;
-  opt.num_splits = 1;
+  opt.tiles = visible_kv_tiles(rows.q_pos_first, rows.q_pos_last, kv_len, opt.ranges, opt.range_count);
   opt.debug_tile_counts = p.debug_tile_counts;
   attend(shared, rows, keys, p.variant, opt);
 }

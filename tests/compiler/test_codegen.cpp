@@ -208,16 +208,20 @@ TEST_CASE("every paged variant compiles in each kind it serves for sm_80 and sm_
       struct Build {
         KernelKind kind;
         const char* tuning;
-        bool split;
-      } builds[] = {{KernelKind::paged, "", false},          {KernelKind::paged, "paged_decode", false},
-                    {KernelKind::paged, "paged_decode", true}, {KernelKind::merge, "", true},
-                    {KernelKind::cache_write, "", false}};
+        KvSplit split;
+      } builds[] = {{KernelKind::paged, "", KvSplit::none},
+                    {KernelKind::paged, "paged_decode", KvSplit::none},
+                    {KernelKind::paged, "paged_decode", KvSplit::segments},
+                    {KernelKind::paged, "paged_decode", KvSplit::stream},
+                    {KernelKind::merge, "", KvSplit::segments},
+                    {KernelKind::cache_write, "", KvSplit::none}};
       for (const Build& b : builds) {
         auto spec = engine.make_spec(v, b.kind, arch, b.tuning);
         INFO(v.name << " " << arch << " " << kernel_kind_name(b.kind) << " " << b.tuning
-                    << (b.split ? " split" : "") << ": " << (spec.ok() ? "" : spec.error()));
+                    << " split " << static_cast<int>(b.split) << ": "
+                    << (spec.ok() ? "" : spec.error()));
         REQUIRE(spec.ok());
-        spec->split_kv = b.split;
+        spec->kv_split = b.split;
         auto compiled = engine.compile(*spec);
         INFO((compiled.ok() ? "" : compiled.error().describe()));
         REQUIRE(compiled.ok());

@@ -222,7 +222,8 @@ TEST_CASE("paged: split-KV on and off give the same answer", "[gpu][paged]") {
   s.context_lens = {2000, 513, 77, 1200};
   harness::HostPagedProblem problem = harness::make_random_paged_problem(v, s, 99);
   std::vector<unsigned char> first;
-  for (int splits : {1, 2, 7, 16}) {
+  // The stream split twice: its piece counts must be left at zero for the next launch.
+  for (int splits : {1, 2, 7, 16, kStreamSplit, kStreamSplit}) {
     harness::run_paged_on_device(engine(), v, problem, splits);
     harness::CheckResult r = harness::compare_paged_with_reference(v, problem);
     INFO("splits " << splits << ": " << r.summary());
@@ -236,8 +237,39 @@ TEST_CASE("paged: split-KV on and off give the same answer", "[gpu][paged]") {
       harness::CheckResult same = harness::compare_paged_with_reference(v, other);
       CHECK(same.passed);
     }
-    std::printf("  split-KV %2d segments: %s\n", splits, r.summary().c_str());
+    if (splits == kStreamSplit) std::printf("  split-KV stream: %s\n", r.summary().c_str());
+    else std::printf("  split-KV %2d segments: %s\n", splits, r.summary().c_str());
     ++g_cases;
+  }
+}
+
+TEST_CASE("paged: the stream split (one wave of blocks shares every sequence's tiles)",
+          "[gpu][paged]") {
+  std::mt19937_64 rng(35);
+  // A long sequence whose units are cut into more pieces than a warp has lanes, units
+  // whole inside one block's share, a sequence of length 1, two speculative tokens.
+  harness::PagedProblemShape s;
+  s.query_lens = {1, 1, 1, 2, 1, 1, 1, 1};
+  s.context_lens = {20000, 0, 5, 300, 1000, 77, 4095, 16};
+  const std::string cases[] = {
+      base("bf16", 16, "NHD", "sinks = per_head;"),
+      base("bf16", 64, "HND"),
+      base("fp8_e4m3 per_tensor", 16, "NHD"),
+      base("int8 per_token_head", 32, "NHD", "sinks = per_head;"),
+      "heads = 8 / 2; head_dim = 128; q = bf16; kv = bf16; out = bf16; lse = true;"
+      " kv_cache = paged(page_size = 16); mask = causal && window(100);",
+      base("bf16", 16, "NHD", "param cap : f32 = 20.0; score = softcap(cap);"),
+      base("bf16", 16, "NHD", "input slope : f32[q_heads]; score = alibi(slope);"),
+      base("bf16", 16, "NHD", "bidirectional_ranges = per_seq;"),
+      "heads = 8 / 2; head_dim = 128; q = bf16; kv = bf16; out = fp8_e4m3;"
+      " kv_cache = paged(page_size = 16); mask = causal;",
+      "heads = 4 / 4; head_dim = 64; q = bf16; kv = bf16; out = bf16; lse = true;"
+      " kv_cache = paged(page_size = 16); sinks = per_head;"
+      " input slope : f32[q_heads]; score = alibi(slope); mask = causal;",
+  };
+  for (const std::string& body : cases) {
+    ir::Variant v = paged_variant(body);
+    run(fmt::format("stream: {}", body.substr(body.find("kv =") )), v, s, rng(), kStreamSplit);
   }
 }
 

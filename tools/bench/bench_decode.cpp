@@ -7,7 +7,7 @@
 //
 //   attnjit-bench decode --batch 64 --ctx 8192 [--hq 32 --hk 8 --hdim 128]
 //                        [--page 16] [--layout NHD|HND] [--kv bf16|fp8_e4m3]
-//                        [--splits N] [--sweep N] [--splits-list 1,2,4,8]
+//                        [--splits N|stream] [--sweep N] [--splits-list stream,1,2,4,8]
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -43,7 +43,7 @@ struct DecodeBench {
                "attnjit-bench decode: %s\n"
                "usage: attnjit-bench decode [--batch B] [--ctx C] [--hq H] [--hk H] [--hdim D]\n"
                "                            [--page P] [--layout NHD|HND] [--kv bf16|fp8_e4m3]\n"
-               "                            [--splits N] [--splits-list N,N,...]\n"
+               "                            [--splits N|stream] [--splits-list N|stream,...]\n"
                "                            [--sweep N] [--iters N] [--tile BM,BN,W,S]\n",
                message.c_str());
   std::exit(2);
@@ -145,19 +145,24 @@ std::vector<Timing> time_decode(Engine& engine, const std::shared_ptr<cuda::Driv
   return timings;
 }
 
+// A split count as JSON: the number, or "stream" for the stream split.
+std::string split_json(int splits) {
+  return splits == kStreamSplit ? std::string("\"stream\"") : std::to_string(splits);
+}
+
 void report(const DecodeBench& b, int batch, const Timing& t) {
   const int elem = b.kv == "bf16" ? 2 : 1;
   const double kv_bytes = 2.0 * batch * b.ctx * b.hk * b.hdim * elem;
   const double seconds = t.median_ms * 1e-3;
   std::printf(
       "{\"kind\": \"decode\", \"impl\": \"attnjit\", \"batch\": %d, \"ctx\": %d, \"hq\": %d, "
-      "\"hk\": %d, \"hdim\": %d, \"page\": %d, \"layout\": \"%s\", \"kv\": \"%s\", \"tile\": \"%s\", \"splits\": %d, "
+      "\"hk\": %d, \"hdim\": %d, \"page\": %d, \"layout\": \"%s\", \"kv\": \"%s\", \"tile\": \"%s\", \"splits\": %s, "
       "\"median_ms\": %.4f, \"kv_tb_s\": %.3f, \"kv_tokens_per_s\": %.4g}\n",
       batch, b.ctx, b.hq, b.hk, b.hdim, b.page, b.layout.c_str(), b.kv.c_str(),
       b.tile ? fmt::format("{}x{} w{} s{}", b.tile->block_m, b.tile->block_n, b.tile->warps,
                            b.tile->stages).c_str()
              : "config",
-      t.splits, t.median_ms,
+      split_json(t.splits).c_str(), t.median_ms,
       kv_bytes / seconds / 1e12, batch * double(b.ctx) / seconds);
 }
 
@@ -168,12 +173,22 @@ int positive(const std::string& flag, const char* value) {
   return static_cast<int>(n);
 }
 
-std::vector<int> positive_list(const std::string& flag, const std::string& text) {
+// A segment count, or "stream" for the stream split.
+int split_count(const std::string& flag, const std::string& value) {
+  if (value == "stream") return kStreamSplit;
+  char* end = nullptr;
+  const long n = std::strtol(value.c_str(), &end, 10);
+  if (value.empty() || *end != '\0' || n <= 0)
+    usage(flag + " needs a positive integer or 'stream', got '" + value + "'");
+  return static_cast<int>(n);
+}
+
+std::vector<int> split_list(const std::string& flag, const std::string& text) {
   std::vector<int> values;
   size_t start = 0;
   while (start <= text.size()) {
     const size_t comma = std::min(text.find(',', start), text.size());
-    values.push_back(positive(flag, text.substr(start, comma - start).c_str()));
+    values.push_back(split_count(flag, text.substr(start, comma - start)));
     start = comma + 1;
   }
   return values;
@@ -183,10 +198,12 @@ std::vector<int> positive_list(const std::string& flag, const std::string& text)
 void report_split_grid(const DecodeBench& b, int batch, const std::vector<Timing>& t) {
   std::string by_splits;
   for (size_t i = 1; i < t.size(); ++i)
-    by_splits += fmt::format("{}\"{}\": {:.4f}", i > 1 ? ", " : "", t[i].splits, t[i].median_ms);
-  std::printf("{\"kind\": \"decode_splits\", \"batch\": %d, \"ctx\": %d, \"auto_splits\": %d, "
+    by_splits += fmt::format("{}\"{}\": {:.4f}", i > 1 ? ", " : "",
+                             t[i].splits == kStreamSplit ? "stream" : std::to_string(t[i].splits),
+                             t[i].median_ms);
+  std::printf("{\"kind\": \"decode_splits\", \"batch\": %d, \"ctx\": %d, \"auto_splits\": %s, "
               "\"auto_ms\": %.4f, \"ms_by_splits\": {%s}}\n",
-              batch, b.ctx, t[0].splits, t[0].median_ms, by_splits.c_str());
+              batch, b.ctx, split_json(t[0].splits).c_str(), t[0].median_ms, by_splits.c_str());
 }
 
 }  // namespace
@@ -205,9 +222,9 @@ int run_decode_command(int argc, char** argv) {
     else if (flag == "--hk") b.hk = positive(flag, value());
     else if (flag == "--hdim") b.hdim = positive(flag, value());
     else if (flag == "--page") b.page = positive(flag, value());
-    else if (flag == "--splits") b.splits = positive(flag, value());
+    else if (flag == "--splits") b.splits = split_count(flag, value());
     else if (flag == "--sweep") b.sweep = positive(flag, value());
-    else if (flag == "--splits-list") b.splits_list = positive_list(flag, value());
+    else if (flag == "--splits-list") b.splits_list = split_list(flag, value());
     else if (flag == "--iters") b.iters = positive(flag, value());
     else if (flag == "--kv") b.kv = value();
     else if (flag == "--layout") b.layout = value();
@@ -220,7 +237,7 @@ int run_decode_command(int argc, char** argv) {
   }
   if (b.kv != "bf16" && b.kv != "fp8_e4m3" && b.kv != "fp8_e5m2") usage("--kv: bf16 or fp8_e4m3");
   if (b.layout != "NHD" && b.layout != "HND") usage("--layout: NHD or HND");
-  if (b.splits > 0 && !b.splits_list.empty())
+  if (b.splits != 0 && !b.splits_list.empty())
     usage("--splits-list times the heuristic's count and each listed one; drop --splits");
   EngineOptions options;
   options.tile_override = b.tile;
