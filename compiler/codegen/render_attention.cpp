@@ -246,23 +246,11 @@ constexpr KindTemplates kKindTemplates[] = {
 };
 
 // Constants only the paged kind has. The layout (NHD / HND) reaches the kernel as
-// strides, and split-KV as the f32 output type, so neither needs a constant. The
-// stream entry also merges its pieces, so it is told the variant's real output.
-Result<std::string, std::string> paged_constants(const KernelSpec& spec) {
-  if (spec.kind != KernelKind::paged) return std::string();
-  const ir::Variant& v = spec.variant;
-  std::string s = fmt::format("constexpr int kPageSize = {};\n", v.kv_cache.page_size);
-  if (spec.kv_split == KvSplit::stream) {
-    auto merged = output_types(v.out_type);
-    if (!merged) return fail(merged.error());
-    s += fmt::format(
-        "typedef {} MergedStorage;  // out in memory (pieces are f32)\n"
-        "typedef {} MergedElem;\n"
-        "constexpr bool kMergedSinks = {};\n"
-        "constexpr bool kMergedLse = {};\n",
-        merged->storage, merged->writer, v.sinks_per_head, v.lse);
-  }
-  return s;
+// strides, and split-KV as the f32 output type or the stream entry, so neither needs
+// a constant.
+std::string paged_constants(const KernelSpec& spec) {
+  if (spec.kind != KernelKind::paged) return "";
+  return fmt::format("constexpr int kPageSize = {};\n", spec.variant.kv_cache.page_size);
 }
 
 }  // namespace
@@ -281,7 +269,7 @@ Result<GeneratedSource, std::string> render_attention(const KernelSpec& spec) {
     return fail(fmt::format("variant {}: tile config: {}", v.name, why));
   auto q_types = element_types(v.q_type, false);
   auto kv_types = element_types(v.kv_type, true);
-  auto out_types = output_types(spec.partial_outputs() ? DType::f32 : v.out_type);
+  auto out_types = output_types(spec.f32_segments() ? DType::f32 : v.out_type);
   for (const std::string* why : {q_types ? nullptr : &q_types.error(),
                                  kv_types ? nullptr : &kv_types.error(),
                                  out_types ? nullptr : &out_types.error()})
@@ -297,8 +285,6 @@ Result<GeneratedSource, std::string> render_attention(const KernelSpec& spec) {
   if (stream && !kind->stream_entry)
     return fail(fmt::format("variant {}: the stream split is a paged kind only", v.name));
   const char* entry_file = stream ? kind->stream_entry : kind->entry;
-  auto constants = paged_constants(spec);
-  if (!constants) return fail(fmt::format("variant {}: {}", v.name, constants.error()));
 
   const Dialect& dialect = dialect_for(vendor_of_arch(spec.arch));
   auto tile_ops = template_text(dialect.tile_ops);
@@ -352,9 +338,9 @@ Result<GeneratedSource, std::string> render_attention(const KernelSpec& spec) {
       q_types->decoder, kv_types->decoder, q_types->compute, out_types->storage, out_types->writer,
       out_types->direct, v.head_dim, spec.tile.block_m, spec.tile.block_n, spec.tile.warps,
       spec.tile.stages, std::max(1, spec.tile.block_m / (16 * spec.tile.warps)), v.group_size(), v.q_heads,
-      v.kv_heads, v.lse || spec.partial_outputs(), v.sinks_per_head && !spec.partial_outputs(),
+      v.kv_heads, v.lse || spec.f32_segments(), v.sinks_per_head && !spec.f32_segments(),
       v.bidirectional_ranges, v.kv_scale == ir::ScaleGranularity::per_token_head);
-  s += *constants;
+  s += paged_constants(spec);
   s += *hooks;
   s += fmt::format("#define ATTNJIT_ENTRY {}\n", out.entry);
   s += "\n// ---- templates/kernels/attention_core.cuh ----\n" + *core;

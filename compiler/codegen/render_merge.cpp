@@ -32,7 +32,7 @@ Result<GeneratedSource, std::string> render_merge(const KernelSpec& spec) {
   const ir::Variant& v = spec.variant;
   TypeNames part;
   auto out = output_types(v.out_type);
-  if (!part_types(spec.partial_outputs() ? DType::f32 : v.out_type, &part) || !out)
+  if (!part_types(spec.f32_segments() ? DType::f32 : v.out_type, &part) || !out)
     return fail(fmt::format("variant {}: merge does not support out type {}", v.name,
                             dtype_name(v.out_type)));
   const Dialect& dialect = dialect_for(vendor_of_arch(spec.arch));
@@ -64,7 +64,7 @@ Result<GeneratedSource, std::string> render_merge(const KernelSpec& spec) {
       "\n// ---- templates/kernels/merge.cuh ----\n{}",
       v.name, spec.arch, dialect.name, src.uri, dialect.tile_ops, *tile_ops, *params, part.storage,
       part.elem, part.is_f32, out->storage, out->writer, v.head_dim, spec.tile.warps,
-      v.sinks_per_head && spec.partial_outputs(), src.entry, *kernel);
+      v.sinks_per_head && spec.f32_segments(), src.entry, *kernel);
   return src;
 }
 

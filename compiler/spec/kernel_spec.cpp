@@ -62,9 +62,9 @@ std::string KernelSpec::uri() const {
                        dtype_name(v.kv_type), v.head_dim, v.kv_cache.page_size,
                        v.kv_scale == ir::ScaleGranularity::per_token_head ? ".pth" : "", arch);
   if (kind == KernelKind::merge)
-    return fmt::format("merge.{}.{}{}.d{}{}.{}.w{}", v.name, partial_outputs() ? "f32-" : "",
+    return fmt::format("merge.{}.{}{}.d{}{}.{}.w{}", v.name, f32_segments() ? "f32-" : "",
                        dtype_name(v.out_type), v.head_dim,
-                       v.sinks_per_head && partial_outputs() ? ".sinks" : "",
+                       v.sinks_per_head && f32_segments() ? ".sinks" : "",
                        arch, tile.warps);
   std::string types = std::string(dtype_name(v.q_type));
   if (v.kv_type != v.q_type) types += fmt::format("-{}", dtype_name(v.kv_type));

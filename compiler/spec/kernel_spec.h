@@ -35,10 +35,11 @@ struct KernelSpec {
   ir::Variant variant;  // canonical (after passes)
   std::string arch = "sm_90";
   TileConfig tile;
-  // paged: segments and stream write f32 partial results and LSEs of their tiles; the
-  // output type and sinks belong to whatever merges them.
+  // paged: segments write f32 partial results and LSEs for the merge launch, which
+  // owns the output type and sinks; stream kernels own both (their cut pieces go to
+  // f32 slots at run time).
   KvSplit kv_split = KvSplit::none;
-  bool partial_outputs() const { return kv_split != KvSplit::none; }
+  bool f32_segments() const { return kv_split == KvSplit::segments; }
 
   // Readable, filesystem-safe name, e.g. prefill.llama3.bf16.h32x8.d128.causal.sm_90.m128n64w8s2
   std::string uri() const;

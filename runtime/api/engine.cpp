@@ -45,6 +45,18 @@ cuda::DeviceBuffer& Engine::workspace(size_t bytes) {
   return workspace_;
 }
 
+int Engine::blocks_per_sm(const cuda::LoadedKernel& kernel, int threads, int shared_bytes) {
+  const auto key = std::make_tuple(&kernel, threads, shared_bytes);
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = occupancy_.find(key);
+    if (it != occupancy_.end()) return it->second;
+  }
+  const int blocks = kernel.blocks_per_sm(threads, shared_bytes);
+  std::lock_guard<std::mutex> lock(mutex_);
+  return occupancy_[key] = blocks;
+}
+
 cuda::DeviceBuffer& Engine::piece_counts(size_t units) {
   std::lock_guard<std::mutex> lock(mutex_);
   const size_t bytes = units * sizeof(int);

@@ -9,6 +9,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <tuple>
 
 #include "compiler/backend/nvrtc_compiler.h"
 #include "compiler/ir/variant.h"
@@ -95,6 +96,9 @@ class Engine {
   const Resolved& resolve(const ir::Variant& variant, KernelKind kind, const std::string& where,
                           const std::string& tuning_kind = "", KvSplit split = KvSplit::none);
   cuda::DeviceBuffer& workspace(size_t bytes);
+  // Resident blocks per SM of `kernel` at this block size and shared memory, queried
+  // from the driver once (the split choice asks on every paged() call).
+  int blocks_per_sm(const cuda::LoadedKernel& kernel, int threads, int shared_bytes);
   std::shared_ptr<NvrtcCompiler> nvrtc();
 
   EngineOptions options_;
@@ -110,6 +114,7 @@ class Engine {
   cuda::DeviceBuffer piece_counts_;
   std::map<std::string, std::unique_ptr<Resolved>> resolved_;
   int last_paged_splits_ = 0;
+  std::map<std::tuple<const cuda::LoadedKernel*, int, int>, int> occupancy_;
 };
 
 // Computes the cache key of a generated source: <uri>-<16 hex of SHA-256 over

@@ -169,10 +169,11 @@ void Engine::paged(const ir::Variant& variant, const PagedArgs& args, cuda::CUst
     // The split kernels' occupancy sizes a wave; past 32 blocks per SM (the hardware
     // limit) nothing would split, so the queries are skipped.
     if (blocks < 32LL * sms) {
-      per_sm = resolve(variant, KernelKind::paged, "attnjit::paged", tuning, KvSplit::segments)
-                   .kernel->blocks_per_sm(tile.warps * 32, shared_bytes);
+      per_sm = blocks_per_sm(
+          *resolve(variant, KernelKind::paged, "attnjit::paged", tuning, KvSplit::segments).kernel,
+          tile.warps * 32, shared_bytes);
       if (stream_possible)
-        stream_per_sm = stream_kernel().blocks_per_sm(tile.warps * 32, stream_shared_bytes);
+        stream_per_sm = blocks_per_sm(stream_kernel(), tile.warps * 32, stream_shared_bytes);
     }
     splits = choose_splits(blocks, max_tiles, sms, per_sm, stream_per_sm);
   }
@@ -180,10 +181,10 @@ void Engine::paged(const ir::Variant& variant, const PagedArgs& args, cuda::CUst
   AttnjitPagedParams p = paged_params(variant, args, shape);
   const int threads = tile.warps * 32;
   if (splits == kStreamSplit) {
-    // One resident wave of blocks (the kernel uses fewer when the tiles are few). Pieces
-    // are f32 with the V descale applied; the in-launch merge applies the output scale.
+    // One resident wave of blocks (the kernel uses fewer when the tiles are few). Cut
+    // pieces are f32 with the V descale applied; their merge applies the output scale.
     const cuda::LoadedKernel& kernel = stream_kernel();
-    const int blocks = sms * std::max(1, kernel.blocks_per_sm(threads, stream_shared_bytes));
+    const int blocks = sms * std::max(1, blocks_per_sm(kernel, threads, stream_shared_bytes));
     const size_t slot_floats = static_cast<size_t>(blocks) * 2 * tile.block_m;
     cuda::DeviceBuffer& ws = workspace(slot_floats * (variant.head_dim + 1) * sizeof(float));
     p.piece_out = static_cast<float*>(ws.data());
@@ -192,7 +193,8 @@ void Engine::paged(const ir::Variant& variant, const PagedArgs& args, cuda::CUst
         piece_counts(static_cast<size_t>(shape.num_seqs) * variant.kv_heads).data());
     p.kv_heads = variant.kv_heads;
     p.num_splits = 1;
-    p.out_multiplier = p.v_descale;
+    p.out_multiplier = p.v_descale * args.out_scale;
+    p.piece_multiplier = p.v_descale;
     p.merged_out_scale = args.out_scale;
     p.out = args.out.data;
     p.o_row_stride = args.out.stride(0), p.o_head_stride = args.out.stride(1);

@@ -370,19 +370,6 @@ __device__ __forceinline__ float quad_sum(float v) {
   return v + xor_shuffle(v, 2);
 }
 
-// Loads from L2, past this SM's L1: for results another block published in the same
-// launch (L1 is not coherent across SMs).
-__device__ __forceinline__ float load_l2(const float* p) {
-  float v;
-  asm volatile("ld.global.cg.f32 %0, [%1];" : "=f"(v) : "l"(p));
-  return v;
-}
-__device__ __forceinline__ float2 load_l2(const float2* p) {
-  float2 v;
-  asm volatile("ld.global.cg.v2.f32 {%0, %1}, [%2];" : "=f"(v.x), "=f"(v.y) : "l"(p));
-  return v;
-}
-
 // 16-byte vector store to global memory.
 __device__ __forceinline__ void store16(void* dst, const void* src_shared) {
   *reinterpret_cast<uint4*>(dst) = *reinterpret_cast<const uint4*>(src_shared);

@@ -358,6 +358,12 @@ struct AttendOptions {
   float softmax_scale;       // applied to q.k
   float softmax_scale_log2;  // softmax_scale * log2(e)
   float out_multiplier;      // applied to the normalized output (V descale * fp8 out scale)
+  // A piece of a KV range that a merge completes (paged_stream.cuh): when set, rows go
+  // to partial_rows (f32, row r at r * kHeadDim) and their LSEs to partial_lse[r],
+  // normalized by their own sum, without the sink, scaled by partial_multiplier.
+  float* partial_rows;
+  float* partial_lse;
+  float partial_multiplier;
   const int* ranges;         // this sequence's bidirectional ranges (kHasRanges)
   int range_count;
   int seq;
@@ -853,7 +859,9 @@ __device__ __forceinline__ void attend(unsigned char* shared, const Rows& rows, 
     }
   }
 
-  const float out_multiplier = opt.out_multiplier * product_unscale;
+  const bool partial = opt.partial_rows != nullptr;
+  const float out_multiplier =
+      (partial ? opt.partial_multiplier : opt.out_multiplier) * product_unscale;
   float out_scale[kRowTiles][2], lse[kRowTiles][2];
 #pragma unroll
   for (int mt = 0; mt < kRowTiles; ++mt) {
@@ -861,7 +869,7 @@ __device__ __forceinline__ void attend(unsigned char* shared, const Rows& rows, 
     for (int r = 0; r < 2; ++r) {
       const float sum = row_total[mt][r];
       const float max_log2 = row_max_log2[mt][r];
-      if constexpr (kHasSinks) {
+      if (kHasSinks && !partial) {
         const float sink_log2 = args.sinks[rows.q_head(my_row(mt, r))] * kLog2e;
         const float top = fmaxf(max_log2, sink_log2);
         const float keep = fast_exp2(max_log2 - top);  // 0 for a fully masked row
@@ -874,6 +882,23 @@ __device__ __forceinline__ void attend(unsigned char* shared, const Rows& rows, 
         lse[mt][r] = sum > 0.f ? (max_log2 + fast_log2(sum)) * kLn2 : neg_inf();
       }
     }
+  }
+  if (partial) {
+#pragma unroll
+    for (int mt = 0; mt < kRowTiles; ++mt) {
+#pragma unroll
+      for (int r = 0; r < 2; ++r) {
+        const int row = warp_row0 + mt * 16 + lane / 4 + r * 8;
+        if (row >= rows.rows_valid) continue;
+        float* out = opt.partial_rows + row * kHeadDim;
+        const float scale = out_scale[mt][r];
+        for_each_output_pair(o[mt], r, [&](int dim, float a, float b) {
+          *reinterpret_cast<float2*>(out + dim) = make_float2(a * scale, b * scale);
+        });
+        if (lane % 4 == 0) opt.partial_lse[row] = lse[mt][r];
+      }
+    }
+    return;
   }
   if constexpr (kOutputDirect) {
     // Pairs straight from the accumulators: f32 rows would not fit the 16-bit staging

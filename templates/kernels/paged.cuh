@@ -165,6 +165,9 @@ __device__ __forceinline__ AttendOptions paged_options(const AttnjitPagedParams&
   opt.range_count = kHasRanges ? p.variant.max_ranges : 0;
   opt.seq = seq;
   opt.debug_tile_counts = p.debug_tile_counts;
+  opt.partial_rows = nullptr;
+  opt.partial_lse = nullptr;
+  opt.partial_multiplier = 1.f;
   return opt;
 }
 

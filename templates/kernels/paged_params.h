@@ -36,14 +36,15 @@ struct AttnjitPagedParams {
   float out_multiplier;        // v_descale (per tensor) times the fp8 output scale
   int num_splits;
 
-  // The stream split (paged_stream.cuh): each thread block's pieces of (sequence, KV
-  // head) units go to its two slots of f32 partial rows; the last piece of a unit to
-  // finish merges them into out / lse (the caller's, with out_multiplier the V descale
-  // and merged_out_scale the fp8 output scale).
+  // The stream split (paged_stream.cuh): the pieces of cut (sequence, KV head) units
+  // go to each thread block's two slots of f32 rows, scaled by piece_multiplier (the
+  // V descale); the last piece of a unit to finish merges them into out / lse,
+  // applying merged_out_scale (the fp8 output scale).
   int kv_heads;
   float* piece_out;           // [blocks][2][BLOCK_M][head_dim]
   float* piece_lse;           // [blocks][2][BLOCK_M]
   int* pieces_done;           // [num_seqs * kv_heads], zero between launches
+  float piece_multiplier;
   float merged_out_scale;
 
   struct AttnjitVariantArgs variant;

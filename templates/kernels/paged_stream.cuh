@@ -6,14 +6,13 @@
 // The work line: units in (sequence, KV head) order, each as long as its sequence's
 // visible tiles (at least 1, so a unit that sees no key still gets its output
 // written), laid end to end; block b takes positions [b T / B, (b + 1) T / B) of the T
-// on the line. Its share cuts units into pieces: attend() over a piece's tiles writes
-// f32 rows and LSEs to one of the block's two slots (slot 0 for its first piece, which
-// may continue a unit begun by earlier blocks; slot 1 for later ones, where only its
-// last piece can be shared with later blocks, so slot 1 is free again whenever a
-// piece before the last completes a whole unit). Every piece then counts itself done
-// for its unit; the one that completes the count merges the unit's pieces into the
-// output. Nothing waits for another block, so no launch order or co-residency is
-// assumed.
+// on the line. A unit inside one share is attended and written like any paged block.
+// Shares cut the others into pieces: attend() over a piece's tiles writes f32 rows and
+// LSEs to one of the block's two slots (slot 0 for its first piece, which may continue
+// a unit begun by earlier blocks; slot 1 for its last, which later blocks may
+// continue). Every piece then counts itself done for its unit; the one that completes
+// the count merges the unit's pieces into the output. Nothing waits for another
+// block, so no launch order or co-residency is assumed.
 
 namespace attnjit {
 
@@ -96,7 +95,8 @@ __device__ __forceinline__ float* slot_lse(const AttnjitPagedParams& p, int bloc
 
 // Combines the pieces of the unit at [first, end) on the line into the caller's
 // output: out = sum_i w_i o_i / (sum_i w_i [+ e^{sink - M}]), w_i = e^{lse_i - M}.
-// A warp per row; each lane holds pairs of the head dimension, as in merge.cuh.
+// A warp per row; each lane holds pairs of the head dimension, as in merge.cuh. The
+// loads bypass L1 (__ldcg): the pieces were published by other SMs in this launch.
 __device__ __forceinline__ void merge_pieces(const AttnjitPagedParams& p, const WorkLine& line,
                                              long long first, long long end, int q_start,
                                              int kv_head, int rows_valid) {
@@ -108,13 +108,17 @@ __device__ __forceinline__ void merge_pieces(const AttnjitPagedParams& p, const 
   constexpr int kChunks = (kHeadDim + 63) / 64;
   constexpr int kInFlight = 8;  // pieces whose rows load together
 
+  auto piece_lse = [&](int i, int row) {
+    return __ldcg(slot_lse(p, first_block + i, i == 0 ? first_slot : 0) + row);
+  };
   for (int row = threadIdx.x / 32; row < rows_valid; row += kWarps) {
     const int head = kv_head * kGroupSize + row % kGroupSize;
-    const float sink = kMergedSinks ? p.variant.sinks[head] : neg_inf();
-    // Lane i holds the LSEs of pieces i, i + 32, ...; the row's maximum first.
-    float top = sink;
-    for (int i = lane; i < pieces; i += 32)
-      top = fmaxf(top, load_l2(slot_lse(p, first_block + i, i == 0 ? first_slot : 0) + row));
+    const float sink = kHasSinks ? p.variant.sinks[head] : neg_inf();
+    // Lane i holds the LSE of piece i (and i + 32, ... are read again when the unit
+    // has more pieces than lanes).
+    const float first_lse = lane < pieces ? piece_lse(lane, row) : neg_inf();
+    float top = fmaxf(sink, first_lse);
+    for (int i = lane + 32; i < pieces; i += 32) top = fmaxf(top, piece_lse(i, row));
     top = warp_max(top);
     const float shift = top == neg_inf() ? 0.f : top;  // every piece empty: weights all 0
 
@@ -123,9 +127,7 @@ __device__ __forceinline__ void merge_pieces(const AttnjitPagedParams& p, const 
     for (int i0 = 0; i0 < pieces; i0 += 32) {
       const int mine = i0 + lane;
       const float weight =
-          mine < pieces
-              ? expf(load_l2(slot_lse(p, first_block + mine, mine == 0 ? first_slot : 0) + row) - shift)
-              : 0.f;
+          mine < pieces ? expf((i0 == 0 ? first_lse : piece_lse(mine, row)) - shift) : 0.f;
       total += weight;
       for (int j0 = 0; j0 < 32 && i0 + j0 < pieces; j0 += kInFlight) {
         float w[kInFlight];
@@ -139,7 +141,7 @@ __device__ __forceinline__ void merge_pieces(const AttnjitPagedParams& p, const 
 #pragma unroll
           for (int c = 0; c < kChunks; ++c) {
             const int d = c * 64 + lane * 2;
-            v[u][c] = d < kHeadDim ? load_l2(reinterpret_cast<const float2*>(from + d))
+            v[u][c] = d < kHeadDim ? __ldcg(reinterpret_cast<const float2*>(from + d))
                                    : make_float2(0.f, 0.f);
           }
         }
@@ -154,18 +156,18 @@ __device__ __forceinline__ void merge_pieces(const AttnjitPagedParams& p, const 
         }
       }
     }
-    total = warp_sum(total) + (kMergedSinks ? expf(sink - shift) : 0.f);
+    total = warp_sum(total) + (kHasSinks ? expf(sink - shift) : 0.f);
 
     const int token = row / kGroupSize;
     const float scale = total > 0.f ? p.merged_out_scale / total : 0.f;
-    MergedStorage* out = static_cast<MergedStorage*>(p.out) + (q_start + token) * p.o_row_stride +
+    OutputStorage* out = static_cast<OutputStorage*>(p.out) + (q_start + token) * p.o_row_stride +
                          head * p.o_head_stride;
 #pragma unroll
     for (int c = 0; c < kChunks; ++c) {
       const int d = c * 64 + lane * 2;
-      if (d < kHeadDim) MergedElem::store_pair(out + d, acc[c][0] * scale, acc[c][1] * scale);
+      if (d < kHeadDim) OutElem::store_pair(out + d, acc[c][0] * scale, acc[c][1] * scale);
     }
-    if (kMergedLse && lane == 0)
+    if (kWriteLse && lane == 0)
       p.lse[(q_start + token) * p.lse_row_stride + head * p.lse_head_stride] =
           total > 0.f ? shift + logf(total) : neg_inf();
   }
@@ -203,40 +205,49 @@ extern "C" __global__ void __launch_bounds__(attnjit::TileGeometry::kThreads)
     const int q_start = p.cu_seqlens_q[seq];
     const int q_len = min(p.cu_seqlens_q[seq + 1] - q_start, kTokensPerBlock);
     const int kv_len = p.seq_lens[seq];
-    const int slot = piece == 0 ? 0 : 1;
     PackedRows rows = packed_rows(p, q_start, q_len, kv_len, kv_head, 0, q_len);
-    rows.out = slot_rows(p, block, slot);  // row r at r * kHeadDim
-    rows.o_row_stride = kGroupSize * kHeadDim;
-    rows.o_head_stride = kHeadDim;
-    rows.lse = slot_lse(p, block, slot);
-    rows.lse_row_stride = kGroupSize;
-    rows.lse_head_stride = 1;
+    rows.o_row_stride = p.o_row_stride;
+    rows.o_head_stride = p.o_head_stride;
+    rows.lse_row_stride = p.lse_row_stride;
+    rows.lse_head_stride = p.lse_head_stride;
+    rows.out = static_cast<OutputStorage*>(p.out) + q_start * p.o_row_stride +
+               rows.head0 * p.o_head_stride;
+    rows.lse = p.lse != nullptr ? p.lse + q_start * p.lse_row_stride + rows.head0 * p.lse_head_stride
+                                : nullptr;
     const PagedKeys keys = paged_keys(p, seq, kv_head, kv_len);
     AttendOptions opt = paged_options(p, seq);
+    const int pieces = line.block_of(unit_end - 1) - line.block_of(unit_first) + 1;
+    if (pieces > 1) {
+      const int slot = piece == 0 ? 0 : 1;
+      opt.partial_rows = slot_rows(p, block, slot);
+      opt.partial_lse = slot_lse(p, block, slot);
+      opt.partial_multiplier = p.piece_multiplier;
+    }
     const KvTiles visible = visible_kv_tiles(rows.q_pos_first, rows.q_pos_last, kv_len,
                                              opt.ranges, opt.range_count);
     opt.tiles = {min(visible.end, visible.begin + static_cast<int>(x - unit_first)),
                  min(visible.end, visible.begin + static_cast<int>(piece_end - unit_first)),
                  visible.widened_by_range};
     attend(shared, rows, keys, p.variant, opt);
+    x = piece_end;
+    // A whole unit is done; the buffers are free once every warp has left attend().
+    if (pieces == 1) {
+      block_barrier();
+      continue;
+    }
 
     // Publish the piece: its rows reach L2 before the count does (the count's last
     // taker reads them from L2).
     __threadfence();
     block_barrier();
     if (threadIdx.x == 0) {
-      const int pieces = line.block_of(unit_end - 1) - line.block_of(unit_first) + 1;
-      bool last = true;
-      if (pieces > 1) {
-        int* done = p.pieces_done + static_cast<long long>(seq) * p.kv_heads + kv_head;
-        last = atomicAdd(done, 1) == pieces - 1;
-        if (last) atomicExch(done, 0);  // ready for the next launch
-        __threadfence();
-      }
+      int* done = p.pieces_done + static_cast<long long>(seq) * p.kv_heads + kv_head;
+      const bool last = atomicAdd(done, 1) == pieces - 1;
+      if (last) atomicExch(done, 0);  // ready for the next launch
+      __threadfence();
       merge_here = last;
     }
     block_barrier();
     if (merge_here) merge_pieces(p, line, unit_first, unit_end, q_start, kv_head, rows.rows_valid);
-    x = piece_end;
   }
 }

@@ -104,5 +104,8 @@ extern "C" __global__ void __launch_bounds__(attnjit::TileGeometry::kThreads)
   opt.seq = seq;
   opt.tiles = visible_kv_tiles(rows.q_pos_first, rows.q_pos_last, kv_len, opt.ranges, opt.range_count);
   opt.debug_tile_counts = p.debug_tile_counts;
+  opt.partial_rows = nullptr;
+  opt.partial_lse = nullptr;
+  opt.partial_multiplier = 1.f;
   attend(shared, rows, keys, p.variant, opt);
 }
