@@ -390,6 +390,10 @@ else
   else
     fail "run --kind paged --fused-kv --dump writes kv_cache and kv_scale_cache" "missing files in $TMP/paged-fp8-dump"
   fi
+  run "$ATTNJIT" run "$TMP/paged.attn" --variant paged_gqa --kind paged --batch 3 --context 900 \
+      --query-len 1 --splits stream
+  expect_status "run --kind paged with --splits stream passes" 0
+  expect_out "run --kind paged reports the stream split" stdout "^splits +stream \(forced\)"
 fi
 
 # --- the default job --------------------------------------------------------------------

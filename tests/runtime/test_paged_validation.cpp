@@ -366,10 +366,18 @@ TEST_CASE("paged: runtime values and scalars", "[paged]") {
                               "'params[cap]': expected a param of variant pg (it declares none), "
                               "got an unknown name");
   Paged splits;
-  splits.args.num_splits = -1;
+  splits.args.num_splits = -2;
   CHECK(splits.error() == std::string(kPrefix) +
-                              "'num_splits': expected 0 (heuristic), 1 (off) or a forced count "
-                              ">= 2, got -1");
+                              "'num_splits': expected 0 (heuristic), 1 (off), a forced count >= 2 "
+                              "or -1 (stream), got -2");
+  Paged stream;
+  stream.args.num_splits = kStreamSplit;
+  CHECK_NOTHROW(validate_paged(stream.variant, stream.args, DeviceKind::cpu, "attnjit::paged"));
+  stream.args.max_seqlen_q = 9;  // 9 tokens x 2 heads: not the decode tile
+  CHECK(stream.error() ==
+        std::string(kPrefix) +
+            "'num_splits': expected the stream split (-1) only for decode batches (max_seqlen_q "
+            "x 2 query heads per KV head <= 16), got -1 with max_seqlen_q 9");
 }
 
 // --- cache_write ----------------------------------------------------------------------
@@ -535,5 +543,26 @@ TEST_CASE("split-KV heuristic: waves of blocks, a fixed cost per block, a merge 
     const int s = Engine::choose_splits(blocks, 128, sms, per_sm);
     CHECK(s >= 1);
     CHECK(s <= 64);
+  }
+}
+
+TEST_CASE("split-KV heuristic with the stream split available", "[paged]") {
+  const int sms = 132, per_sm = 2, stream_per_sm = 2;
+  // One sequence past a wave of (sequence, KV head) blocks: the stream split instead
+  // of a nearly empty second wave or halved segments.
+  CHECK(Engine::choose_splits(272, 128, sms, per_sm, stream_per_sm) == kStreamSplit);
+  CHECK(Engine::choose_splits(536, 128, sms, per_sm, stream_per_sm) == kStreamSplit);
+  // Whole waves of blocks run unsplit: nothing to even out, and no pieces to merge.
+  CHECK(Engine::choose_splits(264, 128, sms, per_sm, stream_per_sm) == 1);
+  CHECK(Engine::choose_splits(512, 512, sms, per_sm, stream_per_sm) == 1);
+  CHECK(Engine::choose_splits(1024, 256, sms, per_sm, stream_per_sm) == 1);
+  // One long sequence: the stream split cuts it over the whole wave.
+  CHECK(Engine::choose_splits(8, 2048, sms, per_sm, stream_per_sm) == kStreamSplit);
+  // Without the stream kernel (its occupancy unknown, 0) the choice is a segment count.
+  CHECK(Engine::choose_splits(272, 128, sms, per_sm, 0) == 2);
+  for (long long blocks = 1; blocks <= 1200; ++blocks) {
+    INFO("blocks " << blocks);
+    const int s = Engine::choose_splits(blocks, 128, sms, per_sm, stream_per_sm);
+    CHECK((s == kStreamSplit || (s >= 1 && s <= 64)));
   }
 }

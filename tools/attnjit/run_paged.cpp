@@ -73,8 +73,10 @@ harness::PagedProblemShape paged_shape(const Args& args) {
   return s;
 }
 
-// --splits N: forced split-KV segments (1 = off); absent, the engine's heuristic.
+// --splits N: forced split-KV segments (1 = off), or "stream" for the stream split;
+// absent, the engine's heuristic.
 int requested_splits(const Args& args) {
+  if (args.value("--splits") == std::optional<std::string>("stream")) return kStreamSplit;
   const int splits = args.int_value("--splits", 0, 1);
   if (splits > kMaxSplits)
     throw UsageError(fmt::format("--splits: at most {} segments, got {}", kMaxSplits, splits));
@@ -174,7 +176,9 @@ int run_paged(const Args& args) {
   options.write_cache_on_device = write_cache;
   harness::run_paged_on_device(engine, variant, problem, options);
   const int splits_used = engine.last_paged_splits();
-  std::printf("splits   %d (%s)\n", splits_used, splits > 0 ? "forced" : "heuristic");
+  std::printf("splits   %s (%s)\n",
+              splits_used == kStreamSplit ? "stream" : std::to_string(splits_used).c_str(),
+              splits != 0 ? "forced" : "heuristic");
 
   bool cache_ok = true;
   if (write_cache) {

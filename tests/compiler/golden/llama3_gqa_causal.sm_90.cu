@@ -692,6 +692,27 @@ __device__ __forceinline__ KvRange visible_kv_range(int q_pos_first, int q_pos_l
   return r;
 }
 
+// The KV tiles [begin, end) of the rows' visible positions (tile n holds keys
+// [n * kBlockN, (n + 1) * kBlockN)). Entries pass attend() these tiles or a share of them.
+struct KvTiles {
+  int begin, end;
+  bool widened_by_range;
+};
+
+__device__ __forceinline__ KvTiles visible_kv_tiles(int q_pos_first, int q_pos_last, int kv_len,
+                                                    const int* ranges, int range_count) {
+  const KvRange r = visible_kv_range(q_pos_first, q_pos_last, kv_len, ranges, range_count);
+  const int begin = r.begin / kBlockN;
+  return {begin, r.end > r.begin ? (r.end + kBlockN - 1) / kBlockN : begin, r.widened_by_range};
+}
+
+// Share `index` of `count` even shares of `all` (split-KV segments).
+__device__ __forceinline__ KvTiles even_share(KvTiles all, int index, int count) {
+  const int per_share = (all.end - all.begin + count - 1) / count;
+  const int begin = min(all.end, all.begin + index * per_share);
+  return {begin, min(all.end, begin + per_share), all.widened_by_range};
+}
+
 // 8-bit and f32 K/V operands, decoded in registers from the stored bytes. The MMA's k
 // index may be permuted freely as long as Q and K agree, and its n index for V as long
 // as the output is written back through the same map, so each thread reads runs of
@@ -860,10 +881,16 @@ struct AttendOptions {
   float softmax_scale;       // applied to q.k
   float softmax_scale_log2;  // softmax_scale * log2(e)
   float out_multiplier;      // applied to the normalized output (V descale * fp8 out scale)
+  // A piece of a KV range that a merge completes (paged_stream.cuh): when set, rows go
+  // to partial_rows (f32, row r at r * kHeadDim) and their LSEs to partial_lse[r],
+  // normalized by their own sum, without the sink, scaled by partial_multiplier.
+  float* partial_rows;
+  float* partial_lse;
+  float partial_multiplier;
   const int* ranges;         // this sequence's bidirectional ranges (kHasRanges)
   int range_count;
   int seq;
-  int split, num_splits;     // this block visits tiles of its share only
+  KvTiles tiles;             // the tiles this block visits: visible ones, or a share of them
   int* debug_tile_counts;
 };
 
@@ -875,15 +902,8 @@ __device__ __forceinline__ void attend(unsigned char* shared, const Rows& rows, 
   const int warp = tid / 32;
   const int lane = tid % 32;
 
-  const KvRange range = visible_kv_range(rows.q_pos_first, rows.q_pos_last, keys.kv_len,
-                                         opt.ranges, opt.range_count);
-  int n_begin = range.begin / kBlockN;
-  int n_end = range.end > range.begin ? (range.end + kBlockN - 1) / kBlockN : n_begin;
-  if (opt.num_splits > 1) {  // split-KV: an even share of the tiles
-    const int per_split = (n_end - n_begin + opt.num_splits - 1) / opt.num_splits;
-    n_begin = min(n_end, n_begin + opt.split * per_split);
-    n_end = min(n_end, n_begin + per_split);
-  }
+  const KvTiles range = opt.tiles;
+  const int n_begin = range.begin, n_end = range.end;
   int full_tiles = 0, visited_tiles = 0;  // counted for debug_tile_counts only
 
   // The threads that load and consume one K/V pipeline: the whole block, or one warp
@@ -1362,7 +1382,9 @@ __device__ __forceinline__ void attend(unsigned char* shared, const Rows& rows, 
     }
   }
 
-  const float out_multiplier = opt.out_multiplier * product_unscale;
+  const bool partial = opt.partial_rows != nullptr;
+  const float out_multiplier =
+      (partial ? opt.partial_multiplier : opt.out_multiplier) * product_unscale;
   float out_scale[kRowTiles][2], lse[kRowTiles][2];
 #pragma unroll
   for (int mt = 0; mt < kRowTiles; ++mt) {
@@ -1370,7 +1392,7 @@ __device__ __forceinline__ void attend(unsigned char* shared, const Rows& rows, 
     for (int r = 0; r < 2; ++r) {
       const float sum = row_total[mt][r];
       const float max_log2 = row_max_log2[mt][r];
-      if constexpr (kHasSinks) {
+      if (kHasSinks && !partial) {
         const float sink_log2 = args.sinks[rows.q_head(my_row(mt, r))] * kLog2e;
         const float top = fmaxf(max_log2, sink_log2);
         const float keep = fast_exp2(max_log2 - top);  // 0 for a fully masked row
@@ -1383,6 +1405,23 @@ __device__ __forceinline__ void attend(unsigned char* shared, const Rows& rows, 
         lse[mt][r] = sum > 0.f ? (max_log2 + fast_log2(sum)) * kLn2 : neg_inf();
       }
     }
+  }
+  if (partial) {
+#pragma unroll
+    for (int mt = 0; mt < kRowTiles; ++mt) {
+#pragma unroll
+      for (int r = 0; r < 2; ++r) {
+        const int row = warp_row0 + mt * 16 + lane / 4 + r * 8;
+        if (row >= rows.rows_valid) continue;
+        float* out = opt.partial_rows + row * kHeadDim;
+        const float scale = out_scale[mt][r];
+        for_each_output_pair(o[mt], r, [&](int dim, float a, float b) {
+          *reinterpret_cast<float2*>(out + dim) = make_float2(a * scale, b * scale);
+        });
+        if (lane % 4 == 0) opt.partial_lse[row] = lse[mt][r];
+      }
+    }
+    return;
   }
   if constexpr (kOutputDirect) {
     // Pairs straight from the accumulators: f32 rows would not fit the 16-bit staging
@@ -1522,8 +1561,10 @@ extern "C" __global__ void __launch_bounds__(attnjit::TileGeometry::kThreads)
   opt.ranges = kHasRanges ? p.variant.ranges + seq * p.variant.max_ranges * 2 : nullptr;
   opt.range_count = kHasRanges ? p.variant.max_ranges : 0;
   opt.seq = seq;
-  opt.split = 0;
-  opt.num_splits = 1;
+  opt.tiles = visible_kv_tiles(rows.q_pos_first, rows.q_pos_last, kv_len, opt.ranges, opt.range_count);
   opt.debug_tile_counts = p.debug_tile_counts;
+  opt.partial_rows = nullptr;
+  opt.partial_lse = nullptr;
+  opt.partial_multiplier = 1.f;
   attend(shared, rows, keys, p.variant, opt);
 }
