@@ -169,9 +169,15 @@ std::shared_ptr<cuda::Driver> Engine::driver() {
 const Engine::Resolved& Engine::resolve(const ir::Variant& variant, KernelKind kind,
                                         const std::string& where,
                                         const std::string& tuning_kind, KvSplit split) {
+  return resolve(variant, ir::print_dsl(variant), kind, where, tuning_kind, split);
+}
+
+const Engine::Resolved& Engine::resolve(const ir::Variant& variant, const std::string& dsl,
+                                        KernelKind kind, const std::string& where,
+                                        const std::string& tuning_kind, KvSplit split) {
   // The DSL form round-trips to the same IR, so it identifies the variant exactly.
-  const std::string key = fmt::format("{}|{}|{}|{}", kernel_kind_name(kind), tuning_kind,
-                                      static_cast<int>(split), ir::print_dsl(variant));
+  const std::string key =
+      fmt::format("{}|{}|{}|{}", kernel_kind_name(kind), tuning_kind, static_cast<int>(split), dsl);
   {
     std::lock_guard<std::mutex> lock(mutex_);
     auto it = resolved_.find(key);

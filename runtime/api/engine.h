@@ -95,6 +95,11 @@ class Engine {
   };
   const Resolved& resolve(const ir::Variant& variant, KernelKind kind, const std::string& where,
                           const std::string& tuning_kind = "", KvSplit split = KvSplit::none);
+  // The same with the variant's DSL form given: a call that resolves several kernels
+  // of one variant prints it once (printing dominates a lookup).
+  const Resolved& resolve(const ir::Variant& variant, const std::string& dsl, KernelKind kind,
+                          const std::string& where, const std::string& tuning_kind = "",
+                          KvSplit split = KvSplit::none);
   cuda::DeviceBuffer& workspace(size_t bytes);
   // Resident blocks per SM of `kernel` at this block size and shared memory, queried
   // from the driver once (the split choice asks on every paged() call).

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "compiler/ir/print.h"
 #include "runtime/api/engine.h"
 #include "runtime/api/launch_common.h"
 #include "templates/kernels/cache_write_params.h"
@@ -146,7 +147,9 @@ void Engine::paged(const ir::Variant& variant, const PagedArgs& args, cuda::CUst
   // Short chunks everywhere (decode, speculative tokens): the small decode tile.
   const bool decode = uses_decode_tile(variant, args.max_seqlen_q);
   const std::string tuning = decode ? "paged_decode" : "";
-  const TileConfig tile = resolve(variant, KernelKind::paged, "attnjit::paged", tuning).spec.tile;
+  const std::string dsl = ir::print_dsl(variant);
+  const TileConfig tile =
+      resolve(variant, dsl, KernelKind::paged, "attnjit::paged", tuning).spec.tile;
   const int tokens_per_block = tile.block_m / group;
   if (tokens_per_block < 1)
     throw std::runtime_error(fmt::format(
@@ -166,7 +169,8 @@ void Engine::paged(const ir::Variant& variant, const PagedArgs& args, cuda::CUst
   const bool stream_possible = decode && shape.num_seqs <= 4096;
   const int sms = gpu->attribute(cuda::kMultiprocessorCount);
   auto stream_kernel = [&]() -> const cuda::LoadedKernel& {
-    return *resolve(variant, KernelKind::paged, "attnjit::paged", tuning, KvSplit::stream).kernel;
+    return *resolve(variant, dsl, KernelKind::paged, "attnjit::paged", tuning, KvSplit::stream)
+                .kernel;
   };
   // The caller's count, else the config's, else the heuristic's.
   int splits = args.num_splits != 0 ? args.num_splits : tile.num_splits;
@@ -180,7 +184,8 @@ void Engine::paged(const ir::Variant& variant, const PagedArgs& args, cuda::CUst
     // limit) nothing would split, so the queries are skipped.
     if (blocks < 32LL * sms) {
       per_sm = blocks_per_sm(
-          *resolve(variant, KernelKind::paged, "attnjit::paged", tuning, KvSplit::segments).kernel,
+          *resolve(variant, dsl, KernelKind::paged, "attnjit::paged", tuning, KvSplit::segments)
+               .kernel,
           tile.warps * 32, shared_bytes);
       if (stream_possible)
         stream_per_sm = blocks_per_sm(stream_kernel(), tile.warps * 32, stream_shared_bytes);
@@ -217,7 +222,7 @@ void Engine::paged(const ir::Variant& variant, const PagedArgs& args, cuda::CUst
     return;
   }
   const cuda::LoadedKernel& kernel =
-      *resolve(variant, KernelKind::paged, "attnjit::paged", tuning,
+      *resolve(variant, dsl, KernelKind::paged, "attnjit::paged", tuning,
                splits > 1 ? KvSplit::segments : KvSplit::none).kernel;
   p.out_multiplier = p.v_descale * (splits > 1 ? 1.f : args.out_scale);
   p.num_splits = splits;
@@ -251,7 +256,8 @@ void Engine::paged(const ir::Variant& variant, const PagedArgs& args, cuda::CUst
   if (splits == 1) return;
 
   // Combine the segments; sinks and the output type belong to this step.
-  const Resolved& merge = resolve(variant, KernelKind::merge, "attnjit::paged", "", KvSplit::segments);
+  const Resolved& merge =
+      resolve(variant, dsl, KernelKind::merge, "attnjit::paged", "", KvSplit::segments);
   AttnjitMergeParams m{};
   const size_t out_elems = static_cast<size_t>(shape.total_q) * heads * dim;
   for (int i = 0; i < splits; ++i) {

@@ -20,5 +20,9 @@ for layout in NHD HND; do
     "$bench" decode --batch 64 --ctx 8192 --kv "$kv" --layout "$layout"
   done
 done
-"$bench" decode --ctx 2048 --sweep 64 --iters 20
-"$bench" decode --ctx 8192 --sweep 64 --iters 10
+# Batch sweeps across two wave boundaries (264 and 528 sequence x KV-head blocks for
+# the bf16 decode tile): the heuristic's time per batch, and the fastest measured.
+for ctx in 512 2048 8192; do
+  "$bench" decode --ctx "$ctx" --sweep 72 --iters 20 --splits-list stream,1,2,3,4,6,8,16,32
+done
+"$bench" decode --kv fp8_e4m3 --ctx 8192 --sweep 72 --iters 20 --splits-list stream,1,2,3,4,6,8
