@@ -69,9 +69,9 @@ class Engine {
   // thread blocks over KV sequences of up to `max_kv_tiles` tiles on `sm_count` SMs
   // that hold `blocks_per_sm` blocks each, or kStreamSplit when the stream split
   // (whose kernel holds `stream_blocks_per_sm` blocks per SM; 0 = not available) is
-  // estimated faster.
+  // estimated faster; `kv_bytes` is the K/V element size (1 or 2).
   static int choose_splits(long long blocks, int max_kv_tiles, int sm_count, int blocks_per_sm,
-                           int stream_blocks_per_sm = 0);
+                           int stream_blocks_per_sm = 0, int kv_bytes = 2);
   // The split count of the last paged() launch (kStreamSplit for the stream split),
   // for benchmarks and logs.
   int last_paged_splits() const { return last_paged_splits_; }

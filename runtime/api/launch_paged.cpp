@@ -83,7 +83,7 @@ AttnjitPagedParams paged_params(const ir::Variant& variant, const PagedArgs& arg
 }  // namespace
 
 int Engine::choose_splits(long long blocks, int max_kv_tiles, int sm_count, int blocks_per_sm,
-                          int stream_blocks_per_sm) {
+                          int stream_blocks_per_sm, int kv_bytes) {
   // Never give a segment fewer than two tiles.
   const int most = std::min(ATTNJIT_MAX_MERGE_PARTS, max_kv_tiles / 2);
   if (most < 2 || blocks <= 0) return 1;
@@ -92,23 +92,36 @@ int Engine::choose_splits(long long blocks, int max_kv_tiles, int sm_count, int 
   // sm_count * blocks_per_sm. A full wave costs its blocks' tiles plus a fixed cost
   // per block (start, Q load, pipeline fill, epilogue); a partial wave's blocks share
   // the memory bandwidth among fewer of them and stream faster, but not without
-  // limit (kPartialFloor); splitting adds the merge pass. Constants fitted on the
-  // H200 to grids of measured times (8 KV heads, d128, 16-key tiles; bf16 K/V: batch
-  // 1-64 x context 512-32768 x 14 split counts, 200 points; fp8: batch 1-64 x context
-  // 2048 and 8192 x 8 counts, 104 points): the rule picks a count within 5% of the
-  // fastest measured one for 96% (bf16) and 90% (fp8) of the points. The fixed costs
-  // stay in tiles for fp8 (a byte-based scaling fitted worse): a block's start and
-  // end are latency, not bandwidth.
+  // limit (partial_floor); splitting adds the merge pass.
+  //
+  // The stream split: one wave whose blocks share all tiles evenly. Each block pays
+  // the fixed cost, stream_per_unit per unit of work in its share (a unit is a
+  // sequence's tiles for one KV head: a piece's start, epilogue and the work-line
+  // search), and stream_per_cut when shares cut units (partial rows written, counted
+  // and merged in the launch).
+  //
+  // Constants fitted on the H200 to grids of measured times (32 query / 8 KV heads,
+  // d128, 16-key tiles, every split count and the stream split; bf16 K/V: batch 1-72
+  // x context 512, 2048, 8192 and 1-8 x 32768, 224 points; fp8: batch 1-72 x context
+  // 2048 and 8192, 144 points): the choice is within 5% of the fastest measured for
+  // 97% (bf16) and 92% (fp8) of the points. The costs are in tiles, so one fitted set
+  // per K/V element width: an 8-bit tile streams in half the time, while a block's
+  // start and end are latency and cost the same (one byte-weighted set fitted worse).
+  struct CostModel {
+    double fixed_per_block, merge, partial_floor, stream_per_unit, stream_per_cut;
+  };
+  static constexpr CostModel kSixteenBit{22.0, 16.0, 0.75, 16.0, 14.0};
+  static constexpr CostModel kEightBit{30.0, 16.0, 0.9, 0.0, 28.0};
+  const CostModel& m = kv_bytes == 1 ? kEightBit : kSixteenBit;
   const long long wave = static_cast<long long>(sm_count) * std::max(1, blocks_per_sm);
-  constexpr double kFixedPerBlock = 22.0, kMerge = 16.0, kPartialFloor = 0.75;
   auto cost = [&](int s) {
     const double tiles = (max_kv_tiles + s - 1) / s;
     const long long segments = blocks * s;
     const long long full_waves = segments / wave, rest = segments % wave;
-    double t = full_waves * (tiles + kFixedPerBlock);
+    double t = full_waves * (tiles + m.fixed_per_block);
     if (rest > 0)
-      t += tiles * std::max(static_cast<double>(rest) / wave, kPartialFloor) + kFixedPerBlock;
-    return t + (s > 1 ? kMerge : 0.0);
+      t += tiles * std::max(static_cast<double>(rest) / wave, m.partial_floor) + m.fixed_per_block;
+    return t + (s > 1 ? m.merge : 0.0);
   };
   int best = 1;
   double best_cost = cost(1);
@@ -116,23 +129,14 @@ int Engine::choose_splits(long long blocks, int max_kv_tiles, int sm_count, int 
     const double c = cost(s);
     if (c < best_cost) best = s, best_cost = c;
   }
-  // The stream split: one wave whose blocks share all tiles evenly. Each block pays
-  // the fixed cost, kStreamPerUnit per unit of work in its share (a unit is a
-  // sequence's tiles for one KV head: a piece's start, epilogue and the work-line
-  // search), and kStreamPerCut when shares cut units (partial rows written, counted
-  // and merged in the launch). Fitted like the constants above, on 368 measured points
-  // (bf16: batch 1-72 x context 512, 2048, 8192 and 1-8 x 32768; fp8 batch 1-72 x
-  // 2048 and 8192; every split count beside the stream split): the choice among all
-  // options is within 5% of the fastest for 91% of the points (the rule without the
-  // stream split: 83%).
   if (stream_blocks_per_sm > 0) {
-    constexpr double kStreamPerUnit = 16.0, kStreamPerCut = 14.0;
     const double stream_wave = static_cast<double>(sm_count) * stream_blocks_per_sm;
     const double share = static_cast<double>(blocks) * max_kv_tiles / stream_wave;
     const double units_per_block = share / max_kv_tiles;
     const bool cuts = std::abs(units_per_block - std::round(units_per_block)) > 1e-9;
-    const double stream_cost = std::ceil(share) + kFixedPerBlock +
-                               kStreamPerUnit * units_per_block + (cuts ? kStreamPerCut : 0.0);
+    const double stream_cost = std::ceil(share) + m.fixed_per_block +
+                               m.stream_per_unit * units_per_block +
+                               (cuts ? m.stream_per_cut : 0.0);
     if (stream_cost < best_cost) return kStreamSplit;
   }
   return best;
@@ -190,7 +194,8 @@ void Engine::paged(const ir::Variant& variant, const PagedArgs& args, cuda::CUst
       if (stream_possible)
         stream_per_sm = blocks_per_sm(stream_kernel(), tile.warps * 32, stream_shared_bytes);
     }
-    splits = choose_splits(blocks, max_tiles, sms, per_sm, stream_per_sm);
+    splits = choose_splits(blocks, max_tiles, sms, per_sm, stream_per_sm,
+                           dtype_bytes(variant.kv_type));
   }
   last_paged_splits_ = splits;
   AttnjitPagedParams p = paged_params(variant, args, shape);

@@ -521,7 +521,7 @@ TEST_CASE("split-KV heuristic: waves of blocks, a fixed cost per block, a merge 
   // One sequence of 32768 keys (2048 tiles) over 8 KV heads: a wave of segments.
   CHECK(Engine::choose_splits(8, 2048, sms, per_sm) == 32);
   // 64 x 8192 with fp8 K/V (three blocks per SM): three segments.
-  CHECK(Engine::choose_splits(512, 512, sms, 3) == 3);
+  CHECK(Engine::choose_splits(512, 512, sms, 3, 0, 1) == 3);
   // Never more segments than the merge takes or than half the tiles; a short
   // sequence is not worth the merge.
   CHECK(Engine::choose_splits(1, 100000, sms, per_sm) == 64);
@@ -558,6 +558,10 @@ TEST_CASE("split-KV heuristic with the stream split available", "[paged]") {
   CHECK(Engine::choose_splits(1024, 256, sms, per_sm, stream_per_sm) == 1);
   // One long sequence: the stream split cuts it over the whole wave.
   CHECK(Engine::choose_splits(8, 2048, sms, per_sm, stream_per_sm) == kStreamSplit);
+  // fp8 K/V (three blocks per SM for segments, two for the stream kernel): 64 x 8192
+  // splits in three, one long sequence uses the stream split.
+  CHECK(Engine::choose_splits(512, 512, sms, 3, stream_per_sm, 1) == 3);
+  CHECK(Engine::choose_splits(8, 2048, sms, 3, stream_per_sm, 1) != 1);
   // Without the stream kernel (its occupancy unknown, 0) the choice is a segment count.
   CHECK(Engine::choose_splits(272, 128, sms, per_sm, 0) == 2);
   for (long long blocks = 1; blocks <= 1200; ++blocks) {
