@@ -322,6 +322,21 @@ __device__ __forceinline__ void for_each_output_pair(const float (&o)[TileGeomet
   }
 }
 
+// Calls fn(mt, r, row) for each accumulator row this lane holds (row half r of row
+// tile mt: block row `row`) that is one of the block's valid rows.
+template <typename Fn>
+__device__ __forceinline__ void for_each_valid_row(int warp_row0, int rows_valid, Fn fn) {
+  const int lane = threadIdx.x % 32;
+#pragma unroll
+  for (int mt = 0; mt < kRowTiles; ++mt) {
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      const int row = warp_row0 + mt * 16 + lane / 4 + r * 8;
+      if (row < rows_valid) fn(mt, r, row);
+    }
+  }
+}
+
 // Writes a warp's normalized rows through its own (no longer needed) Q rows of shared
 // memory, so global stores are 16 bytes wide. `Writer` packs two floats into the
 // 16-bit output type.
@@ -884,51 +899,32 @@ __device__ __forceinline__ void attend(unsigned char* shared, const Rows& rows, 
     }
   }
   if (partial) {
-#pragma unroll
-    for (int mt = 0; mt < kRowTiles; ++mt) {
-#pragma unroll
-      for (int r = 0; r < 2; ++r) {
-        const int row = warp_row0 + mt * 16 + lane / 4 + r * 8;
-        if (row >= rows.rows_valid) continue;
-        float* out = opt.partial_rows + row * kHeadDim;
-        const float scale = out_scale[mt][r];
-        for_each_output_pair(o[mt], r, [&](int dim, float a, float b) {
-          *reinterpret_cast<float2*>(out + dim) = make_float2(a * scale, b * scale);
-        });
-        if (lane % 4 == 0) opt.partial_lse[row] = lse[mt][r];
-      }
-    }
+    for_each_valid_row(warp_row0, rows.rows_valid, [&](int mt, int r, int row) {
+      float* out = opt.partial_rows + row * kHeadDim;
+      const float scale = out_scale[mt][r];
+      for_each_output_pair(o[mt], r, [&](int dim, float a, float b) {
+        *reinterpret_cast<float2*>(out + dim) = make_float2(a * scale, b * scale);
+      });
+      if (lane % 4 == 0) opt.partial_lse[row] = lse[mt][r];
+    });
     return;
   }
   if constexpr (kOutputDirect) {
     // Pairs straight from the accumulators: f32 rows would not fit the 16-bit staging
     // rows, and fp8 pairs are encoded as they are stored.
-#pragma unroll
-    for (int mt = 0; mt < kRowTiles; ++mt) {
-#pragma unroll
-      for (int r = 0; r < 2; ++r) {
-        const int row = warp_row0 + mt * 16 + lane / 4 + r * 8;
-        if (row >= rows.rows_valid) continue;
-        OutputStorage* out = rows.out_row(row);
-        const float scale = out_scale[mt][r];
-        for_each_output_pair(o[mt], r, [&](int dim, float a, float b) {
-          OutElem::store_pair(out + dim, a * scale, b * scale);
-        });
-      }
-    }
+    for_each_valid_row(warp_row0, rows.rows_valid, [&](int mt, int r, int row) {
+      OutputStorage* out = rows.out_row(row);
+      const float scale = out_scale[mt][r];
+      for_each_output_pair(o[mt], r, [&](int dim, float a, float b) {
+        OutElem::store_pair(out + dim, a * scale, b * scale);
+      });
+    });
   } else {
     store_rows_staged<OutElem>(shared, rows, o, out_scale, warp_row0, lane);
   }
-  if (kWriteLse && lane % 4 == 0) {
-#pragma unroll
-    for (int mt = 0; mt < kRowTiles; ++mt) {
-#pragma unroll
-      for (int r = 0; r < 2; ++r) {
-        const int row = warp_row0 + mt * 16 + lane / 4 + r * 8;
-        if (row < rows.rows_valid) *rows.lse_at(row) = lse[mt][r];
-      }
-    }
-  }
+  if (kWriteLse && lane % 4 == 0)
+    for_each_valid_row(warp_row0, rows.rows_valid,
+                       [&](int mt, int r, int row) { *rows.lse_at(row) = lse[mt][r]; });
 }
 
 }  // namespace attnjit
