@@ -170,7 +170,7 @@ void Engine::paged(const ir::Variant& variant, const PagedArgs& args, cuda::CUst
   // main loop's buffers; past a few thousand sequences it would cost occupancy, and
   // such batches fill the GPU without it.
   const int stream_shared_bytes = (shared_bytes + 15) / 16 * 16 + 4 * (shape.num_seqs + 1);
-  const bool stream_possible = decode && shape.num_seqs <= 4096;
+  const bool stream_possible = decode && shape.num_seqs <= kStreamSplitMaxSeqs;
   const int sms = gpu->attribute(cuda::kMultiprocessorCount);
   auto stream_kernel = [&]() -> const cuda::LoadedKernel& {
     return *resolve(variant, dsl, KernelKind::paged, "attnjit::paged", tuning, KvSplit::stream)

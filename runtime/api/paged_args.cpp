@@ -274,6 +274,11 @@ class PagedCheck {
                           "query heads per KV head <= 16)",
                           v_.group_size()),
               fmt::format("-1 with max_seqlen_q {}", a_.max_seqlen_q));
+    if (a_.num_splits == kStreamSplit && shape_.num_seqs > kStreamSplitMaxSeqs)
+      c_.fail("num_splits",
+              fmt::format("the stream split (-1) only for at most {} sequences",
+                          kStreamSplitMaxSeqs),
+              fmt::format("-1 with {} sequences", shape_.num_seqs));
   }
 
   // Tables on the host are read in full; the kernel trusts them.

@@ -13,6 +13,8 @@ namespace attnjit {
 namespace ir { struct Variant; }
 
 constexpr int kStreamSplit = -1;
+// The stream kernel keeps an int per sequence in shared memory.
+constexpr int kStreamSplitMaxSeqs = 4096;
 
 struct PagedArgs {
   TensorView q;             // [total_q, q_heads, head_dim], dtype = variant.q_type

@@ -378,6 +378,24 @@ TEST_CASE("paged: runtime values and scalars", "[paged]") {
         std::string(kPrefix) +
             "'num_splits': expected the stream split (-1) only for decode batches (max_seqlen_q "
             "x 2 query heads per KV head <= 16), got -1 with max_seqlen_q 9");
+  // More sequences than the stream kernel's prefix holds (decode tokens, one page each).
+  Paged many;
+  const int n = kStreamSplitMaxSeqs + 1;
+  many.table.assign(n, 0);
+  many.lens.assign(n, 1);
+  many.cu.resize(n + 1);
+  for (int i = 0; i <= n; ++i) many.cu[i] = i;
+  many.args.block_table = cpu(DType::i32, {n, 1}, many.table.data());
+  many.args.seq_lens = cpu(DType::i32, {n}, many.lens.data());
+  many.args.cu_seqlens_q = cpu(DType::i32, {n + 1}, many.cu.data());
+  std::vector<unsigned char> rows(static_cast<size_t>(n) * 4 * 64 * 2);
+  many.args.q = cpu(DType::bf16, {n, 4, 64}, rows.data());
+  many.args.out = cpu(DType::bf16, {n, 4, 64}, rows.data());
+  many.args.max_seqlen_q = 1;
+  many.args.num_splits = kStreamSplit;
+  CHECK(many.error() == std::string(kPrefix) +
+                            "'num_splits': expected the stream split (-1) only for at most 4096 "
+                            "sequences, got -1 with 4097 sequences");
 }
 
 // --- cache_write ----------------------------------------------------------------------
