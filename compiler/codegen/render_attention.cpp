@@ -343,6 +343,13 @@ Result<GeneratedSource, std::string> render_attention(const KernelSpec& spec) {
   s += paged_constants(spec);
   s += *hooks;
   s += fmt::format("#define ATTNJIT_ENTRY {}\n", out.entry);
+  // A minimum of resident blocks caps the registers; without one the compiler chooses
+  // (an explicit minimum of 1 is not the same to it: it allocated more registers).
+  const std::string min_blocks =
+      spec.tile.min_blocks_per_sm > 0 ? fmt::format(", {}", spec.tile.min_blocks_per_sm) : "";
+  s += fmt::format(
+      "#define ATTNJIT_LAUNCH_BOUNDS __launch_bounds__(attnjit::TileGeometry::kThreads{})\n",
+      min_blocks);
   s += "\n// ---- templates/kernels/attention_core.cuh ----\n" + *core;
   if (kind->rows_and_keys)
     s += fmt::format("\n// ---- {} ----\n", kind->rows_and_keys) + *rows_and_keys;

@@ -27,12 +27,14 @@ using nlohmann::json;
 // (every chunk's packed rows, tokens x query heads per KV head, fit one small tile).
 const std::vector<std::string> kKinds = {"prefill", "paged", "paged_decode"};
 // "num_splits" (paged kinds only) fixes the split-KV segment count instead of the
-// launch-time heuristic.
-const std::vector<std::string> kConfigKeys = {"BLOCK_M", "BLOCK_N", "num_warps", "num_stages",
-                                              "num_splits"};
+// launch-time heuristic. "min_blocks_per_sm" asks the compiler for registers enough
+// for that many resident blocks per SM (CUDA's __launch_bounds__ minimum).
+const std::vector<std::string> kConfigKeys = {"BLOCK_M",    "BLOCK_N",    "num_warps",
+                                              "num_stages", "num_splits", "min_blocks_per_sm"};
 const std::vector<std::string> kKindKeys = {"default", "buckets"};
-const std::vector<std::string> kBucketKeys = {"head_dim_min", "head_dim_max", "causal",
-                                              "sliding_window", "score_transform", "config"};
+const std::vector<std::string> kBucketKeys = {"head_dim_min",    "head_dim_max", "causal",
+                                              "sliding_window", "score_transform", "kv_8bit",
+                                              "config"};
 
 // Opt-in shared memory per block (bytes), by arch; unknown archs get the smallest.
 struct SharedMemoryLimit {
@@ -144,6 +146,14 @@ TileConfig read_config(const json& j, const std::string& path, int smem_head_dim
       error_at(join_path(path, "num_splits"), "num_splits applies to the paged kinds only");
     c.num_splits = read_int(j["num_splits"], join_path(path, "num_splits"), 1);
   }
+  if (j.contains("min_blocks_per_sm")) {
+    c.min_blocks_per_sm =
+        read_int(j["min_blocks_per_sm"], join_path(path, "min_blocks_per_sm"), 1);
+    if (c.min_blocks_per_sm > 32)
+      error_at(join_path(path, "min_blocks_per_sm"),
+               fmt::format("expected at most 32 (resident blocks per SM), got {}",
+                           c.min_blocks_per_sm));
+  }
   const std::string problem = validate_tile(c, smem_head_dim, smem_limit);
   if (!problem.empty()) error_at(path, problem);
   return c;
@@ -179,6 +189,12 @@ TuningBucket read_bucket(const json& j, const std::string& path, int smem_limit)
     if (!transform.is_boolean())
       error_at(join_path(path, "score_transform"), "expected true or false, got " + describe(transform));
     b.score_transform_only = transform.get<bool>();
+  }
+  if (j.contains("kv_8bit")) {
+    const json& narrow = j["kv_8bit"];
+    if (!narrow.is_boolean())
+      error_at(join_path(path, "kv_8bit"), "expected true or false, got " + describe(narrow));
+    b.kv_8bit_only = narrow.get<bool>();
   }
   // A bounded bucket's config must fit shared memory at its largest head_dim.
   const int smem_head_dim = j.contains("head_dim_max") ? b.head_dim_max : 0;
@@ -373,7 +389,8 @@ Result<TuningTable, std::string> TuningTable::embedded(const std::string& arch) 
 }
 
 std::optional<TileConfig> TuningTable::pick(const std::string& kind, int head_dim, bool causal,
-                                            bool sliding_window, bool score_transform) const {
+                                            bool sliding_window, bool score_transform,
+                                            bool kv_8bit) const {
   auto it = kinds_.find(kind);
   if (it == kinds_.end()) return std::nullopt;
   for (const TuningBucket& b : it->second.buckets) {
@@ -381,6 +398,7 @@ std::optional<TileConfig> TuningTable::pick(const std::string& kind, int head_di
     if (b.causal_only && !causal) continue;
     if (b.sliding_window_only && !sliding_window) continue;
     if (b.score_transform_only && !score_transform) continue;
+    if (b.kv_8bit_only && !kv_8bit) continue;
     return b.config;
   }
   return it->second.default_config;

@@ -6,7 +6,8 @@
 //                  "buckets": [ {"head_dim_min": 129, "head_dim_max": 256,
 //                                "config": {"BLOCK_M": 64, ...}} ] } }
 //
-// Paged configs may add "num_splits" to fix the split-KV segment count.
+// Paged configs may add "num_splits" to fix the split-KV segment count; any config may
+// add "min_blocks_per_sm" (a register cap); buckets may also ask for "kv_8bit": true.
 //
 // The first bucket whose bounds hold wins; otherwise "default". Every file is
 // validated on load; an error names the file and the JSON path of the bad key.
@@ -25,6 +26,7 @@ struct TileConfig {
   int warps = 8;
   int stages = 2;       // cp.async pipeline depth for K/V tiles
   int num_splits = 0;   // paged kinds: split-KV segments per sequence; 0 = heuristic
+  int min_blocks_per_sm = 0;  // registers capped for this many resident blocks; 0 = free
   bool operator==(const TileConfig&) const = default;
 };
 
@@ -39,6 +41,9 @@ struct TuningBucket {
   // whose per-score work (a tanh for soft-capping) a shorter, narrower tile with more
   // resident warps hides better.
   bool score_transform_only = false;
+  // "kv_8bit": true limits it to 8-bit K/V (fp8, int8), whose tiles stream in half the
+  // time, so occupancy matters more.
+  bool kv_8bit_only = false;
   TileConfig config;
 };
 
@@ -60,7 +65,8 @@ class TuningTable {
   const std::string& arch() const { return arch_; }
   // Tile config for a kind ("prefill") and problem; the kind must be present.
   std::optional<TileConfig> pick(const std::string& kind, int head_dim, bool causal,
-                                 bool sliding_window = false, bool score_transform = false) const;
+                                 bool sliding_window = false, bool score_transform = false,
+                                 bool kv_8bit = false) const;
 
  private:
   std::string arch_;

@@ -98,7 +98,8 @@ Result<KernelSpec, std::string> Engine::make_spec(const ir::Variant& variant, Ke
     const bool causal = variant.band.upper_offset.has_value();
     const std::string table_kind = tuning_kind.empty() ? kernel_kind_name(kind) : tuning_kind;
     const bool windowed = variant.band.lower_offset.has_value();
-    auto tile = table->pick(table_kind, variant.head_dim, causal, windowed, variant.score != nullptr);
+    auto tile = table->pick(table_kind, variant.head_dim, causal, windowed, variant.score != nullptr,
+                            dtype_bytes(variant.kv_type) == 1);
     if (!tile)
       return fail(fmt::format("tuning config for {} has no entry for kind {}", arch, table_kind));
     spec.tile = *tile;

@@ -102,16 +102,17 @@ int Engine::choose_splits(long long blocks, int max_kv_tiles, int sm_count, int 
   //
   // Constants fitted on the H200 to grids of measured times (32 query / 8 KV heads,
   // d128, 16-key tiles, every split count and the stream split; bf16 K/V: batch 1-72
-  // x context 512, 2048, 8192 and 1-8 x 32768, 224 points; fp8: batch 1-72 x context
-  // 2048 and 8192, 144 points): the choice is within 5% of the fastest measured for
-  // 97% (bf16) and 92% (fp8) of the points. The costs are in tiles, so one fitted set
+  // x context 512, 2048, 8192 and 1-8 x 32768, 224 points; fp8, with the sm_90 config's
+  // three resident blocks per SM: batch 1-72 x context 512, 2048 and 8192, 216
+  // points): the choice is within 5% of the fastest measured for 97% (bf16) and 96%
+  // (fp8) of the points. The costs are in tiles, so one fitted set
   // per K/V element width: an 8-bit tile streams in half the time, while a block's
   // start and end are latency and cost the same (one byte-weighted set fitted worse).
   struct CostModel {
     double fixed_per_block, merge, partial_floor, stream_per_unit, stream_per_cut;
   };
   static constexpr CostModel kSixteenBit{22.0, 16.0, 0.75, 16.0, 14.0};
-  static constexpr CostModel kEightBit{30.0, 16.0, 0.9, 0.0, 28.0};
+  static constexpr CostModel kEightBit{12.0, 32.0, 0.9, 24.0, 42.0};
   const CostModel& m = kv_bytes == 1 ? kEightBit : kSixteenBit;
   const long long wave = static_cast<long long>(sm_count) * std::max(1, blocks_per_sm);
   auto cost = [&](int s) {

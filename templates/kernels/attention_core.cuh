@@ -5,9 +5,10 @@
 // types `Elem` (tensor-core operands) and `OutElem`, the decoders InputDecoder (q) and
 // KvDecoder (k, v) that name the storage types, OutputStorage and kOutputDirect, the
 // tile constants kHeadDim kBlockM kBlockN kWarps kStages kRowTiles, kGroupSize (query
-// heads per KV head), kWriteLse, kHasSinks, kHasRanges, and the struct `VariantHooks`
-// (score transform, mask, and the KV band derived from the mask). The loop never knows
-// which variant it runs: it only calls the hooks.
+// heads per KV head), kWriteLse, kHasSinks, kHasRanges, the struct `VariantHooks`
+// (score transform, mask, and the KV band derived from the mask), and the entry's
+// ATTNJIT_ENTRY name and ATTNJIT_LAUNCH_BOUNDS. The loop never knows which variant it
+// runs: it only calls the hooks.
 //
 // A kind's entry point describes its rows and keys with two small policies and calls
 // attend():

@@ -3,7 +3,7 @@
 // than one segment each block writes f32 partial rows and LSEs of an even share of the
 // visible tiles to its segment's slice of `out` / `lse`, and a merge launch combines them.
 
-extern "C" __global__ void __launch_bounds__(attnjit::TileGeometry::kThreads)
+extern "C" __global__ void ATTNJIT_LAUNCH_BOUNDS
     ATTNJIT_ENTRY(const AttnjitPagedParams p) {
   using namespace attnjit;
   extern __shared__ __align__(128) unsigned char shared[];

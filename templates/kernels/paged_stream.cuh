@@ -175,7 +175,7 @@ __device__ __forceinline__ void merge_pieces(const AttnjitPagedParams& p, const 
 
 }  // namespace attnjit
 
-extern "C" __global__ void __launch_bounds__(attnjit::TileGeometry::kThreads)
+extern "C" __global__ void ATTNJIT_LAUNCH_BOUNDS
     ATTNJIT_ENTRY(const AttnjitPagedParams p) {
   using namespace attnjit;
   extern __shared__ __align__(128) unsigned char shared[];

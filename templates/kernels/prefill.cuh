@@ -67,7 +67,7 @@ struct ContiguousKeys {
 
 }  // namespace attnjit
 
-extern "C" __global__ void __launch_bounds__(attnjit::TileGeometry::kThreads)
+extern "C" __global__ void ATTNJIT_LAUNCH_BOUNDS
     ATTNJIT_ENTRY(const __grid_constant__ AttnjitPrefillParams p) {
   using namespace attnjit;
   extern __shared__ __align__(128) unsigned char shared[];

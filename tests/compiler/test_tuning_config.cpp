@@ -265,3 +265,29 @@ TEST_CASE("paged configs may fix the split-KV segment count", "[config]") {
       {"BLOCK_M": 64, "BLOCK_N": 64, "num_warps": 4, "num_stages": 2, "num_splits": 0}}})") ==
         "t.json: paged.default.num_splits: expected a positive integer, got 0");
 }
+
+TEST_CASE("buckets may select 8-bit K/V; configs may cap registers by resident blocks",
+          "[config]") {
+  const std::string json = R"({"arch": "sm_90", "paged_decode": {
+      "default": {"BLOCK_M": 16, "BLOCK_N": 16, "num_warps": 4, "num_stages": 2},
+      "buckets": [{"kv_8bit": true, "config": {"BLOCK_M": 16, "BLOCK_N": 16, "num_warps": 4,
+                                               "num_stages": 2, "min_blocks_per_sm": 3}}]}})";
+  auto table = TuningTable::parse(json, "t.json");
+  REQUIRE(table.ok());
+  CHECK(table->pick("paged_decode", 128, true, false, false, true)->min_blocks_per_sm == 3);
+  CHECK(table->pick("paged_decode", 128, true, false, false, false)->min_blocks_per_sm == 0);
+  // The shipped sm_90 table: fp8/int8 decode at head_dim <= 128 asks for three blocks.
+  auto sm90 = TuningTable::embedded("sm_90");
+  REQUIRE(sm90.ok());
+  CHECK(sm90->pick("paged_decode", 128, true, false, false, true)->min_blocks_per_sm == 3);
+  CHECK(sm90->pick("paged_decode", 256, true, false, false, true)->min_blocks_per_sm == 0);
+  CHECK(sm90->pick("paged_decode", 128, true)->min_blocks_per_sm == 0);
+  CHECK(parse_error(R"({"arch": "sm_90", "paged": {"default": {"BLOCK_M": 64, "BLOCK_N": 64,
+      "num_warps": 4, "num_stages": 2, "min_blocks_per_sm": 33}}})") ==
+        "t.json: paged.default.min_blocks_per_sm: expected at most 32 (resident blocks per SM), "
+        "got 33");
+  CHECK(parse_error(R"({"arch": "sm_90", "paged": {"default": {"BLOCK_M": 64, "BLOCK_N": 64,
+      "num_warps": 4, "num_stages": 2}, "buckets": [{"kv_8bit": 1, "config": {"BLOCK_M": 64,
+      "BLOCK_N": 64, "num_warps": 4, "num_stages": 2}}]}})") ==
+        "t.json: paged.buckets[0].kv_8bit: expected true or false, got number 1");
+}

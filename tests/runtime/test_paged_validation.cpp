@@ -576,10 +576,11 @@ TEST_CASE("split-KV heuristic with the stream split available", "[paged]") {
   CHECK(Engine::choose_splits(1024, 256, sms, per_sm, stream_per_sm) == 1);
   // One long sequence: the stream split cuts it over the whole wave.
   CHECK(Engine::choose_splits(8, 2048, sms, per_sm, stream_per_sm) == kStreamSplit);
-  // fp8 K/V (three blocks per SM for segments, two for the stream kernel): 64 x 8192
-  // splits in three, one long sequence uses the stream split.
-  CHECK(Engine::choose_splits(512, 512, sms, 3, stream_per_sm, 1) == 3);
-  CHECK(Engine::choose_splits(8, 2048, sms, 3, stream_per_sm, 1) != 1);
+  // fp8 K/V (three blocks per SM): 64 x 8192 splits in three, 34 x 8192 takes the
+  // stream split, one long sequence is cut.
+  CHECK(Engine::choose_splits(512, 512, sms, 3, 3, 1) == 3);
+  CHECK(Engine::choose_splits(272, 512, sms, 3, 3, 1) == kStreamSplit);
+  CHECK(Engine::choose_splits(8, 2048, sms, 3, 3, 1) != 1);
   // Without the stream kernel (its occupancy unknown, 0) the choice is a segment count.
   CHECK(Engine::choose_splits(272, 128, sms, per_sm, 0) == 2);
   for (long long blocks = 1; blocks <= 1200; ++blocks) {

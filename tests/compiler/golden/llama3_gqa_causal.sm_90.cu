@@ -519,6 +519,7 @@ struct VariantHooks {
   }
 };
 #define ATTNJIT_ENTRY attnjit_prefill_llama3_gqa_causal
+#define ATTNJIT_LAUNCH_BOUNDS __launch_bounds__(attnjit::TileGeometry::kThreads)
 
 // ---- templates/kernels/attention_core.cuh ----
 // The flash-attention main loop shared by every kernel kind: one thread block, kBlockM
@@ -528,9 +529,10 @@ struct VariantHooks {
 // types `Elem` (tensor-core operands) and `OutElem`, the decoders InputDecoder (q) and
 // KvDecoder (k, v) that name the storage types, OutputStorage and kOutputDirect, the
 // tile constants kHeadDim kBlockM kBlockN kWarps kStages kRowTiles, kGroupSize (query
-// heads per KV head), kWriteLse, kHasSinks, kHasRanges, and the struct `VariantHooks`
-// (score transform, mask, and the KV band derived from the mask). The loop never knows
-// which variant it runs: it only calls the hooks.
+// heads per KV head), kWriteLse, kHasSinks, kHasRanges, the struct `VariantHooks`
+// (score transform, mask, and the KV band derived from the mask), and the entry's
+// ATTNJIT_ENTRY name and ATTNJIT_LAUNCH_BOUNDS. The loop never knows which variant it
+// runs: it only calls the hooks.
 //
 // A kind's entry point describes its rows and keys with two small policies and calls
 // attend():
@@ -1522,7 +1524,7 @@ struct ContiguousKeys {
 
 }  // namespace attnjit
 
-extern "C" __global__ void __launch_bounds__(attnjit::TileGeometry::kThreads)
+extern "C" __global__ void ATTNJIT_LAUNCH_BOUNDS
     ATTNJIT_ENTRY(const __grid_constant__ AttnjitPrefillParams p) {
   using namespace attnjit;
   extern __shared__ __align__(128) unsigned char shared[];
