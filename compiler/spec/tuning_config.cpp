@@ -159,6 +159,15 @@ TileConfig read_config(const json& j, const std::string& path, int smem_head_dim
   return c;
 }
 
+// An optional true/false bucket condition.
+void read_flag(const json& j, const std::string& path, const std::string& key, bool* out) {
+  if (!j.contains(key)) return;
+  const json& value = j[key];
+  if (!value.is_boolean())
+    error_at(join_path(path, key), "expected true or false, got " + describe(value));
+  *out = value.get<bool>();
+}
+
 TuningBucket read_bucket(const json& j, const std::string& path, int smem_limit) {
   expect_object(j, path);
   check_keys(j, path, kBucketKeys);
@@ -172,30 +181,10 @@ TuningBucket read_bucket(const json& j, const std::string& path, int smem_limit)
                fmt::format("expected a value >= head_dim_min ({}), got {}", b.head_dim_min,
                            b.head_dim_max));
   }
-  if (j.contains("causal")) {
-    const json& causal = j["causal"];
-    if (!causal.is_boolean())
-      error_at(join_path(path, "causal"), "expected true or false, got " + describe(causal));
-    b.causal_only = causal.get<bool>();
-  }
-  if (j.contains("sliding_window")) {
-    const json& window = j["sliding_window"];
-    if (!window.is_boolean())
-      error_at(join_path(path, "sliding_window"), "expected true or false, got " + describe(window));
-    b.sliding_window_only = window.get<bool>();
-  }
-  if (j.contains("score_transform")) {
-    const json& transform = j["score_transform"];
-    if (!transform.is_boolean())
-      error_at(join_path(path, "score_transform"), "expected true or false, got " + describe(transform));
-    b.score_transform_only = transform.get<bool>();
-  }
-  if (j.contains("kv_8bit")) {
-    const json& narrow = j["kv_8bit"];
-    if (!narrow.is_boolean())
-      error_at(join_path(path, "kv_8bit"), "expected true or false, got " + describe(narrow));
-    b.kv_8bit_only = narrow.get<bool>();
-  }
+  read_flag(j, path, "causal", &b.causal_only);
+  read_flag(j, path, "sliding_window", &b.sliding_window_only);
+  read_flag(j, path, "score_transform", &b.score_transform_only);
+  read_flag(j, path, "kv_8bit", &b.kv_8bit_only);
   // A bounded bucket's config must fit shared memory at its largest head_dim.
   const int smem_head_dim = j.contains("head_dim_max") ? b.head_dim_max : 0;
   b.config = read_config(require(j, path, "config"), join_path(path, "config"), smem_head_dim,

@@ -101,6 +101,9 @@ class Engine {
                           const std::string& where, const std::string& tuning_kind = "",
                           KvSplit split = KvSplit::none);
   cuda::DeviceBuffer& workspace(size_t bytes);
+  // The stream split's per-unit piece counts: zeroed when allocated, and each launch
+  // leaves them zero.
+  cuda::DeviceBuffer& piece_counts(size_t units);
   // Resident blocks per SM of `kernel` at this block size and shared memory, queried
   // from the driver once (the split choice asks on every paged() call).
   int blocks_per_sm(const cuda::LoadedKernel& kernel, int threads, int shared_bytes);
@@ -113,9 +116,6 @@ class Engine {
   std::shared_ptr<cuda::Driver> driver_;
   std::map<std::string, std::unique_ptr<cuda::LoadedKernel>> loaded_;  // by cache key
   cuda::DeviceBuffer workspace_;  // split-KV partial results
-  // The stream split's per-unit piece counts: zeroed when allocated, and each launch
-  // leaves them zero.
-  cuda::DeviceBuffer& piece_counts(size_t units);
   cuda::DeviceBuffer piece_counts_;
   std::map<std::string, std::unique_ptr<Resolved>> resolved_;
   int last_paged_splits_ = 0;

@@ -115,16 +115,25 @@ __device__ __forceinline__ int find_sequence(const int* cu_seqlens_q, int num_se
 }
 
 // A (sequence, KV head) pair's query rows: `tokens` tokens of the chunk from token0,
-// written to `out` / `lse` with the given strides (the caller's output, or a buffer of
-// partial results).
+// written to p.out / p.lse (split-KV segment `split`'s slice of them when split).
 __device__ __forceinline__ PackedRows packed_rows(const AttnjitPagedParams& p, int q_start, int q_len,
-                                                  int kv_len, int kv_head, int token0, int tokens) {
+                                                  int kv_len, int kv_head, int token0, int tokens,
+                                                  int split) {
   PackedRows rows;
   const int head0 = kv_head * kGroupSize;
+  const int row0 = q_start + token0;
   rows.q_row_stride = p.q_row_stride;
   rows.q_head_stride = p.q_head_stride;
-  rows.q = static_cast<const InputStorage*>(p.q) + (q_start + token0) * p.q_row_stride +
-           head0 * p.q_head_stride;
+  rows.q = static_cast<const InputStorage*>(p.q) + row0 * p.q_row_stride + head0 * p.q_head_stride;
+  rows.o_row_stride = p.o_row_stride;
+  rows.o_head_stride = p.o_head_stride;
+  rows.out = static_cast<OutputStorage*>(p.out) + split * p.o_split_stride +
+             row0 * p.o_row_stride + head0 * p.o_head_stride;
+  rows.lse_row_stride = p.lse_row_stride;
+  rows.lse_head_stride = p.lse_head_stride;
+  rows.lse = p.lse != nullptr ? p.lse + split * p.lse_split_stride + row0 * p.lse_row_stride +
+                                    head0 * p.lse_head_stride
+                              : nullptr;
   rows.head0 = head0;
   rows.rows_valid = tokens * kGroupSize;
   // The chunk sits at the end of its sequence.

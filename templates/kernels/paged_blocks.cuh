@@ -18,17 +18,7 @@ extern "C" __global__ void ATTNJIT_LAUNCH_BOUNDS
   const int kv_len = p.seq_lens[seq];
   const int tokens = min(kTokensPerBlock, q_len - token0);
 
-  PackedRows rows = packed_rows(p, q_start, q_len, kv_len, kv_head, token0, tokens);
-  rows.o_row_stride = p.o_row_stride;
-  rows.o_head_stride = p.o_head_stride;
-  rows.lse_row_stride = p.lse_row_stride;
-  rows.lse_head_stride = p.lse_head_stride;
-  rows.out = static_cast<OutputStorage*>(p.out) + split * p.o_split_stride +
-             (q_start + token0) * p.o_row_stride + rows.head0 * p.o_head_stride;
-  rows.lse = p.lse != nullptr ? p.lse + split * p.lse_split_stride +
-                                    (q_start + token0) * p.lse_row_stride +
-                                    rows.head0 * p.lse_head_stride
-                              : nullptr;
+  const PackedRows rows = packed_rows(p, q_start, q_len, kv_len, kv_head, token0, tokens, split);
   const PagedKeys keys = paged_keys(p, seq, kv_head, kv_len);
 
   AttendOptions opt = paged_options(p, seq);

@@ -205,15 +205,7 @@ extern "C" __global__ void ATTNJIT_LAUNCH_BOUNDS
     const int q_start = p.cu_seqlens_q[seq];
     const int q_len = min(p.cu_seqlens_q[seq + 1] - q_start, kTokensPerBlock);
     const int kv_len = p.seq_lens[seq];
-    PackedRows rows = packed_rows(p, q_start, q_len, kv_len, kv_head, 0, q_len);
-    rows.o_row_stride = p.o_row_stride;
-    rows.o_head_stride = p.o_head_stride;
-    rows.lse_row_stride = p.lse_row_stride;
-    rows.lse_head_stride = p.lse_head_stride;
-    rows.out = static_cast<OutputStorage*>(p.out) + q_start * p.o_row_stride +
-               rows.head0 * p.o_head_stride;
-    rows.lse = p.lse != nullptr ? p.lse + q_start * p.lse_row_stride + rows.head0 * p.lse_head_stride
-                                : nullptr;
+    const PackedRows rows = packed_rows(p, q_start, q_len, kv_len, kv_head, 0, q_len, 0);
     const PagedKeys keys = paged_keys(p, seq, kv_head, kv_len);
     AttendOptions opt = paged_options(p, seq);
     const int pieces = line.block_of(unit_end - 1) - line.block_of(unit_first) + 1;

@@ -145,9 +145,13 @@ std::vector<Timing> time_decode(Engine& engine, const std::shared_ptr<cuda::Driv
   return timings;
 }
 
-// A split count as JSON: the number, or "stream" for the stream split.
+// A split count as printed: the number, or "stream" for the stream split; as a JSON
+// value the name is quoted.
+std::string split_name(int splits) {
+  return splits == kStreamSplit ? std::string("stream") : std::to_string(splits);
+}
 std::string split_json(int splits) {
-  return splits == kStreamSplit ? std::string("\"stream\"") : std::to_string(splits);
+  return splits == kStreamSplit ? "\"" + split_name(splits) + "\"" : split_name(splits);
 }
 
 void report(const DecodeBench& b, int batch, const Timing& t) {
@@ -175,12 +179,7 @@ int positive(const std::string& flag, const char* value) {
 
 // A segment count, or "stream" for the stream split.
 int split_count(const std::string& flag, const std::string& value) {
-  if (value == "stream") return kStreamSplit;
-  char* end = nullptr;
-  const long n = std::strtol(value.c_str(), &end, 10);
-  if (value.empty() || *end != '\0' || n <= 0)
-    usage(flag + " needs a positive integer or 'stream', got '" + value + "'");
-  return static_cast<int>(n);
+  return value == "stream" ? kStreamSplit : positive(flag + " (or 'stream')", value.c_str());
 }
 
 std::vector<int> split_list(const std::string& flag, const std::string& text) {
@@ -198,8 +197,7 @@ std::vector<int> split_list(const std::string& flag, const std::string& text) {
 void report_split_grid(const DecodeBench& b, int batch, const std::vector<Timing>& t) {
   std::string by_splits;
   for (size_t i = 1; i < t.size(); ++i)
-    by_splits += fmt::format("{}\"{}\": {:.4f}", i > 1 ? ", " : "",
-                             t[i].splits == kStreamSplit ? "stream" : std::to_string(t[i].splits),
+    by_splits += fmt::format("{}\"{}\": {:.4f}", i > 1 ? ", " : "", split_name(t[i].splits),
                              t[i].median_ms);
   std::printf("{\"kind\": \"decode_splits\", \"batch\": %d, \"ctx\": %d, \"auto_splits\": %s, "
               "\"auto_ms\": %.4f, \"ms_by_splits\": {%s}}\n",
