@@ -59,6 +59,11 @@ struct Expr {
   BinaryOp binary_op = BinaryOp::add;
   std::vector<ExprPtr> operands;  // unary: 1, binary: 2, index: 1 (the subscript)
   std::vector<Argument> args;     // call
+  // Levels of nesting as written: 0 for a number or name, one more than the deepest
+  // operand for an operator, call or index, and one more for each pair of
+  // parentheses (`a + b + c` is 2 deep, `-(x)` too). The parser keeps it within
+  // kMaxExpressionDepth (parser.h).
+  int depth = 0;
 };
 
 // `KEY = VALUE [QUALIFIER];`  e.g. `head_dim = 128;`, `kv = fp8_e4m3 per_tensor;`

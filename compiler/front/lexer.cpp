@@ -47,7 +47,7 @@ bool is_name_start(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 
 bool is_name_char(char c) { return is_name_start(c) || is_digit(c); }
 
 // Walks the text once, tracking line and column (both from 1; a tab is one column,
-// the renderer keeps tabs so carets still line up).
+// the renderer keeps tabs so carets still line up; line ends as in source_location.h).
 class Lexer {
  public:
   explicit Lexer(const SourceFile& file) : text_(file.text) {}
@@ -69,13 +69,15 @@ class Lexer {
   }
   SourceLocation here() const { return {line_, column_}; }
 
+  // One character, or one whole line end ("\n", "\r\n" or a lone "\r").
   void advance() {
-    if (text_[pos_] == '\n') {
+    if (size_t line_end = line_end_length(text_, pos_)) {
+      pos_ += line_end;
       ++line_;
       column_ = 1;
-    } else {
-      ++column_;
+      return;
     }
+    ++column_;
     ++pos_;
   }
 
@@ -85,7 +87,7 @@ class Lexer {
       if (c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v') {
         advance();
       } else if (c == '#' || (c == '/' && peek(1) == '/')) {
-        while (!at_end() && peek() != '\n') advance();
+        while (!at_end() && line_end_length(text_, pos_) == 0) advance();
       } else {
         return;
       }

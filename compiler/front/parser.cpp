@@ -10,6 +10,12 @@
 // Error recovery: a broken statement is skipped up to its ';' (or the block's '}'),
 // and a missing ';' is reported without skipping when the next statement plainly
 // starts there, so one slip gives one message and the rest of the file is checked.
+//
+// Limits (parser.h): an expression deeper than kMaxExpressionDepth or larger than
+// kMaxExpressionNodes is reported once, where it crosses the limit, and its statement
+// is skipped. The parser's own recursion is bounded by the same depth: it recurses
+// only into parentheses, prefix operators, calls and indexes (binary operators are
+// climbed in a loop), and each of those adds a level to the tree.
 #include <algorithm>
 
 #include "compiler/front/lexer.h"
@@ -79,6 +85,11 @@ class Parser {
     ast::File file;
     while (!at(TokenKind::end_of_file)) {
       if (peek().is_word("variant")) {
+        if (file.variants.size() == kMaxVariantsPerFile) {
+          error(peek().location, "too many variants in one file (at most " +
+                                     std::to_string(kMaxVariantsPerFile) + ")");
+          return file;
+        }
         parse_variant(file);
         continue;
       }
@@ -207,7 +218,7 @@ class Parser {
       return;
     }
     advance();
-    setting.value = parse_expr();
+    setting.value = parse_value();
     if (!setting.value) {
       skip_statement();
       return;
@@ -257,7 +268,7 @@ class Parser {
     if (!expect_name(&decl.type, "a type after ':' (e.g. f32)")) return;
     if (at(TokenKind::assign)) {
       advance();
-      decl.value = parse_expr();
+      decl.value = parse_value();
       if (!decl.value) {
         skip_statement();
         return;
@@ -287,9 +298,40 @@ class Parser {
   }
 
   // --- expressions (null after an error, already reported) ---------------------------
+  // The value of one statement: the unit the expression limits apply to.
+  ExprPtr parse_value() {
+    nodes_ = 0;
+    return parse_expr();
+  }
+
   ExprPtr parse_expr() { return parse_binary(1); }
 
-  // Precedence climbing: every operator is left-associative.
+  // A new node for `token`, counted against kMaxExpressionNodes; null (reported)
+  // past the limit.
+  ExprPtr new_node(ast::ExprKind kind, const Token& token) {
+    if (++nodes_ > kMaxExpressionNodes) {
+      error_unless_reported(token, "expression is too large (more than " +
+                                       std::to_string(kMaxExpressionNodes) + " terms)");
+      return nullptr;
+    }
+    auto node = std::make_unique<ast::Expr>();
+    node->kind = kind;
+    node->location = token.location;
+    node->word = word_of(token);
+    return node;
+  }
+
+  // False (reported at `token`) when a node `depth` levels deep would cross the limit.
+  bool within_depth(int depth, const Token& token) {
+    if (depth <= kMaxExpressionDepth) return true;
+    error_unless_reported(token, "expression is nested too deeply (more than " +
+                                     std::to_string(kMaxExpressionDepth) + " levels)");
+    return false;
+  }
+
+  // Precedence climbing: every operator is left-associative. A chain of operators of
+  // one precedence is built in this loop, so its length costs no recursion; only a
+  // tighter-binding right operand recurses (at most once per precedence level).
   ExprPtr parse_binary(int min_precedence) {
     ExprPtr lhs = parse_unary();
     if (!lhs) return nullptr;
@@ -299,28 +341,27 @@ class Parser {
       const Token& op = advance();
       ExprPtr rhs = parse_binary(precedence + 1);
       if (!rhs) return nullptr;
-      auto node = std::make_unique<ast::Expr>();
-      node->kind = ast::ExprKind::binary;
+      const int depth = 1 + std::max(lhs->depth, rhs->depth);
+      if (!within_depth(depth, op)) return nullptr;
+      ExprPtr node = new_node(ast::ExprKind::binary, op);
+      if (!node) return nullptr;
       node->location = lhs->location;
-      node->word = word_of(op);
       node->binary_op = binary_op_of(op.kind);
+      node->depth = depth;
       node->operands.push_back(std::move(lhs));
       node->operands.push_back(std::move(rhs));
       lhs = std::move(node);
     }
   }
 
-  // Every level of parentheses or prefix operators passes through here, so this one
-  // counter bounds the recursion of the parser and of every later tree walk.
+  // Every level of parentheses, prefix operators, calls and indexes passes through
+  // here, and each adds a level to the tree: stopping at the depth limit bounds the
+  // parser's recursion as well. The token before is the one that opened the level.
   ExprPtr parse_unary() {
-    if (depth_ >= kMaxNesting) {
-      error_unless_reported(peek(), "expression is nested too deeply (more than " +
-                                        std::to_string(kMaxNesting) + " levels)");
-      return nullptr;
-    }
-    ++depth_;
+    if (!within_depth(nesting_, previous())) return nullptr;
+    ++nesting_;
     ExprPtr e = parse_prefixed();
-    --depth_;
+    --nesting_;
     return e;
   }
 
@@ -329,11 +370,11 @@ class Parser {
       const Token& op = advance();
       ExprPtr operand = parse_unary();
       if (!operand) return nullptr;
-      auto node = std::make_unique<ast::Expr>();
-      node->kind = ast::ExprKind::unary;
-      node->location = op.location;
-      node->word = word_of(op);
+      if (!within_depth(operand->depth + 1, op)) return nullptr;
+      ExprPtr node = new_node(ast::ExprKind::unary, op);
+      if (!node) return nullptr;
       node->unary_op = op.is(TokenKind::minus) ? ast::UnaryOp::negate : ast::UnaryOp::logical_not;
+      node->depth = operand->depth + 1;
       node->operands.push_back(std::move(operand));
       return node;
     }
@@ -343,25 +384,28 @@ class Parser {
   ExprPtr parse_primary() {
     const Token& t = peek();
     if (t.is(TokenKind::number)) {
+      ExprPtr node = new_node(ast::ExprKind::number, t);
+      if (!node) return nullptr;
       advance();
-      auto node = std::make_unique<ast::Expr>();
-      node->kind = ast::ExprKind::number;
-      node->location = t.location;
+      node->word = {};
       node->number = t.number;
       node->spelling = t.text;
       return node;
     }
     if (t.is(TokenKind::identifier)) return parse_name();
     if (t.is(TokenKind::l_paren)) {
-      SourceLocation open = advance().location;
+      const Token& open = advance();
       ExprPtr inner = parse_expr();
       if (!inner) return nullptr;
       if (!at(TokenKind::r_paren)) {
-        error_unless_reported(peek(), "expected ')' to match the '(' at " + location_text(open) +
-                                          ", found " + describe(peek()));
+        error_unless_reported(peek(), "expected ')' to match the '(' at " +
+                                          location_text(open.location) + ", found " +
+                                          describe(peek()));
         return nullptr;
       }
       advance();
+      if (!within_depth(inner->depth + 1, open)) return nullptr;
+      ++inner->depth;  // the parentheses are a level of their own
       return inner;
     }
     error_unless_reported(t, "expected an expression, found " + describe(t));
@@ -370,11 +414,11 @@ class Parser {
 
   // name | name '[' expr ']' | name '(' [arg {',' arg}] ')'
   ExprPtr parse_name() {
-    const Token& name = advance();
-    auto node = std::make_unique<ast::Expr>();
-    node->location = name.location;
-    node->word = word_of(name);
-    node->kind = ast::ExprKind::name;
+    const Token& name = peek();
+    ExprPtr node = new_node(ast::ExprKind::name, name);
+    if (!node) return nullptr;
+    advance();
+    int deepest = -1;  // of the subscript or arguments; none for a plain name
     if (at(TokenKind::l_bracket)) {
       advance();
       node->kind = ast::ExprKind::index;
@@ -386,10 +430,12 @@ class Parser {
         return nullptr;
       }
       advance();
+      deepest = subscript->depth;
       node->operands.push_back(std::move(subscript));
     } else if (at(TokenKind::l_paren)) {
       SourceLocation open = advance().location;
       node->kind = ast::ExprKind::call;
+      deepest = 0;
       if (!at(TokenKind::r_paren)) {
         for (;;) {
           ast::Argument arg;
@@ -399,6 +445,7 @@ class Parser {
           }
           arg.value = parse_expr();
           if (!arg.value) return nullptr;
+          deepest = std::max(deepest, arg.value->depth);
           node->args.push_back(std::move(arg));
           if (!at(TokenKind::comma)) break;
           advance();
@@ -412,19 +459,21 @@ class Parser {
       }
       advance();
     }
+    if (!within_depth(deepest + 1, name)) return nullptr;
+    node->depth = deepest + 1;
     return node;
   }
 
-  static constexpr int kMaxNesting = 200;
-
   const std::vector<Token>& tokens_;
   size_t pos_ = 0;
-  int depth_ = 0;
+  int nesting_ = 0;  // parse_unary calls in progress
+  int nodes_ = 0;    // nodes of the statement's expression so far
   DiagnosticList& diagnostics_;
 };
 
 // Lexer and parser messages in source order (neither emits notes, so order by
-// position alone keeps every message next to its neighbours).
+// position alone keeps every message next to its neighbours). Each list kept its
+// first messages, so the first ones of both together are among them.
 DiagnosticList in_source_order(const DiagnosticList& a, const DiagnosticList& b) {
   std::vector<Diagnostic> all = a.all();
   all.insert(all.end(), b.all().begin(), b.all().end());
@@ -433,42 +482,27 @@ DiagnosticList in_source_order(const DiagnosticList& a, const DiagnosticList& b)
     return x.location.column < y.location.column;
   });
   DiagnosticList sorted;
-  for (Diagnostic& d : all) {
-    switch (d.severity) {
-      case Severity::error: sorted.error(d.location, std::move(d.message)); break;
-      case Severity::warning: sorted.warning(d.location, std::move(d.message)); break;
-      case Severity::note: sorted.note(d.location, std::move(d.message)); break;
-    }
-  }
+  for (Diagnostic& d : all) sorted.add(std::move(d));
+  sorted.count_omitted(a.omitted_errors() + b.omitted_errors(),
+                       a.omitted_warnings() + b.omitted_warnings());
   return sorted;
-}
-
-// Text that is not DSL at all (a pasted document, a binary file) would otherwise bury
-// the terminal; the first screenful says what is wrong.
-constexpr size_t kMaxReportedErrors = 50;
-
-DiagnosticList at_most(size_t limit, const DiagnosticList& all) {
-  if (all.all().size() <= limit) return all;
-  DiagnosticList kept;
-  for (size_t i = 0; i < limit; ++i) {
-    const Diagnostic& d = all.all()[i];
-    if (d.severity == Severity::error) kept.error(d.location, d.message);
-    else if (d.severity == Severity::warning) kept.warning(d.location, d.message);
-    else kept.note(d.location, d.message);
-  }
-  kept.error({}, "too many errors; " + std::to_string(all.all().size() - limit) +
-                     " more not shown");
-  return kept;
 }
 
 }  // namespace
 
 Result<ast::File, DiagnosticList> parse(const SourceFile& file) {
+  if (file.text.size() > kMaxSourceBytes) {
+    DiagnosticList too_big;
+    too_big.error({}, "the file has " + std::to_string(file.text.size()) +
+                          " bytes, more than the limit of " + std::to_string(kMaxSourceBytes) +
+                          " bytes for variant files");
+    return fail(std::move(too_big));
+  }
   LexedFile lexed = lex(file);
   DiagnosticList parse_errors;
   ast::File tree = Parser(lexed.tokens, parse_errors).parse_file();
   DiagnosticList all = in_source_order(lexed.diagnostics, parse_errors);
-  if (all.has_errors()) return fail(at_most(kMaxReportedErrors, all));
+  if (all.has_errors()) return fail(std::move(all));
   return tree;
 }
 

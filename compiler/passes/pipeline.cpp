@@ -1,15 +1,10 @@
 #include "compiler/passes/pipeline.h"
 
-#include <cerrno>
-#include <cstring>
-#include <filesystem>
-#include <fstream>
-#include <sstream>
-
 #include "compiler/front/parser.h"
 #include "compiler/ir/lower.h"
 #include "compiler/passes/canonicalize.h"
 #include "compiler/passes/mask_analysis.h"
+#include "compiler/support/text_file.h"
 
 namespace attnjit {
 
@@ -18,6 +13,13 @@ Result<ir::Module, DiagnosticList> compile_variants(const SourceFile& file) {
   // mostly report consequences (a "missing" key that was merely misspelled).
   auto tree = front::parse(file);
   if (!tree) return fail(tree.error());
+  // Nothing to compile is a mistake (an empty file, the wrong file, only comments),
+  // not a successful check of zero variants.
+  if (tree->variants.empty()) {
+    DiagnosticList none;
+    none.error({}, "no variant in file");
+    return fail(std::move(none));
+  }
   auto module = ir::lower(*tree);
   if (!module) return fail(module.error());
   ir::Module out = std::move(*module);
@@ -28,24 +30,24 @@ Result<ir::Module, DiagnosticList> compile_variants(const SourceFile& file) {
   return out;
 }
 
+Result<SourceFile, DiagnosticList> read_variant_file(const std::string& path) {
+  const bool from_stdin = path == "-";
+  auto text = from_stdin ? read_standard_input(front::kMaxSourceBytes)
+                         : read_text_file(path, front::kMaxSourceBytes);
+  if (!text) {
+    DiagnosticList diagnostics;
+    diagnostics.error({}, "cannot open variant file: " + text.error());
+    return fail(std::move(diagnostics));
+  }
+  return SourceFile{from_stdin ? "<stdin>" : path, std::move(*text)};
+}
+
 Result<ir::Module, DiagnosticList> compile_variants_file(const std::string& path,
                                                          SourceFile* file_out) {
-  SourceFile file{path, {}};
-  if (file_out) *file_out = file;
-  auto cannot_read = [](const std::string& why) {
-    DiagnosticList diagnostics;
-    diagnostics.error({}, "cannot open variant file: " + why);
-    return diagnostics;
-  };
-  std::error_code ec;
-  if (std::filesystem::is_directory(path, ec)) return fail(cannot_read("it is a directory"));
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return fail(cannot_read(std::strerror(errno)));
-  std::ostringstream text;
-  text << in.rdbuf();
-  file.text = text.str();
-  if (file_out) *file_out = file;
-  return compile_variants(file);
+  auto file = read_variant_file(path);
+  if (file_out) *file_out = file ? *file : SourceFile{path == "-" ? "<stdin>" : path, {}};
+  if (!file) return fail(file.error());
+  return compile_variants(*file);
 }
 
 }  // namespace attnjit

@@ -5,16 +5,14 @@
 
 #include <algorithm>
 #include <cctype>
-#include <cerrno>
 #include <charconv>
 #include <climits>
-#include <cstring>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <sstream>
 
 #include "compiler/support/embedded_files.h"
+#include "compiler/support/text_file.h"
 
 namespace attnjit {
 
@@ -63,11 +61,67 @@ std::string join_path(const std::string& parent, const std::string& key) {
   return parent.empty() ? key : parent + "." + key;
 }
 
+// A config file is read whole into memory: real ones are a few kilobytes.
+constexpr size_t kMaxConfigBytes = 1024 * 1024;
+// Arrays and objects nest five levels in a real config (root, kind, buckets, bucket,
+// config). Deeper text is refused before it is parsed, so that no recursion over the
+// value (nlohmann's serializer and destructor, this loader) can run out of stack.
+constexpr int kMaxJsonDepth = 32;
+// What a message shows of a JSON value or key from the file, in characters.
+constexpr size_t kMaxShownJson = 60;
+
+// The JSON text of `j`, or enough of it to fill `limit` characters: a huge value is
+// not serialized whole just to be cut.
+void dump_into(const json& j, std::string& out, size_t limit) {
+  if (out.size() > limit) return;
+  if (j.is_array() || j.is_object()) {
+    out += j.is_array() ? '[' : '{';
+    bool first = true;
+    for (auto it = j.begin(); it != j.end() && out.size() <= limit; ++it) {
+      if (!first) out += ',';
+      first = false;
+      if (j.is_object()) out += json(it.key()).dump(-1, ' ', false, json::error_handler_t::replace) + ':';
+      dump_into(*it, out, limit);
+    }
+    out += j.is_array() ? ']' : '}';
+    return;
+  }
+  out += j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
 // `string "64"`, `number 64.5`, ... for "got ..." parts of messages.
 std::string describe(const json& j) {
-  std::string text = j.dump();
-  if (text.size() > 40) text = text.substr(0, 37) + "...";
-  return fmt::format("{} {}", j.type_name(), text);
+  std::string text;
+  dump_into(j, text, kMaxShownJson);
+  return fmt::format("{} {}", j.type_name(), printable(text, kMaxShownJson));
+}
+
+// A key from the file, as messages quote it.
+std::string shown_key(const std::string& key) { return printable(key, kMaxShownJson); }
+
+// Where the text first nests arrays and objects deeper than kMaxJsonDepth, as
+// "line L, column C" (nlohmann's words); empty when it never does. Brackets inside
+// strings do not count.
+std::string too_deep_at(const std::string& text) {
+  int depth = 0, line = 1, column = 0;
+  bool in_string = false, escaped = false;
+  for (char c : text) {
+    ++column;
+    if (c == '\n') line += 1, column = 0;
+    if (in_string) {
+      if (escaped) escaped = false;
+      else if (c == '\\') escaped = true;
+      else if (c == '"') in_string = false;
+      continue;
+    }
+    if (c == '"') in_string = true;
+    else if (c == '[' || c == '{') {
+      if (++depth > kMaxJsonDepth) return fmt::format("line {}, column {}", line, column);
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return "";
 }
 
 size_t edit_distance(const std::string& a, const std::string& b) {
@@ -98,10 +152,10 @@ size_t edit_distance(const std::string& a, const std::string& b) {
     if (d <= tolerance && d < best_distance) best = k, best_distance = d;
   }
   if (!best.empty())
-    error_at(path, fmt::format("unknown key \"{}\" (did you mean \"{}\"?)", key, best));
+    error_at(path, fmt::format("unknown key \"{}\" (did you mean \"{}\"?)", shown_key(key), best));
   std::string list;
   for (const std::string& k : known) list += (list.empty() ? "\"" : ", \"") + k + "\"";
-  error_at(path, fmt::format("unknown key \"{}\" (expected one of {})", key, list));
+  error_at(path, fmt::format("unknown key \"{}\" (expected one of {})", shown_key(key), list));
 }
 
 void expect_object(const json& j, const std::string& path) {
@@ -304,12 +358,18 @@ Result<TileConfig, std::string> parse_tile_override(const std::string& text) {
 }
 
 Result<TuningTable, std::string> TuningTable::parse(const std::string& json_text,
-                                                    const std::string& source_name) {
+                                                    const std::string& raw_source_name) {
+  const std::string source_name = printable(raw_source_name);
+  if (std::string where = too_deep_at(json_text); !where.empty())
+    return fail(fmt::format("{}: invalid JSON: arrays and objects nested deeper than {} levels at {}",
+                            source_name, kMaxJsonDepth, where));
   json root;
   try {
     root = json::parse(json_text);
   } catch (const json::parse_error& e) {
-    return fail(fmt::format("{}: invalid JSON: {}", source_name, strip_exception_id(e.what())));
+    // nlohmann quotes the text it stopped at, which may be a long string.
+    return fail(fmt::format("{}: invalid JSON: {}", source_name,
+                            printable(strip_exception_id(e.what()), 300)));
   }
   try {
     TuningTable table;
@@ -335,11 +395,9 @@ Result<TuningTable, std::string> TuningTable::parse(const std::string& json_text
 }
 
 Result<TuningTable, std::string> TuningTable::load_file(const std::string& path) {
-  std::ifstream file(path, std::ios::binary);
-  if (!file) return fail(fmt::format("{}: cannot read file: {}", path, std::strerror(errno)));
-  std::stringstream text;
-  text << file.rdbuf();
-  return parse(text.str(), path);
+  auto text = read_text_file(path, kMaxConfigBytes);
+  if (!text) return fail(fmt::format("{}: cannot read file: {}", printable(path), text.error()));
+  return parse(*text, path);
 }
 
 Result<TuningTable, std::string> TuningTable::embedded(const std::string& arch) {

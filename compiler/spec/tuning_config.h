@@ -57,6 +57,7 @@ class TuningTable {
   // `source_name` is what errors print as the file (a path, or "<embedded sm_90.json>").
   static Result<TuningTable, std::string> parse(const std::string& json_text,
                                                 const std::string& source_name);
+  // A regular file, its size and nesting limited (kMaxConfigBytes, kMaxJsonDepth).
   static Result<TuningTable, std::string> load_file(const std::string& path);
   // The table embedded at build time from configs/<arch>.json; falls back to the
   // nearest lower arch's table (sm_89 -> sm_86 -> sm_80).

@@ -1,9 +1,12 @@
 // The per-arch tile tables: shipped files, loader errors (with JSON paths), bucket
 // selection and the --tile override.
+#include <sys/stat.h>
+
 #include <string>
 
 #include "catch.h"
 #include "compiler/spec/tuning_config.h"
+#include "temp_dir.h"
 
 using namespace attnjit;
 
@@ -290,4 +293,79 @@ TEST_CASE("buckets may select 8-bit K/V; configs may cap registers by resident b
       "num_warps": 4, "num_stages": 2}, "buckets": [{"kv_8bit": 1, "config": {"BLOCK_M": 64,
       "BLOCK_N": 64, "num_warps": 4, "num_stages": 2}}]}})") ==
         "t.json: paged.buckets[0].kv_8bit: expected true or false, got number 1");
+}
+
+TEST_CASE("absurdly nested JSON is refused before it is parsed", "[config]") {
+  const int depth = 100000;
+  const std::string arrays = std::string(depth, '[') + std::string(depth, ']');
+  CHECK(parse_error(arrays) ==
+        "t.json: invalid JSON: arrays and objects nested deeper than 32 levels at line 1, column 33");
+  // Deep inside a real key, and in objects: the same; brackets in strings do not count.
+  const std::string objects = with_prefill(std::string(depth, '{') + std::string(depth, '}'));
+  CHECK(parse_error(objects).find("nested deeper than 32 levels at line 1, column ") != std::string::npos);
+  const std::string in_string = R"({"arch": "sm_90", "x": ")" + std::string(depth, '[') + R"("})";
+  CHECK(parse_error(in_string).find("unknown key \"x\"") != std::string::npos);
+  // Nesting the loader accepts still reads, and an error inside it is short.
+  const std::string deep_value = with_prefill(R"({"default": )" + std::string(30, '[') +
+                                              std::string(30, ']') + "}");
+  CHECK(parse_error(deep_value) ==
+        "t.json: prefill.default: expected an object, got array "
+        "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]");
+}
+
+TEST_CASE("config errors show at most a short excerpt of a value", "[config]") {
+  // A huge array where an object belongs: the message shows its start only.
+  std::string big = "[";
+  for (int i = 0; i < 100000; ++i) big += (i ? ",\"abcdefghij\"" : "\"abcdefghij\"");
+  big += "]";
+  const std::string error = parse_error(with_prefill(big));
+  CHECK(error.find("t.json: prefill: expected an object, got array [\"abcdefghij\",") == 0);
+  CHECK(error.ends_with("..."));
+  CHECK(error.size() < 140);
+  // A long string value, and a long key.
+  const std::string long_value =
+      parse_error(R"({"arch": ")" + std::string(100000, 'z') + R"("})");
+  CHECK(long_value.size() < 200);
+  const std::string long_key =
+      parse_error(R"({"arch": "sm_90", ")" + std::string(100000, 'k') + R"(": 1})");
+  CHECK(long_key.find("unknown key \"kkkk") != std::string::npos);
+  CHECK(long_key.size() < 300);
+  // A syntax error after a long string quotes a bounded part of it.
+  CHECK(parse_error(R"({"arch": ")" + std::string(100000, 'z')).size() < 400);
+}
+
+TEST_CASE("control characters in config keys and values are escaped", "[config]") {
+  const std::string key = parse_error(R"({"arch": "sm_90", "x\u001b]0;title\u0007": 1})");
+  CHECK(key.find("unknown key \"x\\x1b]0;title\\x07\"") != std::string::npos);
+  const std::string value = parse_error(R"({"arch": "\u001b[2J"})");
+  CHECK(value.find("got string \"\\u001b[2J\"") != std::string::npos);
+  for (char c : key + value) CHECK((static_cast<unsigned char>(c) >= 0x20 && c != 0x7f));
+  // A path with an escape in it, as the file's name in every message.
+  auto table = TuningTable::parse("[", "conf\x1b[2J.json");
+  REQUIRE_FALSE(table.ok());
+  CHECK(table.error().find("conf\\x1b[2J.json: invalid JSON: ") == 0);
+}
+
+TEST_CASE("config files: only regular files of bounded size are read", "[config]") {
+  attnjit::testing::TempDir dir;
+  const std::string fifo = (dir.path() / "sm_90.json").string();
+  REQUIRE(mkfifo(fifo.c_str(), 0600) == 0);
+  auto error_of = [](const std::string& path) {
+    auto table = TuningTable::load_file(path);
+    REQUIRE_FALSE(table.ok());
+    return table.error();
+  };
+  CHECK(error_of(fifo) == fifo + ": cannot read file: it is a named pipe (FIFO), not a regular file");
+  CHECK(error_of(dir.path().string()) == dir.path().string() + ": cannot read file: it is a directory");
+  CHECK(error_of("/dev/zero") == "/dev/zero: cannot read file: it is a character device, not a regular file");
+  CHECK(error_of("/proc/self/mem") == "/proc/self/mem: cannot read file: a read failed: Input/output error");
+  // Over the size limit, however valid: refused before it is parsed.
+  const std::string big = dir.write("big.json", R"({"arch": "sm_90", "prefill": {"default": )" +
+                                                    std::string(kGoodConfig) + "}}" +
+                                                    std::string(1024 * 1024, ' '));
+  CHECK(error_of(big) == big + ": cannot read file: it is larger than the 1 MiB limit");
+  // The same file without the padding loads.
+  const std::string good = dir.write("good.json", R"({"arch": "sm_90", "prefill": {"default": )" +
+                                                      std::string(kGoodConfig) + "}}");
+  CHECK(TuningTable::load_file(good).ok());
 }

@@ -26,7 +26,8 @@ const Command& check_command() {
       "\n"
       "Parses FILE, lowers and verifies every variant in it. Prints 'ok: N variants'\n"
       "and exits 0, or prints every diagnostic as FILE:LINE:COL: error: ... with the\n"
-      "source line and a caret to stderr and exits 1.\n",
+      "source line and a caret to stderr and exits 1 (also for a file without any\n"
+      "variant). FILE is a regular file of at most 2 MiB, or - for standard input.\n",
       {},
       run_check,
   };

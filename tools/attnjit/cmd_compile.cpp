@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "compiler/codegen/codegen.h"
+#include "compiler/support/diagnostics.h"
 #include "tools/attnjit/commands.h"
 #include "tools/attnjit/session.h"
 
@@ -89,7 +90,7 @@ int run_compile(const Args& args) {
   std::printf("time     %.1f ms\n", lookup.milliseconds);
   std::printf("cache    %s\n", cache_source_name(lookup.source));
   if (std::optional<std::string> dir = args.value("--out"))
-    std::printf("written  %s\n", write_binary(*dir, *built).string().c_str());
+    std::printf("written  %s\n", printable(write_binary(*dir, *built).string()).c_str());
   return 0;
 }
 

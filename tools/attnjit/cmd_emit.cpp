@@ -1,12 +1,11 @@
 // `attnjit emit --stage ast|ir|dsl|src FILE`: print one stage of the pipeline, to
 // see what the compiler made of a variant (and to write golden tests against).
 #include <cstdio>
-#include <fstream>
-#include <sstream>
 
 #include "compiler/codegen/codegen.h"
 #include "compiler/front/parser.h"
 #include "compiler/ir/print.h"
+#include "compiler/passes/pipeline.h"
 #include "tools/attnjit/commands.h"
 #include "tools/attnjit/session.h"
 
@@ -20,11 +19,12 @@ void print(const std::string& text) {
 }
 
 SourceFile read_source(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw CommandError("cannot read " + path);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return {path, text.str()};
+  auto file = read_variant_file(path);
+  if (!file) {
+    std::fputs(render(file.error(), SourceFile{path, {}}).c_str(), stderr);
+    throw CommandError(path + ": cannot read the file");
+  }
+  return std::move(*file);
 }
 
 // The syntax tree as written (before lowering), so a file with semantic errors can

@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "compiler/support/diagnostics.h"
 #include "runtime/harness/prefill_problem.h"
 #include "tools/attnjit/commands.h"
 #include "tools/attnjit/dump.h"
@@ -124,7 +125,7 @@ int run_run(const Args& args) {
   if (problem.lse.defined()) std::printf("lse max abs    %.3g\n", check.lse_max_abs_error);
   if (std::optional<std::string> dir = args.value("--dump")) {
     write_dump(*dir, RunRecord{variant, shape, seed, problem, reference, check});
-    std::printf("dumped to %s\n", dir->c_str());
+    std::printf("dumped to %s\n", printable(*dir).c_str());
   }
   std::printf("%s\n", check.summary().c_str());
   return check.passed ? 0 : 1;

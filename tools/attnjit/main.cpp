@@ -37,6 +37,10 @@ void print_tool_help() {
       "$XDG_CACHE_HOME/attnjit or ~/.cache/attnjit.\n");
 }
 
+// An error's text quotes file names, flag values and file contents: escaped, so
+// none of them can send control sequences to the terminal.
+std::string shown(const char* what) { return attnjit::printable_lines(what); }
+
 int run_command(const Command& command, const std::vector<std::string>& words) {
   using namespace attnjit::cli;
   try {
@@ -48,17 +52,17 @@ int run_command(const Command& command, const std::vector<std::string>& words) {
     return command.run(args);
   } catch (const UsageError& e) {
     std::fprintf(stderr, "attnjit %s: error: %s\nRun 'attnjit %s --help' for usage.\n",
-                 command.name, e.what(), command.name);
+                 command.name, shown(e.what()).c_str(), command.name);
     return 2;
   } catch (const CommandError& e) {
-    std::fprintf(stderr, "attnjit %s: error: %s\n", command.name, e.what());
+    std::fprintf(stderr, "attnjit %s: error: %s\n", command.name, shown(e.what()).c_str());
     return 1;
   } catch (const attnjit::InternalError& e) {
     std::fprintf(stderr, "attnjit %s: %s\n(this is a bug in attnjit; please report it)\n",
-                 command.name, e.what());
+                 command.name, shown(e.what()).c_str());
     return 1;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "attnjit %s: error: %s\n", command.name, e.what());
+    std::fprintf(stderr, "attnjit %s: error: %s\n", command.name, shown(e.what()).c_str());
     return 1;
   }
 }
@@ -85,6 +89,6 @@ int main(int argc, char** argv) {
   if (first.rfind("-", 0) == 0) return run_command(attnjit::cli::defaults_command(), words);
   std::fprintf(stderr,
                "attnjit: error: unknown command '%s'\nRun 'attnjit --help' for the commands.\n",
-               first.c_str());
+               attnjit::printable(first, 100).c_str());
   return 2;
 }

@@ -13,13 +13,15 @@ namespace attnjit::cli {
 
 namespace {
 
+// The names to choose from, for a message: a file may hold many, and long ones.
 std::string variant_names(const ir::Module& module) {
   std::string names;
   for (const ir::Variant& v : module.variants) {
     if (!names.empty()) names += ", ";
     names += v.name;
+    if (names.size() > 300) break;
   }
-  return names;
+  return printable(names, 300);
 }
 
 void check_arch(const std::string& arch) {
@@ -34,11 +36,9 @@ ir::Module load_module(const std::string& path) {
   SourceFile file;
   auto module = compile_variants_file(path, &file);
   if (module) return std::move(*module);
-  if (file.path.empty()) file.path = path;  // a file that could not be read
   std::cerr << render(module.error(), file);
-  size_t errors = 0;
-  for (const Diagnostic& d : module.error().all()) errors += d.severity == Severity::error;
-  throw CommandError(fmt::format("{}: {} error{}", path, errors, errors == 1 ? "" : "s"));
+  const size_t errors = module.error().error_count();
+  throw CommandError(fmt::format("{}: {} error{}", file.path, errors, errors == 1 ? "" : "s"));
 }
 
 const ir::Variant& select_variant(const ir::Module& module, const Args& args,
@@ -116,8 +116,8 @@ EngineOptions engine_options(const Args& args, const ir::Variant& variant,
     auto table = TuningTable::load_file(*path);
     if (!table) throw CommandError(table.error());
     if (!table->arch().empty() && table->arch() != arch)
-      std::fprintf(stderr, "attnjit: note: %s is a config for %s, used for %s\n", path->c_str(),
-                   table->arch().c_str(), arch.c_str());
+      std::fprintf(stderr, "attnjit: note: %s is a config for %s, used for %s\n",
+                   printable(*path).c_str(), table->arch().c_str(), arch.c_str());
     options.config_file = *path;
   }
   return options;
