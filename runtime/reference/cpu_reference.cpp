@@ -78,6 +78,7 @@ struct Problem {
   const PrefillArgs& args;
   const PrefillShape& shape;
   const RuntimeValues& values;
+  const LowPrecision* low;  // null: no twin
   ReferenceResult& result;
 };
 
@@ -98,7 +99,7 @@ void attend(const Problem& p, const Sequence& s, int kv_head) {
     load_row(p.args.v, row_offset(p.args.v, ragged, s.index, k_row, kv_head), D, &values[j * D]);
   }
   AttentionRows rows(var, p.values, SequenceKv{s.index, s.q_len, s.kv_len, keys.data(), values.data()},
-                     kv_head);
+                     kv_head, p.low);
 
   std::vector<double> query(D);
   const int group = var.group_size();
@@ -107,9 +108,16 @@ void attend(const Problem& p, const Sequence& s, int kv_head) {
       const int64_t q_row = ragged ? s.q_start + i : i;  // row index in q's own layout
       load_row(p.args.q, row_offset(p.args.q, ragged, s.index, q_row, h), D, query.data());
       const int64_t flat_row = s.q_start + i;
-      double* out = &p.result.out[(flat_row * var.q_heads + h) * D];
-      const double lse = rows.row(h, i, query.data(), out);
-      p.result.lse[flat_row * var.q_heads + h] = lse;
+      const int64_t at = flat_row * var.q_heads + h;
+      double* out = &p.result.out[at * D];
+      LowPrecisionRow twin;
+      if (p.low) twin = {&p.result.low.out_unrounded[at * D], &p.result.low.out[at * D]};
+      const double lse = rows.row(h, i, query.data(), out, p.low ? &twin : nullptr);
+      p.result.lse[at] = lse;
+      if (p.low) {
+        p.result.low.lse[at] = twin.lse;
+        p.result.low.lse_model_error[at] = twin.lse_model_error;
+      }
       if (p.args.out.defined()) {
         const int64_t o = row_offset(p.args.out, ragged, s.index, q_row, h);
         for (int d = 0; d < D; ++d) store_element(p.args.out.data, p.args.out.dtype, o + d, out[d]);
@@ -126,7 +134,15 @@ void attend(const Problem& p, const Sequence& s, int kv_head) {
 
 }  // namespace
 
-ReferenceResult reference_prefill(const ir::Variant& variant, const PrefillArgs& args) {
+void LowPrecisionResult::resize(size_t outputs, size_t rows) {
+  out_unrounded.assign(outputs, 0.0);
+  out.assign(outputs, 0.0);
+  lse.assign(rows, kNegInf);
+  lse_model_error.assign(rows, 0.0);
+}
+
+ReferenceResult reference_prefill(const ir::Variant& variant, const PrefillArgs& args,
+                                  bool low_precision) {
   const PrefillShape shape = validate(variant, args);
   ATTNJIT_ASSERT(variant.kv_heads > 0 && variant.q_heads % variant.kv_heads == 0,
                  "reference_prefill: q_heads must be a multiple of kv_heads");
@@ -136,9 +152,11 @@ ReferenceResult reference_prefill(const ir::Variant& variant, const PrefillArgs&
   ReferenceResult result;
   result.out.assign(rows * variant.q_heads * variant.head_dim, 0.0);
   result.lse.assign(rows * variant.q_heads, kNegInf);
+  const LowPrecision low = kernel_precision(variant);
+  if (low_precision) result.low.resize(result.out.size(), result.lse.size());
 
   const std::vector<Sequence> seqs = sequences(args, shape);
-  const Problem problem{variant, args, shape, values, result};
+  const Problem problem{variant, args, shape, values, low_precision ? &low : nullptr, result};
   parallel_for(static_cast<int64_t>(seqs.size()) * variant.kv_heads, [&](int64_t item) {
     attend(problem, seqs[item / variant.kv_heads], static_cast<int>(item % variant.kv_heads));
   });

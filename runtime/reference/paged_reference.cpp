@@ -48,6 +48,7 @@ struct PagedProblem {
   const ir::Variant& variant;
   const PagedArgs& args;
   const RuntimeValues& values;
+  const LowPrecision* low;  // null: no twin
   PagedReferenceResult& result;
 };
 
@@ -83,7 +84,7 @@ void attend_paged(const PagedProblem& p, int64_t seq, int kv_head) {
   std::vector<double> keys, values;
   gather(p, a.k_cache, a.k_scale_cache, a.k_descale, seq, kv_len, kv_head, keys);
   gather(p, a.v_cache, a.v_scale_cache, a.v_descale, seq, kv_len, kv_head, values);
-  AttentionRows rows(v, p.values, {seq, q_len, kv_len, keys.data(), values.data()}, kv_head);
+  AttentionRows rows(v, p.values, {seq, q_len, kv_len, keys.data(), values.data()}, kv_head, p.low);
 
   const int64_t total_q = a.q.shape[0];
   const double out_scale = is_fp8(v.out_type) ? a.out_scale : 1.0;
@@ -93,10 +94,17 @@ void attend_paged(const PagedProblem& p, int64_t seq, int kv_head) {
       const int64_t t = q_start + i;
       const int64_t q_base = t * a.q.stride(0) + h * a.q.stride(1);
       for (int d = 0; d < D; ++d) query[d] = load_element(a.q.data, a.q.dtype, q_base + d);
-      const double lse = rows.row(h, i, query.data(), acc.data());
+      const int64_t row = t * v.q_heads + h;
+      LowPrecisionRow twin;
+      if (p.low) twin = {&p.result.low.out_unrounded[row * D], &p.result.low.out[row * D]};
+      const double lse = rows.row(h, i, query.data(), acc.data(), p.low ? &twin : nullptr);
 
-      std::copy(acc.begin(), acc.end(), &p.result.out[(t * v.q_heads + h) * D]);
+      std::copy(acc.begin(), acc.end(), &p.result.out[row * D]);
       p.result.lse[h * total_q + t] = lse;
+      if (p.low) {
+        p.result.low.lse[h * total_q + t] = twin.lse;
+        p.result.low.lse_model_error[h * total_q + t] = twin.lse_model_error;
+      }
       if (a.out.defined()) {
         const int64_t o = t * a.out.stride(0) + h * a.out.stride(1);
         for (int d = 0; d < D; ++d)
@@ -143,7 +151,8 @@ void write_token(const ir::Variant& v, const TensorView& src, int64_t token, flo
 
 }  // namespace
 
-PagedReferenceResult reference_paged(const ir::Variant& variant, const PagedArgs& args) {
+PagedReferenceResult reference_paged(const ir::Variant& variant, const PagedArgs& args,
+                                     bool low_precision) {
   PagedArgs checked = args;
   if (!checked.out.defined()) checked.out = placeholder(variant.out_type, args.q.shape);
   if (variant.lse && !checked.lse.defined() && args.q.rank() >= 1)
@@ -156,8 +165,10 @@ PagedReferenceResult reference_paged(const ir::Variant& variant, const PagedArgs
   PagedReferenceResult result;
   result.out.assign(static_cast<size_t>(shape.total_q) * variant.q_heads * variant.head_dim, 0.0);
   result.lse.assign(static_cast<size_t>(shape.total_q) * variant.q_heads, kNegInf);
+  const LowPrecision low = kernel_precision(variant, is_fp8(variant.out_type) ? args.out_scale : 1.0);
+  if (low_precision) result.low.resize(result.out.size(), result.lse.size());
 
-  const PagedProblem problem{variant, args, values, result};
+  const PagedProblem problem{variant, args, values, low_precision ? &low : nullptr, result};
   parallel_for(int64_t{shape.num_seqs} * variant.kv_heads, [&](int64_t item) {
     attend_paged(problem, item / variant.kv_heads, static_cast<int>(item % variant.kv_heads));
   });
