@@ -210,6 +210,16 @@ void AttentionRows::finish_low_row(double row_max_low, double sum_low, double ta
   low.lse_model_error = empty ? 0.0 : kTanhRelativeError * tanh_weight / sum_low;
 }
 
+std::vector<WorkItem> work_items(const std::vector<int64_t>& q_lens, int kv_heads) {
+  std::vector<WorkItem> items;
+  for (size_t seq = 0; seq < q_lens.size(); ++seq)
+    for (int h = 0; h < kv_heads; ++h)
+      for (int64_t first = 0; first < q_lens[seq]; first += kRowsPerWorkItem)
+        items.push_back({static_cast<int64_t>(seq), h, first,
+                         std::min(q_lens[seq], first + kRowsPerWorkItem)});
+  return items;
+}
+
 void parallel_for(int64_t n, const std::function<void(int64_t)>& fn) {
   const int64_t workers =
       std::min<int64_t>(n, std::max(1u, std::thread::hardware_concurrency()));

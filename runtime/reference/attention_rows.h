@@ -102,6 +102,19 @@ class AttentionRows {
   std::vector<double> low_logits_, low_keys_, low_values_, low_query_, low_acc_;
 };
 
+// The references' unit of parallel work: query rows [first_row, end_row) of one
+// (sequence, KV head). A long query chunk is cut into shares of kRowsPerWorkItem rows
+// so that one long sequence still spreads over the threads; each share gathers its
+// keys again, which costs far less than attending with that many rows.
+struct WorkItem {
+  int64_t seq = 0;
+  int kv_head = 0;
+  int64_t first_row = 0, end_row = 0;
+};
+inline constexpr int64_t kRowsPerWorkItem = 32;
+// Items for sequences with these query lengths (an empty sequence gets none).
+std::vector<WorkItem> work_items(const std::vector<int64_t>& q_lens, int kv_heads);
+
 // Runs fn(0) .. fn(n - 1) on a few threads (the references' work items write
 // disjoint outputs); rethrows the first exception after all threads stop.
 void parallel_for(int64_t n, const std::function<void(int64_t)>& fn);

@@ -82,11 +82,12 @@ struct Problem {
   ReferenceResult& result;
 };
 
-// All query heads of one kv head group in one sequence: this layout's gathering and
-// scattering around AttentionRows, which holds the semantics shared with the paged
+// All query heads of one kv head group for some rows of one sequence: this layout's
+// gathering and scattering around AttentionRows, which holds the semantics shared with the paged
 // reference. Work items write disjoint parts of the outputs, so they may run in
 // parallel.
-void attend(const Problem& p, const Sequence& s, int kv_head) {
+void attend(const Problem& p, const Sequence& s, const WorkItem& item) {
+  const int kv_head = item.kv_head;
   const ir::Variant& var = p.variant;
   const int D = var.head_dim;
   const bool ragged = p.shape.ragged;
@@ -104,7 +105,7 @@ void attend(const Problem& p, const Sequence& s, int kv_head) {
   std::vector<double> query(D);
   const int group = var.group_size();
   for (int h = kv_head * group; h < (kv_head + 1) * group; ++h) {
-    for (int64_t i = 0; i < s.q_len; ++i) {
+    for (int64_t i = item.first_row; i < item.end_row; ++i) {
       const int64_t q_row = ragged ? s.q_start + i : i;  // row index in q's own layout
       load_row(p.args.q, row_offset(p.args.q, ragged, s.index, q_row, h), D, query.data());
       const int64_t flat_row = s.q_start + i;
@@ -157,8 +158,11 @@ ReferenceResult reference_prefill(const ir::Variant& variant, const PrefillArgs&
 
   const std::vector<Sequence> seqs = sequences(args, shape);
   const Problem problem{variant, args, shape, values, low_precision ? &low : nullptr, result};
-  parallel_for(static_cast<int64_t>(seqs.size()) * variant.kv_heads, [&](int64_t item) {
-    attend(problem, seqs[item / variant.kv_heads], static_cast<int>(item % variant.kv_heads));
+  std::vector<int64_t> q_lens;
+  for (const Sequence& s : seqs) q_lens.push_back(s.q_len);
+  const std::vector<WorkItem> items = work_items(q_lens, variant.kv_heads);
+  parallel_for(static_cast<int64_t>(items.size()), [&](int64_t i) {
+    attend(problem, seqs[items[i].seq], items[i]);
   });
   return result;
 }

@@ -73,7 +73,9 @@ void gather(const PagedProblem& p, const TensorView& cache, const TensorView& sc
   }
 }
 
-void attend_paged(const PagedProblem& p, int64_t seq, int kv_head) {
+void attend_paged(const PagedProblem& p, const WorkItem& item) {
+  const int64_t seq = item.seq;
+  const int kv_head = item.kv_head;
   const ir::Variant& v = p.variant;
   const PagedArgs& a = p.args;
   const int D = v.head_dim;
@@ -90,7 +92,7 @@ void attend_paged(const PagedProblem& p, int64_t seq, int kv_head) {
   const double out_scale = is_fp8(v.out_type) ? a.out_scale : 1.0;
   std::vector<double> query(D), acc(D);
   for (int h = kv_head * v.group_size(); h < (kv_head + 1) * v.group_size(); ++h) {
-    for (int64_t i = 0; i < q_len; ++i) {
+    for (int64_t i = item.first_row; i < item.end_row; ++i) {
       const int64_t t = q_start + i;
       const int64_t q_base = t * a.q.stride(0) + h * a.q.stride(1);
       for (int d = 0; d < D; ++d) query[d] = load_element(a.q.data, a.q.dtype, q_base + d);
@@ -169,9 +171,13 @@ PagedReferenceResult reference_paged(const ir::Variant& variant, const PagedArgs
   if (low_precision) result.low.resize(result.out.size(), result.lse.size());
 
   const PagedProblem problem{variant, args, values, low_precision ? &low : nullptr, result};
-  parallel_for(int64_t{shape.num_seqs} * variant.kv_heads, [&](int64_t item) {
-    attend_paged(problem, item / variant.kv_heads, static_cast<int>(item % variant.kv_heads));
-  });
+  std::vector<int64_t> q_lens;
+  for (int64_t seq = 0; seq < shape.num_seqs; ++seq)
+    q_lens.push_back(host_integer(args.cu_seqlens_q, (seq + 1) * args.cu_seqlens_q.stride(0)) -
+                     host_integer(args.cu_seqlens_q, seq * args.cu_seqlens_q.stride(0)));
+  const std::vector<WorkItem> items = work_items(q_lens, variant.kv_heads);
+  parallel_for(static_cast<int64_t>(items.size()),
+               [&](int64_t i) { attend_paged(problem, items[i]); });
   return result;
 }
 
