@@ -1,6 +1,7 @@
 #include "runtime/harness/paged_problem.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <numeric>
@@ -9,9 +10,9 @@
 #include <fmt/format.h>
 
 #include "compiler/support/diagnostics.h"
-#include "runtime/harness/compare_values.h"
 #include "runtime/harness/random_source.h"
 #include "runtime/harness/random_values.h"
+#include "runtime/reference/attention_rows.h"
 
 namespace attnjit::harness {
 
@@ -284,7 +285,7 @@ PagedReferenceResult compute_paged_reference(const ir::Variant& v, const HostPag
   // Undefined outputs: the reference must not overwrite the result under test.
   args.out = {};
   args.lse = {};
-  return reference_paged(v, args);
+  return reference_paged(v, args, /*low_precision=*/true);
 }
 
 PagedReferenceResult compute_unquantized_reference(const ir::Variant& v, const HostPagedProblem& p) {
@@ -304,11 +305,37 @@ PagedReferenceResult compute_unquantized_reference(const ir::Variant& v, const H
   return reference_paged(plain, args);
 }
 
-bool uses_fp8_rule(const ir::Variant& v) { return is_fp8(v.kv_type) || is_fp8(v.out_type); }
+bool CacheComparison::ok(double max_byte_fraction) const {
+  return differing_scales == 0 &&
+         static_cast<double>(differing_bytes) <= max_byte_fraction * static_cast<double>(bytes);
+}
 
-double fp8_atol(const ir::Variant& v) {
-  const bool e5m2 = v.kv_type == DType::fp8_e5m2 || v.out_type == DType::fp8_e5m2;
-  return e5m2 ? 0.6 : 0.3;
+CacheComparison compare_caches(const HostPagedProblem& expected, const HostPagedProblem& written) {
+  CacheComparison c;
+  auto pairs = [](const HostPagedProblem& p) {
+    return std::array<const HostTensor*, 6>{&p.kv_cache,       &p.k_cache,       &p.v_cache,
+                                            &p.kv_scale_cache, &p.k_scale_cache, &p.v_scale_cache};
+  };
+  const auto want = pairs(expected), got = pairs(written);
+  for (size_t t = 0; t < want.size(); ++t) {
+    const HostTensor &a = *want[t], &b = *got[t];
+    if (a.bytes.size() != b.bytes.size())
+      throw std::invalid_argument("compare_caches: the problems' caches differ in size");
+    if (t < 3) {
+      c.bytes += a.bytes.size();
+      for (size_t i = 0; i < a.bytes.size(); ++i) c.differing_bytes += a.bytes[i] != b.bytes[i];
+      continue;
+    }
+    for (int64_t i = 0; i < a.numel(); ++i) {
+      const double x = load_element(a.bytes.data(), DType::f32, i);
+      const double y = load_element(b.bytes.data(), DType::f32, i);
+      ++c.scales;
+      const bool same = (std::isnan(x) && std::isnan(y)) ||
+                        std::abs(x - y) <= kScaleRelativeTolerance * std::abs(x);
+      c.differing_scales += !same;
+    }
+  }
+  return c;
 }
 
 CheckResult compare_paged_with_reference(const ir::Variant& v, const HostPagedProblem& p) {
@@ -317,26 +344,17 @@ CheckResult compare_paged_with_reference(const ir::Variant& v, const HostPagedPr
 
 CheckResult compare_paged_with_reference(const ir::Variant& v, const HostPagedProblem& p,
                                          const PagedReferenceResult& ref) {
-  const bool fp8 = uses_fp8_rule(v);
+  if (ref.low.empty())
+    throw std::invalid_argument(
+        "compare_paged_with_reference: the reference has no low-precision twin (use "
+        "compute_paged_reference)");
   CheckResult r;
-  r.tolerance = fp8 ? Tolerance{fp8_atol(v), 0.0} : tolerance_for(v);
-  const int64_t n = p.out.numel();
-  ATTNJIT_ASSERT(ref.out.size() == static_cast<size_t>(n), "paged reference output size mismatch");
   // fp8 outputs hold result * out_scale.
   const double unscale = is_fp8(p.out.dtype) ? 1.0 / p.out_scale : 1.0;
-  compare_output_values(p.out, unscale, ref.out, r);
-
-  if (p.lse.defined()) {
-    // Both are [q_heads, total_q]. Keys of a quantized cache reach the tensor cores
-    // dequantized and rounded to 16 bits (or q rounded to fp8), which moves scores
-    // by more than the plain LSE tolerance allows (measured: int8 per_token_head
-    // 3e-3 on an H200).
-    const bool loose = ir::is_quantized_kv_type(v.kv_type);
-    const double atol = loose ? kFp8LseAtol : kLseAtol, rtol = loose ? kFp8LseRtol : kLseRtol;
-    compare_lse_values(p.lse, ref.lse, atol, rtol, r);
-  }
-  const size_t allowed = fp8 ? static_cast<size_t>(kFp8MismatchFraction * static_cast<double>(n)) : 0;
-  r.passed = r.nonfinite == 0 && r.mismatched <= allowed && r.lse_mismatched == 0;
+  judge_outputs(p.out, unscale, kernel_precision(v).compute, v.head_dim, ref.out, ref.low, r);
+  // Both LSEs are [q_heads, total_q].
+  if (p.lse.defined()) judge_lse(p.lse, ref.lse, ref.low.lse, ref.low.lse_model_error, r);
+  decide(r);
   return r;
 }
 

@@ -98,32 +98,34 @@ struct HostPagedProblem {
 HostPagedProblem make_random_paged_problem(const ir::Variant& v, const PagedProblemShape& s,
                                            uint64_t seed);
 
-// The reference for the problem's inputs (problem.out / lse untouched).
+// The reference for the problem's inputs, with its low-precision twin (the verdict's
+// yardstick); problem.out / lse untouched.
 PagedReferenceResult compute_paged_reference(const ir::Variant& v, const HostPagedProblem& p);
 
-// Whether the FP8 acceptance rule applies: fp8 KV cache or fp8 output.
-bool uses_fp8_rule(const ir::Variant& v);
-// The FP8 rule (FlashAttention / aiter practice for fp8 attention): pass when no value
-// is non-finite and at most kFp8MismatchFraction of the outputs lie outside
-// fp8_atol(...) of the reference, with no rtol. Kernels may run fp8 tensor-core
-// products (q rounded to fp8 too), which moves a few elements by a few fp8 steps
-// while a real bug (a wrong page, scale or mask) moves most of them. The atol is 0.3
-// for e4m3 (3 mantissa bits) and twice that for e5m2 (one bit fewer).
-// LSE entries must each be within kFp8LseAtol + kFp8LseRtol * |ref| whenever the KV
-// cache is quantized (fp8 or int8: dequantized keys are rounded to 16 bits, or q to
-// fp8, before the tensor-core product); otherwise the usual kLseAtol / kLseRtol.
-// int8 outputs keep tolerance_for(v): int8 values dequantize without fp8's coarse
-// rounding, and the kernel's error stays within the bf16 bound.
-inline constexpr double kFp8MismatchFraction = 0.005;
-inline constexpr double kFp8LseAtol = 5e-2, kFp8LseRtol = 1e-2;
-double fp8_atol(const ir::Variant& v);
-
-// Compares problem.out / problem.lse (a device result downloaded into them) with the
-// reference: tolerance_for(v) on every element, or the FP8 rule above. fp8 outputs
-// are divided by out_scale before the comparison.
+// Judges problem.out / problem.lse (a device result downloaded into them) with the
+// verdict (verdict.h) against the reference and its twin; fp8 outputs are divided by
+// out_scale first. Quantized K/V get no looser bound than 16-bit ones: the reference
+// dequantizes the very values the kernel reads, and the kernel decodes them exactly
+// into its operand type. `ref` must come from compute_paged_reference (a reference
+// without its twin is an std::invalid_argument).
 CheckResult compare_paged_with_reference(const ir::Variant& v, const HostPagedProblem& p);
 CheckResult compare_paged_with_reference(const ir::Variant& v, const HostPagedProblem& p,
                                          const PagedReferenceResult& ref);
+
+// How a cache written on the device (downloaded into `written`) differs from the
+// host's reference cache write of the same problem (`expected`, taken before the run):
+// data caches byte by byte, per_token_head scales (f32) beyond kScaleRelativeTolerance
+// (both NaN, an unused slot's poison, agree). The device computes scales in f32 and
+// the host in f64 rounded to f32, so a value on a rounding boundary may take the
+// other code: a few differing bytes are expected, many are a wrong write.
+struct CacheComparison {
+  size_t bytes = 0, differing_bytes = 0;
+  size_t scales = 0, differing_scales = 0;
+  // At most max_byte_fraction of the bytes differ and every scale agrees.
+  bool ok(double max_byte_fraction) const;
+};
+inline constexpr double kScaleRelativeTolerance = 1e-6;
+CacheComparison compare_caches(const HostPagedProblem& expected, const HostPagedProblem& written);
 
 // The attention the problem's tokens (k_tokens / v_tokens, before quantization) get
 // from an unquantized cache (kv = the variant's q type): the yardstick for the error

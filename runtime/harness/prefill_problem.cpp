@@ -8,9 +8,9 @@
 #include <fmt/format.h>
 
 #include "runtime/driver/cuda_driver.h"
-#include "runtime/harness/compare_values.h"
 #include "runtime/harness/random_source.h"
 #include "runtime/harness/random_values.h"
+#include "runtime/reference/attention_rows.h"
 
 namespace attnjit::harness {
 
@@ -148,39 +148,6 @@ HostProblem make_random_problem(const ir::Variant& v, const ProblemShape& s, uin
   return p;
 }
 
-// --- tolerance ------------------------------------------------------------------------
-
-// FlashAttention's tests accept a kernel whose error is within about 2x the error of
-// the same math done in the low precision (PyTorch on bf16/fp16 inputs). Two roundings
-// dominate here: P = softmax(S) is rounded to 16 bits before the P.V tensor-core
-// product, and the output is rounded to its dtype. The relative rounding step is
-// 2^-8 for bf16 (8 significand bits) and 2^-11 for fp16; the bounds below are a few
-// steps of that, which a correct kernel meets with margin and a wrong one (a missed
-// mask, a wrong scale, a stale tile) misses by orders of magnitude. f32 output still
-// carries the 16-bit P rounding, hence 2e-3 rather than f32 epsilon. fp8 output
-// (3 or 2 mantissa bits) gets the same few-steps rule.
-Tolerance tolerance_for(DType out) {
-  switch (out) {
-    case DType::bf16: return {2e-2, 2e-2};
-    case DType::f16: return {4e-3, 4e-3};
-    case DType::fp8_e4m3: return {1.25e-1, 1.25e-1};
-    case DType::fp8_e5m2: return {2.5e-1, 2.5e-1};
-    default: return {2e-3, 2e-3};
-  }
-}
-
-// The kernel feeds f32 q / k / v to bf16 tensor-core products, so every logit and
-// every P.V term carries bf16 rounding: an f32 output is then as close to the
-// reference as a bf16 computation can be, not as close as f32 arithmetic.
-Tolerance tolerance_for(const ir::Variant& v) {
-  Tolerance t = tolerance_for(v.out_type);
-  if (v.q_type == DType::f32 || v.kv_type == DType::f32) {
-    const Tolerance products = tolerance_for(DType::bf16);
-    t = {std::max(t.atol, products.atol), std::max(t.rtol, products.rtol)};
-  }
-  return t;
-}
-
 // --- comparison -----------------------------------------------------------------------
 
 ReferenceResult compute_reference(const ir::Variant& v, const HostProblem& problem) {
@@ -188,30 +155,34 @@ ReferenceResult compute_reference(const ir::Variant& v, const HostProblem& probl
   // Undefined outputs: the reference must not overwrite the device result under test.
   args.out = {};
   args.lse = {};
-  return reference_prefill(v, args);
+  return reference_prefill(v, args, /*low_precision=*/true);
 }
 
-std::vector<double> reference_lse_in_output_layout(const HostProblem& problem,
-                                                   const ReferenceResult& ref) {
+std::vector<double> lse_in_output_layout(const HostProblem& problem,
+                                         const std::vector<double>& rows_by_heads) {
   if (!problem.lse.defined()) return {};
   std::vector<double> out(static_cast<size_t>(problem.lse.numel()));
+  ATTNJIT_ASSERT(rows_by_heads.size() == out.size(), "reference LSE size mismatch");
   if (problem.ragged) {
     // [q_heads, total_q] from [total_q, q_heads].
     const int64_t heads = problem.lse.shape[0], total = problem.lse.shape[1];
-    ATTNJIT_ASSERT(ref.lse.size() == out.size(), "reference LSE size mismatch");
     for (int64_t h = 0; h < heads; ++h)
-      for (int64_t t = 0; t < total; ++t) out[h * total + t] = ref.lse[t * heads + h];
+      for (int64_t t = 0; t < total; ++t) out[h * total + t] = rows_by_heads[t * heads + h];
   } else {
     // [batch, q_heads, seqlen_q] from [batch * seqlen_q, q_heads].
     const int64_t batch = problem.lse.shape[0], heads = problem.lse.shape[1],
                   rows = problem.lse.shape[2];
-    ATTNJIT_ASSERT(ref.lse.size() == out.size(), "reference LSE size mismatch");
     for (int64_t b = 0; b < batch; ++b)
       for (int64_t h = 0; h < heads; ++h)
         for (int64_t s = 0; s < rows; ++s)
-          out[(b * heads + h) * rows + s] = ref.lse[(b * rows + s) * heads + h];
+          out[(b * heads + h) * rows + s] = rows_by_heads[(b * rows + s) * heads + h];
   }
   return out;
+}
+
+std::vector<double> reference_lse_in_output_layout(const HostProblem& problem,
+                                                   const ReferenceResult& ref) {
+  return lse_in_output_layout(problem, ref.lse);
 }
 
 CheckResult compare_with_reference(const ir::Variant& v, const HostProblem& problem) {
@@ -220,32 +191,17 @@ CheckResult compare_with_reference(const ir::Variant& v, const HostProblem& prob
 
 CheckResult compare_with_reference(const ir::Variant& v, const HostProblem& problem,
                                    const ReferenceResult& ref) {
+  if (ref.low.empty())
+    throw std::invalid_argument(
+        "compare_with_reference: the reference has no low-precision twin (use compute_reference)");
   CheckResult r;
-  r.tolerance = tolerance_for(v);
-  const int64_t n = problem.out.numel();
-  ATTNJIT_ASSERT(ref.out.size() == static_cast<size_t>(n), "reference output size mismatch");
-  compare_output_values(problem.out, 1.0, ref.out, r);
-
+  judge_outputs(problem.out, 1.0, kernel_precision(v).compute, v.head_dim, ref.out, ref.low, r);
   if (problem.lse.defined())
-    compare_lse_values(problem.lse, reference_lse_in_output_layout(problem, ref), kLseAtol,
-                       kLseRtol, r);
-  r.passed = r.nonfinite == 0 && r.mismatched == 0 && r.lse_mismatched == 0;
+    judge_lse(problem.lse, lse_in_output_layout(problem, ref.lse),
+              lse_in_output_layout(problem, ref.low.lse),
+              lse_in_output_layout(problem, ref.low.lse_model_error), r);
+  decide(r);
   return r;
-}
-
-std::string CheckResult::summary() const {
-  std::string s = fmt::format("{} max_abs_err {:.3g} (max |ref| {:.3g}), rel_l2 {:.3g}",
-                              passed ? "PASS" : "FAIL", max_abs_error, max_abs_ref, rel_l2);
-  if (lse_max_abs_error > 0 || lse_mismatched > 0)
-    s += fmt::format(", lse max_abs_err {:.3g}", lse_max_abs_error);
-  s += fmt::format(", {} values checked (atol {:g}, rtol {:g})", checked, tolerance.atol,
-                   tolerance.rtol);
-  if (!passed) {
-    s += fmt::format(": {} outputs outside atol + rtol * |ref|, {} non-finite values",
-                     mismatched, nonfinite);
-    if (lse_mismatched) s += fmt::format(", {} LSE mismatches", lse_mismatched);
-  }
-  return s;
 }
 
 // --- device round trip ----------------------------------------------------------------

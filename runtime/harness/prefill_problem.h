@@ -11,6 +11,7 @@
 #include "compiler/ir/variant.h"
 #include "runtime/api/engine.h"
 #include "runtime/api/prefill_args.h"
+#include "runtime/harness/verdict.h"
 #include "runtime/reference/cpu_reference.h"
 
 namespace attnjit::harness {
@@ -79,37 +80,21 @@ struct HostProblem {
 // sizes differ from batch) or an explicit value the variant does not take.
 HostProblem make_random_problem(const ir::Variant& v, const ProblemShape& s, uint64_t seed);
 
-struct Tolerance {
-  double atol, rtol;
-};
-// The tolerance of an output dtype, and that of a variant: the output dtype's, or
-// bf16's where the kernel rounds f32 q / k / v to bf16 for its tensor-core products
-// (the looser of the two).
-Tolerance tolerance_for(DType out);
-Tolerance tolerance_for(const ir::Variant& v);
-// |lse - ref| <= kLseAtol + kLseRtol * |ref|; LSE is f32 from f32 accumulators.
-inline constexpr double kLseAtol = 1e-3, kLseRtol = 1e-3;
-
-struct CheckResult {
-  double max_abs_error = 0, max_abs_ref = 0, rel_l2 = 0, lse_max_abs_error = 0;
-  size_t nonfinite = 0, checked = 0;
-  size_t mismatched = 0;      // output elements outside atol + rtol * |ref|
-  size_t lse_mismatched = 0;  // LSE entries outside their tolerance (incl. -inf vs finite)
-  Tolerance tolerance{0, 0};
-  bool passed = false;
-  // One line: PASS/FAIL, the errors, and on failure how many elements missed.
-  std::string summary() const;
-};
-
-// The float64 reference for the problem's inputs (problem.out is not touched).
+// The float64 reference for the problem's inputs, with its low-precision twin (the
+// verdict's yardstick); problem.out is not touched.
 ReferenceResult compute_reference(const ir::Variant& v, const HostProblem& problem);
-// The reference LSE ([rows, q_heads]) reordered into problem.lse's layout
-// ([batch, q_heads, seqlen_q] or [q_heads, total_q]); empty when the problem has no lse.
+// Per-row values laid out like the reference LSE ([rows, q_heads]: the LSE, the twin's
+// LSE or its model error) reordered into problem.lse's layout ([batch, q_heads,
+// seqlen_q] or [q_heads, total_q]); empty when the problem has no lse.
+std::vector<double> lse_in_output_layout(const HostProblem& problem,
+                                         const std::vector<double>& rows_by_heads);
+// The reference LSE in problem.lse's layout.
 std::vector<double> reference_lse_in_output_layout(const HostProblem& problem,
                                                    const ReferenceResult& ref);
 
-// Compares a device result (already downloaded into `problem.out` / `problem.lse`)
-// with the float64 reference.
+// Judges a device result (already downloaded into `problem.out` / `problem.lse`) with
+// the verdict (verdict.h) against the reference and its twin. `ref` must come from
+// compute_reference (a reference without its twin is an std::invalid_argument).
 CheckResult compare_with_reference(const ir::Variant& v, const HostProblem& problem);
 CheckResult compare_with_reference(const ir::Variant& v, const HostProblem& problem,
                                    const ReferenceResult& ref);

@@ -78,14 +78,16 @@ struct Problem {
   const PrefillArgs& args;
   const PrefillShape& shape;
   const RuntimeValues& values;
+  const LowPrecision* low;  // null: no twin
   ReferenceResult& result;
 };
 
-// All query heads of one kv head group in one sequence: this layout's gathering and
-// scattering around AttentionRows, which holds the semantics shared with the paged
+// All query heads of one kv head group for some rows of one sequence: this layout's
+// gathering and scattering around AttentionRows, which holds the semantics shared with the paged
 // reference. Work items write disjoint parts of the outputs, so they may run in
 // parallel.
-void attend(const Problem& p, const Sequence& s, int kv_head) {
+void attend(const Problem& p, const Sequence& s, const WorkItem& item) {
+  const int kv_head = item.kv_head;
   const ir::Variant& var = p.variant;
   const int D = var.head_dim;
   const bool ragged = p.shape.ragged;
@@ -98,18 +100,25 @@ void attend(const Problem& p, const Sequence& s, int kv_head) {
     load_row(p.args.v, row_offset(p.args.v, ragged, s.index, k_row, kv_head), D, &values[j * D]);
   }
   AttentionRows rows(var, p.values, SequenceKv{s.index, s.q_len, s.kv_len, keys.data(), values.data()},
-                     kv_head);
+                     kv_head, p.low);
 
   std::vector<double> query(D);
   const int group = var.group_size();
   for (int h = kv_head * group; h < (kv_head + 1) * group; ++h) {
-    for (int64_t i = 0; i < s.q_len; ++i) {
+    for (int64_t i = item.first_row; i < item.end_row; ++i) {
       const int64_t q_row = ragged ? s.q_start + i : i;  // row index in q's own layout
       load_row(p.args.q, row_offset(p.args.q, ragged, s.index, q_row, h), D, query.data());
       const int64_t flat_row = s.q_start + i;
-      double* out = &p.result.out[(flat_row * var.q_heads + h) * D];
-      const double lse = rows.row(h, i, query.data(), out);
-      p.result.lse[flat_row * var.q_heads + h] = lse;
+      const int64_t at = flat_row * var.q_heads + h;
+      double* out = &p.result.out[at * D];
+      LowPrecisionRow twin;
+      if (p.low) twin = {&p.result.low.out_unrounded[at * D], &p.result.low.out[at * D]};
+      const double lse = rows.row(h, i, query.data(), out, p.low ? &twin : nullptr);
+      p.result.lse[at] = lse;
+      if (p.low) {
+        p.result.low.lse[at] = twin.lse;
+        p.result.low.lse_model_error[at] = twin.lse_model_error;
+      }
       if (p.args.out.defined()) {
         const int64_t o = row_offset(p.args.out, ragged, s.index, q_row, h);
         for (int d = 0; d < D; ++d) store_element(p.args.out.data, p.args.out.dtype, o + d, out[d]);
@@ -126,7 +135,15 @@ void attend(const Problem& p, const Sequence& s, int kv_head) {
 
 }  // namespace
 
-ReferenceResult reference_prefill(const ir::Variant& variant, const PrefillArgs& args) {
+void LowPrecisionResult::resize(size_t outputs, size_t rows) {
+  out_unrounded.assign(outputs, 0.0);
+  out.assign(outputs, 0.0);
+  lse.assign(rows, kNegInf);
+  lse_model_error.assign(rows, 0.0);
+}
+
+ReferenceResult reference_prefill(const ir::Variant& variant, const PrefillArgs& args,
+                                  bool low_precision) {
   const PrefillShape shape = validate(variant, args);
   ATTNJIT_ASSERT(variant.kv_heads > 0 && variant.q_heads % variant.kv_heads == 0,
                  "reference_prefill: q_heads must be a multiple of kv_heads");
@@ -136,11 +153,16 @@ ReferenceResult reference_prefill(const ir::Variant& variant, const PrefillArgs&
   ReferenceResult result;
   result.out.assign(rows * variant.q_heads * variant.head_dim, 0.0);
   result.lse.assign(rows * variant.q_heads, kNegInf);
+  const LowPrecision low = kernel_precision(variant);
+  if (low_precision) result.low.resize(result.out.size(), result.lse.size());
 
   const std::vector<Sequence> seqs = sequences(args, shape);
-  const Problem problem{variant, args, shape, values, result};
-  parallel_for(static_cast<int64_t>(seqs.size()) * variant.kv_heads, [&](int64_t item) {
-    attend(problem, seqs[item / variant.kv_heads], static_cast<int>(item % variant.kv_heads));
+  const Problem problem{variant, args, shape, values, low_precision ? &low : nullptr, result};
+  std::vector<int64_t> q_lens;
+  for (const Sequence& s : seqs) q_lens.push_back(s.q_len);
+  const std::vector<WorkItem> items = work_items(q_lens, variant.kv_heads);
+  parallel_for(static_cast<int64_t>(items.size()), [&](int64_t i) {
+    attend(problem, seqs[items[i].seq], items[i]);
   });
   return result;
 }

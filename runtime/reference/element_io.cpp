@@ -64,23 +64,38 @@ double decode(uint32_t bits, const MiniFloat& f) {
   return sign ? -magnitude : magnitude;
 }
 
+// |value| rounded to the format's grid (nearest, ties to even), before any overflow
+// handling: a multiple of the quantum, the spacing of representable values at its
+// exponent (fixed below the normal range). Dividing by a power of two is exact and
+// nearbyint rounds half to even in the default rounding mode.
+double round_magnitude(double value, const MiniFloat& f) {
+  double a = std::fabs(value);
+  if (std::isinf(a)) return a;
+  const int min_exp = 1 - f.bias;  // exponent of the smallest normal
+  int e = std::ilogb(a);
+  if (a == 0.0 || e < min_exp) e = min_exp;
+  const double quantum = std::ldexp(1.0, e - f.man_bits);
+  return std::nearbyint(a / quantum) * quantum;
+}
+
+// The value `value` becomes in the format: rounded, then saturated or overflowed to
+// inf as the format does. NaN stays NaN.
+double round_to_format(double value, const MiniFloat& f) {
+  if (std::isnan(value)) return value;
+  double a = round_magnitude(value, f);
+  if (a > max_finite(f))
+    a = f.saturate || !f.ieee_specials ? max_finite(f) : std::numeric_limits<double>::infinity();
+  return std::copysign(a, value);
+}
+
 uint32_t encode(double value, const MiniFloat& f) {
   const uint32_t sign = std::signbit(value) ? 1u << (f.exp_bits + f.man_bits) : 0u;
   if (std::isnan(value)) return sign | f.nan_bits;
   const double limit = max_finite(f);
   const uint32_t inf_bits = exp_all_ones(f) << f.man_bits;
 
-  double a = std::fabs(value);
   const int min_exp = 1 - f.bias;  // exponent of the smallest normal
-  if (!std::isinf(a)) {
-    // Round to a multiple of the quantum (the spacing of representable values at a's
-    // exponent; fixed below the normal range). Dividing by a power of two is exact
-    // and nearbyint rounds half to even in the default rounding mode.
-    int e = std::ilogb(a);
-    if (a == 0.0 || e < min_exp) e = min_exp;
-    const double quantum = std::ldexp(1.0, e - f.man_bits);
-    a = std::nearbyint(a / quantum) * quantum;
-  }
+  double a = round_magnitude(value, f);
   if (a > limit) {
     if (f.saturate || !f.ieee_specials) a = limit;
     else return sign | inf_bits;
@@ -153,6 +168,22 @@ void store_element(void* base, DType t, int64_t index, double value) {
     case DType::i64: return write(base, index, to_integer<int64_t>(value));
   }
   internal_error(__FILE__, __LINE__, "store_element: unknown dtype");
+}
+
+double round_to_dtype(DType t, double value) {
+  switch (t) {
+    case DType::f16: return round_to_format(value, kHalf);
+    case DType::bf16: return round_to_format(value, kBFloat16);
+    case DType::fp8_e4m3: return round_to_format(value, kE4M3);
+    case DType::fp8_e5m2: return round_to_format(value, kE5M2);
+    case DType::f32: return static_cast<float>(value);
+    case DType::f64: return value;
+    case DType::i8: return to_integer<int8_t>(value);
+    case DType::u16: return to_integer<uint16_t>(value);
+    case DType::i32: return to_integer<int32_t>(value);
+    case DType::i64: return static_cast<double>(to_integer<int64_t>(value));
+  }
+  internal_error(__FILE__, __LINE__, "round_to_dtype: unknown dtype");
 }
 
 }  // namespace attnjit

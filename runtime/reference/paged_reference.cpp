@@ -48,6 +48,7 @@ struct PagedProblem {
   const ir::Variant& variant;
   const PagedArgs& args;
   const RuntimeValues& values;
+  const LowPrecision* low;  // null: no twin
   PagedReferenceResult& result;
 };
 
@@ -72,7 +73,9 @@ void gather(const PagedProblem& p, const TensorView& cache, const TensorView& sc
   }
 }
 
-void attend_paged(const PagedProblem& p, int64_t seq, int kv_head) {
+void attend_paged(const PagedProblem& p, const WorkItem& item) {
+  const int64_t seq = item.seq;
+  const int kv_head = item.kv_head;
   const ir::Variant& v = p.variant;
   const PagedArgs& a = p.args;
   const int D = v.head_dim;
@@ -83,20 +86,27 @@ void attend_paged(const PagedProblem& p, int64_t seq, int kv_head) {
   std::vector<double> keys, values;
   gather(p, a.k_cache, a.k_scale_cache, a.k_descale, seq, kv_len, kv_head, keys);
   gather(p, a.v_cache, a.v_scale_cache, a.v_descale, seq, kv_len, kv_head, values);
-  AttentionRows rows(v, p.values, {seq, q_len, kv_len, keys.data(), values.data()}, kv_head);
+  AttentionRows rows(v, p.values, {seq, q_len, kv_len, keys.data(), values.data()}, kv_head, p.low);
 
   const int64_t total_q = a.q.shape[0];
   const double out_scale = is_fp8(v.out_type) ? a.out_scale : 1.0;
   std::vector<double> query(D), acc(D);
   for (int h = kv_head * v.group_size(); h < (kv_head + 1) * v.group_size(); ++h) {
-    for (int64_t i = 0; i < q_len; ++i) {
+    for (int64_t i = item.first_row; i < item.end_row; ++i) {
       const int64_t t = q_start + i;
       const int64_t q_base = t * a.q.stride(0) + h * a.q.stride(1);
       for (int d = 0; d < D; ++d) query[d] = load_element(a.q.data, a.q.dtype, q_base + d);
-      const double lse = rows.row(h, i, query.data(), acc.data());
+      const int64_t row = t * v.q_heads + h;
+      LowPrecisionRow twin;
+      if (p.low) twin = {&p.result.low.out_unrounded[row * D], &p.result.low.out[row * D]};
+      const double lse = rows.row(h, i, query.data(), acc.data(), p.low ? &twin : nullptr);
 
-      std::copy(acc.begin(), acc.end(), &p.result.out[(t * v.q_heads + h) * D]);
+      std::copy(acc.begin(), acc.end(), &p.result.out[row * D]);
       p.result.lse[h * total_q + t] = lse;
+      if (p.low) {
+        p.result.low.lse[h * total_q + t] = twin.lse;
+        p.result.low.lse_model_error[h * total_q + t] = twin.lse_model_error;
+      }
       if (a.out.defined()) {
         const int64_t o = t * a.out.stride(0) + h * a.out.stride(1);
         for (int d = 0; d < D; ++d)
@@ -143,7 +153,8 @@ void write_token(const ir::Variant& v, const TensorView& src, int64_t token, flo
 
 }  // namespace
 
-PagedReferenceResult reference_paged(const ir::Variant& variant, const PagedArgs& args) {
+PagedReferenceResult reference_paged(const ir::Variant& variant, const PagedArgs& args,
+                                     bool low_precision) {
   PagedArgs checked = args;
   if (!checked.out.defined()) checked.out = placeholder(variant.out_type, args.q.shape);
   if (variant.lse && !checked.lse.defined() && args.q.rank() >= 1)
@@ -156,11 +167,17 @@ PagedReferenceResult reference_paged(const ir::Variant& variant, const PagedArgs
   PagedReferenceResult result;
   result.out.assign(static_cast<size_t>(shape.total_q) * variant.q_heads * variant.head_dim, 0.0);
   result.lse.assign(static_cast<size_t>(shape.total_q) * variant.q_heads, kNegInf);
+  const LowPrecision low = kernel_precision(variant, is_fp8(variant.out_type) ? args.out_scale : 1.0);
+  if (low_precision) result.low.resize(result.out.size(), result.lse.size());
 
-  const PagedProblem problem{variant, args, values, result};
-  parallel_for(int64_t{shape.num_seqs} * variant.kv_heads, [&](int64_t item) {
-    attend_paged(problem, item / variant.kv_heads, static_cast<int>(item % variant.kv_heads));
-  });
+  const PagedProblem problem{variant, args, values, low_precision ? &low : nullptr, result};
+  std::vector<int64_t> q_lens;
+  for (int64_t seq = 0; seq < shape.num_seqs; ++seq)
+    q_lens.push_back(host_integer(args.cu_seqlens_q, (seq + 1) * args.cu_seqlens_q.stride(0)) -
+                     host_integer(args.cu_seqlens_q, seq * args.cu_seqlens_q.stride(0)));
+  const std::vector<WorkItem> items = work_items(q_lens, variant.kv_heads);
+  parallel_for(static_cast<int64_t>(items.size()),
+               [&](int64_t i) { attend_paged(problem, items[i]); });
   return result;
 }
 

@@ -7,12 +7,14 @@
 #include "compiler/ir/dtype.h"
 #include "compiler/ir/variant.h"
 #include "runtime/api/paged_args.h"
+#include "runtime/reference/cpu_reference.h"
 
 namespace attnjit {
 
 struct PagedReferenceResult {
   std::vector<double> out;  // [total_q, q_heads, head_dim]: the attention result (no out_scale)
   std::vector<double> lse;  // [q_heads, total_q], as PagedArgs::lse
+  LowPrecisionResult low;   // with low_precision only; laid out as out and lse
 };
 
 // Paged attention. Sequence s has the query chunk q[cu[s] .. cu[s+1]) at the end of
@@ -23,7 +25,10 @@ struct PagedReferenceResult {
 // Everything after the gather is the prefill reference's semantics (AttentionRows).
 // args.out / args.lse may be left undefined; when given they are also written
 // (fp8 out: result * out_scale, rounded with saturation).
-PagedReferenceResult reference_paged(const ir::Variant& variant, const PagedArgs& args);
+// With `low_precision`, result.low holds the low-precision twin too (its fp8 output
+// rounded at args.out_scale, then divided by it again).
+PagedReferenceResult reference_paged(const ir::Variant& variant, const PagedArgs& args,
+                                     bool low_precision = false);
 
 // Largest magnitude a quantized KV type stores: 448 (fp8_e4m3), 57344 (fp8_e5m2),
 // 127 (int8: symmetric, -128 is never produced). 0 for other types.

@@ -66,13 +66,15 @@ json check_meta(const harness::CheckResult& c) {
           {"max_abs_error", c.max_abs_error},
           {"max_abs_ref", c.max_abs_ref},
           {"rel_l2", c.rel_l2},
+          {"rel_l2_bound", c.rel_l2_bound},
+          {"low_precision_rel_l2", c.low_rel_l2},
+          {"worst_ratio", c.worst_ratio},
           {"lse_max_abs_error", c.lse_max_abs_error},
+          {"lse_worst_ratio", c.lse_worst_ratio},
           {"nonfinite", c.nonfinite},
           {"mismatched", c.mismatched},
           {"lse_mismatched", c.lse_mismatched},
-          {"checked", c.checked},
-          {"atol", c.tolerance.atol},
-          {"rtol", c.tolerance.rtol}};
+          {"checked", c.checked}};
 }
 
 void create_dir(const std::filesystem::path& dir) {
