@@ -77,6 +77,7 @@ void report_kernel(Engine& engine, const ir::Variant& variant, const std::string
   }
   std::printf("kernel   %s (%s, %.1f ms)\n", compiled->key.c_str(),
               cache_source_name(compiled->lookup.source), compiled->lookup.milliseconds);
+  report_nvrtc_warnings(compiled->key, compiled->lookup.artifact);
 }
 
 int run_run(const Args& args) {
