@@ -10,18 +10,28 @@
 # A system NVRTC counts when $ATTNJIT_NVRTC_PATH is set, or libnvrtc.so.13 / .so.12 is
 # on $LD_LIBRARY_PATH, in the ld.so cache or in /usr/local/cuda/lib64.
 #
-# usage: tools/install-deps.sh [--pip-nvrtc]
-#   --pip-nvrtc   install the PyPI NVRTC even when the system has one (CI does, so the
-#                 test that compiles with that copy runs there too)
+# usage: tools/install-deps.sh [--pip-nvrtc | --print-pip-prefix]
+#   --pip-nvrtc          install the PyPI NVRTC even when the system has one (CI does,
+#                        so the test that compiles with that copy runs there too)
+#   --print-pip-prefix   print where the PyPI NVRTC goes (or went) and exit
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
 requirements="$here/requirements-nvrtc.txt"
 
+# The same rule as nvrtc_pip_prefix() in compiler/backend/nvrtc_compiler.cpp.
+pip_prefix() {
+  case "${XDG_DATA_HOME:-}" in
+    /*) echo "$XDG_DATA_HOME/attnjit/nvrtc" ;;
+    *) echo "$HOME/.local/share/attnjit/nvrtc" ;;
+  esac
+}
+
 force_pip=0
 for arg in "$@"; do
   case "$arg" in
     --pip-nvrtc) force_pip=1 ;;
+    --print-pip-prefix) pip_prefix; exit 0 ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "install-deps.sh: unknown option '$arg' (see --help)" >&2; exit 2 ;;
   esac
@@ -53,14 +63,6 @@ system_nvrtc() {
       return
     fi
   done < <("$ldconfig_bin" -p 2>/dev/null | awk '/libnvrtc\.so\.1[23] /{ print $NF }')
-}
-
-# The same rule as nvrtc_pip_prefix() in compiler/backend/nvrtc_compiler.cpp.
-pip_prefix() {
-  case "${XDG_DATA_HOME:-}" in
-    /*) echo "$XDG_DATA_HOME/attnjit/nvrtc" ;;
-    *) echo "$HOME/.local/share/attnjit/nvrtc" ;;
-  esac
 }
 
 found_nvrtc=$(system_nvrtc)

@@ -80,7 +80,8 @@ int run_compile(const Args& args) {
   }
   const CacheLookup& lookup = built->lookup;
   if (!lookup.warning.empty()) std::fprintf(stderr, "warning: %s\n", lookup.warning.c_str());
-  report_nvrtc_warnings(built->key, lookup.artifact);
+  if (!report_nvrtc_warnings(built->key, lookup.artifact))
+    throw CommandError(built->key + " has NVRTC warnings and ATTNJIT_WERROR is set");
   std::printf("variant  %s\n", variant.name.c_str());
   std::printf("kind     %s\n", kernel_kind_name(kind));
   std::printf("arch     %s\n", arch.c_str());

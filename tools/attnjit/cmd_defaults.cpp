@@ -63,7 +63,11 @@ bool compile_one(Engine& engine, const ir::Variant& v, const std::string& arch) 
               cache_source_name(lookup.source));
   if (!lookup.warning.empty()) std::fprintf(stderr, "warning: %s\n", lookup.warning.c_str());
   std::fflush(stdout);  // the kernel's line first, then any warnings about it
-  report_nvrtc_warnings(compiled->key, lookup.artifact);
+  if (!report_nvrtc_warnings(compiled->key, lookup.artifact)) {
+    std::printf("%-6s %-20s FAILED: NVRTC warnings and ATTNJIT_WERROR is set\n", arch.c_str(),
+                v.name.c_str());
+    return false;
+  }
   return true;
 }
 

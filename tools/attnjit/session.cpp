@@ -95,15 +95,15 @@ std::shared_ptr<cuda::Driver> open_gpu() {
   return *driver;
 }
 
-size_t report_nvrtc_warnings(const std::string& kernel, const Artifact& artifact) {
+bool report_nvrtc_warnings(const std::string& kernel, const Artifact& artifact) {
   const std::vector<std::string> warnings = artifact.warnings();
+  if (warnings.empty()) return true;
   for (const std::string& warning : warnings)
     std::fprintf(stderr, "warning from NVRTC compiling %s: %s\n", kernel.c_str(), warning.c_str());
-  if (!warnings.empty())
-    std::fprintf(stderr,
-                 "(attnjit's generated source should compile without warnings: this is a bug in "
-                 "attnjit; please report it)\n");
-  return warnings.size();
+  std::fprintf(stderr,
+               "(attnjit's generated source should compile without warnings: this is a bug in "
+               "attnjit; please report it)\n");
+  return !CompileOptions::warnings_are_errors_by_default();
 }
 
 EngineOptions engine_options(const Args& args, const ir::Variant& variant,
