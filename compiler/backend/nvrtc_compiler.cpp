@@ -29,6 +29,7 @@ constexpr NvrtcResult kNvrtcSuccess = 0;
 struct NvrtcCompiler::Api {
   void* library = nullptr;   // never dlclose'd: one per process, used until exit
   std::string library_path;  // which libnvrtc was found, for messages
+  std::string builtins_path; // the libnvrtc-builtins loaded beside it
   std::string version;       // "13.0"
 
   const char* (*get_error_string)(NvrtcResult) = nullptr;
@@ -54,18 +55,8 @@ struct NvrtcCompiler::Api {
 
 namespace {
 
-// Candidates in the order the header promises: an explicit override, the sonames of
-// the toolkits attnjit supports (newest first), the unversioned dev symlink, and the
-// toolkit's default install location for hosts whose loader path lacks it.
-std::vector<std::string> library_candidates() {
-  std::vector<std::string> names;
-  if (const char* override_path = std::getenv("ATTNJIT_NVRTC_PATH");
-      override_path && *override_path)
-    names.emplace_back(override_path);
-  names.insert(names.end(), {"libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so",
-                             "/usr/local/cuda/lib64/libnvrtc.so.13"});
-  return names;
-}
+// True for an absolute path: relative XDG values are to be ignored (XDG spec).
+bool absolute(const char* path) { return path != nullptr && path[0] == '/'; }
 
 std::string loaded_path(void* library, const std::string& fallback) {
   link_map* map = nullptr;
@@ -81,22 +72,50 @@ bool bind(void* library, const char* symbol, Fn* slot, std::string* missing) {
   return *slot != nullptr;
 }
 
+// libnvrtc dlopens "libnvrtc-builtins.so.MAJOR.MINOR" by name at its first compile,
+// and the dynamic loader answers a name with an object already loaded under that
+// soname before searching any path. Loading the builtins beside `library` now makes
+// a copy outside the loader's path (the PyPI one) work, and keeps a toolkit's libnvrtc
+// from pairing with another version's builtins found first on the path. Without one
+// beside it, the loader's own search must find one now, not at the first compile.
+// Returns the path of the builtins loaded; never dlclose'd, like libnvrtc.
+Result<std::string, std::string> load_builtins(const std::string& library, int major,
+                                               int minor) {
+  const std::string name = fmt::format("libnvrtc-builtins.so.{}.{}", major, minor);
+  const std::filesystem::path beside = std::filesystem::path(library).parent_path() / name;
+  std::error_code ec;
+  const bool local = std::filesystem::path(library).has_parent_path() &&
+                     std::filesystem::is_regular_file(beside, ec);
+  const std::string candidate = local ? beside.string() : name;
+  void* handle = dlopen(candidate.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!handle) {
+    const char* why = dlerror();
+    return fail(fmt::format("{} (NVRTC {}.{}) needs {}, which is neither beside it nor on the "
+                            "library path: {}",
+                            library, major, minor, name, why ? why : "not found"));
+  }
+  return loaded_path(handle, candidate);
+}
+
 Result<std::shared_ptr<const NvrtcCompiler::Api>, std::string> load_api() {
   auto api = std::make_shared<NvrtcCompiler::Api>();
   std::string attempts;
-  for (const std::string& candidate : library_candidates()) {
+  for (const std::string& candidate : nvrtc_library_candidates()) {
     api->library = dlopen(candidate.c_str(), RTLD_NOW | RTLD_LOCAL);
     if (api->library) {
       api->library_path = loaded_path(api->library, candidate);
       break;
     }
-    const char* why = dlerror();
-    attempts += fmt::format("\n  {}: {}", candidate, why ? why : "not found");
+    // dlerror() starts with the name it was given; printed once.
+    const char* error = dlerror();
+    std::string why = error ? error : "not found";
+    if (why.rfind(candidate + ": ", 0) == 0) why.erase(0, candidate.size() + 2);
+    attempts += fmt::format("\n  {}: {}", candidate, why);
   }
   if (!api->library)
     return fail(fmt::format(
-        "libnvrtc not found (install the CUDA toolkit's NVRTC or set ATTNJIT_NVRTC_PATH); "
-        "tried:{}",
+        "libnvrtc not found; install it (tools/install-deps.sh installs it from PyPI, or "
+        "install the CUDA toolkit) or set ATTNJIT_NVRTC_PATH to it; tried:{}",
         attempts));
 
   std::string missing;
@@ -120,6 +139,10 @@ Result<std::shared_ptr<const NvrtcCompiler::Api>, std::string> load_api() {
     return fail(fmt::format("nvrtcVersion failed in {}: {}", api->library_path,
                             api->error_name(rc)));
   api->version = fmt::format("{}.{}", major, minor);
+
+  auto builtins = load_builtins(api->library_path, major, minor);
+  if (!builtins) return fail(builtins.error());
+  api->builtins_path = *builtins;
   return std::shared_ptr<const NvrtcCompiler::Api>(std::move(api));
 }
 
@@ -215,6 +238,31 @@ class ProgramGuard {
 
 }  // namespace
 
+bool CompileOptions::warnings_are_errors_by_default() {
+  const char* value = std::getenv("ATTNJIT_WERROR");
+  return value != nullptr && *value != '\0' && std::string(value) != "0";
+}
+
+std::string nvrtc_pip_prefix() {
+  if (const char* data = std::getenv("XDG_DATA_HOME"); absolute(data))
+    return std::string(data) + "/attnjit/nvrtc";
+  if (const char* home = std::getenv("HOME"); absolute(home))
+    return std::string(home) + "/.local/share/attnjit/nvrtc";
+  return "";
+}
+
+std::vector<std::string> nvrtc_library_candidates() {
+  if (const char* override_path = std::getenv("ATTNJIT_NVRTC_PATH");
+      override_path && *override_path)
+    return {override_path};
+  std::vector<std::string> names = {"libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so",
+                                    "/usr/local/cuda/lib64/libnvrtc.so.13",
+                                    "/usr/local/cuda/lib64/libnvrtc.so.12"};
+  if (std::string prefix = nvrtc_pip_prefix(); !prefix.empty())
+    names.push_back(prefix + "/nvidia/cu13/lib/libnvrtc.so.13");
+  return names;
+}
+
 NvrtcCompiler::NvrtcCompiler(std::shared_ptr<const Api> api) : api_(std::move(api)) {}
 
 Result<std::shared_ptr<NvrtcCompiler>, std::string> NvrtcCompiler::open() {
@@ -230,6 +278,12 @@ Result<std::shared_ptr<NvrtcCompiler>, std::string> NvrtcCompiler::open() {
 }
 
 std::string NvrtcCompiler::version() const { return api_->version; }
+std::string NvrtcCompiler::library_path() const { return api_->library_path; }
+std::string NvrtcCompiler::builtins_path() const { return api_->builtins_path; }
+std::string NvrtcCompiler::describe() const {
+  return fmt::format("NVRTC {} from {} (builtins {})", api_->version, api_->library_path,
+                     api_->builtins_path);
+}
 
 // The option list is deliberately minimal, because every option is part of the cache
 // key and of the generated code's meaning:
@@ -326,10 +380,17 @@ Result<Artifact, CompileError> NvrtcCompiler::compile(const GeneratedSource& src
                    std::move(log), true);
 
   Artifact artifact;
+  artifact.log = std::move(log);
+  if (opts.warnings_as_errors) {
+    if (const size_t count = artifact.warnings().size(); count > 0)
+      return failure(fmt::format("NVRTC {} compiled {} for {} with {} warning{} (warnings are "
+                                 "errors: ATTNJIT_WERROR is set)",
+                                 api.version, src.uri, opts.arch, count, count == 1 ? "" : "s"),
+                     std::move(artifact.log), true);
+  }
   artifact.format = opts.format;
   artifact.entry = src.entry;
   artifact.binary = std::move(binary);
-  artifact.log = std::move(log);
   return artifact;
 }
 

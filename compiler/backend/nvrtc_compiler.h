@@ -1,6 +1,18 @@
 #pragma once
 // NVRTC backend. libnvrtc is opened with dlopen on first use, so attnjit builds and
 // runs without it; open() says what is missing when it cannot be found.
+//
+// Where libnvrtc is looked for, in order (nvrtc_library_candidates()):
+//   1. $ATTNJIT_NVRTC_PATH, when set, and nothing else: an explicit choice that fails
+//      is reported, never silently replaced by another library;
+//   2. libnvrtc.so.13, libnvrtc.so.12, libnvrtc.so through the dynamic loader
+//      ($LD_LIBRARY_PATH, the ld.so cache, the system directories);
+//   3. the CUDA toolkit's default location, /usr/local/cuda/lib64;
+//   4. the copy tools/install-deps.sh installs from PyPI (package nvidia-cuda-nvrtc)
+//      when the system has none: nvrtc_pip_prefix()/nvidia/cu13/lib.
+// libnvrtc loads its builtins library (libnvrtc-builtins.so.MAJOR.MINOR) with dlopen
+// when it first compiles; open() loads the one next to the chosen libnvrtc first, so a
+// copy outside the loader's path works and never pairs with another version's builtins.
 #include <memory>
 #include <string>
 #include <vector>
@@ -16,14 +28,30 @@ struct CompileOptions {
   BinaryFormat format = BinaryFormat::cubin;  // or ptx
   std::vector<std::string> extra;    // appended verbatim
   std::string save_source_dir;       // where failed sources are written ("" = temp dir)
+  // A compile whose log has warnings fails (with the log and the saved source) instead
+  // of returning an Artifact whose warnings() the caller must look at. Defaults to
+  // $ATTNJIT_WERROR (set and not "0"); the test suites set it. Not part of the cache
+  // key: it decides whether a binary is accepted, not what the binary is.
+  bool warnings_as_errors = warnings_are_errors_by_default();
+
+  static bool warnings_are_errors_by_default();
 };
+
+// Where tools/install-deps.sh installs NVRTC from PyPI (pip install --target):
+// $XDG_DATA_HOME/attnjit/nvrtc, else ~/.local/share/attnjit/nvrtc; "" without a home.
+std::string nvrtc_pip_prefix();
+// The libnvrtc candidates open() tries, in order (see the top of this file).
+std::vector<std::string> nvrtc_library_candidates();
 
 class NvrtcCompiler {
  public:
-  // Loads libnvrtc (libnvrtc.so.13, .so.12, .so, or $ATTNJIT_NVRTC_PATH) once per process.
+  // Loads libnvrtc and its builtins once per process; a failure is remembered too.
   static Result<std::shared_ptr<NvrtcCompiler>, std::string> open();
 
   std::string version() const;  // "13.0"; part of every cache key
+  std::string library_path() const;   // the libnvrtc that was loaded
+  std::string builtins_path() const;  // the libnvrtc-builtins loaded for it
+  std::string describe() const;       // "NVRTC 13.0 from <library> (builtins <path>)"
   // The option list compile() passes for `opts` (part of the cache key too).
   std::vector<std::string> options_for(const CompileOptions& opts) const;
   Result<Artifact, CompileError> compile(const GeneratedSource& src,

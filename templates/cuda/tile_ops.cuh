@@ -11,8 +11,9 @@ typedef unsigned short u16;
 typedef unsigned int u32;
 typedef unsigned long long u64;
 
-constexpr float kLog2e = 1.4426950408889634f;  // log2(e): exp(x) == exp2(x * log2e)
-constexpr float kLn2 = 0.6931471805599453f;    // ln(2):   log(x) == log2(x) * ln2
+// inline: a kernel that uses neither (merge) must not draw an unused-variable warning.
+inline constexpr float kLog2e = 1.4426950408889634f;  // log2(e): exp(x) == exp2(x * log2e)
+inline constexpr float kLn2 = 0.6931471805599453f;    // ln(2):   log(x) == log2(x) * ln2
 
 // ---- 16-bit element types ------------------------------------------------------------
 // Each element type knows how to pack two floats for the tensor cores and how to run

@@ -48,6 +48,13 @@ std::string read_file(const std::filesystem::path& p) {
 
 bool is_elf(const std::string& bytes) { return bytes.size() > 4 && bytes.compare(0, 4, "\x7f" "ELF") == 0; }
 
+// NVRTC's warnings on generated source, joined for a failure message.
+std::string warnings_of(const Artifact& artifact) {
+  std::string text;
+  for (const std::string& w : artifact.warnings()) text += w + "\n";
+  return text;
+}
+
 }  // namespace
 
 TEST_CASE("generated source matches the goldens", "[codegen]") {
@@ -180,6 +187,8 @@ TEST_CASE("every default variant compiles to a CUBIN for sm_80 and sm_90", "[cod
       REQUIRE(compiled.ok());
       CHECK(compiled->lookup.artifact.format == BinaryFormat::cubin);
       CHECK(is_elf(compiled->lookup.artifact.binary));
+      INFO(warnings_of(compiled->lookup.artifact));
+      CHECK(compiled->lookup.artifact.warnings().empty());
       CHECK(compiled->lookup.source == CacheSource::compiled);
       CHECK(compiled->key.rfind(spec->uri() + "-", 0) == 0);
       // The same spec again is a memory hit with the same key.
@@ -226,6 +235,8 @@ TEST_CASE("every paged variant compiles in each kind it serves for sm_80 and sm_
         INFO((compiled.ok() ? "" : compiled.error().describe()));
         REQUIRE(compiled.ok());
         CHECK(is_elf(compiled->lookup.artifact.binary));
+        INFO(warnings_of(compiled->lookup.artifact));
+        CHECK(compiled->lookup.artifact.warnings().empty());
       }
     }
   }
@@ -245,6 +256,8 @@ TEST_CASE("the other CUDA archs and PTX output compile", "[codegen][nvrtc]") {
     INFO(arch << ": " << (artifact.ok() ? "" : artifact.error().describe()));
     REQUIRE(artifact.ok());
     CHECK(is_elf(artifact->binary));
+    INFO(warnings_of(*artifact));
+    CHECK(artifact->warnings().empty());
   }
   auto src = render_kernel(spec_for(v, "sm_90"));
   REQUIRE(src.ok());
@@ -253,6 +266,8 @@ TEST_CASE("the other CUDA archs and PTX output compile", "[codegen][nvrtc]") {
   ptx.format = BinaryFormat::ptx;
   auto artifact = (*nvrtc)->compile(*src, ptx);
   REQUIRE(artifact.ok());
+  INFO(warnings_of(*artifact));
+  CHECK(artifact->warnings().empty());
   CHECK(artifact->binary.find(".entry " + src->entry) != std::string::npos);
   CHECK(artifact->binary.find("mma.sync.aligned.m16n8k16") != std::string::npos);
   CHECK(artifact->binary.find("ldmatrix") != std::string::npos);

@@ -81,6 +81,8 @@ int run_compile(const Args& args) {
   }
   const CacheLookup& lookup = built->lookup;
   if (!lookup.warning.empty()) std::fprintf(stderr, "warning: %s\n", lookup.warning.c_str());
+  if (!report_nvrtc_warnings(built->key, lookup.artifact))
+    throw CommandError(built->key + " has NVRTC warnings and ATTNJIT_WERROR is set");
   std::printf("variant  %s\n", variant.name.c_str());
   std::printf("kind     %s\n", kernel_kind_name(kind));
   std::printf("arch     %s\n", arch.c_str());
@@ -89,6 +91,8 @@ int run_compile(const Args& args) {
               lookup.artifact.binary.size());
   std::printf("time     %.1f ms\n", lookup.milliseconds);
   std::printf("cache    %s\n", cache_source_name(lookup.source));
+  // Engine::compile opened NVRTC for the cache key, so this finds it open.
+  if (auto nvrtc = NvrtcCompiler::open()) std::printf("compiler %s\n", (*nvrtc)->describe().c_str());
   if (std::optional<std::string> dir = args.value("--out"))
     std::printf("written  %s\n", printable(write_binary(*dir, *built).string()).c_str());
   return 0;

@@ -62,6 +62,12 @@ bool compile_one(Engine& engine, const ir::Variant& v, const std::string& arch) 
               compiled->key.c_str(), lookup.artifact.binary.size(), lookup.milliseconds,
               cache_source_name(lookup.source));
   if (!lookup.warning.empty()) std::fprintf(stderr, "warning: %s\n", lookup.warning.c_str());
+  std::fflush(stdout);  // the kernel's line first, then any warnings about it
+  if (!report_nvrtc_warnings(compiled->key, lookup.artifact)) {
+    std::printf("%-6s %-20s FAILED: NVRTC warnings and ATTNJIT_WERROR is set\n", arch.c_str(),
+                v.name.c_str());
+    return false;
+  }
   return true;
 }
 
@@ -97,7 +103,12 @@ int run_defaults(const Args& args) {
     if (!arch_list.empty()) arch_list += ", ";
     arch_list += a;
   }
-  std::printf("compiling %zu default variants for %s\n", module.variants.size(), arch_list.c_str());
+  // Every kernel needs NVRTC, even one found in the cache (its key names the NVRTC
+  // version): without it, say so once instead of once per kernel.
+  auto nvrtc = NvrtcCompiler::open();
+  if (!nvrtc) throw CommandError("cannot compile kernels: " + nvrtc.error());
+  std::printf("compiling %zu default variants for %s with %s\n", module.variants.size(),
+              arch_list.c_str(), (*nvrtc)->describe().c_str());
   std::fflush(stdout);
   bool ok = true;
   for (const std::string& arch : archs) {

@@ -78,6 +78,8 @@ void report_kernel(Engine& engine, const ir::Variant& variant, const std::string
   }
   std::printf("kernel   %s (%s, %.1f ms)\n", compiled->key.c_str(),
               cache_source_name(compiled->lookup.source), compiled->lookup.milliseconds);
+  if (!report_nvrtc_warnings(compiled->key, compiled->lookup.artifact))
+    throw CommandError(compiled->key + " has NVRTC warnings and ATTNJIT_WERROR is set");
 }
 
 int run_run(const Args& args) {

@@ -95,6 +95,17 @@ std::shared_ptr<cuda::Driver> open_gpu() {
   return *driver;
 }
 
+bool report_nvrtc_warnings(const std::string& kernel, const Artifact& artifact) {
+  const std::vector<std::string> warnings = artifact.warnings();
+  if (warnings.empty()) return true;
+  for (const std::string& warning : warnings)
+    std::fprintf(stderr, "warning from NVRTC compiling %s: %s\n", kernel.c_str(), warning.c_str());
+  std::fprintf(stderr,
+               "(attnjit's generated source should compile without warnings: this is a bug in "
+               "attnjit; please report it)\n");
+  return !CompileOptions::warnings_are_errors_by_default();
+}
+
 EngineOptions engine_options(const Args& args, const ir::Variant& variant,
                              const std::string& arch) {
   EngineOptions options;

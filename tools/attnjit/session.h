@@ -37,6 +37,13 @@ std::vector<std::string> target_archs(const Args& args, const std::string& fallb
 // The GPU `run` works on. Without a usable one, a CommandError saying why (exit 1).
 std::shared_ptr<cuda::Driver> open_gpu();
 
+// Prints each NVRTC warning in `artifact`'s log to stderr, "warning from NVRTC
+// compiling <kernel>: ...". Cache hits carry the log of the compile that wrote them, so
+// a kernel's warnings show on every use, not once. Returns false when there were
+// warnings and ATTNJIT_WERROR is set: a kernel cached before it was set is refused as
+// its compile would be now.
+bool report_nvrtc_warnings(const std::string& kernel, const Artifact& artifact);
+
 // Engine settings for compiling `variant` for `arch`: --cache-dir (else
 // $ATTNJIT_CACHE_DIR, through default_cache_dir), and the tile from --tile or from
 // the JSON tuning file given with --config.
