@@ -595,9 +595,13 @@ TEST_CASE("a FIFO at the entry path is rejected without blocking", "[runtime][ca
     return cache.get(request, compiler.callback());
   });
   if (lookup.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
-    // Unblock a reader stuck in open() so the test fails instead of hanging.
-    int writer = ::open(entry.c_str(), O_WRONLY | O_NONBLOCK);
-    if (writer >= 0) ::close(writer);
+    // Unblock a reader stuck in open(), as often as it gets stuck again, so the test
+    // fails instead of hanging.
+    for (int attempt = 0; attempt < 100; ++attempt) {
+      int writer = ::open(entry.c_str(), O_WRONLY | O_NONBLOCK);
+      if (writer >= 0) ::close(writer);
+      if (lookup.wait_for(std::chrono::milliseconds(100)) == std::future_status::ready) break;
+    }
     FAIL("the lookup blocked on a FIFO at the entry path");
   }
   auto result = lookup.get();
