@@ -142,7 +142,8 @@ Result<CompiledKernel, CompileError> Engine::compile(const KernelSpec& spec) {
   out.source = source->text;
   out.key = cache_key(*source, compiler->options_for(options), compiler->version(), spec.arch);
   const GeneratedSource& src = *source;
-  auto lookup = cache_.get(out.key, [&] { return compiler->compile(src, options); });
+  const CacheRequest request{out.key, spec.arch, src.entry, options.format, compiler->version()};
+  auto lookup = cache_.get(request, [&] { return compiler->compile(src, options); });
   if (!lookup) return fail(lookup.error());
   out.lookup = std::move(*lookup);
   return out;

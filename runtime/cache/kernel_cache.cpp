@@ -1,231 +1,77 @@
 // Kernel cache: memory LRU, then the ahead-of-time directory, then the disk cache,
-// then the compiler.
+// then the compiler. The entry format is in cache_entry.cpp, the file handling in
+// cache_files.cpp.
 //
-// Disk entry: one file per key, `<dir>/<key>.entry` (the key already hashes the
-// compile options, so the binary format is part of it). All integers little-endian:
+// Disk entry: one file per key, `<dir>/<stem>.entry`, where the stem is the key itself
+// or, for a long key, a readable prefix plus a hash of it (cache_file_stem()). A lookup
+// serves an entry only after all of these hold:
+//   - the path holds a regular file (not a symlink, FIFO, directory or device) of at
+//     most kMaxCacheEntryBytes, checked on the open descriptor before reading;
+//   - it decodes: magic, current format version, sizes, SHA-256 over all of it;
+//   - its key, arch, binary format, entry symbol and compiler version equal the
+//     request's (an entry copied over another key's file names its own key);
+//   - its binary is code for the requested arch: a CUBIN's ELF header (64-bit, EM_CUDA,
+//     the SM in e_flags) or a PTX module's .target line, and it defines the symbol.
+// A disk entry that fails is reported, removed (a non-empty directory is renamed
+// aside instead) and rebuilt; an entry of an older format version is rebuilt without
+// a warning. A failing AOT entry is reported and skipped, never touched.
 //
-//   offset  size  field
-//   0       8     magic "ATTNJITK"
-//   8       4     entry format version (kEntryVersion)
-//   12      4     binary format (0 cubin, 1 ptx, 2 hsaco)
-//   16      4     E = entry-name length, then E bytes of entry name
-//   ..      4     L = compiler-log length, then L bytes of log (warnings)
-//   ..      8     P = payload size
-//   ..      32    SHA-256 over every byte above plus the payload
-//   ..      P     payload (the binary)
-//
-// The file must end exactly after the payload. The checksum covers the header too,
-// so a flipped bit in the entry name or a size is caught, not only in the binary.
-//
-// Concurrency: entries are written to `<key>.tmp.<pid>.<random>` in the same
-// directory, fsync'd and renamed, so a reader sees either no entry or a whole one.
-// A miss takes an exclusive flock on `<dir>/<key>.lock` and looks again before
-// compiling, so of several processes (or threads) missing the same key one compiles
-// and the rest load its entry. Lock files are left in place: unlinking one while
-// another process waits on it would let a third lock a fresh inode and compile too.
+// Concurrency: entries are written to a temp file in the same directory, fsync'd and
+// renamed, so a reader sees either no entry or a whole one. A miss takes an exclusive
+// flock on `<dir>/<stem>.lock` and looks again before compiling, so of several
+// processes (or threads) missing the same key one compiles and the rest load its
+// entry. Lock files are left in place: unlinking one while another process waits on
+// it would let a third lock a fresh inode and compile too.
 #include "runtime/cache/kernel_cache.h"
 
-#include <fcntl.h>
-#include <sys/file.h>
-#include <unistd.h>
-
-#include <array>
-#include <atomic>
-#include <cerrno>
 #include <chrono>
 #include <cstdlib>
-#include <cstring>
-#include <random>
+#include <memory>
 
 #include <fmt/format.h>
 
-#include "compiler/support/sha256.h"
+#include "compiler/support/diagnostics.h"
+#include "runtime/cache/cache_files.h"
 
 namespace attnjit {
 namespace fs = std::filesystem;
 
 namespace {
 
-constexpr char kMagic[8] = {'A', 'T', 'T', 'N', 'J', 'I', 'T', 'K'};
-constexpr uint32_t kEntryVersion = 1;
-constexpr size_t kDigestBytes = 32;
 constexpr const char* kEntrySuffix = ".entry";
+constexpr const char* kLockSuffix = ".lock";
 
-// ---- little-endian encoding -------------------------------------------------------
+enum class Found { absent, valid, stale, invalid };
 
-template <typename Int>
-void put(std::string& out, Int value) {
-  for (size_t i = 0; i < sizeof(Int); ++i) out.push_back(char(uint8_t(value >> (8 * i))));
+// Reads, decodes and checks the entry at `path` against `request`. `why` says what is
+// wrong for stale and invalid.
+Found load_entry(const fs::path& path, const CacheRequest& request, CacheEntry* out,
+                 std::string* why) {
+  std::string bytes;
+  switch (read_regular_file(path, kMaxCacheEntryBytes, &bytes, why)) {
+    case FileRead::absent: return Found::absent;
+    case FileRead::refused: return Found::invalid;
+    case FileRead::ok: break;
+  }
+  CacheEntry entry;
+  switch (decode_cache_entry(bytes, &entry, why)) {
+    case EntryDecode::stale: return Found::stale;
+    case EntryDecode::invalid: return Found::invalid;
+    case EntryDecode::valid: break;
+  }
+  if (std::string mismatch = cache_entry_mismatch(entry, request); !mismatch.empty()) {
+    *why = mismatch;
+    return Found::invalid;
+  }
+  *out = std::move(entry);
+  return Found::valid;
 }
 
-// Reads fields front to back; every read is bounds-checked so a truncated file
-// reports which field it ends in.
-class Reader {
- public:
-  explicit Reader(const std::string& bytes) : bytes_(bytes) {}
-
-  template <typename Int>
-  bool get(Int* value, const char* field, std::string* why) {
-    if (remaining() < sizeof(Int)) return truncated(field, sizeof(Int), why);
-    Int v = 0;
-    for (size_t i = 0; i < sizeof(Int); ++i) v |= Int(uint8_t(bytes_[at_ + i])) << (8 * i);
-    at_ += sizeof(Int);
-    *value = v;
-    return true;
-  }
-  bool get_bytes(size_t n, std::string* out, const char* field, std::string* why) {
-    if (remaining() < n) return truncated(field, n, why);
-    out->assign(bytes_, at_, n);
-    at_ += n;
-    return true;
-  }
-  size_t position() const { return at_; }
-  size_t remaining() const { return bytes_.size() - at_; }
-
- private:
-  bool truncated(const char* field, size_t wanted, std::string* why) const {
-    *why = fmt::format("truncated: {} needs {} bytes at offset {}, file has {} bytes", field,
-                       wanted, at_, bytes_.size());
-    return false;
-  }
-  const std::string& bytes_;
-  size_t at_ = 0;
-};
-
-std::string hex(const std::array<uint8_t, kDigestBytes>& digest) {
-  std::string text;
-  for (uint8_t byte : digest) text += fmt::format("{:02x}", byte);
-  return text;
-}
-
-std::array<uint8_t, kDigestBytes> checksum(std::string_view header, std::string_view payload) {
-  Sha256 hasher;
-  hasher.update(header);
-  hasher.update(payload);
-  return hasher.finish();
-}
-
-// ---- files ------------------------------------------------------------------------
-
-enum class ReadStatus { absent, ok, corrupt };
-
-// Reads a whole file; `absent` only when it does not exist (any other error is
-// reported as corrupt with the reason, so it is never silently ignored).
-ReadStatus read_file(const fs::path& path, std::string* bytes, std::string* why) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    if (errno == ENOENT) return ReadStatus::absent;
-    *why = fmt::format("cannot open: {}", std::strerror(errno));
-    return ReadStatus::corrupt;
-  }
-  bytes->clear();
-  char chunk[1 << 16];
-  for (;;) {
-    ssize_t n = ::read(fd, chunk, sizeof(chunk));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      *why = fmt::format("cannot read: {}", std::strerror(errno));
-      ::close(fd);
-      return ReadStatus::corrupt;
-    }
-    if (n == 0) break;
-    bytes->append(chunk, size_t(n));
-  }
-  ::close(fd);
-  return ReadStatus::ok;
-}
-
-std::string errno_text(const char* what, const fs::path& path) {
-  return fmt::format("{} {}: {}", what, path.string(), std::strerror(errno));
-}
-
-// Writes `bytes` to a unique temp file beside `target`, syncs it, and renames it
-// into place. Throws std::runtime_error with the reason; the temp file never stays.
-void write_atomically(const fs::path& target, const std::string& bytes) {
-  static std::atomic<uint64_t> counter{0};
-  std::random_device entropy;
-  fs::path temp = target.parent_path() /
-                  fmt::format("{}.tmp.{}.{:08x}{:x}", target.stem().string(), getpid(),
-                              entropy(), counter.fetch_add(1));
-  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (fd < 0) throw std::runtime_error(errno_text("cannot create", temp));
-  auto abandon = [&](const char* what) {
-    std::string why = errno_text(what, temp);
-    ::close(fd);
-    ::unlink(temp.c_str());
-    throw std::runtime_error(why);
-  };
-  for (size_t written = 0; written < bytes.size();) {
-    ssize_t n = ::write(fd, bytes.data() + written, bytes.size() - written);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) abandon("cannot write");
-    written += size_t(n);
-  }
-  // fsync before rename: otherwise a crash can leave the new name on a file whose
-  // data never reached the disk, which the checksum would catch but only later.
-  if (::fsync(fd) != 0) abandon("cannot sync");
-  if (::close(fd) != 0) {
-    std::string why = errno_text("cannot close", temp);
-    ::unlink(temp.c_str());
-    throw std::runtime_error(why);
-  }
-  if (::rename(temp.c_str(), target.c_str()) != 0) {
-    std::string why = errno_text("cannot rename into place", temp);
-    ::unlink(temp.c_str());
-    throw std::runtime_error(why);
-  }
-  // Make the rename itself durable; failure here only weakens crash safety.
-  if (int dir = ::open(target.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-      dir >= 0) {
-    ::fsync(dir);
-    ::close(dir);
-  }
-}
-
-// An exclusive advisory lock on a file, released when this object goes away (also
-// when the compile callback throws). flock locks belong to the open file
-// description, so two threads of one process opening the file exclude each other too.
-class FileLock {
- public:
-  explicit FileLock(const fs::path& path) {
-    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd_ < 0) {
-      error_ = errno_text("cannot open lock file", path);
-      return;
-    }
-    while (::flock(fd_, LOCK_EX) != 0) {
-      if (errno == EINTR) continue;
-      error_ = errno_text("cannot lock", path);
-      ::close(fd_);
-      fd_ = -1;
-      return;
-    }
-  }
-  ~FileLock() {
-    if (fd_ >= 0) ::close(fd_);  // closing the last descriptor releases the flock
-  }
-  FileLock(const FileLock&) = delete;
-  FileLock& operator=(const FileLock&) = delete;
-
-  bool locked() const { return fd_ >= 0; }
-  const std::string& error() const { return error_; }
-
- private:
-  int fd_ = -1;
-  std::string error_;
-};
-
-void add_warning(CacheLookup* lookup, const std::string& warning) {
+// Each warning is one printable line: whatever it quotes from files or paths cannot
+// break the line, move the cursor or run on for megabytes.
+void add_warning(CacheLookup* lookup, std::string_view warning) {
   if (!lookup->warning.empty()) lookup->warning += "\n";
-  lookup->warning += warning;
-}
-
-// Keys become file names; anything that could leave the directory is a caller bug.
-bool is_file_name_safe(const std::string& key) {
-  if (key.empty() || key == "." || key == "..") return false;
-  for (char c : key)
-    if (c == '/' || c == '\0') return false;
-  return true;
+  lookup->warning += printable(warning, 2000);
 }
 
 std::string env(const char* name) {
@@ -234,6 +80,19 @@ std::string env(const char* name) {
 }
 
 }  // namespace
+
+std::string CacheLookup::warning_lines(std::string_view prefix) const {
+  std::string text;
+  for (size_t at = 0; at < warning.size();) {
+    size_t end = warning.find('\n', at);
+    if (end == std::string::npos) end = warning.size();
+    text.append(prefix);
+    text.append(warning, at, end - at);
+    text.push_back('\n');
+    at = end + 1;
+  }
+  return text;
+}
 
 const char* cache_source_name(CacheSource s) {
   switch (s) {
@@ -259,7 +118,7 @@ KernelCache::KernelCache(CacheOptions options) : options_(std::move(options)) {
 }
 
 fs::path KernelCache::entry_path(const std::string& key) const {
-  return options_.directory / (key + kEntrySuffix);
+  return options_.directory / (cache_file_stem(key) + kEntrySuffix);
 }
 
 void KernelCache::clear_memory() {
@@ -268,112 +127,42 @@ void KernelCache::clear_memory() {
   index_.clear();
 }
 
-// ---- entry encoding ---------------------------------------------------------------
-
-std::string KernelCache::encode(const Artifact& a) {
-  std::string bytes(kMagic, sizeof(kMagic));
-  put<uint32_t>(bytes, kEntryVersion);
-  put<uint32_t>(bytes, static_cast<uint32_t>(a.format));
-  put<uint32_t>(bytes, static_cast<uint32_t>(a.entry.size()));
-  bytes += a.entry;
-  put<uint32_t>(bytes, static_cast<uint32_t>(a.log.size()));
-  bytes += a.log;
-  put<uint64_t>(bytes, a.binary.size());
-  auto digest = checksum(bytes, a.binary);
-  bytes.append(reinterpret_cast<const char*>(digest.data()), digest.size());
-  bytes += a.binary;
-  return bytes;
-}
-
-bool KernelCache::decode(const std::string& bytes, Artifact* out, std::string* why) {
-  Reader in(bytes);
-  std::string magic;
-  if (!in.get_bytes(sizeof(kMagic), &magic, "magic", why)) return false;
-  if (magic != std::string(kMagic, sizeof(kMagic))) {
-    *why = "not an attnjit cache entry (bad magic)";
-    return false;
-  }
-  uint32_t version = 0, format = 0, entry_size = 0, log_size = 0;
-  if (!in.get(&version, "format version", why)) return false;
-  if (version != kEntryVersion) {
-    *why = fmt::format("entry format version {}, this build reads version {}", version,
-                       kEntryVersion);
-    return false;
-  }
-  if (!in.get(&format, "binary format", why)) return false;
-  if (format > static_cast<uint32_t>(BinaryFormat::hsaco)) {
-    *why = fmt::format("unknown binary format {}", format);
-    return false;
-  }
-  Artifact artifact;
-  artifact.format = static_cast<BinaryFormat>(format);
-  if (!in.get(&entry_size, "entry name length", why) ||
-      !in.get_bytes(entry_size, &artifact.entry, "entry name", why) ||
-      !in.get(&log_size, "log length", why) ||
-      !in.get_bytes(log_size, &artifact.log, "log", why))
-    return false;
-  uint64_t payload_size = 0;
-  if (!in.get(&payload_size, "payload size", why)) return false;
-  const size_t header_size = in.position();
-  std::string stored_digest;
-  if (!in.get_bytes(kDigestBytes, &stored_digest, "checksum", why)) return false;
-  if (payload_size != in.remaining()) {
-    *why = payload_size > in.remaining()
-               ? fmt::format("truncated: payload declares {} bytes, file has {}",
-                             payload_size, in.remaining())
-               : fmt::format("{} unexpected bytes after the {}-byte payload",
-                             in.remaining() - payload_size, payload_size);
-    return false;
-  }
-  artifact.binary.assign(bytes, in.position(), payload_size);
-  auto digest = checksum(std::string_view(bytes).substr(0, header_size), artifact.binary);
-  if (std::memcmp(digest.data(), stored_digest.data(), kDigestBytes) != 0) {
-    std::array<uint8_t, kDigestBytes> stored{};
-    std::memcpy(stored.data(), stored_digest.data(), kDigestBytes);
-    *why = fmt::format("checksum mismatch (stored {}, computed {})", hex(stored), hex(digest));
-    return false;
-  }
-  *out = std::move(artifact);
-  return true;
-}
-
 // ---- lookup -----------------------------------------------------------------------
 
-// False with `why` empty: no entry. False with `why` set: an entry that is not valid.
-bool KernelCache::read_entry(const fs::path& p, Artifact* out, std::string* why) const {
-  why->clear();
-  std::string bytes;
-  switch (read_file(p, &bytes, why)) {
-    case ReadStatus::absent: return false;
-    case ReadStatus::corrupt: return false;
-    case ReadStatus::ok: break;
-  }
-  return decode(bytes, out, why);
-}
-
-void KernelCache::write_entry(const fs::path& p, const Artifact& a) const {
-  write_atomically(p, encode(a));
-}
-
-void KernelCache::remember(const std::string& key, const Artifact& a) {
+void KernelCache::remember(const CacheEntry& entry) {
   if (options_.memory_entries == 0) return;
   std::lock_guard<std::mutex> lock(mutex_);
-  if (auto found = index_.find(key); found != index_.end()) {
-    found->second->second = a;
+  if (auto found = index_.find(entry.key); found != index_.end()) {
+    *found->second = entry;
     lru_.splice(lru_.begin(), lru_, found->second);
     return;
   }
-  lru_.emplace_front(key, a);
-  index_[key] = lru_.begin();
+  lru_.push_front(entry);
+  index_[entry.key] = lru_.begin();
   while (lru_.size() > options_.memory_entries) {
-    index_.erase(lru_.back().first);
+    index_.erase(lru_.back().key);
     lru_.pop_back();
   }
 }
 
-Result<CacheLookup, CompileError> KernelCache::get(const std::string& key,
+// Memory holds only entries that were checked (or compiled) for their request, so the
+// binary is not inspected again; the request's other fields still have to match.
+bool KernelCache::recall(const CacheRequest& request, Artifact* out) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto found = index_.find(request.key);
+  if (found == index_.end()) return false;
+  const CacheEntry& entry = *found->second;
+  if (entry.arch != request.arch || entry.compiler_version != request.compiler_version ||
+      entry.artifact.format != request.format || entry.artifact.entry != request.entry)
+    return false;
+  lru_.splice(lru_.begin(), lru_, found->second);
+  *out = entry.artifact;
+  return true;
+}
+
+Result<CacheLookup, CompileError> KernelCache::get(const CacheRequest& request,
                                                    const Compile& compile) {
-  ATTNJIT_ASSERT(is_file_name_safe(key), "kernel cache key is not a file name: '" + key + "'");
+  ATTNJIT_ASSERT(!request.key.empty(), "kernel cache lookup without a key");
   const auto started = std::chrono::steady_clock::now();
   CacheLookup lookup;
   auto finish = [&](CacheSource source, Artifact artifact) {
@@ -385,35 +174,35 @@ Result<CacheLookup, CompileError> KernelCache::get(const std::string& key,
     return lookup;
   };
 
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (auto found = index_.find(key); found != index_.end()) {
-      lru_.splice(lru_.begin(), lru_, found->second);
-      return finish(CacheSource::memory, found->second->second);
-    }
-  }
+  Artifact remembered;
+  if (recall(request, &remembered)) return finish(CacheSource::memory, std::move(remembered));
 
-  Artifact artifact;
+  const std::string stem = cache_file_stem(request.key);
+  CacheEntry entry;
   std::string why;
   // The AOT directory belongs to the deployment: a bad entry there is reported and
   // skipped, never deleted, and the regular cache takes over.
   if (!options_.aot_directory.empty()) {
-    fs::path aot_entry = options_.aot_directory / (key + kEntrySuffix);
-    if (read_entry(aot_entry, &artifact, &why)) {
-      remember(key, artifact);
-      return finish(CacheSource::aot, std::move(artifact));
+    const fs::path aot_entry = options_.aot_directory / (stem + kEntrySuffix);
+    switch (load_entry(aot_entry, request, &entry, &why)) {
+      case Found::valid:
+        remember(entry);
+        return finish(CacheSource::aot, std::move(entry.artifact));
+      case Found::stale:
+      case Found::invalid:
+        add_warning(&lookup, fmt::format("AOT cache entry {} rejected: {}; skipped",
+                                         aot_entry.string(), why));
+        break;
+      case Found::absent: break;
     }
-    if (!why.empty())
-      add_warning(&lookup, fmt::format("corrupt AOT cache entry {}: {}; skipped",
-                                       aot_entry.string(), why));
   }
 
-  const fs::path entry = entry_path(key);
+  const fs::path entry_file = options_.directory / (stem + kEntrySuffix);
   // Fast path without the lock: entries are renamed into place whole, so a valid read
-  // here is final. A corrupt one is dealt with below, under the lock.
-  if (options_.use_disk && read_entry(entry, &artifact, &why)) {
-    remember(key, artifact);
-    return finish(CacheSource::disk, std::move(artifact));
+  // here is final. Anything else is dealt with below, under the lock.
+  if (options_.use_disk && load_entry(entry_file, request, &entry, &why) == Found::valid) {
+    remember(entry);
+    return finish(CacheSource::disk, std::move(entry.artifact));
   }
 
   std::unique_ptr<FileLock> lock;
@@ -424,37 +213,51 @@ Result<CacheLookup, CompileError> KernelCache::get(const std::string& key,
       add_warning(&lookup, fmt::format("cannot create cache directory {}: {}; not caching",
                                        options_.directory.string(), ec.message()));
     else
-      lock = std::make_unique<FileLock>(options_.directory / (key + ".lock"));
-    if (lock && !lock->locked()) {
+      lock = std::make_unique<FileLock>(options_.directory / (stem + kLockSuffix));
+    if (lock && !lock->note().empty()) add_warning(&lookup, lock->note());
+    if (lock && !lock->locked())
       add_warning(&lookup, lock->error() + "; compiling without the cache lock");
-    }
     // Another process may have finished the same kernel while we waited for the lock.
-    if (read_entry(entry, &artifact, &why)) {
-      remember(key, artifact);
-      return finish(CacheSource::disk, std::move(artifact));
+    const Found found = lock ? load_entry(entry_file, request, &entry, &why) : Found::absent;
+    if (found == Found::valid) {
+      remember(entry);
+      return finish(CacheSource::disk, std::move(entry.artifact));
     }
-    if (!why.empty()) {
-      add_warning(&lookup,
-                  fmt::format("corrupt cache entry {}: {}; rebuilding", entry.string(), why));
-      fs::remove(entry, ec);
+    if (found == Found::invalid)
+      add_warning(&lookup, fmt::format("cache entry {} rejected: {}; rebuilding",
+                                       entry_file.string(), why));
+    if (found == Found::invalid || found == Found::stale) {
+      std::string note;
+      const bool cleared = clear_path(entry_file, &note);
+      if (!note.empty())
+        add_warning(&lookup, cleared ? note : note + "; the new entry cannot be stored");
     }
   }
 
   auto compiled = compile();
   if (!compiled) return fail(compiled.error());  // nothing is written for a failure
 
-  if (options_.use_disk && lock) {
+  CacheEntry made = make_cache_entry(request, std::move(compiled.value()));
+  // A compile that does not pass the checks a later lookup makes would be rejected on
+  // every load; it is used once and not stored.
+  if (std::string mismatch = cache_entry_mismatch(made, request); !mismatch.empty()) {
+    add_warning(&lookup, fmt::format("the kernel compiled for {} fails the cache's check: "
+                                     "{}; not cached",
+                                     request.key, mismatch));
+    return finish(CacheSource::compiled, std::move(made.artifact));
+  }
+  if (lock) {
     try {
-      write_entry(entry, compiled.value());
+      write_atomically(entry_file, encode_cache_entry(made));
     } catch (const std::exception& e) {
       // The kernel is usable; only the next process pays for the compile again.
-      add_warning(&lookup, fmt::format("cannot write cache entry {}: {}", entry.string(),
+      add_warning(&lookup, fmt::format("cannot write cache entry {}: {}", entry_file.string(),
                                        e.what()));
     }
   }
   lock.reset();
-  remember(key, compiled.value());
-  return finish(CacheSource::compiled, std::move(compiled.value()));
+  remember(made);
+  return finish(CacheSource::compiled, std::move(made.artifact));
 }
 
 }  // namespace attnjit

@@ -3,21 +3,26 @@
 // ahead-of-time directory (read-only, needs no compiler), the disk cache, then the
 // compile callback.
 //
-// Disk entries are written to a temp file and renamed into place, carry a SHA-256
-// of their payload, and are verified on load: a corrupt entry is reported as a
-// warning, deleted and rebuilt. Processes compiling the same key serialize on an
-// advisory lock file, so the second one finds the first one's entry (no duplicate
-// compile, no torn file).
+// A disk entry proves what it is for: it carries the complete lookup key, the target
+// arch, the kernel symbol, the binary format and the compiler version under one
+// SHA-256 with the binary, and a CUBIN's ELF header (or a PTX module's .target) must
+// name the requested target too. Only regular files of bounded size are read, never
+// through a symlink and never blocking. An entry that fails any check is reported as a
+// warning, removed and rebuilt; one of an older entry format is rebuilt quietly.
+// Processes compiling the same key serialize on an advisory lock file, so the second
+// one finds the first one's entry (no duplicate compile, no torn file).
 #include <cstddef>
 #include <filesystem>
 #include <functional>
 #include <list>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 
 #include "compiler/backend/artifact.h"
 #include "compiler/support/result.h"
+#include "runtime/cache/cache_entry.h"
 
 namespace attnjit {
 
@@ -28,7 +33,14 @@ struct CacheLookup {
   Artifact artifact;
   CacheSource source = CacheSource::compiled;
   double milliseconds = 0;  // time spent in get(): load or compile
-  std::string warning;      // e.g. "corrupt cache entry ... rebuilt"
+  // One warning per line, e.g. "corrupt cache entry ...; rebuilding". Each line is
+  // printable: text taken from files and paths has its control characters escaped.
+  std::string warning;
+
+  // Every line of `warning` with `prefix` in front, each ending in a newline; "" when
+  // there is no warning. Print this rather than `warning`, so a second line is never
+  // left without its prefix.
+  std::string warning_lines(std::string_view prefix) const;
 };
 
 struct CacheOptions {
@@ -46,27 +58,24 @@ class KernelCache {
   explicit KernelCache(CacheOptions options = {});
 
   using Compile = std::function<Result<Artifact, CompileError>()>;
-  // `key` is filesystem-safe: <uri>-<hash>.
-  Result<CacheLookup, CompileError> get(const std::string& key, const Compile& compile);
+  // The entry for `request`: from memory, the AOT directory or the disk cache when one
+  // was written for exactly this request, else from `compile` (and then stored).
+  Result<CacheLookup, CompileError> get(const CacheRequest& request, const Compile& compile);
 
   const std::filesystem::path& directory() const { return options_.directory; }
+  // Where the entry for `key` lives: `<directory>/<stem>.entry`, the stem from
+  // cache_file_stem() (at most kMaxCacheStemBytes, whatever the key's length).
   std::filesystem::path entry_path(const std::string& key) const;
   void clear_memory();
 
-  // Entry encoding, exposed for tests and the AOT tool.
-  static std::string encode(const Artifact& a);
-  // Empty optional-like: returns false and sets `why` when the bytes are not a valid entry.
-  static bool decode(const std::string& bytes, Artifact* out, std::string* why);
-
  private:
-  bool read_entry(const std::filesystem::path& p, Artifact* out, std::string* why) const;
-  void write_entry(const std::filesystem::path& p, const Artifact& a) const;
-  void remember(const std::string& key, const Artifact& a);
-
   CacheOptions options_;
   std::mutex mutex_;
-  std::list<std::pair<std::string, Artifact>> lru_;
-  std::unordered_map<std::string, std::list<std::pair<std::string, Artifact>>::iterator> index_;
+  std::list<CacheEntry> lru_;
+  std::unordered_map<std::string, std::list<CacheEntry>::iterator> index_;
+
+  void remember(const CacheEntry& entry);
+  bool recall(const CacheRequest& request, Artifact* out);
 };
 
 }  // namespace attnjit

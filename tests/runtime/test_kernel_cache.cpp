@@ -1,6 +1,8 @@
-// The kernel cache: lookup order, entry verification, failure handling, and two
-// processes racing for one key. Every test works in its own mkdtemp directory.
+// The kernel cache: lookup order, entry verification (what an entry is for, what may
+// sit at its path), failure handling, and two processes racing for one key. Every
+// test works in its own mkdtemp directory.
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -10,20 +12,27 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <iterator>
 #include <optional>
 #include <thread>
 #include <vector>
 
 #include "catch.h"
+#include "compiler/backend/nvrtc_compiler.h"
+#include "compiler/support/sha256.h"
+#include "runtime/cache/cache_files.h"
 #include "runtime/cache/kernel_cache.h"
 
 namespace fs = std::filesystem;
 using attnjit::Artifact;
 using attnjit::BinaryFormat;
+using attnjit::CacheEntry;
 using attnjit::CacheOptions;
+using attnjit::CacheRequest;
 using attnjit::CacheSource;
 using attnjit::CompileError;
+using attnjit::EntryDecode;
 using attnjit::KernelCache;
 using attnjit::Result;
 
@@ -49,24 +58,60 @@ class TempDir {
 };
 
 const std::string kKey = "prefill_bf16_d128_sm90-0123456789abcdef";
+const std::string kSymbol = "attnjit_prefill";
 
-Artifact make_artifact(const std::string& binary) {
+CacheRequest request_for(const std::string& key, const std::string& arch = "sm_90",
+                         BinaryFormat format = BinaryFormat::cubin) {
+  return CacheRequest{key, arch, kSymbol, format, "13.0"};
+}
+
+// The SM number of "sm_90a" -> 90.
+int sm_number(const std::string& arch) { return std::stoi(arch.substr(3)); }
+
+// The smallest CUBIN the cache's checks accept: an ELF64 header as NVRTC 13 writes it
+// (EM_CUDA, ELF ABI version 8, the SM in e_flags bits 8-15), then a string table
+// holding `symbol`, then `tag` so binaries of different tests differ.
+std::string fake_cubin(int sm, const std::string& symbol, const std::string& tag) {
+  std::string elf(64, '\0');
+  elf.replace(0, 4, "\x7f" "ELF");
+  elf[4] = 2;       // ELFCLASS64
+  elf[5] = 1;       // little-endian
+  elf[6] = 1;       // EV_CURRENT
+  elf[7] = 0x41;    // CUDA OS ABI
+  elf[8] = 8;       // CUDA ELF ABI version
+  elf[16] = 2;      // ET_EXEC
+  elf[18] = char(190);  // EM_CUDA
+  elf[20] = 1;
+  const uint32_t flags = 0x06000004u | (uint32_t(sm) << 8);
+  for (int i = 0; i < 4; ++i) elf[48 + i] = char(uint8_t(flags >> (8 * i)));
+  elf += std::string("\0.strtab\0", 9) + symbol + std::string("\0", 1) + tag;
+  return elf;
+}
+
+std::string fake_ptx(const std::string& arch, const std::string& symbol, const std::string& tag) {
+  return "//\n// " + tag + "\n//\n\n.version 9.0\n.target " + arch +
+         "\n.address_size 64\n\n.visible .entry " + symbol + "(\n\t.param .u64 p\n)\n{\n\tret;\n}\n";
+}
+
+Artifact make_artifact(const std::string& tag, const std::string& arch = "sm_90",
+                       BinaryFormat format = BinaryFormat::cubin) {
   Artifact artifact;
-  artifact.format = BinaryFormat::cubin;
-  artifact.entry = "attnjit_prefill";
-  artifact.binary = binary;
+  artifact.format = format;
+  artifact.entry = kSymbol;
+  artifact.binary = format == BinaryFormat::ptx ? fake_ptx(arch, kSymbol, tag)
+                                                : fake_cubin(sm_number(arch), kSymbol, tag);
   artifact.log = "warning: nothing serious";
   return artifact;
 }
 
-// A compile callback that counts its calls and produces `binary`.
+// A compile callback that counts its calls and produces `artifact`.
 struct CountingCompiler {
-  std::string binary = std::string("\x7f" "ELF fake cubin \0 with a NUL", 26);
+  Artifact artifact = make_artifact("counting compiler");
   int calls = 0;
   KernelCache::Compile callback() {
     return [this]() -> Result<Artifact, CompileError> {
       ++calls;
-      return make_artifact(binary);
+      return artifact;
     };
   }
 };
@@ -98,20 +143,94 @@ void check_same(const Artifact& a, const Artifact& b) {
   CHECK(a.log == b.log);
 }
 
-// The entry on disk decodes to exactly `expected`.
-void check_valid_entry(const fs::path& path, const Artifact& expected) {
-  Artifact decoded;
-  std::string why;
+// The file at `path` is a regular file holding a valid entry for `request` whose
+// artifact is `expected`.
+void check_valid_entry(const fs::path& path, const CacheRequest& request,
+                       const Artifact& expected) {
   INFO("entry " << path);
-  REQUIRE(KernelCache::decode(read_all(path), &decoded, &why));
-  check_same(decoded, expected);
+  REQUIRE(fs::is_regular_file(fs::symlink_status(path)));
+  CacheEntry decoded;
+  std::string why;
+  REQUIRE(attnjit::decode_cache_entry(read_all(path), &decoded, &why) == EntryDecode::valid);
+  CHECK(attnjit::cache_entry_mismatch(decoded, request) == "");
+  check_same(decoded.artifact, expected);
 }
 
-int count_temp_files(const fs::path& dir) {
+int count_files_containing(const fs::path& dir, const std::string& part) {
   int count = 0;
   for (const auto& item : fs::directory_iterator(dir))
-    if (contains(item.path().filename().string(), ".tmp.")) ++count;
+    if (contains(item.path().filename().string(), part)) ++count;
   return count;
+}
+
+int count_temp_files(const fs::path& dir) { return count_files_containing(dir, ".tmp."); }
+
+// A fresh cache on `dir` finds a valid entry for `request` without compiling.
+void check_hit(const fs::path& dir, const CacheRequest& request, CountingCompiler& compiler) {
+  const int calls_before = compiler.calls;
+  KernelCache cache(options_for(dir));
+  auto hit = cache.get(request, compiler.callback());
+  REQUIRE(hit.ok());
+  INFO("warning: " << hit->warning);
+  CHECK(hit->source == CacheSource::disk);
+  CHECK(hit->warning.empty());
+  CHECK(compiler.calls == calls_before);
+  check_same(hit->artifact, compiler.artifact);
+}
+
+// After something bad was found at the entry path: the lookup compiled, warned with
+// `reason`, and left a valid regular entry that a fresh cache then hits without
+// compiling.
+void check_rebuilt_then_hit(const fs::path& dir, const CacheRequest& request,
+                            CountingCompiler& compiler, const std::string& reason) {
+  const int calls_before = compiler.calls;
+  KernelCache cache(options_for(dir));
+  auto rebuilt = cache.get(request, compiler.callback());
+  REQUIRE(rebuilt.ok());
+  INFO("warning: " << rebuilt->warning);
+  CHECK(rebuilt->source == CacheSource::compiled);
+  CHECK(compiler.calls == calls_before + 1);
+  if (reason.empty()) {
+    CHECK(rebuilt->warning.empty());
+  } else {
+    CHECK(contains(rebuilt->warning, "cache entry " + cache.entry_path(request.key).string() +
+                                         " rejected"));
+    CHECK(contains(rebuilt->warning, reason));
+    CHECK(contains(rebuilt->warning, "rebuilding"));
+  }
+  check_valid_entry(cache.entry_path(request.key), request, rebuilt->artifact);
+  check_hit(dir, request, compiler);
+}
+
+// Writes the entry for `request` through a cache in `dir`; returns its path.
+fs::path write_entry(const fs::path& dir, const CacheRequest& request, const Artifact& artifact) {
+  KernelCache writer(options_for(dir));
+  auto made = writer.get(request, [&]() -> Result<Artifact, CompileError> { return artifact; });
+  REQUIRE(made.ok());
+  REQUIRE(made->warning.empty());
+  return writer.entry_path(request.key);
+}
+
+// An entry in the previous format (version 1: no key, arch or compiler version), byte
+// for byte as the previous release wrote it.
+std::string version_1_entry(const Artifact& a) {
+  auto put32 = [](std::string& out, uint32_t v) {
+    for (int i = 0; i < 4; ++i) out.push_back(char(uint8_t(v >> (8 * i))));
+  };
+  std::string bytes = "ATTNJITK";
+  put32(bytes, 1);
+  put32(bytes, static_cast<uint32_t>(a.format));
+  put32(bytes, static_cast<uint32_t>(a.entry.size()));
+  bytes += a.entry;
+  put32(bytes, static_cast<uint32_t>(a.log.size()));
+  bytes += a.log;
+  for (int i = 0; i < 8; ++i) bytes.push_back(char(uint8_t(uint64_t(a.binary.size()) >> (8 * i))));
+  attnjit::Sha256 hasher;
+  hasher.update(bytes);
+  hasher.update(a.binary);
+  auto digest = hasher.finish();
+  bytes.append(reinterpret_cast<const char*>(digest.data()), digest.size());
+  return bytes + a.binary;
 }
 
 }  // namespace
@@ -125,102 +244,187 @@ TEST_CASE("cache source names", "[runtime][cache]") {
 
 TEST_CASE("cache entries round-trip through encode and decode", "[runtime][cache]") {
   for (BinaryFormat format : {BinaryFormat::cubin, BinaryFormat::ptx, BinaryFormat::hsaco}) {
-    Artifact artifact = make_artifact(std::string("bin\0ary", 7));
-    artifact.format = format;
-    Artifact decoded;
+    CacheEntry entry{kKey, "sm_90a", "13.0", make_artifact("round trip")};
+    entry.artifact.format = format;
+    entry.artifact.binary = std::string("bin\0ary", 7);
+    CacheEntry decoded;
     std::string why;
-    REQUIRE(KernelCache::decode(KernelCache::encode(artifact), &decoded, &why));
-    check_same(decoded, artifact);
+    REQUIRE(attnjit::decode_cache_entry(attnjit::encode_cache_entry(entry), &decoded, &why) ==
+            EntryDecode::valid);
+    CHECK(decoded.key == entry.key);
+    CHECK(decoded.arch == entry.arch);
+    CHECK(decoded.compiler_version == entry.compiler_version);
+    check_same(decoded.artifact, entry.artifact);
   }
 }
 
 TEST_CASE("decode says why an entry is invalid", "[runtime][cache]") {
-  const std::string good = KernelCache::encode(make_artifact("payload bytes"));
-  Artifact decoded;
+  const CacheEntry entry{kKey, "sm_90", "13.0", make_artifact("payload")};
+  const std::string good = attnjit::encode_cache_entry(entry);
+  CacheEntry decoded;
   std::string why;
+  auto decode = [&](const std::string& bytes) {
+    return attnjit::decode_cache_entry(bytes, &decoded, &why);
+  };
 
   SECTION("flipped payload byte") {
     std::string bad = good;
     bad.back() ^= 0x01;
-    CHECK_FALSE(KernelCache::decode(bad, &decoded, &why));
+    CHECK(decode(bad) == EntryDecode::invalid);
     CHECK(contains(why, "checksum mismatch"));
   }
-  SECTION("flipped header byte (entry name)") {
-    std::string bad = good;
-    bad[good.find("attnjit_prefill")] ^= 0x20;
-    CHECK_FALSE(KernelCache::decode(bad, &decoded, &why));
-    CHECK(contains(why, "checksum mismatch"));
+  // The header is under the checksum: neither the key nor the arch can be edited.
+  for (const std::string& field : {kKey, std::string("sm_90"), kSymbol}) {
+    SECTION("flipped header byte in " + field) {
+      std::string bad = good;
+      bad[good.find(field) + 1] ^= 0x20;
+      CHECK(decode(bad) == EntryDecode::invalid);
+      CHECK(contains(why, "checksum mismatch"));
+    }
   }
   SECTION("truncated in the payload") {
-    CHECK_FALSE(KernelCache::decode(good.substr(0, good.size() - 3), &decoded, &why));
+    CHECK(decode(good.substr(0, good.size() - 3)) == EntryDecode::invalid);
     CHECK(contains(why, "truncated"));
   }
   SECTION("truncated in the header") {
-    CHECK_FALSE(KernelCache::decode(good.substr(0, 10), &decoded, &why));
+    CHECK(decode(good.substr(0, 20)) == EntryDecode::invalid);
     CHECK(contains(why, "truncated"));
   }
   SECTION("empty file") {
-    CHECK_FALSE(KernelCache::decode("", &decoded, &why));
+    CHECK(decode("") == EntryDecode::invalid);
     CHECK(contains(why, "truncated"));
   }
   SECTION("trailing bytes") {
-    CHECK_FALSE(KernelCache::decode(good + "xx", &decoded, &why));
+    CHECK(decode(good + "xx") == EntryDecode::invalid);
     CHECK(contains(why, "unexpected bytes"));
   }
   SECTION("garbage") {
-    CHECK_FALSE(KernelCache::decode("this is not a cache entry at all", &decoded, &why));
+    CHECK(decode("this is not a cache entry at all") == EntryDecode::invalid);
     CHECK(contains(why, "bad magic"));
   }
   SECTION("a future format version") {
     std::string bad = good;
     bad[8] = 99;
-    CHECK_FALSE(KernelCache::decode(bad, &decoded, &why));
+    CHECK(decode(bad) == EntryDecode::invalid);
     CHECK(contains(why, "version 99"));
   }
+  SECTION("the previous format version is stale, not invalid") {
+    CHECK(decode(version_1_entry(entry.artifact)) == EntryDecode::stale);
+    CHECK(contains(why, "version 1"));
+  }
+}
+
+TEST_CASE("an entry is checked against every field of the request", "[runtime][cache]") {
+  const CacheRequest request = request_for(kKey);
+  CacheEntry entry = attnjit::make_cache_entry(request, make_artifact("fields"));
+  CHECK(attnjit::cache_entry_mismatch(entry, request) == "");
+  std::string expected;
+
+  SECTION("key") {
+    entry.key = "other_kernel-fedcba9876543210";
+    expected = "written for key other_kernel-fedcba9876543210, not " + kKey;
+  }
+  SECTION("arch") {
+    entry.arch = "sm_90a";
+    expected = "written for sm_90a, not sm_90";
+  }
+  SECTION("format") {
+    entry.artifact.format = BinaryFormat::ptx;
+    expected = "holds ptx, not cubin";
+  }
+  SECTION("symbol") {
+    entry.artifact.entry = "attnjit_merge";
+    expected = "holds kernel 'attnjit_merge', not 'attnjit_prefill'";
+  }
+  SECTION("compiler version") {
+    entry.compiler_version = "12.8";
+    expected = "built by compiler version 12.8, not 13.0";
+  }
+  SECTION("the CUBIN's ELF arch, whatever the entry's own arch field says") {
+    entry.artifact.binary = fake_cubin(80, kSymbol, "sm_80 code");
+    expected = "the CUBIN's ELF header says sm_80, not sm_90";
+  }
+  SECTION("the CUBIN's symbol table") {
+    entry.artifact.binary = fake_cubin(90, "attnjit_merge", "other kernel");
+    expected = "the CUBIN has no symbol 'attnjit_prefill'";
+  }
+  SECTION("a binary that is not an ELF file") {
+    entry.artifact.binary = "\x7f" "ELF fake cubin, too short for a header";
+    expected = "the CUBIN is not an ELF file (no ELF header)";
+  }
+  CHECK(attnjit::cache_entry_mismatch(entry, request) == expected);
 }
 
 TEST_CASE("a miss compiles, the next lookup hits memory", "[runtime][cache]") {
   TempDir dir;
   CountingCompiler compiler;
   KernelCache cache(options_for(dir.path()));
+  const CacheRequest request = request_for(kKey);
 
-  auto first = cache.get(kKey, compiler.callback());
+  auto first = cache.get(request, compiler.callback());
   REQUIRE(first.ok());
   CHECK(first->source == CacheSource::compiled);
   CHECK(first->warning.empty());
+  CHECK(first->warning_lines("warning: ").empty());
   CHECK(first->milliseconds >= 0);
   CHECK(compiler.calls == 1);
-  check_valid_entry(cache.entry_path(kKey), first->artifact);
+  check_valid_entry(cache.entry_path(kKey), request, first->artifact);
   CHECK(cache.entry_path(kKey) == dir.path() / (kKey + ".entry"));
   CHECK(count_temp_files(dir.path()) == 0);
 
-  auto second = cache.get(kKey, compiler.callback());
+  auto second = cache.get(request, compiler.callback());
   REQUIRE(second.ok());
   CHECK(second->source == CacheSource::memory);
   CHECK(compiler.calls == 1);
   check_same(second->artifact, first->artifact);
+
+  // Memory, too, serves a key only for the request it was made for.
+  CountingCompiler other;
+  other.artifact = make_artifact("for sm_90a", "sm_90a");
+  auto different = cache.get(request_for(kKey, "sm_90a"), other.callback());
+  REQUIRE(different.ok());
+  CHECK(different->source == CacheSource::compiled);
+  CHECK(other.calls == 1);
 }
 
 TEST_CASE("a fresh cache on the same directory hits disk", "[runtime][cache]") {
   TempDir dir;
   CountingCompiler compiler;
+  const CacheRequest request = request_for(kKey);
   {
     KernelCache writer(options_for(dir.path()));
-    REQUIRE(writer.get(kKey, compiler.callback()).ok());
+    REQUIRE(writer.get(request, compiler.callback()).ok());
   }
   KernelCache reader(options_for(dir.path()));
-  auto hit = reader.get(kKey, compiler.callback());
+  auto hit = reader.get(request, compiler.callback());
   REQUIRE(hit.ok());
   CHECK(hit->source == CacheSource::disk);
   CHECK(hit->warning.empty());
   CHECK(compiler.calls == 1);
-  CHECK(hit->artifact.binary == compiler.binary);
+  check_same(hit->artifact, compiler.artifact);
 
   // Once loaded from disk it is served from memory.
-  auto again = reader.get(kKey, compiler.callback());
+  auto again = reader.get(request, compiler.callback());
   REQUIRE(again.ok());
   CHECK(again->source == CacheSource::memory);
   CHECK(compiler.calls == 1);
+}
+
+TEST_CASE("PTX entries are checked by their .target line", "[runtime][cache]") {
+  TempDir dir;
+  const CacheRequest ptx90 = request_for("prefill_ptx_sm90-1111", "sm_90", BinaryFormat::ptx);
+  const CacheRequest ptx80 = request_for("prefill_ptx_sm80-2222", "sm_80", BinaryFormat::ptx);
+  write_entry(dir.path(), ptx80, make_artifact("ptx", "sm_80", BinaryFormat::ptx));
+  CountingCompiler compiler;
+  compiler.artifact = make_artifact("ptx", "sm_90", BinaryFormat::ptx);
+  check_rebuilt_then_hit(dir.path(), ptx90, compiler, "");
+
+  // An sm_80 module under the sm_90 entry's name and header: its .target gives it away.
+  CacheEntry forged = attnjit::make_cache_entry(ptx90, make_artifact("ptx", "sm_80",
+                                                                     BinaryFormat::ptx));
+  write_all(KernelCache(options_for(dir.path())).entry_path(ptx90.key),
+            attnjit::encode_cache_entry(forged));
+  check_rebuilt_then_hit(dir.path(), ptx90, compiler, "the PTX's .target is sm_80, not sm_90");
 }
 
 TEST_CASE("the memory cache evicts the least recently used entry", "[runtime][cache]") {
@@ -230,30 +434,27 @@ TEST_CASE("the memory cache evicts the least recently used entry", "[runtime][ca
   options.use_disk = false;
   options.memory_entries = 2;
   KernelCache cache(options);
+  const CacheRequest a = request_for("a-1"), b = request_for("b-2"), c = request_for("c-3");
 
-  REQUIRE(cache.get("a-1", compiler.callback()).ok());
-  REQUIRE(cache.get("b-2", compiler.callback()).ok());
-  REQUIRE(cache.get("a-1", compiler.callback())->source == CacheSource::memory);
-  REQUIRE(cache.get("c-3", compiler.callback()).ok());  // evicts b, the older one
+  REQUIRE(cache.get(a, compiler.callback()).ok());
+  REQUIRE(cache.get(b, compiler.callback()).ok());
+  REQUIRE(cache.get(a, compiler.callback())->source == CacheSource::memory);
+  REQUIRE(cache.get(c, compiler.callback()).ok());  // evicts b, the older one
   CHECK(compiler.calls == 3);
-  CHECK(cache.get("a-1", compiler.callback())->source == CacheSource::memory);
-  CHECK(cache.get("b-2", compiler.callback())->source == CacheSource::compiled);
+  CHECK(cache.get(a, compiler.callback())->source == CacheSource::memory);
+  CHECK(cache.get(b, compiler.callback())->source == CacheSource::compiled);
   CHECK(compiler.calls == 4);
   CHECK(fs::is_empty(dir.path()));  // use_disk = false writes nothing
 
   cache.clear_memory();
-  CHECK(cache.get("a-1", compiler.callback())->source == CacheSource::compiled);
+  CHECK(cache.get(a, compiler.callback())->source == CacheSource::compiled);
 }
 
 TEST_CASE("a corrupt disk entry is reported, deleted and rebuilt", "[runtime][cache]") {
   TempDir dir;
   CountingCompiler compiler;
-  fs::path entry;
-  {
-    KernelCache writer(options_for(dir.path()));
-    REQUIRE(writer.get(kKey, compiler.callback()).ok());
-    entry = writer.entry_path(kKey);
-  }
+  const CacheRequest request = request_for(kKey);
+  const fs::path entry = write_entry(dir.path(), request, compiler.artifact);
   const std::string good = read_all(entry);
   std::string expected_reason;
 
@@ -271,29 +472,300 @@ TEST_CASE("a corrupt disk entry is reported, deleted and rebuilt", "[runtime][ca
     write_all(entry, "garbage garbage garbage garbage garbage");
     expected_reason = "bad magic";
   }
+  check_rebuilt_then_hit(dir.path(), request, compiler, expected_reason);
+}
 
+TEST_CASE("another key's entry copied over an entry is rejected and rebuilt",
+          "[runtime][cache]") {
+  TempDir dir;
+  const CacheRequest mine = request_for(kKey);
+  const CacheRequest other = request_for("prefill_fp16_d64_sm90-fedcba9876543210");
+  const fs::path other_entry = write_entry(dir.path(), other, make_artifact("other kernel"));
+  const fs::path my_entry = KernelCache(options_for(dir.path())).entry_path(kKey);
+  fs::copy_file(other_entry, my_entry);
+
+  CountingCompiler compiler;
+  check_rebuilt_then_hit(dir.path(), mine, compiler,
+                         "written for key " + other.key + ", not " + kKey);
+  CHECK(read_all(my_entry) != read_all(other_entry));
+}
+
+TEST_CASE("another arch's entry copied over an entry is rejected and rebuilt",
+          "[runtime][cache]") {
+  TempDir dir;
+  const CacheRequest sm90 = request_for("prefill_bf16_d128_sm90-0123456789abcdef", "sm_90");
+  const CacheRequest sm80 = request_for("prefill_bf16_d128_sm80-abcdef0123456789", "sm_80");
+  const fs::path sm80_entry = write_entry(dir.path(), sm80, make_artifact("k", "sm_80"));
+  const fs::path sm90_entry = KernelCache(options_for(dir.path())).entry_path(sm90.key);
+  CountingCompiler compiler;
+
+  SECTION("caught by the key and arch the entry carries") {
+    fs::copy_file(sm80_entry, sm90_entry);
+    check_rebuilt_then_hit(dir.path(), sm90, compiler, "written for key " + sm80.key);
+  }
+  SECTION("caught by the ELF header when the entry's fields claim sm_90") {
+    CacheEntry forged = attnjit::make_cache_entry(sm90, make_artifact("k", "sm_80"));
+    write_all(sm90_entry, attnjit::encode_cache_entry(forged));
+    check_rebuilt_then_hit(dir.path(), sm90, compiler,
+                           "the CUBIN's ELF header says sm_80, not sm_90");
+  }
+}
+
+TEST_CASE("a real sm_80 CUBIN is never served for sm_90", "[runtime][cache][nvrtc]") {
+  auto nvrtc = attnjit::NvrtcCompiler::open();
+  if (!nvrtc.ok()) {
+    WARN("skipped: needs NVRTC to make real CUBINs: " << nvrtc.error());
+    return;
+  }
+  const attnjit::GeneratedSource source{
+      "extern \"C\" __global__ void attnjit_prefill(float* out, float scale) {\n"
+      "  out[threadIdx.x] *= scale;\n"
+      "}\n",
+      kSymbol, "cache_test_scale"};
+  auto compile_for = [&](const char* arch) {
+    attnjit::CompileOptions options;
+    options.arch = arch;
+    auto compiled = (*nvrtc)->compile(source, options);
+    INFO(arch << ": " << (compiled.ok() ? "" : compiled.error().describe()));
+    REQUIRE(compiled.ok());
+    return *compiled;
+  };
+  const std::string version = (*nvrtc)->version();
+  const CacheRequest sm90{"cache_test_scale.sm_90-0011", "sm_90", kSymbol,
+                          BinaryFormat::cubin, version};
+  const CacheRequest sm80{"cache_test_scale.sm_80-2233", "sm_80", kSymbol,
+                          BinaryFormat::cubin, version};
+  TempDir dir;
+  const fs::path sm80_entry = write_entry(dir.path(), sm80, compile_for("sm_80"));
+  const fs::path sm90_entry = KernelCache(options_for(dir.path())).entry_path(sm90.key);
+  CountingCompiler compiler;
+  compiler.artifact = compile_for("sm_90");
+
+  SECTION("the sm_80 entry file copied over the sm_90 one") {
+    fs::copy_file(sm80_entry, sm90_entry);
+    check_rebuilt_then_hit(dir.path(), sm90, compiler, "written for key " + sm80.key);
+  }
+  SECTION("an sm_80 binary in an entry whose fields all say sm_90") {
+    write_all(sm90_entry,
+              attnjit::encode_cache_entry(attnjit::make_cache_entry(sm90, compile_for("sm_80"))));
+    check_rebuilt_then_hit(dir.path(), sm90, compiler,
+                           "the CUBIN's ELF header says sm_80, not sm_90");
+  }
+}
+
+TEST_CASE("an entry of the previous format is rebuilt quietly", "[runtime][cache]") {
+  TempDir dir;
+  const CacheRequest request = request_for(kKey);
+  fs::path entry = KernelCache(options_for(dir.path())).entry_path(kKey);
+  write_all(entry, version_1_entry(make_artifact("written by the previous release")));
+  CountingCompiler compiler;
+  check_rebuilt_then_hit(dir.path(), request, compiler, "");
+}
+
+TEST_CASE("a symlink at the entry path is rejected, never followed", "[runtime][cache]") {
+  TempDir dir;
+  const CacheRequest request = request_for(kKey);
+  const fs::path entry = KernelCache(options_for(dir.path())).entry_path(kKey);
+  CountingCompiler compiler;
+  fs::path target;
+
+  SECTION("to a valid entry for this very request") {
+    const fs::path elsewhere = dir.path() / "elsewhere";
+    fs::create_directories(elsewhere);
+    target = write_entry(elsewhere, request, make_artifact("behind a symlink"));
+  }
+  SECTION("to /dev/zero") { target = "/dev/zero"; }
+  const std::string target_bytes = target == "/dev/zero" ? "" : read_all(target);
+  fs::create_symlink(target, entry);
+
+  check_rebuilt_then_hit(dir.path(), request, compiler, "is a symbolic link");
+  // The link was replaced, not written through.
+  if (target != "/dev/zero") CHECK(read_all(target) == target_bytes);
+}
+
+TEST_CASE("a FIFO at the entry path is rejected without blocking", "[runtime][cache]") {
+  TempDir dir;
+  const CacheRequest request = request_for(kKey);
+  const fs::path entry = KernelCache(options_for(dir.path())).entry_path(kKey);
+  REQUIRE(::mkfifo(entry.c_str(), 0644) == 0);
+  CountingCompiler compiler;
+
+  auto lookup = std::async(std::launch::async, [&] {
+    KernelCache cache(options_for(dir.path()));
+    return cache.get(request, compiler.callback());
+  });
+  if (lookup.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
+    // Unblock a reader stuck in open(), as often as it gets stuck again, so the test
+    // fails instead of hanging.
+    for (int attempt = 0; attempt < 100; ++attempt) {
+      int writer = ::open(entry.c_str(), O_WRONLY | O_NONBLOCK);
+      if (writer >= 0) ::close(writer);
+      if (lookup.wait_for(std::chrono::milliseconds(100)) == std::future_status::ready) break;
+    }
+    FAIL("the lookup blocked on a FIFO at the entry path");
+  }
+  auto result = lookup.get();
+  REQUIRE(result.ok());
+  INFO("warning: " << result->warning);
+  CHECK(result->source == CacheSource::compiled);
+  CHECK(contains(result->warning, "is a FIFO, not a regular file"));
+  check_valid_entry(entry, request, result->artifact);
+  check_hit(dir.path(), request, compiler);  // and it stays fixed
+}
+
+TEST_CASE("odd files at the lock path neither block nor stop caching", "[runtime][cache]") {
+  TempDir dir;
+  const CacheRequest request = request_for(kKey);
+  const fs::path lock = dir.path() / (kKey + ".lock");
+  std::string expected;
+  SECTION("a FIFO") {
+    REQUIRE(::mkfifo(lock.c_str(), 0644) == 0);
+    expected = "was a FIFO; replaced it";
+  }
+  SECTION("a directory") {
+    fs::create_directories(lock / "inside");
+    expected = "was a directory; replaced it";
+  }
+  SECTION("a symlink to /dev/zero") {
+    fs::create_symlink("/dev/zero", lock);
+    expected = "was a symbolic link; replaced it";
+  }
+  CountingCompiler compiler;
+  auto lookup = std::async(std::launch::async, [&] {
+    KernelCache cache(options_for(dir.path()));
+    return cache.get(request, compiler.callback());
+  });
+  REQUIRE(lookup.wait_for(std::chrono::seconds(10)) == std::future_status::ready);
+  auto result = lookup.get();
+  REQUIRE(result.ok());
+  INFO("warning: " << result->warning);
+  CHECK(contains(result->warning, "lock file " + lock.string() + " " + expected));
+  CHECK(fs::is_regular_file(fs::symlink_status(lock)));
+  check_valid_entry(dir.path() / (kKey + ".entry"), request, result->artifact);
+  check_hit(dir.path(), request, compiler);
+}
+
+TEST_CASE("a directory at the entry path does not stop caching", "[runtime][cache]") {
+  TempDir dir;
+  const CacheRequest request = request_for(kKey);
+  const fs::path entry = KernelCache(options_for(dir.path())).entry_path(kKey);
+  CountingCompiler compiler;
+
+  SECTION("an empty directory is removed") {
+    fs::create_directories(entry);
+    check_rebuilt_then_hit(dir.path(), request, compiler, "is a directory, not a regular file");
+    CHECK(count_files_containing(dir.path(), ".aside.") == 0);
+  }
+  SECTION("a directory with files in it is moved aside, its files kept") {
+    fs::create_directories(entry);
+    write_all(entry / "someone's file", "keep me");
+    check_rebuilt_then_hit(dir.path(), request, compiler, "is a directory, not a regular file");
+    REQUIRE(count_files_containing(dir.path(), ".aside.") == 1);
+    for (const auto& item : fs::directory_iterator(dir.path()))
+      if (contains(item.path().filename().string(), ".aside."))
+        CHECK(read_all(item.path() / "someone's file") == "keep me");
+  }
+}
+
+TEST_CASE("an oversized entry is refused unread and rebuilt", "[runtime][cache]") {
+  TempDir dir;
+  const CacheRequest request = request_for(kKey);
+  const fs::path entry = write_entry(dir.path(), request, make_artifact("before"));
+  // Sparse: the valid entry's bytes followed by a hole, one byte over the limit.
+  REQUIRE(::truncate(entry.c_str(), off_t(attnjit::kMaxCacheEntryBytes + 1)) == 0);
+  CountingCompiler compiler;
+  check_rebuilt_then_hit(dir.path(), request, compiler,
+                         "over the limit of 67108864 bytes (64 MiB) on cache entries");
+}
+
+TEST_CASE("long keys make bounded file names and still hit", "[runtime][cache]") {
+  TempDir dir;
+  // A variant name of 300 characters, as in `variant aaaa...a { ... }`.
+  const std::string long_uri = "prefill." + std::string(300, 'v') + ".bf16.d128.sm_90";
+  const CacheRequest first = request_for(long_uri + "-0123456789abcdef");
+  const CacheRequest second = request_for(long_uri + "-fedcba9876543210");
   KernelCache cache(options_for(dir.path()));
-  auto rebuilt = cache.get(kKey, compiler.callback());
-  REQUIRE(rebuilt.ok());
-  CHECK(rebuilt->source == CacheSource::compiled);
-  CHECK(compiler.calls == 2);
-  INFO("warning: " << rebuilt->warning);
-  CHECK(contains(rebuilt->warning, "corrupt cache entry " + entry.string()));
-  CHECK(contains(rebuilt->warning, expected_reason));
-  CHECK(contains(rebuilt->warning, "rebuilding"));
-  check_valid_entry(entry, rebuilt->artifact);
+  const fs::path path = cache.entry_path(first.key);
+  INFO("entry " << path);
+  CHECK(path.filename().string().size() <= attnjit::kMaxCacheStemBytes + 6);
+  CHECK(path.filename().string().rfind("prefill.vvvv", 0) == 0);  // still readable
+  CHECK(cache.entry_path(second.key) != path);  // the hash covers the whole key
 
-  KernelCache after(options_for(dir.path()));
-  auto hit = after.get(kKey, compiler.callback());
-  REQUIRE(hit.ok());
-  CHECK(hit->source == CacheSource::disk);
-  CHECK(hit->warning.empty());
+  CountingCompiler compiler;
+  check_rebuilt_then_hit(dir.path(), first, compiler, "");
+  check_rebuilt_then_hit(dir.path(), second, compiler, "");
+  CHECK(compiler.calls == 2);
+  for (const auto& item : fs::directory_iterator(dir.path()))
+    CHECK(item.path().filename().string().size() <= 255);
+
+  // Keys that are not plain file names are hashed too, never used as paths.
+  CHECK(cache.entry_path("../escape").parent_path() == dir.path());
+  CHECK(cache.entry_path("a/b").parent_path() == dir.path());
+}
+
+TEST_CASE("cache warnings are one printable line each", "[runtime][cache]") {
+  TempDir dir;
+  // A directory name with a newline and a terminal escape (sets the window title).
+  const fs::path odd = dir.path() / "odd\n\x1b]0;title\x07name";
+  const fs::path aot = odd / "aot";
+  const fs::path disk = odd / "disk";
+  fs::create_directories(aot);
+  fs::create_directories(disk);
+  const CacheRequest request = request_for(kKey);
+  write_all(aot / (kKey + ".entry"), "not an entry\n\x1b[2J");
+  write_all(disk / (kKey + ".entry"), "not an entry either");
+  CacheOptions options = options_for(disk);
+  options.aot_directory = aot;
+  CountingCompiler compiler;
+  KernelCache cache(options);
+  auto result = cache.get(request, compiler.callback());
+  REQUIRE(result.ok());
+  INFO("warning: " << result->warning);
+  CHECK(std::count(result->warning.begin(), result->warning.end(), '\n') == 1);  // 2 lines
+  CHECK(result->warning.find('\x1b') == std::string::npos);
+  CHECK(result->warning.find('\x07') == std::string::npos);
+  CHECK(contains(result->warning, "odd\\n\\x1b]0;title\\x07name"));
+
+  const std::string printed = result->warning_lines("warning: ");
+  CHECK(printed.rfind("warning: AOT cache entry ", 0) == 0);
+  CHECK(contains(printed, "\nwarning: cache entry "));
+  CHECK(printed.back() == '\n');
+  CHECK(std::count(printed.begin(), printed.end(), '\n') == 2);
+}
+
+TEST_CASE("printable escapes control characters and keeps UTF-8", "[runtime][cache]") {
+  using attnjit::printable;
+  CHECK(printable("plain /path/to.entry") == "plain /path/to.entry");
+  CHECK(printable("a\nb\tc\rd") == "a\\nb\\tc\\rd");
+  CHECK(printable(std::string("nul\0esc\x1b[2J", 11)) == "nul\\x00esc\\x1b[2J");
+  CHECK(printable("caf\xc3\xa9") == "caf\xc3\xa9");            // é stays
+  CHECK(printable("csi\xc2\x9b") == "csi\\xc2\\x9b");          // U+009B is a control
+  CHECK(printable("cut\xc3") == "cut\\xc3");                    // truncated sequence
+  CHECK(printable(std::string(50, 'x'), 10) == "xxxxxxxxxx... (40 more bytes)");
+}
+
+TEST_CASE("a compile that fails the cache's own check is used but not stored",
+          "[runtime][cache]") {
+  TempDir dir;
+  const CacheRequest request = request_for(kKey, "sm_90");
+  CountingCompiler compiler;
+  compiler.artifact = make_artifact("wrong arch", "sm_80");
+  KernelCache cache(options_for(dir.path()));
+  auto result = cache.get(request, compiler.callback());
+  REQUIRE(result.ok());
+  INFO("warning: " << result->warning);
+  CHECK(result->source == CacheSource::compiled);
+  CHECK(contains(result->warning, "fails the cache's check: the CUBIN's ELF header says "
+                                  "sm_80, not sm_90; not cached"));
+  CHECK_FALSE(fs::exists(cache.entry_path(kKey)));
+  CHECK(cache.get(request, compiler.callback())->source == CacheSource::compiled);
   CHECK(compiler.calls == 2);
 }
 
 TEST_CASE("compile errors pass through and nothing is written", "[runtime][cache]") {
   TempDir dir;
   KernelCache cache(options_for(dir.path()));
+  const CacheRequest request = request_for(kKey);
   int calls = 0;
   auto failing = [&]() -> Result<Artifact, CompileError> {
     ++calls;
@@ -301,7 +773,7 @@ TEST_CASE("compile errors pass through and nothing is written", "[runtime][cache
                                       {"--gpu-architecture=sm_90"}, "/tmp/x.cu"});
   };
 
-  auto result = cache.get(kKey, failing);
+  auto result = cache.get(request, failing);
   REQUIRE_FALSE(result.ok());
   CHECK(result.error().message == "NVRTC failed");
   CHECK(result.error().log == "kernel.cu(3): error: expected ;");
@@ -311,10 +783,10 @@ TEST_CASE("compile errors pass through and nothing is written", "[runtime][cache
   CHECK(count_temp_files(dir.path()) == 0);
 
   // A failure is not cached: the next lookup tries again.
-  CHECK_FALSE(cache.get(kKey, failing).ok());
+  CHECK_FALSE(cache.get(request, failing).ok());
   CHECK(calls == 2);
   CountingCompiler compiler;
-  auto fixed = cache.get(kKey, compiler.callback());
+  auto fixed = cache.get(request, compiler.callback());
   REQUIRE(fixed.ok());
   CHECK(fixed->source == CacheSource::compiled);
 }
@@ -325,33 +797,43 @@ TEST_CASE("the AOT directory is searched first and never modified", "[runtime][c
   const fs::path disk = dir.path() / "disk";
   fs::create_directories(aot);
   CountingCompiler compiler;
+  const CacheRequest request = request_for(kKey);
   CacheOptions options = options_for(disk);
   options.aot_directory = aot;
+  const fs::path aot_entry = aot / (kKey + ".entry");
 
   SECTION("a valid AOT entry wins over the disk cache, without compiling") {
-    write_all(aot / (kKey + ".entry"), KernelCache::encode(make_artifact("from aot")));
-    {
-      KernelCache writer(options_for(disk));
-      compiler.binary = "from disk";
-      REQUIRE(writer.get(kKey, compiler.callback()).ok());
-    }
+    write_all(aot_entry, attnjit::encode_cache_entry(
+                             attnjit::make_cache_entry(request, make_artifact("from aot"))));
+    compiler.artifact = make_artifact("from disk");
+    write_entry(disk, request, compiler.artifact);
     KernelCache cache(options);
-    auto hit = cache.get(kKey, compiler.callback());
+    auto hit = cache.get(request, compiler.callback());
     REQUIRE(hit.ok());
     CHECK(hit->source == CacheSource::aot);
-    CHECK(hit->artifact.binary == "from aot");
-    CHECK(compiler.calls == 1);  // only the writer above compiled
+    CHECK(hit->artifact.binary == make_artifact("from aot").binary);
+    CHECK(compiler.calls == 0);
   }
   SECTION("a corrupt AOT entry is skipped with a warning and kept") {
-    const fs::path aot_entry = aot / (kKey + ".entry");
     write_all(aot_entry, "not an entry");
     KernelCache cache(options);
-    auto result = cache.get(kKey, compiler.callback());
+    auto result = cache.get(request, compiler.callback());
     REQUIRE(result.ok());
     CHECK(result->source == CacheSource::compiled);
-    CHECK(contains(result->warning, "corrupt AOT cache entry " + aot_entry.string()));
+    CHECK(contains(result->warning, "AOT cache entry " + aot_entry.string() + " rejected"));
     CHECK(read_all(aot_entry) == "not an entry");
-    check_valid_entry(disk / (kKey + ".entry"), result->artifact);
+    check_valid_entry(disk / (kKey + ".entry"), request, result->artifact);
+  }
+  SECTION("an AOT entry for another arch is skipped with a warning and kept") {
+    const std::string sm80 = attnjit::encode_cache_entry(
+        attnjit::make_cache_entry(request_for(kKey, "sm_80"), make_artifact("aot", "sm_80")));
+    write_all(aot_entry, sm80);
+    KernelCache cache(options);
+    auto result = cache.get(request, compiler.callback());
+    REQUIRE(result.ok());
+    CHECK(result->source == CacheSource::compiled);
+    CHECK(contains(result->warning, "written for sm_80, not sm_90; skipped"));
+    CHECK(read_all(aot_entry) == sm80);
   }
 }
 
@@ -362,10 +844,10 @@ TEST_CASE("a cache directory that cannot be written is a warning", "[runtime][ca
   write_all(blocker, "x");
   CountingCompiler compiler;
   KernelCache cache(options_for(blocker / "cache"));
-  auto result = cache.get(kKey, compiler.callback());
+  auto result = cache.get(request_for(kKey), compiler.callback());
   REQUIRE(result.ok());
   CHECK(result->source == CacheSource::compiled);
-  CHECK(result->artifact.binary == compiler.binary);
+  CHECK(result->artifact.binary == compiler.artifact.binary);
   CHECK(contains(result->warning, "cannot create cache directory"));
 }
 
@@ -383,13 +865,13 @@ TEST_CASE("threads racing for one key compile it once", "[runtime][cache]") {
   for (auto& slot : results)
     threads.emplace_back([&] {
       KernelCache cache(options_for(dir.path()));
-      slot.emplace(cache.get(kKey, slow));
+      slot.emplace(cache.get(request_for(kKey), slow));
     });
   for (auto& thread : threads) thread.join();
   CHECK(calls == 1);
   for (auto& result : results) {
     REQUIRE(result->ok());
-    CHECK(result->value().artifact.binary == "threaded");
+    CHECK(result->value().artifact.binary == make_artifact("threaded").binary);
   }
 }
 
@@ -397,6 +879,7 @@ TEST_CASE("two processes racing for one key compile it once", "[runtime][cache]"
   TempDir dir;
   const fs::path cache_dir = dir.path() / "cache";
   const fs::path compile_log = dir.path() / "compiles.log";
+  const Artifact raced = make_artifact("raced");
 
   // Runs in a forked child; the exit code tells the parent what happened.
   enum Outcome { kCompiled = 10, kDiskHit = 11, kFailed = 1, kWrongBinary = 2,
@@ -404,7 +887,7 @@ TEST_CASE("two processes racing for one key compile it once", "[runtime][cache]"
   auto child = [&]() -> int {
     try {
       KernelCache cache(options_for(cache_dir));
-      auto result = cache.get(kKey, [&]() -> Result<Artifact, CompileError> {
+      auto result = cache.get(request_for(kKey), [&]() -> Result<Artifact, CompileError> {
         // O_APPEND makes each line one atomic write even from two processes.
         int fd = ::open(compile_log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
         if (fd >= 0) {
@@ -412,10 +895,10 @@ TEST_CASE("two processes racing for one key compile it once", "[runtime][cache]"
           ::close(fd);
         }
         usleep(300 * 1000);
-        return make_artifact("raced");
+        return raced;
       });
       if (!result.ok()) return kFailed;
-      if (result->artifact.binary != "raced") return kWrongBinary;
+      if (result->artifact.binary != raced.binary) return kWrongBinary;
       if (!result->warning.empty()) return kWarned;
       if (result->source == CacheSource::compiled) return kCompiled;
       if (result->source == CacheSource::disk) return kDiskHit;
@@ -443,7 +926,7 @@ TEST_CASE("two processes racing for one key compile it once", "[runtime][cache]"
 
   const std::string log = read_all(compile_log);
   CHECK(std::count(log.begin(), log.end(), '\n') == 1);
-  check_valid_entry(cache_dir / (kKey + ".entry"), make_artifact("raced"));
+  check_valid_entry(cache_dir / (kKey + ".entry"), request_for(kKey), raced);
   CHECK(count_temp_files(cache_dir) == 0);
 }
 

@@ -34,7 +34,8 @@ Result<Built, CompileError> build_ptx(Engine& engine, const KernelSpec& spec) {
   built.key = cache_key(*source, (*compiler)->options_for(options), (*compiler)->version(), spec.arch);
   const GeneratedSource& src = *source;
   const NvrtcCompiler& nvrtc = **compiler;
-  auto lookup = engine.cache().get(built.key, [&] { return nvrtc.compile(src, options); });
+  const CacheRequest request{built.key, spec.arch, src.entry, options.format, nvrtc.version()};
+  auto lookup = engine.cache().get(request, [&] { return nvrtc.compile(src, options); });
   if (!lookup) return fail(lookup.error());
   built.lookup = std::move(*lookup);
   return built;
@@ -80,7 +81,7 @@ int run_compile(const Args& args) {
         fmt::format("compiling {} ({}) for {} failed", variant.name, kernel_kind_name(kind), arch));
   }
   const CacheLookup& lookup = built->lookup;
-  if (!lookup.warning.empty()) std::fprintf(stderr, "warning: %s\n", lookup.warning.c_str());
+  std::fputs(lookup.warning_lines("warning: ").c_str(), stderr);
   if (!report_nvrtc_warnings(built->key, lookup.artifact))
     throw CommandError(built->key + " has NVRTC warnings and ATTNJIT_WERROR is set");
   std::printf("variant  %s\n", variant.name.c_str());

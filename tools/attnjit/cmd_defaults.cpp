@@ -61,7 +61,7 @@ bool compile_one(Engine& engine, const ir::Variant& v, const std::string& arch) 
   std::printf("%-6s %-20s %s  %zu bytes  %.1f ms  %s\n", arch.c_str(), v.name.c_str(),
               compiled->key.c_str(), lookup.artifact.binary.size(), lookup.milliseconds,
               cache_source_name(lookup.source));
-  if (!lookup.warning.empty()) std::fprintf(stderr, "warning: %s\n", lookup.warning.c_str());
+  std::fputs(lookup.warning_lines("warning: ").c_str(), stderr);
   std::fflush(stdout);  // the kernel's line first, then any warnings about it
   if (!report_nvrtc_warnings(compiled->key, lookup.artifact)) {
     std::printf("%-6s %-20s FAILED: NVRTC warnings and ATTNJIT_WERROR is set\n", arch.c_str(),
