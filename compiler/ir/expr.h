@@ -60,7 +60,7 @@ const char* op_spelling(Op op);
 bool same_expr(const ExprRef& a, const ExprRef& b);
 
 // Number of arguments of a math function usable with Op::call (tanh: 1, max: 2);
-// -1 when `name` is not one.
+// -1 when `name` is not one. The functions are listed once, in compiler/ir/numeric.h.
 int function_arity(const std::string& name);
 // Shortest decimal spelling that reads back to exactly `value`: 128, 0.5, 1e-06.
 // Used wherever IR constants become text (printers, generated source).

@@ -12,6 +12,7 @@
 
 #include "catch.h"
 #include "compiler/ir/expr.h"
+#include "compiler/ir/numeric.h"
 #include "compiler/ir/variant.h"
 #include "compiler/passes/pipeline.h"
 #include "runtime/reference/cpu_reference.h"
@@ -157,6 +158,9 @@ Problem random_problem(const ir::Variant& var, int batch, int seqlen_q, int seql
 }
 
 // Independent single-row attention: softmax over the keys where logit(j) is finite.
+// A value rounded to f32, as every real operation of a score is.
+double f32(double v) { return ir::round_f32(v); }
+
 std::vector<double> naive_row(const std::vector<double>& logits,
                               const std::vector<std::vector<double>>& values, double* lse) {
   double m = -kInf;
@@ -564,7 +568,9 @@ TEST_CASE("score expressions, params and inputs", "[reference]") {
       for (int j = 0; j <= q_pos; ++j) {
         double dot = 0;
         for (int d = 0; d < 16; ++d) dot += p.q.get({0, i, h, d}) * p.k.get({0, j, h, d});
-        logits.push_back(0.5 * std::tanh(scale * dot / 0.5) + slopes[h] * (j - q_pos));
+        // Each real operation rounds to f32 (the score arrives as an f32 too).
+        const double capped = f32(0.5 * f32(std::tanh(f32(f32(scale * dot) / 0.5))));
+        logits.push_back(f32(capped + f32(slopes[h] * (j - q_pos))));
         std::vector<double> row;
         for (int d = 0; d < 16; ++d) row.push_back(p.v.get({0, j, h, d}));
         values.push_back(row);
@@ -863,7 +869,7 @@ TEST_CASE("a saturating soft-cap bounds every logit", "[reference]") {
     for (int j = 0; j <= i; ++j) {
       double dot = 0;
       for (int d = 0; d < 16; ++d) dot += p.q.get({0, i, 0, d}) * p.k.get({0, j, 0, d});
-      const double x = 0.25 * std::tanh(scale * dot / 0.25);
+      const double x = f32(0.25 * f32(std::tanh(f32(f32(scale * dot) / 0.25))));
       CHECK(std::abs(x) <= 0.25);
       logits.push_back(x);
       std::vector<double> row;
