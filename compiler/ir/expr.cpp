@@ -185,6 +185,9 @@ int function_arity(const std::string& name) {
 }
 
 std::string format_number(double value) {
+  // Whole numbers a double holds exactly print as plain digits (3000000000, not 3e+09).
+  if (value != 0 && value == std::floor(value) && std::fabs(value) <= 0x1p53)
+    return std::to_string(static_cast<long long>(value));
   char buffer[64];
   auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, value);
   ATTNJIT_ASSERT(ec == std::errc(), "format_number: to_chars failed");

@@ -106,8 +106,10 @@ class Canonicalizer {
     ExprRef simplified = nullptr;
     if (folded) simplified = constant_node(folded, e->location);
     if (!simplified) simplified = simplify(e, args);
+    // `folded` travels up even where no constant node can hold it (an integer beyond
+    // 2^53), so an enclosing fold stays exact: 2^53 + 1 - 2^53 is 1.
     if (e->type != ir::ValueType::number || is_integer(simplified) == original_.is_integer(*e))
-      return {simplified, nullptr, simplified->op == Op::constant ? folded : std::nullopt};
+      return {simplified, nullptr, folded};
     ExprRef rebuilt = rebuild(e, args);
     if (simplified->op == Op::constant) return {simplified, rebuilt, folded};
     return {rebuilt, nullptr, std::nullopt};  // an identity that would change the class: keep the node
