@@ -5,9 +5,9 @@ namespace attnjit {
 namespace {
 constexpr Dialect kDialects[] = {
     {Vendor::cuda, "CUDA", "templates/cuda/tile_ops.cuh", ".cu", "attnjit::tanh_approx", "expf", "exp2f",
-     "logf", "sqrtf", "fabsf", "fminf", "fmaxf"},
+     "logf", "sqrtf", "__fsqrt_rn", "fabsf", "fminf", "fmaxf"},
     {Vendor::hip, "HIP", "templates/hip/tile_ops.cuh", ".hip", "tanhf", "expf", "exp2f",
-     "logf", "sqrtf", "fabsf", "fminf", "fmaxf"},
+     "logf", "sqrtf", "__fsqrt_rn", "fabsf", "fminf", "fmaxf"},
 };
 }  // namespace
 

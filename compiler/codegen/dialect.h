@@ -16,6 +16,7 @@ struct Dialect {
   const char* math_exp2;
   const char* math_log;
   const char* math_sqrt;
+  const char* math_sqrt_exact;  // correctly rounded whatever the compile flags (masks)
   const char* math_abs;
   const char* math_min;
   const char* math_max;

@@ -9,6 +9,7 @@
 #include "compiler/codegen/dialect.h"
 #include "compiler/codegen/output_types.h"
 #include "compiler/codegen/render_expr.h"
+#include "compiler/passes/mask_analysis.h"
 #include "compiler/support/embedded_files.h"
 
 namespace attnjit {
@@ -143,29 +144,31 @@ Result<std::string, std::string> render_hooks(const ir::Variant& v, const Dialec
   std::string cap_body = "return 0.f;";
   const ir::ExprRef cap = soft_cap_value(v.score);
   if (cap) {
-    auto e = render_expr(cap, dialect, v.params, v.inputs);
+    auto e = render_expr(cap, ExprRole::score, dialect, v);
     if (!e) return fail(e.error());
     cap_body = "return " + *e + ";";
   }
   std::string slope_body = "return 0.f;";
   const ir::ExprRef slope = linear_position_slope(v.score);
   if (slope) {
-    auto e = render_expr(slope, dialect, v.params, v.inputs);
+    auto e = render_expr(slope, ExprRole::score, dialect, v);
     if (!e) return fail(e.error());
     slope_body = "return " + *e + ";";
   }
   std::string score_body = "return score;";
   if (v.score) {
-    auto e = render_expr(v.score, dialect, v.params, v.inputs);
+    auto e = render_expr(v.score, ExprRole::score, dialect, v);
     if (!e) return fail(e.error());
     score_body = "return " + *e + ";";
   }
   std::string mask_body = "return true;";
   if (v.mask && !v.band.exact) {
-    auto e = render_expr(v.mask, dialect, v.params, v.inputs);
+    auto e = render_expr(v.mask, ExprRole::mask, dialect, v);
     if (!e) return fail(e.error());
     mask_body = "return " + *e + ";";
   }
+  // Offsets past +-(2^31 - 2) have exact 32-bit equivalents (a band built in code may hold them).
+  const ir::KvBand band = passes::clamp_band(v.band);
   const std::string score_locals = v.score ? builtin_locals(v.score) : "";
   const std::string mask_locals = v.mask && !v.band.exact ? builtin_locals(v.mask) : "";
   return fmt::format(
@@ -209,9 +212,9 @@ Result<std::string, std::string> render_hooks(const ir::Variant& v, const Dialec
       "  }}\n"
       "}};\n",
       v.score ? "true" : "false", slope ? "true" : "false", cap ? "true" : "false",
-      v.band.lower_offset ? "true" : "false",
-      bound_constant(v.band.lower_offset), v.band.upper_offset ? "true" : "false",
-      bound_constant(v.band.upper_offset), (!v.mask || v.band.exact) ? "true" : "false",
+      band.lower_offset ? "true" : "false",
+      bound_constant(band.lower_offset), band.upper_offset ? "true" : "false",
+      bound_constant(band.upper_offset), (!v.mask || band.exact) ? "true" : "false",
       score_locals, score_body, slope_body, cap_body, mask_locals, mask_body, bind_body(v));
 }
 

@@ -5,20 +5,12 @@
 #include <charconv>
 #include <cmath>
 
+#include "compiler/ir/numeric.h"
 #include "compiler/support/diagnostics.h"
 
 namespace attnjit::ir {
 
 namespace {
-
-struct FunctionInfo {
-  const char* name;
-  int arity;
-};
-constexpr FunctionInfo kFunctions[] = {
-    {"tanh", 1}, {"exp", 1}, {"exp2", 1}, {"log", 1}, {"sqrt", 1},
-    {"abs", 1},  {"min", 2}, {"max", 2},
-};
 
 constexpr const char* kBuiltinNames[] = {"score", "q_pos",   "kv_pos", "q_head",
                                          "kv_head", "seq",   "q_len",  "kv_len"};
@@ -188,12 +180,14 @@ bool same_expr(const ExprRef& a, const ExprRef& b) {
 }
 
 int function_arity(const std::string& name) {
-  for (const FunctionInfo& f : kFunctions)
-    if (name == f.name) return f.arity;
-  return -1;
+  const MathFunction* f = find_function(name);
+  return f ? f->arity : -1;
 }
 
 std::string format_number(double value) {
+  // Whole numbers a double holds exactly print as plain digits (3000000000, not 3e+09).
+  if (value != 0 && value == std::floor(value) && std::fabs(value) <= 0x1p53)
+    return std::to_string(static_cast<long long>(value));
   char buffer[64];
   auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, value);
   ATTNJIT_ASSERT(ec == std::errc(), "format_number: to_chars failed");

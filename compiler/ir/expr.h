@@ -60,9 +60,10 @@ const char* op_spelling(Op op);
 bool same_expr(const ExprRef& a, const ExprRef& b);
 
 // Number of arguments of a math function usable with Op::call (tanh: 1, max: 2);
-// -1 when `name` is not one.
+// -1 when `name` is not one. The functions are listed once, in compiler/ir/numeric.h.
 int function_arity(const std::string& name);
-// Shortest decimal spelling that reads back to exactly `value`: 128, 0.5, 1e-06.
+// Decimal spelling that reads back to exactly `value`: whole numbers up to 2^53 in
+// plain digits (128, 3000000000), others in their shortest form (0.5, 1e-06, 1e+20).
 // Used wherever IR constants become text (printers, generated source).
 std::string format_number(double value);
 // True (and the value in *out) for an Op::constant node.

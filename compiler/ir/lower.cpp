@@ -7,8 +7,12 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
+
+#include "compiler/ir/number_checks.h"
+#include "compiler/ir/numeric.h"
 
 namespace attnjit::ir {
 
@@ -97,8 +101,11 @@ const std::vector<std::string> kOutTypes = {"bf16", "fp16", "f32", "fp8_e4m3", "
 const std::vector<std::string> kKvTypes = {"bf16", "fp16", "f32", "fp8_e4m3", "fp8_e5m2", "int8"};
 const std::vector<std::string> kGranularities = {"per_tensor", "per_token_head"};
 const std::vector<std::string> kExtents = {"q_heads", "kv_heads", "seqs"};
-const std::vector<std::string> kMathFunctions = {"tanh", "exp", "exp2", "log",
-                                                 "sqrt", "abs", "min",  "max"};
+const std::vector<std::string> kMathFunctions = [] {
+  std::vector<std::string> names;
+  for (const MathFunction& f : math_functions()) names.push_back(f.name);
+  return names;
+}();
 const std::vector<std::string> kSugarFunctions = {"window", "softcap", "alibi", "alibi_sqrt"};
 const std::vector<std::string> kBuiltins = {"score",   "q_pos", "kv_pos", "q_head",
                                             "kv_head", "seq",   "q_len",  "kv_len"};
@@ -112,17 +119,6 @@ bool is_reserved_name(const std::string& name) {
   return contains(kBuiltins, name) || contains(kMathFunctions, name) ||
          contains(kSugarFunctions, name) || name == "select" || name == "causal" ||
          name == "true" || name == "false";
-}
-
-double apply_function(const std::string& f, const std::vector<double>& x) {
-  if (f == "tanh") return std::tanh(x[0]);
-  if (f == "exp") return std::exp(x[0]);
-  if (f == "exp2") return std::exp2(x[0]);
-  if (f == "log") return std::log(x[0]);
-  if (f == "sqrt") return std::sqrt(x[0]);
-  if (f == "abs") return std::fabs(x[0]);
-  if (f == "min") return std::min(x[0], x[1]);
-  return std::max(x[0], x[1]);
 }
 
 // --- one variant ---------------------------------------------------------------------------
@@ -154,6 +150,8 @@ class VariantLowerer {
     variant_.name = decl_.name.text;
     variant_.location = decl_.name.location;
     declare_names();
+    prescan_heads();
+    numbers_ = std::make_unique<NumberChecker>(numeric_env(), diagnostics_);
     report_missing_keys();
     for (const ast::Statement& s : decl_.body)
       std::visit([&](const auto& statement) { lower_statement(statement); }, s);
@@ -173,7 +171,8 @@ class VariantLowerer {
         Declared d;
         d.scalar = scalar;
         d.location = scalar->name.location;
-        if (scalar->is_const && scalar->value) d.const_value = literal_value(*scalar->value);
+        if (scalar->is_const && scalar->value) d.const_value = silent_constant(*scalar->value);
+        if (d.const_value) consts_[scalar->name.text] = *d.const_value;
         declared_.emplace(scalar->name.text, d);
       } else if (const auto* input = std::get_if<ast::InputDecl>(&s)) {
         if (declared_.count(input->name.text)) continue;
@@ -204,60 +203,93 @@ class VariantLowerer {
   }
 
   // --- constant values -------------------------------------------------------------------
-  // Numbers combined with + - * /, unary minus and math functions (e.g. 1 / sqrt(128));
-  // with `use_consts`, also the names of consts. nullopt for anything else, and for
-  // results that are not finite.
-  std::optional<double> constant_value(const ast::Expr& e, bool use_consts) const {
-    std::optional<double> result;
+  // Heads bound the ranges of q_head and kv_head, which expressions may use before the
+  // heads statement: read them ahead (lower_heads reports what is wrong with them).
+  void prescan_heads() {
+    for (const ast::Statement& s : decl_.body) {
+      const auto* setting = std::get_if<ast::Setting>(&s);
+      if (!setting || setting->key.text != "heads") continue;
+      const ast::Expr& v = *setting->value;
+      if (v.kind != ast::ExprKind::binary || v.binary_op != ast::BinaryOp::div) return;
+      auto count = [](const ast::Expr& n) {
+        bool ok = n.kind == ast::ExprKind::number && n.number == std::floor(n.number) && n.number >= 1 &&
+                  n.number <= kMaxHeads;
+        return ok ? static_cast<int>(n.number) : 0;
+      };
+      heads_q_ = count(*v.operands[0]);
+      heads_kv_ = count(*v.operands[1]);
+      return;
+    }
+  }
+
+  NumericEnv numeric_env() const { return NumericEnv{heads_q_, heads_kv_, &consts_}; }
+
+  // The IR of a constant expression: numbers combined with unary minus, + - * / and
+  // math functions (e.g. 1 / sqrt(128)). Null for anything else. Values are checked and
+  // folded by the numeric rules (compiler/ir/numeric.h), like every other expression.
+  static ExprRef constant_ir(const ast::Expr& e) {
     switch (e.kind) {
-      case ast::ExprKind::number: result = e.number; break;
-      case ast::ExprKind::name: {
-        if (!use_consts) return std::nullopt;
-        auto it = declared_.find(e.word.text);
-        if (it == declared_.end()) return std::nullopt;
-        result = it->second.const_value;
-        break;
-      }
+      case ast::ExprKind::number: return make_constant(e.number, e.location);
       case ast::ExprKind::unary: {
-        if (e.unary_op != ast::UnaryOp::negate) return std::nullopt;
-        auto x = constant_value(*e.operands[0], use_consts);
-        if (x) result = -*x;
-        break;
+        if (e.unary_op != ast::UnaryOp::negate) return nullptr;
+        const ast::Expr& x = *e.operands[0];
+        if (x.kind == ast::ExprKind::number) return make_constant(-x.number, e.location);
+        ExprRef operand = constant_ir(x);
+        return operand ? make_unary(Op::neg, operand, e.location) : nullptr;
       }
       case ast::ExprKind::binary: {
-        auto a = constant_value(*e.operands[0], use_consts);
-        auto b = constant_value(*e.operands[1], use_consts);
-        if (!a || !b) return std::nullopt;
-        switch (e.binary_op) {
-          case ast::BinaryOp::add: result = *a + *b; break;
-          case ast::BinaryOp::sub: result = *a - *b; break;
-          case ast::BinaryOp::mul: result = *a * *b; break;
-          case ast::BinaryOp::div:
-            if (*b != 0) result = *a / *b;
-            break;
-          default: return std::nullopt;
-        }
-        break;
+        const ast::BinaryOp op = e.binary_op;
+        if (op != ast::BinaryOp::add && op != ast::BinaryOp::sub && op != ast::BinaryOp::mul &&
+            op != ast::BinaryOp::div)
+          return nullptr;
+        ExprRef a = constant_ir(*e.operands[0]);
+        ExprRef b = constant_ir(*e.operands[1]);
+        return a && b ? make_binary(op_of(op), a, b, e.location) : nullptr;
       }
       case ast::ExprKind::call: {
-        int arity = function_arity(e.word.text);
-        if (arity < 0 || static_cast<int>(e.args.size()) != arity) return std::nullopt;
-        std::vector<double> x;
+        if (function_arity(e.word.text) != static_cast<int>(e.args.size())) return nullptr;
+        std::vector<ExprRef> args;
         for (const ast::Argument& a : e.args) {
-          if (!a.name.text.empty()) return std::nullopt;
-          auto v = constant_value(*a.value, use_consts);
-          if (!v) return std::nullopt;
-          x.push_back(*v);
+          if (!a.name.text.empty()) return nullptr;
+          args.push_back(constant_ir(*a.value));
+          if (!args.back()) return nullptr;
         }
-        result = apply_function(e.word.text, x);
-        break;
+        return make_call(e.word.text, std::move(args), e.location);
       }
-      case ast::ExprKind::index: return std::nullopt;
+      default: return nullptr;
     }
-    if (result && !std::isfinite(*result)) return std::nullopt;
-    return result;
   }
-  std::optional<double> literal_value(const ast::Expr& e) const { return constant_value(e, false); }
+
+  // A constant expression's value, checked with located errors. nullopt after an error,
+  // or (with *is_constant false) when `e` is not a constant expression.
+  std::optional<Number> checked_constant(const ast::Expr& e, bool* is_constant) {
+    ExprRef ir = constant_ir(e);
+    *is_constant = ir != nullptr;
+    if (!ir || !numbers_->check(ir)) return std::nullopt;
+    return numbers_->facts().of(*ir).constant;
+  }
+
+  // A const's value ahead of its statement (for expressions that use it), or nullopt if
+  // it has none yet; its statement reports what is wrong with it.
+  std::optional<double> silent_constant(const ast::Expr& e) const {
+    ExprRef ir = constant_ir(e);
+    if (!ir) return std::nullopt;
+    DiagnosticList ignored;
+    NumberChecker checker(numeric_env(), ignored);
+    if (!checker.check(ir)) return std::nullopt;
+    std::optional<Number> n = checker.facts().of(*ir).constant;
+    if (!n) return std::nullopt;
+    return stored_value(*n);
+  }
+
+  // A constant's value as IR constants hold it: integers exactly (nullopt if a double
+  // cannot), reals as computed.
+  static std::optional<double> stored_value(const Number& n) {
+    if (!n.integer) return n.r;
+    const double d = static_cast<double>(n.i);
+    if (d >= 0x1p63 || static_cast<int64_t>(d) != n.i) return std::nullopt;
+    return d;
+  }
 
   // A whole-number literal within [1, max]; reports `what` otherwise.
   std::optional<int> positive_integer(const ast::Expr& e, const std::string& what, int max) {
@@ -302,7 +334,14 @@ class VariantLowerer {
     if (!d.value) {
       error(d.name.location, std::string(kind) + " '" + d.name.text + "' has no value; write " +
                                  kind + " " + d.name.text + " : f32 = 1.0;");
-    } else if (!(value = literal_value(*d.value))) {
+    } else if (bool is_constant; std::optional<Number> n = checked_constant(*d.value, &is_constant)) {
+      // A param is an f32 at launch: an integer beyond a double's exact range is stored
+      // as the f32 it becomes, which a double holds exactly.
+      value = d.is_const ? stored_value(*n) : stored_value(*n).value_or(n->real());
+      if (!value)
+        error(d.value->location, "the value of const '" + d.name.text + "' is " + std::to_string(n->i) +
+                                     ", an integer beyond 2^53 that attnjit cannot hold exactly");
+    } else if (!is_constant) {
       error(d.value->location, "the value of " + std::string(kind) + " '" + d.name.text +
                                    "' must be a constant number (e.g. 50.0), not " + quoted(*d.value));
     }
@@ -392,8 +431,8 @@ class VariantLowerer {
     }
     const ast::Expr& q = *value.operands[0];
     const ast::Expr& kv = *value.operands[1];
-    auto q_heads = positive_integer(q, "the number of q heads", 1 << 16);
-    auto kv_heads = positive_integer(kv, "the number of kv heads", 1 << 16);
+    auto q_heads = positive_integer(q, "the number of q heads", kMaxHeads);
+    auto kv_heads = positive_integer(kv, "the number of kv heads", kMaxHeads);
     if (!q_heads || !kv_heads) return;
     if (*q_heads % *kv_heads != 0) {
       error(kv.location, "q heads (" + std::to_string(*q_heads) + ") must be a multiple of kv heads (" +
@@ -530,13 +569,15 @@ class VariantLowerer {
   }
 
   void lower_scale(const ast::Expr& value) {
-    std::optional<double> scale = literal_value(value);
-    if (!scale || *scale <= 0) {
+    bool is_constant = false;
+    std::optional<Number> scale = checked_constant(value, &is_constant);
+    if (is_constant && !scale) return;  // reported by the numeric checks
+    if (!scale || !(scale->real() > 0)) {
       error(value.location, "scale must be a positive number (default 1/sqrt(head_dim)), not " +
                                 quoted(value));
       return;
     }
-    variant_.scale = *scale;
+    variant_.scale = stored_value(*scale).value_or(scale->real());
   }
 
   void lower_lse(const ast::Expr& value) {
@@ -589,7 +630,15 @@ class VariantLowerer {
   }
 
   // --- expressions (null after a reported error) ---------------------------------------
+  // Every node is checked against the numeric rules as soon as it is built, so each
+  // problem is reported once, in source order, even under a parent that fails.
   ExprRef lower_expr(const ast::Expr& e, Context context) {
+    ExprRef node = lower_node(e, context);
+    if (node) numbers_->check(node);
+    return node;
+  }
+
+  ExprRef lower_node(const ast::Expr& e, Context context) {
     switch (e.kind) {
       case ast::ExprKind::number: return make_constant(e.number, e.location);
       case ast::ExprKind::name: return lower_name(e, context);
@@ -728,14 +777,6 @@ class VariantLowerer {
     bool ok = expect_type(lhs, lhs_ast, want, op);
     ok = expect_type(rhs, rhs_ast, want, op) && ok;
     if (!ok) return nullptr;
-    if (e.binary_op == ast::BinaryOp::div || e.binary_op == ast::BinaryOp::mod) {
-      std::optional<double> divisor = constant_value(rhs_ast, true);
-      if (divisor && *divisor == 0) {
-        error(rhs_ast.location, e.binary_op == ast::BinaryOp::div ? "division by zero"
-                                                                  : "remainder (%) by zero");
-        return nullptr;
-      }
-    }
     return make_binary(op_of(e.binary_op), lhs, rhs, e.location);
   }
 
@@ -846,12 +887,12 @@ class VariantLowerer {
     auto args = lower_number_args(e, context);
     if (!args) return nullptr;
     const ast::Expr& cap_ast = *e.args[0].value;
-    if (std::optional<double> cap = constant_value(cap_ast, true); cap && *cap == 0) {
+    ExprRef cap = (*args)[0];
+    if (const std::optional<Number>& value = numbers_->facts().of(*cap).constant; value && value->real() == 0) {
       error(cap_ast.location, "softcap(0) divides by zero; the cap must be nonzero");
       return nullptr;
     }
     SourceLocation at = e.location;
-    ExprRef cap = (*args)[0];
     auto scaled = make_binary(Op::div, make_builtin(Builtin::score, at), cap, at);
     return make_binary(Op::mul, cap, make_call("tanh", {scaled}, at), at);
   }
@@ -898,6 +939,9 @@ class VariantLowerer {
   std::map<std::string, SourceLocation> first_setting_;
   SourceLocation kv_scale_location_;  // the kv type's scale qualifier
   std::set<std::string> limit_reported_;  // kinds ("param", "input") already over their limit
+  ConstValues consts_;                    // consts with valid values, for the numeric checks
+  int heads_q_ = 0, heads_kv_ = 0;        // from the heads statement, 0 if it is unusable
+  std::unique_ptr<NumberChecker> numbers_;
 };
 
 }  // namespace

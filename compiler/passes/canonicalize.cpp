@@ -3,6 +3,7 @@
 #include <cmath>
 #include <map>
 
+#include "compiler/ir/numeric.h"
 #include "compiler/support/diagnostics.h"
 
 namespace attnjit::passes {
@@ -10,51 +11,8 @@ namespace attnjit::passes {
 namespace {
 
 using ir::ExprRef;
+using ir::Number;
 using ir::Op;
-
-double evaluate_call(const std::string& f, const std::vector<double>& x) {
-  if (f == "tanh") return std::tanh(x[0]);
-  if (f == "exp") return std::exp(x[0]);
-  if (f == "exp2") return std::exp2(x[0]);
-  if (f == "log") return std::log(x[0]);
-  if (f == "sqrt") return std::sqrt(x[0]);
-  if (f == "abs") return std::fabs(x[0]);
-  if (f == "min") return std::fmin(x[0], x[1]);
-  return std::fmax(x[0], x[1]);
-}
-
-// Arithmetic on two constants; nullopt where folding would change behaviour
-// (division or remainder by zero) or leave the finite numbers.
-std::optional<double> fold_arithmetic(Op op, double a, double b) {
-  double r = 0;
-  switch (op) {
-    case Op::add: r = a + b; break;
-    case Op::sub: r = a - b; break;
-    case Op::mul: r = a * b; break;
-    case Op::div:
-      if (b == 0) return std::nullopt;
-      r = a / b;
-      break;
-    case Op::mod:  // C fmod: the result has the sign of the left operand
-      if (b == 0) return std::nullopt;
-      r = std::fmod(a, b);
-      break;
-    default: return std::nullopt;
-  }
-  if (!std::isfinite(r)) return std::nullopt;
-  return r;
-}
-
-bool fold_comparison(Op op, double a, double b) {
-  switch (op) {
-    case Op::lt: return a < b;
-    case Op::le: return a <= b;
-    case Op::gt: return a > b;
-    case Op::ge: return a >= b;
-    case Op::eq: return a == b;
-    default: return a != b;
-  }
-}
 
 bool is_value(const ExprRef& e, double v) {
   double x;
@@ -66,55 +24,189 @@ bool is_bool(const ExprRef& e, bool v) {
   return ir::is_constant(e, &x) && e->type == ir::ValueType::boolean && (x != 0) == v;
 }
 
+std::optional<Number> constant_number(const ExprRef& e) {
+  double x;
+  if (!ir::is_constant(e, &x) || e->type != ir::ValueType::number) return std::nullopt;
+  return Number::of_constant(x);
+}
+
+// The constant node for a folded value, where one exists: a finite real, or an integer
+// a double holds exactly (IR constants are doubles; a larger integer stays unfolded).
+ExprRef constant_node(const std::optional<Number>& n, SourceLocation at) {
+  if (!n) return nullptr;
+  if (!n->integer) return std::isfinite(n->r) ? ir::make_constant(n->r, at) : nullptr;
+  const double d = static_cast<double>(n->i);
+  if (d >= 0x1p63 || static_cast<int64_t>(d) != n->i) return nullptr;
+  return ir::make_constant(d, at);
+}
+
+// Whether an operator's operands decide, by their classes, how it computes (exact
+// integer or f32 real): arithmetic, comparisons, min/max/abs and select's branches.
+bool is_comparison(Op op) {
+  return op == Op::lt || op == Op::le || op == Op::gt || op == Op::ge || op == Op::eq || op == Op::ne;
+}
+
+bool class_sensitive(const ir::Expr& e) {
+  switch (e.op) {
+    case Op::neg: case Op::add: case Op::sub: case Op::mul: case Op::mod:
+    case Op::lt: case Op::le: case Op::gt: case Op::ge: case Op::eq: case Op::ne:
+    case Op::select: return true;
+    case Op::call: {
+      const ir::MathFunction* f = ir::find_function(e.name);
+      return f && f->keeps_integers();
+    }
+    default: return false;
+  }
+}
+
+// A canonical subexpression. Folding may turn a real subexpression into a whole
+// constant (4 / 2 -> 2), which reads as an integer; where that would change how the
+// parent computes (q_pos < 4 / 2 compares in f32, q_pos < 2 exactly), the parent uses
+// `unfolded`, the same subexpression before its final fold.
+struct Canon {
+  ExprRef value;
+  ExprRef unfolded;              // set only when `value` is such a whole constant
+  std::optional<Number> number;  // a constant's value, in the class of the original node
+};
+
 class Canonicalizer {
  public:
-  explicit Canonicalizer(const std::vector<ir::ScalarParam>& params) {
-    for (const ir::ScalarParam& p : params)
-      if (p.is_const) consts_[p.name] = p.default_value;
-  }
+  Canonicalizer(const ExprRef& root, const std::vector<ir::ScalarParam>& params)
+      : consts_(const_values(params)), original_(root, {0, 0, &consts_}), rewritten_(ir::NumericEnv{}) {}
 
-  ExprRef run(const ExprRef& e) {
-    if (!e) return nullptr;
+  ExprRef run(const ExprRef& e) { return e ? visit(e).value : nullptr; }
+
+ private:
+  Canon visit(const ExprRef& e) {
     switch (e->op) {
       case Op::constant:
+        if (e->type == ir::ValueType::number) return {e, nullptr, Number::of_constant(e->value)};
+        return {e, nullptr, std::nullopt};
       case Op::builtin:
-      case Op::input: return e;
+      case Op::input: return {e, nullptr, std::nullopt};
       case Op::param: {
         auto it = consts_.find(e->name);
-        return it == consts_.end() ? e : ir::make_constant(it->second, e->location);
+        if (it == consts_.end()) return {e, nullptr, std::nullopt};
+        return {ir::make_constant(it->second, e->location), nullptr, Number::of_constant(it->second)};
       }
+      default: break;
+    }
+    std::vector<Canon> operands;
+    for (const ExprRef& a : e->args) operands.push_back(visit(a));
+    std::vector<ExprRef> args;
+    for (const Canon& c : operands) args.push_back(c.value);
+    if (class_sensitive(*e) && integer_mode(*e, args) != original_mode(*e)) {
+      for (size_t k = 0; k < args.size(); ++k)
+        if (operands[k].unfolded) args[k] = operands[k].unfolded;
+    }
+    if (is_comparison(e->op) && operands[0].number && operands[1].number)
+      return {ir::make_bool(ir::compare(e->op, *operands[0].number, *operands[1].number), e->location),
+              nullptr, std::nullopt};
+    std::optional<Number> folded = fold(*e, operands);
+    ExprRef simplified = nullptr;
+    if (folded) simplified = constant_node(folded, e->location);
+    if (!simplified) simplified = simplify(e, args);
+    // `folded` travels up even where no constant node can hold it (an integer beyond
+    // 2^53), so an enclosing fold stays exact: 2^53 + 1 - 2^53 is 1.
+    if (e->type != ir::ValueType::number || is_integer(simplified) == original_.is_integer(*e))
+      return {simplified, nullptr, folded};
+    ExprRef rebuilt = rebuild(e, args);
+    if (simplified->op == Op::constant) return {simplified, rebuilt, folded};
+    return {rebuilt, nullptr, std::nullopt};  // an identity that would change the class: keep the node
+  }
+
+  // The value of a number node whose operands are constants, under the numeric rules
+  // and the operands' original classes. Never inf or NaN, never a division or
+  // remainder by zero (the checks reject those in variant files; IR built in code
+  // keeps them unfolded).
+  std::optional<Number> fold(const ir::Expr& e, const std::vector<Canon>& operands) const {
+    if (e.type != ir::ValueType::number) return std::nullopt;
+    if (e.op == Op::select) {
+      double c;
+      if (!ir::is_constant(operands[0].value, &c)) return std::nullopt;
+      const std::optional<Number>& chosen = operands[c != 0 ? 1 : 2].number;
+      // A real select of an integer branch is that integer as a real.
+      if (chosen && chosen->integer && !original_.is_integer(e)) return Number::of_real(chosen->real());
+      return chosen;
+    }
+    for (const Canon& c : operands)
+      if (!c.number) return std::nullopt;
+    std::optional<Number> n;
+    switch (e.op) {
+      case Op::neg: n = ir::arithmetic(Op::neg, *operands[0].number); break;
+      case Op::add: case Op::sub: case Op::mul: case Op::div: case Op::mod:
+        if (operands[1].number->real() == 0) return std::nullopt;
+        n = ir::arithmetic(e.op, *operands[0].number, *operands[1].number);
+        break;
+      case Op::call: {
+        const ir::MathFunction* f = ir::find_function(e.name);
+        if (!f) return std::nullopt;
+        std::vector<Number> values;
+        for (const Canon& c : operands) values.push_back(*c.number);
+        n = ir::call_function(*f, values);
+        break;
+      }
+      default: return std::nullopt;
+    }
+    if (n && !n->integer && !std::isfinite(n->r)) return std::nullopt;
+    return n;
+  }
+
+  bool is_integer(const ExprRef& e) {
+    rewritten_.add(e);
+    return rewritten_.is_integer(*e);
+  }
+
+  // Whether the node computes on integers, given these operands.
+  bool integer_mode(const ir::Expr& e, const std::vector<ExprRef>& args) {
+    for (size_t k = e.op == Op::select ? 1 : 0; k < args.size(); ++k)
+      if (args[k]->type == ir::ValueType::number && !is_integer(args[k])) return false;
+    return true;
+  }
+  bool original_mode(const ir::Expr& e) const {
+    for (size_t k = e.op == Op::select ? 1 : 0; k < e.args.size(); ++k)
+      if (e.args[k]->type == ir::ValueType::number && !original_.is_integer(*e.args[k])) return false;
+    return true;
+  }
+
+  static ExprRef rebuild(const ExprRef& e, const std::vector<ExprRef>& args) {
+    switch (e->op) {
       case Op::neg:
-      case Op::logical_not: return unary(e, run(e->args[0]));
-      case Op::call: return call(e);
-      case Op::select: return select(e, run(e->args[0]), run(e->args[1]), run(e->args[2]));
-      default: return binary(e, run(e->args[0]), run(e->args[1]));
+      case Op::logical_not: return ir::make_unary(e->op, args[0], e->location);
+      case Op::call: return ir::make_call(e->name, args, e->location);
+      case Op::select: return ir::make_select(args[0], args[1], args[2], e->location);
+      default: return ir::make_binary(e->op, args[0], args[1], e->location);
     }
   }
 
- private:
-  ExprRef unary(const ExprRef& e, const ExprRef& x) {
-    double v;
+  ExprRef simplify(const ExprRef& e, const std::vector<ExprRef>& args) {
+    switch (e->op) {
+      case Op::neg:
+      case Op::logical_not: return unary(e, args[0]);
+      case Op::call: return ir::make_call(e->name, args, e->location);
+      case Op::select: return select(e, args[0], args[1], args[2]);
+      default: return binary(e, args[0], args[1]);
+    }
+  }
+
+  static ExprRef unary(const ExprRef& e, const ExprRef& x) {
     if (e->op == Op::neg) {
-      if (ir::is_constant(x, &v)) return ir::make_constant(-v, e->location);
       if (x->op == Op::neg) return x->args[0];
     } else {
+      double v;
       if (ir::is_constant(x, &v)) return ir::make_bool(v == 0, e->location);
       if (x->op == Op::logical_not) return x->args[0];
     }
     return ir::make_unary(e->op, x, e->location);
   }
 
-  ExprRef binary(const ExprRef& e, const ExprRef& a, const ExprRef& b) {
-    double x, y;
-    bool constants = ir::is_constant(a, &x) && ir::is_constant(b, &y);
+  static ExprRef binary(const ExprRef& e, const ExprRef& a, const ExprRef& b) {
     switch (e->op) {
       case Op::add:
       case Op::sub:
       case Op::mul:
       case Op::div:
       case Op::mod:
-        if (constants)
-          if (auto r = fold_arithmetic(e->op, x, y)) return ir::make_constant(*r, e->location);
         if ((e->op == Op::add || e->op == Op::sub) && is_value(b, 0)) return a;
         if (e->op == Op::add && is_value(a, 0)) return b;
         if ((e->op == Op::mul || e->op == Op::div) && is_value(b, 1)) return a;
@@ -144,26 +236,12 @@ class Canonicalizer {
     return nullptr;
   }
 
+  // Comparisons fold on the constants' values; the operands here already compute as
+  // the original ones did (visit() restored any that would not).
   static ExprRef binary_or_fold(Op op, const ExprRef& a, const ExprRef& b, SourceLocation at) {
-    double x, y;
-    if (ir::is_constant(a, &x) && ir::is_constant(b, &y))
-      return ir::make_bool(fold_comparison(op, x, y), at);
+    const std::optional<Number> x = constant_number(a), y = constant_number(b);
+    if (x && y) return ir::make_bool(ir::compare(op, *x, *y), at);
     return ir::make_binary(op, a, b, at);
-  }
-
-  ExprRef call(const ExprRef& e) {
-    std::vector<ExprRef> args;
-    std::vector<double> values;
-    for (const ExprRef& a : e->args) {
-      args.push_back(run(a));
-      double v;
-      if (ir::is_constant(args.back(), &v)) values.push_back(v);
-    }
-    if (values.size() == args.size()) {
-      double r = evaluate_call(e->name, values);
-      if (std::isfinite(r)) return ir::make_constant(r, e->location);
-    }
-    return ir::make_call(e->name, std::move(args), e->location);
   }
 
   static ExprRef select(const ExprRef& e, const ExprRef& c, const ExprRef& t, const ExprRef& f) {
@@ -173,13 +251,22 @@ class Canonicalizer {
     return ir::make_select(c, t, f, e->location);
   }
 
-  std::map<std::string, double> consts_;
+  static ir::ConstValues const_values(const std::vector<ir::ScalarParam>& params) {
+    ir::ConstValues values;
+    for (const ir::ScalarParam& p : params)
+      if (p.is_const) values[p.name] = p.default_value;
+    return values;
+  }
+
+  ir::ConstValues consts_;
+  ir::NumericFacts original_;   // classes of the input's nodes (consts by their values)
+  ir::NumericFacts rewritten_;  // classes of the nodes built here
 };
 
 }  // namespace
 
 ir::ExprRef canonicalize_expr(const ir::ExprRef& e, const std::vector<ir::ScalarParam>& params) {
-  return Canonicalizer(params).run(e);
+  return Canonicalizer(e, params).run(e);
 }
 
 ir::Variant canonicalize(const ir::Variant& variant) {
@@ -190,7 +277,9 @@ ir::Variant canonicalize(const ir::Variant& variant) {
   out.mask = canonicalize_expr(variant.mask, variant.params);
   if (is_bool(out.mask, true)) out.mask = nullptr;
   std::erase_if(out.params, [](const ir::ScalarParam& p) { return p.is_const; });
-  if (out.scale && out.head_dim > 0 && *out.scale == 1.0 / std::sqrt(static_cast<double>(out.head_dim)))
+  // Kernels compute with the f32 scale: one equal to the default there is the default.
+  if (out.scale && out.head_dim > 0 &&
+      ir::round_f32(*out.scale) == ir::round_f32(1.0 / std::sqrt(static_cast<double>(out.head_dim))))
     out.scale.reset();
   return out;
 }

@@ -2,7 +2,10 @@
 // Canonical form of a variant: equal meaning should give equal IR, so equivalent
 // spellings share one kernel and one cache entry.
 //  - const params are substituted by their values and dropped from `params`;
-//  - constant subexpressions are folded (never into inf or NaN, never x/0);
+//  - constant subexpressions are folded by the DSL's numeric rules (compiler/ir/numeric.h:
+//    integers exactly, reals rounded to f32), never into inf or NaN, never x/0, and
+//    never so that a subexpression changes between integer and real arithmetic
+//    (q_pos < 4 / 2 compares in f32 and stays that way);
 //  - identities go: x + 0, x - 0, x * 1, x / 1, --x, !!x, true && x, false || x, and
 //    select with a constant condition or equal branches;
 //  - `a > b` becomes `b < a` and `a >= b` becomes `b <= a`;

@@ -4,62 +4,19 @@
 #include <cmath>
 #include <optional>
 
+#include "compiler/ir/numeric.h"
+
 namespace attnjit::passes {
 
 namespace {
 
 using ir::ExprRef;
 using ir::Op;
+using ir::WideInt;
 
-// a*q_pos + b*kv_pos + c
-struct Linear {
-  long long q = 0;
-  long long kv = 0;
-  double c = 0;
-};
-
-// Coefficients beyond this are certainly not +-1 and are not worth tracking.
-constexpr long long kCoefficientLimit = 1 << 20;
-// Offsets that convert to long long exactly and leave room for +-1 adjustments.
-constexpr double kOffsetLimit = 4.0e18;
-
-std::optional<Linear> linearize(const ExprRef& e) {
-  switch (e->op) {
-    case Op::constant: return Linear{0, 0, e->value};
-    case Op::builtin:
-      if (e->builtin == ir::Builtin::q_pos) return Linear{1, 0, 0};
-      if (e->builtin == ir::Builtin::kv_pos) return Linear{0, 1, 0};
-      return std::nullopt;
-    case Op::neg: {
-      auto x = linearize(e->args[0]);
-      if (!x) return std::nullopt;
-      return Linear{-x->q, -x->kv, -x->c};
-    }
-    case Op::add:
-    case Op::sub: {
-      auto a = linearize(e->args[0]);
-      auto b = linearize(e->args[1]);
-      if (!a || !b) return std::nullopt;
-      long long s = e->op == Op::add ? 1 : -1;
-      return Linear{a->q + s * b->q, a->kv + s * b->kv, a->c + s * b->c};
-    }
-    case Op::mul: {
-      // Only a whole-number constant times a linear form stays linear with integer
-      // coefficients.
-      double k;
-      const ExprRef* other = nullptr;
-      if (ir::is_constant(e->args[0], &k)) other = &e->args[1];
-      else if (ir::is_constant(e->args[1], &k)) other = &e->args[0];
-      if (!other || k != std::floor(k) || std::fabs(k) > kCoefficientLimit) return std::nullopt;
-      auto x = linearize(*other);
-      if (!x || std::llabs(x->q) > kCoefficientLimit || std::llabs(x->kv) > kCoefficientLimit)
-        return std::nullopt;
-      long long n = static_cast<long long>(k);
-      return Linear{n * x->q, n * x->kv, k * x->c};
-    }
-    default: return std::nullopt;
-  }
-}
+// Below this magnitude every integer is an exact f32, so comparing an integer with a
+// real constant in f32 (the DSL's rule) decides exactly as comparing the two numbers.
+constexpr double kExactF32Integers = 16777216.0;  // 2^24
 
 Op mirrored(Op op) {
   switch (op) {
@@ -71,32 +28,68 @@ Op mirrored(Op op) {
   }
 }
 
-// Bounds on d = kv_pos - q_pos implied by one conjunct; false if it is not of the form.
-bool absorb(const ExprRef& conjunct, std::optional<long long>* lower, std::optional<long long>* upper) {
-  Op op = conjunct->op;
-  if (op != Op::lt && op != Op::le && op != Op::gt && op != Op::ge && op != Op::eq) return false;
-  auto a = linearize(conjunct->args[0]);
-  auto b = linearize(conjunct->args[1]);
-  if (!a || !b) return false;
-  // lhs - rhs = q*q_pos + kv*kv_pos + c  (op)  0
-  Linear diff{a->q - b->q, a->kv - b->kv, a->c - b->c};
-  if (diff.kv == -1 && diff.q == 1) {
-    diff = Linear{-diff.q, -diff.kv, -diff.c};
-    op = mirrored(op);
+// d = kv_pos - q_pos compared with whole + (fraction ? a number in (0, 1) : 0).
+struct Threshold {
+  WideInt whole = 0;
+  bool fraction = false;
+};
+
+// `conjunct` as `d (op) threshold`; false if it is not of that form. Integer sides are
+// linear forms in the positions (NumericFacts); a real side must be a constant.
+bool as_difference_bound(const ir::Expr& conjunct, const ir::NumericFacts& facts, Op* op,
+                         Threshold* t) {
+  *op = conjunct.op;
+  if (*op != Op::lt && *op != Op::le && *op != Op::gt && *op != Op::ge && *op != Op::eq) return false;
+  const ir::NodeFacts& a = facts.of(*conjunct.args[0]);
+  const ir::NodeFacts& b = facts.of(*conjunct.args[1]);
+  ir::PositionLinear form;  // form (op) real, real given below
+  std::optional<double> real;
+  if (a.integer && b.integer) {
+    if (!a.linear || !b.linear) return false;
+    form = {a.linear->q - b.linear->q, a.linear->kv - b.linear->kv, a.linear->c - b.linear->c};
+    real = 0.0;
+  } else {
+    // One integer side against a real constant, compared in f32.
+    const bool left = a.integer;
+    const ir::NodeFacts& integer_side = left ? a : b;
+    const ir::NodeFacts& real_side = left ? b : a;
+    if (!integer_side.integer || !integer_side.linear || !real_side.constant || real_side.constant->integer)
+      return false;
+    const double c = real_side.constant->real();
+    if (!(std::fabs(c) < kExactF32Integers)) return false;
+    form = *integer_side.linear;
+    real = c;
+    if (!left) *op = mirrored(*op);
   }
-  if (diff.kv != 1 || diff.q != -1) return false;
-  // Now d + c (op) 0, i.e. d (op) x with d an integer.
-  double x = -diff.c;
-  if (!std::isfinite(x) || std::fabs(x) > kOffsetLimit) return false;
-  auto whole = [](double v) { return static_cast<long long>(v); };
+  // form = s * d + k with s = +-1; then d (op) (real - k) / s.
+  if (form.kv == -1 && form.q == 1) {
+    form = {-form.q, -form.kv, -form.c};
+    *real = -*real;
+    *op = mirrored(*op);
+  }
+  if (form.kv != 1 || form.q != -1) return false;
+  // d (op) real - c, split into a whole part and whether a fraction remains.
+  const double floor_part = std::floor(*real);
+  t->whole = static_cast<WideInt>(floor_part) - form.c;
+  t->fraction = *real != floor_part;
+  return true;
+}
+
+// Bounds on d implied by one conjunct; false if it is not of the form.
+bool absorb(const ir::Expr& conjunct, const ir::NumericFacts& facts, std::optional<WideInt>* lower,
+            std::optional<WideInt>* upper) {
+  Op op;
+  Threshold t;
+  if (!as_difference_bound(conjunct, facts, &op, &t)) return false;
+  const WideInt ceiling = t.whole + (t.fraction ? 1 : 0);
   switch (op) {
-    case Op::le: *upper = whole(std::floor(x)); break;
-    case Op::lt: *upper = whole(std::ceil(x)) - 1; break;
-    case Op::ge: *lower = whole(std::ceil(x)); break;
-    case Op::gt: *lower = whole(std::floor(x)) + 1; break;
-    default:  // eq: an empty band when x is not a whole number
-      *lower = whole(std::ceil(x));
-      *upper = whole(std::floor(x));
+    case Op::le: *upper = t.whole; break;
+    case Op::lt: *upper = ceiling - 1; break;
+    case Op::ge: *lower = ceiling; break;
+    case Op::gt: *lower = t.whole + 1; break;
+    default:  // eq: an empty band when the threshold is not a whole number
+      *lower = ceiling;
+      *upper = t.whole;
       break;
   }
   return true;
@@ -111,23 +104,46 @@ void conjuncts(const ExprRef& e, std::vector<ExprRef>* out) {
   }
 }
 
+// d = kv_pos - q_pos never leaves [-kMaxPosition, kMaxPosition] (numeric.h), so a bound
+// beyond it either always holds (no bound) or never does (the nearest impossible
+// offset). Every offset that reaches a kernel therefore fits in 32 bits.
+std::optional<long long> clamp_lower(WideInt v) {
+  if (v <= -ir::kMaxPosition) return std::nullopt;
+  return static_cast<long long>(std::min<WideInt>(v, ir::kMaxPosition + 1));
+}
+std::optional<long long> clamp_upper(WideInt v) {
+  if (v >= ir::kMaxPosition) return std::nullopt;
+  return static_cast<long long>(std::max<WideInt>(v, -ir::kMaxPosition - 1));
+}
+
 }  // namespace
 
 ir::KvBand analyze_mask(const ir::ExprRef& mask) {
   ir::KvBand band;
   if (!mask) return band;
+  const ir::NumericFacts facts(mask, ir::NumericEnv{});
   std::vector<ExprRef> parts;
   conjuncts(mask, &parts);
+  std::optional<WideInt> lowest, highest;
   for (const ExprRef& part : parts) {
-    std::optional<long long> lower, upper;
-    if (!absorb(part, &lower, &upper)) {
+    std::optional<WideInt> lower, upper;
+    if (!absorb(*part, facts, &lower, &upper)) {
       band.exact = false;
       continue;
     }
-    if (lower) band.lower_offset = band.lower_offset ? std::max(*band.lower_offset, *lower) : *lower;
-    if (upper) band.upper_offset = band.upper_offset ? std::min(*band.upper_offset, *upper) : *upper;
+    if (lower) lowest = lowest ? std::max(*lowest, *lower) : *lower;
+    if (upper) highest = highest ? std::min(*highest, *upper) : *upper;
   }
+  if (lowest) band.lower_offset = clamp_lower(*lowest);
+  if (highest) band.upper_offset = clamp_upper(*highest);
   return band;
+}
+
+ir::KvBand clamp_band(const ir::KvBand& band) {
+  ir::KvBand out = band;
+  out.lower_offset = band.lower_offset ? clamp_lower(*band.lower_offset) : std::nullopt;
+  out.upper_offset = band.upper_offset ? clamp_upper(*band.upper_offset) : std::nullopt;
+  return out;
 }
 
 }  // namespace attnjit::passes

@@ -4,15 +4,24 @@
 // validate_variant_values (variant_values.cpp). They live here once so that the
 // messages (`<where>: argument '<name>': expected ..., got ...`) read the same for every
 // kernel kind and a fix to one check reaches every validator.
+#include <climits>
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "compiler/ir/numeric.h"
 #include "runtime/api/tensor.h"
 
 namespace attnjit {
 
 namespace ir { struct Variant; }
+
+// The DSL's builtins are bounded (compiler/ir/numeric.h) and its integer arithmetic is
+// checked against those bounds; the launch checks enforce them. Every tensor extent is
+// at most INT_MAX (ArgumentChecks::rank), so batches, lengths and token counts are; and
+// per-sequence tables (cu_seqlens, seq_lens) are int32, non-decreasing or non-negative.
+static_assert(ir::kMaxSequenceLength == INT_MAX && ir::kMaxBatch == INT_MAX,
+              "the builtins' bounds are those of int extents and int32 tables");
 
 // Kernels load head_dim rows with 16-byte vector loads (cp.async), so every row start
 // must be 16-byte aligned.

@@ -313,6 +313,9 @@ class PagedCheck {
       const int64_t q_len =
           host_integer(cu, (s + 1) * cu.stride(0)) - host_integer(cu, s * cu.stride(0));
       const int64_t len = host_integer(lens, s * lens.stride(0));
+      // A length is a count (int32, so at most ir::kMaxSequenceLength).
+      if (len < 0)
+        c_.fail("seq_lens", fmt::format("seq_lens[{}] >= 0", s), std::to_string(len));
       // The query chunk is the end of its sequence, so the sequence holds it.
       if (len < q_len)
         c_.fail("seq_lens",

@@ -75,6 +75,8 @@ AttentionRows::AttentionRows(const ir::Variant& variant, const RuntimeValues& va
       logits_(static_cast<size_t>(kv.kv_len)),
       visible_(static_cast<size_t>(kv.kv_len)),
       low_(low) {
+  if (variant.mask) mask_.emplace(variant.mask);
+  if (variant.score) score_.emplace(variant.score);
   env_.params = &values_.params;
   env_.arrays = &values_.arrays;
   env_[ir::Builtin::kv_head] = kv_head;
@@ -110,7 +112,7 @@ double AttentionRows::low_logit(int64_t j, double exact) {
     if (var.score) {
       env_[ir::Builtin::kv_pos] = static_cast<double>(j);
       env_[ir::Builtin::score] = x;
-      x = evaluate(*var.score, env_);
+      x = (*score_)(env_);
     }
   }
   return low_->approximate_tanh ? round_relative(x) : x;
@@ -144,15 +146,15 @@ double AttentionRows::row(int q_head, int64_t i, const double* query, double* ou
     bool show = true;
     if (var.mask && !mask_reads_score_ && !forced) {
       env_[ir::Builtin::score] = x;
-      show = evaluate(*var.mask, env_) != 0.0;
+      show = (*mask_)(env_) != 0.0;
     }
     if (show && var.score) {
       env_[ir::Builtin::score] = x;
-      x = evaluate(*var.score, env_);
+      x = (*score_)(env_);
     }
     if (show && var.mask && mask_reads_score_ && !forced) {
       env_[ir::Builtin::score] = x;
-      show = evaluate(*var.mask, env_) != 0.0;
+      show = (*mask_)(env_) != 0.0;
     }
     visible_[j] = show;
     logits_[j] = x;

@@ -6,6 +6,7 @@
 // sinks, ranges and LSE live in one place.
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <vector>
 
 #include "compiler/ir/variant.h"
@@ -91,6 +92,7 @@ class AttentionRows {
   const RuntimeValues& values_;
   SequenceKv kv_;
   bool mask_reads_score_;
+  std::optional<ExprEvaluator> mask_, score_;  // the variant's expressions, classified once
   ExprEnv env_;
   std::vector<double> logits_;
   std::vector<char> visible_;

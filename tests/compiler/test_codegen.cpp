@@ -9,7 +9,10 @@
 #include <unistd.h>
 
 #include "catch.h"
+#include "compiler/backend/nvrtc_compiler.h"
 #include "compiler/codegen/codegen.h"
+#include "compiler/codegen/dialect.h"
+#include "compiler/codegen/render_expr.h"
 #include "compiler/passes/pipeline.h"
 #include "compiler/support/embedded_files.h"
 #include "runtime/api/engine.h"
@@ -285,4 +288,123 @@ TEST_CASE("the cache key changes with everything that changes the binary", "[cod
   CHECK(cache_key(src, {"-b"}, "13.0", "sm_90") != base);
   CHECK(cache_key(src, {"-a"}, "12.8", "sm_90") != base);
   CHECK(cache_key(src, {"-a"}, "13.0", "sm_80") != base);
+}
+
+namespace {
+
+// The rendered score or mask of a one-variant DSL text (heads 8 / 2).
+std::string rendered(const std::string& key, const std::string& expr,
+                     const std::string& declarations = "") {
+  ir::Variant v = variant_from("variant r { heads = 8 / 2; head_dim = 64; q = bf16; kv = bf16; "
+                               "out = bf16; kv_cache = contiguous; " + declarations + " " + key +
+                               " = " + expr + "; }");
+  const ir::ExprRef& e = key == "mask" ? v.mask : v.score;
+  REQUIRE(e != nullptr);
+  auto text = render_expr(e, key == "mask" ? ExprRole::mask : ExprRole::score,
+                          dialect_for(Vendor::cuda), v);
+  REQUIRE(text.ok());
+  return *text;
+}
+
+bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+}  // namespace
+
+TEST_CASE("integer widths follow the ranges: int where 32 bits suffice, else long long",
+          "[codegen][numeric]") {
+  // q_pos * 65536 needs 48 bits; the remainder of it fits but is computed in 64.
+  CHECK(rendered("mask", "causal && (q_pos * 65536 + kv_pos) % 7 != 0") ==
+        "((kv_pos <= q_pos) && ((((static_cast<long long>(q_pos) * 65536LL) + "
+        "static_cast<long long>(kv_pos)) % 7LL) != 0LL))");
+  CHECK(rendered("mask", "kv_pos % 3 != 1") == "((kv_pos % 3) != 1)");
+  CHECK(rendered("mask", "q_pos - kv_pos < 4096") == "((q_pos - kv_pos) < 4096)");
+  // A constant beyond 32 bits makes its comparison 64-bit.
+  CHECK(rendered("mask", "q_pos - kv_pos <= 3000000000 && kv_head == 0") ==
+        "((static_cast<long long>((q_pos - kv_pos)) <= 3000000000LL) && (kv_head == 0))");
+  CHECK(rendered("mask", "q_pos + kv_pos < 5") ==
+        "((static_cast<long long>(q_pos) + static_cast<long long>(kv_pos)) < 5LL)");
+  // 64-bit min, max and abs take their long long overloads.
+  const std::string wide = rendered("mask", "min(q_pos * 4, 3000000000) + abs(kv_pos - 4000000000) > max(kv_len, 1) * 2");
+  CHECK(has(wide, "min((static_cast<long long>(q_pos) * 4LL), 3000000000LL)"));
+  CHECK(has(wide, "llabs((static_cast<long long>(kv_pos) - 4000000000LL))"));
+  CHECK(has(wide, "max(kv_len, 1)"));
+  // The most negative integers have no literal of their own.
+  // (-9223372036854775807 reads as the double -2^63, the most negative integer.)
+  CHECK(rendered("mask", "kv_pos + -9223372036854775807 < q_pos") ==
+        "((static_cast<long long>(kv_pos) + (-9223372036854775807LL - 1)) < static_cast<long long>(q_pos))");
+  // Integer scores: exact, then one conversion to float.
+  CHECK(rendered("score", "score + (q_pos * 65536 + kv_pos) % 7") ==
+        "(score + static_cast<float>((((static_cast<long long>(q_pos) * 65536LL) + "
+        "static_cast<long long>(kv_pos)) % 7LL)))");
+}
+
+TEST_CASE("masks compute reals with correctly rounded, unfused operations", "[codegen][numeric]") {
+  // Exact conversions and __f*_rn in masks, so a tie decides as in the reference.
+  CHECK(rendered("mask", "kv_pos <= q_pos / 3") ==
+        "(static_cast<float>(kv_pos) <= __fdiv_rn(static_cast<float>(q_pos), 3.0f))");
+  CHECK(rendered("mask", "kv_pos * 0.5 + 1.5 < q_pos - sqrt(q_len)") ==
+        "(__fadd_rn(__fmul_rn(static_cast<float>(kv_pos), 0.5f), 1.5f) < "
+        "__fsub_rn(static_cast<float>(q_pos), __fsqrt_rn(static_cast<float>(q_len))))");
+  CHECK(rendered("mask", "kv_pos < q_pos / w", "param w : f32 = 3;") ==
+        "(static_cast<float>(kv_pos) < __fdiv_rn(static_cast<float>(q_pos), args.params[0]))");
+  // Scores keep the fast forms: a reciprocal for a constant divisor, float positions.
+  CHECK(rendered("score", "score / 3 + (kv_pos - q_pos)") ==
+        "((score * (1.0f / 3.0f)) + (at.kv_pos_f - at.q_pos_f))");
+  // ... but not where float positions would round the integers away.
+  CHECK(rendered("score", "score + (kv_pos + 3000000000 - 3000000000)") ==
+        "(score + static_cast<float>(((static_cast<long long>(kv_pos) + 3000000000LL) - 3000000000LL)))");
+}
+
+TEST_CASE("band constants stay within 32 bits: wider windows are no bound", "[codegen][numeric]") {
+  const char* head = "heads = 4 / 4; head_dim = 64; q = bf16; kv = bf16; out = bf16; kv_cache = contiguous; ";
+  for (const char* mask : {"causal && window(4294967296)", "causal && window(1e18)",
+                           "causal && q_pos - kv_pos < 2147483647"}) {
+    INFO(mask);
+    auto src = render_kernel(spec_for(variant_from(std::string("variant w { ") + head + "mask = " + mask + "; }"), "sm_90"));
+    REQUIRE(src.ok());
+    CHECK(has(src->text, "kHasLowerBand = false"));
+    CHECK(has(src->text, "kHasUpperBand = true"));
+    CHECK(has(src->text, "kBandIsExact = true"));
+  }
+  auto never = render_kernel(spec_for(variant_from(std::string("variant n { ") + head +
+                                                   "mask = kv_pos >= q_pos + 3000000000; }"), "sm_90"));
+  REQUIRE(never.ok());
+  CHECK(has(never->text, "kLowerOffset = 2147483647;"));
+  // A band built in code is clamped the same way.
+  ir::Variant v = variant_from(std::string("variant c { ") + head + "mask = causal; }");
+  v.band.upper_offset = -5000000000LL;
+  v.band.lower_offset = -5000000000LL;
+  auto clamped = render_kernel(spec_for(v, "sm_90"));
+  REQUIRE(clamped.ok());
+  CHECK(has(clamped->text, "kUpperOffset = -2147483647;"));
+  CHECK(has(clamped->text, "kHasLowerBand = false"));
+}
+
+TEST_CASE("every numeric construct compiles without an NVRTC warning", "[codegen][nvrtc][numeric]") {
+  auto nvrtc = NvrtcCompiler::open();
+  REQUIRE(nvrtc.ok());
+  const char* head = "heads = 8 / 2; head_dim = 64; q = bf16; kv = bf16; out = bf16; kv_cache = contiguous; ";
+  const char* variants[] = {
+      "mask = causal && (q_pos * 65536 + kv_pos) % 7 != 0;",
+      "mask = causal && window(4294967296) && kv_head == 0;",
+      "mask = causal && window(1e18);",
+      "mask = kv_pos >= q_pos + 3000000000 || kv_pos < 3;",
+      "mask = kv_pos <= q_pos / 3 && kv_pos * 0.5 + 1e-40 < sqrt(q_len) * 100 + q_pos;",
+      "mask = q_pos % (kv_head + 1) == 0 || kv_pos % kv_len + -9223372036854775807 > q_pos;",
+      "mask = min(q_pos * 4, 3000000000) + abs(kv_pos - 4000000000) > max(kv_len, 1) * 2 + seq;",
+      "mask = select(q_head < 4, q_pos * 3000000000, -kv_pos) < 2 * 3000000000 + kv_pos;",
+      "score = score * 1e30 * 1e30 + (q_pos * 65536 + kv_pos) % 7 + q_pos / 3000000000; mask = causal;",
+      "score = score + abs(q_pos * 3000000000) % 5 + max(score, 3.4028235e38) * 0; mask = causal;",
+  };
+  for (const char* body : variants) {
+    INFO(body);
+    auto src = render_kernel(spec_for(variant_from(std::string("variant n { ") + head + body + " }"), "sm_90"));
+    REQUIRE(src.ok());
+    CompileOptions options;
+    options.arch = "sm_90";
+    auto artifact = (*nvrtc)->compile(*src, options);
+    INFO((artifact.ok() ? artifact->log : artifact.error().describe()));
+    REQUIRE(artifact.ok());
+    CHECK(artifact->log.find("warning") == std::string::npos);
+  }
 }

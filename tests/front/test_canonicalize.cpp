@@ -68,6 +68,22 @@ TEST_CASE("canonicalize simplifies masks", "[front]") {
   CHECK(canonical_mask("q_pos - kv_pos < w", "const w : f32 = 8;") == "q_pos - kv_pos < 8");
 }
 
+TEST_CASE("canonicalize folds by the numeric rules and keeps integers and reals apart", "[front]") {
+  // Integers fold exactly (a double would lose the 1), reals round to f32.
+  CHECK(canonical_mask("kv_pos < 4503599627370496 * 2 + 1 - 9007199254740992") == "kv_pos < 1");
+  CHECK(canonical_score("score * (1 / 3)") == "score * 0.3333333432674408");
+  CHECK(canonical_score("score + 3000000000 * 3") == "score + 9000000000");
+  // q_pos < 4 / 2 compares in f32 (`/` is real): folding to the integer 2 would make it
+  // an exact comparison, so the division stays; where the class cannot change, it folds.
+  CHECK(canonical_mask("q_pos < 4 / 2") == "q_pos < 4 / 2");
+  CHECK(canonical_mask("kv_pos < q_pos / 1") == "kv_pos < q_pos / 1");
+  CHECK(canonical_mask("q_pos + 0.5 - 0.5 < kv_pos") == "q_pos + 0.5 - 0.5 < kv_pos");
+  CHECK(canonical_score("score * (4 / 2)") == "score * 2");
+  CHECK(canonical_mask("select(1 < 2, q_pos, 0.5) < kv_pos") == "select(true, q_pos, 0.5) < kv_pos");
+  CHECK(canonical_mask("4 / 2 < 3") == "none");
+  CHECK(canonical_mask("16777217 / 1 <= 16777216") == "none");  // f32(16777217) == 16777216
+}
+
 TEST_CASE("canonicalize keeps the default scale implicit", "[front]") {
   CHECK_FALSE(compile_one("scale = 0.125;").scale.has_value());  // 1/sqrt(64)
   CHECK_FALSE(compile_one("scale = 1 / sqrt(64);").scale.has_value());

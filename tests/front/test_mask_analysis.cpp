@@ -88,9 +88,18 @@ TEST_CASE("mask analysis: strict and fractional bounds round to whole positions"
   ir::KvBand band = band_of("kv_pos > q_pos - 10");
   CHECK(band.lower_offset == -9);
   CHECK(band.upper_offset == unbounded);
-  band = band_of("kv_pos <= q_pos + 2.5 && kv_pos >= q_pos - 2.5");
+  // An integer compared with a real constant compares in f32, exactly below 2^24.
+  band = band_of("kv_pos - q_pos <= 2.5 && kv_pos - q_pos >= -2.5");
   CHECK(band.upper_offset == 2);
   CHECK(band.lower_offset == -2);
+  CHECK(band.exact);
+  band = band_of("kv_pos - q_pos < 2.5 && 0.5 < kv_pos - q_pos");
+  CHECK(band.upper_offset == 2);
+  CHECK(band.lower_offset == 1);
+  band = band_of("q_pos - kv_pos == 1.5");  // never
+  REQUIRE(band.lower_offset.has_value());
+  REQUIRE(band.upper_offset.has_value());
+  CHECK(*band.lower_offset > *band.upper_offset);
   band = band_of("kv_pos == q_pos");
   CHECK(band.lower_offset == 0);
   CHECK(band.upper_offset == 0);

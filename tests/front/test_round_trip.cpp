@@ -147,7 +147,7 @@ TEST_CASE("numbers print so that they read back exactly", "[front]") {
   CHECK(ir::format_number(0.1) == "0.1");
   CHECK(ir::format_number(1e20) == "1e+20");
   CHECK(ir::format_number(0.08838834764831845) == "0.08838834764831845");
-  for (double v : {1.0 / 3.0, 0.08838834764831843, 6.02214076e23, 1e-300, 4096.0}) {
+  for (double v : {1.0 / 3.0, 0.08838834764831843, 6.02214076e23, 1e-40, 4096.0}) {
     std::string text = "variant t { heads = 1 / 1; head_dim = 64; q = bf16; kv = bf16; out = bf16; "
                        "param p : f32 = " + ir::format_number(v) + "; }";
     CHECK(lower_text({"<t>", text}).variants.at(0).params.at(0).default_value == v);

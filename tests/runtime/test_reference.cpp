@@ -12,6 +12,7 @@
 
 #include "catch.h"
 #include "compiler/ir/expr.h"
+#include "compiler/ir/numeric.h"
 #include "compiler/ir/variant.h"
 #include "compiler/passes/pipeline.h"
 #include "runtime/reference/cpu_reference.h"
@@ -157,6 +158,9 @@ Problem random_problem(const ir::Variant& var, int batch, int seqlen_q, int seql
 }
 
 // Independent single-row attention: softmax over the keys where logit(j) is finite.
+// A value rounded to f32, as every real operation of a score is.
+double f32(double v) { return ir::round_f32(v); }
+
 std::vector<double> naive_row(const std::vector<double>& logits,
                               const std::vector<std::vector<double>>& values, double* lse) {
   double m = -kInf;
@@ -564,7 +568,9 @@ TEST_CASE("score expressions, params and inputs", "[reference]") {
       for (int j = 0; j <= q_pos; ++j) {
         double dot = 0;
         for (int d = 0; d < 16; ++d) dot += p.q.get({0, i, h, d}) * p.k.get({0, j, h, d});
-        logits.push_back(0.5 * std::tanh(scale * dot / 0.5) + slopes[h] * (j - q_pos));
+        // Each real operation rounds to f32 (the score arrives as an f32 too).
+        const double capped = f32(0.5 * f32(std::tanh(f32(f32(scale * dot) / 0.5))));
+        logits.push_back(f32(capped + f32(slopes[h] * (j - q_pos))));
         std::vector<double> row;
         for (int d = 0; d < 16; ++d) row.push_back(p.v.get({0, j, h, d}));
         values.push_back(row);
@@ -863,7 +869,7 @@ TEST_CASE("a saturating soft-cap bounds every logit", "[reference]") {
     for (int j = 0; j <= i; ++j) {
       double dot = 0;
       for (int d = 0; d < 16; ++d) dot += p.q.get({0, i, 0, d}) * p.k.get({0, j, 0, d});
-      const double x = 0.25 * std::tanh(scale * dot / 0.25);
+      const double x = f32(0.25 * f32(std::tanh(f32(f32(scale * dot) / 0.25))));
       CHECK(std::abs(x) <= 0.25);
       logits.push_back(x);
       std::vector<double> row;
@@ -901,4 +907,102 @@ TEST_CASE("window semantics: window(left) and window(left, right)", "[reference]
   // window(left) alone bounds only the distance back: every later key stays visible.
   rows = keys_of("window(3)");
   for (int i = 0; i < 8; ++i) CHECK(rows[i] == positions(std::max(0, i - 3), 7));
+}
+
+// --- numbers: integers and reals ----------------------------------------------------------
+
+namespace {
+
+// The canonical mask or score of a one-variant DSL text.
+ir::ExprRef expression_of(const std::string& key, const std::string& expr) {
+  ir::Variant var = from_dsl("variant n { heads = 4 / 2; head_dim = 16; q = f32; kv = f32; out = f32;\n"
+                             "  " + key + " = " + expr + "; }");
+  return key == "mask" ? var.mask : var.score;
+}
+
+ExprEnv positions_env(int64_t q_pos, int64_t kv_pos) {
+  ExprEnv env;
+  env[Builtin::q_pos] = static_cast<double>(q_pos);
+  env[Builtin::kv_pos] = static_cast<double>(kv_pos);
+  env[Builtin::q_len] = 1;
+  env[Builtin::kv_len] = static_cast<double>(q_pos + 1);
+  return env;
+}
+
+}  // namespace
+
+TEST_CASE("integer expressions evaluate exactly in 64 bits", "[reference][numeric]") {
+  // q_pos * 65536 passes 2^31 at q_pos 32768; q_pos * q_pos passes 2^53 (where doubles
+  // stop being exact) near 2^27. Both stay exact near the largest position.
+  const ExprEvaluator product(expression_of("score", "score + (q_pos * 65536 + kv_pos) % 7"));
+  const ExprEvaluator square(expression_of("score", "score + (q_pos * q_pos + kv_pos) % 7"));
+  const ExprEvaluator mask(expression_of("mask", "causal && (q_pos * 65536 + kv_pos) % 7 != 0"));
+  int checked = 0;
+  for (int64_t q0 : {int64_t{39990}, int64_t{2147483646} - 20}) {
+    for (int64_t q = q0; q <= q0 + 20; ++q) {
+      for (int64_t kv : {int64_t{0}, int64_t{1}, int64_t{6}, q / 2, q - 3, q}) {
+        ExprEnv env = positions_env(q, kv);
+        env[Builtin::score] = 0.0;
+        const int64_t wide = (q * 65536 + kv) % 7;
+        const int64_t squared = (q * q + kv) % 7;
+        INFO("q_pos " << q << " kv_pos " << kv);
+        CHECK(product(env) == static_cast<double>(wide));
+        CHECK(square(env) == static_cast<double>(squared));
+        CHECK(mask(env) == (kv <= q && wide != 0 ? 1.0 : 0.0));
+        ++checked;
+      }
+    }
+  }
+  CHECK(checked == 2 * 21 * 6);
+  // The exact value, not only its f32: 2^53 + 1 survives.
+  const ir::ExprRef sum = expression_of("score", "score + (q_pos * 4194304 + 1)");
+  const ExprEnv env = positions_env(int64_t{1} << 31, 0);
+  CHECK(evaluate_number(*sum->args[1], env).i == (int64_t{1} << 53) + 1);
+}
+
+TEST_CASE("reals are f32: every operation rounds, overflow gives inf", "[reference][numeric]") {
+  ExprEnv env = positions_env(16777217, 0);
+  env[Builtin::score] = 1.0;
+  // 1e30 * 1e30 overflows f32 (a double would hold 1e60).
+  CHECK(std::isinf(evaluate(*expression_of("score", "score * 1e30 * 1e30"), env)));
+  CHECK(std::isinf(evaluate(*expression_of("score", "score * 1e30 * 1e30 / 1e30"), env)));
+  // An integer meeting a real becomes the nearest f32: 16777217 -> 16777216.
+  CHECK(evaluate(*expression_of("mask", "q_pos / 1 <= 16777216"), env) == 1.0);
+  CHECK(evaluate(*expression_of("mask", "q_pos <= 16777216"), env) == 0.0);
+  // Each step rounds: (1/3) * 3 in f32 is exactly 1.
+  CHECK(evaluate(*expression_of("score", "score * (1 / 3) * 3"), env) == 1.0);
+  // NaN: min and max return the other operand; comparisons (but !=) are false.
+  env[Builtin::score] = std::nan("");
+  CHECK(evaluate(*expression_of("score", "max(score, 2)"), env) == 2.0);
+  CHECK(evaluate(*expression_of("score", "min(3, score)"), env) == 3.0);
+  CHECK(std::isnan(evaluate(*expression_of("score", "score + 1"), env)));
+}
+
+TEST_CASE("real division in a mask decides exact ties as the kernel does", "[reference][numeric]") {
+  // kv_pos <= q_pos / 3: f32 division is correctly rounded, so q_pos = 3k gives k exactly.
+  const ExprEvaluator mask(expression_of("mask", "kv_pos <= q_pos / 3"));
+  for (int64_t k : {int64_t{1}, int64_t{1000}, int64_t{5592405}}) {
+    INFO("k " << k);
+    CHECK(mask(positions_env(3 * k, k)) == 1.0);
+    CHECK(mask(positions_env(3 * k, k + 1)) == 0.0);
+    CHECK(mask(positions_env(3 * k + 2, k + 1)) == 0.0);
+  }
+}
+
+TEST_CASE("a window wider than any sequence is no window", "[reference][numeric]") {
+  for (const char* wide : {"causal && window(4294967296)", "causal && window(1e18)",
+                           "causal && q_pos - kv_pos <= 2147483646"}) {
+    INFO(wide);
+    ir::Variant var = from_dsl("variant w { heads = 1 / 1; head_dim = 16; q = f32; kv = f32; out = f32;\n"
+                               "  mask = " + std::string(wide) + "; }");
+    CHECK_FALSE(var.band.lower_offset.has_value());
+    CHECK(var.band.exact);
+    ir::Variant causal = var;
+    causal.mask = causal_mask();
+    Problem p = random_problem(var, 1, 20, 300, 91);
+    ReferenceResult a = reference_prefill(var, p.args());
+    ReferenceResult b = reference_prefill(causal, p.args());
+    CHECK(a.out == b.out);
+    CHECK(a.lse == b.lse);
+  }
 }

@@ -680,9 +680,14 @@ struct KvRange {
 __device__ __forceinline__ KvRange visible_kv_range(int q_pos_first, int q_pos_last, int kv_len,
                                                     const int* ranges, int range_count) {
   KvRange r{0, kv_len, false};
-  if (VariantHooks::kHasLowerBand) r.begin = max(0, q_pos_first + VariantHooks::kLowerOffset);
+  // A position plus a band offset can leave int (both reach 2^31 - 2 in magnitude):
+  // sum them as long long, then clamp to the keys.
+  if (VariantHooks::kHasLowerBand)
+    r.begin = static_cast<int>(min(static_cast<long long>(kv_len),
+                                   max(0LL, static_cast<long long>(q_pos_first) + VariantHooks::kLowerOffset)));
   if (VariantHooks::kHasUpperBand)
-    r.end = min(kv_len, q_pos_last + VariantHooks::kUpperOffset + 1);
+    r.end = static_cast<int>(max(0LL, min(static_cast<long long>(kv_len),
+                                          static_cast<long long>(q_pos_last) + VariantHooks::kUpperOffset + 1)));
   if constexpr (kHasRanges) {
     for (int i = 0; i < range_count; ++i) {
       const int start = max(ranges[2 * i], 0), end = min(ranges[2 * i + 1], kv_len);
@@ -1170,9 +1175,9 @@ __device__ __forceinline__ void attend(unsigned char* shared, const Rows& rows, 
     const bool full_tile =
         VariantHooks::kBandIsExact && !range.widened_by_range && kv_first + kBlockN <= keys.kv_len &&
         (!VariantHooks::kHasUpperBand ||
-         kv_first + kBlockN - 1 <= rows.q_pos_first + VariantHooks::kUpperOffset) &&
+         kv_first + kBlockN - 1 <= static_cast<long long>(rows.q_pos_first) + VariantHooks::kUpperOffset) &&
         (!VariantHooks::kHasLowerBand ||
-         kv_first >= rows.q_pos_last + VariantHooks::kLowerOffset);
+         kv_first >= static_cast<long long>(rows.q_pos_last) + VariantHooks::kLowerOffset);
     full_tiles += full_tile;
     // ALiBi-form bias with a slope per row, row part: slope * log2(e) * (this lane's
     // first key - q_pos).
@@ -1234,9 +1239,9 @@ __device__ __forceinline__ void attend(unsigned char* shared, const Rows& rows, 
             const Position at = position(mt, t, e);
             bool visible = at.kv_pos < keys.kv_len;
             if (VariantHooks::kHasUpperBand)
-              visible = visible && at.kv_pos <= at.q_pos + VariantHooks::kUpperOffset;
+              visible = visible && at.kv_pos <= static_cast<long long>(at.q_pos) + VariantHooks::kUpperOffset;
             if (VariantHooks::kHasLowerBand)
-              visible = visible && at.kv_pos >= at.q_pos + VariantHooks::kLowerOffset;
+              visible = visible && at.kv_pos >= static_cast<long long>(at.q_pos) + VariantHooks::kLowerOffset;
             if (!VariantHooks::kBandIsExact)
               visible = visible && VariantHooks::mask(at, args, bound[mt][e / 2]);
             if constexpr (kHasRanges) {
