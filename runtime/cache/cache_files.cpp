@@ -65,28 +65,6 @@ fs::path unique_sibling(const fs::path& path, const char* kind) {
                                           kind, getpid(), entropy(), counter.fetch_add(1));
 }
 
-size_t utf8_sequence_length(std::string_view text, size_t at) {
-  const auto byte = [&](size_t i) { return uint8_t(text[i]); };
-  const uint8_t lead = byte(at);
-  size_t length = 0;
-  uint32_t code = 0;
-  if (lead >= 0xc2 && lead <= 0xdf) length = 2, code = lead & 0x1f;
-  else if (lead >= 0xe0 && lead <= 0xef) length = 3, code = lead & 0x0f;
-  else if (lead >= 0xf0 && lead <= 0xf4) length = 4, code = lead & 0x07;
-  else return 0;
-  if (at + length > text.size()) return 0;
-  for (size_t i = 1; i < length; ++i) {
-    if ((byte(at + i) & 0xc0) != 0x80) return 0;
-    code = (code << 6) | (byte(at + i) & 0x3f);
-  }
-  // Overlong forms, surrogates, code points past U+10FFFF and C1 controls are escaped.
-  const uint32_t smallest[] = {0, 0, 0x80, 0x800, 0x10000};
-  if (code < smallest[length] || (code >= 0xd800 && code <= 0xdfff) || code > 0x10ffff ||
-      (code >= 0x80 && code <= 0x9f))
-    return 0;
-  return length;
-}
-
 }  // namespace
 
 std::string cache_file_stem(const std::string& key) {
@@ -264,31 +242,6 @@ bool FileLock::try_open(const fs::path& path, std::string* odd) {
 
 FileLock::~FileLock() {
   if (fd_ >= 0) ::close(fd_);  // closing the last descriptor releases the flock
-}
-
-std::string printable(std::string_view text, size_t max_bytes) {
-  std::string out;
-  size_t at = 0;
-  for (; at < text.size() && out.size() < max_bytes; ++at) {
-    const char c = text[at];
-    const uint8_t byte = uint8_t(c);
-    if (byte >= 0x20 && byte < 0x7f) {
-      out.push_back(c);
-    } else if (c == '\n') {
-      out += "\\n";
-    } else if (c == '\t') {
-      out += "\\t";
-    } else if (c == '\r') {
-      out += "\\r";
-    } else if (size_t length = byte >= 0x80 ? utf8_sequence_length(text, at) : 0; length) {
-      out.append(text.substr(at, length));
-      at += length - 1;
-    } else {
-      out += fmt::format("\\x{:02x}", byte);
-    }
-  }
-  if (at < text.size()) out += fmt::format("... ({} more bytes)", text.size() - at);
-  return out;
 }
 
 }  // namespace attnjit

@@ -68,9 +68,5 @@ class FileLock {
   std::string note_;
 };
 
-// `text` made safe to print on one terminal line: control characters (newlines,
-// ESC, NUL, C1 controls) and bytes that are not UTF-8 become escapes (\n, \x1b), and
-// anything beyond `max_bytes` is cut with a note of how much was left out.
-std::string printable(std::string_view text, size_t max_bytes = 1000);
 
 }  // namespace attnjit

@@ -97,9 +97,12 @@ __device__ __forceinline__ u32 select_sign_extended_pair(u32 a, u32 b, int lo, i
   return r;
 }
 
+// kLargestCodeLog2: floor(log2) of the largest magnitude a quantized code holds (0 where
+// values carry no per-token scale); a per-token scale is about amax / that code.
 struct Raw16 {
   typedef u16 Storage;
   static constexpr bool kConverts = false;
+  static constexpr int kLargestCodeLog2 = 0;
   template <typename E>
   static constexpr int kScaleLog2 = 0;
   static __device__ __forceinline__ void load8(float*, const Storage*) {}
@@ -107,6 +110,7 @@ struct Raw16 {
 struct DecodeF32 {
   typedef float Storage;
   static constexpr bool kConverts = true;
+  static constexpr int kLargestCodeLog2 = 0;
   template <typename E>
   static constexpr int kScaleLog2 = 0;  // operands hold the values themselves
   // The operand pair (a, b) of two elements (whole words: `lo` and `hi` are unused).
@@ -126,10 +130,11 @@ struct DecodeF32 {
 // code with the compute type's exponent bias instead of its own, which scales every
 // value (subnormals included, so the move is exact) by 2^kScaleLog2; the kernel folds
 // the factor back into its scales rather than spending a multiply per element.
-template <int kMantissaBits, int kExponentBias>
+template <int kMantissaBits, int kExponentBias, int kLargestExponent>
 struct DecodeFp8 {
   typedef unsigned char Storage;
   static constexpr bool kConverts = true;
+  static constexpr int kLargestCodeLog2 = kLargestExponent;
   template <typename E>
   static constexpr int kScaleLog2 = kExponentBias - E::kExponentBias;
   template <typename E>
@@ -139,11 +144,12 @@ struct DecodeFp8 {
     return (select_sign_extended_pair(a, b, lo, hi) << kShift) & (kKeep | (kKeep << 16));
   }
 };
-typedef DecodeFp8<3, 7> DecodeE4m3;
-typedef DecodeFp8<2, 15> DecodeE5m2;
+typedef DecodeFp8<3, 7, 8> DecodeE4m3;    // largest 448 = 1.75 * 2^8
+typedef DecodeFp8<2, 15, 15> DecodeE5m2;  // largest 57344 = 1.75 * 2^15
 struct DecodeInt8 {
   typedef signed char Storage;
   static constexpr bool kConverts = true;
+  static constexpr int kLargestCodeLog2 = 6;  // 127
   template <typename E>
   static constexpr int kScaleLog2 = 0;
   template <typename E>

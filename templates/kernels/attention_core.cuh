@@ -495,6 +495,11 @@ __device__ __forceinline__ void attend(unsigned char* shared, const Rows& rows, 
   constexpr int kOperandLog2 = kKvScaleLog2 < -64 ? 100 : 0;
   constexpr int kProductLog2 = kKvScaleLog2 + kOperandLog2;
   const u32 operand_scale = static_cast<u32>((kOperandLog2 + Elem::kExponentBias) << Elem::kMantissaBits) * 0x10001u;
+  // A per-token V scale is about amax / (largest code): 5e-5 for e5m2, so P times it
+  // would fall among fp16's subnormals and lose bits before the MMA. The scales are
+  // raised by about the largest code (exact, a power of two), which keeps P * scale near
+  // P * amax like an unquantized value, and the output multiplier takes it back.
+  constexpr int kVScaleLog2 = kPerTokenHeadScales ? KvDecoder::kLargestCodeLog2 : 0;
   const float product_unscale = pow2(-kProductLog2);
   const float softmax_scale = opt.softmax_scale * product_unscale;
   const float softmax_scale_log2 = opt.softmax_scale_log2 * product_unscale;
@@ -774,7 +779,8 @@ __device__ __forceinline__ void attend(unsigned char* shared, const Rows& rows, 
       if constexpr (G::kKvRaw && kPerTokenHeadScales) {
         u32 w[2];
         load_shared_words<8, 8>(w, v_tile + G::kRawTileBytes + (t * 8 + (lane % 4) * 2) * 4);
-        v_scale[t][0] = __uint_as_float(w[0]), v_scale[t][1] = __uint_as_float(w[1]);
+        v_scale[t][0] = __uint_as_float(w[0]) * pow2(kVScaleLog2);
+        v_scale[t][1] = __uint_as_float(w[1]) * pow2(kVScaleLog2);
       }
     }
 #pragma unroll
@@ -882,7 +888,7 @@ __device__ __forceinline__ void attend(unsigned char* shared, const Rows& rows, 
 
   const bool partial = opt.partial_rows != nullptr;
   const float out_multiplier =
-      (partial ? opt.partial_multiplier : opt.out_multiplier) * product_unscale;
+      (partial ? opt.partial_multiplier : opt.out_multiplier) * product_unscale * pow2(-kVScaleLog2);
   float out_scale[kRowTiles][2], lse[kRowTiles][2];
 #pragma unroll
   for (int mt = 0; mt < kRowTiles; ++mt) {

@@ -733,16 +733,6 @@ TEST_CASE("cache warnings are one printable line each", "[runtime][cache]") {
   CHECK(std::count(printed.begin(), printed.end(), '\n') == 2);
 }
 
-TEST_CASE("printable escapes control characters and keeps UTF-8", "[runtime][cache]") {
-  using attnjit::printable;
-  CHECK(printable("plain /path/to.entry") == "plain /path/to.entry");
-  CHECK(printable("a\nb\tc\rd") == "a\\nb\\tc\\rd");
-  CHECK(printable(std::string("nul\0esc\x1b[2J", 11)) == "nul\\x00esc\\x1b[2J");
-  CHECK(printable("caf\xc3\xa9") == "caf\xc3\xa9");            // é stays
-  CHECK(printable("csi\xc2\x9b") == "csi\\xc2\\x9b");          // U+009B is a control
-  CHECK(printable("cut\xc3") == "cut\\xc3");                    // truncated sequence
-  CHECK(printable(std::string(50, 'x'), 10) == "xxxxxxxxxx... (40 more bytes)");
-}
 
 TEST_CASE("a compile that fails the cache's own check is used but not stored",
           "[runtime][cache]") {

@@ -102,9 +102,12 @@ __device__ __forceinline__ u32 select_sign_extended_pair(u32 a, u32 b, int lo, i
   return r;
 }
 
+// kLargestCodeLog2: floor(log2) of the largest magnitude a quantized code holds (0 where
+// values carry no per-token scale); a per-token scale is about amax / that code.
 struct Raw16 {
   typedef u16 Storage;
   static constexpr bool kConverts = false;
+  static constexpr int kLargestCodeLog2 = 0;
   template <typename E>
   static constexpr int kScaleLog2 = 0;
   static __device__ __forceinline__ void load8(float*, const Storage*) {}
@@ -112,6 +115,7 @@ struct Raw16 {
 struct DecodeF32 {
   typedef float Storage;
   static constexpr bool kConverts = true;
+  static constexpr int kLargestCodeLog2 = 0;
   template <typename E>
   static constexpr int kScaleLog2 = 0;  // operands hold the values themselves
   // The operand pair (a, b) of two elements (whole words: `lo` and `hi` are unused).
@@ -131,10 +135,11 @@ struct DecodeF32 {
 // code with the compute type's exponent bias instead of its own, which scales every
 // value (subnormals included, so the move is exact) by 2^kScaleLog2; the kernel folds
 // the factor back into its scales rather than spending a multiply per element.
-template <int kMantissaBits, int kExponentBias>
+template <int kMantissaBits, int kExponentBias, int kLargestExponent>
 struct DecodeFp8 {
   typedef unsigned char Storage;
   static constexpr bool kConverts = true;
+  static constexpr int kLargestCodeLog2 = kLargestExponent;
   template <typename E>
   static constexpr int kScaleLog2 = kExponentBias - E::kExponentBias;
   template <typename E>
@@ -144,11 +149,12 @@ struct DecodeFp8 {
     return (select_sign_extended_pair(a, b, lo, hi) << kShift) & (kKeep | (kKeep << 16));
   }
 };
-typedef DecodeFp8<3, 7> DecodeE4m3;
-typedef DecodeFp8<2, 15> DecodeE5m2;
+typedef DecodeFp8<3, 7, 8> DecodeE4m3;    // largest 448 = 1.75 * 2^8
+typedef DecodeFp8<2, 15, 15> DecodeE5m2;  // largest 57344 = 1.75 * 2^15
 struct DecodeInt8 {
   typedef signed char Storage;
   static constexpr bool kConverts = true;
+  static constexpr int kLargestCodeLog2 = 6;  // 127
   template <typename E>
   static constexpr int kScaleLog2 = 0;
   template <typename E>
@@ -1020,6 +1026,11 @@ __device__ __forceinline__ void attend(unsigned char* shared, const Rows& rows, 
   constexpr int kOperandLog2 = kKvScaleLog2 < -64 ? 100 : 0;
   constexpr int kProductLog2 = kKvScaleLog2 + kOperandLog2;
   const u32 operand_scale = static_cast<u32>((kOperandLog2 + Elem::kExponentBias) << Elem::kMantissaBits) * 0x10001u;
+  // A per-token V scale is about amax / (largest code): 5e-5 for e5m2, so P times it
+  // would fall among fp16's subnormals and lose bits before the MMA. The scales are
+  // raised by about the largest code (exact, a power of two), which keeps P * scale near
+  // P * amax like an unquantized value, and the output multiplier takes it back.
+  constexpr int kVScaleLog2 = kPerTokenHeadScales ? KvDecoder::kLargestCodeLog2 : 0;
   const float product_unscale = pow2(-kProductLog2);
   const float softmax_scale = opt.softmax_scale * product_unscale;
   const float softmax_scale_log2 = opt.softmax_scale_log2 * product_unscale;
@@ -1299,7 +1310,8 @@ __device__ __forceinline__ void attend(unsigned char* shared, const Rows& rows, 
       if constexpr (G::kKvRaw && kPerTokenHeadScales) {
         u32 w[2];
         load_shared_words<8, 8>(w, v_tile + G::kRawTileBytes + (t * 8 + (lane % 4) * 2) * 4);
-        v_scale[t][0] = __uint_as_float(w[0]), v_scale[t][1] = __uint_as_float(w[1]);
+        v_scale[t][0] = __uint_as_float(w[0]) * pow2(kVScaleLog2);
+        v_scale[t][1] = __uint_as_float(w[1]) * pow2(kVScaleLog2);
       }
     }
 #pragma unroll
@@ -1407,7 +1419,7 @@ __device__ __forceinline__ void attend(unsigned char* shared, const Rows& rows, 
 
   const bool partial = opt.partial_rows != nullptr;
   const float out_multiplier =
-      (partial ? opt.partial_multiplier : opt.out_multiplier) * product_unscale;
+      (partial ? opt.partial_multiplier : opt.out_multiplier) * product_unscale * pow2(-kVScaleLog2);
   float out_scale[kRowTiles][2], lse[kRowTiles][2];
 #pragma unroll
   for (int mt = 0; mt < kRowTiles; ++mt) {
