@@ -282,7 +282,7 @@ else
       --dump "$TMP/dump"
   expect_status "run on the GPU passes" 0
   expect_out "run prints the problem it ran" stdout "^problem +batch 2, seqlen_q 100, seqlen_k 130, seed [0-9]+$"
-  expect_out "run prints PASS" stdout "^PASS max_abs_err .* values checked"
+  expect_out "run prints PASS" stdout "^PASS rel_l2 [0-9.e-]+ \(bound [0-9.e-]+, low precision [0-9.e-]+\), worst element [0-9.e-]+ of its bound, .* values checked$"
   expect_no_out "run on the GPU has no NVRTC warnings" stderr "warning"
   if [ -f "$TMP/dump/meta.json" ] && [ -f "$TMP/dump/ref_out.npy" ]; then
     pass "run --dump writes meta.json and .npy files"
@@ -293,8 +293,8 @@ else
       --seqlens-k 9,40,130
   expect_status "ragged run with LSE passes" 0
   expect_out "ragged run is ragged" stdout "^problem +ragged batch 3, seqlens_q 5,17,130, seqlens_k 9,40,130"
-  expect_out "ragged run checks the LSE" stdout "^lse max abs "
-  expect_out "ragged run prints PASS" stdout "^PASS max_abs_err .* values checked"
+  expect_out "ragged run checks the LSE" stdout "^lse +worst [0-9.e-]+ of its bound; max abs error "
+  expect_out "ragged run prints PASS" stdout "^PASS rel_l2 [0-9.e-]+ \(bound [0-9.e-]+, low precision [0-9.e-]+\), worst element [0-9.e-]+ of its bound, .* values checked$"
 fi
 run "$ATTNJIT" run "$DEFAULT_SET" --variant "$VARIANT" --ragged --seqlens-q 5,17 --seqlens-k 9
 expect_status "ragged lists of different lengths exit 2" 2
@@ -451,7 +451,7 @@ else
       --query-lens 1,1,37 --dump "$TMP/paged-dump"
   expect_status "run --kind paged on a mixed batch passes" 0
   expect_out "run --kind paged runs the mixed batch" stdout "^problem +paged batch 3, contexts 0,17,300, query_lens 1,1,37, seed [0-9]+$"
-  expect_out "run --kind paged prints PASS" stdout "^PASS max_abs_err .* values checked"
+  expect_out "run --kind paged prints PASS" stdout "^PASS rel_l2 [0-9.e-]+ \(bound [0-9.e-]+, low precision [0-9.e-]+\), worst element [0-9.e-]+ of its bound, .* values checked$"
   if [ -f "$TMP/paged-dump/meta.json" ] && [ -f "$TMP/paged-dump/block_table.npy" ] &&
      [ -f "$TMP/paged-dump/k_cache.npy" ] && [ -f "$TMP/paged-dump/ref_lse.npy" ] &&
      grep -q '"page_size": 16' "$TMP/paged-dump/meta.json"; then
@@ -462,7 +462,7 @@ else
   run "$ATTNJIT" run "$TMP/paged.attn" --variant paged_fp8 --kind paged --batch 2 --context 200 \
       --query-len 1 --splits 4 --write-cache --fused-kv --dump "$TMP/paged-fp8-dump"
   expect_status "run --kind paged fp8 with --splits 4 --write-cache --fused-kv passes" 0
-  expect_out "run --kind paged fp8 checks the cache it wrote" stdout "^cache write +[0-9]+ of [1-9][0-9]* cache bytes differ from the reference write$"
+  expect_out "run --kind paged fp8 checks the cache it wrote" stdout "^cache write +[0-9]+ of [1-9][0-9]* cache bytes and [0-9]+ of [1-9][0-9]* scales differ from the reference write$"
   expect_out "run --kind paged reports the forced splits" stdout "^splits +4 \(forced\)"
   if [ -f "$TMP/paged-fp8-dump/kv_cache.npy" ] && [ -f "$TMP/paged-fp8-dump/kv_scale_cache.npy" ] &&
      [ -f "$TMP/paged-fp8-dump/slot_mapping.npy" ]; then
