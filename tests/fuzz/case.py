@@ -8,9 +8,9 @@ class Case:
     data: bytes
     kind: str = "variant"  # "variant": a .attn file; "config": a tuning config JSON
     group: str = ""  # what the case probes (a number's position, a mutation's seed file)
-    # Preferred for the NVRTC sample: inputs whose numbers or names reach generated
-    # source in ways that have made NVRTC warn.
-    compile_first: bool = False
+    # Preference for the NVRTC sample (0: none; higher first): inputs whose numbers or
+    # names reach generated source in ways that have made NVRTC warn or fail.
+    compile_rank: int = 0
     # The line the first diagnostic must name (inputs with unusual line endings).
     line: int | None = None
     # Must be accepted: the unmodified real files, so a broken harness cannot pass.

@@ -158,7 +158,7 @@ class Suite:
         self.round_trip(probe, case, ir.stdout)
         variants = re.findall(rb"^variant (\S+)\n(?:  .*\n)*?  kv_cache: (\w+)", ir.stdout, re.MULTILINE)
         if not variants:
-            probe.failures.append(Failure("empty", case, "check: exit 0 for a file without variants", out))
+            probe.failures.append(Failure("empty", case, "check: exit 0, but emit --stage ir lists no variant", out))
             return probe
         picked = sorted({0, len(variants) // 2, len(variants) - 1})[:VARIANTS_PER_FILE]
         for i in picked:
@@ -222,14 +222,12 @@ class Suite:
 
 
 def pick_compiles(targets: list, limit: int, rng: random.Random) -> list:
-    """Preferred targets first, one per group in turn so that every position of a
-    number gets its turn before any gets a second; then the rest at random."""
-    first = [t for t in targets if t.case.compile_first]
-    rest = [t for t in targets if not t.case.compile_first]
-    rng.shuffle(first)
-    rng.shuffle(rest)
+    """Preferred targets first, one per group in turn (so every position of a number
+    gets its turn before any gets a second), each group's in rank order; then the
+    rest at random."""
+    rng.shuffle(targets)
     by_group = {}
-    for t in first:
+    for t in sorted((t for t in targets if t.case.compile_rank), key=lambda t: -t.case.compile_rank):
         by_group.setdefault(t.case.group, []).append(t)
     groups = sorted(by_group)
     rng.shuffle(groups)
@@ -238,7 +236,7 @@ def pick_compiles(targets: list, limit: int, rng: random.Random) -> list:
         for group in groups:
             if by_group[group]:
                 ordered.append(by_group[group].pop(0))
-    return (ordered + rest)[:limit]
+    return (ordered + [t for t in targets if not t.case.compile_rank])[:limit]
 
 
 def excerpt(data: bytes, head: int = 200, tail: int = 500) -> str:
@@ -306,7 +304,8 @@ def main() -> int:
         targets = [t for p in probes for t in p.targets]
         sample = pick_compiles(targets, args.compile_limit, random.Random(args.seed))
         print(f"fuzz: {sum(p.accepted for p in probes)} accepted, {len(targets)} kernels emitted "
-              f"in {checked:.1f} s; compiling {len(sample)} for sm_90", flush=True)
+              f"in {checked:.1f} s; compiling {len(sample)} for sm_90:", flush=True)
+        print("  " + " ".join(t.case.name for t in sample), flush=True)
         with ThreadPoolExecutor(args.jobs) as pool:
             compiled = list(pool.map(suite.compile, sample))
 

@@ -9,6 +9,9 @@ build=${1:-build-sanitize}
 # float-cast-overflow is not part of "undefined" in GCC, and a float too large for an
 # int is what hostile numbers in a variant reach first.
 sanitizers=${ATTNJIT_SANITIZE:-address,undefined,float-cast-overflow}
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DATTNJIT_SANITIZE="$sanitizers"
+# -O1 -g1 builds in half the time of -O2 -g; line tables are all the sanitizers' stack
+# traces need. Assertions stay on.
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" \
+      -DATTNJIT_SANITIZE="$sanitizers"
 cmake --build "$build" -j2 --target attnjit
 ctest --test-dir "$build" -R '^fuzz$' --output-on-failure
