@@ -18,6 +18,7 @@ usage: fuzz.py --attnjit PATH --source-dir DIR --work-dir DIR [--seed N] [--jobs
                [--only SUBSTRING] [--compile-limit N] [--time-scale X]
 """
 import argparse
+import itertools
 import os
 import random
 import re
@@ -223,19 +224,24 @@ class Suite:
 
 def pick_compiles(targets: list, limit: int, rng: random.Random) -> list:
     """Preferred targets first, one per group in turn (so every position of a number
-    gets its turn before any gets a second), each group's in rank order; then the
-    rest at random."""
+    gets its turn before any gets a second), each group alternating between its ranks
+    from the highest; then the rest at random."""
     rng.shuffle(targets)
     by_group = {}
-    for t in sorted((t for t in targets if t.case.compile_rank), key=lambda t: -t.case.compile_rank):
-        by_group.setdefault(t.case.group, []).append(t)
-    groups = sorted(by_group)
+    for t in targets:
+        if t.case.compile_rank:
+            by_group.setdefault(t.case.group, {}).setdefault(t.case.compile_rank, []).append(t)
+    queues = {}
+    for group, ranks in by_group.items():
+        lists = [ranks[r] for r in sorted(ranks, reverse=True)]
+        queues[group] = [t for turn in itertools.zip_longest(*lists) for t in turn if t]
+    groups = sorted(queues)
     rng.shuffle(groups)
     ordered = []
-    while any(by_group.values()):
+    while any(queues.values()):
         for group in groups:
-            if by_group[group]:
-                ordered.append(by_group[group].pop(0))
+            if queues[group]:
+                ordered.append(queues[group].pop(0))
     return (ordered + [t for t in targets if not t.case.compile_rank])[:limit]
 
 
@@ -268,7 +274,7 @@ def main() -> int:
     parser.add_argument("--only", default="", help="run only cases whose name contains this")
     parser.add_argument("--mutations", type=int, default=120, help="edits of each shipped variant file")
     parser.add_argument("--config-mutations", type=int, default=25, help="edits of each shipped config")
-    parser.add_argument("--compile-limit", type=int, default=40)
+    parser.add_argument("--compile-limit", type=int, default=60)
     parser.add_argument("--memory-limit-mb", type=int, default=4096,
                         help="address space of each command; 0: none (sanitizers need more)")
     parser.add_argument("--time-scale", type=float, default=1.0,
