@@ -70,6 +70,8 @@ want_pip=0
 if [ "$force_pip" -eq 1 ] || [ -z "$found_nvrtc" ]; then want_pip=1; fi
 
 packages=(g++ cmake make libfmt-dev nlohmann-json3-dev catch2)
+# The fuzz suite (ctest test `fuzz`) is a Python 3 script.
+command -v python3 >/dev/null 2>&1 || packages+=(python3)
 if [ "$want_pip" -eq 1 ] && ! python3 -m pip --version >/dev/null 2>&1; then
   packages+=(python3 python3-pip)
 fi
