@@ -34,6 +34,20 @@ struct ProblemShape {
   // range in its running max or sum shows it.
   double sinks_stddev = 2.0;
   bool large_sinks = true;
+
+  // `batch` sequences of seqlen_q queries against seqlen_k keys each.
+  static ProblemShape fixed(int batch, int seqlen_q, int seqlen_k) {
+    ProblemShape s;
+    s.batch = batch, s.seqlen_q = seqlen_q, s.seqlen_k = seqlen_k;
+    return s;
+  }
+  // One sequence per entry: q[i] queries against k[i] keys.
+  static ProblemShape ragged(std::vector<int> q, std::vector<int> k) {
+    ProblemShape s;
+    s.batch = static_cast<int>(q.size());
+    s.seqlens_q = std::move(q), s.seqlens_k = std::move(k);
+    return s;
+  }
 };
 
 // A host tensor that owns its bytes (C order, elements stored in `dtype`).

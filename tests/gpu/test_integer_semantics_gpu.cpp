@@ -41,21 +41,7 @@ void check(const std::string& name, const ir::Variant& v, const harness::Problem
   CHECK(r.passed);
 }
 
-harness::ProblemShape fixed(int batch, int q, int k) {
-  harness::ProblemShape s;
-  s.batch = batch;
-  s.seqlen_q = q;
-  s.seqlen_k = k;
-  return s;
-}
-
-harness::ProblemShape ragged(std::vector<int> q, std::vector<int> k) {
-  harness::ProblemShape s;
-  s.batch = static_cast<int>(q.size());
-  s.seqlens_q = std::move(q);
-  s.seqlens_k = std::move(k);
-  return s;
-}
+using Shape = harness::ProblemShape;
 
 // `s` with param `name` fixed (random params would move the ties off the keys).
 harness::ProblemShape with_param(harness::ProblemShape s, const char* name, float value) {
@@ -92,23 +78,23 @@ TEST_CASE("integer intermediates beyond 2^31 at modest positions", "[gpu][numeri
             {
                 // q_pos * 65536 passes 2^31 from q_pos 32768: the rows sit near 40000. A
                 // window keeps each row to a few hundred keys, where one key shows.
-                {"mask = causal && window(300) && (q_pos * 65536 + kv_pos) % 7 != 0;", fixed(1, 96, 40100)},
+                {"mask = causal && window(300) && (q_pos * 65536 + kv_pos) % 7 != 0;", Shape::fixed(1, 96, 40100)},
                 {"mask = (q_pos * 65536 + kv_pos) % 5 < 3 && window(250, 50);",
-                 ragged({40, 1, 77}, {40000, 33000, 41000})},
+                 Shape::ragged({40, 1, 77}, {40000, 33000, 41000})},
                 // A square of positions, and products with constants beyond 32 bits.
-                {"mask = causal && window(400) && (q_pos * q_pos + kv_pos) % 11 < 8;", fixed(1, 64, 50000)},
-                {"mask = (q_pos * 3000000000 + kv_pos * 7) % 11 < 8;", fixed(2, 200, 300)},
-                {"mask = kv_pos + 3000000000 > q_pos + 2999999990 && kv_head < 2;", fixed(1, 300, 300)},
+                {"mask = causal && window(400) && (q_pos * q_pos + kv_pos) % 11 < 8;", Shape::fixed(1, 64, 50000)},
+                {"mask = (q_pos * 3000000000 + kv_pos * 7) % 11 < 8;", Shape::fixed(2, 200, 300)},
+                {"mask = kv_pos + 3000000000 > q_pos + 2999999990 && kv_head < 2;", Shape::fixed(1, 300, 300)},
                 {"mask = select(kv_pos % 2 == 0, kv_pos * 3000000000, q_pos * 3000000000) % 5 != 1;",
-                 fixed(1, 250, 300)},
+                 Shape::fixed(1, 250, 300)},
                 {"mask = min(q_pos * 4000000, kv_pos * 5000000) % 9 < 6 || abs(kv_pos - q_pos) < 3;",
-                 fixed(1, 220, 260)},
+                 Shape::fixed(1, 220, 260)},
                 // More queries than keys: negative q_pos, and % keeps the dividend's sign.
-                {"mask = (q_pos * 65536 + kv_pos) % 7 > -3;", fixed(1, 300, 120)},
+                {"mask = (q_pos * 65536 + kv_pos) % 7 > -3;", Shape::fixed(1, 300, 120)},
                 // Integer scores: exact, then one rounding to f32.
                 {"score = score + ((q_pos * 65536 + kv_pos) % 7) * 0.25; mask = causal && window(300);",
-                 fixed(1, 128, 40100)},
-                {"score = score + (kv_pos * 3000000000 + q_pos) % 13 / 8; mask = causal;", fixed(1, 200, 300)},
+                 Shape::fixed(1, 128, 40100)},
+                {"score = score + (kv_pos * 3000000000 + q_pos) % 13 / 8; mask = causal;", Shape::fixed(1, 200, 300)},
             },
             101);
 }
@@ -116,14 +102,14 @@ TEST_CASE("integer intermediates beyond 2^31 at modest positions", "[gpu][numeri
 TEST_CASE("windows wider than any sequence are no window", "[gpu][numeric]") {
   check_all("window",
             {
-                {"mask = causal && window(4294967296);", fixed(1, 300, 300)},
-                {"mask = causal && window(1e18);", ragged({130, 1, 257}, {300, 40, 300})},
-                {"mask = window(4294967296, 4294967296);", fixed(2, 200, 260)},
+                {"mask = causal && window(4294967296);", Shape::fixed(1, 300, 300)},
+                {"mask = causal && window(1e18);", Shape::ragged({130, 1, 257}, {300, 40, 300})},
+                {"mask = window(4294967296, 4294967296);", Shape::fixed(2, 200, 260)},
                 // Not a band the analysis absorbs: evaluated per key, in 64 bits.
                 {"mask = kv_pos >= q_pos - 4294967296 && kv_pos <= q_pos + 1e18 && kv_head < 2;",
-                 fixed(1, 260, 300)},
+                 Shape::fixed(1, 260, 300)},
                 // Further than any key can be: every row sees nothing.
-                {"mask = kv_pos > q_pos + 3000000000;", fixed(1, 100, 300)},
+                {"mask = kv_pos > q_pos + 3000000000;", Shape::fixed(1, 100, 300)},
             },
             103);
 }
@@ -131,12 +117,12 @@ TEST_CASE("windows wider than any sequence are no window", "[gpu][numeric]") {
 TEST_CASE("integer % and / by divisors that vary but cannot be zero", "[gpu][numeric]") {
   check_all("divisors",
             {
-                {"mask = kv_pos % (kv_head + 1) == 0 || causal;", fixed(1, 300, 300)},
-                {"mask = (q_pos + kv_pos) % kv_len < kv_len / 2;", ragged({100, 1, 230}, {300, 257, 230})},
-                {"mask = q_pos % (q_head + 1) != kv_pos % 3;", fixed(2, 190, 280)},
-                {"mask = kv_pos % q_len < 50 && causal;", ragged({60, 200, 1}, {300, 260, 90})},
-                {"mask = (kv_pos - q_pos) % (kv_head + 2) != 0;", fixed(1, 260, 300)},
-                {"score = score + (kv_pos % (kv_head + 2)) / (q_head + 1); mask = causal;", fixed(1, 200, 300)},
+                {"mask = kv_pos % (kv_head + 1) == 0 || causal;", Shape::fixed(1, 300, 300)},
+                {"mask = (q_pos + kv_pos) % kv_len < kv_len / 2;", Shape::ragged({100, 1, 230}, {300, 257, 230})},
+                {"mask = q_pos % (q_head + 1) != kv_pos % 3;", Shape::fixed(2, 190, 280)},
+                {"mask = kv_pos % q_len < 50 && causal;", Shape::ragged({60, 200, 1}, {300, 260, 90})},
+                {"mask = (kv_pos - q_pos) % (kv_head + 2) != 0;", Shape::fixed(1, 260, 300)},
+                {"score = score + (kv_pos % (kv_head + 2)) / (q_head + 1); mask = causal;", Shape::fixed(1, 200, 300)},
             },
             107);
 }
@@ -145,15 +131,15 @@ TEST_CASE("real divisions in masks decide exact ties like the reference", "[gpu]
   check_all("ties",
             {
                 // q_pos = 3k gives exactly k: the key at the tie is visible.
-                {"mask = kv_pos <= q_pos / 3;", fixed(1, 300, 300)},
-                {"mask = kv_pos * 2 <= q_pos / 3 * 2;", fixed(1, 300, 300)},
-                {"mask = q_pos / 3 == kv_pos || kv_pos < 8;", fixed(1, 300, 300)},
-                {"mask = kv_pos / kv_len <= 0.5 || q_pos / (kv_pos + 1) >= 2;", fixed(1, 280, 300)},
-                {"mask = kv_pos * 0.1 + 0.2 <= q_pos * 0.1;", fixed(1, 300, 300)},
+                {"mask = kv_pos <= q_pos / 3;", Shape::fixed(1, 300, 300)},
+                {"mask = kv_pos * 2 <= q_pos / 3 * 2;", Shape::fixed(1, 300, 300)},
+                {"mask = q_pos / 3 == kv_pos || kv_pos < 8;", Shape::fixed(1, 300, 300)},
+                {"mask = kv_pos / kv_len <= 0.5 || q_pos / (kv_pos + 1) >= 2;", Shape::fixed(1, 280, 300)},
+                {"mask = kv_pos * 0.1 + 0.2 <= q_pos * 0.1;", Shape::fixed(1, 300, 300)},
                 // By a param: a division, not a multiplication by its reciprocal.
-                {"param d : f32 = 3; mask = kv_pos <= q_pos / d;", with_param(fixed(1, 300, 300), "d", 3.f)},
+                {"param d : f32 = 3; mask = kv_pos <= q_pos / d;", with_param(Shape::fixed(1, 300, 300), "d", 3.f)},
                 {"param d : f32 = 7; mask = kv_pos < q_pos / d * 2 + 1;",
-                 with_param(ragged({300, 2, 90}, {300, 200, 290}), "d", 7.f)},
+                 with_param(Shape::ragged({300, 2, 90}, {300, 200, 290}), "d", 7.f)},
             },
             109);
 }

@@ -43,21 +43,7 @@ void check(const std::string& name, const ir::Variant& v, const harness::Problem
   CHECK(r.passed);
 }
 
-harness::ProblemShape fixed(int batch, int q, int k) {
-  harness::ProblemShape s;
-  s.batch = batch;
-  s.seqlen_q = q;
-  s.seqlen_k = k;
-  return s;
-}
-
-harness::ProblemShape ragged(std::vector<int> q, std::vector<int> k) {
-  harness::ProblemShape s;
-  s.batch = static_cast<int>(q.size());
-  s.seqlens_q = std::move(q);
-  s.seqlens_k = std::move(k);
-  return s;
-}
+using Shape = harness::ProblemShape;
 
 const char* kIssueVariants = R"(
 variant gemma2 { heads = 16 / 8; head_dim = 256; q = bf16; kv = bf16; out = bf16;
@@ -78,9 +64,9 @@ TEST_CASE("the issue's variants compile and match the reference", "[gpu][feature
   REQUIRE(module.ok());
   std::mt19937_64 rng(3);
   for (const ir::Variant& v : module->variants) {
-    check(v.name + " fixed 2x300/300", v, fixed(2, 300, 300), rng());
-    check(v.name + " q_len < kv_len 1x77/333", v, fixed(1, 77, 333), rng());
-    check(v.name + " ragged", v, ragged({1, 130, 257}, {40, 130, 300}), rng());
+    check(v.name + " fixed 2x300/300", v, Shape::fixed(2, 300, 300), rng());
+    check(v.name + " q_len < kv_len 1x77/333", v, Shape::fixed(1, 77, 333), rng());
+    check(v.name + " ragged", v, Shape::ragged({1, 130, 257}, {40, 130, 300}), rng());
   }
 }
 
@@ -94,7 +80,7 @@ TEST_CASE("f32 K/V at head dims that are not a multiple of 32", "[gpu][features]
         "variant f{} {{ heads = 4 / 2; head_dim = {}; q = f32; kv = f32; out = f32;"
         " kv_cache = contiguous; mask = causal; }}",
         dim, dim));
-    check(fmt::format("f32 d{} ragged", dim), v, ragged({1, 70, 130}, {33, 70, 200}), rng());
+    check(fmt::format("f32 d{} ragged", dim), v, Shape::ragged({1, 70, 130}, {33, 70, 200}), rng());
   }
 }
 
@@ -103,8 +89,8 @@ TEST_CASE("soft-capping, including saturated tanh", "[gpu][features]") {
       "variant cap { heads = 8 / 2; head_dim = 128; q = bf16; kv = bf16; out = bf16;"
       " kv_cache = contiguous; param cap : f32 = 30.0; score = softcap(cap); mask = causal; }");
   std::mt19937_64 rng(5);
-  check("softcap 30", v, fixed(2, 200, 260), rng());
-  harness::ProblemShape saturating = fixed(1, 190, 190);
+  check("softcap 30", v, Shape::fixed(2, 200, 260), rng());
+  harness::ProblemShape saturating = Shape::fixed(1, 190, 190);
   saturating.params["cap"] = 0.05f;  // |score| >> cap: tanh saturates everywhere
   check("softcap 0.05 (saturating)", v, saturating, rng());
 }
@@ -114,19 +100,19 @@ TEST_CASE("ALiBi and square-root ALiBi", "[gpu][features]") {
   ir::Variant alibi = parse_one(
       "variant a { heads = 8 / 8; head_dim = 64; q = fp16; kv = fp16; out = fp16;"
       " kv_cache = contiguous; input slope : f32[q_heads]; score = alibi(slope); }");
-  check("alibi bidirectional", alibi, fixed(2, 150, 150), rng());
+  check("alibi bidirectional", alibi, Shape::fixed(2, 150, 150), rng());
   ir::Variant sqrt_alibi = parse_one(
       "variant s { heads = 8 / 4; head_dim = 128; q = bf16; kv = bf16; out = bf16;"
       " kv_cache = contiguous; input slope : f32[q_heads]; score = alibi_sqrt(slope);"
       " mask = causal; }");
-  check("alibi_sqrt causal", sqrt_alibi, ragged({90, 1, 200}, {120, 33, 200}), rng());
+  check("alibi_sqrt causal", sqrt_alibi, Shape::ragged({90, 1, 200}, {120, 33, 200}), rng());
   // One query head per block: the scores leave out the bias's query part, which the
   // LSE and the sinks get back.
   ir::Variant alibi_lse = parse_one(
       "variant l { heads = 4 / 4; head_dim = 64; q = bf16; kv = bf16; out = bf16;"
       " kv_cache = contiguous; lse = true; sinks = per_head; input slope : f32[q_heads];"
       " score = alibi(slope); mask = causal; }");
-  check("alibi causal lse sinks", alibi_lse, ragged({90, 1, 200}, {120, 33, 300}), rng());
+  check("alibi causal lse sinks", alibi_lse, Shape::ragged({90, 1, 200}, {120, 33, 300}), rng());
 }
 
 TEST_CASE("sliding windows of every size against the tile", "[gpu][features]") {
@@ -147,7 +133,7 @@ TEST_CASE("sliding windows of every size against the tile", "[gpu][features]") {
         "variant w {{ heads = 4 / 2; head_dim = 64; q = bf16; kv = bf16; out = bf16;"
         " kv_cache = contiguous; lse = true; mask = {}; }}",
         w.mask));
-    check(fmt::format("{} q{} k{}", w.mask, w.q, w.k), v, fixed(1, w.q, w.k), rng());
+    check(fmt::format("{} q{} k{}", w.mask, w.q, w.k), v, Shape::fixed(1, w.q, w.k), rng());
   }
 }
 
@@ -156,10 +142,10 @@ TEST_CASE("sinks with large magnitudes", "[gpu][features]") {
       "variant s { heads = 8 / 2; head_dim = 64; q = bf16; kv = bf16; out = bf16;"
       " kv_cache = contiguous; lse = true; sinks = per_head; mask = causal; }");
   std::mt19937_64 rng(11);
-  harness::ProblemShape shape = fixed(2, 100, 140);
+  harness::ProblemShape shape = Shape::fixed(2, 100, 140);
   shape.sinks = {30.f, -30.f, 12.f, -8.f, 0.f, 25.f, -25.f, 3.f};
   check("sinks +-30", v, shape, rng());
-  check("sinks random", v, ragged({1, 64, 129}, {1, 64, 200}), rng());
+  check("sinks random", v, Shape::ragged({1, 64, 129}, {1, 64, 200}), rng());
 }
 
 TEST_CASE("bidirectional ranges inside a causal sequence", "[gpu][features]") {
@@ -167,10 +153,10 @@ TEST_CASE("bidirectional ranges inside a causal sequence", "[gpu][features]") {
       "variant mm { heads = 4 / 4; head_dim = 128; q = bf16; kv = bf16; out = bf16;"
       " kv_cache = contiguous; lse = true; bidirectional_ranges = per_seq; mask = causal; }");
   std::mt19937_64 rng(13);
-  harness::ProblemShape shape = fixed(2, 400, 400);
+  harness::ProblemShape shape = Shape::fixed(2, 400, 400);
   shape.bidirectional_ranges = {{{10, 90}, {200, 330}}, {{0, 0}, {0, 0}}};
   check("ranges [10,90) [200,330) and none", v, shape, rng());
-  check("random ranges, ragged", v, ragged({300, 50}, {300, 120}), rng());
+  check("random ranges, ragged", v, Shape::ragged({300, 50}, {300, 120}), rng());
 }
 
 TEST_CASE("masks the analysis cannot bound visit every tile correctly", "[gpu][features]") {
@@ -181,7 +167,7 @@ TEST_CASE("masks the analysis cannot bound visit every tile correctly", "[gpu][f
         "variant m {{ heads = 4 / 2; head_dim = 64; q = fp16; kv = fp16; out = fp16;"
         " kv_cache = contiguous; lse = true; mask = {}; }}",
         mask));
-    check(mask, v, fixed(1, 180, 220), rng());
+    check(mask, v, Shape::fixed(1, 180, 220), rng());
   }
 }
 
@@ -191,11 +177,11 @@ TEST_CASE("fully masked rows give zeros and LSE -inf", "[gpu][features]") {
       "variant f { heads = 2 / 2; head_dim = 64; q = bf16; kv = bf16; out = bf16;"
       " kv_cache = contiguous; lse = true; mask = causal; }");
   std::mt19937_64 rng(17);
-  check("causal q 300 > kv 100", v, fixed(1, 300, 100), rng());
+  check("causal q 300 > kv 100", v, Shape::fixed(1, 300, 100), rng());
   ir::Variant never = parse_one(
       "variant n { heads = 2 / 2; head_dim = 64; q = bf16; kv = bf16; out = bf16;"
       " kv_cache = contiguous; lse = true; mask = kv_pos > q_pos + 1000000; }");
-  check("mask never true", never, fixed(1, 70, 70), rng());
+  check("mask never true", never, Shape::fixed(1, 70, 70), rng());
 }
 
 namespace {
@@ -214,7 +200,7 @@ TileCounts count_tiles(const std::string& mask, int seqlen, TileConfig tile) {
   options.tile_override = tile;
   Engine local(options);
   auto gpu = local.driver();
-  harness::HostProblem problem = harness::make_random_problem(v, fixed(1, seqlen, seqlen), 1);
+  harness::HostProblem problem = harness::make_random_problem(v, Shape::fixed(1, seqlen, seqlen), 1);
   const size_t bytes = problem.q.bytes.size();
   cuda::DeviceBuffer q(gpu, bytes), k(gpu, bytes), vb(gpu, bytes), out(gpu, bytes), counts(gpu, 8);
   q.upload(problem.q.bytes.data(), bytes);
