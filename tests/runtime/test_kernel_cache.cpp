@@ -523,9 +523,7 @@ TEST_CASE("a real sm_80 CUBIN is never served for sm_90", "[runtime][cache][nvrt
       "}\n",
       kSymbol, "cache_test_scale"};
   auto compile_for = [&](const char* arch) {
-    attnjit::CompileOptions options;
-    options.arch = arch;
-    auto compiled = (*nvrtc)->compile(source, options);
+    auto compiled = (*nvrtc)->compile(source, *attnjit::find_target(arch), attnjit::CompileOptions{});
     INFO(arch << ": " << (compiled.ok() ? "" : compiled.error().describe()));
     REQUIRE(compiled.ok());
     return *compiled;
