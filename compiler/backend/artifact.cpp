@@ -4,15 +4,6 @@
 
 namespace attnjit {
 
-const char* binary_format_name(BinaryFormat f) {
-  switch (f) {
-    case BinaryFormat::cubin: return "cubin";
-    case BinaryFormat::ptx: return "ptx";
-    case BinaryFormat::hsaco: return "hsaco";
-  }
-  return "unknown";
-}
-
 // NVRTC writes each diagnostic as a paragraph: "name.cu(LINE): warning #N-D: text", the
 // source line and a caret, then a blank line; after the first warning it adds a
 // paragraph starting "Remark: The warnings can be suppressed ...", which is advice,

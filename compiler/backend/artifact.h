@@ -3,10 +3,9 @@
 #include <string>
 #include <vector>
 
-namespace attnjit {
+#include "compiler/target/target.h"
 
-enum class BinaryFormat { cubin, ptx, hsaco };
-const char* binary_format_name(BinaryFormat f);
+namespace attnjit {
 
 struct Artifact {
   BinaryFormat format = BinaryFormat::cubin;

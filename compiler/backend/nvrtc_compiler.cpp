@@ -146,29 +146,6 @@ Result<std::shared_ptr<const NvrtcCompiler::Api>, std::string> load_api() {
   return std::shared_ptr<const NvrtcCompiler::Api>(std::move(api));
 }
 
-// "sm_90a" -> "compute_90a" for PTX (virtual architecture), the reverse for CUBIN
-// (real architecture); either spelling is accepted from the caller.
-std::string architecture_for(const std::string& arch, BinaryFormat format) {
-  std::string number;
-  if (arch.rfind("sm_", 0) == 0) number = arch.substr(3);
-  else if (arch.rfind("compute_", 0) == 0) number = arch.substr(8);
-  else return arch;  // left as is; compile() rejects it with a clear message
-  return (format == BinaryFormat::ptx ? "compute_" : "sm_") + number;
-}
-
-// sm_/compute_ followed by digits and an optional feature suffix (90a, 100f).
-bool is_valid_arch(const std::string& arch) {
-  std::string number;
-  if (arch.rfind("sm_", 0) == 0) number = arch.substr(3);
-  else if (arch.rfind("compute_", 0) == 0) number = arch.substr(8);
-  else return false;
-  if (!number.empty() && (number.back() == 'a' || number.back() == 'f')) number.pop_back();
-  if (number.size() < 2) return false;
-  for (char c : number)
-    if (c < '0' || c > '9') return false;
-  return true;
-}
-
 // NVRTC sizes include the terminating NUL; Artifact keeps text without it.
 std::string without_trailing_nuls(std::string text) {
   while (!text.empty() && text.back() == '\0') text.pop_back();
@@ -238,11 +215,6 @@ class ProgramGuard {
 
 }  // namespace
 
-bool CompileOptions::warnings_are_errors_by_default() {
-  const char* value = std::getenv("ATTNJIT_WERROR");
-  return value != nullptr && *value != '\0' && std::string(value) != "0";
-}
-
 std::string nvrtc_pip_prefix() {
   if (const char* data = std::getenv("XDG_DATA_HOME"); absolute(data))
     return std::string(data) + "/attnjit/nvrtc";
@@ -287,27 +259,31 @@ std::string NvrtcCompiler::describe() const {
 
 // The option list is deliberately minimal, because every option is part of the cache
 // key and of the generated code's meaning:
-//   --gpu-architecture  the one target (a real sm_ for CUBIN, a virtual compute_ for
-//                       PTX so the driver can JIT it for the device it finds);
+//   --gpu-architecture  the one target, spelled as the target table has it for the
+//                       format (a real sm_ for CUBIN, a virtual compute_ for PTX so
+//                       the driver can JIT it for the device it finds);
 //   -std=c++17          pinned rather than left to the NVRTC version's default, so
 //                       the dialect the templates are written in never shifts.
 // Deliberately absent: --use_fast_math (the templates choose exp2/fast intrinsics
 // themselves, so numerics do not hide in a flag), -lineinfo/-G (bigger binaries,
 // different code), include paths (templates are embedded; sources are
 // self-contained). `opts.extra` is appended verbatim for experiments.
-std::vector<std::string> NvrtcCompiler::options_for(const CompileOptions& opts) const {
-  std::vector<std::string> options = {
-      "--gpu-architecture=" + architecture_for(opts.arch, opts.format),
-      "-std=c++17",
-  };
+std::vector<std::string> NvrtcCompiler::options_for(const Target& target,
+                                                    const CompileOptions& opts) const {
+  // A format the target lacks gets no architecture option: compile() refuses it.
+  const TargetBinary* binary = target.binary(opts.format);
+  std::vector<std::string> options;
+  if (binary) options.push_back("--gpu-architecture=" + std::string(binary->arch_option));
+  options.push_back("-std=c++17");
   options.insert(options.end(), opts.extra.begin(), opts.extra.end());
   return options;
 }
 
 Result<Artifact, CompileError> NvrtcCompiler::compile(const GeneratedSource& src,
+                                                      const Target& target,
                                                       const CompileOptions& opts) const {
   const Api& api = *api_;
-  const std::vector<std::string> options = options_for(opts);
+  const std::vector<std::string> options = options_for(target, opts);
 
   // Failures of any stage carry the same context; only a real compile error saves
   // the source, since that is the only case where a user wants to look at it.
@@ -321,11 +297,13 @@ Result<Artifact, CompileError> NvrtcCompiler::compile(const GeneratedSource& src
     return fail(std::move(error));
   };
 
-  if (opts.format == BinaryFormat::hsaco)
-    return failure("NVRTC cannot produce hsaco; compile AMD targets with hiprtc", "", false);
-  if (!is_valid_arch(opts.arch))
-    return failure(fmt::format("invalid CUDA architecture '{}' (expected e.g. sm_90 or sm_90a)",
-                               opts.arch),
+  if (target.vendor != Vendor::cuda)
+    return failure(fmt::format("NVRTC compiles CUDA targets only; {} is a {} target",
+                               target.name, vendor_name(target.vendor)),
+                   "", false);
+  if (opts.format == BinaryFormat::hsaco || !target.binary(opts.format))
+    return failure(fmt::format("NVRTC cannot produce {} for {}",
+                               binary_format_name(opts.format), target.name),
                    "", false);
 
   // The program name is what NVRTC prints in front of each diagnostic.
@@ -354,7 +332,7 @@ Result<Artifact, CompileError> NvrtcCompiler::compile(const GeneratedSource& src
 
   if (compile_rc != kNvrtcSuccess)
     return failure(fmt::format("NVRTC {} failed to compile {} for {}: {}", api.version,
-                               src.uri, opts.arch, api.error_name(compile_rc)),
+                               src.uri, target.name, api.error_name(compile_rc)),
                    std::move(log), true);
 
   const bool ptx = opts.format == BinaryFormat::ptx;
@@ -385,7 +363,7 @@ Result<Artifact, CompileError> NvrtcCompiler::compile(const GeneratedSource& src
     if (const size_t count = artifact.warnings().size(); count > 0)
       return failure(fmt::format("NVRTC {} compiled {} for {} with {} warning{} (warnings are "
                                  "errors: ATTNJIT_WERROR is set)",
-                                 api.version, src.uri, opts.arch, count, count == 1 ? "" : "s"),
+                                 api.version, src.uri, target.name, count, count == 1 ? "" : "s"),
                      std::move(artifact.log), true);
   }
   artifact.format = opts.format;

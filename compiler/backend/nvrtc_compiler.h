@@ -17,25 +17,10 @@
 #include <string>
 #include <vector>
 
-#include "compiler/backend/artifact.h"
-#include "compiler/codegen/codegen.h"
+#include "compiler/backend/backend.h"
 #include "compiler/support/result.h"
 
 namespace attnjit {
-
-struct CompileOptions {
-  std::string arch = "sm_90";        // sm_80, sm_86, sm_89, sm_90, sm_90a
-  BinaryFormat format = BinaryFormat::cubin;  // or ptx
-  std::vector<std::string> extra;    // appended verbatim
-  std::string save_source_dir;       // where failed sources are written ("" = temp dir)
-  // A compile whose log has warnings fails (with the log and the saved source) instead
-  // of returning an Artifact whose warnings() the caller must look at. Defaults to
-  // $ATTNJIT_WERROR (set and not "0"); the test suites set it. Not part of the cache
-  // key: it decides whether a binary is accepted, not what the binary is.
-  bool warnings_as_errors = warnings_are_errors_by_default();
-
-  static bool warnings_are_errors_by_default();
-};
 
 // Where tools/install-deps.sh installs NVRTC from PyPI (pip install --target):
 // $XDG_DATA_HOME/attnjit/nvrtc, else ~/.local/share/attnjit/nvrtc; "" without a home.
@@ -43,19 +28,21 @@ std::string nvrtc_pip_prefix();
 // The libnvrtc candidates open() tries, in order (see the top of this file).
 std::vector<std::string> nvrtc_library_candidates();
 
-class NvrtcCompiler {
+// Builds CUDA targets' CUBIN and PTX; refuses other vendors' targets and formats.
+class NvrtcCompiler final : public CompilerBackend {
  public:
   // Loads libnvrtc and its builtins once per process; a failure is remembered too.
   static Result<std::shared_ptr<NvrtcCompiler>, std::string> open();
 
-  std::string version() const;  // "13.0"; part of every cache key
+  std::string name() const override { return "nvrtc"; }
+  std::string version() const override;  // "13.0"
   std::string library_path() const;   // the libnvrtc that was loaded
   std::string builtins_path() const;  // the libnvrtc-builtins loaded for it
-  std::string describe() const;       // "NVRTC 13.0 from <library> (builtins <path>)"
-  // The option list compile() passes for `opts` (part of the cache key too).
-  std::vector<std::string> options_for(const CompileOptions& opts) const;
-  Result<Artifact, CompileError> compile(const GeneratedSource& src,
-                                         const CompileOptions& opts) const;
+  std::string describe() const override;  // "NVRTC 13.0 from <library> (builtins <path>)"
+  std::vector<std::string> options_for(const Target& target,
+                                       const CompileOptions& opts) const override;
+  Result<Artifact, CompileError> compile(const GeneratedSource& src, const Target& target,
+                                         const CompileOptions& opts) const override;
 
   struct Api;  // dlsym'd entry points
   explicit NvrtcCompiler(std::shared_ptr<const Api> api);

@@ -5,8 +5,6 @@
 namespace attnjit {
 
 namespace {
-constexpr const char* kCudaArchs[] = {"sm_80", "sm_86", "sm_89", "sm_90", "sm_90a"};
-
 // Short readable tag of the mask for the cache uri: which band, and whether an
 // expression beyond the band remains.
 std::string mask_tag(const ir::Variant& v) {
@@ -43,16 +41,14 @@ bool parse_kernel_kind(const std::string& name, KernelKind* out) {
   return false;
 }
 
-bool is_supported_cuda_arch(const std::string& arch) {
-  for (const char* a : kCudaArchs)
-    if (arch == a) return true;
-  return false;
-}
-
-const char* supported_cuda_archs() { return "sm_80, sm_86, sm_89, sm_90, sm_90a"; }
-
-Vendor vendor_of_arch(const std::string& arch) {
-  return arch.rfind("gfx", 0) == 0 ? Vendor::hip : Vendor::cuda;
+Mainloop kernel_mainloop(KernelKind k) {
+  switch (k) {
+    case KernelKind::prefill:
+    case KernelKind::paged: return Mainloop::mma_sync;
+    case KernelKind::merge:
+    case KernelKind::cache_write: return Mainloop::simt;
+  }
+  return Mainloop::simt;
 }
 
 std::string KernelSpec::uri() const {

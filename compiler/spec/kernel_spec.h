@@ -6,6 +6,7 @@
 
 #include "compiler/ir/variant.h"
 #include "compiler/spec/tuning_config.h"
+#include "compiler/target/target.h"
 
 namespace attnjit {
 
@@ -16,12 +17,8 @@ enum class KernelKind { prefill, paged, merge, cache_write };
 const char* kernel_kind_name(KernelKind k);
 bool parse_kernel_kind(const std::string& name, KernelKind* out);
 
-enum class Vendor { cuda, hip };
-
-// Targets the NVRTC backend accepts. sm_80 is the floor (mma.sync m16n8k16, cp.async).
-bool is_supported_cuda_arch(const std::string& arch);
-const char* supported_cuda_archs();  // "sm_80, sm_86, sm_89, sm_90, sm_90a" for messages
-Vendor vendor_of_arch(const std::string& arch);
+// The mainloop a kind is built from; a target builds the kinds whose mainloop it has.
+Mainloop kernel_mainloop(KernelKind k);
 
 // How a paged launch covers each query block's KV tiles: whole, with one thread block
 // per (query block, KV head); in segments, even shares written as f32 partial results
@@ -33,7 +30,7 @@ enum class KvSplit { none, segments, stream };
 struct KernelSpec {
   KernelKind kind = KernelKind::prefill;
   ir::Variant variant;  // canonical (after passes)
-  std::string arch = "sm_90";
+  std::string arch = "sm_90";  // a target's name (compiler/target)
   TileConfig tile;
   // paged: segments write f32 partial results and LSEs for the merge launch, which
   // owns the output type and sinks; stream kernels own both (their cut pieces go to

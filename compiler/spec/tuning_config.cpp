@@ -8,11 +8,11 @@
 #include <charconv>
 #include <climits>
 #include <nlohmann/json.hpp>
-#include <regex>
 #include <sstream>
 
 #include "compiler/support/embedded_files.h"
 #include "compiler/support/text_file.h"
+#include "compiler/target/target.h"
 
 namespace attnjit {
 
@@ -34,14 +34,6 @@ const std::vector<std::string> kBucketKeys = {"head_dim_min",    "head_dim_max",
                                               "sliding_window", "score_transform", "kv_8bit",
                                               "config"};
 
-// Opt-in shared memory per block (bytes), by arch; unknown archs get the smallest.
-struct SharedMemoryLimit {
-  const char* arch;
-  int bytes;
-};
-constexpr SharedMemoryLimit kSharedMemoryLimits[] = {
-    {"sm_80", 166912}, {"sm_86", 101376}, {"sm_89", 101376}, {"sm_90", 232448}, {"sm_90a", 232448},
-};
 // Each K/V smem row is padded by 8 elements to spread rows over the banks.
 constexpr int kSmemRowPadding = 8;
 constexpr int kRowsPerWarp = 16;  // rows of one m16n8k16 MMA tile
@@ -264,11 +256,6 @@ KindTuning read_kind(const json& j, const std::string& path, int smem_limit) {
   return kind;
 }
 
-bool is_arch_name(const std::string& arch) {
-  static const std::regex pattern("sm_[0-9]{2,3}a?");
-  return std::regex_match(arch, pattern);
-}
-
 // nlohmann's message without its "[json.exception.parse_error.101] " prefix.
 std::string strip_exception_id(const std::string& what) {
   const size_t close = what.find("] ");
@@ -277,20 +264,12 @@ std::string strip_exception_id(const std::string& what) {
              : what;
 }
 
-// The number of "sm_86" / "sm_90a"; -1 if not an arch name.
-int arch_number(const std::string& arch) {
-  if (!is_arch_name(arch)) return -1;
-  return std::stoi(arch.substr(3));
-}
-
 }  // namespace
 
 int shared_memory_limit(const std::string& arch) {
-  int smallest = kSharedMemoryLimits[0].bytes;
-  for (const SharedMemoryLimit& l : kSharedMemoryLimits) {
-    if (arch == l.arch) return l.bytes;
-    smallest = std::min(smallest, l.bytes);
-  }
+  if (const Target* target = find_target(arch)) return target->max_shared_bytes;
+  int smallest = INT_MAX;
+  for (const Target& t : all_targets()) smallest = std::min(smallest, t.max_shared_bytes);
   return smallest;
 }
 
@@ -375,7 +354,7 @@ Result<TuningTable, std::string> TuningTable::parse(const std::string& json_text
     TuningTable table;
     expect_object(root, "");
     const json& arch = require(root, "", "arch");
-    if (!arch.is_string() || !is_arch_name(arch.get<std::string>()))
+    if (!arch.is_string() || !parse_arch_name(arch.get<std::string>()))
       error_at("arch", "expected an arch name like \"sm_90\" or \"sm_90a\", got " + describe(arch));
     table.arch_ = arch.get<std::string>();
 
@@ -401,38 +380,35 @@ Result<TuningTable, std::string> TuningTable::load_file(const std::string& path)
 }
 
 Result<TuningTable, std::string> TuningTable::embedded(const std::string& arch) {
-  const int wanted = arch_number(arch);
-  if (wanted < 0)
+  const std::optional<ArchName> wanted = parse_arch_name(arch);
+  if (!wanted)
     return fail(fmt::format("no tuning config for \"{}\": expected an arch like \"sm_90\"", arch));
-  auto load = [](const std::string& name) -> std::optional<Result<TuningTable, std::string>> {
-    auto text = embedded_file("configs/" + name + ".json");
+  const auto file_of = [](std::string_view name) { return fmt::format("configs/{}.json", name); };
+  auto load = [&](const std::string& name) -> std::optional<Result<TuningTable, std::string>> {
+    auto text = embedded_file(file_of(name));
     if (!text) return std::nullopt;
     return parse(std::string(*text), "<embedded " + name + ".json>");
   };
   if (auto exact = load(arch)) return *exact;
 
-  // Otherwise the nearest lower arch whose table is embedded (sm_90a -> sm_90,
-  // sm_89 -> sm_86 -> sm_80): a newer GPU of the same family runs an older tiling.
-  std::string best;
-  int best_number = -1;
+  // Otherwise the newest target of no higher capability whose table is embedded
+  // (sm_90a -> sm_90, sm_87 -> sm_86, sm_100 -> sm_90): a newer GPU of the same family
+  // runs an older tiling.
+  const Target* best = nullptr;
   std::vector<std::string> available;
-  for (const EmbeddedFile& f : embedded_files()) {
-    const std::string_view prefix = "configs/", suffix = ".json";
-    if (!f.name.starts_with(prefix) || !f.name.ends_with(suffix)) continue;
-    const std::string name(f.name.substr(prefix.size(), f.name.size() - prefix.size() - suffix.size()));
-    const int number = arch_number(name);
-    if (number < 0) continue;
-    available.push_back(name);
+  for (const Target& t : all_targets()) {
+    if (t.vendor != wanted->vendor || !embedded_file(file_of(t.name))) continue;
+    available.emplace_back(t.name);
     // An "a" table may rely on arch-specific features; only plain ones stand in.
-    if (name.back() == 'a') continue;
-    if (number <= wanted && number > best_number) best = name, best_number = number;
+    if (t.arch_specific || t.capability > wanted->capability) continue;
+    if (!best || t.capability > best->capability) best = &t;
   }
-  if (best.empty()) {
+  if (!best) {
     std::sort(available.begin(), available.end());
     return fail(fmt::format("no tuning config for {} or an older arch; embedded configs: {}", arch,
                             available.empty() ? "none" : fmt::format("{}", fmt::join(available, ", "))));
   }
-  return *load(best);
+  return *load(std::string(best->name));
 }
 
 std::optional<TileConfig> TuningTable::pick(const std::string& kind, int head_dim, bool causal,

@@ -60,7 +60,7 @@ class TuningTable {
   // A regular file, its size and nesting limited (kMaxConfigBytes, kMaxJsonDepth).
   static Result<TuningTable, std::string> load_file(const std::string& path);
   // The table embedded at build time from configs/<arch>.json; falls back to the
-  // nearest lower arch's table (sm_89 -> sm_86 -> sm_80).
+  // table of the newest plain target of no higher capability (sm_87 -> sm_86).
   static Result<TuningTable, std::string> embedded(const std::string& arch);
 
   const std::string& arch() const { return arch_; }
@@ -78,8 +78,8 @@ class TuningTable {
 // empty string when valid, else a message naming the bad field.
 // `max_shared_bytes` is the target's opt-in shared memory per block.
 std::string validate_tile(const TileConfig& c, int head_dim, int max_shared_bytes = 232448);
-// Opt-in shared memory per block of an arch ("sm_86" -> 101376); the smallest known
-// limit for an arch not in the table.
+// Opt-in shared memory per block of a target ("sm_86" -> 101376, from the target
+// table); the smallest target's limit for an arch the table lacks.
 int shared_memory_limit(const std::string& arch);
 // Parses "BLOCK_M,BLOCK_N,WARPS,STAGES".
 Result<TileConfig, std::string> parse_tile_override(const std::string& text);

@@ -71,14 +71,19 @@ cuda::DeviceBuffer& Engine::piece_counts(size_t units) {
   return piece_counts_;
 }
 
-Engine::Engine(EngineOptions options) : options_(std::move(options)), cache_(options_.cache) {}
+Engine::Engine(EngineOptions options)
+    : options_(std::move(options)), cache_(options_.cache), backends_(options_.backends) {}
 Engine::~Engine() = default;
 
 Result<KernelSpec, std::string> Engine::make_spec(const ir::Variant& variant, KernelKind kind,
                                                   const std::string& arch,
                                                   const std::string& tuning_kind) const {
-  if (!is_supported_cuda_arch(arch))
-    return fail(fmt::format("unsupported arch '{}' (supported: {})", arch, supported_cuda_archs()));
+  const Target* target = find_target(arch);
+  if (!target)
+    return fail(fmt::format("unsupported arch '{}' (supported: {})", arch, target_names()));
+  if (!target->has_mainloop(kernel_mainloop(kind)))
+    return fail(fmt::format("no {} kernel for {}: it lacks the {} mainloop", kernel_kind_name(kind),
+                            arch, mainloop_name(kernel_mainloop(kind))));
   KernelSpec spec;
   spec.kind = kind;
   spec.variant = variant;
@@ -116,37 +121,48 @@ Result<KernelSpec, std::string> Engine::make_spec(const ir::Variant& variant, Ke
   return spec;
 }
 
-std::shared_ptr<NvrtcCompiler> Engine::nvrtc() {
+Result<std::shared_ptr<const CompilerBackend>, std::string> Engine::backend(const Target& target) {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (!nvrtc_) {
-    auto opened = NvrtcCompiler::open();
-    if (!opened) throw std::runtime_error(opened.error());
-    nvrtc_ = *opened;
-  }
-  return nvrtc_;
+  auto it = backends_.find(target.vendor);
+  if (it != backends_.end() && it->second) return it->second;
+  auto opened = open_default_backend(target.vendor);
+  if (!opened) return fail(opened.error());
+  backends_[target.vendor] = *opened;
+  return *opened;
 }
 
-Result<CompiledKernel, CompileError> Engine::compile(const KernelSpec& spec) {
+Result<CompiledKernel, CompileError> Engine::build(const KernelSpec& spec, BinaryFormat format) {
+  const Target* target = find_target(spec.arch);
+  if (!target)
+    return fail(CompileError{
+        fmt::format("unsupported arch '{}' (supported: {})", spec.arch, target_names()), "", {}, ""});
+  if (!target->binary(format))
+    return fail(CompileError{fmt::format("{} has no {} binaries", spec.arch, binary_format_name(format)),
+                             "", {}, ""});
   auto source = render_kernel(spec);
   if (!source) return fail(CompileError{"code generation failed: " + source.error(), "", {}, ""});
-  std::shared_ptr<NvrtcCompiler> compiler;
-  try {
-    compiler = nvrtc();
-  } catch (const std::exception& e) {
-    return fail(CompileError{e.what(), "", {}, ""});
-  }
+  auto backend = this->backend(*target);
+  if (!backend) return fail(CompileError{backend.error(), "", {}, ""});
+  const CompilerBackend& compiler = **backend;
   CompileOptions options;
-  options.arch = spec.arch;
+  options.format = format;
   CompiledKernel out;
   out.spec = spec;
   out.source = source->text;
-  out.key = cache_key(*source, compiler->options_for(options), compiler->version(), spec.arch);
+  out.backend = *backend;
+  // The options name the format, so CUBIN and PTX of one kernel have different keys.
+  out.key = cache_key(*source, compiler.options_for(*target, options), compiler.version(), spec.arch);
   const GeneratedSource& src = *source;
-  const CacheRequest request{out.key, spec.arch, src.entry, options.format, compiler->version()};
-  auto lookup = cache_.get(request, [&] { return compiler->compile(src, options); });
+  const CacheRequest request{out.key, spec.arch, src.entry, format, compiler.version()};
+  auto lookup = cache_.get(request, [&] { return compiler.compile(src, *target, options); });
   if (!lookup) return fail(lookup.error());
   out.lookup = std::move(*lookup);
   return out;
+}
+
+Result<CompiledKernel, CompileError> Engine::compile(const KernelSpec& spec) {
+  const Target* target = find_target(spec.arch);
+  return build(spec, target ? target->default_format() : BinaryFormat::cubin);
 }
 
 bool Engine::gpu_available(std::string* why) {
@@ -156,6 +172,12 @@ bool Engine::gpu_available(std::string* why) {
     return false;
   }
   return true;
+}
+
+const Target& Engine::device_target() {
+  auto target = driver()->target();
+  if (!target) throw std::runtime_error("attnjit: " + target.error());
+  return **target;
 }
 
 std::shared_ptr<cuda::Driver> Engine::driver() {
@@ -185,8 +207,7 @@ const Engine::Resolved& Engine::resolve(const ir::Variant& variant, const std::s
     auto it = resolved_.find(key);
     if (it != resolved_.end()) return *it->second;
   }
-  std::shared_ptr<cuda::Driver> gpu = driver();
-  auto spec = make_spec(variant, kind, gpu->arch(), tuning_kind);
+  auto spec = make_spec(variant, kind, std::string(device_target().name), tuning_kind);
   if (!spec) throw std::runtime_error(where + ": " + spec.error());
   spec->kv_split = split;
   const cuda::LoadedKernel& kernel = loaded_kernel(*spec);

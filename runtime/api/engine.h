@@ -11,9 +11,10 @@
 #include <string>
 #include <tuple>
 
-#include "compiler/backend/nvrtc_compiler.h"
+#include "compiler/backend/backend.h"
 #include "compiler/ir/variant.h"
 #include "compiler/spec/kernel_spec.h"
+#include "compiler/target/target.h"
 #include "runtime/api/paged_args.h"
 #include "runtime/api/prefill_args.h"
 #include "runtime/cache/kernel_cache.h"
@@ -26,6 +27,9 @@ struct EngineOptions {
   std::string config_dir;                   // "" = configs embedded at build time
   std::string config_file;                  // one config file for every arch (wins over config_dir)
   std::optional<TileConfig> tile_override;  // wins over the JSON configs
+  // Compiler backends by vendor; a vendor left out gets open_default_backend()'s (NVRTC
+  // for CUDA) on its first compile. A test puts a fake here to build without NVRTC.
+  std::map<Vendor, std::shared_ptr<const CompilerBackend>> backends;
 };
 
 struct CompiledKernel {
@@ -33,6 +37,7 @@ struct CompiledKernel {
   std::string key;            // cache key: <uri>-<hash>
   CacheLookup lookup;         // the artifact and where it came from
   std::string source;         // the generated source
+  std::shared_ptr<const CompilerBackend> backend;  // whose version the key names
 };
 
 class Engine {
@@ -45,8 +50,14 @@ class Engine {
   Result<KernelSpec, std::string> make_spec(const ir::Variant& variant, KernelKind kind,
                                             const std::string& arch,
                                             const std::string& tuning_kind = "") const;
-  // Generates, compiles (or fetches from cache) without touching a GPU.
+  // Generates, compiles (or fetches from cache) without touching a GPU: the one compile
+  // path, for launches and tools alike. `format` must be one of the spec's target's
+  // binaries; compile() builds the target's default (CUBIN for CUDA).
+  Result<CompiledKernel, CompileError> build(const KernelSpec& spec, BinaryFormat format);
   Result<CompiledKernel, CompileError> compile(const KernelSpec& spec);
+  // The backend `target` compiles with (EngineOptions::backends, else the vendor's
+  // default, opened once); the error says what is missing.
+  Result<std::shared_ptr<const CompilerBackend>, std::string> backend(const Target& target);
 
   // Validates the arguments, gets the kernel for the current device and launches it
   // on `stream` (null = default stream). Throws ArgumentError for bad arguments and
@@ -78,6 +89,9 @@ class Engine {
 
   // The GPU (device 0); throws std::runtime_error with the reason when unavailable.
   std::shared_ptr<cuda::Driver> driver();
+  // The target kernels are built for on the GPU (cuda::Driver::target()); throws
+  // std::runtime_error when there is no GPU or no target runs on it.
+  const Target& device_target();
   // True when a GPU can be used; `why` gets the reason when not.
   static bool gpu_available(std::string* why = nullptr);
 
@@ -107,12 +121,11 @@ class Engine {
   // Resident blocks per SM of `kernel` at this block size and shared memory, queried
   // from the driver once (the split choice asks on every paged() call).
   int blocks_per_sm(const cuda::LoadedKernel& kernel, int threads, int shared_bytes);
-  std::shared_ptr<NvrtcCompiler> nvrtc();
 
   EngineOptions options_;
   KernelCache cache_;
   std::mutex mutex_;
-  std::shared_ptr<NvrtcCompiler> nvrtc_;
+  std::map<Vendor, std::shared_ptr<const CompilerBackend>> backends_;  // opened or given
   std::shared_ptr<cuda::Driver> driver_;
   std::map<std::string, std::unique_ptr<cuda::LoadedKernel>> loaded_;  // by cache key
   cuda::DeviceBuffer workspace_;  // split-KV partial results

@@ -212,9 +212,21 @@ Driver::~Driver() {
   if (context_) api_->cuDevicePrimaryCtxRelease(device_);
 }
 
-std::string Driver::arch() const {
-  return fmt::format("sm_{}{}", attribute(kComputeCapabilityMajor),
-                     attribute(kComputeCapabilityMinor));
+ComputeCapability Driver::capability() const {
+  return {attribute(kComputeCapabilityMajor), attribute(kComputeCapabilityMinor)};
+}
+
+std::string Driver::arch() const { return cuda_arch_name(capability()); }
+
+std::vector<const Target*> Driver::runnable_targets(BinaryFormat format) const {
+  return attnjit::runnable_targets(Vendor::cuda, capability(), format);
+}
+
+Result<const Target*, std::string> Driver::target() const {
+  const ComputeCapability cc = capability();
+  if (const Target* t = device_target(Vendor::cuda, cc)) return t;
+  return fail(fmt::format("no target runs on {} ({}, compute capability {}.{}); attnjit builds for {}",
+                          device_name(), cuda_arch_name(cc), cc.major, cc.minor, target_names()));
 }
 
 int Driver::attribute(DeviceAttribute a) const {

@@ -5,8 +5,10 @@
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "compiler/support/result.h"
+#include "compiler/target/target.h"
 
 namespace attnjit::cuda {
 
@@ -39,7 +41,15 @@ class Driver {
 
   const DriverApi& api() const { return *api_; }
   CUdevice device() const { return device_; }
-  std::string arch() const;  // "sm_90" from the compute capability
+  ComputeCapability capability() const;  // {9, 0}
+  // The device's own name, "sm_90", "sm_87": not necessarily a target (see target()).
+  std::string arch() const;
+  // The targets whose binaries of `format` this device runs (runnable_targets()): for
+  // 9.0, CUBIN: sm_90, sm_90a; PTX: sm_80 ... sm_90a.
+  std::vector<const Target*> runnable_targets(BinaryFormat format) const;
+  // The target kernels are built for on this device (device_target(): sm_86 on an
+  // sm_87 device); an error naming the device and the targets when none runs on it.
+  Result<const Target*, std::string> target() const;
   int attribute(DeviceAttribute a) const;
   std::string device_name() const;
   void make_current() const;  // binds the primary context to the calling thread

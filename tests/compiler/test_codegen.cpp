@@ -253,9 +253,7 @@ TEST_CASE("the other CUDA archs and PTX output compile", "[codegen][nvrtc]") {
   for (const char* arch : {"sm_86", "sm_89", "sm_90a"}) {
     auto src = render_kernel(spec_for(v, arch));
     REQUIRE(src.ok());
-    CompileOptions options;
-    options.arch = arch;
-    auto artifact = (*nvrtc)->compile(*src, options);
+    auto artifact = (*nvrtc)->compile(*src, *attnjit::find_target(arch), CompileOptions{});
     INFO(arch << ": " << (artifact.ok() ? "" : artifact.error().describe()));
     REQUIRE(artifact.ok());
     CHECK(is_elf(artifact->binary));
@@ -265,9 +263,8 @@ TEST_CASE("the other CUDA archs and PTX output compile", "[codegen][nvrtc]") {
   auto src = render_kernel(spec_for(v, "sm_90"));
   REQUIRE(src.ok());
   CompileOptions ptx;
-  ptx.arch = "sm_90";
   ptx.format = BinaryFormat::ptx;
-  auto artifact = (*nvrtc)->compile(*src, ptx);
+  auto artifact = (*nvrtc)->compile(*src, *attnjit::find_target("sm_90"), ptx);
   REQUIRE(artifact.ok());
   INFO(warnings_of(*artifact));
   CHECK(artifact->warnings().empty());
@@ -400,9 +397,7 @@ TEST_CASE("every numeric construct compiles without an NVRTC warning", "[codegen
     INFO(body);
     auto src = render_kernel(spec_for(variant_from(std::string("variant n { ") + head + body + " }"), "sm_90"));
     REQUIRE(src.ok());
-    CompileOptions options;
-    options.arch = "sm_90";
-    auto artifact = (*nvrtc)->compile(*src, options);
+    auto artifact = (*nvrtc)->compile(*src, *attnjit::find_target("sm_90"), CompileOptions{});
     INFO((artifact.ok() ? artifact->log : artifact.error().describe()));
     REQUIRE(artifact.ok());
     CHECK(artifact->log.find("warning") == std::string::npos);

@@ -135,9 +135,8 @@ TEST_CASE("real NVRTC CUBINs carry their SM, and patched headers are caught",
       "attnjit_target_test", "target_test"};
   auto compile = [&](const char* arch, BinaryFormat format) {
     attnjit::CompileOptions options;
-    options.arch = arch;
     options.format = format;
-    auto compiled = (*nvrtc)->compile(source, options);
+    auto compiled = (*nvrtc)->compile(source, *attnjit::find_target(arch), options);
     INFO(arch << ": " << (compiled.ok() ? "" : compiled.error().describe()));
     REQUIRE(compiled.ok());
     return compiled->binary;

@@ -3,6 +3,8 @@
 // GPU host the same test checks the device queries instead.
 #include <dlfcn.h>
 
+#include <algorithm>
+
 #include "catch.h"
 #include "runtime/driver/cuda_driver.h"
 
@@ -36,6 +38,19 @@ TEST_CASE("Driver::open explains a missing driver instead of crashing", "[runtim
   }
   const auto& driver = *opened.value();
   CHECK(driver.arch().rfind("sm_", 0) == 0);
+  CHECK(driver.arch() == attnjit::cuda_arch_name(driver.capability()));
+  // The target kernels are built for is one whose CUBIN this device runs (sm_90 on an
+  // H200; a device no target serves says so).
+  auto target = driver.target();
+  INFO("device " << driver.arch() << ": " << (target.ok() ? "" : target.error()));
+  if (target.ok()) {
+    const auto runnable = driver.runnable_targets(attnjit::BinaryFormat::cubin);
+    CHECK(std::find(runnable.begin(), runnable.end(), *target) != runnable.end());
+    CHECK((*target)->runs_on(attnjit::Vendor::cuda, driver.capability(), attnjit::BinaryFormat::cubin));
+    if (attnjit::find_target(driver.arch())) CHECK((*target)->name == driver.arch());
+  } else {
+    CHECK(target.error().find(driver.arch()) != std::string::npos);
+  }
   CHECK_FALSE(driver.device_name().empty());
   CHECK(driver.attribute(attnjit::cuda::kMultiprocessorCount) > 0);
   CHECK(attnjit::cuda::Driver::open().value() == opened.value());  // one per process

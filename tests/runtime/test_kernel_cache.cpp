@@ -21,6 +21,7 @@
 #include "catch.h"
 #include "compiler/backend/nvrtc_compiler.h"
 #include "compiler/support/sha256.h"
+#include "fake_binary.h"
 #include "runtime/cache/cache_files.h"
 #include "runtime/cache/kernel_cache.h"
 
@@ -35,6 +36,8 @@ using attnjit::CompileError;
 using attnjit::EntryDecode;
 using attnjit::KernelCache;
 using attnjit::Result;
+using attnjit::testing::fake_cubin;
+using attnjit::testing::fake_ptx;
 
 namespace {
 
@@ -67,31 +70,6 @@ CacheRequest request_for(const std::string& key, const std::string& arch = "sm_9
 
 // The SM number of "sm_90a" -> 90.
 int sm_number(const std::string& arch) { return std::stoi(arch.substr(3)); }
-
-// The smallest CUBIN the cache's checks accept: an ELF64 header as NVRTC 13 writes it
-// (EM_CUDA, ELF ABI version 8, the SM in e_flags bits 8-15), then a string table
-// holding `symbol`, then `tag` so binaries of different tests differ.
-std::string fake_cubin(int sm, const std::string& symbol, const std::string& tag) {
-  std::string elf(64, '\0');
-  elf.replace(0, 4, "\x7f" "ELF");
-  elf[4] = 2;       // ELFCLASS64
-  elf[5] = 1;       // little-endian
-  elf[6] = 1;       // EV_CURRENT
-  elf[7] = 0x41;    // CUDA OS ABI
-  elf[8] = 8;       // CUDA ELF ABI version
-  elf[16] = 2;      // ET_EXEC
-  elf[18] = char(190);  // EM_CUDA
-  elf[20] = 1;
-  const uint32_t flags = 0x06000004u | (uint32_t(sm) << 8);
-  for (int i = 0; i < 4; ++i) elf[48 + i] = char(uint8_t(flags >> (8 * i)));
-  elf += std::string("\0.strtab\0", 9) + symbol + std::string("\0", 1) + tag;
-  return elf;
-}
-
-std::string fake_ptx(const std::string& arch, const std::string& symbol, const std::string& tag) {
-  return "//\n// " + tag + "\n//\n\n.version 9.0\n.target " + arch +
-         "\n.address_size 64\n\n.visible .entry " + symbol + "(\n\t.param .u64 p\n)\n{\n\tret;\n}\n";
-}
 
 Artifact make_artifact(const std::string& tag, const std::string& arch = "sm_90",
                        BinaryFormat format = BinaryFormat::cubin) {
@@ -523,9 +501,7 @@ TEST_CASE("a real sm_80 CUBIN is never served for sm_90", "[runtime][cache][nvrt
       "}\n",
       kSymbol, "cache_test_scale"};
   auto compile_for = [&](const char* arch) {
-    attnjit::CompileOptions options;
-    options.arch = arch;
-    auto compiled = (*nvrtc)->compile(source, options);
+    auto compiled = (*nvrtc)->compile(source, *attnjit::find_target(arch), attnjit::CompileOptions{});
     INFO(arch << ": " << (compiled.ok() ? "" : compiled.error().describe()));
     REQUIRE(compiled.ok());
     return *compiled;

@@ -19,6 +19,7 @@ using attnjit::BinaryFormat;
 using attnjit::CompileOptions;
 using attnjit::GeneratedSource;
 using attnjit::NvrtcCompiler;
+using attnjit::Target;
 
 namespace {
 
@@ -70,6 +71,12 @@ std::shared_ptr<NvrtcCompiler> open_nvrtc() {
   return opened.value();
 }
 
+const Target& target(const char* name) {
+  const Target* t = attnjit::find_target(name);
+  if (!t) FAIL("no target " << name);
+  return *t;
+}
+
 bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
@@ -85,24 +92,22 @@ TEST_CASE("nvrtc reports its version", "[runtime][nvrtc]") {
 
 TEST_CASE("nvrtc options are minimal and follow the format", "[runtime][nvrtc]") {
   auto nvrtc = open_nvrtc();
-  CompileOptions cubin;
-  cubin.arch = "sm_90a";
-  CHECK(nvrtc->options_for(cubin) ==
+  CHECK(nvrtc->name() == "nvrtc");
+  CHECK(nvrtc->options_for(target("sm_90a"), CompileOptions{}) ==
         std::vector<std::string>{"--gpu-architecture=sm_90a", "-std=c++17"});
   CompileOptions ptx;
-  ptx.arch = "sm_90a";
   ptx.format = BinaryFormat::ptx;
   ptx.extra = {"-DEXTRA=1"};
-  CHECK(nvrtc->options_for(ptx) ==
+  CHECK(nvrtc->options_for(target("sm_90a"), ptx) ==
         std::vector<std::string>{"--gpu-architecture=compute_90a", "-std=c++17", "-DEXTRA=1"});
+  CHECK(nvrtc->options_for(target("sm_86"), ptx) ==
+        std::vector<std::string>{"--gpu-architecture=compute_86", "-std=c++17", "-DEXTRA=1"});
 }
 
 TEST_CASE("nvrtc compiles a kernel to CUBIN", "[runtime][nvrtc]") {
   auto nvrtc = open_nvrtc();
   for (const char* arch : {"sm_80", "sm_90"}) {
-    CompileOptions options;
-    options.arch = arch;
-    auto compiled = nvrtc->compile(add_kernel(), options);
+    auto compiled = nvrtc->compile(add_kernel(), target(arch), CompileOptions{});
     INFO(arch << ": " << (compiled.ok() ? "" : compiled.error().describe()));
     REQUIRE(compiled.ok());
     CHECK(compiled->format == BinaryFormat::cubin);
@@ -117,9 +122,8 @@ TEST_CASE("nvrtc compiles a kernel to PTX", "[runtime][nvrtc]") {
   auto nvrtc = open_nvrtc();
   for (const char* arch : {"sm_80", "sm_90"}) {
     CompileOptions options;
-    options.arch = arch;
     options.format = BinaryFormat::ptx;
-    auto compiled = nvrtc->compile(add_kernel(), options);
+    auto compiled = nvrtc->compile(add_kernel(), target(arch), options);
     INFO(arch << ": " << (compiled.ok() ? "" : compiled.error().describe()));
     REQUIRE(compiled.ok());
     CHECK(compiled->format == BinaryFormat::ptx);
@@ -133,8 +137,8 @@ TEST_CASE("nvrtc compiles a kernel to PTX", "[runtime][nvrtc]") {
 TEST_CASE("nvrtc output is deterministic", "[runtime][nvrtc]") {
   auto nvrtc = open_nvrtc();
   CompileOptions options;
-  auto first = nvrtc->compile(add_kernel(), options);
-  auto second = nvrtc->compile(add_kernel(), options);
+  auto first = nvrtc->compile(add_kernel(), target("sm_90"), options);
+  auto second = nvrtc->compile(add_kernel(), target("sm_90"), options);
   REQUIRE(first.ok());
   REQUIRE(second.ok());
   CHECK(first->binary == second->binary);
@@ -153,14 +157,14 @@ TEST_CASE("nvrtc syntax errors come back as a CompileError", "[runtime][nvrtc]")
       "attnjit_test_broken", "test_broken"};
   CompileOptions options;
   options.save_source_dir = dir.string();
-  auto compiled = nvrtc->compile(broken, options);
+  auto compiled = nvrtc->compile(broken, target("sm_90"), options);
   REQUIRE_FALSE(compiled.ok());
   const attnjit::CompileError& error = compiled.error();
   INFO(error.describe());
   CHECK(contains(error.message, "test_broken"));
   CHECK(contains(error.log, "undeclared_name"));
   CHECK(contains(error.log, "error"));
-  CHECK(error.options == nvrtc->options_for(options));
+  CHECK(error.options == nvrtc->options_for(target("sm_90"), options));
   REQUIRE_FALSE(error.source_path.empty());
   CHECK(fs::path(error.source_path).parent_path() == dir);
   std::ifstream saved(error.source_path);
@@ -174,24 +178,29 @@ TEST_CASE("nvrtc syntax errors come back as a CompileError", "[runtime][nvrtc]")
 
 TEST_CASE("nvrtc rejects what it cannot build, clearly", "[runtime][nvrtc]") {
   auto nvrtc = open_nvrtc();
-  SECTION("an unknown architecture") {
+  SECTION("another vendor's target") {
+    // A row as the AMD targets will have it.
+    const Target gfx942{.name = "gfx942", .vendor = attnjit::Vendor::hip, .capability = {9, 4},
+                        .arch_specific = true, .binaries = {{BinaryFormat::hsaco, "gfx942"}},
+                        .max_shared_bytes = 65536, .mainloops = {attnjit::Mainloop::simt}};
     CompileOptions options;
-    options.arch = "gfx942";
-    auto compiled = nvrtc->compile(add_kernel(), options);
+    options.format = BinaryFormat::hsaco;
+    auto compiled = nvrtc->compile(add_kernel(), gfx942, options);
     REQUIRE_FALSE(compiled.ok());
     CHECK(contains(compiled.error().message, "gfx942"));
+    CHECK(contains(compiled.error().message, "HIP target"));
   }
   SECTION("hsaco") {
     CompileOptions options;
     options.format = BinaryFormat::hsaco;
-    auto compiled = nvrtc->compile(add_kernel(), options);
+    auto compiled = nvrtc->compile(add_kernel(), target("sm_90"), options);
     REQUIRE_FALSE(compiled.ok());
     CHECK(contains(compiled.error().message, "hsaco"));
   }
   SECTION("an entry name the source does not define") {
     GeneratedSource source = add_kernel();
     source.entry = "attnjit_no_such_kernel";
-    auto compiled = nvrtc->compile(source, CompileOptions{});
+    auto compiled = nvrtc->compile(source, target("sm_90"), CompileOptions{});
     REQUIRE_FALSE(compiled.ok());
     CHECK(contains(compiled.error().message, "attnjit_no_such_kernel"));
     if (!compiled.error().source_path.empty()) fs::remove(compiled.error().source_path);
@@ -202,7 +211,7 @@ TEST_CASE("nvrtc warnings of a successful compile are part of its result", "[run
   auto nvrtc = open_nvrtc();
   CompileOptions options;
   options.warnings_as_errors = false;
-  auto compiled = nvrtc->compile(warning_kernel(), options);
+  auto compiled = nvrtc->compile(warning_kernel(), target("sm_90"), options);
   INFO((compiled.ok() ? compiled->log : compiled.error().describe()));
   REQUIRE(compiled.ok());
   const std::vector<std::string> warnings = compiled->warnings();
@@ -224,7 +233,7 @@ TEST_CASE("a warning is a compile error when warnings_as_errors is set", "[runti
   CompileOptions options;
   options.warnings_as_errors = true;
   options.save_source_dir = pattern;
-  auto compiled = nvrtc->compile(warning_kernel(), options);
+  auto compiled = nvrtc->compile(warning_kernel(), target("sm_90"), options);
   REQUIRE_FALSE(compiled.ok());
   const attnjit::CompileError& error = compiled.error();
   INFO(error.describe());
@@ -234,7 +243,7 @@ TEST_CASE("a warning is a compile error when warnings_as_errors is set", "[runti
   CHECK(contains(error.log, "#69-D"));
   CHECK_FALSE(error.source_path.empty());
   // A clean kernel still compiles.
-  auto clean = nvrtc->compile(add_kernel(), options);
+  auto clean = nvrtc->compile(add_kernel(), target("sm_90"), options);
   INFO((clean.ok() ? "" : clean.error().describe()));
   CHECK(clean.ok());
   fs::remove_all(pattern);

@@ -6,7 +6,6 @@
 
 #include <fmt/format.h>
 
-#include "compiler/codegen/codegen.h"
 #include "compiler/support/diagnostics.h"
 #include "tools/attnjit/commands.h"
 #include "tools/attnjit/session.h"
@@ -15,40 +14,7 @@ namespace attnjit::cli {
 
 namespace {
 
-struct Built {
-  std::string key;
-  CacheLookup lookup;
-};
-
-// Engine::compile always builds CUBIN. PTX takes the same steps with the PTX option
-// set; the options are part of the key, so PTX and CUBIN entries never collide.
-Result<Built, CompileError> build_ptx(Engine& engine, const KernelSpec& spec) {
-  auto source = render_kernel(spec);
-  if (!source) return fail(CompileError{"code generation failed: " + source.error(), "", {}, ""});
-  auto compiler = NvrtcCompiler::open();
-  if (!compiler) return fail(CompileError{compiler.error(), "", {}, ""});
-  CompileOptions options;
-  options.arch = spec.arch;
-  options.format = BinaryFormat::ptx;
-  Built built;
-  built.key = cache_key(*source, (*compiler)->options_for(options), (*compiler)->version(), spec.arch);
-  const GeneratedSource& src = *source;
-  const NvrtcCompiler& nvrtc = **compiler;
-  const CacheRequest request{built.key, spec.arch, src.entry, options.format, nvrtc.version()};
-  auto lookup = engine.cache().get(request, [&] { return nvrtc.compile(src, options); });
-  if (!lookup) return fail(lookup.error());
-  built.lookup = std::move(*lookup);
-  return built;
-}
-
-Result<Built, CompileError> build(Engine& engine, const KernelSpec& spec, bool ptx) {
-  if (ptx) return build_ptx(engine, spec);
-  auto compiled = engine.compile(spec);
-  if (!compiled) return fail(compiled.error());
-  return Built{compiled->key, std::move(compiled->lookup)};
-}
-
-std::filesystem::path write_binary(const std::filesystem::path& dir, const Built& built) {
+std::filesystem::path write_binary(const std::filesystem::path& dir, const CompiledKernel& built) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) throw CommandError(fmt::format("cannot create {}: {}", dir.string(), ec.message()));
@@ -74,7 +40,9 @@ int run_compile(const Args& args) {
   std::fprintf(stderr, "compiling %s (%s) for %s...\n", variant.name.c_str(),
                kernel_kind_name(kind), arch.c_str());
 
-  auto built = build(engine, *spec, args.has("--ptx"));
+  const Target& target = *find_target(arch);  // target_arch() checked it
+  const BinaryFormat format = args.has("--ptx") ? BinaryFormat::ptx : target.default_format();
+  auto built = engine.build(*spec, format);
   if (!built) {
     std::fprintf(stderr, "%s\n", built.error().describe().c_str());
     throw CommandError(
@@ -92,8 +60,7 @@ int run_compile(const Args& args) {
               lookup.artifact.binary.size());
   std::printf("time     %.1f ms\n", lookup.milliseconds);
   std::printf("cache    %s\n", cache_source_name(lookup.source));
-  // Engine::compile opened NVRTC for the cache key, so this finds it open.
-  if (auto nvrtc = NvrtcCompiler::open()) std::printf("compiler %s\n", (*nvrtc)->describe().c_str());
+  std::printf("compiler %s\n", built->backend->describe().c_str());
   if (std::optional<std::string> dir = args.value("--out"))
     std::printf("written  %s\n", printable(write_binary(*dir, *built).string()).c_str());
   return 0;
@@ -102,9 +69,8 @@ int run_compile(const Args& args) {
 }  // namespace
 
 const Command& compile_command() {
-  static const Command command{
-      "compile",
-      "compile one variant to a kernel binary through the cache (no GPU needed)",
+  // The --arch line names the targets from the table.
+  static const std::string help = fmt::format(
       "usage: attnjit compile FILE [--variant NAME] [--kind prefill|paged|merge|cache_write]\n"
       "                       [--arch sm_90] [--ptx]\n"
       "                       [--out DIR] [--tile BM,BN,W,S | --config FILE.json]\n"
@@ -118,13 +84,18 @@ const Command& compile_command() {
       "                paged and cache_write (need kv_cache = paged(...)), merge\n"
       "                (combines split-KV / cascade partial results); a variant and a\n"
       "                kind that do not fit are an error (exit 1)\n"
-      "  --arch        target: sm_80, sm_86, sm_89, sm_90 (default), sm_90a\n"
+      "  --arch        target: {} (default sm_90)\n"
       "  --ptx         build PTX instead of CUBIN\n"
       "  --out DIR     also write the binary to DIR/<key>.cubin (or .ptx)\n"
       "  --tile        BLOCK_M,BLOCK_N,WARPS,STAGES instead of the tuning config\n"
       "  --config      a tuning config JSON file instead of the built-in one\n"
       "  --cache-dir   kernel cache directory (default $ATTNJIT_CACHE_DIR, else\n"
       "                ~/.cache/attnjit)\n",
+      target_names());
+  static const Command command{
+      "compile",
+      "compile one variant to a kernel binary through the cache (no GPU needed)",
+      help.c_str(),
       {kVariantFlag, kKindFlag, kArchFlag, {"--ptx", false}, {"--out", true}, kTileFlag,
        kConfigFlag, kCacheDirFlag},
       run_compile,

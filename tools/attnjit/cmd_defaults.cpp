@@ -103,12 +103,18 @@ int run_defaults(const Args& args) {
     if (!arch_list.empty()) arch_list += ", ";
     arch_list += a;
   }
-  // Every kernel needs NVRTC, even one found in the cache (its key names the NVRTC
-  // version): without it, say so once instead of once per kernel.
-  auto nvrtc = NvrtcCompiler::open();
-  if (!nvrtc) throw CommandError("cannot compile kernels: " + nvrtc.error());
+  // Every kernel needs its compiler, even one found in the cache (its key names the
+  // compiler's version): without it, say so once instead of once per kernel.
+  std::string compilers;
+  for (const std::string& a : archs) {
+    auto backend = engine.backend(*find_target(a));  // target_archs() checked each
+    if (!backend) throw CommandError("cannot compile kernels: " + backend.error());
+    const std::string described = (*backend)->describe();
+    if (compilers.find(described) == std::string::npos)
+      compilers += (compilers.empty() ? "" : ", ") + described;
+  }
   std::printf("compiling %zu default variants for %s with %s\n", module.variants.size(),
-              arch_list.c_str(), (*nvrtc)->describe().c_str());
+              arch_list.c_str(), compilers.c_str());
   std::fflush(stdout);
   bool ok = true;
   for (const std::string& arch : archs) {

@@ -146,7 +146,7 @@ int run_paged(const Args& args) {
   shape.values.params = parse_params(args, variant);
 
   std::shared_ptr<cuda::Driver> driver = open_gpu();
-  const std::string arch = driver->arch();
+  const std::string arch = gpu_target(*driver);
   Engine engine(engine_options(args, variant, arch));
   std::printf("variant  %s on %s (%s)\n", variant.name.c_str(), driver->device_name().c_str(),
               arch.c_str());

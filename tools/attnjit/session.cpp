@@ -25,9 +25,9 @@ std::string variant_names(const ir::Module& module) {
 }
 
 void check_arch(const std::string& arch) {
-  if (!is_supported_cuda_arch(arch))
+  if (!find_target(arch))
     throw UsageError(fmt::format("--arch: unsupported target '{}' (supported: {})", arch,
-                                 supported_cuda_archs()));
+                                 target_names()));
 }
 
 }  // namespace
@@ -93,6 +93,12 @@ std::shared_ptr<cuda::Driver> open_gpu() {
   auto driver = cuda::Driver::open();
   if (!driver) throw CommandError("no usable GPU: " + driver.error());
   return *driver;
+}
+
+std::string gpu_target(const cuda::Driver& gpu) {
+  auto target = gpu.target();
+  if (!target) throw CommandError(target.error());
+  return std::string((*target)->name);
 }
 
 bool report_nvrtc_warnings(const std::string& kernel, const Artifact& artifact) {

@@ -36,6 +36,8 @@ std::vector<std::string> target_archs(const Args& args, const std::string& fallb
 
 // The GPU `run` works on. Without a usable one, a CommandError saying why (exit 1).
 std::shared_ptr<cuda::Driver> open_gpu();
+// The target kernels are built for on `gpu` ("sm_90"); a CommandError when none runs.
+std::string gpu_target(const cuda::Driver& gpu);
 
 // Prints each NVRTC warning in `artifact`'s log to stderr, "warning from NVRTC
 // compiling <kernel>: ...". Cache hits carry the log of the compile that wrote them, so

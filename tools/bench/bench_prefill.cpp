@@ -147,7 +147,7 @@ int run_prefill(const PrefillBench& b) {
     pairs /= 2.0;
   }
   const double flops = 4.0 * batch * b.heads * pairs * b.hdim;
-  auto spec = engine.make_spec(v, KernelKind::prefill, gpu->arch());
+  auto spec = engine.make_spec(v, KernelKind::prefill, std::string(engine.device_target().name));
   std::printf(
       "{\"kind\": \"prefill\", \"impl\": \"attnjit\", \"batch\": %d, \"heads\": %d, "
       "\"kv_heads\": %d, \"seqlen\": %d, \"hdim\": %d, \"causal\": %s, \"window\": %d, "

@@ -1,0 +1,190 @@
+// The engine's one compile path with a fake compiler backend in NVRTC's place: which
+// target and format reach the backend, what the cache key names, what is refused
+// before any compile. Needs no NVRTC.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "catch.h"
+#include "compiler/backend/backend.h"
+#include "compiler/passes/pipeline.h"
+#include "fake_binary.h"
+#include "runtime/api/engine.h"
+#include "temp_dir.h"
+
+namespace {
+
+using namespace attnjit;
+
+// Builds the smallest binaries the cache accepts for the target it is given, and
+// records each compile.
+class FakeBackend final : public CompilerBackend {
+ public:
+  struct Call {
+    std::string target;
+    BinaryFormat format;
+  };
+  mutable std::vector<Call> calls;
+  std::string failure;  // non-empty: every compile fails with this message
+
+  std::string name() const override { return "fake"; }
+  std::string version() const override { return "0.1-fake"; }
+  std::string describe() const override { return "fake backend 0.1"; }
+  std::vector<std::string> options_for(const Target& target,
+                                       const CompileOptions& opts) const override {
+    const TargetBinary* binary = target.binary(opts.format);
+    return {"--fake-arch=" + std::string(binary ? binary->arch_option : "none")};
+  }
+  Result<Artifact, CompileError> compile(const GeneratedSource& src, const Target& target,
+                                         const CompileOptions& opts) const override {
+    calls.push_back({std::string(target.name), opts.format});
+    if (!failure.empty()) return fail(CompileError{failure, "fake log", options_for(target, opts), ""});
+    Artifact artifact;
+    artifact.format = opts.format;
+    artifact.entry = src.entry;
+    const int sm = target.capability.major * 10 + target.capability.minor;
+    artifact.binary = opts.format == BinaryFormat::ptx
+                          ? testing::fake_ptx(std::string(target.name), src.entry, src.uri)
+                          : testing::fake_cubin(sm, src.entry, src.uri);
+    return artifact;
+  }
+};
+
+ir::Variant test_variant() {
+  const std::string text =
+      "variant fake_llama { heads = 8 / 2; head_dim = 64; q = bf16; kv = bf16; out = bf16;\n"
+      "  kv_cache = contiguous; mask = causal; }\n";
+  auto module = compile_variants(SourceFile{"<test>", text});
+  REQUIRE(module.ok());
+  return module->variants.at(0);
+}
+
+struct FakeEngine {
+  testing::TempDir dir;
+  std::shared_ptr<FakeBackend> backend = std::make_shared<FakeBackend>();
+  std::unique_ptr<Engine> engine;
+
+  FakeEngine() {
+    EngineOptions options;
+    options.cache.directory = dir.path() / "cache";
+    options.backends[Vendor::cuda] = backend;
+    engine = std::make_unique<Engine>(options);
+  }
+  KernelSpec spec(const std::string& arch, KernelKind kind = KernelKind::prefill) {
+    auto made = engine->make_spec(test_variant(), kind, arch);
+    REQUIRE(made.ok());
+    return *made;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("the engine compiles through the backend it is given", "[engine][backend]") {
+  FakeEngine f;
+  auto backend = f.engine->backend(*find_target("sm_80"));
+  REQUIRE(backend.ok());
+  CHECK(backend->get() == f.backend.get());
+
+  const KernelSpec spec = f.spec("sm_90");
+  auto compiled = f.engine->compile(spec);
+  INFO((compiled.ok() ? "" : compiled.error().describe()));
+  REQUIRE(compiled.ok());
+  REQUIRE(f.backend->calls.size() == 1);
+  CHECK(f.backend->calls[0].target == "sm_90");
+  CHECK(f.backend->calls[0].format == BinaryFormat::cubin);
+  CHECK(compiled->backend.get() == f.backend.get());
+  CHECK(compiled->lookup.source == CacheSource::compiled);
+  CHECK(compiled->lookup.artifact.format == BinaryFormat::cubin);
+  CHECK(compiled->key.rfind(spec.uri() + "-", 0) == 0);
+
+  // The second lookup is served from memory: the backend is not asked again.
+  auto again = f.engine->compile(spec);
+  REQUIRE(again.ok());
+  CHECK(again->lookup.source == CacheSource::memory);
+  CHECK(again->key == compiled->key);
+  CHECK(f.backend->calls.size() == 1);
+
+  // The key hashes the backend's options and version: the same spec compiled by
+  // another backend version gets another key.
+  const Target& sm90 = *find_target("sm_90");
+  CHECK(compiled->key == cache_key(*render_kernel(spec), f.backend->options_for(sm90, {}),
+                                   "0.1-fake", "sm_90"));
+  CHECK(compiled->key != cache_key(*render_kernel(spec), f.backend->options_for(sm90, {}),
+                                   "0.2-fake", "sm_90"));
+}
+
+TEST_CASE("Engine::build builds the format asked for, under its own key", "[engine][backend]") {
+  FakeEngine f;
+  const KernelSpec spec = f.spec("sm_86");
+  auto cubin = f.engine->build(spec, BinaryFormat::cubin);
+  auto ptx = f.engine->build(spec, BinaryFormat::ptx);
+  REQUIRE(cubin.ok());
+  REQUIRE(ptx.ok());
+  CHECK(ptx->lookup.artifact.format == BinaryFormat::ptx);
+  CHECK(ptx->lookup.artifact.binary.find(".target sm_86") != std::string::npos);
+  CHECK(ptx->key != cubin->key);
+  REQUIRE(f.backend->calls.size() == 2);
+  CHECK(f.backend->calls[1].target == "sm_86");
+  CHECK(f.backend->calls[1].format == BinaryFormat::ptx);
+
+  // A format the target has no binary of is refused before the backend is asked.
+  auto hsaco = f.engine->build(spec, BinaryFormat::hsaco);
+  REQUIRE_FALSE(hsaco.ok());
+  CHECK(hsaco.error().message == "sm_86 has no hsaco binaries");
+  CHECK(f.backend->calls.size() == 2);
+}
+
+TEST_CASE("sm_90 and sm_90a kernels are built and cached apart", "[engine][backend][targets]") {
+  FakeEngine f;
+  auto plain = f.engine->compile(f.spec("sm_90"));
+  auto specific = f.engine->compile(f.spec("sm_90a"));
+  REQUIRE(plain.ok());
+  REQUIRE(specific.ok());
+  CHECK(plain->key != specific->key);
+  CHECK(specific->lookup.source == CacheSource::compiled);
+  REQUIRE(f.backend->calls.size() == 2);
+  CHECK(f.backend->calls[1].target == "sm_90a");
+
+  // A new engine on the same disk cache finds each one's own entry.
+  EngineOptions options;
+  options.cache.directory = f.dir.path() / "cache";
+  options.backends[Vendor::cuda] = f.backend;
+  Engine reader(options);
+  auto again = reader.compile(f.spec("sm_90a"));
+  REQUIRE(again.ok());
+  CHECK(again->lookup.source == CacheSource::disk);
+  CHECK(again->key == specific->key);
+  CHECK(f.backend->calls.size() == 2);
+}
+
+TEST_CASE("the engine refuses what no target builds, before compiling", "[engine][backend]") {
+  FakeEngine f;
+  auto unknown = f.engine->make_spec(test_variant(), KernelKind::prefill, "sm_75");
+  REQUIRE_FALSE(unknown.ok());
+  CHECK(unknown.error() == "unsupported arch 'sm_75' (supported: sm_80, sm_86, sm_89, sm_90, sm_90a)");
+
+  KernelSpec spec = f.spec("sm_90");
+  spec.arch = "sm_87";  // a device name, not a target
+  auto built = f.engine->compile(spec);
+  REQUIRE_FALSE(built.ok());
+  CHECK(built.error().message.rfind("unsupported arch 'sm_87'", 0) == 0);
+  CHECK(f.backend->calls.empty());
+}
+
+TEST_CASE("a failed compile is the backend's CompileError", "[engine][backend]") {
+  FakeEngine f;
+  f.backend->failure = "fake compiler failed";
+  auto compiled = f.engine->compile(f.spec("sm_80"));
+  REQUIRE_FALSE(compiled.ok());
+  CHECK(compiled.error().message == "fake compiler failed");
+  CHECK(compiled.error().log == "fake log");
+  CHECK(compiled.error().options == std::vector<std::string>{"--fake-arch=sm_80"});
+  REQUIRE(f.backend->calls.size() == 1);
+  CHECK(f.backend->calls[0].target == "sm_80");
+}
+
+TEST_CASE("a vendor without a backend is an error naming it", "[engine][backend]") {
+  auto hip = open_default_backend(Vendor::hip);
+  REQUIRE_FALSE(hip.ok());
+  CHECK(hip.error() == "no compiler backend for HIP targets in this build");
+}
