@@ -7,7 +7,6 @@
 #include <fmt/format.h>
 
 #include "compiler/codegen/codegen.h"
-#include "compiler/ir/print.h"
 #include "compiler/support/sha256.h"
 #include "compiler/spec/tile_choice.h"
 
@@ -150,12 +149,6 @@ std::shared_ptr<cuda::Driver> Engine::driver() {
     driver_ = *opened;
   }
   return driver_;
-}
-
-const Engine::Resolved& Engine::resolve(const ir::Variant& variant, KernelKind kind,
-                                        const std::string& where,
-                                        const std::string& tuning_kind, KvSplit split) {
-  return resolve(variant, ir::print_dsl(variant), kind, where, tuning_kind, split);
 }
 
 const Engine::Resolved& Engine::resolve(const ir::Variant& variant, const std::string& dsl,

@@ -91,10 +91,8 @@ class Engine {
     KernelSpec spec;
     const cuda::LoadedKernel* kernel;
   };
-  const Resolved& resolve(const ir::Variant& variant, KernelKind kind, const std::string& where,
-                          const std::string& tuning_kind = "", KvSplit split = KvSplit::none);
-  // The same with the variant's DSL form given: a call that resolves several kernels
-  // of one variant prints it once (printing dominates a lookup).
+  // The variant's DSL form is given: a call that resolves several kernels of one
+  // variant prints it once (printing dominates a lookup).
   const Resolved& resolve(const ir::Variant& variant, const std::string& dsl, KernelKind kind,
                           const std::string& where, const std::string& tuning_kind = "",
                           KvSplit split = KvSplit::none);

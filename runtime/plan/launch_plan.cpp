@@ -49,6 +49,12 @@ Result<PlannedLaunch, std::string> row_kernel_launch(const KernelRole& role, lon
   return launch_of(role, *tile, g, ceil_div(items, g.warps), 1, 1, 0);
 }
 
+// A paged block packs whole tokens: each with the query heads of one KV head.
+std::string group_does_not_fit(const TileConfig& tile, const ir::Variant& variant) {
+  return fmt::format("BLOCK_M {} cannot hold the {} query heads of one KV head", tile.block_m,
+                     variant.group_size());
+}
+
 // What a paged call's plan and its occupancy queries share: the tile and the numbers
 // the split choice weighs.
 struct PagedBasis {
@@ -73,11 +79,8 @@ Result<PagedBasis, std::string> paged_basis(const ir::Variant& variant, const Pa
   auto tile = tiles(KernelKind::paged, b.tuning_kind);
   if (!tile) return fail(tile.error());
   b.tile = *tile;
-  const int group = variant.group_size();
-  const int tokens_per_block = b.tile.block_m / group;
-  if (tokens_per_block < 1)
-    return fail(fmt::format("BLOCK_M {} cannot hold the {} query heads of one KV head",
-                            b.tile.block_m, group));
+  const int tokens_per_block = b.tile.block_m / variant.group_size();
+  if (tokens_per_block < 1) return fail(group_does_not_fit(b.tile, variant));
   b.geometry = attention_geometry(b.tile, kv_elements_of(variant));
   b.grid_x = call.total_q / tokens_per_block + call.num_seqs;
   const long long max_kv =
@@ -277,9 +280,9 @@ Result<std::vector<KernelSpec>, std::string> kernels_a_variant_can_need(
     for (const std::string& table : tables) {
       auto tile = tiles(KernelKind::paged, table);
       if (!tile) return fail(tile.error());
-      // A tile that cannot hold one token's query heads serves no call (the planner
-      // refuses it).
-      if (tile->block_m / variant.group_size() < 1) continue;
+      // Every call is refused then (the decode tile never applies: more than 16 query
+      // heads per KV head).
+      if (tile->block_m / variant.group_size() < 1) return fail(group_does_not_fit(*tile, variant));
       std::vector<KvSplit> splits = {KvSplit::none, KvSplit::segments};
       if (table == kDecodeTable) splits.push_back(KvSplit::stream);
       for (KvSplit split : splits)
