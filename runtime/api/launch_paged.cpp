@@ -1,10 +1,8 @@
 // Engine::paged, Engine::write_kv_cache and Engine::merge: their launch plans (kernels,
 // split-KV, grids, workspace: runtime/plan) and the arguments of their parameter blocks.
-#include <algorithm>
 #include <cmath>
-#include <cstring>
-
-#include <fmt/format.h>
+#include <stdexcept>
+#include <string>
 
 #include "compiler/ir/print.h"
 #include "runtime/api/engine.h"
