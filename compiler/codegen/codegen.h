@@ -16,4 +16,9 @@ struct GeneratedSource {
 
 Result<GeneratedSource, std::string> render_kernel(const KernelSpec& spec);
 
+// Why render_kernel() refuses `spec` whatever its tile ("" when it does not): the kind
+// against the KV cache, the variant's limits and element types. The renderers' own
+// checks, without rendering: the launch planner lists only kernels that can exist.
+std::string unsupported_spec(const KernelSpec& spec);
+
 }  // namespace attnjit

@@ -1,8 +1,6 @@
 // Codegen for the attention kinds (prefill, paged): the specialization block (storage
 // decoders, element types, tile constants, variant hooks) between the vendor
 // vocabulary and the shared main loop, then the kind's entry point.
-#include <algorithm>
-
 #include <fmt/format.h>
 
 #include "compiler/codegen/codegen.h"
@@ -10,6 +8,7 @@
 #include "compiler/codegen/output_types.h"
 #include "compiler/codegen/render_expr.h"
 #include "compiler/passes/mask_analysis.h"
+#include "compiler/spec/kernel_geometry.h"
 #include "compiler/support/embedded_files.h"
 
 namespace attnjit {
@@ -231,6 +230,22 @@ std::string unsupported_feature(const KernelSpec& spec) {
   return {};
 }
 
+// Element types the kernel cannot compute with (q, kv, out), or "".
+std::string element_type_problem(const KernelSpec& spec) {
+  const ir::Variant& v = spec.variant;
+  auto q_types = element_types(v.q_type, false);
+  auto kv_types = element_types(v.kv_type, true);
+  auto out_types = output_types(spec.f32_segments() ? DType::f32 : v.out_type);
+  for (const std::string* why : {q_types ? nullptr : &q_types.error(),
+                                 kv_types ? nullptr : &kv_types.error(),
+                                 out_types ? nullptr : &out_types.error()})
+    if (why) return *why;
+  if (kv_types->compute && std::string(kv_types->compute) != q_types->compute)
+    return fmt::format("q ({}) and kv ({}) compute in different types", dtype_name(v.q_type),
+                       dtype_name(v.kv_type));
+  return {};
+}
+
 // The per-kind pieces: its parameter block, the description of its rows and keys (if
 // any besides the entry), and its entry points (the paged kind has one per way of
 // covering the KV tiles; see KvSplit).
@@ -256,10 +271,26 @@ std::string paged_constants(const KernelSpec& spec) {
   return fmt::format("constexpr int kPageSize = {};\n", spec.variant.kv_cache.page_size);
 }
 
+// The launch geometry as the host computes it (compiler/spec/kernel_geometry.cpp): the
+// engine launches kLaunchThreads threads with kLaunchSharedBytes of dynamic shared
+// memory (the stream split adds its work line at kWorkLineOffset), and the templates
+// static_assert that their own layout is this one.
+std::string launch_constants(const KernelSpec& spec, const KernelGeometry& g) {
+  std::string out = fmt::format(
+      "constexpr int kLaunchThreads = {};\n"
+      "constexpr int kLaunchSharedBytes = {};\n",
+      g.threads, g.shared_bytes);
+  if (spec.kv_split == KvSplit::stream)
+    out += fmt::format("constexpr int kWorkLineOffset = {};\n", g.work_line_offset);
+  return out;
+}
+
 }  // namespace
 
 Result<GeneratedSource, std::string> render_merge(const KernelSpec& spec);        // render_merge.cpp
 Result<GeneratedSource, std::string> render_cache_write(const KernelSpec& spec);  // render_cache_write.cpp
+std::string merge_type_problem(const KernelSpec& spec);                           // render_merge.cpp
+std::string cache_write_problem(const KernelSpec& spec);                          // render_cache_write.cpp
 
 namespace {
 
@@ -270,16 +301,12 @@ Result<GeneratedSource, std::string> render_attention(const KernelSpec& spec) {
   if (std::string why = validate_tile(spec.tile, v.head_dim, shared_memory_limit(spec.arch));
       !why.empty())
     return fail(fmt::format("variant {}: tile config: {}", v.name, why));
-  auto q_types = element_types(v.q_type, false);
-  auto kv_types = element_types(v.kv_type, true);
-  auto out_types = output_types(spec.f32_segments() ? DType::f32 : v.out_type);
-  for (const std::string* why : {q_types ? nullptr : &q_types.error(),
-                                 kv_types ? nullptr : &kv_types.error(),
-                                 out_types ? nullptr : &out_types.error()})
-    if (why) return fail(fmt::format("variant {}: {}", v.name, *why));
-  if (kv_types->compute && std::string(kv_types->compute) != q_types->compute)
-    return fail(fmt::format("variant {}: q ({}) and kv ({}) compute in different types", v.name,
-                            dtype_name(v.q_type), dtype_name(v.kv_type)));
+  const KernelGeometry geometry = geometry_of(spec);
+  if (std::string why = element_type_problem(spec); !why.empty())
+    return fail(fmt::format("variant {}: {}", v.name, why));
+  const ElementTypes q_types = *element_types(v.q_type, false);
+  const ElementTypes kv_types = *element_types(v.kv_type, true);
+  const OutputTypes out_types = *output_types(spec.f32_segments() ? DType::f32 : v.out_type);
   const KindTemplates* kind = nullptr;
   for (const KindTemplates& k : kKindTemplates)
     if (k.kind == spec.kind) kind = &k;
@@ -338,12 +365,13 @@ Result<GeneratedSource, std::string> render_attention(const KernelSpec& spec) {
       "constexpr bool kHasSinks = {};\n"
       "constexpr bool kHasRanges = {};  // bidirectional ranges\n"
       "constexpr bool kPerTokenHeadScales = {};  // K/V scales per token and head\n",
-      q_types->decoder, kv_types->decoder, q_types->compute, out_types->storage, out_types->writer,
-      out_types->direct, v.head_dim, spec.tile.block_m, spec.tile.block_n, spec.tile.warps,
-      spec.tile.stages, std::max(1, spec.tile.block_m / (16 * spec.tile.warps)), v.group_size(), v.q_heads,
+      q_types.decoder, kv_types.decoder, q_types.compute, out_types.storage, out_types.writer,
+      out_types.direct, v.head_dim, spec.tile.block_m, spec.tile.block_n, spec.tile.warps,
+      spec.tile.stages, geometry.row_tiles, v.group_size(), v.q_heads,
       v.kv_heads, v.lse || spec.f32_segments(), v.sinks_per_head && !spec.f32_segments(),
       v.bidirectional_ranges, v.kv_scale == ir::ScaleGranularity::per_token_head);
   s += paged_constants(spec);
+  s += launch_constants(spec, geometry);
   s += *hooks;
   s += fmt::format("#define ATTNJIT_ENTRY {}\n", out.entry);
   // A minimum of resident blocks caps the registers; without one the compiler chooses
@@ -361,6 +389,18 @@ Result<GeneratedSource, std::string> render_attention(const KernelSpec& spec) {
 }
 
 }  // namespace
+
+std::string unsupported_spec(const KernelSpec& spec) {
+  switch (spec.kind) {
+    case KernelKind::prefill:
+    case KernelKind::paged:
+      if (std::string why = unsupported_feature(spec); !why.empty()) return why;
+      return element_type_problem(spec);
+    case KernelKind::merge: return merge_type_problem(spec);
+    case KernelKind::cache_write: return cache_write_problem(spec);
+  }
+  return "unknown kernel kind";
+}
 
 Result<GeneratedSource, std::string> render_kernel(const KernelSpec& spec) {
   switch (spec.kind) {

@@ -4,6 +4,7 @@
 
 #include "compiler/codegen/codegen.h"
 #include "compiler/codegen/dialect.h"
+#include "compiler/spec/kernel_geometry.h"
 #include "compiler/support/embedded_files.h"
 
 namespace attnjit {
@@ -33,15 +34,22 @@ const char* cache_encoder(DType kv, DType q) {
 
 }  // namespace
 
+// A paged cache, and a reader of the tokens' type and an encoder into the cache's.
+std::string cache_write_problem(const KernelSpec& spec) {
+  const ir::Variant& v = spec.variant;
+  if (v.kv_cache.kind != ir::KvCacheKind::paged) return "cache_write needs kv_cache = paged(...)";
+  if (!source_decoder(v.q_type) || !cache_encoder(v.kv_type, v.q_type))
+    return fmt::format("cannot write {} tokens into a {} cache", dtype_name(v.q_type),
+                       dtype_name(v.kv_type));
+  return {};
+}
+
 Result<GeneratedSource, std::string> render_cache_write(const KernelSpec& spec) {
   const ir::Variant& v = spec.variant;
-  if (v.kv_cache.kind != ir::KvCacheKind::paged)
-    return fail(fmt::format("variant {}: cache_write needs kv_cache = paged(...)", v.name));
+  if (std::string why = cache_write_problem(spec); !why.empty())
+    return fail(fmt::format("variant {}: {}", v.name, why));
   const char* decoder = source_decoder(v.q_type);
   const char* encoder = cache_encoder(v.kv_type, v.q_type);
-  if (!decoder || !encoder)
-    return fail(fmt::format("variant {}: cannot write {} tokens into a {} cache", v.name,
-                            dtype_name(v.q_type), dtype_name(v.kv_type)));
   const Dialect& dialect = dialect_for(vendor_of_arch(spec.arch));
   auto tile_ops = embedded_file(dialect.tile_ops);
   auto params = embedded_file("templates/kernels/cache_write_params.h");
@@ -65,11 +73,13 @@ Result<GeneratedSource, std::string> render_cache_write(const KernelSpec& spec) 
       "constexpr int kHeadDim = {};\n"
       "constexpr int kPageSize = {};\n"
       "constexpr bool kPerTokenHeadScales = {};\n"
+      "constexpr int kWarps = {};  // a warp per (token, KV head)\n"
       "#define ATTNJIT_ENTRY {}\n"
       "\n// ---- templates/kernels/cache_write.cuh ----\n{}",
       v.name, spec.arch, dialect.name, src.uri, dialect.tile_ops, *tile_ops, *params, decoder,
       encoder, v.head_dim, v.kv_cache.page_size,
-      v.kv_scale == ir::ScaleGranularity::per_token_head, src.entry, *kernel);
+      v.kv_scale == ir::ScaleGranularity::per_token_head, geometry_of(spec).warps, src.entry,
+      *kernel);
   return src;
 }
 

@@ -5,6 +5,7 @@
 #include "compiler/codegen/codegen.h"
 #include "compiler/codegen/dialect.h"
 #include "compiler/codegen/output_types.h"
+#include "compiler/spec/kernel_geometry.h"
 #include "compiler/support/embedded_files.h"
 
 namespace attnjit {
@@ -28,13 +29,22 @@ bool part_types(DType t, TypeNames* out) {
 
 }  // namespace
 
+// Parts are f32 (split-KV segments) or the output type, which must then be 16-bit or f32.
+std::string merge_type_problem(const KernelSpec& spec) {
+  const ir::Variant& v = spec.variant;
+  TypeNames part{};
+  if (!part_types(spec.f32_segments() ? DType::f32 : v.out_type, &part) || !output_types(v.out_type))
+    return fmt::format("merge does not support out type {}", dtype_name(v.out_type));
+  return {};
+}
+
 Result<GeneratedSource, std::string> render_merge(const KernelSpec& spec) {
   const ir::Variant& v = spec.variant;
-  TypeNames part;
-  auto out = output_types(v.out_type);
-  if (!part_types(spec.f32_segments() ? DType::f32 : v.out_type, &part) || !out)
-    return fail(fmt::format("variant {}: merge does not support out type {}", v.name,
-                            dtype_name(v.out_type)));
+  if (std::string why = merge_type_problem(spec); !why.empty())
+    return fail(fmt::format("variant {}: {}", v.name, why));
+  TypeNames part{};
+  part_types(spec.f32_segments() ? DType::f32 : v.out_type, &part);
+  const OutputTypes out = *output_types(v.out_type);
   const Dialect& dialect = dialect_for(vendor_of_arch(spec.arch));
   auto tile_ops = embedded_file(dialect.tile_ops);
   auto params = embedded_file("templates/kernels/merge_params.h");
@@ -63,7 +73,7 @@ Result<GeneratedSource, std::string> render_merge(const KernelSpec& spec) {
       "#define ATTNJIT_ENTRY {}\n"
       "\n// ---- templates/kernels/merge.cuh ----\n{}",
       v.name, spec.arch, dialect.name, src.uri, dialect.tile_ops, *tile_ops, *params, part.storage,
-      part.elem, part.is_f32, out->storage, out->writer, v.head_dim, spec.tile.warps,
+      part.elem, part.is_f32, out.storage, out.writer, v.head_dim, geometry_of(spec).warps,
       v.sinks_per_head && spec.f32_segments(), src.entry, *kernel);
   return src;
 }

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "compiler/spec/kernel_geometry.h"
 #include "compiler/support/embedded_files.h"
 #include "compiler/support/text_file.h"
 #include "compiler/target/target.h"
@@ -34,9 +35,6 @@ const std::vector<std::string> kBucketKeys = {"head_dim_min",    "head_dim_max",
                                               "sliding_window", "score_transform", "kv_8bit",
                                               "config"};
 
-// Each K/V smem row is padded by 8 elements to spread rows over the banks.
-constexpr int kSmemRowPadding = 8;
-constexpr int kRowsPerWarp = 16;  // rows of one m16n8k16 MMA tile
 
 // A load error: where in the document (a JSON path) and what is wrong. Thrown inside
 // this file only; parse() turns it into a Result.
@@ -274,33 +272,11 @@ int shared_memory_limit(const std::string& arch) {
 }
 
 std::string validate_tile(const TileConfig& c, int head_dim, int max_shared_bytes) {
-  if (c.warps != 1 && c.warps != 2 && c.warps != 4 && c.warps != 8)
-    return fmt::format("num_warps must be 1, 2, 4 or 8, got {}", c.warps);
-  // A warp owns one or two 16-row MMA tiles of queries, or (BLOCK_M 16) all warps share
-  // the 16 rows and split the KV tiles between them.
-  const bool warps_split_kv = c.block_m == kRowsPerWarp && c.warps > 1;
-  if (c.block_m != kRowsPerWarp * c.warps && c.block_m != 2 * kRowsPerWarp * c.warps &&
-      !warps_split_kv)
-    return fmt::format(
-        "BLOCK_M must be 16 * num_warps = {} or 32 * num_warps = {} (each warp owns 16 or 32 "
-        "query rows), or 16 (the warps split the KV tiles), got {}",
-        kRowsPerWarp * c.warps, 2 * kRowsPerWarp * c.warps, c.block_m);
-  // Two row tiles double the output accumulators; past head_dim 128 they no longer
-  // fit in registers.
-  if (head_dim > 128 && c.block_m == 2 * kRowsPerWarp * c.warps)
-    return fmt::format("BLOCK_M 32 * num_warps ({}) needs head_dim <= 128, got head_dim {}",
-                       c.block_m, head_dim);
-  if (c.block_n != 16 && c.block_n != 32 && c.block_n != 64 && c.block_n != 128)
-    return fmt::format("BLOCK_N must be 16, 32, 64 or 128, got {}", c.block_n);
-  // The K/V pipeline prefetches the next tile while computing this one.
-  if (c.stages < 2 || c.stages > 4)
-    return fmt::format("num_stages must be 2, 3 or 4, got {}", c.stages);
+  if (std::string problem = tile_rule_problem(c, head_dim); !problem.empty()) return problem;
   if (head_dim > 0) {
-    // 16-bit Q tile plus `stages` buffers of K and V tiles (one ring per warp when the
-    // warps split the KV tiles), rows padded.
-    const long long rings = warps_split_kv ? c.warps : 1;
-    const long long bytes = 2LL * (c.block_m + rings * 2LL * c.stages * c.block_n) *
-                            (head_dim + kSmemRowPadding);
+    // Here the K/V type is not known: the bound is 16-bit K/V's layout (make_spec checks
+    // the variant's own layout again).
+    const long long bytes = attention_geometry(c, KvElements{head_dim, 2, false}).shared_bytes;
     if (bytes > max_shared_bytes)
       return fmt::format(
           "shared memory of {} bytes (BLOCK_M {} + {} stages of BLOCK_N {} for K and V, at "

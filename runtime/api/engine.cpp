@@ -7,9 +7,8 @@
 #include <fmt/format.h>
 
 #include "compiler/codegen/codegen.h"
-#include "compiler/ir/print.h"
 #include "compiler/support/sha256.h"
-#include "runtime/api/launch_common.h"
+#include "compiler/spec/tile_choice.h"
 
 namespace attnjit {
 
@@ -88,36 +87,20 @@ Result<KernelSpec, std::string> Engine::make_spec(const ir::Variant& variant, Ke
   spec.kind = kind;
   spec.variant = variant;
   spec.arch = arch;
-  if (kind == KernelKind::merge || kind == KernelKind::cache_write) {
-    spec.tile = TileConfig{16, 16, 4, 2};  // one warp per row: only `warps` is read
-    return spec;
+  // merge and cache_write need no table.
+  std::optional<TuningTable> table;
+  if (!options_.tile_override && (kind == KernelKind::prefill || kind == KernelKind::paged)) {
+    auto loaded = !options_.config_file.empty() ? TuningTable::load_file(options_.config_file)
+                  : options_.config_dir.empty()
+                      ? TuningTable::embedded(arch)
+                      : TuningTable::load_file(options_.config_dir + "/" + arch + ".json");
+    if (!loaded) return fail(loaded.error());
+    table = std::move(*loaded);
   }
-  if (options_.tile_override) {
-    spec.tile = *options_.tile_override;
-  } else {
-    auto table = !options_.config_file.empty() ? TuningTable::load_file(options_.config_file)
-                 : options_.config_dir.empty()
-                     ? TuningTable::embedded(arch)
-                     : TuningTable::load_file(options_.config_dir + "/" + arch + ".json");
-    if (!table) return fail(table.error());
-    const bool causal = variant.band.upper_offset.has_value();
-    const std::string table_kind = tuning_kind.empty() ? kernel_kind_name(kind) : tuning_kind;
-    const bool windowed = variant.band.lower_offset.has_value();
-    auto tile = table->pick(table_kind, variant.head_dim, causal, windowed, variant.score != nullptr,
-                            dtype_bytes(variant.kv_type) == 1);
-    if (!tile)
-      return fail(fmt::format("tuning config for {} has no entry for kind {}", arch, table_kind));
-    spec.tile = *tile;
-  }
-  if (std::string why = validate_tile(spec.tile, variant.head_dim, shared_memory_limit(arch));
-      !why.empty())
-    return fail(fmt::format("tile config for variant {} on {}: {}", variant.name, arch, why));
-  const int smem = attention_shared_bytes(spec.tile, variant);
-  if (smem > shared_memory_limit(arch))
-    return fail(fmt::format(
-        "tile config for variant {} on {}: {} bytes of shared memory with {} K/V exceed the "
-        "{}-byte limit; lower num_stages or BLOCK_N",
-        variant.name, arch, smem, dtype_name(variant.kv_type), shared_memory_limit(arch)));
+  auto tile = choose_tile(variant, kind, arch, table ? &*table : nullptr, options_.tile_override,
+                          tuning_kind);
+  if (!tile) return fail(tile.error());
+  spec.tile = *tile;
   return spec;
 }
 
@@ -190,12 +173,6 @@ std::shared_ptr<cuda::Driver> Engine::driver() {
   return driver_;
 }
 
-const Engine::Resolved& Engine::resolve(const ir::Variant& variant, KernelKind kind,
-                                        const std::string& where,
-                                        const std::string& tuning_kind, KvSplit split) {
-  return resolve(variant, ir::print_dsl(variant), kind, where, tuning_kind, split);
-}
-
 const Engine::Resolved& Engine::resolve(const ir::Variant& variant, const std::string& dsl,
                                         KernelKind kind, const std::string& where,
                                         const std::string& tuning_kind, KvSplit split) {
@@ -207,13 +184,14 @@ const Engine::Resolved& Engine::resolve(const ir::Variant& variant, const std::s
     auto it = resolved_.find(key);
     if (it != resolved_.end()) return *it->second;
   }
-  auto spec = make_spec(variant, kind, std::string(device_target().name), tuning_kind);
-  if (!spec) throw std::runtime_error(where + ": " + spec.error());
-  spec->kv_split = split;
-  const cuda::LoadedKernel& kernel = loaded_kernel(*spec);
+  auto made = cached_spec(variant, dsl, kind, tuning_kind);
+  if (!made) throw std::runtime_error(where + ": " + made.error());
+  KernelSpec spec = **made;
+  spec.kv_split = split;
+  const cuda::LoadedKernel& kernel = loaded_kernel(spec);
   std::lock_guard<std::mutex> lock(mutex_);
   auto& slot = resolved_[key];
-  if (!slot) slot = std::make_unique<Resolved>(Resolved{std::move(*spec), &kernel});
+  if (!slot) slot = std::make_unique<Resolved>(Resolved{std::move(spec), &kernel});
   return *slot;
 }
 

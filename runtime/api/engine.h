@@ -19,6 +19,7 @@
 #include "runtime/api/prefill_args.h"
 #include "runtime/cache/kernel_cache.h"
 #include "runtime/driver/cuda_driver.h"
+#include "runtime/plan/launch_plan.h"
 
 namespace attnjit {
 
@@ -76,11 +77,8 @@ class Engine {
   // Two partial results over disjoint keys into one (cascade / shared prefix).
   void merge(const ir::Variant& variant, const MergeArgs& args, cuda::CUstream stream = nullptr);
 
-  // The number of split-KV segments paged() uses for a launch of `blocks` working
-  // thread blocks over KV sequences of up to `max_kv_tiles` tiles on `sm_count` SMs
-  // that hold `blocks_per_sm` blocks each, or kStreamSplit when the stream split
-  // (whose kernel holds `stream_blocks_per_sm` blocks per SM; 0 = not available) is
-  // estimated faster; `kv_bytes` is the K/V element size (1 or 2).
+  // The split-KV choice paged() makes through its launch plan: attnjit::choose_splits
+  // (runtime/plan/split_choice.h).
   static int choose_splits(long long blocks, int max_kv_tiles, int sm_count, int blocks_per_sm,
                            int stream_blocks_per_sm = 0, int kv_bytes = 2);
   // The split count of the last paged() launch (kStreamSplit for the stream split),
@@ -107,13 +105,27 @@ class Engine {
     KernelSpec spec;
     const cuda::LoadedKernel* kernel;
   };
-  const Resolved& resolve(const ir::Variant& variant, KernelKind kind, const std::string& where,
-                          const std::string& tuning_kind = "", KvSplit split = KvSplit::none);
-  // The same with the variant's DSL form given: a call that resolves several kernels
-  // of one variant prints it once (printing dominates a lookup).
+  // The variant's DSL form is given: a call that resolves several kernels of one
+  // variant prints it once (printing dominates a lookup).
   const Resolved& resolve(const ir::Variant& variant, const std::string& dsl, KernelKind kind,
                           const std::string& where, const std::string& tuning_kind = "",
                           KvSplit split = KvSplit::none);
+  const Resolved& resolve(const ir::Variant& variant, const std::string& dsl,
+                          const KernelRole& role, const std::string& where);
+  // The spec (split none) of a (variant, kind, tuning table) on the current device, made
+  // once by make_spec and kept: the launch planner's tiles and every resolved kernel's
+  // come from here, so a plan's geometry is always its kernel's.
+  Result<const KernelSpec*, std::string> cached_spec(const ir::Variant& variant,
+                                                     const std::string& dsl, KernelKind kind,
+                                                     const std::string& tuning_kind);
+  // The planner's view of those specs (valid while `variant` and `dsl` live).
+  TileLookup tiles_for(const ir::Variant& variant, const std::string& dsl);
+  // Arch and SM count of the current device, for plans (asked once).
+  DeviceFacts device_facts();
+  // A plan's launch, its kernel resolved; throws std::runtime_error prefixed by `where`.
+  void launch(const ir::Variant& variant, const std::string& dsl, const PlannedLaunch& planned,
+              const std::string& where, cuda::CUstream stream, const void* params,
+              size_t params_size);
   cuda::DeviceBuffer& workspace(size_t bytes);
   // The stream split's per-unit piece counts: zeroed when allocated, and each launch
   // leaves them zero.
@@ -131,6 +143,8 @@ class Engine {
   cuda::DeviceBuffer workspace_;  // split-KV partial results
   cuda::DeviceBuffer piece_counts_;
   std::map<std::string, std::unique_ptr<Resolved>> resolved_;
+  std::map<std::string, KernelSpec> specs_;  // by kind | tuning table | DSL form
+  std::optional<DeviceFacts> device_facts_;
   int last_paged_splits_ = 0;
   std::map<std::tuple<const cuda::LoadedKernel*, int, int>, int> occupancy_;
 };

@@ -1,33 +1,16 @@
 #pragma once
 // Pieces every launch file shares: the kernel ABI headers (in the order the generated
 // source has them) and the translation of a variant's runtime values into the
-// AttnjitVariantArgs slots codegen assigned.
+// AttnjitVariantArgs slots codegen assigned. Grids, threads and shared memory come
+// from launch plans (runtime/plan).
 #include <stdexcept>
 #include <string>
 
 #include "compiler/ir/variant.h"
-#include "compiler/spec/tuning_config.h"
 #include "runtime/api/tensor.h"
 #include "templates/kernels/variant_args.h"
 
 namespace attnjit {
-
-// Dynamic shared memory of the attention main loop (attention_core.cuh TileGeometry):
-// the Q tile (16-bit rows padded by 16 bytes), then per K/V ring (one per warp when
-// BLOCK_M 16 and several warps split the KV tiles, else one) kStages K and kStages V
-// buffers: 16-bit rows padded like Q, or for 8-bit and f32 K/V the rows as stored,
-// padded by 16 bytes, followed by the tile's per-token scales when the cache has them.
-inline int attention_shared_bytes(const TileConfig& tile, const ir::Variant& v) {
-  const int d = v.head_dim;
-  const int kv_bytes = dtype_bytes(v.kv_type);
-  const bool per_token_scales = v.kv_scale == ir::ScaleGranularity::per_token_head;
-  const int row16 = 2 * (d + 8);
-  const int buffer = kv_bytes == 2 ? tile.block_n * row16
-                                   : tile.block_n * (d * kv_bytes + 16) +
-                                         (per_token_scales ? 4 * tile.block_n : 0);
-  const int rings = tile.block_m == 16 && tile.warps > 1 ? tile.warps : 1;
-  return row16 * tile.block_m + rings * 2 * tile.stages * buffer;
-}
 
 // Slots in declaration order: params[i] is the variant's i-th param, inputs[j] its
 // j-th input. `Args` is PrefillArgs or PagedArgs (validated before).

@@ -1,6 +1,9 @@
-// Engine::prefill: arguments to the prefill kernel's parameter block and launch.
+// Engine::prefill: its launch plan and the arguments of the prefill kernel's parameter
+// block.
 #include <cmath>
+#include <stdexcept>
 
+#include "compiler/ir/print.h"
 #include "runtime/api/engine.h"
 #include "runtime/api/launch_common.h"
 #include "templates/kernels/prefill_params.h"
@@ -23,7 +26,11 @@ Strides3 row_head_strides(const TensorView& t, bool ragged) {
 void Engine::prefill(const ir::Variant& variant, const PrefillArgs& args, cuda::CUstream stream) {
   const PrefillShape shape = validate_prefill(variant, args, DeviceKind::cuda, "attnjit::prefill");
   if (shape.batch == 0 || shape.seqlen_q == 0) return;
-  const Resolved& resolved = resolve(variant, KernelKind::prefill, "attnjit::prefill");
+  const std::string where = "attnjit::prefill";
+  const std::string dsl = ir::print_dsl(variant);
+  auto plan = plan_for_call(variant, PrefillCall{shape.batch, shape.seqlen_q}, device_facts(),
+                            tiles_for(variant, dsl));
+  if (!plan) throw std::runtime_error(where + ": " + plan.error());
 
   AttnjitPrefillParams p{};
   p.q = args.q.data;
@@ -61,11 +68,7 @@ void Engine::prefill(const ir::Variant& variant, const PrefillArgs& args, cuda::
   p.variant = variant_args(variant, args);
   p.debug_tile_counts = args.debug_tile_counts;
 
-  const TileConfig& tile = resolved.spec.tile;
-  const unsigned m_blocks = (shape.seqlen_q + tile.block_m - 1) / tile.block_m;
-  resolved.kernel->launch(m_blocks, variant.q_heads, shape.batch, tile.warps * 32,
-                attention_shared_bytes(tile, variant),
-                stream, &p, sizeof(p));
+  launch(variant, dsl, plan->launches.at(0), where, stream, &p, sizeof(p));
 }
 
 }  // namespace attnjit

@@ -18,10 +18,6 @@
 
 namespace attnjit {
 
-bool uses_decode_tile(const ir::Variant& v, int max_seqlen_q) {
-  return static_cast<long long>(max_seqlen_q) * v.group_size() <= 16;
-}
-
 namespace {
 
 bool is_fp8(DType t) { return t == DType::fp8_e4m3 || t == DType::fp8_e5m2; }

@@ -7,14 +7,11 @@
 #include <string>
 
 #include "runtime/api/tensor.h"
+#include "runtime/plan/split_choice.h"  // kStreamSplit, kStreamSplitMaxSeqs, uses_decode_tile
 
 namespace attnjit {
 
 namespace ir { struct Variant; }
-
-constexpr int kStreamSplit = -1;
-// The stream kernel keeps an int per sequence in shared memory.
-constexpr int kStreamSplitMaxSeqs = 4096;
 
 struct PagedArgs {
   TensorView q;             // [total_q, q_heads, head_dim], dtype = variant.q_type
@@ -77,10 +74,6 @@ struct PagedShape {
   int num_blocks = 0;
   int max_blocks_per_seq = 0;
 };
-
-// Decode batches (every chunk's query heads fit 16 rows, e.g. one token of 4 heads
-// per KV head, or speculative tokens) run on the decode tile config.
-bool uses_decode_tile(const ir::Variant& v, int max_seqlen_q);
 
 PagedShape validate_paged(const ir::Variant& variant, const PagedArgs& args,
                           DeviceKind expected_device, const std::string& where);

@@ -4,7 +4,7 @@
 // per-token-head scale computed from the row's largest magnitude. Codegen defines
 // SourceDecoder (the new tokens' storage), CacheStorage, the encoder `Encode`
 // (Copy16, EncodeE4m3, EncodeE5m2, EncodeInt8), kPageSize, kHeadDim,
-// kPerTokenHeadScales and ATTNJIT_ENTRY.
+// kPerTokenHeadScales, kWarps (the host's geometry: warps per block) and ATTNJIT_ENTRY.
 
 namespace attnjit {
 
@@ -33,9 +33,10 @@ __device__ __forceinline__ void write_row(CacheStorage* row, const float x[kPerL
 
 }  // namespace attnjit
 
-extern "C" __global__ void __launch_bounds__(128) ATTNJIT_ENTRY(const AttnjitCacheWriteParams p) {
+extern "C" __global__ void __launch_bounds__(kWarps * 32)
+    ATTNJIT_ENTRY(const AttnjitCacheWriteParams p) {
   using namespace attnjit;
-  const int item = blockIdx.x * 4 + threadIdx.x / 32;  // (token, kv head)
+  const int item = blockIdx.x * kWarps + threadIdx.x / 32;  // (token, kv head)
   const int lane = threadIdx.x % 32;
   if (item >= p.num_tokens * p.kv_heads) return;
   const int token = item / p.kv_heads;

@@ -16,6 +16,9 @@
 
 namespace attnjit {
 
+static_assert(kWorkLineOffset >= TileGeometry::kSharedBytes && kWorkLineOffset % 16 == 0,
+              "the work line starts after attend()'s buffers, 16-byte aligned");
+
 // A piece shorter than this many tiles would leave the warps of a decode block (which
 // take every kWarps-th tile) nothing to pipeline: short lines use fewer blocks.
 constexpr int kMinPieceTiles = 2 * kWarps;
@@ -181,9 +184,9 @@ extern "C" __global__ void ATTNJIT_LAUNCH_BOUNDS
   extern __shared__ __align__(128) unsigned char shared[];
   __shared__ int merge_here;
 
-  // The host sizes dynamic shared memory as attend()'s bytes, rounded up to 16, plus
-  // the prefix array.
-  int* prefix = reinterpret_cast<int*>(shared + (TileGeometry::kSharedBytes + 15) / 16 * 16);
+  // The host sizes dynamic shared memory as the prefix array from kWorkLineOffset, after
+  // attend()'s buffers.
+  int* prefix = reinterpret_cast<int*>(shared + kWorkLineOffset);
   build_prefix(p, prefix);
   WorkLine line{prefix, p.num_seqs, p.kv_heads, 0, 0};
   line.length = static_cast<long long>(prefix[p.num_seqs]) * p.kv_heads;

@@ -489,6 +489,8 @@ constexpr bool kWriteLse = true;
 constexpr bool kHasSinks = false;
 constexpr bool kHasRanges = false;  // bidirectional ranges
 constexpr bool kPerTokenHeadScales = false;  // K/V scales per token and head
+constexpr int kLaunchThreads = 256;
+constexpr int kLaunchSharedBytes = 202752;
 // Variant hooks: the only place the kernel learns what variant it runs.
 struct VariantHooks {
   static constexpr bool kHasScoreTransform = false;
@@ -536,7 +538,9 @@ struct VariantHooks {
 // types `Elem` (tensor-core operands) and `OutElem`, the decoders InputDecoder (q) and
 // KvDecoder (k, v) that name the storage types, OutputStorage and kOutputDirect, the
 // tile constants kHeadDim kBlockM kBlockN kWarps kStages kRowTiles, kGroupSize (query
-// heads per KV head), kWriteLse, kHasSinks, kHasRanges, the struct `VariantHooks`
+// heads per KV head), kWriteLse, kHasSinks, kHasRanges, the launch geometry the host
+// computed (kLaunchThreads, kLaunchSharedBytes: checked against TileGeometry below), the
+// struct `VariantHooks`
 // (score transform, mask, and the KV band derived from the mask), and the entry's
 // ATTNJIT_ENTRY name and ATTNJIT_LAUNCH_BOUNDS. The loop never knows which variant it
 // runs: it only calls the hooks.
@@ -599,6 +603,11 @@ struct TileGeometry {
   static constexpr bool kQInRegisters = kHeadDim * kRowTiles <= 128;
 };
 
+// The host launches with its own statement of this geometry (compiler/spec/kernel_geometry.cpp).
+static_assert(TileGeometry::kThreads == kLaunchThreads,
+              "the host's threads per block differ from this kernel's");
+static_assert(TileGeometry::kSharedBytes == kLaunchSharedBytes,
+              "the host's dynamic shared memory differs from this kernel's layout");
 static_assert(kHeadDim % 16 == 0, "head_dim must be a multiple of 16");
 static_assert(kRowTiles == 1 || kRowTiles == 2, "a warp owns 16 or 32 query rows");
 static_assert(kBlockM == 16 * kRowTiles * kWarps || (TileGeometry::kWarpsSplitKv && kRowTiles == 1),

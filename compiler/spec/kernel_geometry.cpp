@@ -1,0 +1,102 @@
+// Threads, shared-memory layout and tile rules of each kernel kind (see the header).
+// The layout mirrors attention_core.cuh's TileGeometry field by field; the rendered
+// kLaunchThreads / kLaunchSharedBytes make the compiler check that it does.
+#include "compiler/spec/kernel_geometry.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace attnjit {
+
+namespace {
+
+constexpr int kThreadsPerWarp = 32;
+constexpr int kRowsPerWarpTile = 16;  // rows of one m16n8k16 MMA tile
+// Shared-memory rows are padded by 16 bytes so the 8 row addresses of one ldmatrix
+// (or one raw-operand read) fall in 8 different bank groups.
+constexpr int kRowPaddingBytes = 16;
+constexpr int kSixteenBitBytes = 2;
+constexpr int kScaleBytes = 4;         // an f32 per-token scale
+constexpr int kWorkLineAlignment = 16;
+constexpr int kWorkLineEntryBytes = 4;  // an int per sequence
+
+long long round_up(long long x, long long to) { return (x + to - 1) / to * to; }
+
+}  // namespace
+
+KvElements kv_elements_of(const ir::Variant& v) {
+  return {v.head_dim, dtype_bytes(v.kv_type),
+          v.kv_scale == ir::ScaleGranularity::per_token_head};
+}
+
+KernelGeometry attention_geometry(const TileConfig& tile, const KvElements& kv) {
+  KernelGeometry g;
+  g.warps = tile.warps;
+  g.threads = tile.warps * kThreadsPerWarp;
+  g.block_m = tile.block_m;
+  g.block_n = tile.block_n;
+  g.stages = tile.stages;
+  g.warps_split_kv = tile.block_m == kRowsPerWarpTile && tile.warps > 1;
+  g.row_tiles = std::max(1, tile.block_m / (kRowsPerWarpTile * tile.warps));
+  g.kv_groups = g.warps_split_kv ? tile.warps : 1;
+  const long long d = kv.head_dim;
+  g.row_bytes = d * kSixteenBitBytes + kRowPaddingBytes;
+  g.q_bytes = tile.block_m * g.row_bytes;
+  // 16-bit K/V are read by ldmatrix from rows laid out like Q's; other element sizes
+  // arrive as stored and become MMA operands in registers.
+  g.kv_raw = kv.bytes != kSixteenBitBytes;
+  g.raw_row_bytes = d * kv.bytes + kRowPaddingBytes;
+  g.scale_bytes = kv.per_token_scales ? static_cast<long long>(tile.block_n) * kScaleBytes : 0;
+  g.kv_buffer_bytes = g.kv_raw ? tile.block_n * g.raw_row_bytes + g.scale_bytes
+                               : tile.block_n * g.row_bytes;
+  g.group_bytes = 2LL * tile.stages * g.kv_buffer_bytes;
+  g.shared_bytes = g.q_bytes + g.kv_groups * g.group_bytes;
+  g.work_line_offset = round_up(g.shared_bytes, kWorkLineAlignment);
+  return g;
+}
+
+KernelGeometry row_kernel_geometry(const TileConfig& tile) {
+  KernelGeometry g;
+  g.warps = tile.warps;
+  g.threads = tile.warps * kThreadsPerWarp;
+  return g;
+}
+
+KernelGeometry geometry_of(const KernelSpec& spec) {
+  if (spec.kind == KernelKind::prefill || spec.kind == KernelKind::paged)
+    return attention_geometry(spec.tile, kv_elements_of(spec.variant));
+  return row_kernel_geometry(spec.tile);
+}
+
+long long KernelGeometry::launch_shared_bytes(KvSplit split, int num_seqs) const {
+  if (split != KvSplit::stream) return shared_bytes;
+  return work_line_offset + kWorkLineEntryBytes * (static_cast<long long>(num_seqs) + 1);
+}
+
+std::string tile_rule_problem(const TileConfig& c, int head_dim) {
+  if (c.warps != 1 && c.warps != 2 && c.warps != 4 && c.warps != 8)
+    return fmt::format("num_warps must be 1, 2, 4 or 8, got {}", c.warps);
+  // A warp owns one or two 16-row MMA tiles of queries, or (BLOCK_M 16) all warps share
+  // the 16 rows and split the KV tiles between them.
+  const bool warps_split_kv = c.block_m == kRowsPerWarpTile && c.warps > 1;
+  if (c.block_m != kRowsPerWarpTile * c.warps && c.block_m != 2 * kRowsPerWarpTile * c.warps &&
+      !warps_split_kv)
+    return fmt::format(
+        "BLOCK_M must be 16 * num_warps = {} or 32 * num_warps = {} (each warp owns 16 or 32 "
+        "query rows), or 16 (the warps split the KV tiles), got {}",
+        kRowsPerWarpTile * c.warps, 2 * kRowsPerWarpTile * c.warps, c.block_m);
+  // Two row tiles double the output accumulators; past head_dim 128 they no longer
+  // fit in registers.
+  if (head_dim > 128 && c.block_m == 2 * kRowsPerWarpTile * c.warps)
+    return fmt::format("BLOCK_M 32 * num_warps ({}) needs head_dim <= 128, got head_dim {}",
+                       c.block_m, head_dim);
+  if (c.block_n != 16 && c.block_n != 32 && c.block_n != 64 && c.block_n != 128)
+    return fmt::format("BLOCK_N must be 16, 32, 64 or 128, got {}", c.block_n);
+  // The K/V pipeline prefetches the next tile while computing this one.
+  if (c.stages < 2 || c.stages > 4)
+    return fmt::format("num_stages must be 2, 3 or 4, got {}", c.stages);
+  return "";
+}
+
+}  // namespace attnjit

@@ -1,0 +1,67 @@
+#pragma once
+// One statement of each kernel's geometry: threads per block, the layout of its
+// dynamic shared memory, and the rules a tile config must follow. The config validator
+// (validate_tile), codegen and the launch planner all read it from here; codegen
+// renders the launch numbers into the source, where attention_core.cuh checks its own
+// layout against them (static_assert), so a kernel whose template disagrees with the
+// host does not compile.
+#include <string>
+
+#include "compiler/spec/kernel_spec.h"
+
+namespace attnjit {
+
+// What the K/V layout in shared memory depends on besides the tile.
+struct KvElements {
+  int head_dim = 0;
+  int bytes = 2;                  // stored element size: 2 (bf16, fp16), 1 (fp8, int8), 4 (f32)
+  bool per_token_scales = false;  // an f32 scale per (token, head) arrives with each tile
+};
+KvElements kv_elements_of(const ir::Variant& v);
+
+// Byte counts are long long: the validator asks about head dims straight from a config
+// file (up to INT_MAX) before any limit is checked.
+struct KernelGeometry {
+  int warps = 0;
+  int threads = 0;
+  // The attention kinds (prefill, paged); zero for merge and cache_write.
+  int block_m = 0, block_n = 0, stages = 0;
+  int row_tiles = 0;            // 16-row MMA tiles per warp
+  bool warps_split_kv = false;  // decode tile: the warps share 16 rows and split the KV tiles
+  int kv_groups = 0;            // independent K/V pipelines (rings): a warp each when split
+  long long row_bytes = 0;      // a 16-bit row, padded by 16 bytes
+  long long q_bytes = 0;        // the Q tile
+  bool kv_raw = false;          // K/V stay as stored (8-bit, f32) and decode in registers
+  long long raw_row_bytes = 0;  // a stored K/V row, padded by 16 bytes
+  long long scale_bytes = 0;    // a raw tile's per-token scales
+  long long kv_buffer_bytes = 0;  // one K or V tile buffer
+  long long group_bytes = 0;      // one ring: `stages` K buffers, then `stages` V buffers
+  long long shared_bytes = 0;     // the main loop's dynamic shared memory (Q tile + rings)
+  // The stream split keeps its work line (an int per sequence, plus one) after the
+  // main loop's buffers, from this 16-byte aligned offset.
+  long long work_line_offset = 0;
+
+  // Dynamic shared memory of one launch: the main loop's, and for the stream split the
+  // work line of `num_seqs` sequences.
+  long long launch_shared_bytes(KvSplit split, int num_seqs) const;
+};
+
+// Geometry of the attention main loop for a tile; the tile must pass
+// tile_rule_problem() (the layout is meaningless otherwise).
+KernelGeometry attention_geometry(const TileConfig& tile, const KvElements& kv);
+// merge and cache_write: `tile.warps` warps, a warp per row (x head), no dynamic shared
+// memory.
+KernelGeometry row_kernel_geometry(const TileConfig& tile);
+// Either, by the spec's kind.
+KernelGeometry geometry_of(const KernelSpec& spec);
+
+// The structural tile rules (warps, BLOCK_M per warp, BLOCK_N, stages, registers at
+// head_dim > 128): empty when the tile follows them, else a message naming the field.
+// `head_dim` 0 = not known yet.
+std::string tile_rule_problem(const TileConfig& tile, int head_dim);
+
+// The tile of the kernels that give each row (x head) a warp: merge and cache_write.
+// Only `warps` is read.
+inline constexpr TileConfig kRowKernelTile{16, 16, 4, 2};
+
+}  // namespace attnjit
