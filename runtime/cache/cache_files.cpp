@@ -184,6 +184,11 @@ bool clear_path(const fs::path& path, std::string* note) {
   return false;
 }
 
+void mark_used(const fs::path& path) {
+  const struct timespec times[2] = {{0, UTIME_NOW}, {0, UTIME_OMIT}};  // access, modification
+  ::utimensat(AT_FDCWD, path.c_str(), times, AT_SYMLINK_NOFOLLOW);
+}
+
 FileLock::FileLock(const fs::path& path) {
   std::string odd;  // what was at the path when it was not a regular file
   if (try_open(path, &odd) || odd.empty()) return;

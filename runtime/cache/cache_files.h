@@ -45,6 +45,12 @@ void write_atomically(const std::filesystem::path& target, const std::string& by
 // the path is free; `note` tells where a directory went, or why the path is not free.
 bool clear_path(const std::filesystem::path& path, std::string* note);
 
+// Records that the entry at `path` was just used: its access time becomes now, its
+// modification time (when it was written) stays. The cache tool prunes least recently
+// used entries first by this time, which then holds whatever the file system's atime
+// policy (noatime, relatime). Best effort: a failure only makes pruning less exact.
+void mark_used(const std::filesystem::path& path);
+
 // An exclusive advisory lock (flock) on a regular file, held until this object goes
 // away. Something other than a regular file at the path (a FIFO, a directory, a
 // symlink) is cleared with clear_path() and the open retried once; it is never opened
