@@ -32,8 +32,12 @@ enum class FileRead {
 // Reads the regular file at `path` (at most `limit` bytes). A symlink, FIFO,
 // directory, device or socket at `path` is refused without reading it, and never
 // blocks: the path is opened with O_NOFOLLOW | O_NONBLOCK and checked with fstat.
+// With `keep_access_time`, the read leaves the file's access time as it was where the
+// file system allows (O_NOATIME: files this user owns), so inspecting a cache does not
+// make its entries look recently used.
 FileRead read_regular_file(const std::filesystem::path& path, uint64_t limit,
-                           std::string* bytes, std::string* why);
+                           std::string* bytes, std::string* why,
+                           bool keep_access_time = false);
 
 // Writes `bytes` to a unique temp file beside `target`, syncs it, and renames it into
 // place. Throws std::runtime_error with the reason; the temp file never stays.

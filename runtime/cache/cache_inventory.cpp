@@ -207,7 +207,7 @@ InventoryEntry inspect_cache_entry(const fs::path& path, CacheOrigin origin) {
   e.last_used = std::max(e.written, to_time_point(st.st_atim));
 
   std::string bytes, why;
-  switch (read_regular_file(path, kMaxCacheEntryBytes, &bytes, &why)) {
+  switch (read_regular_file(path, kMaxCacheEntryBytes, &bytes, &why, /*keep_access_time=*/true)) {
     case FileRead::absent: return bad(EntryStatus::corrupt, "removed while being listed");
     case FileRead::refused: return bad(EntryStatus::corrupt, why);
     case FileRead::ok: break;

@@ -402,3 +402,16 @@ TEST_CASE("a disk hit marks the entry used, for prune's order", "[runtime][cache
   CHECK(after.last_used <= CacheClock::now());
   CHECK(CacheClock::now() - after.written > hours(1));  // the write time stays
 }
+
+TEST_CASE("inspecting an entry does not mark it used", "[runtime][cache][inventory]") {
+  TempDir dir;
+  const fs::path path = put_entry(dir.path(), kKey90, "sm_90", 90);
+  // Accessed no later than changed: a relatime mount updates such an access time on
+  // a plain read, which would make every listed entry look just used.
+  set_age(path, hours(48));
+  const InventoryEntry first = attnjit::inspect_cache_entry(path, CacheOrigin::jit);
+  const InventoryEntry second = attnjit::inspect_cache_entry(path, CacheOrigin::jit);
+  REQUIRE(first.status == EntryStatus::ok);
+  CHECK(CacheClock::now() - first.last_used > hours(47));
+  CHECK(second.last_used == first.last_used);
+}
