@@ -79,7 +79,7 @@ std::string cache_file_stem(const std::string& key) {
 }
 
 FileRead read_regular_file(const fs::path& path, uint64_t limit, std::string* bytes,
-                           std::string* why) {
+                           std::string* why, bool keep_access_time) {
   struct stat st {};
   if (::lstat(path.c_str(), &st) != 0) {
     if (errno == ENOENT) return FileRead::absent;
@@ -90,7 +90,10 @@ FileRead read_regular_file(const fs::path& path, uint64_t limit, std::string* by
     *why = no;
     return FileRead::refused;
   }
-  int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  const int flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC;
+  int fd = ::open(path.c_str(), flags | (keep_access_time ? O_NOATIME : 0));
+  // O_NOATIME is refused (EPERM) on files of other users: read those plainly.
+  if (fd < 0 && keep_access_time && errno == EPERM) fd = ::open(path.c_str(), flags);
   if (fd < 0) {
     if (errno == ENOENT) return FileRead::absent;
     *why = errno == ELOOP ? "is a symbolic link, not a regular file"
@@ -182,6 +185,11 @@ bool clear_path(const fs::path& path, std::string* note) {
   }
   *note = errno_text("cannot move aside the directory", path);
   return false;
+}
+
+void mark_used(const fs::path& path) {
+  const struct timespec times[2] = {{0, UTIME_NOW}, {0, UTIME_OMIT}};  // access, modification
+  ::utimensat(AT_FDCWD, path.c_str(), times, AT_SYMLINK_NOFOLLOW);
 }
 
 FileLock::FileLock(const fs::path& path) {

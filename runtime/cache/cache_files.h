@@ -32,8 +32,12 @@ enum class FileRead {
 // Reads the regular file at `path` (at most `limit` bytes). A symlink, FIFO,
 // directory, device or socket at `path` is refused without reading it, and never
 // blocks: the path is opened with O_NOFOLLOW | O_NONBLOCK and checked with fstat.
+// With `keep_access_time`, the read leaves the file's access time as it was where the
+// file system allows (O_NOATIME: files this user owns), so inspecting a cache does not
+// make its entries look recently used.
 FileRead read_regular_file(const std::filesystem::path& path, uint64_t limit,
-                           std::string* bytes, std::string* why);
+                           std::string* bytes, std::string* why,
+                           bool keep_access_time = false);
 
 // Writes `bytes` to a unique temp file beside `target`, syncs it, and renames it into
 // place. Throws std::runtime_error with the reason; the temp file never stays.
@@ -44,6 +48,12 @@ void write_atomically(const std::filesystem::path& target, const std::string& by
 // aside to `<path>.aside.<pid>.<random>` (never deleted: it is not ours). True when
 // the path is free; `note` tells where a directory went, or why the path is not free.
 bool clear_path(const std::filesystem::path& path, std::string* note);
+
+// Records that the entry at `path` was just used: its access time becomes now, its
+// modification time (when it was written) stays. The cache tool prunes least recently
+// used entries first by this time, which then holds whatever the file system's atime
+// policy (noatime, relatime). Best effort: a failure only makes pruning less exact.
+void mark_used(const std::filesystem::path& path);
 
 // An exclusive advisory lock (flock) on a regular file, held until this object goes
 // away. Something other than a regular file at the path (a FIFO, a directory, a

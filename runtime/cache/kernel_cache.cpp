@@ -22,10 +22,12 @@
 // processes (or threads) missing the same key one compiles and the rest load its
 // entry. Lock files are left in place: unlinking one while another process waits on
 // it would let a third lock a fresh inode and compile too.
+//
+// A disk hit sets the entry's access time (mark_used()), so the cache tool
+// (cache_inventory.h) can prune least recently used entries first.
 #include "runtime/cache/kernel_cache.h"
 
 #include <chrono>
-#include <cstdlib>
 #include <memory>
 
 #include <fmt/format.h>
@@ -74,11 +76,6 @@ void add_warning(CacheLookup* lookup, std::string_view warning) {
   lookup->warning += printable(warning, 2000);
 }
 
-std::string env(const char* name) {
-  const char* value = std::getenv(name);
-  return value ? value : "";
-}
-
 }  // namespace
 
 std::string CacheLookup::warning_lines(std::string_view prefix) const {
@@ -102,15 +99,6 @@ const char* cache_source_name(CacheSource s) {
     case CacheSource::compiled: return "miss";
   }
   return "unknown";
-}
-
-fs::path default_cache_dir() {
-  if (std::string dir = env("ATTNJIT_CACHE_DIR"); !dir.empty()) return dir;
-  if (std::string dir = env("XDG_CACHE_HOME"); !dir.empty()) return fs::path(dir) / "attnjit";
-  if (std::string home = env("HOME"); !home.empty())
-    return fs::path(home) / ".cache" / "attnjit";
-  // No home at all (some service accounts): a per-machine temp location still works.
-  return fs::temp_directory_path() / "attnjit-cache";
 }
 
 KernelCache::KernelCache(CacheOptions options) : options_(std::move(options)) {
@@ -201,6 +189,7 @@ Result<CacheLookup, CompileError> KernelCache::get(const CacheRequest& request,
   // Fast path without the lock: entries are renamed into place whole, so a valid read
   // here is final. Anything else is dealt with below, under the lock.
   if (options_.use_disk && load_entry(entry_file, request, &entry, &why) == Found::valid) {
+    mark_used(entry_file);
     remember(entry);
     return finish(CacheSource::disk, std::move(entry.artifact));
   }
@@ -220,6 +209,7 @@ Result<CacheLookup, CompileError> KernelCache::get(const CacheRequest& request,
     // Another process may have finished the same kernel while we waited for the lock.
     const Found found = lock ? load_entry(entry_file, request, &entry, &why) : Found::absent;
     if (found == Found::valid) {
+      mark_used(entry_file);
       remember(entry);
       return finish(CacheSource::disk, std::move(entry.artifact));
     }

@@ -23,6 +23,7 @@
 #include "compiler/backend/artifact.h"
 #include "compiler/support/result.h"
 #include "runtime/cache/cache_entry.h"
+#include "runtime/cache/cache_locations.h"
 
 namespace attnjit {
 
@@ -44,14 +45,11 @@ struct CacheLookup {
 };
 
 struct CacheOptions {
-  std::filesystem::path directory;      // "" = default_cache_dir()
+  std::filesystem::path directory;      // "" = default_cache_dir() (cache_locations.h)
   std::filesystem::path aot_directory;  // "" = none
   size_t memory_entries = 256;
   bool use_disk = true;
 };
-
-// $ATTNJIT_CACHE_DIR, else $XDG_CACHE_HOME/attnjit, else ~/.cache/attnjit.
-std::filesystem::path default_cache_dir();
 
 class KernelCache {
  public:

@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "cache_fixtures.h"
 #include "catch.h"
 #include "compiler/backend/nvrtc_compiler.h"
 #include "compiler/support/sha256.h"
@@ -38,6 +39,7 @@ using attnjit::KernelCache;
 using attnjit::Result;
 using attnjit::testing::fake_cubin;
 using attnjit::testing::fake_ptx;
+using attnjit::testing::version_1_entry;
 
 namespace {
 
@@ -187,28 +189,6 @@ fs::path write_entry(const fs::path& dir, const CacheRequest& request, const Art
   REQUIRE(made.ok());
   REQUIRE(made->warning.empty());
   return writer.entry_path(request.key);
-}
-
-// An entry in the previous format (version 1: no key, arch or compiler version), byte
-// for byte as the previous release wrote it.
-std::string version_1_entry(const Artifact& a) {
-  auto put32 = [](std::string& out, uint32_t v) {
-    for (int i = 0; i < 4; ++i) out.push_back(char(uint8_t(v >> (8 * i))));
-  };
-  std::string bytes = "ATTNJITK";
-  put32(bytes, 1);
-  put32(bytes, static_cast<uint32_t>(a.format));
-  put32(bytes, static_cast<uint32_t>(a.entry.size()));
-  bytes += a.entry;
-  put32(bytes, static_cast<uint32_t>(a.log.size()));
-  bytes += a.log;
-  for (int i = 0; i < 8; ++i) bytes.push_back(char(uint8_t(uint64_t(a.binary.size()) >> (8 * i))));
-  attnjit::Sha256 hasher;
-  hasher.update(bytes);
-  hasher.update(a.binary);
-  auto digest = hasher.finish();
-  bytes.append(reinterpret_cast<const char*>(digest.data()), digest.size());
-  return bytes + a.binary;
 }
 
 }  // namespace
