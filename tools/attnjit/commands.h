@@ -29,5 +29,6 @@ const Command& check_command();
 const Command& emit_command();
 const Command& compile_command();
 const Command& run_command();
+const Command& tune_command();
 
 }  // namespace attnjit::cli
