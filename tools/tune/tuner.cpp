@@ -207,8 +207,9 @@ std::string dry_run_report(const std::vector<Task>& tasks, const TuneRequest& r,
     total_kept += kept;
     total_kernels += kernels_to_compile(task);
   }
-  out += fmt::format("\ntotal: {} config entr{}, {} candidates, {} kernels to compile\n",
-                     tasks.size(), tasks.size() == 1 ? "y" : "ies", total_kept, total_kernels);
+  out += fmt::format("\ntotal: {} config entr{}, {} candidates{}\n", tasks.size(),
+                     tasks.size() == 1 ? "y" : "ies", total_kept,
+                     compiled ? "" : fmt::format(", {} kernels to compile", total_kernels));
   return out;
 }
 
@@ -359,6 +360,9 @@ int run_compare(const TuneRequest& r, const std::string& tuned_config, std::FILE
       std::optional<TileConfig> a = tile_of(*shipped, kind, f), b = tile_of(*tuned, kind, f);
       if (!b) b = a;  // a kind the file lacks: the engine falls back to nothing; compare equal
       if (!a) continue;
+      const std::vector<Shape>& shapes = shapes_for(r, kind);
+      for (const Shape& s : shapes)
+        if (std::string why = shape_mismatch(kind, v, s); !why.empty()) throw std::runtime_error(why);
       Task task;
       task.kind = kind;
       task.baseline = *a;
@@ -382,9 +386,6 @@ int run_compare(const TuneRequest& r, const std::string& tuned_config, std::FILE
         all_no_slower = false;
         continue;
       }
-      const std::vector<Shape>& shapes = shapes_for(r, kind);
-      for (const Shape& s : shapes)
-        if (std::string why = shape_mismatch(kind, v, s); !why.empty()) throw std::runtime_error(why);
       const std::vector<ShapeComparison> rows = compare_tiles(task, shapes, *a, *b, ctx);
       print_comparison(out, task, rows, "shipped us", "tuned us");
       if (!no_slower(rows)) {
