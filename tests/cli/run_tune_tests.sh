@@ -68,7 +68,7 @@ run "$ATTNJIT" --help
 expect_out "the tool's help lists tune" stdout "^  tune +measure tile configs"
 run "$ATTNJIT" tune --help
 expect_status "tune --help exits 0" 0
-expect_out "tune --help shows the usage" stdout "^usage: attnjit tune --variants FILE"
+expect_out "tune --help shows the usage" stdout "^usage: attnjit tune \\[--variants FILE\\]"
 expect_text "tune --help documents --dry-run" stdout "--dry-run"
 
 # --- the dry run ------------------------------------------------------------------------
@@ -94,6 +94,19 @@ expect_count "256x128 w8 s3 is kept only for d64" stdout "^    256x128 w8 s3$" 1
 # Nothing compiled, nothing written.
 if [ -z "$(ls -A "$TMP" | grep -v -e stdout -e stderr)" ]; then pass "dry run writes no files"; else
   fail "dry run writes no files" "found $(ls "$TMP")"; fi
+
+# Without --variants: the built-in default set, the same plan.
+cp "$TMP/stdout" "$TMP/with_file"
+run "$ATTNJIT" tune --dry-run --arch sm_90
+expect_status "attnjit tune --dry-run --arch sm_90 exits 0" 0
+expect_text "it tunes the embedded default set" stdout \
+  "attnjit tune --dry-run: sm_90, 3 variants from <embedded configs/variants/default.attn>"
+if diff <(tail -n +2 "$TMP/stdout") <(tail -n +2 "$TMP/with_file") >/dev/null; then
+  pass "the embedded set plans as the file does"
+else
+  fail "the embedded set plans as the file does" "outputs differ"
+fi
+rm -f "$TMP/with_file"
 
 # sm_86's smaller shared memory prunes more.
 run "$ATTNJIT" tune --variants "$DEFAULT_SET" --variant mha_d64_bidir --dry-run --arch sm_86
@@ -148,9 +161,6 @@ expect_status "a broken --out config exits 1" 1
 expect_text "the loader's error names the key" stderr "unknown key \"prefil\" (did you mean \"prefill\"?)"
 
 # --- command-line errors (exit 2) -------------------------------------------------------
-run "$ATTNJIT" tune --dry-run --arch sm_90
-expect_status "missing --variants exits 2" 2
-expect_text "it says so" stderr "--variants FILE is required"
 run "$ATTNJIT" tune --variants "$DEFAULT_SET" --arch sm_90
 expect_status "--arch without --dry-run exits 2" 2
 expect_text "--arch is for the dry run" stderr "--arch is for --dry-run"

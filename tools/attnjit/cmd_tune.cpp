@@ -55,8 +55,8 @@ int run_tune_command(const Args& args) {
   if (!args.positional().empty())
     throw UsageError("unexpected argument '" + printable(args.positional().front(), 100) +
                      "' (the variant file goes after --variants)");
+  // Without --variants, the built-in default set (as `attnjit` with no command uses).
   const std::optional<std::string> path = args.value("--variants");
-  if (!path) throw UsageError("--variants FILE is required");
   const bool dry = args.has("--dry-run");
   if (args.has("--arch") && !dry)
     throw UsageError("--arch is for --dry-run: a measuring run tunes the GPU's own target");
@@ -68,7 +68,7 @@ int run_tune_command(const Args& args) {
                      "--csv and --force");
 
   tune::TuneRequest r;
-  r.variants_file = *path;
+  r.variants_file = path ? *path : std::string("<embedded ") + kDefaultSetName + ">";
   r.kinds = requested_kinds(args);
   if (std::optional<std::string> text = args.value("--shapes")) {
     if (r.kinds.size() != 1)
@@ -88,8 +88,8 @@ int run_tune_command(const Args& args) {
   if (args.has("--arch")) r.arch = target_arch(args);
   r.compile = args.has("--compile");
 
-  const ir::Module module = load_module(*path);
-  r.variants = requested_variants(module, args, r.kinds, *path);
+  const ir::Module module = path ? load_module(*path) : load_default_module();
+  r.variants = requested_variants(module, args, r.kinds, r.variants_file);
   if (compare) return tune::run_compare(r, *compare, stdout, stderr);
   if (dry) return tune::dry_run(r, stdout, stderr);
   return tune::run_tune(r, stdout, stderr);
@@ -101,11 +101,11 @@ const Command& tune_command() {
   static const Command command{
       "tune",
       "measure tile configs on the GPU and merge the fastest into a config",
-      "usage: attnjit tune --variants FILE [--variant NAME]... [--kind KIND[,KIND]]\n"
+      "usage: attnjit tune [--variants FILE] [--variant NAME]... [--kind KIND[,KIND]]\n"
       "                    [--shapes LIST] [--budget MINUTES] [--out FILE.json]\n"
       "                    [--csv FILE] [--force] [--jobs N] [--cache-dir DIR]\n"
-      "       attnjit tune --variants FILE ... --dry-run [--arch sm_90] [--compile]\n"
-      "       attnjit tune --variants FILE ... --compare FILE.json\n"
+      "       attnjit tune [--variants FILE] ... --dry-run [--arch sm_90] [--compile]\n"
+      "       attnjit tune [--variants FILE] ... --compare FILE.json\n"
       "\n"
       "For every config entry (kind and bucket) the variants use, enumerates candidate\n"
       "tiles (BLOCK_M, BLOCK_N, warps, stages, min_blocks_per_sm; num_splits for\n"
@@ -116,7 +116,8 @@ const Command& tune_command() {
       "per entry when it beats the current tile, and merges it into the config.\n"
       "docs/tune.md has the details.\n"
       "\n"
-      "  --variants    the variant file (required)\n"
+      "  --variants    the variant file (default: the built-in default set,\n"
+      "                configs/variants/default.attn)\n"
       "  --variant     tune only this variant (repeatable; default: all of the file)\n"
       "  --kind        prefill, paged, paged_decode, or a list (default: every kind\n"
       "                the variants' caches use)\n"
