@@ -194,12 +194,19 @@ TEST_CASE("a config tuned on another device is not overwritten without --force",
   CHECK(refused.error().find("was tuned on NVIDIA A100-SXM4-80GB, not on this NVIDIA H200") !=
         std::string::npos);
   CHECK(refused.error().find("--force") != std::string::npos);
-  // With --force it is, and _meta names the new device.
+  // With --force it is, and _meta names the new device; the earlier run's lines stay,
+  // marked with their device.
   auto forced = merge(*first, {}, "NVIDIA H200", true, true);
   REQUIRE(forced.ok());
   CHECK(meta_device(*forced) == "NVIDIA H200");
-  // The same device needs no --force.
-  CHECK(merge(*first, {}, "NVIDIA A100-SXM4-80GB", true, false).ok());
+  const auto tuned = nlohmann::json::parse(*forced)["_meta"]["tuned"];
+  REQUIRE(tuned.size() == 2);
+  CHECK(tuned[0] == "on NVIDIA A100-SXM4-80GB: " + meta_on("x").tuned[0]);
+  CHECK(tuned[1] == meta_on("x").tuned[0]);
+  // The same device needs no --force, and a second run's lines follow the first's.
+  auto again = merge(*first, {}, "NVIDIA A100-SXM4-80GB", true, false);
+  REQUIRE(again.ok());
+  CHECK(nlohmann::json::parse(*again)["_meta"]["tuned"].size() == 2);
   // A file without _meta (a shipped config) is no other device's.
   CHECK(merge(builtin_text("sm_90"), {}, "NVIDIA H200", true, false).ok());
   // A file for another arch is refused whatever --force says.

@@ -160,10 +160,24 @@ Result<std::string, std::string> merge_config(const std::string& base_text,
     buckets[e.bucket]["config"] = tile_json(e.tile);
   }
 
+  // Earlier runs' lines stay in "tuned" (their entries stay in the file too), marked
+  // with their device when it was another one (--force).
+  Meta written = meta;
+  if (root.contains("_meta") && root["_meta"].contains("tuned") && root["_meta"]["tuned"].is_array()) {
+    const std::string device = meta_device(base_text);
+    std::vector<std::string> earlier;
+    for (const Json& line : root["_meta"]["tuned"])
+      if (line.is_string())
+        earlier.push_back(device == meta.device || device.empty()
+                              ? line.get<std::string>()
+                              : fmt::format("on {}: {}", device, line.get<std::string>()));
+    written.tuned.insert(written.tuned.begin(), earlier.begin(), earlier.end());
+  }
+
   // "_meta" right after "arch", the rest in the base's order.
   Json out = Json::object();
   out["arch"] = root["arch"];
-  out["_meta"] = meta_json(meta);
+  out["_meta"] = meta_json(written);
   for (auto it = root.begin(); it != root.end(); ++it)
     if (it.key() != "arch" && it.key() != "_meta") out[it.key()] = *it;
 

@@ -19,7 +19,8 @@ struct Meta {
   std::string driver_version;  // "13.0"
   std::string compiler;        // "NVRTC 13.0"
   std::string date;            // ISO 8601, UTC
-  std::vector<std::string> tuned;  // what this run changed, one line per entry
+  // What this run changed, one line per entry; merged after the base's earlier lines.
+  std::vector<std::string> tuned;
 };
 
 // One tuned entry: bucket `bucket` of `kind` (an index into the base file's buckets),

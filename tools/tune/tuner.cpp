@@ -104,6 +104,8 @@ std::vector<std::string> bugs_in(const Task& task) {
 
 void write_file(const std::string& path, const std::string& text) {
   try {
+    const std::filesystem::path parent = std::filesystem::path(path).parent_path();
+    if (!parent.empty()) std::filesystem::create_directories(parent);
     write_atomically(path, text);
   } catch (const std::exception& e) {
     throw std::runtime_error(fmt::format("cannot write {}: {}", printable(path), e.what()));
@@ -299,7 +301,7 @@ int run_tune(const TuneRequest& r, std::FILE* out, std::FILE* log) {
           compare_tiles(task, shapes, task.baseline, chosen->tile, ctx);
       std::fprintf(out, "  %s -> %s: %s\n", tile_name(task.baseline).c_str(),
                    tile_name(chosen->tile).c_str(), selection.reason.c_str());
-      print_comparison(out, task, rows, "shipped us", "tuned us");
+      print_comparison(out, task, rows, "before us", "tuned us");
       if (no_slower(rows)) {
         entries.push_back({task.kind, task.bucket, task.conditions, chosen->tile});
         meta.tuned.push_back(fmt::format("{}: {} -> {}", task.describe(),
