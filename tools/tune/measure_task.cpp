@@ -75,18 +75,19 @@ bool past(const MeasureContext& ctx) {
   return ctx.deadline && std::chrono::steady_clock::now() > *ctx.deadline;
 }
 
-// Checks `c` on every variant, then times it on every shape (unless the budget ran out).
+// Checks `c` on every variant, then times it on every shape; past the deadline only
+// the baseline still is.
 void measure_candidate(Candidate& c, Task& task, const std::vector<Shape>& shapes,
                        ReferenceCheck& reference, InputSet& inputs, const MeasureContext& ctx) {
+  if (!c.baseline && past(ctx)) {
+    c.pruned = "not timed: the time budget ran out";
+    return;
+  }
   Engine engine(engine_for(c.tile, ctx));
   c.checks.assign(task.variants.size(), CheckOutcome{});
   for (size_t v = 0; v < task.variants.size(); ++v) {
     c.checks[v] = reference.check(engine, v);
     if (c.checks[v].status != CheckOutcome::Status::pass) return;
-  }
-  if (!c.baseline && past(ctx)) {
-    c.pruned = "not timed: the time budget ran out";
-    return;
   }
   c.timings.clear();
   for (size_t v = 0; v < task.variants.size(); ++v)
@@ -138,11 +139,7 @@ Selection measure_task(Task& task, const std::vector<Shape>& shapes, const Measu
     }
     kept += splits.size();
     for (Candidate& c : splits) {
-      if (past(ctx)) {
-        c.pruned = "not timed: the time budget ran out";
-      } else {
-        run(c);
-      }
+      run(c);
       task.candidates.push_back(std::move(c));
     }
     selection = select_candidate(task.candidates, task.variants.size(), shapes);
