@@ -31,6 +31,7 @@ const std::vector<std::string> kKinds = {"prefill", "paged", "paged_decode"};
 const std::vector<std::string> kConfigKeys = {"BLOCK_M",    "BLOCK_N",    "num_warps",
                                               "num_stages", "num_splits", "min_blocks_per_sm"};
 const std::vector<std::string> kKindKeys = {"default", "buckets"};
+const std::string kMetaKey = "_meta";
 const std::vector<std::string> kBucketKeys = {"head_dim_min",    "head_dim_max", "causal",
                                               "sliding_window", "score_transform", "kv_8bit",
                                               "config"};
@@ -336,7 +337,11 @@ Result<TuningTable, std::string> TuningTable::parse(const std::string& json_text
 
     std::vector<std::string> top_keys = kKinds;
     top_keys.insert(top_keys.begin(), "arch");
+    top_keys.push_back(kMetaKey);
     check_keys(root, "", top_keys);
+    // Provenance written by `attnjit tune` (device, versions, date): read by the tuner,
+    // ignored here beyond its type.
+    if (root.contains(kMetaKey)) expect_object(root[kMetaKey], kMetaKey);
     for (const std::string& kind : kKinds)
       if (root.contains(kind))
         table.kinds_[kind] = read_kind(root[kind], kind, shared_memory_limit(table.arch_));
@@ -387,20 +392,37 @@ Result<TuningTable, std::string> TuningTable::embedded(const std::string& arch) 
   return *load(std::string(best->name));
 }
 
-std::optional<TileConfig> TuningTable::pick(const std::string& kind, int head_dim, bool causal,
+const KindTuning* TuningTable::kind(const std::string& name) const {
+  auto it = kinds_.find(name);
+  return it == kinds_.end() ? nullptr : &it->second;
+}
+
+std::optional<int> TuningTable::pick_bucket(const std::string& kind, int head_dim, bool causal,
                                             bool sliding_window, bool score_transform,
                                             bool kv_8bit) const {
   auto it = kinds_.find(kind);
   if (it == kinds_.end()) return std::nullopt;
-  for (const TuningBucket& b : it->second.buckets) {
+  const std::vector<TuningBucket>& buckets = it->second.buckets;
+  for (size_t i = 0; i < buckets.size(); ++i) {
+    const TuningBucket& b = buckets[i];
     if (head_dim < b.head_dim_min || head_dim > b.head_dim_max) continue;
     if (b.causal_only && !causal) continue;
     if (b.sliding_window_only && !sliding_window) continue;
     if (b.score_transform_only && !score_transform) continue;
     if (b.kv_8bit_only && !kv_8bit) continue;
-    return b.config;
+    return static_cast<int>(i);
   }
-  return it->second.default_config;
+  return -1;
+}
+
+std::optional<TileConfig> TuningTable::pick(const std::string& kind, int head_dim, bool causal,
+                                            bool sliding_window, bool score_transform,
+                                            bool kv_8bit) const {
+  const std::optional<int> bucket =
+      pick_bucket(kind, head_dim, causal, sliding_window, score_transform, kv_8bit);
+  if (!bucket) return std::nullopt;
+  const KindTuning& k = kinds_.at(kind);
+  return *bucket < 0 ? k.default_config : k.buckets[*bucket].config;
 }
 
 }  // namespace attnjit

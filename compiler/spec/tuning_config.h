@@ -10,7 +10,8 @@
 // add "min_blocks_per_sm" (a register cap); buckets may also ask for "kv_8bit": true.
 //
 // The first bucket whose bounds hold wins; otherwise "default". Every file is
-// validated on load; an error names the file and the JSON path of the bad key.
+// validated on load; an error names the file and the JSON path of the bad key. A
+// "_meta" object (provenance written by `attnjit tune`) is allowed and ignored.
 #include <map>
 #include <optional>
 #include <string>
@@ -68,6 +69,13 @@ class TuningTable {
   std::optional<TileConfig> pick(const std::string& kind, int head_dim, bool causal,
                                  bool sliding_window = false, bool score_transform = false,
                                  bool kv_8bit = false) const;
+  // Which entry pick() uses: the index in the kind's buckets, or -1 for its default;
+  // nullopt when the kind is absent. The tuner writes its result back to that entry.
+  std::optional<int> pick_bucket(const std::string& kind, int head_dim, bool causal,
+                                 bool sliding_window = false, bool score_transform = false,
+                                 bool kv_8bit = false) const;
+  // A kind's table as loaded; null when the file has none.
+  const KindTuning* kind(const std::string& name) const;
 
  private:
   std::string arch_;

@@ -29,6 +29,7 @@ struct DriverApi {
   void* library = nullptr;  // never dlclose'd: the driver stays loaded until exit
 
   CUresult (*cuInit)(unsigned flags) = nullptr;
+  CUresult (*cuDriverGetVersion)(int* version) = nullptr;
   CUresult (*cuDeviceGetCount)(int* count) = nullptr;
   CUresult (*cuDeviceGet)(CUdevice* device, int ordinal) = nullptr;
   CUresult (*cuDeviceGetAttribute)(int* value, int attribute, CUdevice device) = nullptr;
@@ -106,6 +107,7 @@ Result<std::shared_ptr<const DriverApi>, std::string> load_driver_api() {
   std::string missing;
   void* lib = api->library;
   bind(lib, {"cuInit"}, &api->cuInit, &missing);
+  bind(lib, {"cuDriverGetVersion"}, &api->cuDriverGetVersion, &missing);
   bind(lib, {"cuDeviceGetCount"}, &api->cuDeviceGetCount, &missing);
   bind(lib, {"cuDeviceGet"}, &api->cuDeviceGet, &missing);
   bind(lib, {"cuDeviceGetAttribute"}, &api->cuDeviceGetAttribute, &missing);
@@ -240,6 +242,12 @@ std::string Driver::device_name() const {
   char name[256] = {};
   check(api_->cuDeviceGetName(name, sizeof(name) - 1, device_), "reading the device name");
   return name;
+}
+
+int Driver::driver_version() const {
+  int version = 0;
+  check(api_->cuDriverGetVersion(&version), "reading the driver version");
+  return version;
 }
 
 void Driver::make_current() const {

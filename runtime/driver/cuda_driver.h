@@ -24,6 +24,7 @@ using CUdeviceptr = unsigned long long;
 // Device attribute ids used by attnjit (values from the driver ABI).
 enum DeviceAttribute : int {
   kMultiprocessorCount = 16,
+  kL2CacheSize = 38,  // bytes
   kComputeCapabilityMajor = 75,
   kComputeCapabilityMinor = 76,
   kMaxSharedMemoryPerBlockOptin = 97,
@@ -52,6 +53,8 @@ class Driver {
   Result<const Target*, std::string> target() const;
   int attribute(DeviceAttribute a) const;
   std::string device_name() const;
+  // The CUDA version the driver supports, as cuDriverGetVersion says: 13000 for 13.0.
+  int driver_version() const;
   void make_current() const;  // binds the primary context to the calling thread
 
   // Throws std::runtime_error with `what` and the driver's error name when rc != 0.

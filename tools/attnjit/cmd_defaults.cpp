@@ -8,7 +8,6 @@
 #include <fmt/format.h>
 
 #include "compiler/passes/pipeline.h"
-#include "compiler/support/embedded_files.h"
 #include "runtime/harness/prefill_problem.h"
 #include "tools/attnjit/commands.h"
 #include "tools/attnjit/session.h"
@@ -17,7 +16,6 @@ namespace attnjit::cli {
 
 namespace {
 
-constexpr const char* kDefaultSetName = "configs/variants/default.attn";
 constexpr const char* kDefaultArchs = "sm_90,sm_80";
 constexpr uint64_t kDefaultSeed = 20240601;
 
@@ -29,18 +27,6 @@ harness::ProblemShape check_shape() {
   s.seqlen_q = 200;
   s.seqlen_k = 300;
   return s;
-}
-
-ir::Module default_module() {
-  std::optional<std::string_view> text = embedded_file(kDefaultSetName);
-  if (!text) throw CommandError(std::string("this build does not embed ") + kDefaultSetName);
-  SourceFile file{std::string("<embedded ") + kDefaultSetName + ">", std::string(*text)};
-  auto module = compile_variants(file);
-  if (!module) {
-    std::fputs(render(module.error(), file).c_str(), stderr);
-    throw CommandError("the embedded default variant set does not compile (a bug in attnjit)");
-  }
-  return std::move(*module);
 }
 
 // Returns false when the kernel could not be built.
@@ -92,7 +78,7 @@ int run_defaults(const Args& args) {
     throw UsageError("unexpected argument '" + args.positional().front() + "'");
   const std::vector<std::string> archs = target_archs(args, kDefaultArchs);
   const uint64_t seed = args.u64_value("--seed", kDefaultSeed);
-  ir::Module module = default_module();
+  ir::Module module = load_default_module();
 
   EngineOptions options;
   if (std::optional<std::string> dir = args.value(kCacheDirFlag.name)) options.cache.directory = *dir;

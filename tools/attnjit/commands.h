@@ -30,5 +30,6 @@ const Command& emit_command();
 const Command& compile_command();
 const Command& run_command();
 const Command& cache_command();
+const Command& tune_command();
 
 }  // namespace attnjit::cli

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "compiler/passes/pipeline.h"
+#include "compiler/support/embedded_files.h"
 #include "compiler/spec/tuning_config.h"
 #include "tools/attnjit/commands.h"
 
@@ -39,6 +40,18 @@ ir::Module load_module(const std::string& path) {
   std::cerr << render(module.error(), file);
   const size_t errors = module.error().error_count();
   throw CommandError(fmt::format("{}: {} error{}", file.path, errors, errors == 1 ? "" : "s"));
+}
+
+ir::Module load_default_module() {
+  std::optional<std::string_view> text = embedded_file(kDefaultSetName);
+  if (!text) throw CommandError(std::string("this build does not embed ") + kDefaultSetName);
+  SourceFile file{std::string("<embedded ") + kDefaultSetName + ">", std::string(*text)};
+  auto module = compile_variants(file);
+  if (!module) {
+    std::fputs(render(module.error(), file).c_str(), stderr);
+    throw CommandError("the embedded default variant set does not compile (a bug in attnjit)");
+  }
+  return std::move(*module);
 }
 
 const ir::Variant& select_variant(const ir::Module& module, const Args& args,

@@ -24,6 +24,10 @@ inline const FlagSpec kCacheDirFlag{"--cache-dir", true};
 // column and caret) to stderr and throws CommandError with a one-line summary.
 ir::Module load_module(const std::string& path);
 
+// The built-in default variant set (configs/variants/default.attn, embedded).
+inline constexpr const char* kDefaultSetName = "configs/variants/default.attn";
+ir::Module load_default_module();
+
 // The variant named by --variant, or the file's only variant. Without --variant in
 // a file of several, a UsageError lists the names to choose from.
 const ir::Variant& select_variant(const ir::Module& module, const Args& args,

@@ -1,0 +1,48 @@
+#pragma once
+// What `attnjit tune` tries: the tables of a config it tunes and, per table, the tile
+// shapes it enumerates before anything is pruned (docs/tune.md lists them).
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "compiler/ir/variant.h"
+#include "compiler/spec/kernel_spec.h"
+#include "compiler/spec/tuning_config.h"
+
+namespace attnjit::tune {
+
+// A table of a config file: prefill; paged (query chunks too long for the decode tile);
+// paged_decode (chunks whose packed query rows fit the 16-row decode tile).
+enum class TuneKind { prefill, paged, paged_decode };
+const char* tune_kind_name(TuneKind k);  // as the config spells the table
+bool parse_tune_kind(std::string_view name, TuneKind* out);
+std::string tune_kind_names();            // "prefill, paged, paged_decode"
+KernelKind kernel_kind(TuneKind k);       // the kernel the table configures
+// The kinds a variant's kernels read from: prefill for contiguous K/V, the two paged
+// tables for a paged cache.
+std::vector<TuneKind> kinds_of(const ir::Variant& v);
+
+// The axes of one kind's enumeration; every combination is a candidate.
+struct SearchSpace {
+  std::vector<int> warps;
+  // Query rows per warp (16 or 32): BLOCK_M = rows * warps. The decode tile instead has
+  // BLOCK_M 16 whatever the warps (they share the rows and split the KV tiles).
+  std::vector<int> rows_per_warp;
+  bool decode_tile = false;
+  std::vector<int> block_n;
+  std::vector<int> stages;
+  std::vector<int> min_blocks_per_sm;  // 0: no register cap
+};
+const SearchSpace& search_space(TuneKind k);
+
+// Every tile of the kind's space in a fixed order, num_splits 0 (the launch heuristic).
+std::vector<TileConfig> enumerate_tiles(TuneKind k);
+// Fixed split counts tried on paged_decode's fastest tile once the tiles are timed: a
+// fixed count serves every shape of its bucket, so it is a second, small stage rather
+// than an axis multiplying the first.
+std::vector<int> decode_split_counts();
+
+// "128x64 w8 s2", with " b2" for min_blocks_per_sm and " splits 4" for num_splits.
+std::string tile_name(const TileConfig& t);
+
+}  // namespace attnjit::tune
