@@ -12,6 +12,7 @@
 
 #include "catch.h"
 #include "compiler/backend/nvrtc_compiler.h"
+#include "compiler/target/target.h"
 #include "compiler/codegen/codegen.h"
 #include "compiler/spec/kernel_geometry.h"
 #include "compiler/spec/tile_choice.h"
@@ -127,12 +128,13 @@ PlannedLaunch planned_launch(const KernelSpec& spec, int num_seqs) {
 // `log` gets its diagnostics.
 bool front_end_accepts(const NvrtcCompiler& nvrtc, const GeneratedSource& src,
                        const std::string& arch, const std::string& save_dir, std::string* log) {
+  const Target* target = find_target(arch);
+  REQUIRE(target != nullptr);
   CompileOptions options;
-  options.arch = arch;
   options.extra = {"-fdevice-syntax-only"};  // checks, no code: a small fraction of a compile
   options.save_source_dir = save_dir;
   options.warnings_as_errors = false;
-  auto result = nvrtc.compile(src, options);
+  auto result = nvrtc.compile(src, *target, options);
   if (result.ok()) return true;
   // Without code there may be no kernel in the binary: that failure comes after a
   // front end that passed, with an empty log.

@@ -3,6 +3,7 @@
 // timing kernel (which must compile cleanly although only a GPU runs it).
 #include "catch.h"
 #include "compiler/backend/nvrtc_compiler.h"
+#include "compiler/target/target.h"
 #include "runtime/api/engine.h"
 #include "runtime/cache/binary_target.h"
 #include "tools/tune/compile_candidates.h"
@@ -136,12 +137,13 @@ TEST_CASE("compiles past the deadline are skipped, not run", "[tune][nvrtc]") {
 
 TEST_CASE("the timing kernel compiles without warnings for every CUDA target", "[tune][nvrtc]") {
   auto compiler = nvrtc();
-  for (const char* arch : {"sm_80", "sm_86", "sm_89", "sm_90", "sm_90a"}) {
+  for (const Target& target : all_targets()) {
+    if (target.vendor != Vendor::cuda) continue;
+    const std::string arch(target.name);
     INFO(arch);
     CompileOptions options;
-    options.arch = arch;
     options.warnings_as_errors = true;
-    auto compiled = compiler->compile(delay_kernel_source(), options);
+    auto compiled = compiler->compile(delay_kernel_source(), target, options);
     REQUIRE(compiled.ok());
     CHECK(compiled->warnings().empty());
     CHECK(binary_target_mismatch(BinaryFormat::cubin, compiled->binary, arch,

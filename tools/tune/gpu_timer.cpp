@@ -56,9 +56,9 @@ extern "C" __global__ void {}(const AttnjitTuneDelay p) {{
 Result<std::unique_ptr<GpuTimer>, std::string> GpuTimer::create(std::shared_ptr<cuda::Driver> gpu) {
   auto nvrtc = NvrtcCompiler::open();
   if (!nvrtc) return fail(nvrtc.error());
-  CompileOptions options;
-  options.arch = gpu->arch();
-  auto compiled = (*nvrtc)->compile(delay_kernel_source(), options);
+  auto target = gpu->target();
+  if (!target) return fail(target.error());
+  auto compiled = (*nvrtc)->compile(delay_kernel_source(), **target, CompileOptions{});
   if (!compiled) return fail("compiling the timing kernel: " + compiled.error().describe());
   auto loaded = cuda::LoadedKernel::load(gpu, compiled->binary, compiled->entry, false);
   if (!loaded) return fail("loading the timing kernel: " + loaded.error());
