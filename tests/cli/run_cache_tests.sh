@@ -22,57 +22,8 @@ AOT="$TMP/aot"
 export ATTNJIT_CACHE_DIR="$CACHE"
 unset ATTNJIT_AOT_DIR
 
-passed=0
-failed=0
-last_command=""
-status=0
-
-# run CMD...: runs a command, keeping its exit status and output for the checks below.
-run() {
-  last_command="$*"
-  timeout 120 "$@" >"$TMP/stdout" 2>"$TMP/stderr" </dev/null
-  status=$?
-}
-
-pass() {
-  passed=$((passed + 1))
-  echo "ok    $1"
-}
-
-fail() {
-  failed=$((failed + 1))
-  echo "FAIL  $1: $2"
-  echo "      command: $last_command (exit $status)"
-  sed -e 's/^/      stdout: /' "$TMP/stdout" | head -30
-  sed -e 's/^/      stderr: /' "$TMP/stderr" | head -20
-}
-
-# expect_status NAME WANT: the last command exited with WANT.
-expect_status() {
-  if [ "$status" -eq "$2" ]; then pass "$1"; else fail "$1" "exit status $status, expected $2"; fi
-}
-
-# expect_out NAME stdout|stderr REGEX: the last command's stream matches REGEX (grep -E).
-expect_out() {
-  if grep -Eq -- "$3" "$TMP/$2"; then pass "$1"; else fail "$1" "$2 does not match /$3/"; fi
-}
-
-# expect_no_out NAME stdout|stderr REGEX: the stream does not match.
-expect_no_out() {
-  if grep -Eq -- "$3" "$TMP/$2"; then fail "$1" "$2 matches /$3/"; else pass "$1"; fi
-}
-
-# expect_text NAME stdout|stderr TEXT: the stream holds TEXT verbatim (for paths).
-expect_text() {
-  if grep -Fq -- "$3" "$TMP/$2"; then pass "$1"; else fail "$1" "$2 does not contain '$3'"; fi
-}
-
-# expect_count NAME stdout|stderr REGEX N: exactly N lines of the stream match REGEX.
-expect_count() {
-  local n
-  n=$(grep -Ec -- "$3" "$TMP/$2")
-  if [ "$n" -eq "$4" ]; then pass "$1"; else fail "$1" "$n lines of $2 match /$3/, expected $4"; fi
-}
+RUN_TIME_LIMIT=120  # a command that hangs fails its check instead of the suite
+source "$(dirname "$0")/checks.sh"
 
 # expect_json NAME: stdout is one JSON document.
 expect_json() {
@@ -361,5 +312,4 @@ expect_out "cache --help names every subcommand" stdout "^usage: attnjit cache p
 run "$ATTNJIT" --help
 expect_out "attnjit --help lists cache" stdout "^  cache +list, verify, prune or clear"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish_checks

@@ -19,57 +19,7 @@ trap 'rm -rf "$TMP"' EXIT
 # A fresh cache, so the first compile is a miss and the second a hit.
 export ATTNJIT_CACHE_DIR="$TMP/cache"
 
-passed=0
-failed=0
-last_command=""
-status=0
-
-# run CMD...: runs a command, keeping its exit status and output for the checks below.
-run() {
-  last_command="$*"
-  "$@" >"$TMP/stdout" 2>"$TMP/stderr"
-  status=$?
-}
-
-pass() {
-  passed=$((passed + 1))
-  echo "ok    $1"
-}
-
-fail() {
-  failed=$((failed + 1))
-  echo "FAIL  $1: $2"
-  echo "      command: $last_command (exit $status)"
-  sed -e 's/^/      stdout: /' "$TMP/stdout" | head -20
-  sed -e 's/^/      stderr: /' "$TMP/stderr" | head -20
-}
-
-# expect_status NAME WANT: the last command exited with WANT.
-expect_status() {
-  if [ "$status" -eq "$2" ]; then pass "$1"; else fail "$1" "exit status $status, expected $2"; fi
-}
-
-# expect_out NAME stdout|stderr REGEX: the last command's stream matches REGEX (grep -E).
-expect_out() {
-  if grep -Eq -- "$3" "$TMP/$2"; then pass "$1"; else fail "$1" "$2 does not match /$3/"; fi
-}
-
-# expect_no_out NAME stdout|stderr REGEX: the stream does not match.
-expect_no_out() {
-  if grep -Eq -- "$3" "$TMP/$2"; then fail "$1" "$2 matches /$3/"; else pass "$1"; fi
-}
-
-# expect_text NAME stdout|stderr TEXT: the stream holds TEXT verbatim (for paths).
-expect_text() {
-  if grep -Fq -- "$3" "$TMP/$2"; then pass "$1"; else fail "$1" "$2 does not contain '$3'"; fi
-}
-
-# expect_count NAME stdout|stderr REGEX N: exactly N lines of the stream match REGEX.
-expect_count() {
-  local n
-  n=$(grep -Ec -- "$3" "$TMP/$2")
-  if [ "$n" -eq "$4" ]; then pass "$1"; else fail "$1" "$n lines of $2 match /$3/, expected $4"; fi
-}
+source "$(dirname "$0")/checks.sh"
 
 # expect_elf NAME DIR: DIR holds exactly one FILE.cubin and it starts with \x7fELF.
 expect_elf() {
@@ -585,5 +535,4 @@ else
   echo "skip  NVRTC from PyPI: not installed (tools/install-deps.sh --pip-nvrtc installs it)"
 fi
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish_checks

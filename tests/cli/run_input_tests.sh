@@ -16,30 +16,8 @@ trap 'rm -rf "$TMP"' EXIT
 export ATTNJIT_CACHE_DIR="$TMP/cache"
 ESC=$'\033'
 
-passed=0
-failed=0
-last_command=""
-status=0
-
-# run CMD...: runs a command with a time limit, keeping its status and output.
-run() {
-  last_command="$*"
-  timeout 60 "$@" >"$TMP/stdout" 2>"$TMP/stderr" </dev/null
-  status=$?
-}
-
-pass() {
-  passed=$((passed + 1))
-  echo "ok    $1"
-}
-
-fail() {
-  failed=$((failed + 1))
-  echo "FAIL  $1: $2"
-  echo "      command: $(printf '%q' "$last_command") (exit $status)"
-  head -c 2000 "$TMP/stdout" | cat -v | sed -e 's/^/      stdout: /' | head -10
-  head -c 2000 "$TMP/stderr" | cat -v | sed -e 's/^/      stderr: /' | head -10
-}
+RUN_TIME_LIMIT=60  # a command that hangs fails its check instead of the suite
+source "$(dirname "$0")/checks.sh"
 
 # expect NAME STATUS REGEX: the last command ended by itself with STATUS, its stderr
 # matches REGEX (grep -E), and neither stream holds an ESC or NUL byte.
@@ -129,5 +107,4 @@ expect "control characters in arguments are escaped" 2 "no variant 'x\\\\x1b\[2J
 run "$ATTNJIT" "bogus${ESC}[2J"
 expect "an unknown command is escaped" 2 "unknown command 'bogus\\\\x1b\[2J'"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish_checks

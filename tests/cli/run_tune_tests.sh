@@ -18,47 +18,7 @@ PAGED_SET="$SRC/configs/variants/paged.attn"
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/attnjit-tune-tests.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
 
-passed=0
-failed=0
-last_command=""
-status=0
-
-run() {
-  last_command="$*"
-  "$@" >"$TMP/stdout" 2>"$TMP/stderr"
-  status=$?
-}
-
-pass() {
-  passed=$((passed + 1))
-  echo "ok    $1"
-}
-
-fail() {
-  failed=$((failed + 1))
-  echo "FAIL  $1: $2"
-  echo "      command: $last_command (exit $status)"
-  sed -e 's/^/      stdout: /' "$TMP/stdout" | head -20
-  sed -e 's/^/      stderr: /' "$TMP/stderr" | head -20
-}
-
-expect_status() {
-  if [ "$status" -eq "$2" ]; then pass "$1"; else fail "$1" "exit status $status, expected $2"; fi
-}
-
-expect_out() {
-  if grep -Eq -- "$3" "$TMP/$2"; then pass "$1"; else fail "$1" "$2 does not match /$3/"; fi
-}
-
-expect_text() {
-  if grep -Fq -- "$3" "$TMP/$2"; then pass "$1"; else fail "$1" "$2 does not contain '$3'"; fi
-}
-
-expect_count() {
-  local n
-  n=$(grep -Ec -- "$3" "$TMP/$2")
-  if [ "$n" -eq "$4" ]; then pass "$1"; else fail "$1" "$n lines of $2 match /$3/, expected $4"; fi
-}
+source "$(dirname "$0")/checks.sh"
 
 have_gpu=0
 nvidia-smi -L >/dev/null 2>&1 && have_gpu=1
@@ -200,5 +160,4 @@ if [ "$have_gpu" -eq 0 ]; then
   expect_text "it asks for --arch" stderr "--dry-run without a GPU needs --arch"
 fi
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish_checks
