@@ -27,7 +27,9 @@ std::string float_literal(double v) {
   // read back to exactly it.
   std::string text = fmt::format("{:.9g}", v);
   if (text.find_first_of(".e") == std::string::npos) text += ".0";  // "2f" is no float literal
-  return text + "f";
+  // Parenthesized when negative, as integer literals are, so a negation before it
+  // cannot read as "--".
+  return v < 0 ? "(" + text + "f)" : text + "f";
 }
 
 std::string integer_literal(int64_t v, Width w) {

@@ -4,6 +4,7 @@
 //   attnjit::Engine engine;
 //   auto module = attnjit::load_variants_file("model.attn");   // or parse text
 //   engine.prefill(module->variants[0], args, stream);
+#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -145,7 +146,7 @@ class Engine {
   std::map<std::string, std::unique_ptr<Resolved>> resolved_;
   std::map<std::string, KernelSpec> specs_;  // by kind | tuning table | DSL form
   std::optional<DeviceFacts> device_facts_;
-  int last_paged_splits_ = 0;
+  std::atomic<int> last_paged_splits_{0};  // written by concurrent paged() calls
   std::map<std::tuple<const cuda::LoadedKernel*, int, int>, int> occupancy_;
 };
 

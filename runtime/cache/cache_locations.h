@@ -14,7 +14,8 @@ struct CacheLocation {
 };
 
 // $ATTNJIT_CACHE_DIR, else $XDG_CACHE_HOME/attnjit, else ~/.cache/attnjit, else (no
-// home at all) a directory under the system's temp directory.
+// home at all) $TMPDIR/attnjit-cache-UID if only this user can write it, else a fresh
+// private temp directory.
 CacheLocation default_cache_location();
 std::filesystem::path default_cache_dir();  // default_cache_location().path
 

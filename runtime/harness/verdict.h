@@ -35,7 +35,13 @@ struct HostTensor;
 //     |lse - ref| <= kLseAtol + kLseRtol |ref| + kLseLowFactor |low - ref| + model,
 //     model the twin's bound for a modelled approximation (tanh.approx), else 0.
 //  4. No NaN or infinity anywhere.
+//  5. The twin itself is plausible: rel_l2(low, ref) <= kTwinPlausibleFactor *
+//     max(u_out, u_c) + kF32Slack. Rules 1 and 2 grow with the twin's error, so a twin
+//     broken for some variant would otherwise widen the bounds until a wrong output
+//     (all zeros: rel_l2 1) passes. Correct twins measure 0.3-1.2 of max(u_out, u_c)
+//     (the upper end for fp8 outputs of long contexts, whose values sit near zero).
 inline constexpr double kRelL2Factor = 3.0;
+inline constexpr double kTwinPlausibleFactor = 2.0;
 inline constexpr double kF32Slack = 0x1p-22;
 inline constexpr double kRoundoffFactor = 4.0;
 inline constexpr double kLowErrorFactor = 10.0;
@@ -50,6 +56,7 @@ struct CheckResult {
   double rel_l2 = 0;        // ||out - ref|| / ||ref|| (absolute when ref is all zero)
   double rel_l2_bound = 0;  // rule 1's bound
   double low_rel_l2 = 0;    // the twin's own rel_l2: what a correct kernel reaches
+  bool twin_implausible = false;  // rule 5 failed: a reference bug, not a kernel verdict
   double worst_ratio = 0;   // max over elements of |out - ref| / its rule-2 bound
   size_t worst_index = 0;   // that element (flat index in out)
   double max_abs_error = 0, max_abs_ref = 0;

@@ -363,6 +363,23 @@ TEST_CASE("verdict: correct kernels pass with margin", "[harness][verdict]") {
   CHECK(r.worst_ratio < 0.8);
 }
 
+TEST_CASE("verdict: a twin far from the reference fails instead of widening the bounds",
+          "[harness][verdict]") {
+  const VerdictCase c = kVerdictCases[0];
+  const ir::Variant v = verdict_variant(c);
+  harness::HostProblem p = verdict_problem(c, 47);
+  ReferenceResult ref = harness::compute_reference(v, p);
+  // A broken twin (half its values lost) would allow rel_l2 up to 3 x its own: an
+  // all-zero output (rel_l2 1) would pass on the bounds alone.
+  for (size_t i = 0; i < ref.low.out.size(); i += 2) ref.low.out[i] = ref.low.out_unrounded[i] = 0;
+  for (int64_t i = 0; i < p.out.numel(); ++i) store_element(p.out.bytes.data(), p.out.dtype, i, 0.0);
+  const harness::CheckResult r = harness::compare_with_reference(v, p, ref);
+  INFO(r.summary());
+  CHECK(r.rel_l2 <= r.rel_l2_bound);
+  CHECK(r.twin_implausible);
+  CHECK_FALSE(r.passed);
+}
+
 TEST_CASE("verdict: wrong outputs fail at every output scale", "[harness][verdict]") {
   const VerdictCase c = GENERATE(from_range(std::begin(kVerdictCases), std::end(kVerdictCases)));
   CAPTURE(c.type, c.causal, c.q, c.k);
