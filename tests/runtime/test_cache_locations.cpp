@@ -8,31 +8,17 @@
 #include <string>
 
 #include "catch.h"
+#include "scoped_env.h"
 #include "runtime/cache/cache_locations.h"
 #include "temp_dir.h"
 
 namespace fs = std::filesystem;
 using attnjit::testing::TempDir;
 
+using attnjit::testing::ScopedEnv;
+
 namespace {
 
-// Sets or unsets an environment variable for one scope, then puts it back.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const char* value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    if (value) ::setenv(name, value, 1);
-    else ::unsetenv(name);
-  }
-  ~ScopedEnv() {
-    if (old_) ::setenv(name_, old_->c_str(), 1);
-    else ::unsetenv(name_);
-  }
-
- private:
-  const char* name_;
-  std::optional<std::string> old_;
-};
 
 }  // namespace
 

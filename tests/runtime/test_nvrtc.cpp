@@ -12,6 +12,7 @@
 #include <regex>
 
 #include "catch.h"
+#include "scoped_env.h"
 #include "compiler/backend/nvrtc_compiler.h"
 
 namespace fs = std::filesystem;
@@ -20,6 +21,8 @@ using attnjit::CompileOptions;
 using attnjit::GeneratedSource;
 using attnjit::NvrtcCompiler;
 using attnjit::Target;
+
+using attnjit::testing::ScopedEnv;
 
 namespace {
 
@@ -45,25 +48,6 @@ const char* kWarningKernel = R"(extern "C" __global__ void attnjit_test_warn(int
 
 GeneratedSource warning_kernel() { return {kWarningKernel, "attnjit_test_warn", "test_warn"}; }
 
-// Sets (or, with nullptr, unsets) an environment variable for one scope.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const char* value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    if (value) ::setenv(name, value, 1);
-    else ::unsetenv(name);
-  }
-  ~ScopedEnv() {
-    if (old_) ::setenv(name_.c_str(), old_->c_str(), 1);
-    else ::unsetenv(name_.c_str());
-  }
-  ScopedEnv(const ScopedEnv&) = delete;
-  ScopedEnv& operator=(const ScopedEnv&) = delete;
-
- private:
-  std::string name_;
-  std::optional<std::string> old_;
-};
 
 std::shared_ptr<NvrtcCompiler> open_nvrtc() {
   auto opened = NvrtcCompiler::open();
