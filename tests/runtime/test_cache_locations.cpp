@@ -13,14 +13,8 @@
 #include "temp_dir.h"
 
 namespace fs = std::filesystem;
-using attnjit::testing::TempDir;
-
 using attnjit::testing::ScopedEnv;
-
-namespace {
-
-
-}  // namespace
+using attnjit::testing::TempDir;
 
 TEST_CASE("without a home the cache is a temp directory only this user can write",
           "[runtime][cache]") {

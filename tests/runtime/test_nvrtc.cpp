@@ -48,7 +48,6 @@ const char* kWarningKernel = R"(extern "C" __global__ void attnjit_test_warn(int
 
 GeneratedSource warning_kernel() { return {kWarningKernel, "attnjit_test_warn", "test_warn"}; }
 
-
 std::shared_ptr<NvrtcCompiler> open_nvrtc() {
   auto opened = NvrtcCompiler::open();
   if (!opened.ok()) FAIL("NVRTC is required but could not be opened: " << opened.error());
