@@ -12,6 +12,7 @@
 
 #include "compiler/spec/kernel_geometry.h"
 #include "compiler/support/embedded_files.h"
+#include "compiler/support/json_nesting.h"
 #include "compiler/support/text_file.h"
 #include "compiler/target/target.h"
 
@@ -89,31 +90,6 @@ std::string describe(const json& j) {
 
 // A key from the file, as messages quote it.
 std::string shown_key(const std::string& key) { return printable(key, kMaxShownJson); }
-
-// Where the text first nests arrays and objects deeper than kMaxJsonDepth, as
-// "line L, column C" (nlohmann's words); empty when it never does. Brackets inside
-// strings do not count.
-std::string too_deep_at(const std::string& text) {
-  int depth = 0, line = 1, column = 0;
-  bool in_string = false, escaped = false;
-  for (char c : text) {
-    ++column;
-    if (c == '\n') line += 1, column = 0;
-    if (in_string) {
-      if (escaped) escaped = false;
-      else if (c == '\\') escaped = true;
-      else if (c == '"') in_string = false;
-      continue;
-    }
-    if (c == '"') in_string = true;
-    else if (c == '[' || c == '{') {
-      if (++depth > kMaxJsonDepth) return fmt::format("line {}, column {}", line, column);
-    } else if (c == ']' || c == '}') {
-      --depth;
-    }
-  }
-  return "";
-}
 
 size_t edit_distance(const std::string& a, const std::string& b) {
   std::vector<size_t> row(b.size() + 1);
@@ -316,7 +292,7 @@ Result<TileConfig, std::string> parse_tile_override(const std::string& text) {
 Result<TuningTable, std::string> TuningTable::parse(const std::string& json_text,
                                                     const std::string& raw_source_name) {
   const std::string source_name = printable(raw_source_name);
-  if (std::string where = too_deep_at(json_text); !where.empty())
+  if (std::string where = json_too_deep_at(json_text, kMaxJsonDepth); !where.empty())
     return fail(fmt::format("{}: invalid JSON: arrays and objects nested deeper than {} levels at {}",
                             source_name, kMaxJsonDepth, where));
   json root;

@@ -1,38 +1,64 @@
 #include "runtime/api/engine.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <cmath>
+#include <cstdlib>
 #include <stdexcept>
 
 #include <fmt/format.h>
 
 #include "compiler/codegen/codegen.h"
+#include "compiler/support/diagnostics.h"
 #include "compiler/support/sha256.h"
+#include "compiler/spec/spec_record.h"
 #include "compiler/spec/tile_choice.h"
 
 namespace attnjit {
 
 const char* const kAttnjitVersion = ATTNJIT_VERSION;
 
-std::string cache_key(const GeneratedSource& src, const std::vector<std::string>& options,
-                      const std::string& compiler_version, const std::string& arch) {
-  // Every input that can change the binary is hashed, each length-prefixed so two
-  // different splits of the same bytes cannot collide.
+namespace {
+
+// <uri>-<16 hex digits of SHA-256 over the fields>, each field length-prefixed so two
+// different splits of the same bytes cannot collide.
+std::string hashed_key(const std::string& uri, const std::vector<std::string_view>& fields) {
   Sha256 h;
-  auto field = [&h](const std::string& s) {
-    h.update(std::to_string(s.size()));
+  for (std::string_view f : fields) {
+    h.update(std::to_string(f.size()));
     h.update(":");
-    h.update(s);
-  };
-  field(src.text);
-  for (const std::string& o : options) field(o);
-  field(compiler_version);
-  field(arch);
-  field(kAttnjitVersion);
+    h.update(f);
+  }
   auto digest = h.finish();
   std::string hex;
   for (int i = 0; i < 8; ++i) hex += fmt::format("{:02x}", digest[i]);
-  return src.uri + "-" + hex;
+  return uri + "-" + hex;
+}
+
+}  // namespace
+
+std::string cache_key(const GeneratedSource& src, const std::vector<std::string>& options,
+                      const std::string& compiler_version, const std::string& arch) {
+  // Every input that can change the binary.
+  std::vector<std::string_view> fields{src.text};
+  for (const std::string& o : options) fields.push_back(o);
+  fields.insert(fields.end(), {compiler_version, arch, kAttnjitVersion});
+  return hashed_key(src.uri, fields);
+}
+
+std::string aot_key(const GeneratedSource& src, const std::string& arch, BinaryFormat format) {
+  // "aot" keeps these keys apart from cache_key()'s whatever the field values.
+  return hashed_key(src.uri, {"aot", src.text, arch, binary_format_name(format), kAttnjitVersion});
+}
+
+bool jit_enabled(const EngineOptions& options) {
+  if (options.jit) return *options.jit;
+  const char* env = std::getenv("ATTNJIT_JIT");
+  return !(env && std::string_view(env) == "0");
 }
 
 cuda::DeviceBuffer& Engine::workspace(size_t bytes) {
@@ -70,8 +96,47 @@ cuda::DeviceBuffer& Engine::piece_counts(size_t units) {
   return piece_counts_;
 }
 
+namespace {
+
+CacheOptions with_env_aot_directories(CacheOptions cache, bool from_env) {
+  if (from_env)
+    for (const std::filesystem::path& dir : aot_directories_from_env())
+      cache.aot_directories.push_back(dir);
+  return cache;
+}
+
+}  // namespace
+
 Engine::Engine(EngineOptions options)
-    : options_(std::move(options)), cache_(options_.cache), backends_(options_.backends) {}
+    : options_(std::move(options)),
+      cache_(with_env_aot_directories(options_.cache, options_.aot_directories_from_env)),
+      backends_(options_.backends),
+      jit_(jit_enabled(options_)),
+      record_file_(!options_.record_file.empty()        ? options_.record_file
+                   : std::getenv("ATTNJIT_AOT_RECORD") ? std::getenv("ATTNJIT_AOT_RECORD")
+                                                       : "") {}
+
+void Engine::record(const KernelSpec& spec, BinaryFormat format, const std::string& key,
+                    CacheLookup* lookup) {
+  if (record_file_.empty()) return;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!recorded_.insert(key).second) return;
+  }
+  const std::string line = encode_kernel_record(spec, format) + "\n";
+  // One write of a whole line with O_APPEND: lines of several processes recording into
+  // one file never interleave.
+  const int fd = ::open(record_file_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  const bool written =
+      fd >= 0 && ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+  const int error = errno;
+  if (fd >= 0) ::close(fd);
+  if (!written) {
+    const std::string warning = fmt::format("cannot record kernel {} in {}: {}", spec.uri(),
+                                            printable(record_file_), std::strerror(error));
+    lookup->warning = lookup->warning.empty() ? warning : lookup->warning + "\n" + warning;
+  }
+}
 Engine::~Engine() = default;
 
 Result<KernelSpec, std::string> Engine::make_spec(const ir::Variant& variant, KernelKind kind,
@@ -124,23 +189,63 @@ Result<CompiledKernel, CompileError> Engine::build(const KernelSpec& spec, Binar
                              "", {}, ""});
   auto source = render_kernel(spec);
   if (!source) return fail(CompileError{"code generation failed: " + source.error(), "", {}, ""});
+  const GeneratedSource& src = *source;
+  CompiledKernel out;
+  out.spec = spec;
+  out.source = src.text;
+
+  // Ahead of time: found by a key that needs no compiler, so none is opened.
+  std::string warning;
+  const CacheRequest aot_request{aot_key(src, spec.arch, format), spec.arch, src.entry, format, ""};
+  if (std::optional<CacheLookup> found = cache_.find_ahead_of_time(aot_request, &warning)) {
+    out.key = aot_request.key;
+    out.lookup = std::move(*found);
+    out.lookup.warning = warning;
+    out.compiler = out.lookup.built_by;
+    record(spec, format, out.key, &out.lookup);
+    return out;
+  }
+
+  // JIT off still takes a kernel the JIT cache holds, when a compiler is there to name
+  // the cache key; it never compiles.
   auto backend = this->backend(*target);
-  if (!backend) return fail(CompileError{backend.error(), "", {}, ""});
+  if (!backend)
+    return fail(CompileError{jit_ ? backend.error() : missing_kernel_message(spec, aot_request.key),
+                             "", {}, ""});
   const CompilerBackend& compiler = **backend;
   CompileOptions options;
   options.format = format;
-  CompiledKernel out;
-  out.spec = spec;
-  out.source = source->text;
-  out.backend = *backend;
+  out.compiler = compiler.describe();
+  out.compiler_name = compiler.name();
+  out.compiler_version = compiler.version();
+  out.compiler_options = compiler.options_for(*target, options);
   // The options name the format, so CUBIN and PTX of one kernel have different keys.
-  out.key = cache_key(*source, compiler.options_for(*target, options), compiler.version(), spec.arch);
-  const GeneratedSource& src = *source;
+  out.key = cache_key(src, out.compiler_options, out.compiler_version, spec.arch);
   const CacheRequest request{out.key, spec.arch, src.entry, format, compiler.version()};
-  auto lookup = cache_.get(request, [&] { return compiler.compile(src, *target, options); });
+  auto lookup = cache_.get(request, [&]() -> Result<Artifact, CompileError> {
+    if (!jit_) return fail(CompileError{missing_kernel_message(spec, aot_request.key), "", {}, ""});
+    return compiler.compile(src, *target, options);
+  });
   if (!lookup) return fail(lookup.error());
   out.lookup = std::move(*lookup);
+  // Rejected AOT entries first: they explain why the kernel was compiled.
+  if (!warning.empty())
+    out.lookup.warning = out.lookup.warning.empty() ? warning : warning + "\n" + out.lookup.warning;
+  record(spec, format, out.key, &out.lookup);
   return out;
+}
+
+std::string Engine::missing_kernel_message(const KernelSpec& spec, const std::string& key) const {
+  std::string searched;
+  for (const std::filesystem::path& dir : cache_.aot_directories())
+    searched += (searched.empty() ? "" : ", ") + printable(dir.string());
+  return fmt::format(
+      "kernel {} (variant {}, kind {}, arch {}) is in no AOT directory ({}) and JIT "
+      "compilation is off; build it with: attnjit aot build --variants <the file defining "
+      "{}> --arch {} --kinds {} --out DIR, and add DIR to ATTNJIT_AOT_DIR (AOT key {})",
+      spec.uri(), spec.variant.name, kernel_kind_name(spec.kind), spec.arch,
+      searched.empty() ? "none given: set ATTNJIT_AOT_DIR" : "searched " + searched,
+      spec.variant.name, spec.arch, kernel_kind_name(spec.kind), key);
 }
 
 Result<CompiledKernel, CompileError> Engine::compile(const KernelSpec& spec) {

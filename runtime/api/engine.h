@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <tuple>
 
@@ -32,14 +33,39 @@ struct EngineOptions {
   // Compiler backends by vendor; a vendor left out gets open_default_backend()'s (NVRTC
   // for CUDA) on its first compile. A test puts a fake here to build without NVRTC.
   std::map<Vendor, std::shared_ptr<const CompilerBackend>> backends;
+  // Ahead-of-time directories (cache.aot_directories first) are searched before anything
+  // is compiled or a compiler opened. With this set, the directories of $ATTNJIT_AOT_DIR
+  // (a colon-separated list) follow cache.aot_directories. Tools that build kernels
+  // (the AOT builder, the tuner) turn it off.
+  bool aot_directories_from_env = true;
+  // Compiling at run time. Off, a kernel found in no AOT directory and not in the JIT
+  // cache is an error that says how to build it; nothing is compiled. Unset: on, unless
+  // $ATTNJIT_JIT is "0".
+  std::optional<bool> jit;
+  // Where to record every kernel this engine builds, one JSON line each
+  // (compiler/spec/spec_record.h), for `attnjit aot build --kernels FILE` to build
+  // exactly what a workload used. "" = $ATTNJIT_AOT_RECORD, unset = no record.
+  std::string record_file;
 };
+
+// Whether JIT compilation is on for `options` (EngineOptions::jit, else $ATTNJIT_JIT).
+bool jit_enabled(const EngineOptions& options);
 
 struct CompiledKernel {
   KernelSpec spec;
-  std::string key;            // cache key: <uri>-<hash>
+  // The lookup key: aot_key() when the kernel came from an AOT directory, else the JIT
+  // cache's cache_key(). Loaded kernels are kept by it.
+  std::string key;
   CacheLookup lookup;         // the artifact and where it came from
   std::string source;         // the generated source
-  std::shared_ptr<const CompilerBackend> backend;  // whose version the key names
+  // Who built the binary: the backend's describe(), or for an AOT kernel the name and
+  // version its index records (no backend is opened then).
+  std::string compiler;
+  // The backend's name, version and exact options, which the JIT key hashes; empty for
+  // an AOT kernel. The AOT builder records them in its index.
+  std::string compiler_name;
+  std::string compiler_version;
+  std::vector<std::string> compiler_options;
 };
 
 class Engine {
@@ -54,7 +80,9 @@ class Engine {
                                             const std::string& tuning_kind = "") const;
   // Generates, compiles (or fetches from cache) without touching a GPU: the one compile
   // path, for launches and tools alike. `format` must be one of the spec's target's
-  // binaries; compile() builds the target's default (CUBIN for CUDA).
+  // binaries; compile() builds the target's default (CUBIN for CUDA). Looks in the AOT
+  // directories first, without opening a compiler; then (JIT on) the JIT cache and the
+  // compiler.
   Result<CompiledKernel, CompileError> build(const KernelSpec& spec, BinaryFormat format);
   Result<CompiledKernel, CompileError> compile(const KernelSpec& spec);
   // The backend `target` compiles with (EngineOptions::backends, else the vendor's
@@ -135,10 +163,19 @@ class Engine {
   // from the driver once (the split choice asks on every paged() call).
   int blocks_per_sm(const cuda::LoadedKernel& kernel, int threads, int shared_bytes);
 
+  // The error of a kernel that JIT-off could not find, with the command that builds it.
+  std::string missing_kernel_message(const KernelSpec& spec, const std::string& key) const;
+
   EngineOptions options_;
   KernelCache cache_;
   std::mutex mutex_;
   std::map<Vendor, std::shared_ptr<const CompilerBackend>> backends_;  // opened or given
+  bool jit_;  // jit_enabled(options_), read once
+  std::string record_file_;             // options_.record_file or $ATTNJIT_AOT_RECORD
+  std::set<std::string> recorded_;      // keys already written to it
+  // Appends `spec` to the record file, once per key; a failure to write is a warning.
+  void record(const KernelSpec& spec, BinaryFormat format, const std::string& key,
+              CacheLookup* lookup);
   std::shared_ptr<cuda::Driver> driver_;
   std::map<std::string, std::unique_ptr<cuda::LoadedKernel>> loaded_;  // by cache key
   cuda::DeviceBuffer workspace_;  // split-KV partial results
@@ -150,10 +187,15 @@ class Engine {
   std::map<std::tuple<const cuda::LoadedKernel*, int, int>, int> occupancy_;
 };
 
-// Computes the cache key of a generated source: <uri>-<16 hex of SHA-256 over
-// (source, options, compiler version, arch, attnjit version)>.
+// The JIT cache key of a generated source: <uri>-<16 hex of SHA-256 over (source,
+// options, compiler version, arch, attnjit version)>.
 std::string cache_key(const GeneratedSource& src, const std::vector<std::string>& options,
                       const std::string& compiler_version, const std::string& arch);
+// The AOT key of a generated source: <uri>-<16 hex of SHA-256 over (source, arch, binary
+// format, attnjit version)>. It names no compiler, so a host without one finds a
+// kernel by it; the index records which compiler built it. A changed template, variant
+// or tile changes the source and so the key: a stale binary is never found.
+std::string aot_key(const GeneratedSource& src, const std::string& arch, BinaryFormat format);
 
 extern const char* const kAttnjitVersion;
 

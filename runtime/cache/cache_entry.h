@@ -15,7 +15,8 @@ struct CacheRequest {
   std::string arch;              // target the binary must run on: "sm_90", "sm_90a"
   std::string entry;             // kernel symbol the binary must define
   BinaryFormat format = BinaryFormat::cubin;
-  std::string compiler_version;  // e.g. NVRTC's "13.0"
+  std::string compiler_version;  // e.g. NVRTC's "13.0"; "" for an AOT lookup, which
+                                 // takes the binary whatever compiler built it
 };
 
 struct CacheEntry {

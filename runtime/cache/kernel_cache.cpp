@@ -103,6 +103,8 @@ const char* cache_source_name(CacheSource s) {
 
 KernelCache::KernelCache(CacheOptions options) : options_(std::move(options)) {
   if (options_.directory.empty()) options_.directory = default_cache_dir();
+  for (const fs::path& dir : options_.aot_directories)
+    aot_.push_back(std::make_unique<AotDirectory>(dir));
 }
 
 fs::path KernelCache::entry_path(const std::string& key) const {
@@ -148,6 +150,31 @@ bool KernelCache::recall(const CacheRequest& request, Artifact* out) {
   return true;
 }
 
+std::optional<CacheLookup> KernelCache::find_ahead_of_time(const CacheRequest& request,
+                                                           std::string* warning) {
+  ATTNJIT_ASSERT(!request.key.empty(), "AOT lookup without a key");
+  const auto started = std::chrono::steady_clock::now();
+  CacheLookup lookup;
+  auto finish = [&](CacheSource source, Artifact artifact) {
+    lookup.source = source;
+    lookup.artifact = std::move(artifact);
+    lookup.milliseconds =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
+            .count();
+    return lookup;
+  };
+  // Not kept in memory: the engine loads each kernel once and keeps it, and a tool
+  // that asks again reads a few hundred KiB.
+  for (const std::unique_ptr<AotDirectory>& dir : aot_) {
+    std::optional<AotDirectory::Found> found = dir->find(request, warning);
+    if (!found) continue;
+    lookup.built_by = fmt::format("{} {} (AOT directory {})", found->entry.compiler,
+                                  found->entry.compiler_version, printable(dir->path().string()));
+    return finish(CacheSource::aot, std::move(found->artifact));
+  }
+  return std::nullopt;
+}
+
 Result<CacheLookup, CompileError> KernelCache::get(const CacheRequest& request,
                                                    const Compile& compile) {
   ATTNJIT_ASSERT(!request.key.empty(), "kernel cache lookup without a key");
@@ -168,23 +195,6 @@ Result<CacheLookup, CompileError> KernelCache::get(const CacheRequest& request,
   const std::string stem = cache_file_stem(request.key);
   CacheEntry entry;
   std::string why;
-  // The AOT directory belongs to the deployment: a bad entry there is reported and
-  // skipped, never deleted, and the regular cache takes over.
-  if (!options_.aot_directory.empty()) {
-    const fs::path aot_entry = options_.aot_directory / (stem + kEntrySuffix);
-    switch (load_entry(aot_entry, request, &entry, &why)) {
-      case Found::valid:
-        remember(entry);
-        return finish(CacheSource::aot, std::move(entry.artifact));
-      case Found::stale:
-      case Found::invalid:
-        add_warning(&lookup, fmt::format("AOT cache entry {} rejected: {}; skipped",
-                                         aot_entry.string(), why));
-        break;
-      case Found::absent: break;
-    }
-  }
-
   const fs::path entry_file = options_.directory / (stem + kEntrySuffix);
   // Fast path without the lock: entries are renamed into place whole, so a valid read
   // here is final. Anything else is dealt with below, under the lock.

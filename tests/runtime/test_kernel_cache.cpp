@@ -663,27 +663,26 @@ TEST_CASE("cache warnings are one printable line each", "[runtime][cache]") {
   TempDir dir;
   // A directory name with a newline and a terminal escape (sets the window title).
   const fs::path odd = dir.path() / "odd\n\x1b]0;title\x07name";
-  const fs::path aot = odd / "aot";
   const fs::path disk = odd / "disk";
-  fs::create_directories(aot);
   fs::create_directories(disk);
   const CacheRequest request = request_for(kKey);
-  write_all(aot / (kKey + ".entry"), "not an entry\n\x1b[2J");
-  write_all(disk / (kKey + ".entry"), "not an entry either");
-  CacheOptions options = options_for(disk);
-  options.aot_directory = aot;
+  write_all(disk / (kKey + ".entry"), "not an entry either\n\x1b[2J");
   CountingCompiler compiler;
-  KernelCache cache(options);
+  KernelCache cache(options_for(disk));
   auto result = cache.get(request, compiler.callback());
   REQUIRE(result.ok());
   INFO("warning: " << result->warning);
-  CHECK(std::count(result->warning.begin(), result->warning.end(), '\n') == 1);  // 2 lines
+  CHECK(result->warning.find('\n') == std::string::npos);
   CHECK(result->warning.find('\x1b') == std::string::npos);
   CHECK(result->warning.find('\x07') == std::string::npos);
   CHECK(contains(result->warning, "odd\\n\\x1b]0;title\\x07name"));
 
-  const std::string printed = result->warning_lines("warning: ");
-  CHECK(printed.rfind("warning: AOT cache entry ", 0) == 0);
+  // Two warnings (as the engine joins an AOT warning and the cache's): each line has
+  // the prefix.
+  attnjit::CacheLookup joined = *result;
+  joined.warning = "first\n" + result->warning;
+  const std::string printed = joined.warning_lines("warning: ");
+  CHECK(printed.rfind("warning: first\n", 0) == 0);
   CHECK(contains(printed, "\nwarning: cache entry "));
   CHECK(printed.back() == '\n');
   CHECK(std::count(printed.begin(), printed.end(), '\n') == 2);
@@ -735,52 +734,6 @@ TEST_CASE("compile errors pass through and nothing is written", "[runtime][cache
   auto fixed = cache.get(request, compiler.callback());
   REQUIRE(fixed.ok());
   CHECK(fixed->source == CacheSource::compiled);
-}
-
-TEST_CASE("the AOT directory is searched first and never modified", "[runtime][cache]") {
-  TempDir dir;
-  const fs::path aot = dir.path() / "aot";
-  const fs::path disk = dir.path() / "disk";
-  fs::create_directories(aot);
-  CountingCompiler compiler;
-  const CacheRequest request = request_for(kKey);
-  CacheOptions options = options_for(disk);
-  options.aot_directory = aot;
-  const fs::path aot_entry = aot / (kKey + ".entry");
-
-  SECTION("a valid AOT entry wins over the disk cache, without compiling") {
-    write_all(aot_entry, attnjit::encode_cache_entry(
-                             attnjit::make_cache_entry(request, make_artifact("from aot"))));
-    compiler.artifact = make_artifact("from disk");
-    write_entry(disk, request, compiler.artifact);
-    KernelCache cache(options);
-    auto hit = cache.get(request, compiler.callback());
-    REQUIRE(hit.ok());
-    CHECK(hit->source == CacheSource::aot);
-    CHECK(hit->artifact.binary == make_artifact("from aot").binary);
-    CHECK(compiler.calls == 0);
-  }
-  SECTION("a corrupt AOT entry is skipped with a warning and kept") {
-    write_all(aot_entry, "not an entry");
-    KernelCache cache(options);
-    auto result = cache.get(request, compiler.callback());
-    REQUIRE(result.ok());
-    CHECK(result->source == CacheSource::compiled);
-    CHECK(contains(result->warning, "AOT cache entry " + aot_entry.string() + " rejected"));
-    CHECK(read_all(aot_entry) == "not an entry");
-    check_valid_entry(disk / (kKey + ".entry"), request, result->artifact);
-  }
-  SECTION("an AOT entry for another arch is skipped with a warning and kept") {
-    const std::string sm80 = attnjit::encode_cache_entry(
-        attnjit::make_cache_entry(request_for(kKey, "sm_80"), make_artifact("aot", "sm_80")));
-    write_all(aot_entry, sm80);
-    KernelCache cache(options);
-    auto result = cache.get(request, compiler.callback());
-    REQUIRE(result.ok());
-    CHECK(result->source == CacheSource::compiled);
-    CHECK(contains(result->warning, "written for sm_80, not sm_90; skipped"));
-    CHECK(read_all(aot_entry) == sm80);
-  }
 }
 
 TEST_CASE("a cache directory that cannot be written is a warning", "[runtime][cache]") {

@@ -60,7 +60,7 @@ int run_compile(const Args& args) {
               lookup.artifact.binary.size());
   std::printf("time     %.1f ms\n", lookup.milliseconds);
   std::printf("cache    %s\n", cache_source_name(lookup.source));
-  std::printf("compiler %s\n", built->backend->describe().c_str());
+  std::printf("compiler %s\n", printable(built->compiler).c_str());
   if (std::optional<std::string> dir = args.value("--out"))
     std::printf("written  %s\n", printable(write_binary(*dir, *built).string()).c_str());
   return 0;

@@ -31,5 +31,6 @@ const Command& compile_command();
 const Command& run_command();
 const Command& cache_command();
 const Command& tune_command();
+const Command& aot_command();
 
 }  // namespace attnjit::cli

@@ -17,7 +17,7 @@ using attnjit::cli::Command;
 std::vector<const Command*> all_commands() {
   using namespace attnjit::cli;
   return {&defaults_command(), &check_command(), &emit_command(), &compile_command(),
-          &run_command(), &cache_command(), &tune_command()};
+          &run_command(), &cache_command(), &tune_command(), &aot_command()};
 }
 
 void print_tool_help() {

@@ -1,0 +1,86 @@
+#include "compiler/spec/spec_record.h"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "compiler/ir/print.h"
+#include "compiler/passes/pipeline.h"
+#include "compiler/support/json_nesting.h"
+
+namespace attnjit {
+namespace {
+
+using json = nlohmann::ordered_json;
+
+const char* split_name(KvSplit split) {
+  switch (split) {
+    case KvSplit::none: return "none";
+    case KvSplit::segments: return "segments";
+    case KvSplit::stream: return "stream";
+  }
+  return "none";
+}
+
+}  // namespace
+
+std::string encode_kernel_record(const KernelSpec& spec, BinaryFormat format) {
+  const TileConfig& t = spec.tile;
+  json j;
+  j["kind"] = kernel_kind_name(spec.kind);
+  j["arch"] = spec.arch;
+  j["format"] = binary_format_name(format);
+  j["split"] = split_name(spec.kv_split);
+  j["tile"] = {t.block_m, t.block_n, t.warps, t.stages, t.num_splits, t.min_blocks_per_sm};
+  j["variant"] = ir::print_dsl(spec.variant);
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+Result<RecordedKernel, std::string> decode_kernel_record(std::string_view line) {
+  if (std::string where = json_too_deep_at(line, 3); !where.empty())
+    return fail(fmt::format("nested too deeply at {}", where));
+  const json j = json::parse(line, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) return fail(std::string("not a JSON object"));
+  auto text = [&](const char* field) -> const json* {
+    auto it = j.find(field);
+    return it != j.end() && it->is_string() ? &*it : nullptr;
+  };
+  RecordedKernel r;
+  const json* kind = text("kind");
+  if (!kind || !parse_kernel_kind(kind->get<std::string>(), &r.spec.kind))
+    return fail(std::string("\"kind\" is not a kernel kind"));
+  const json* arch = text("arch");
+  if (!arch || !find_target(arch->get<std::string>()))
+    return fail(fmt::format("\"arch\" is not a target ({})", target_names()));
+  r.spec.arch = arch->get<std::string>();
+  const json* format = text("format");
+  bool format_ok = false;
+  for (BinaryFormat f : {BinaryFormat::cubin, BinaryFormat::ptx, BinaryFormat::hsaco})
+    if (format && format->get<std::string>() == binary_format_name(f)) r.format = f, format_ok = true;
+  if (!format_ok || !find_target(r.spec.arch)->binary(r.format))
+    return fail(fmt::format("\"format\" is not a binary of {}", r.spec.arch));
+  const json* split = text("split");
+  bool split_ok = false;
+  for (KvSplit s : {KvSplit::none, KvSplit::segments, KvSplit::stream})
+    if (split && split->get<std::string>() == split_name(s)) r.spec.kv_split = s, split_ok = true;
+  if (!split_ok) return fail(std::string("\"split\" is not none, segments or stream"));
+  auto tile = j.find("tile");
+  if (tile == j.end() || !tile->is_array() || tile->size() != 6)
+    return fail(std::string("\"tile\" must be [BLOCK_M, BLOCK_N, warps, stages, splits, min_blocks]"));
+  int values[6];
+  for (size_t i = 0; i < 6; ++i) {
+    const json& v = (*tile)[i];
+    if (!v.is_number_integer() || v.get<long long>() < 0 || v.get<long long>() > 4096)
+      return fail(std::string("\"tile\" values must be whole numbers from 0 to 4096"));
+    values[i] = v.get<int>();
+  }
+  r.spec.tile = TileConfig{values[0], values[1], values[2], values[3], values[4], values[5]};
+  const json* dsl = text("variant");
+  if (!dsl) return fail(std::string("\"variant\" must be the variant's DSL text"));
+  auto module = compile_variants(SourceFile{"<recorded variant>", dsl->get<std::string>()});
+  if (!module || module->variants.size() != 1)
+    return fail(std::string("\"variant\" is not one valid variant"));
+  r.spec.variant = module->variants.front();
+  return r;
+}
+
+}  // namespace attnjit
