@@ -13,10 +13,12 @@
 #include <cerrno>
 #include <cstring>
 #include <memory>
+#include <set>
 
 #include <fmt/format.h>
 
 #include "compiler/spec/kernel_spec.h"
+#include "runtime/cache/aot_directory.h"
 #include "runtime/cache/binary_target.h"
 #include "runtime/cache/cache_entry.h"
 #include "runtime/cache/cache_files.h"
@@ -240,6 +242,87 @@ InventoryEntry inspect_cache_entry(const fs::path& path, CacheOrigin origin) {
   return e;
 }
 
+namespace {
+
+// A JIT cache's inventory: every `*.entry` file inspected, everything else a side file.
+Result<CacheInventory, std::string> read_jit_entries(CacheInventory inventory) {
+  const fs::path& directory = inventory.directory;
+  std::unique_ptr<DIR, DirCloser> dir(::opendir(directory.c_str()));
+  if (!dir) return fail(errno_text("read the cache directory", directory));
+  for (errno = 0; const struct dirent* item = ::readdir(dir.get()); errno = 0) {
+    const std::string_view name = item->d_name;
+    if (name == "." || name == "..") continue;
+    const fs::path path = directory / std::string(name);
+    struct stat file {};
+    if (::lstat(path.c_str(), &file) != 0) continue;  // removed since readdir saw it
+    if (ends_with(name, kEntrySuffix) && !S_ISDIR(file.st_mode)) {
+      inventory.entries.push_back(inspect_cache_entry(path, CacheOrigin::jit));
+      continue;
+    }
+    SideFile side;
+    side.path = path;
+    side.regular = S_ISREG(file.st_mode);
+    side.size = uint64_t(file.st_size);
+    side.modified = to_time_point(file.st_mtim);
+    if (side.regular && ends_with(name, kLockSuffix)) side.kind = SideFileKind::lock;
+    else if (side.regular && is_temp_name(name)) side.kind = SideFileKind::temp;
+    inventory.side_files.push_back(std::move(side));
+  }
+  if (errno != 0) return fail(errno_text("read the cache directory", directory));
+  return inventory;
+}
+
+// An AOT directory's inventory comes from its index: each listed binary is an entry,
+// checked as a lookup checks it; anything else but the index is a side file.
+Result<CacheInventory, std::string> read_aot_inventory(CacheInventory inventory) {
+  const fs::path& directory = inventory.directory;
+  auto index = read_aot_index(directory);
+  if (!index) return fail(index.error());
+  std::set<std::string> listed;
+  for (const AotIndexEntry& listed_entry : index->entries) {
+    InventoryEntry e;
+    e.path = directory / listed_entry.file;
+    e.origin = CacheOrigin::aot;
+    e.key = listed_entry.key;
+    e.kind = listed_entry.kind;
+    e.target = listed_entry.target;
+    e.format = binary_format_name(listed_entry.format);
+    e.symbol = listed_entry.symbol;
+    e.compiler_version = listed_entry.compiler_version;
+    struct stat st {};
+    if (::lstat(e.path.c_str(), &st) == 0) {
+      e.size = uint64_t(st.st_size);
+      e.inode = uint64_t(st.st_ino);
+      e.written = to_time_point(st.st_mtim);
+      e.last_used = std::max(e.written, to_time_point(st.st_atim));
+    }
+    std::string binary;
+    if (std::string problem = read_aot_binary(directory, listed_entry, &binary); !problem.empty()) {
+      e.status = EntryStatus::corrupt;
+      e.problem = problem;
+    }
+    listed.insert(listed_entry.file);
+    inventory.entries.push_back(std::move(e));
+  }
+  std::error_code ec;
+  for (const fs::directory_entry& item : fs::directory_iterator(directory, ec)) {
+    const std::string name = item.path().filename().string();
+    if (name == kAotIndexFileName || listed.count(name)) continue;
+    struct stat file {};
+    if (::lstat(item.path().c_str(), &file) != 0) continue;
+    SideFile side;
+    side.path = item.path();
+    side.regular = S_ISREG(file.st_mode);
+    side.size = uint64_t(file.st_size);
+    side.modified = to_time_point(file.st_mtim);
+    inventory.side_files.push_back(std::move(side));
+  }
+  if (ec) return fail(errno_text("read the AOT directory", directory));
+  return inventory;
+}
+
+}  // namespace
+
 Result<CacheInventory, std::string> read_cache_inventory(const fs::path& directory,
                                                          CacheOrigin origin) {
   CacheInventory inventory;
@@ -253,30 +336,17 @@ Result<CacheInventory, std::string> read_cache_inventory(const fs::path& directo
   }
   if (!S_ISDIR(st.st_mode))
     return fail(fmt::format("{} is not a directory", directory.string()));
-  std::unique_ptr<DIR, DirCloser> dir(::opendir(directory.c_str()));
-  if (!dir) return fail(errno_text("read the cache directory", directory));
   inventory.exists = true;
-
-  for (errno = 0; const struct dirent* item = ::readdir(dir.get()); errno = 0) {
-    const std::string_view name = item->d_name;
-    if (name == "." || name == "..") continue;
-    const fs::path path = directory / std::string(name);
-    struct stat file {};
-    if (::lstat(path.c_str(), &file) != 0) continue;  // removed since readdir saw it
-    if (ends_with(name, kEntrySuffix) && !S_ISDIR(file.st_mode)) {
-      inventory.entries.push_back(inspect_cache_entry(path, origin));
-      continue;
-    }
-    SideFile side;
-    side.path = path;
-    side.regular = S_ISREG(file.st_mode);
-    side.size = uint64_t(file.st_size);
-    side.modified = to_time_point(file.st_mtim);
-    if (side.regular && ends_with(name, kLockSuffix)) side.kind = SideFileKind::lock;
-    else if (side.regular && is_temp_name(name)) side.kind = SideFileKind::temp;
-    inventory.side_files.push_back(std::move(side));
+  if (origin == CacheOrigin::aot) {
+    auto aot = read_aot_inventory(std::move(inventory));
+    if (!aot) return fail(aot.error());
+    inventory = std::move(*aot);
+  } else {
+    auto jit = read_jit_entries(std::move(inventory));
+    if (!jit) return fail(jit.error());
+    inventory = std::move(*jit);
   }
-  if (errno != 0) return fail(errno_text("read the cache directory", directory));
+
 
   std::sort(inventory.entries.begin(), inventory.entries.end(),
             [](const InventoryEntry& a, const InventoryEntry& b) {

@@ -133,10 +133,14 @@ touch -d '1 hour ago' "$CACHE/k.tmp.4242.0a1b2c3d0" "$CACHE/old.lock" "$CACHE/he
 mkdir "$CACHE/x.entry.aside.1.ff"
 echo keep >"$CACHE/x.entry.aside.1.ff/inside.entry"
 echo keep >"$CACHE/notes.txt"
-# An AOT directory with one good entry.
-mkdir "$AOT"
-cp "$GOOD80" "$AOT/"
-AOT_ENTRY="$AOT/$(basename "$GOOD80")"
+# An AOT directory with one good entry: the kernel one compile built, recorded and
+# built ahead of time.
+ATTNJIT_AOT_RECORD="$TMP/recorded.jsonl" run "$ATTNJIT" compile "$DEFAULT_SET" \
+  --variant llama3_gqa_causal --arch sm_80
+expect_status "a compile with \$ATTNJIT_AOT_RECORD set exits 0" 0
+run "$ATTNJIT" aot build --kernels "$TMP/recorded.jsonl" --out "$AOT"
+expect_status "aot build of the recorded kernel exits 0" 0
+AOT_BINARY=$(ls "$AOT"/*.cubin)
 
 # --- ls --------------------------------------------------------------------------------
 run "$ATTNJIT" cache ls --aot-dir "$AOT"
@@ -207,11 +211,11 @@ run "$ATTNJIT" cache verify --cache-dir "$TMP/no-jit" --aot-dir "$AOT"
 expect_status "cache verify of a good AOT directory exits 0" 0
 expect_out "cache verify says ok" stdout "^ok: 0 of 1 entry bad$"
 cp -r "$AOT" "$TMP/aot-bad"
-cp "$GOOD80" "$TMP/aot-bad/$(basename "$GOOD90")"
+printf '\x55' | dd of="$TMP/aot-bad/$(basename "$AOT_BINARY")" bs=1 seek=2000 conv=notrunc status=none
 run "$ATTNJIT" cache verify --cache-dir "$TMP/no-jit" --aot-dir "$TMP/aot-bad"
-expect_status "cache verify of an AOT directory with another arch's entry exits 1" 1
-expect_out "cache verify names the entry at the sm_90 key's name" stdout \
-  "^corrupt  .*/aot-bad/prefill\.llama3_gqa_causal\.[^ ]*\.sm_90\.[^ ]*\.entry: holds the entry of key prefill\.[^ ]*\.sm_80\."
+expect_status "cache verify of an AOT directory with a changed binary exits 1" 1
+expect_out "cache verify names the changed binary" stdout \
+  "^corrupt  .*/aot-bad/[0-9a-f]{64}\.cubin: [0-9a-f]{64}\.cubin's SHA-256 is not the index's"
 ATTNJIT_AOT_DIR="$TMP/missing-aot" run "$ATTNJIT" cache verify --cache-dir "$TMP/no-jit"
 expect_status "cache verify with a missing AOT directory exits 1" 1
 
@@ -237,7 +241,7 @@ for f in "$FLIPPED" "$TRUNCATED" "$SUBSTITUTED" "$STALE" "$CACHE/k.tmp.4242.0a1b
   expect_no_file "cache prune removed $(basename "$f" | cut -c1-40)" "$f"
 done
 for f in "$GOOD80" "$GOOD90" "$LONG" "$CACHE/k.tmp.4243.0a1b2c3d1" "$CACHE/notes.txt" \
-         "$CACHE/x.entry.aside.1.ff/inside.entry" "$AOT_ENTRY"; do
+         "$CACHE/x.entry.aside.1.ff/inside.entry" "$AOT_BINARY"; do
   expect_file "cache prune kept $(basename "$f" | cut -c1-40)" "$f"
 done
 
@@ -281,7 +285,7 @@ done
 ATTNJIT_AOT_DIR="$AOT" run "$ATTNJIT" cache clear
 expect_status "cache clear exits 0" 0
 expect_out "cache clear sums up" stdout "^cleared .*/cache: removed 2 entries \([0-9.]+ KiB\) and 0 lock or temp files; 0 entries \(0 B\) left$"
-expect_file "cache clear never touches an AOT directory" "$AOT_ENTRY"
+expect_file "cache clear never touches an AOT directory" "$AOT_BINARY"
 expect_file "cache clear keeps files it does not know" "$CACHE/notes.txt"
 run "$ATTNJIT" cache ls --json
 expect_json_value "after cache clear, ls lists no entries" "len(d['entries'])" 0

@@ -8,7 +8,7 @@
 #include "catch.h"
 #include "compiler/backend/backend.h"
 #include "compiler/passes/pipeline.h"
-#include "fake_binary.h"
+#include "fake_backend.h"
 #include "runtime/api/engine.h"
 #include "temp_dir.h"
 
@@ -16,39 +16,7 @@ namespace {
 
 using namespace attnjit;
 
-// Builds the smallest binaries the cache accepts for the target it is given, and
-// records each compile.
-class FakeBackend final : public CompilerBackend {
- public:
-  struct Call {
-    std::string target;
-    BinaryFormat format;
-  };
-  mutable std::vector<Call> calls;
-  std::string failure;  // non-empty: every compile fails with this message
-
-  std::string name() const override { return "fake"; }
-  std::string version() const override { return "0.1-fake"; }
-  std::string describe() const override { return "fake backend 0.1"; }
-  std::vector<std::string> options_for(const Target& target,
-                                       const CompileOptions& opts) const override {
-    const TargetBinary* binary = target.binary(opts.format);
-    return {"--fake-arch=" + std::string(binary ? binary->arch_option : "none")};
-  }
-  Result<Artifact, CompileError> compile(const GeneratedSource& src, const Target& target,
-                                         const CompileOptions& opts) const override {
-    calls.push_back({std::string(target.name), opts.format});
-    if (!failure.empty()) return fail(CompileError{failure, "fake log", options_for(target, opts), ""});
-    Artifact artifact;
-    artifact.format = opts.format;
-    artifact.entry = src.entry;
-    const int sm = target.capability.major * 10 + target.capability.minor;
-    artifact.binary = opts.format == BinaryFormat::ptx
-                          ? testing::fake_ptx(std::string(target.name), src.entry, src.uri)
-                          : testing::fake_cubin(sm, src.entry, src.uri);
-    return artifact;
-  }
-};
+using testing::FakeBackend;
 
 ir::Variant test_variant() {
   const std::string text =

@@ -66,6 +66,7 @@ BuildResult build_jobs(const std::vector<Job>& jobs, const BuildSettings& settin
   const auto started = std::chrono::steady_clock::now();
   EngineOptions options;
   options.cache = settings.cache;
+  options.backends = settings.backends;
   options.cache.aot_directories.clear();
   options.aot_directories_from_env = false;  // what is built must be compiled, not found
   options.jit = true;

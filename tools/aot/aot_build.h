@@ -5,9 +5,12 @@
 #include <cstddef>
 #include <filesystem>
 #include <functional>
+#include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "compiler/backend/backend.h"
 #include "compiler/support/result.h"
 #include "runtime/cache/aot_index.h"
 #include "runtime/cache/kernel_cache.h"
@@ -31,6 +34,8 @@ struct BuildSettings {
   // The JIT cache the compiles go through (a rebuild of unchanged kernels is a load);
   // its directory "" = the default. The AOT directories are never searched.
   CacheOptions cache;
+  // Compiler backends by vendor (EngineOptions::backends); the default ones otherwise.
+  std::map<Vendor, std::shared_ptr<const CompilerBackend>> backends;
   int jobs = 1;             // compile threads
   bool keep_going = false;  // go on after a failed compile (else stop starting new ones)
   std::function<void(const JobOutcome&)> on_outcome;  // may be empty
