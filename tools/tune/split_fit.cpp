@@ -22,7 +22,7 @@ double SplitCostModel::*const kLinearFields[kLinear] = {
 // partial_floor's grid (a wave's share cannot be zero), then a finer search around
 // the best grid point.
 constexpr double kFloorStep = 0.05;
-constexpr int kRefineSteps = 40;
+constexpr int kRefineSteps = 30;
 constexpr int kAlternations = 200;
 // Choices this much slower in the loss (a log ratio) count as equal: timing noise.
 constexpr double kLossTolerance = 1e-3;
@@ -252,17 +252,26 @@ SplitFit fit_split_costs(const std::vector<SplitSample>& all, const SplitCostMod
     FloorFit f = at(std::min(floor, 1.0));
     if (f.objective < best.objective) best = f;
   }
-  // Golden-section search in the grid cell on either side of the best point.
+  // Golden-section search in the grid cells on either side of the best point; each
+  // step keeps one of its two inner points.
   double lo = std::max(1e-3, best.floor - kFloorStep), hi = std::min(1.0, best.floor + kFloorStep);
   const double golden = (std::sqrt(5.0) - 1) / 2;
+  FloorFit fa = at(hi - golden * (hi - lo)), fb = at(lo + golden * (hi - lo));
   for (int i = 0; i < kRefineSteps; ++i) {
-    const double a = hi - golden * (hi - lo), b = lo + golden * (hi - lo);
-    FloorFit fa = at(a), fb = at(b);
     if (fa.objective < best.objective) best = fa;
     if (fb.objective < best.objective) best = fb;
-    if (fa.objective <= fb.objective) hi = b;
-    else lo = a;
+    if (fa.objective <= fb.objective) {
+      hi = fb.floor;
+      fb = fa;
+      fa = at(hi - golden * (hi - lo));
+    } else {
+      lo = fa.floor;
+      fa = fb;
+      fb = at(lo + golden * (hi - lo));
+    }
   }
+  if (fa.objective < best.objective) best = fa;
+  if (fb.objective < best.objective) best = fb;
   fit.fitted.partial_floor = best.floor;
   for (int k = 0; k < kLinear; ++k) fit.fitted.*kLinearFields[k] = best.constants[k];
   fit.times = best.rows;
