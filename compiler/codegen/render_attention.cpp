@@ -298,7 +298,8 @@ Result<GeneratedSource, std::string> render_attention(const KernelSpec& spec) {
   const ir::Variant& v = spec.variant;
   if (std::string why = unsupported_feature(spec); !why.empty())
     return fail(fmt::format("variant {}: {}", v.name, why));
-  if (std::string why = validate_tile(spec.tile, v.head_dim, shared_memory_limit(spec.arch));
+  if (std::string why =
+          validate_tile(spec.tile, kv_elements_of(v), shared_memory_limit(spec.arch));
       !why.empty())
     return fail(fmt::format("variant {}: tile config: {}", v.name, why));
   const KernelGeometry geometry = geometry_of(spec);

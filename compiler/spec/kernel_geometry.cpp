@@ -74,6 +74,23 @@ long long KernelGeometry::launch_shared_bytes(KvSplit split, int num_seqs) const
   return work_line_offset + kWorkLineEntryBytes * (static_cast<long long>(num_seqs) + 1);
 }
 
+KvElements config_kv_elements(int head_dim, bool kv_8bit) {
+  if (kv_8bit) return {head_dim, 1, true};
+  return {head_dim, kSixteenBitBytes, false};
+}
+
+std::string validate_tile(const TileConfig& c, const KvElements& kv, int max_shared_bytes) {
+  if (std::string problem = tile_rule_problem(c, kv.head_dim); !problem.empty()) return problem;
+  if (kv.head_dim <= 0) return "";
+  const long long bytes = attention_geometry(c, kv).shared_bytes;
+  if (bytes <= max_shared_bytes) return "";
+  return fmt::format(
+      "shared memory of {} bytes (BLOCK_M {} + {} stages of BLOCK_N {} for {}-bit K and V{}, at "
+      "head_dim {}) exceeds the arch's {}-byte limit; lower num_stages, BLOCK_N or BLOCK_M",
+      bytes, c.block_m, c.stages, c.block_n, 8 * kv.bytes,
+      kv.per_token_scales ? " with per-token scales" : "", kv.head_dim, max_shared_bytes);
+}
+
 std::string tile_rule_problem(const TileConfig& c, int head_dim) {
   if (c.warps != 1 && c.warps != 2 && c.warps != 4 && c.warps != 8)
     return fmt::format("num_warps must be 1, 2, 4 or 8, got {}", c.warps);

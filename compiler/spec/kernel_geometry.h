@@ -60,6 +60,19 @@ KernelGeometry geometry_of(const KernelSpec& spec);
 // `head_dim` 0 = not known yet.
 std::string tile_rule_problem(const TileConfig& tile, int head_dim);
 
+// The K/V layout a config entry is checked at before any variant is known: 16-bit K/V,
+// the largest layout of the common types (8-bit rows with their scales are smaller at
+// every head_dim; f32 K/V are checked when a variant's spec is made), or for a bucket
+// limited to 8-bit K/V ("kv_8bit") the 8-bit layout with per-token scales, the larger
+// of the two 8-bit ones.
+KvElements config_kv_elements(int head_dim, bool kv_8bit);
+
+// The tile rules and, when kv.head_dim > 0, the main loop's shared memory for `kv`
+// within `max_shared_bytes` (the target's opt-in limit: shared_memory_limit(arch)).
+// Empty when valid, else a message naming the field. The config validator, the
+// --tile override and spec resolution all check tiles here.
+std::string validate_tile(const TileConfig& c, const KvElements& kv, int max_shared_bytes);
+
 // The tile of the kernels that give each row (x head) a warp: merge and cache_write.
 // Only `warps` is read.
 inline constexpr TileConfig kRowKernelTile{16, 16, 4, 2};

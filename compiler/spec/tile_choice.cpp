@@ -25,15 +25,10 @@ Result<TileConfig, std::string> choose_tile(const ir::Variant& variant, KernelKi
       return fail(fmt::format("tuning config for {} has no entry for kind {}", arch, table_kind));
     tile = *picked;
   }
-  const int limit = shared_memory_limit(arch);
-  if (std::string why = validate_tile(tile, variant.head_dim, limit); !why.empty())
+  // At the variant's own K/V layout (element size, scales).
+  if (std::string why = validate_tile(tile, kv_elements_of(variant), shared_memory_limit(arch));
+      !why.empty())
     return fail(fmt::format("tile config for variant {} on {}: {}", variant.name, arch, why));
-  const long long smem = attention_geometry(tile, kv_elements_of(variant)).shared_bytes;
-  if (smem > limit)
-    return fail(fmt::format(
-        "tile config for variant {} on {}: {} bytes of shared memory with {} K/V exceed the "
-        "{}-byte limit; lower num_stages or BLOCK_N",
-        variant.name, arch, smem, dtype_name(variant.kv_type), limit));
   return tile;
 }
 

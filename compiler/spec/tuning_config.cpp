@@ -33,6 +33,7 @@ const std::vector<std::string> kConfigKeys = {"BLOCK_M",    "BLOCK_N",    "num_w
                                               "num_stages", "num_splits", "min_blocks_per_sm"};
 const std::vector<std::string> kKindKeys = {"default", "buckets"};
 const std::string kMetaKey = "_meta";
+const std::string kSplitCostKey = "split_cost";
 const std::vector<std::string> kBucketKeys = {"head_dim_min",    "head_dim_max", "causal",
                                               "sliding_window", "score_transform", "kv_8bit",
                                               "config"};
@@ -152,8 +153,9 @@ int read_int(const json& j, const std::string& path, int min_value) {
   return static_cast<int>(v);
 }
 
-// `smem_head_dim` > 0 also checks the shared memory footprint at that head_dim.
-TileConfig read_config(const json& j, const std::string& path, int smem_head_dim,
+// `smem_head_dim` > 0 also checks the shared memory footprint at that head_dim, for
+// 8-bit K/V when the entry serves only them.
+TileConfig read_config(const json& j, const std::string& path, int smem_head_dim, bool kv_8bit,
                        int smem_limit) {
   expect_object(j, path);
   check_keys(j, path, kConfigKeys);
@@ -175,7 +177,8 @@ TileConfig read_config(const json& j, const std::string& path, int smem_head_dim
                fmt::format("expected at most 32 (resident blocks per SM), got {}",
                            c.min_blocks_per_sm));
   }
-  const std::string problem = validate_tile(c, smem_head_dim, smem_limit);
+  const std::string problem =
+      validate_tile(c, config_kv_elements(smem_head_dim, kv_8bit), smem_limit);
   if (!problem.empty()) error_at(path, problem);
   return c;
 }
@@ -209,7 +212,7 @@ TuningBucket read_bucket(const json& j, const std::string& path, int smem_limit)
   // A bounded bucket's config must fit shared memory at its largest head_dim.
   const int smem_head_dim = j.contains("head_dim_max") ? b.head_dim_max : 0;
   b.config = read_config(require(j, path, "config"), join_path(path, "config"), smem_head_dim,
-                         smem_limit);
+                         b.kv_8bit_only, smem_limit);
   return b;
 }
 
@@ -220,7 +223,7 @@ KindTuning read_kind(const json& j, const std::string& path, int smem_limit) {
   // The default serves head dims the buckets leave out, unknown here: the
   // shared-memory check happens again when a tile is picked for a real head_dim.
   kind.default_config =
-      read_config(require(j, path, "default"), join_path(path, "default"), 0, smem_limit);
+      read_config(require(j, path, "default"), join_path(path, "default"), 0, false, smem_limit);
   if (j.contains("buckets")) {
     const json& buckets = j["buckets"];
     const std::string bpath = join_path(path, "buckets");
@@ -229,6 +232,35 @@ KindTuning read_kind(const json& j, const std::string& path, int smem_limit) {
       kind.buckets.push_back(read_bucket(buckets[i], fmt::format("{}[{}]", bpath, i), smem_limit));
   }
   return kind;
+}
+
+// One set of the split cost model: every field, each in its range.
+SplitCostModel read_split_cost_model(const json& j, const std::string& path) {
+  expect_object(j, path);
+  std::vector<std::string> names;
+  for (const SplitCostField& f : split_cost_fields()) names.emplace_back(f.name);
+  check_keys(j, path, names);
+  SplitCostModel model;
+  for (const SplitCostField& f : split_cost_fields()) {
+    const json& value = require(j, path, f.name);
+    const std::string field_path = join_path(path, f.name);
+    if (!value.is_number()) error_at(field_path, "expected a number, got " + describe(value));
+    const double v = value.get<double>();
+    if (std::string why = split_cost_value_problem(f, v); !why.empty()) error_at(field_path, why);
+    model.*f.member = v;
+  }
+  return model;
+}
+
+SplitCosts read_split_costs(const json& j, const std::string& path) {
+  expect_object(j, path);
+  check_keys(j, path, {kSplitCost16BitKey, kSplitCost8BitKey});
+  SplitCosts costs = kDefaultSplitCosts;
+  if (j.contains(kSplitCost16BitKey))
+    costs.kv_16bit = read_split_cost_model(j[kSplitCost16BitKey], join_path(path, kSplitCost16BitKey));
+  if (j.contains(kSplitCost8BitKey))
+    costs.kv_8bit = read_split_cost_model(j[kSplitCost8BitKey], join_path(path, kSplitCost8BitKey));
+  return costs;
 }
 
 // nlohmann's message without its "[json.exception.parse_error.101] " prefix.
@@ -246,21 +278,6 @@ int shared_memory_limit(const std::string& arch) {
   int smallest = INT_MAX;
   for (const Target& t : all_targets()) smallest = std::min(smallest, t.max_shared_bytes);
   return smallest;
-}
-
-std::string validate_tile(const TileConfig& c, int head_dim, int max_shared_bytes) {
-  if (std::string problem = tile_rule_problem(c, head_dim); !problem.empty()) return problem;
-  if (head_dim > 0) {
-    // Here the K/V type is not known: the bound is 16-bit K/V's layout (make_spec checks
-    // the variant's own layout again).
-    const long long bytes = attention_geometry(c, KvElements{head_dim, 2, false}).shared_bytes;
-    if (bytes > max_shared_bytes)
-      return fmt::format(
-          "shared memory of {} bytes (BLOCK_M {} + {} stages of BLOCK_N {} for K and V, at "
-          "head_dim {}) exceeds the arch's {}-byte limit; lower num_stages, BLOCK_N or BLOCK_M",
-          bytes, c.block_m, c.stages, c.block_n, head_dim, max_shared_bytes);
-  }
-  return "";
 }
 
 Result<TileConfig, std::string> parse_tile_override(const std::string& text) {
@@ -284,7 +301,7 @@ Result<TileConfig, std::string> parse_tile_override(const std::string& text) {
   if (n != 4 || (!text.empty() && text.back() == ',')) return fail(usage);
   TileConfig c{values[0], values[1], values[2], values[3]};
   // Structure only: the head_dim (and with it shared memory) is checked once known.
-  std::string problem = validate_tile(c, 0);
+  std::string problem = tile_rule_problem(c, 0);
   if (!problem.empty()) return fail(problem);
   return c;
 }
@@ -313,11 +330,14 @@ Result<TuningTable, std::string> TuningTable::parse(const std::string& json_text
 
     std::vector<std::string> top_keys = kKinds;
     top_keys.insert(top_keys.begin(), "arch");
+    top_keys.push_back(kSplitCostKey);
     top_keys.push_back(kMetaKey);
     check_keys(root, "", top_keys);
     // Provenance written by `attnjit tune` (device, versions, date): read by the tuner,
     // ignored here beyond its type.
     if (root.contains(kMetaKey)) expect_object(root[kMetaKey], kMetaKey);
+    if (root.contains(kSplitCostKey))
+      table.split_costs_ = read_split_costs(root[kSplitCostKey], kSplitCostKey);
     for (const std::string& kind : kKinds)
       if (root.contains(kind))
         table.kinds_[kind] = read_kind(root[kind], kind, shared_memory_limit(table.arch_));

@@ -8,6 +8,14 @@
 //
 // Paged configs may add "num_splits" to fix the split-KV segment count; any config may
 // add "min_blocks_per_sm" (a register cap); buckets may also ask for "kv_8bit": true.
+// An optional top-level "split_cost" block holds the split-KV cost model's constants
+// (compiler/spec/split_cost.h), a set per K/V width:
+//
+//   "split_cost": { "kv_16bit": {"fixed_per_block": 22.0, "merge": 16.0, "partial_floor": 0.75,
+//                                "stream_per_unit": 16.0, "stream_per_cut": 14.0},
+//                   "kv_8bit": {...} }
+//
+// A set the file leaves out is kDefaultSplitCosts'; a set given names all five fields.
 //
 // The first bucket whose bounds hold wins; otherwise "default". Every file is
 // validated on load; an error names the file and the JSON path of the bad key. A
@@ -17,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "compiler/spec/split_cost.h"
 #include "compiler/support/result.h"
 
 namespace attnjit {
@@ -76,16 +85,16 @@ class TuningTable {
                                  bool kv_8bit = false) const;
   // A kind's table as loaded; null when the file has none.
   const KindTuning* kind(const std::string& name) const;
+  // The split-KV cost model's constants: the file's, defaults for a set it lacks.
+  const SplitCosts& split_costs() const { return split_costs_; }
 
  private:
   std::string arch_;
   std::map<std::string, KindTuning> kinds_;
+  SplitCosts split_costs_ = kDefaultSplitCosts;
 };
 
-// Structural checks shared by the loader and the CLI override (--tile 128,64,8,2):
-// empty string when valid, else a message naming the bad field.
-// `max_shared_bytes` is the target's opt-in shared memory per block.
-std::string validate_tile(const TileConfig& c, int head_dim, int max_shared_bytes = 232448);
+// Tiles are checked by validate_tile() (compiler/spec/kernel_geometry.h).
 // Opt-in shared memory per block of a target ("sm_86" -> 101376, from the target
 // table); the smallest target's limit for an arch the table lacks.
 int shared_memory_limit(const std::string& arch);

@@ -107,9 +107,11 @@ class Engine {
   void merge(const ir::Variant& variant, const MergeArgs& args, cuda::CUstream stream = nullptr);
 
   // The split-KV choice paged() makes through its launch plan: attnjit::choose_splits
-  // (runtime/plan/split_choice.h).
+  // (runtime/plan/split_choice.h) with the set of `costs` for `kv_bytes` (paged() uses
+  // its config's).
   static int choose_splits(long long blocks, int max_kv_tiles, int sm_count, int blocks_per_sm,
-                           int stream_blocks_per_sm = 0, int kv_bytes = 2);
+                           int stream_blocks_per_sm = 0, int kv_bytes = 2,
+                           const SplitCosts& costs = kDefaultSplitCosts);
   // The split count of the last paged() launch (kStreamSplit for the stream split),
   // for benchmarks and logs.
   int last_paged_splits() const { return last_paged_splits_; }

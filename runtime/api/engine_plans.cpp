@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "runtime/api/engine.h"
+#include "runtime/api/engine_config.h"
 
 namespace attnjit {
 
@@ -48,6 +49,10 @@ DeviceFacts Engine::device_facts() {
     DeviceFacts facts;
     facts.arch = arch;
     facts.sm_count = gpu->attribute(cuda::kMultiprocessorCount);
+    // The split cost model's constants are the config's, as the tiles are.
+    auto config = engine_config(options_, arch);
+    if (!config) throw std::runtime_error("attnjit: " + config.error());
+    facts.split_costs = config->split_costs();
     device_facts_ = facts;
   }
   return *device_facts_;

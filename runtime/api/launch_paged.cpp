@@ -72,9 +72,10 @@ AttnjitPagedParams paged_params(const ir::Variant& variant, const PagedArgs& arg
 }  // namespace
 
 int Engine::choose_splits(long long blocks, int max_kv_tiles, int sm_count, int blocks_per_sm,
-                          int stream_blocks_per_sm, int kv_bytes) {
-  return attnjit::choose_splits(blocks, max_kv_tiles, sm_count, blocks_per_sm,
-                                stream_blocks_per_sm, kv_bytes);
+                          int stream_blocks_per_sm, int kv_bytes, const SplitCosts& costs) {
+  return attnjit::choose_splits(
+      SplitProblem{blocks, max_kv_tiles, sm_count, blocks_per_sm, stream_blocks_per_sm},
+      costs.for_kv_bytes(kv_bytes));
 }
 
 void Engine::paged(const ir::Variant& variant, const PagedArgs& args, cuda::CUstream stream) {

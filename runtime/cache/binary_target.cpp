@@ -17,6 +17,8 @@
 
 #include <fmt/format.h>
 
+#include "compiler/backend/elf_reader.h"
+
 namespace attnjit {
 namespace {
 
@@ -55,15 +57,16 @@ bool parse_arch(std::string_view arch, int* number, std::string_view* suffix) {
   return suffix->empty() || *suffix == "a" || *suffix == "f";
 }
 
-// An ELF string table entry is NUL-delimited; the ELF header's first byte is not NUL,
-// so a symbol at the very start of the file cannot be a string-table name.
-bool has_elf_symbol(std::string_view elf, std::string_view symbol) {
-  std::string needle;
-  needle.reserve(symbol.size() + 2);
-  needle.push_back('\0');
-  needle.append(symbol);
-  needle.push_back('\0');
-  return elf.find(needle) != std::string_view::npos;
+// "" when the ELF's symbol table (compiler/backend/elf_reader.h) defines `symbol`;
+// else why not, for `what` ("CUBIN", "HSACO").
+std::string elf_symbol_problem(std::string_view bytes, std::string_view symbol,
+                               std::string_view what) {
+  auto file = elf::File::parse(bytes);
+  if (!file) return fmt::format("the {} cannot be read: {}", what, file.error());
+  auto found = file->find_symbol(symbol);
+  if (!found) return fmt::format("the {} cannot be read: {}", what, found.error());
+  if (!*found || !(*found)->defined()) return fmt::format("the {} has no symbol '{}'", what, symbol);
+  return "";
 }
 
 bool is_space(char c) { return c == ' ' || c == '\t'; }
@@ -163,8 +166,7 @@ std::string binary_target_mismatch(BinaryFormat format, std::string_view binary,
       if (target.arch_specific && suffix != "a")
         return fmt::format("the CUBIN's ELF header says sm_{}a (arch-specific), not {}",
                            target.sm, arch);
-      if (!symbol.empty() && !has_elf_symbol(binary, symbol))
-        return fmt::format("the CUBIN has no symbol '{}'", symbol);
+      if (!symbol.empty()) return elf_symbol_problem(binary, symbol, "CUBIN");
       return "";
     }
     case BinaryFormat::ptx: {
@@ -179,8 +181,7 @@ std::string binary_target_mismatch(BinaryFormat format, std::string_view binary,
       return "";
     }
     case BinaryFormat::hsaco:
-      if (!symbol.empty() && !has_elf_symbol(binary, symbol))
-        return fmt::format("the HSACO has no symbol '{}'", symbol);
+      if (!symbol.empty()) return elf_symbol_problem(binary, symbol, "HSACO");
       return "";
   }
   return "unknown binary format";

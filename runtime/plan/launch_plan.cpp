@@ -111,6 +111,20 @@ bool weighs_occupancy(const PagedBasis& b, int sm_count) {
   return b.splits == 0 && b.working_blocks < kMaxResidentBlocksPerSm * sm_count;
 }
 
+// The heuristic's inputs: a launch that fills the GPU anyway is weighed at one block
+// per SM without the stream split (its occupancy was not measured).
+SplitProblem split_problem_of(const PagedBasis& b, const DeviceFacts& device) {
+  SplitProblem p;
+  p.blocks = b.working_blocks;
+  p.max_kv_tiles = b.max_tiles;
+  p.sm_count = device.sm_count;
+  if (weighs_occupancy(b, device.sm_count)) {
+    p.blocks_per_sm = device.segments_blocks_per_sm;
+    if (b.stream_possible) p.stream_blocks_per_sm = device.stream_blocks_per_sm;
+  }
+  return p;
+}
+
 }  // namespace
 
 TileLookup table_tiles(const ir::Variant& variant, const std::string& arch,
@@ -172,15 +186,9 @@ Result<LaunchPlan, std::string> plan_for_call(const ir::Variant& variant, const 
   const PagedBasis& b = *basis;
   const int sms = device.sm_count;
   int splits = b.splits;
-  if (splits == 0) {
-    int per_sm = 1, stream_per_sm = 0;
-    if (weighs_occupancy(b, sms)) {
-      per_sm = device.segments_blocks_per_sm;
-      if (b.stream_possible) stream_per_sm = device.stream_blocks_per_sm;
-    }
-    splits = choose_splits(b.working_blocks, b.max_tiles, sms, per_sm, stream_per_sm,
-                           dtype_bytes(variant.kv_type));
-  }
+  if (splits == 0)
+    splits = choose_splits(split_problem_of(b, device),
+                           device.split_costs.for_kv_bytes(dtype_bytes(variant.kv_type)));
 
   LaunchPlan plan;
   plan.arch = device.arch;
@@ -221,6 +229,19 @@ Result<LaunchPlan, std::string> plan_for_call(const ir::Variant& variant, const 
   return plan;
 }
 
+Result<SplitProblem, std::string> split_problem(const ir::Variant& variant, const PagedCall& call,
+                                                const DeviceFacts& device,
+                                                const TileLookup& tiles) {
+  PagedCall heuristic = call;
+  heuristic.num_splits = 0;
+  auto basis = paged_basis(variant, heuristic, tiles);
+  if (!basis) return fail(basis.error());
+  // The config's fixed split count (the tile's num_splits) would bypass the heuristic:
+  // the problem is the heuristic's all the same.
+  basis->splits = 0;
+  return split_problem_of(*basis, device);
+}
+
 Result<LaunchPlan, std::string> plan_for_call(const ir::Variant& variant, const MergeCall& call,
                                               const DeviceFacts& device, const TileLookup& tiles) {
   auto merge = row_kernel_launch(KernelRole{KernelKind::merge, "", KvSplit::none},
@@ -243,6 +264,15 @@ Result<LaunchPlan, std::string> plan_for_call(const ir::Variant& variant,
   plan.arch = device.arch;
   plan.launches.push_back(*write);
   return plan;
+}
+
+std::vector<KernelRole> table_roles(KernelKind kind, const std::string& tuning_kind) {
+  if (kind != KernelKind::paged) return {KernelRole{kind, tuning_kind, KvSplit::none}};
+  std::vector<KernelRole> roles = {{KernelKind::paged, tuning_kind, KvSplit::none},
+                                   {KernelKind::paged, tuning_kind, KvSplit::segments}};
+  if (tuning_kind == kDecodeTable) roles.push_back({KernelKind::paged, tuning_kind, KvSplit::stream});
+  roles.push_back({KernelKind::merge, "", KvSplit::segments});
+  return roles;
 }
 
 Result<std::vector<KernelSpec>, std::string> kernels_a_variant_can_need(
@@ -283,14 +313,14 @@ Result<std::vector<KernelSpec>, std::string> kernels_a_variant_can_need(
       // Every call is refused then (the decode tile never applies: more than 16 query
       // heads per KV head).
       if (tile->block_m / variant.group_size() < 1) return fail(group_does_not_fit(*tile, variant));
-      std::vector<KvSplit> splits = {KvSplit::none, KvSplit::segments};
-      if (table == kDecodeTable) splits.push_back(KvSplit::stream);
-      for (KvSplit split : splits)
-        if (std::string why = add({KernelKind::paged, table, split}, *tile); !why.empty())
-          return refused(why);
+      // The tables' attention kernels first, then their merge (once).
+      for (const KernelRole& role : table_roles(KernelKind::paged, table))
+        if (role.kind == KernelKind::paged)
+          if (std::string why = add(role, *tile); !why.empty()) return refused(why);
     }
-    if (std::string why = add({KernelKind::merge, "", KvSplit::segments}, *row_tile); !why.empty())
-      return refused(why);
+    for (const KernelRole& role : table_roles(KernelKind::paged, ""))
+      if (role.kind == KernelKind::merge)
+        if (std::string why = add(role, *row_tile); !why.empty()) return refused(why);
     auto write_tile = tiles(KernelKind::cache_write, "");
     if (!write_tile) return fail(write_tile.error());
     add({KernelKind::cache_write, "", KvSplit::none}, *write_tile);  // absent for some types

@@ -71,6 +71,9 @@ struct DeviceFacts {
   // where occupancy_needed() asked for them.
   int segments_blocks_per_sm = 1;
   int stream_blocks_per_sm = 0;
+  // The split cost model's constants for this GPU: its config's "split_cost" block
+  // (TuningTable::split_costs()).
+  SplitCosts split_costs = kDefaultSplitCosts;
 };
 
 // An occupancy the split choice needs: of `role`'s kernel at this block size.
@@ -126,9 +129,24 @@ Result<std::vector<OccupancyQuery>, std::string> occupancy_needed(const ir::Vari
                                                                   int sm_count,
                                                                   const TileLookup& tiles);
 
+// What the heuristic split choice of this paged call weighs (working blocks, the
+// longest sequence's tiles, SMs and the occupancies plan_for_call reads): a tool that
+// measures the split counts compares them with choose_splits(problem, costs) and
+// split_cost() of exactly the numbers the launch path uses.
+Result<SplitProblem, std::string> split_problem(const ir::Variant& variant, const PagedCall& call,
+                                                const DeviceFacts& device,
+                                                const TileLookup& tiles);
+
 // The spec of a planned kernel (or any role) of `variant` on `arch`.
 KernelSpec spec_for(const ir::Variant& variant, const std::string& arch, const KernelRole& role,
                     const TileConfig& tile);
+
+// The kernels launches on one tile table (a kind and its config table: "" or
+// "paged_decode") can use: the table's kernel under each split its launches choose
+// (prefill: whole; paged: whole and in segments, the decode table also streamed), then
+// for the paged tables the segments' merge. kernels_a_variant_can_need() lists these
+// for each table; the tuner builds them for a candidate tile.
+std::vector<KernelRole> table_roles(KernelKind kind, const std::string& tuning_kind);
 
 // Every kernel a call of `variant` on `arch` might launch, whatever its shapes: the
 // prefill kernel (contiguous K/V) or the paged kernels (the general and the decode tile,

@@ -1,6 +1,9 @@
 #pragma once
 // How a paged launch splits its KV tiles: the limits of the split kinds and the cost
-// model that picks among them. Plain arithmetic on call and device facts.
+// model that picks among them. Plain arithmetic on call and device facts; the model's
+// constants come from the per-arch config (compiler/spec/split_cost.h).
+#include "compiler/spec/split_cost.h"
+
 namespace attnjit {
 
 namespace ir { struct Variant; }
@@ -14,12 +17,25 @@ constexpr int kStreamSplitMaxSeqs = 4096;
 // per KV head, or speculative tokens) run on the decode tile config.
 bool uses_decode_tile(const ir::Variant& v, int max_seqlen_q);
 
-// The number of split-KV segments for a launch of `blocks` working thread blocks over
-// KV sequences of up to `max_kv_tiles` tiles on `sm_count` SMs that hold
-// `blocks_per_sm` blocks each, or kStreamSplit when the stream split (whose kernel
-// holds `stream_blocks_per_sm` blocks per SM; 0 = not available) is estimated faster;
-// `kv_bytes` is the K/V element size (1 or 2).
-int choose_splits(long long blocks, int max_kv_tiles, int sm_count, int blocks_per_sm,
-                  int stream_blocks_per_sm = 0, int kv_bytes = 2);
+// What the split choice weighs: `blocks` working thread blocks over KV sequences of up
+// to `max_kv_tiles` tiles on `sm_count` SMs that hold `blocks_per_sm` blocks each; the
+// stream split's kernel holds `stream_blocks_per_sm` (0 = the stream split is not
+// available).
+struct SplitProblem {
+  long long blocks = 0;
+  int max_kv_tiles = 0;
+  int sm_count = 1;
+  int blocks_per_sm = 1;
+  int stream_blocks_per_sm = 0;
+};
+
+// The most segments a launch of `max_kv_tiles` tiles is cut into (1 = it never splits).
+int most_splits(int max_kv_tiles);
+// The model's estimated time of the launch cut into `splits` segments (1 to
+// most_splits()) or the stream split (kStreamSplit, when available), in units of one
+// tile's streaming time for a block of a full wave.
+double split_cost(const SplitProblem& p, int splits, const SplitCostModel& model);
+// The cheapest of them: a segment count, or kStreamSplit.
+int choose_splits(const SplitProblem& p, const SplitCostModel& model);
 
 }  // namespace attnjit

@@ -86,6 +86,12 @@ run "$ATTNJIT" compile "$DEFAULT_SET" --variant "$VARIANT" --tile 128,64
 expect_status "malformed --tile exits 2" 2
 expect_out "malformed --tile shows the expected form" stderr "--tile: expected BLOCK_M,BLOCK_N,WARPS,STAGES .*got \"128,64\""
 
+# The override is checked against the chosen target's shared memory, not sm_90's:
+# 174080 bytes fit sm_90's 232448 and not sm_86's 101376.
+run "$ATTNJIT" compile "$DEFAULT_SET" --variant "$VARIANT" --arch sm_86 --tile 128,64,8,4
+expect_status "--tile over sm_86's shared memory exits 2" 2
+expect_out "--tile is checked at the target's limit" stderr "--tile 128,64,8,4 for head_dim 128: shared memory of 174080 bytes .*101376-byte limit"
+
 run "$ATTNJIT" emit --stage src "$DEFAULT_SET"
 expect_status "several variants without --variant exits 2" 2
 expect_out "several variants: the names are listed" stderr "defines 3 variants; choose one with --variant NAME \(llama3_gqa_causal, mha_d64_bidir, d256_causal\)"

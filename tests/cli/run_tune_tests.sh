@@ -88,6 +88,16 @@ expect_count "both paged kinds of three variants" stdout "^paged(_decode)? " 6
 expect_text "the fp8 decode bucket keeps its register cap as the baseline" stdout \
   "paged_decode bucket 1 (head_dim <= 128, kv_8bit): gpt_oss_fp8_paged"
 expect_text "its baseline" stdout "  baseline 16x16 w4 s2 b3"
+# The kv_8bit bucket's tiles are checked with 8-bit K/V rows (and their scales), not
+# 16-bit ones: 124 of the 144 fit at head_dim 128 (96 would with 16-bit rows).
+if grep -A3 -F "paged_decode bucket 1 (head_dim <= 128, kv_8bit)" "$TMP/stdout" |
+   grep -Fq "  124 of 144 candidates kept (pruned: 20 shared memory)"; then
+  pass "the 8-bit decode bucket keeps the tiles that fit 8-bit K/V"
+else
+  fail "the 8-bit decode bucket keeps the tiles that fit 8-bit K/V" "$(grep -A3 -F 'kv_8bit)' "$TMP/stdout")"
+fi
+expect_count "each decode entry refits the split costs after its tile" stdout \
+  "every split of every shape on the chosen tile to refit split_cost$" 3
 
 # A shape that does not use the decode tile for the variant.
 run "$ATTNJIT" tune --variants "$PAGED_SET" --variant llama3_paged --kind paged_decode \

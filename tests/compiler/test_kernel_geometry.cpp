@@ -179,8 +179,10 @@ TEST_CASE("validator, codegen, launch plan and templates agree on every config's
 
         // Validator: its bound for 16-bit K/V is exactly this layout's bytes.
         if (dtype_bytes(kv.type) == 2) {
-          CHECK(validate_tile(c.tile, c.head_dim, static_cast<int>(g.shared_bytes)) == "");
-          CHECK(validate_tile(c.tile, c.head_dim, static_cast<int>(g.shared_bytes) - 1)
+          CHECK(validate_tile(c.tile, config_kv_elements(c.head_dim, false),
+                              static_cast<int>(g.shared_bytes)) == "");
+          CHECK(validate_tile(c.tile, config_kv_elements(c.head_dim, false),
+                              static_cast<int>(g.shared_bytes) - 1)
                     .rfind("shared memory of " + std::to_string(g.shared_bytes) + " bytes", 0) == 0);
         }
 

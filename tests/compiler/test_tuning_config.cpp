@@ -5,7 +5,9 @@
 #include <string>
 
 #include "catch.h"
+#include "compiler/spec/kernel_geometry.h"
 #include "compiler/spec/tuning_config.h"
+#include "compiler/support/embedded_files.h"
 #include "temp_dir.h"
 
 using namespace attnjit;
@@ -39,7 +41,7 @@ TEST_CASE("shipped configs parse, validate and pick per head_dim", "[config]") {
       for (bool causal : {false, true}) {
         auto tile = table->pick("prefill", head_dim, causal);
         REQUIRE(tile.has_value());
-        CHECK(validate_tile(*tile, head_dim, shared_memory_limit(arch)) == "");
+        CHECK(validate_tile(*tile, config_kv_elements(head_dim, false), shared_memory_limit(arch)) == "");
       }
     }
   }
@@ -55,8 +57,9 @@ TEST_CASE("shared memory limits follow the arch", "[config]") {
   CHECK(shared_memory_limit("sm_90") == 232448);
   CHECK(shared_memory_limit("sm_86") == 101376);
   const TileConfig big{128, 64, 8, 2};
-  CHECK(validate_tile(big, 256, shared_memory_limit("sm_90")) == "");
-  CHECK(validate_tile(big, 256, shared_memory_limit("sm_86")).find("101376") != std::string::npos);
+  CHECK(validate_tile(big, config_kv_elements(256, false), shared_memory_limit("sm_90")) == "");
+  CHECK(validate_tile(big, config_kv_elements(256, false), shared_memory_limit("sm_86"))
+            .find("101376") != std::string::npos);
 }
 
 TEST_CASE("config files load from disk", "[config]") {
@@ -208,26 +211,30 @@ TEST_CASE("config errors name the file and the JSON path", "[config]") {
 }
 
 TEST_CASE("validate_tile states each structural rule", "[config]") {
-  CHECK(validate_tile({128, 64, 8, 2}, 128) == "");
-  CHECK(validate_tile({128, 64, 8, 2}, 0) == "");
-  CHECK(validate_tile({48, 64, 3, 2}, 0) == "num_warps must be 1, 2, 4 or 8, got 3");
-  CHECK(validate_tile({64, 64, 8, 2}, 0) ==
+  // 16-bit K/V within sm_90's shared memory; head_dim 0 = unknown: the rules alone.
+  auto check = [](const TileConfig& c, int head_dim) {
+    return validate_tile(c, config_kv_elements(head_dim, false), shared_memory_limit("sm_90"));
+  };
+  CHECK(check({128, 64, 8, 2}, 128) == "");
+  CHECK(check({128, 64, 8, 2}, 0) == "");
+  CHECK(check({48, 64, 3, 2}, 0) == "num_warps must be 1, 2, 4 or 8, got 3");
+  CHECK(check({64, 64, 8, 2}, 0) ==
         "BLOCK_M must be 16 * num_warps = 128 or 32 * num_warps = 256 (each warp owns 16 or 32 "
         "query rows), or 16 (the warps split the KV tiles), got 64");
   // BLOCK_M 16 with several warps: each warp gets its own K/V ring.
-  CHECK(validate_tile({16, 16, 4, 2}, 128) == "");
-  CHECK(validate_tile({16, 64, 8, 3}, 256).rfind("shared memory of", 0) == 0);
-  CHECK(validate_tile({256, 64, 8, 2}, 128) == "");
-  CHECK(validate_tile({256, 32, 8, 2}, 256) ==
+  CHECK(check({16, 16, 4, 2}, 128) == "");
+  CHECK(check({16, 64, 8, 3}, 256).rfind("shared memory of", 0) == 0);
+  CHECK(check({256, 64, 8, 2}, 128) == "");
+  CHECK(check({256, 32, 8, 2}, 256) ==
         "BLOCK_M 32 * num_warps (256) needs head_dim <= 128, got head_dim 256");
-  CHECK(validate_tile({128, 48, 8, 2}, 0) == "BLOCK_N must be 16, 32, 64 or 128, got 48");
-  CHECK(validate_tile({128, 64, 8, 5}, 0) == "num_stages must be 2, 3 or 4, got 5");
-  CHECK(validate_tile({128, 64, 8, 1}, 0) == "num_stages must be 2, 3 or 4, got 1");
+  CHECK(check({128, 48, 8, 2}, 0) == "BLOCK_N must be 16, 32, 64 or 128, got 48");
+  CHECK(check({128, 64, 8, 5}, 0) == "num_stages must be 2, 3 or 4, got 5");
+  CHECK(check({128, 64, 8, 1}, 0) == "num_stages must be 2, 3 or 4, got 1");
   // 2 * (128 + 2*3*64) * (256 + 8) = 270336 bytes > 227 KiB; fine when head_dim is unknown.
-  const std::string smem = validate_tile({128, 64, 8, 3}, 256);
+  const std::string smem = check({128, 64, 8, 3}, 256);
   CHECK(smem.rfind("shared memory of 270336 bytes", 0) == 0);
   CHECK(smem.find("232448-byte limit") != std::string::npos);
-  CHECK(validate_tile({128, 64, 8, 3}, 0) == "");
+  CHECK(check({128, 64, 8, 3}, 0) == "");
 }
 
 TEST_CASE("--tile override parsing", "[config]") {
@@ -368,4 +375,127 @@ TEST_CASE("config files: only regular files of bounded size are read", "[config]
   const std::string good = dir.write("good.json", R"({"arch": "sm_90", "prefill": {"default": )" +
                                                       std::string(kGoodConfig) + "}}");
   CHECK(TuningTable::load_file(good).ok());
+}
+
+TEST_CASE("a kv_8bit bucket's tile is checked at the 8-bit layout", "[config]") {
+  // 128 rows, three stages of 64 keys at head_dim 256: 270336 bytes with 16-bit K/V,
+  // over sm_90's 232448; 173568 with 8-bit K/V and their per-token scales.
+  const TileConfig tile{128, 64, 8, 3};
+  CHECK(validate_tile(tile, config_kv_elements(256, true), shared_memory_limit("sm_90")) == "");
+  const std::string sixteen =
+      validate_tile(tile, config_kv_elements(256, false), shared_memory_limit("sm_90"));
+  CHECK(sixteen.rfind("shared memory of 270336 bytes", 0) == 0);
+  CHECK(sixteen.find("16-bit K and V") != std::string::npos);
+  const std::string bucket = R"({"arch": "sm_90", "prefill": {"default": {"BLOCK_M": 128,
+      "BLOCK_N": 64, "num_warps": 8, "num_stages": 2}, "buckets": [{"head_dim_min": 129,
+      "head_dim_max": 256, KV "config": {"BLOCK_M": 128, "BLOCK_N": 64, "num_warps": 8,
+      "num_stages": 3}}]}})";
+  auto with = [&](const std::string& condition) {
+    std::string text = bucket;
+    text.replace(text.find("KV "), 3, condition);
+    return text;
+  };
+  auto eight = TuningTable::parse(with(R"("kv_8bit": true,)"), "t.json");
+  REQUIRE(eight.ok());
+  CHECK(eight->pick("prefill", 256, false, false, false, true) == tile);
+  CHECK(parse_error(with("")).rfind("t.json: prefill.buckets[0].config: shared memory of 270336 "
+                                    "bytes", 0) == 0);
+  // Four stages of 128 keys do not fit even 8-bit K/V: the 8-bit check is a real bound,
+  // scales included (128 x 528 + 2 x 4 x 128 x (256 + 16 + 4) = 350208 bytes).
+  CHECK(validate_tile({128, 128, 8, 4}, config_kv_elements(256, true), shared_memory_limit("sm_90"))
+            .rfind("shared memory of 350208 bytes (BLOCK_M 128 + 4 stages of BLOCK_N 128 for "
+                   "8-bit K and V with per-token scales", 0) == 0);
+}
+
+TEST_CASE("every target's tiles are checked at its own shared memory limit", "[config]") {
+  for (const Target& t : all_targets()) {
+    INFO(t.name);
+    CHECK(shared_memory_limit(std::string(t.name)) == t.max_shared_bytes);
+  }
+  // Four stages of 64 keys at head_dim 128 with 16-bit K/V (174080 bytes) fit sm_90
+  // and not sm_86, whose limit is smaller.
+  const TileConfig tile{128, 64, 8, 4};
+  const KvElements kv = config_kv_elements(128, false);
+  CHECK(validate_tile(tile, kv, shared_memory_limit("sm_90")) == "");
+  CHECK(validate_tile(tile, kv, shared_memory_limit("sm_86")).find("101376-byte limit") !=
+        std::string::npos);
+}
+
+TEST_CASE("split_cost: the cost model's constants per K/V width, defaults when absent",
+          "[config]") {
+  const std::string tiles =
+      R"("paged": {"default": {"BLOCK_M": 64, "BLOCK_N": 64, "num_warps": 4, "num_stages": 2}})";
+  auto table_with = [&](const std::string& split_cost) {
+    return R"({"arch": "sm_90", )" + tiles + (split_cost.empty() ? "" : ", \"split_cost\": " + split_cost) + "}";
+  };
+  const std::string set16 = R"({"fixed_per_block": 30, "merge": 8.5, "partial_floor": 0.5,
+      "stream_per_unit": 12, "stream_per_cut": 0})";
+  // No block: the documented defaults.
+  auto none = TuningTable::parse(table_with(""), "t.json");
+  REQUIRE(none.ok());
+  CHECK(none->split_costs() == kDefaultSplitCosts);
+  // One set given: it is read; the other keeps its default.
+  auto one = TuningTable::parse(table_with(R"({"kv_16bit": )" + set16 + "}"), "t.json");
+  REQUIRE(one.ok());
+  CHECK(one->split_costs().kv_16bit == SplitCostModel{30, 8.5, 0.5, 12, 0});
+  CHECK(one->split_costs().kv_8bit == kDefaultSplitCosts.kv_8bit);
+  CHECK(&one->split_costs().for_kv_bytes(1) == &one->split_costs().kv_8bit);
+  CHECK(&one->split_costs().for_kv_bytes(2) == &one->split_costs().kv_16bit);
+  CHECK(&one->split_costs().for_kv_bytes(4) == &one->split_costs().kv_16bit);
+
+  auto error = [&](const std::string& split_cost) { return parse_error(table_with(split_cost)); };
+  auto with_field = [&](const std::string& field, const std::string& value) {
+    std::string set = set16;
+    const size_t at = set.find("\"" + field + "\": ");
+    REQUIRE(at != std::string::npos);
+    const size_t start = at + field.size() + 4, end = set.find_first_of(",}", start);
+    set.replace(start, end - start, value);
+    return error(R"({"kv_8bit": )" + set + "}");
+  };
+  CHECK(with_field("partial_floor", "0") ==
+        "t.json: split_cost.kv_8bit.partial_floor: expected a number in (0, 1], got 0");
+  CHECK(with_field("partial_floor", "1.5") ==
+        "t.json: split_cost.kv_8bit.partial_floor: expected a number in (0, 1], got 1.5");
+  CHECK(with_field("merge", "-1") ==
+        "t.json: split_cost.kv_8bit.merge: expected a number in [0, 1e+06], got -1");
+  CHECK(with_field("stream_per_cut", "2e6") ==
+        "t.json: split_cost.kv_8bit.stream_per_cut: expected a number in [0, 1e+06], got 2e+06");
+  CHECK(with_field("fixed_per_block", "\"22\"") ==
+        "t.json: split_cost.kv_8bit.fixed_per_block: expected a number, got string \"22\"");
+  CHECK(error(R"({"kv_8bit": {"merge": 1}})") ==
+        "t.json: split_cost.kv_8bit: missing required key \"fixed_per_block\"");
+  CHECK(error(R"({"kv_16bit": {"fixed_per_blok": 1}})") ==
+        "t.json: split_cost.kv_16bit: unknown key \"fixed_per_blok\" (did you mean "
+        "\"fixed_per_block\"?)");
+  CHECK(error(R"({"kv_4bit": {}})").rfind("t.json: split_cost: unknown key \"kv_4bit\"", 0) == 0);
+  CHECK(error("[]") == "t.json: split_cost: expected an object, got array []");
+  CHECK(error(R"({"kv_16bit": 3})") == "t.json: split_cost.kv_16bit: expected an object, got number 3");
+}
+
+TEST_CASE("the shipped configs carry the split cost constants", "[config]") {
+  for (const char* arch : {"sm_80", "sm_86", "sm_89", "sm_90"}) {
+    INFO(arch);
+    // The file itself states both sets (a missing one would fall back silently) ...
+    auto text = embedded_file(std::string("configs/") + arch + ".json");
+    REQUIRE(text.has_value());
+    const std::string json(*text);
+    const size_t block = json.find("\"split_cost\"");
+    REQUIRE(block != std::string::npos);
+    CHECK(json.find("\"kv_16bit\"", block) != std::string::npos);
+    CHECK(json.find("\"kv_8bit\"", block) != std::string::npos);
+    // ... with the constants the model was fitted to (so shipping them changed no choice).
+    auto table = TuningTable::embedded(arch);
+    REQUIRE(table.ok());
+    CHECK(table->split_costs() == kDefaultSplitCosts);
+  }
+  // A changed constant changes the table: the loader reads the file's numbers.
+  auto text = embedded_file("configs/sm_90.json");
+  REQUIRE(text.has_value());
+  std::string changed(*text);
+  const size_t at = changed.find("\"merge\": 16.0");
+  REQUIRE(at != std::string::npos);
+  changed.replace(at, 13, "\"merge\": 17.5");
+  auto table = TuningTable::parse(changed, "changed.json");
+  REQUIRE(table.ok());
+  CHECK(table->split_costs().kv_16bit.merge == 17.5);
 }

@@ -38,8 +38,9 @@ struct Gpu {
 
 Gpu open() {
   Gpu g;
-  g.driver = Engine().driver();
-  auto timer = GpuTimer::create(g.driver);
+  Engine engine;
+  g.driver = engine.driver();
+  auto timer = GpuTimer::create(g.driver, engine);
   if (!timer) FAIL(timer.error());
   g.timer = std::move(*timer);
   return g;

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "catch.h"
+#include "elf_builder.h"
 #include "compiler/backend/nvrtc_compiler.h"
 #include "runtime/cache/binary_target.h"
 
@@ -14,25 +15,16 @@ using attnjit::read_cubin_target;
 
 namespace {
 
-constexpr size_t kAbiVersionOffset = 8;
 constexpr size_t kMachineOffset = 18;
 constexpr size_t kFlagsOffset = 48;
 
-// A 64-byte ELF64 header for EM_CUDA with the given ABI version and e_flags, then a
-// string table naming `symbol`.
+// A CUDA ELF with the given ABI version and e_flags whose symbol table defines `symbol`.
 std::string cuda_elf(uint8_t abi_version, uint32_t flags, const std::string& symbol = "k") {
-  std::string elf(64, '\0');
-  elf.replace(0, 4, "\x7f" "ELF");
-  elf[4] = 2;
-  elf[5] = 1;
-  elf[6] = 1;
-  elf[7] = 0x41;
-  elf[kAbiVersionOffset] = char(abi_version);
-  elf[16] = 2;
-  elf[kMachineOffset] = char(190);
-  elf[20] = 1;
-  for (int i = 0; i < 4; ++i) elf[kFlagsOffset + i] = char(uint8_t(flags >> (8 * i)));
-  return elf + std::string("\0", 1) + symbol + std::string("\0", 1);
+  attnjit::testing::ElfSpec spec;
+  spec.abi_version = abi_version;
+  spec.flags = flags;
+  spec.symbols = {symbol};
+  return attnjit::testing::make_elf(spec);
 }
 
 CubinTarget target_of(const std::string& elf) {
@@ -178,4 +170,36 @@ TEST_CASE("real NVRTC CUBINs carry their SM, and patched headers are caught",
   CHECK(binary_target_mismatch(BinaryFormat::ptx, ptx90a, "sm_90a", symbol) == "");
   CHECK(binary_target_mismatch(BinaryFormat::ptx, ptx90a, "sm_90", symbol) ==
         "the PTX's .target is sm_90a, not sm_90");
+}
+
+TEST_CASE("the symbol must be defined in the ELF's symbol table, not merely named",
+          "[runtime][cache]") {
+  // The kernel's name appears in the file (a string table entry, another section's
+  // text) but no symbol of that name exists: not this kernel's binary.
+  attnjit::testing::ElfSpec spec;
+  spec.flags = 0x06005a04;
+  spec.symbols = {"attnjit_other"};
+  spec.sections = {{".nv.info.names", std::string("\0attnjit_prefill\0", 17)}};
+  const std::string named_only = attnjit::testing::make_elf(spec);
+  CHECK(named_only.find(std::string("\0attnjit_prefill\0", 17)) != std::string::npos);
+  CHECK(binary_target_mismatch(BinaryFormat::cubin, named_only, "sm_90", "attnjit_prefill") ==
+        "the CUBIN has no symbol 'attnjit_prefill'");
+  CHECK(binary_target_mismatch(BinaryFormat::cubin, named_only, "sm_90", "attnjit_other") == "");
+  // A section table that points outside the file is refused with the reason.
+  std::string broken = attnjit::testing::make_elf(spec);
+  broken[40] = char(0xf0);  // e_shoff far past the end
+  broken[41] = char(0xff);
+  CHECK(binary_target_mismatch(BinaryFormat::cubin, broken, "sm_90", "attnjit_other") ==
+        "the CUBIN cannot be read: the ELF section table lies outside the file");
+  // HSACO: the same symbol-table lookup.
+  attnjit::testing::ElfSpec amd;
+  amd.machine = 224;  // EM_AMDGPU
+  amd.os_abi = 64;    // ELFOSABI_AMDGPU_HSA
+  amd.abi_version = 3;
+  amd.type = 3;       // ET_DYN
+  amd.symbols = {"attnjit_prefill", "attnjit_prefill.kd"};
+  const std::string hsaco = attnjit::testing::make_elf(amd);
+  CHECK(binary_target_mismatch(BinaryFormat::hsaco, hsaco, "gfx942", "attnjit_prefill") == "");
+  CHECK(binary_target_mismatch(BinaryFormat::hsaco, hsaco, "gfx942", "attnjit_merge") ==
+        "the HSACO has no symbol 'attnjit_merge'");
 }

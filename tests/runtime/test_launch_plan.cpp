@@ -344,20 +344,21 @@ TEST_CASE("the heuristic split: occupancy asked only where it weighs, the cost m
     for (const OccupancyQuery& o : *q) out.push_back(o.role.split);
     return out;
   };
+  const SplitCostModel& k16 = kDefaultSplitCosts.kv_16bit;
   // Decode, one sequence of 32768 keys (2048 tiles of 16) over 8 KV heads: the
   // segments kernel and the stream kernel are weighed, as choose_splits weighs them.
   const PagedCall decode = paged_call(1, 1, 32768);
   CHECK(asked(decode, 132) == std::vector<KvSplit>{KvSplit::segments, KvSplit::stream});
-  CHECK(splits_of(decode, h200(2, 2)) == choose_splits(8, 2048, 132, 2, 2, 2));
+  CHECK(splits_of(decode, h200(2, 2)) == choose_splits({8, 2048, 132, 2, 2}, k16));
   CHECK(splits_of(decode, h200(2, 2)) == kStreamSplit);
   // Without the stream kernel's occupancy, segments.
-  CHECK(splits_of(decode, h200(2, 0)) == choose_splits(8, 2048, 132, 2, 0, 2));
+  CHECK(splits_of(decode, h200(2, 0)) == choose_splits({8, 2048, 132, 2, 0}, k16));
   CHECK(splits_of(decode, h200(2, 0)) == 32);
-  CHECK(splits_of(paged_call(40, 1, 2048), h200(2, 0)) == choose_splits(320, 128, 132, 2, 0, 2));
+  CHECK(splits_of(paged_call(40, 1, 2048), h200(2, 0)) == choose_splits({320, 128, 132, 2, 0}, k16));
   // Prefill chunks: the stream split is not weighed; the queries count every block.
   const PagedCall chunks = paged_call(2, 100, 8192);
   CHECK(asked(chunks, 132) == std::vector<KvSplit>{KvSplit::segments});
-  CHECK(splits_of(chunks, h200(2, 9)) == choose_splits((200 / 16 + 2) * 8, 128, 132, 2, 0, 2));
+  CHECK(splits_of(chunks, h200(2, 9)) == choose_splits({(200 / 16 + 2) * 8, 128, 132, 2, 0}, k16));
   // A batch that fills the GPU (32 blocks per SM) asks nothing and is not split.
   const PagedCall full = paged_call(600, 1, 8192);
   CHECK(asked(full, 132).empty());
@@ -367,4 +368,72 @@ TEST_CASE("the heuristic split: occupancy asked only where it weighs, the cost m
   CHECK(asked(paged_call(8, 1, 32768, kStreamSplit), 132) == std::vector<KvSplit>{KvSplit::stream});
   // More than 64 segments are clamped to what the merge takes.
   CHECK(splits_of(paged_call(8, 1, 32768, 1000), h200()) == 64);
+}
+
+TEST_CASE("the heuristic split weighs the device's split costs, the set of the K/V width",
+          "[plan]") {
+  const ir::Variant paged = variant_from(kPaged);
+  const TuningTable sm90 = table_for("sm_90");
+  const TileLookup tiles = table_tiles(paged, "sm_90", sm90);
+  auto splits_with = [&](const ir::Variant& v, const TileLookup& t, const PagedCall& call,
+                         const SplitCosts& costs) {
+    DeviceFacts device = h200(2, 2);
+    device.split_costs = costs;
+    auto plan = plan_for_call(v, call, device, t);
+    REQUIRE(plan.ok());
+    return plan->splits;
+  };
+  // 40 decode sequences of 2048 keys: 320 blocks, 128 tiles each; the shipped costs
+  // cut them.
+  const PagedCall call = paged_call(40, 1, 2048);
+  const int shipped = splits_with(paged, tiles, call, kDefaultSplitCosts);
+  CHECK(shipped != 1);
+  // A merge that costs more than any saving keeps every launch whole, and a stream
+  // split that costs nothing extra wins: the plan follows the constants it is given.
+  SplitCosts costly_merge = kDefaultSplitCosts;
+  costly_merge.kv_16bit.merge = 1e5;
+  costly_merge.kv_16bit.stream_per_unit = costly_merge.kv_16bit.stream_per_cut = 1e5;
+  CHECK(splits_with(paged, tiles, call, costly_merge) == 1);
+  SplitCosts free_stream = kDefaultSplitCosts;
+  free_stream.kv_16bit.stream_per_unit = free_stream.kv_16bit.stream_per_cut = 0;
+  free_stream.kv_16bit.fixed_per_block = 0;
+  free_stream.kv_16bit.merge = 1e5;
+  CHECK(splits_with(paged, tiles, call, free_stream) == kStreamSplit);
+  // Changing the 8-bit set leaves a 16-bit variant alone ...
+  SplitCosts eight_changed = kDefaultSplitCosts;
+  eight_changed.kv_8bit.merge = 1e5;
+  eight_changed.kv_8bit.stream_per_unit = eight_changed.kv_8bit.stream_per_cut = 1e5;
+  CHECK(splits_with(paged, tiles, call, eight_changed) == shipped);
+  // ... and steers an fp8 one.
+  std::string fp8_text = kPaged;
+  const size_t kv = fp8_text.find("kv = bf16");
+  REQUIRE(kv != std::string::npos);
+  fp8_text.replace(kv, 9, "kv = fp8_e4m3 per_tensor");
+  const ir::Variant fp8 = variant_from(fp8_text);
+  const TileLookup fp8_tiles = table_tiles(fp8, "sm_90", sm90);
+  CHECK(splits_with(fp8, fp8_tiles, call, kDefaultSplitCosts) != 1);
+  CHECK(splits_with(fp8, fp8_tiles, call, eight_changed) == 1);
+}
+
+TEST_CASE("split_problem: the numbers the heuristic weighs, whatever the call forces", "[plan]") {
+  const ir::Variant paged = variant_from(kPaged);
+  const TuningTable sm90 = table_for("sm_90");
+  const TileLookup tiles = table_tiles(paged, "sm_90", sm90);
+  // 8 decode sequences of 2047 + 1 keys: 8 x 8 KV heads working blocks of 128 tiles.
+  auto problem = split_problem(paged, paged_call(8, 1, 2048, 4), h200(3, 5), tiles);
+  REQUIRE(problem.ok());
+  CHECK(problem->blocks == 64);
+  CHECK(problem->max_kv_tiles == 128);
+  CHECK(problem->sm_count == 132);
+  CHECK(problem->blocks_per_sm == 3);
+  CHECK(problem->stream_blocks_per_sm == 5);
+  // The heuristic plan chooses what choose_splits chooses on it.
+  auto plan = plan_for_call(paged, paged_call(8, 1, 2048), h200(3, 5), tiles);
+  REQUIRE(plan.ok());
+  CHECK(plan->splits == choose_splits(*problem, kDefaultSplitCosts.kv_16bit));
+  // A batch that fills the GPU is weighed without occupancy or the stream split.
+  auto full = split_problem(paged, paged_call(600, 1, 8192), h200(3, 5), tiles);
+  REQUIRE(full.ok());
+  CHECK(full->blocks_per_sm == 1);
+  CHECK(full->stream_blocks_per_sm == 0);
 }

@@ -4,26 +4,19 @@
 #include <cstdint>
 #include <string>
 
+#include "elf_builder.h"
+
 namespace attnjit::testing {
 
-// An ELF64 header as NVRTC 13 writes a CUBIN's (EM_CUDA, ELF ABI version 8, the SM in
-// e_flags bits 8-15), then a string table holding `symbol`, then `tag` so binaries of
-// different tests differ.
+// A CUBIN as NVRTC 13 writes one (EM_CUDA, ELF ABI version 8, the SM in e_flags bits
+// 8-15) whose symbol table defines `symbol`, then `tag` so binaries of different
+// tests differ.
 inline std::string fake_cubin(int sm, const std::string& symbol, const std::string& tag) {
-  std::string elf(64, '\0');
-  elf.replace(0, 4, "\x7f" "ELF");
-  elf[4] = 2;       // ELFCLASS64
-  elf[5] = 1;       // little-endian
-  elf[6] = 1;       // EV_CURRENT
-  elf[7] = 0x41;    // CUDA OS ABI
-  elf[8] = 8;       // CUDA ELF ABI version
-  elf[16] = 2;      // ET_EXEC
-  elf[18] = char(190);  // EM_CUDA
-  elf[20] = 1;
-  const uint32_t flags = 0x06000004u | (uint32_t(sm) << 8);
-  for (int i = 0; i < 4; ++i) elf[48 + i] = char(uint8_t(flags >> (8 * i)));
-  elf += std::string("\0.strtab\0", 9) + symbol + std::string("\0", 1) + tag;
-  return elf;
+  ElfSpec spec;
+  spec.flags = 0x06000004u | (uint32_t(sm) << 8);
+  spec.symbols = {symbol};
+  spec.trailer = tag;
+  return make_elf(spec);
 }
 
 // A PTX module for `arch` ("sm_90a") defining the kernel `symbol`.

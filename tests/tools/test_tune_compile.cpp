@@ -1,11 +1,14 @@
 // The tuner's CPU half that needs NVRTC: compiling candidates through the cache, the
 // registers and stack read from their CUBINs, the pruning of spilling tiles, and the
 // timing kernel (which must compile cleanly although only a GPU runs it).
+#include <algorithm>
+
 #include "catch.h"
 #include "compiler/backend/nvrtc_compiler.h"
 #include "compiler/target/target.h"
 #include "runtime/api/engine.h"
 #include "runtime/cache/binary_target.h"
+#include "runtime/plan/launch_plan.h"
 #include "tools/tune/compile_candidates.h"
 #include "tools/tune/cubin_resources.h"
 #include "tools/tune/gpu_timer.h"
@@ -124,6 +127,49 @@ TEST_CASE("a paged candidate builds every split kernel its launches can use", "[
   CHECK(b.registers > 0);
 }
 
+TEST_CASE("a candidate builds exactly the planner's kernels for its table", "[tune][nvrtc]") {
+  nvrtc();
+  const ir::Variant paged = attnjit::testing::variants_from(
+      R"(variant p { heads = 8 / 2; head_dim = 64; q = bf16; kv = bf16; out = bf16;
+         kv_cache = paged(page_size = 16); mask = causal; })")[0];
+  const ir::Variant prefill = attnjit::testing::variants_from(kLlama)[0];
+  auto sm90 = TuningTable::embedded("sm_90");
+  REQUIRE(sm90.ok());
+  struct Case {
+    TuneKind kind;
+    ir::Variant variant;
+    TileConfig tile;
+    std::string table;
+  };
+  for (const Case& c : {Case{TuneKind::paged_decode, paged, TileConfig{16, 32, 2, 2}, "paged_decode"},
+                        Case{TuneKind::paged, paged, TileConfig{64, 32, 4, 2}, ""},
+                        Case{TuneKind::prefill, prefill, TileConfig{128, 64, 4, 2}, ""}}) {
+    INFO(tune_kind_name(c.kind));
+    std::vector<Task> tasks = {task_with(c.kind, {c.variant}, {c.tile})};
+    CompileSettings settings;
+    settings.arch = "sm_90";
+    compile_candidates(tasks, settings);
+    const KernelBuild& b = tasks[0].candidates[0].builds[0];
+    REQUIRE(b.status == KernelBuild::Status::ok);
+    // The planner's roles for the table, in its order, with the candidate's tile ...
+    std::vector<std::string> expected;
+    for (const KernelRole& role : table_roles(kernel_kind(c.kind), c.table))
+      expected.push_back(
+          spec_for(c.variant, "sm_90", role, role.kind == KernelKind::merge ? kRowKernelTile : c.tile)
+              .uri());
+    CHECK(b.kernels == expected);
+    // ... each one the ahead-of-time list names for a config with that tile.
+    auto listed = kernels_a_variant_can_need(
+        c.variant, "sm_90", table_tiles(c.variant, "sm_90", *sm90, c.tile));
+    REQUIRE(listed.ok());
+    for (const std::string& uri : b.kernels) {
+      INFO(uri);
+      CHECK(std::any_of(listed->begin(), listed->end(),
+                        [&](const KernelSpec& s) { return s.uri() == uri; }));
+    }
+  }
+}
+
 TEST_CASE("compiles past the deadline are skipped, not run", "[tune][nvrtc]") {
   const ir::Variant v = attnjit::testing::variants_from(kLlama)[0];
   std::vector<Task> tasks = {task_with(TuneKind::prefill, {v}, {TileConfig{128, 64, 4, 2}})};
@@ -136,14 +182,14 @@ TEST_CASE("compiles past the deadline are skipped, not run", "[tune][nvrtc]") {
 }
 
 TEST_CASE("the timing kernel compiles without warnings for every CUDA target", "[tune][nvrtc]") {
-  auto compiler = nvrtc();
+  nvrtc();
+  Engine engine;
   for (const Target& target : all_targets()) {
     if (target.vendor != Vendor::cuda) continue;
     const std::string arch(target.name);
     INFO(arch);
-    CompileOptions options;
-    options.warnings_as_errors = true;
-    auto compiled = compiler->compile(delay_kernel_source(), target, options);
+    // Through the engine's backend, as GpuTimer::create builds it.
+    auto compiled = build_delay_kernel(engine, target);
     REQUIRE(compiled.ok());
     CHECK(compiled->warnings().empty());
     CHECK(binary_target_mismatch(BinaryFormat::cubin, compiled->binary, arch,

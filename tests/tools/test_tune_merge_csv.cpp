@@ -137,9 +137,10 @@ TEST_CASE("merging replaces the tuned bucket and keeps every other key", "[tune]
   // Every top-level key of the base is still there, in order, with _meta after arch.
   std::vector<std::string> keys;
   for (auto it = json.begin(); it != json.end(); ++it) keys.push_back(it.key());
-  CHECK(keys.size() == 5);
+  CHECK(keys.size() == 6);
   CHECK(json.contains("paged"));
   CHECK(json.contains("paged_decode"));
+  CHECK(json.contains("split_cost"));
   CHECK(merged->rfind("{\n  \"arch\": \"sm_90\",\n  \"_meta\": {", 0) == 0);
   // The same merge twice writes the same bytes.
   CHECK(merge(builtin_text("sm_90"), {e}, "NVIDIA H200", false, false).value() == *merged);
@@ -296,8 +297,8 @@ TEST_CASE("the CSV has a row per candidate, variant and shape", "[tune]") {
   Candidate base;
   base.tile = TileConfig{128, 64, 4, 2};
   base.baseline = true;
-  base.builds = {KernelBuild{KernelBuild::Status::ok, "", 12.5, true, 168, 0},
-                 KernelBuild{KernelBuild::Status::ok, "", 10.0, false, 128, 16}};
+  base.builds = {KernelBuild{KernelBuild::Status::ok, "", 12.5, true, 168, 0, {}},
+                 KernelBuild{KernelBuild::Status::ok, "", 10.0, false, 128, 16, {}}};
   base.checks = {{CheckOutcome::Status::pass, "PASS rel_l2 1e-3"}, {CheckOutcome::Status::pass, "PASS"}};
   for (size_t v = 0; v < 2; ++v)
     for (const Shape& s : shapes) base.timings.push_back(Timing{v, s, 0.5, 0.45, 40, ""});

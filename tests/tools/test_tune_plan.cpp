@@ -95,9 +95,12 @@ TEST_CASE("every kept candidate validates and the baseline comes first", "[tune]
           if (!c.pruned.empty()) continue;
           INFO(tile_name(c.tile));
           for (const ir::Variant& v : t.variants)
-            CHECK(validate_tile(c.tile, v.head_dim, shared_memory_limit(arch)) == "");
+            CHECK(validate_tile(c.tile, kv_elements_of(v), shared_memory_limit(arch)) == "");
           if (!t.new_bucket() && t.conditions.head_dim_max < (1 << 30))
-            CHECK(validate_tile(c.tile, t.conditions.head_dim_max, shared_memory_limit(arch)) == "");
+            CHECK(validate_tile(c.tile,
+                                config_kv_elements(t.conditions.head_dim_max,
+                                                   t.conditions.kv_8bit_only),
+                                shared_memory_limit(arch)) == "");
         }
       }
     }
@@ -114,7 +117,7 @@ TEST_CASE("a candidate over the shared memory limit is pruned", "[tune]") {
     if (c.tile == big) {
       found = true;
       CHECK(c.pruned.find("shared memory") != std::string::npos);
-      CHECK(validate_tile(big, 128, shared_memory_limit("sm_90")) != "");
+      CHECK(validate_tile(big, config_kv_elements(128, false), shared_memory_limit("sm_90")) != "");
     }
   CHECK(found);
   // Each pruned candidate is one the validator (or the engine's spec check) rejects,
@@ -123,7 +126,7 @@ TEST_CASE("a candidate over the shared memory limit is pruned", "[tune]") {
   CHECK(kept(d64) == d64.candidates.size());
   size_t rejected = 0;
   for (const Candidate& c : d128.candidates)
-    rejected += validate_tile(c.tile, 128, shared_memory_limit("sm_90")) != "";
+    rejected += validate_tile(c.tile, config_kv_elements(128, false), shared_memory_limit("sm_90")) != "";
   CHECK(kept(d128) == d128.candidates.size() - rejected);
   CHECK(rejected > 0);
 

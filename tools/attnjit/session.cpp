@@ -7,6 +7,7 @@
 
 #include "compiler/passes/pipeline.h"
 #include "compiler/support/embedded_files.h"
+#include "compiler/spec/kernel_geometry.h"
 #include "compiler/spec/tuning_config.h"
 #include "tools/attnjit/commands.h"
 
@@ -135,7 +136,9 @@ EngineOptions engine_options(const Args& args, const ir::Variant& variant,
     if (args.has(kConfigFlag.name)) throw UsageError("--tile and --config cannot be combined");
     auto tile = parse_tile_override(*text);
     if (!tile) throw UsageError("--tile: " + tile.error());
-    if (std::string why = validate_tile(*tile, variant.head_dim); !why.empty())
+    if (std::string why =
+            validate_tile(*tile, kv_elements_of(variant), shared_memory_limit(arch));
+        !why.empty())
       throw UsageError(fmt::format("--tile {} for head_dim {}: {}", *text, variant.head_dim, why));
     options.tile_override = *tile;
   }

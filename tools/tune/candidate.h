@@ -19,6 +19,7 @@ struct KernelBuild {
   // Of the main kernel (no split), read from its CUBIN; -1 when unknown.
   int registers = -1;
   int stack_bytes = -1;       // per-thread stack frame: register spills (the kernels keep no local arrays)
+  std::vector<std::string> kernels;  // the built kernels' URIs (the launch planner's names)
 };
 
 // The candidate's result on the small problem, judged by the harness verdict.

@@ -7,22 +7,24 @@
 
 #include <fmt/format.h>
 
+#include "compiler/spec/tile_choice.h"
 #include "runtime/api/engine.h"
+#include "runtime/plan/launch_plan.h"
 #include "tools/tune/cubin_resources.h"
 
 namespace attnjit::tune {
 
 namespace {
 
-// The kernels one paged launch of a tile may use, by split: unsplit, segments (with
-// the merge), and for the decode tile the stream split.
-std::vector<KvSplit> splits_of(TuneKind kind) {
-  switch (kind) {
-    case TuneKind::prefill: return {KvSplit::none};
-    case TuneKind::paged: return {KvSplit::none, KvSplit::segments};
-    case TuneKind::paged_decode: return {KvSplit::none, KvSplit::segments, KvSplit::stream};
-  }
-  return {KvSplit::none};
+// The config table a task tunes ("" = the kind's own).
+std::string table_of(TuneKind kind) {
+  return kind == TuneKind::paged_decode ? tune_kind_name(TuneKind::paged_decode) : "";
+}
+
+// The kernels a tile of the task's table serves, as the launch planner (and so the
+// engine and the ahead-of-time builder) names them.
+std::vector<KernelRole> roles_of(TuneKind kind) {
+  return table_roles(kernel_kind(kind), table_of(kind));
 }
 
 // The first line of a compile error that says what went wrong.
@@ -47,52 +49,35 @@ struct Job {
   size_t variant;
 };
 
-// Builds every kernel of one (candidate, variant) into `build`.
-void build_one(Engine& compiler, const Job& job, const std::string& arch, KernelBuild& build) {
+// Builds every kernel of one (candidate, variant) into `build` through the engine
+// (its backend and cache): specs as the planner makes them, with the candidate's tile
+// for the tuned table, checked by choose_tile as the engine checks an override.
+void build_one(Engine& engine, const Job& job, const std::string& arch, KernelBuild& build) {
   const Task& task = *job.task;
   const ir::Variant& v = task.variants[job.variant];
-  EngineOptions with_tile;
-  with_tile.tile_override = job.candidate->tile;
-  const Engine picker(with_tile);
-  const std::string table_kind = task.kind == TuneKind::paged_decode ? "paged_decode" : "";
-  auto base = picker.make_spec(v, kernel_kind(task.kind), arch, table_kind);
-  if (!base) {
+  auto failed = [&](const std::string& why) {
     build.status = KernelBuild::Status::failed;
-    build.error = printable(base.error(), 300);
-    return;
-  }
-  std::vector<KernelSpec> specs;
-  for (KvSplit split : splits_of(task.kind)) {
-    KernelSpec spec = *base;
-    spec.kv_split = split;
-    specs.push_back(spec);
-  }
-  if (task.kind != TuneKind::prefill) {
-    auto merge = picker.make_spec(v, KernelKind::merge, arch);
-    if (!merge) {
-      build.status = KernelBuild::Status::failed;
-      build.error = printable(merge.error(), 300);
-      return;
-    }
-    merge->kv_split = KvSplit::segments;
-    specs.push_back(*merge);
-  }
-  for (size_t i = 0; i < specs.size(); ++i) {
-    auto compiled = compiler.compile(specs[i]);
+    build.error = printable(why, 300);
+  };
+  const std::vector<KernelRole> roles = roles_of(task.kind);
+  for (size_t i = 0; i < roles.size(); ++i) {
+    auto tile = choose_tile(v, roles[i].kind, arch, nullptr, job.candidate->tile,
+                            roles[i].tuning_kind);
+    if (!tile) return failed(tile.error());
+    auto compiled = engine.compile(spec_for(v, arch, roles[i], *tile));
     if (!compiled) {
       build.status = KernelBuild::Status::failed;
       build.error = one_line(compiled.error());
       return;
     }
+    build.kernels.push_back(compiled->spec.uri());
     const CacheLookup& lookup = compiled->lookup;
     build.milliseconds += lookup.milliseconds;
     if (lookup.source == CacheSource::compiled) build.all_cached = false;
-    // An NVRTC warning on generated source is a bug: the kernel is not used.
-    if (!lookup.artifact.warnings().empty()) {
-      build.status = KernelBuild::Status::failed;
-      build.error = printable("NVRTC warning: " + lookup.artifact.warnings().front(), 300);
-      return;
-    }
+    // A compiler warning on generated source is a bug: the kernel is not used.
+    if (!lookup.artifact.warnings().empty())
+      return failed("compiler warning: " + lookup.artifact.warnings().front());
+    // The unsplit kernel (the first role) is the one whose resources are reported.
     if (i == 0) {
       auto resources = read_cubin_resources(lookup.artifact.binary, lookup.artifact.entry);
       if (resources) {
@@ -107,7 +92,7 @@ void build_one(Engine& compiler, const Job& job, const std::string& arch, Kernel
 }  // namespace
 
 size_t kernels_to_compile(const Task& task) {
-  size_t per_variant = splits_of(task.kind).size() + (task.kind == TuneKind::prefill ? 0 : 1);
+  const size_t per_variant = roles_of(task.kind).size();
   size_t kept = 0;
   for (const Candidate& c : task.candidates) kept += c.pruned.empty();
   return kept * task.variants.size() * per_variant;
@@ -123,9 +108,11 @@ void compile_candidates(std::vector<Task>& tasks, const CompileSettings& setting
     }
   if (jobs.empty()) return;
 
+  // One engine builds everything: Engine::build is safe to call from several threads
+  // (the backend is opened under its lock, the cache serializes its own state).
   EngineOptions options;
   options.cache = settings.cache;
-  Engine compiler(options);
+  Engine engine(options);
   const size_t threads = std::clamp<size_t>(settings.jobs, 1, jobs.size());
   if (settings.progress)
     settings.progress(fmt::format("compiling {} candidate builds on {} thread{}", jobs.size(),
@@ -142,7 +129,7 @@ void compile_candidates(std::vector<Task>& tasks, const CompileSettings& setting
         build.error = "the time budget ran out";
       } else {
         try {
-          build_one(compiler, job, settings.arch, build);
+          build_one(engine, job, settings.arch, build);
         } catch (const std::exception& e) {
           build.status = KernelBuild::Status::failed;
           build.error = printable(e.what(), 300);

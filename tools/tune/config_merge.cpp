@@ -95,6 +95,15 @@ Json meta_json(const Meta& m) {
   return j;
 }
 
+// A set of split cost constants, each to four significant digits (a fit is no more
+// precise than its timings).
+Json split_cost_json(const SplitCostModel& m) {
+  Json j = Json::object();
+  for (const SplitCostField& f : split_cost_fields())
+    j[f.name] = std::stod(fmt::format("{:.4g}", m.*f.member));
+  return j;
+}
+
 }  // namespace
 
 std::string driver_version_name(int version) {
@@ -113,7 +122,8 @@ Result<std::string, std::string> merge_config(const std::string& base_text,
                                               const std::string& arch,
                                               const std::vector<TunedEntry>& entries,
                                               const Meta& meta, const TuningTable& fallback,
-                                              bool base_is_file, bool force) {
+                                              bool base_is_file, bool force,
+                                              const SplitCostUpdate& split_costs) {
   // The base must load as a config: then every shape checked below is known.
   auto loaded = TuningTable::parse(base_text, base_name);
   if (!loaded) return fail(loaded.error());
@@ -158,6 +168,13 @@ Result<std::string, std::string> merge_config(const std::string& base_text,
                               "file changed during the run?",
                               printable(base_name), kind, e.bucket, inline_text(bucket_json(written))));
     buckets[e.bucket]["config"] = tile_json(e.tile);
+  }
+
+  if (!split_costs.empty()) {
+    if (!root.contains("split_cost") || !root["split_cost"].is_object())
+      root["split_cost"] = Json::object();
+    if (split_costs.kv_16bit) root["split_cost"][kSplitCost16BitKey] = split_cost_json(*split_costs.kv_16bit);
+    if (split_costs.kv_8bit) root["split_cost"][kSplitCost8BitKey] = split_cost_json(*split_costs.kv_8bit);
   }
 
   // Earlier runs' lines stay in "tuned" (their entries stay in the file too), marked

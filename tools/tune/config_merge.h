@@ -2,6 +2,7 @@
 // Writing tune results into a per-arch config (docs/tune.md "The JSON merge"): the
 // tuned entries are replaced or appended, every other key stays as it was, and a
 // "_meta" block records where the numbers came from.
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,7 +33,16 @@ struct TunedEntry {
   TileConfig tile;
 };
 
-// The config text after merging `entries` into `base_text` for `arch`: the file being
+// Refitted split cost constants to write into the config's "split_cost" block; a set
+// left empty keeps what the base has (or its absence).
+struct SplitCostUpdate {
+  std::optional<SplitCostModel> kv_16bit;
+  std::optional<SplitCostModel> kv_8bit;
+  bool empty() const { return !kv_16bit && !kv_8bit; }
+};
+
+// The config text after merging `entries` (and `split_costs`) into `base_text` for
+// `arch`: the file being
 // updated (`base_is_file`), or the built-in table's text when there is none (possibly
 // an older arch's, which the result then names `arch`); `base_name` names it in
 // errors. A kind the base lacks is added with `fallback`'s default and the new
@@ -44,7 +54,8 @@ Result<std::string, std::string> merge_config(const std::string& base_text,
                                               const std::string& arch,
                                               const std::vector<TunedEntry>& entries,
                                               const Meta& meta, const TuningTable& fallback,
-                                              bool base_is_file, bool force);
+                                              bool base_is_file, bool force,
+                                              const SplitCostUpdate& split_costs = {});
 
 // The device a config's "_meta" names ("" when it has none or the text is no JSON).
 std::string meta_device(const std::string& config_text);

@@ -7,7 +7,6 @@
 
 #include <fmt/format.h>
 
-#include "compiler/backend/nvrtc_compiler.h"
 
 namespace attnjit::tune {
 
@@ -53,13 +52,20 @@ extern "C" __global__ void {}(const AttnjitTuneDelay p) {{
   return src;
 }
 
-Result<std::unique_ptr<GpuTimer>, std::string> GpuTimer::create(std::shared_ptr<cuda::Driver> gpu) {
-  auto nvrtc = NvrtcCompiler::open();
-  if (!nvrtc) return fail(nvrtc.error());
+Result<Artifact, std::string> build_delay_kernel(Engine& engine, const Target& target) {
+  auto backend = engine.backend(target);
+  if (!backend) return fail(backend.error());
+  auto compiled = (*backend)->compile(delay_kernel_source(), target, CompileOptions{});
+  if (!compiled) return fail("compiling the timing kernel: " + compiled.error().describe());
+  return *compiled;
+}
+
+Result<std::unique_ptr<GpuTimer>, std::string> GpuTimer::create(std::shared_ptr<cuda::Driver> gpu,
+                                                                Engine& engine) {
   auto target = gpu->target();
   if (!target) return fail(target.error());
-  auto compiled = (*nvrtc)->compile(delay_kernel_source(), **target, CompileOptions{});
-  if (!compiled) return fail("compiling the timing kernel: " + compiled.error().describe());
+  auto compiled = build_delay_kernel(engine, **target);
+  if (!compiled) return fail(compiled.error());
   auto loaded = cuda::LoadedKernel::load(gpu, compiled->binary, compiled->entry, false);
   if (!loaded) return fail("loading the timing kernel: " + loaded.error());
   return std::unique_ptr<GpuTimer>(new GpuTimer(std::move(gpu), std::move(*loaded)));

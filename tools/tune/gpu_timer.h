@@ -11,6 +11,7 @@
 
 #include "compiler/codegen/codegen.h"
 #include "compiler/support/result.h"
+#include "runtime/api/engine.h"
 #include "runtime/driver/cuda_driver.h"
 
 namespace attnjit::tune {
@@ -30,11 +31,15 @@ struct Measured {
 
 // The spin kernel: waits `nanoseconds` by the GPU's global timer.
 GeneratedSource delay_kernel_source();
+// It compiled for `target` by the backend `engine` compiles that target's kernels with
+// (the one compiler the tuner uses); an error says why not.
+Result<Artifact, std::string> build_delay_kernel(Engine& engine, const Target& target);
 
 class GpuTimer {
  public:
-  // Compiles and loads the spin kernel for the GPU (NVRTC).
-  static Result<std::unique_ptr<GpuTimer>, std::string> create(std::shared_ptr<cuda::Driver> gpu);
+  // Compiles the spin kernel for the GPU with `engine`'s backend and loads it.
+  static Result<std::unique_ptr<GpuTimer>, std::string> create(std::shared_ptr<cuda::Driver> gpu,
+                                                                Engine& engine);
 
   // Times `launch(run)` (`run` counts from 0, so a caller can rotate its inputs) on the
   // default stream. Throws what `launch` or the driver throws.

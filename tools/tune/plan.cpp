@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "compiler/spec/kernel_geometry.h"
+#include "compiler/spec/tile_choice.h"
 #include "runtime/api/engine.h"
 
 namespace attnjit::tune {
@@ -128,19 +130,19 @@ std::string static_prune_reason(const Task& task, const TileConfig& tile, const 
   const int smem_limit = shared_memory_limit(arch);
   // The loader checks a bounded bucket's config at the bucket's largest head_dim.
   if (task.conditions.head_dim_max != kUnbounded)
-    if (std::string why = validate_tile(tile, task.conditions.head_dim_max, smem_limit);
+    if (std::string why = validate_tile(
+            tile, config_kv_elements(task.conditions.head_dim_max, task.conditions.kv_8bit_only),
+            smem_limit);
         !why.empty())
       return why;
-  EngineOptions options;
-  options.tile_override = tile;
-  const Engine engine(options);
   for (const ir::Variant& v : task.variants) {
-    if (std::string why = validate_tile(tile, v.head_dim, smem_limit); !why.empty()) return why;
     if (task.kind != TuneKind::prefill)
       if (std::string why = paged_rows_problem(tile, v); !why.empty()) return why;
+    // The engine's own check of an override tile for this variant (its K/V layout).
     const std::string table_kind = task.kind == TuneKind::paged_decode ? "paged_decode" : "";
-    if (auto spec = engine.make_spec(v, kernel_kind(task.kind), arch, table_kind); !spec)
-      return spec.error();
+    if (auto checked = choose_tile(v, kernel_kind(task.kind), arch, nullptr, tile, table_kind);
+        !checked)
+      return checked.error();
   }
   return "";
 }

@@ -192,10 +192,29 @@ TimingInputs::Copy TimingInputs::make_paged_copy(const ir::Variant& v, uint64_t 
   return c;
 }
 
-void TimingInputs::launch(Engine& engine, const ir::Variant& v, int run) const {
+void TimingInputs::launch(Engine& engine, const ir::Variant& v, int run, int num_splits) const {
   const Copy& c = copies_[static_cast<size_t>(run) % copies_.size()];
-  if (kind_ == TuneKind::prefill) engine.prefill(v, c.prefill, nullptr);
-  else engine.paged(v, c.paged, nullptr);
+  if (kind_ == TuneKind::prefill) {
+    engine.prefill(v, c.prefill, nullptr);
+  } else if (num_splits == 0) {
+    engine.paged(v, c.paged, nullptr);
+  } else {
+    PagedArgs forced = c.paged;
+    forced.num_splits = num_splits;
+    engine.paged(v, forced, nullptr);
+  }
+}
+
+PagedCall TimingInputs::paged_call() const {
+  const PagedArgs& a = copies_.front().paged;
+  PagedCall call;
+  call.num_seqs = shape_.batch;
+  call.total_q = shape_.batch * shape_.query_len;
+  call.max_seqlen_q = a.max_seqlen_q;
+  call.max_seqlen_k = a.max_seqlen_k;
+  call.max_blocks_per_seq = static_cast<int>(a.block_table.shape[1]);
+  call.num_splits = a.num_splits;
+  return call;
 }
 
 }  // namespace attnjit::tune

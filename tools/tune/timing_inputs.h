@@ -28,8 +28,11 @@ class TimingInputs {
   TimingInputs(std::shared_ptr<cuda::Driver> gpu, const ir::Variant& v, TuneKind kind,
                const Shape& shape, uint64_t seed);
 
-  // Runs the variant's call on copy run % copies().
-  void launch(Engine& engine, const ir::Variant& v, int run) const;
+  // Runs the variant's call on copy run % copies(); a paged call with `num_splits`
+  // (PagedArgs::num_splits: 0 the heuristic, N segments, kStreamSplit).
+  void launch(Engine& engine, const ir::Variant& v, int run, int num_splits = 0) const;
+  // The paged call's shapes as the launch planner takes them (the paged kinds).
+  PagedCall paged_call() const;
   int copies() const { return static_cast<int>(copies_.size()); }
   size_t bytes_per_copy() const { return bytes_per_copy_; }
 

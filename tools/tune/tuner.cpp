@@ -1,7 +1,9 @@
 #include "tools/tune/tuner.h"
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
+#include <cmath>
 #include <ctime>
 #include <filesystem>
 #include <map>
@@ -9,7 +11,6 @@
 
 #include <fmt/format.h>
 
-#include "compiler/backend/nvrtc_compiler.h"
 #include "runtime/api/engine.h"
 #include "runtime/cache/cache_files.h"
 #include "tools/tune/compile_candidates.h"
@@ -18,6 +19,8 @@
 #include "tools/tune/measure_task.h"
 #include "tools/tune/reference_check.h"
 #include "tools/tune/results_csv.h"
+#include "tools/tune/split_fit.h"
+#include "tools/tune/split_sweep.h"
 
 namespace attnjit::tune {
 
@@ -112,15 +115,21 @@ void write_file(const std::string& path, const std::string& text) {
   }
 }
 
-// The device and versions a config records.
-Meta meta_for(const cuda::Driver& gpu) {
+// The device and versions a config records; the compiler is the one `engine` builds
+// the GPU's kernels with.
+Meta meta_for(const cuda::Driver& gpu, Engine& engine) {
   Meta m;
   m.attnjit_version = kAttnjitVersion;
   m.device = gpu.device_name();
   m.sm_count = gpu.attribute(cuda::kMultiprocessorCount);
   m.driver_version = driver_version_name(gpu.driver_version());
-  auto nvrtc = NvrtcCompiler::open();
-  m.compiler = nvrtc ? "NVRTC " + (*nvrtc)->version() : "unknown";
+  m.compiler = "unknown";
+  if (auto target = gpu.target())
+    if (auto backend = engine.backend(**target)) {
+      std::string name = (*backend)->name();
+      for (char& c : name) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      m.compiler = name + " " + (*backend)->version();
+    }
   m.date = utc_now();
   return m;
 }
@@ -135,6 +144,48 @@ std::shared_ptr<cuda::Driver> open_gpu(const char* what) {
   auto gpu = cuda::Driver::open();
   if (!gpu) throw std::runtime_error("no usable GPU: " + gpu.error());
   return *gpu;
+}
+
+// paged_decode: every split of every shape timed on each task's final tile, and the
+// split cost model refitted per K/V width (split_fit.h); a refit that chooses no
+// better than the config's constants is reported and not written. Runs after the
+// budget, like the confirmation: it is bounded (at most 65 splits per shape).
+SplitCostUpdate refit_split_costs(const std::vector<Task>& tasks,
+                                  const std::vector<TunedEntry>& entries, const TuneRequest& r,
+                                  const TuningTable& config, const MeasureContext& measure,
+                                  std::FILE* out, Meta& meta) {
+  MeasureContext ctx = measure;
+  ctx.deadline.reset();
+  std::vector<SplitSample> samples;
+  int group = 0;
+  for (const Task& task : tasks) {
+    if (task.kind != TuneKind::paged_decode) continue;
+    TileConfig tile = task.baseline;
+    for (const TunedEntry& e : entries)
+      if (e.kind == task.kind && e.bucket == task.bucket && same_conditions(e.conditions, task.conditions))
+        tile = e.tile;
+    for (SplitSample& s : sweep_splits(task, tile, shapes_for(r, task.kind), ctx, group))
+      samples.push_back(std::move(s));
+    group += static_cast<int>(task.variants.size());
+  }
+  SplitCostUpdate update;
+  if (samples.empty()) return update;
+  for (const bool eight : {false, true}) {
+    std::vector<SplitSample> width;
+    for (const SplitSample& s : samples)
+      if ((s.kv_bytes == 1) == eight) width.push_back(s);
+    if (width.empty()) continue;
+    const char* set = eight ? kSplitCost8BitKey : kSplitCost16BitKey;
+    const SplitCostModel& start = config.split_costs().for_kv_bytes(eight ? 1 : 2);
+    const SplitFit fit = fit_split_costs(width, start);
+    std::fprintf(out, "\n%s", split_fit_report(fit, fmt::format("split_cost.{}", set)).c_str());
+    if (!fit.improved) continue;
+    (eight ? update.kv_8bit : update.kv_16bit) = fit.fitted;
+    meta.tuned.push_back(fmt::format(
+        "split_cost.{}: refitted on {} shapes (choices {:.1f}% -> {:.1f}% slower than the fastest)",
+        set, fit.rows.size(), 100 * std::expm1(fit.loss_before), 100 * std::expm1(fit.loss_after)));
+  }
+  return update;
 }
 
 }  // namespace
@@ -204,7 +255,9 @@ std::string dry_run_report(const std::vector<Task>& tasks, const TuneRequest& r,
     if (task.kind == TuneKind::paged_decode) {
       std::string counts_text;
       for (int n : decode_split_counts()) counts_text += fmt::format("{}{}", counts_text.empty() ? "" : ",", n);
-      out += fmt::format("  then num_splits {} on the fastest tile\n", counts_text);
+      out += fmt::format("  then num_splits {} on the fastest tile, and every split of every "
+                         "shape on the chosen tile to refit split_cost\n",
+                         counts_text);
     }
     total_kept += kept;
     total_kernels += kernels_to_compile(task);
@@ -253,7 +306,12 @@ int run_tune(const TuneRequest& r, std::FILE* out, std::FILE* log) {
   const std::string arch = gpu->arch();
   const std::string config = config_path(r, arch);
   const std::string csv = r.csv.empty() ? default_csv_path(config) : r.csv;
-  Meta meta = meta_for(*gpu);
+  // The engine whose backend compiles the timing kernel and names the compiler (the
+  // candidates compile through their own, with the same options).
+  EngineOptions engine_options;
+  engine_options.cache = r.cache;
+  Engine engine(engine_options);
+  Meta meta = meta_for(*gpu, engine);
 
   auto base = load_base_config(config, arch);
   if (!base) throw std::runtime_error(base.error());
@@ -278,7 +336,7 @@ int run_tune(const TuneRequest& r, std::FILE* out, std::FILE* log) {
   settings.progress = progress;
   compile_candidates(tasks, settings);
 
-  auto timer = GpuTimer::create(gpu);
+  auto timer = GpuTimer::create(gpu, engine);
   if (!timer) throw std::runtime_error(timer.error());
   MeasureContext ctx;
   ctx.gpu = gpu;
@@ -318,9 +376,12 @@ int run_tune(const TuneRequest& r, std::FILE* out, std::FILE* log) {
     for (const std::string& bug : bugs_in(task)) bugs.push_back(bug);
   }
 
+  const SplitCostUpdate split_costs = refit_split_costs(tasks, entries, r, base->table, ctx, out,
+                                                        meta);
+
   write_file(csv, results_csv(tasks));
   auto merged = merge_config(base->text, base->name, arch, entries, meta, base->builtin,
-                             base->is_file, r.force);
+                             base->is_file, r.force, split_costs);
   if (!merged) throw std::runtime_error(merged.error());
   write_file(config, *merged);
   const double minutes =
@@ -345,7 +406,10 @@ int run_compare(const TuneRequest& r, const std::string& tuned_config, std::FILE
   if (!shipped) throw std::runtime_error(shipped.error());
   auto tuned = TuningTable::load_file(tuned_config);
   if (!tuned) throw std::runtime_error(tuned.error());
-  auto timer = GpuTimer::create(gpu);
+  EngineOptions engine_options;
+  engine_options.cache = r.cache;
+  Engine engine(engine_options);
+  auto timer = GpuTimer::create(gpu, engine);
   if (!timer) throw std::runtime_error(timer.error());
   MeasureContext ctx;
   ctx.gpu = gpu;
