@@ -17,6 +17,7 @@
 #include "compiler/support/sha256.h"
 #include "compiler/spec/spec_record.h"
 #include "compiler/spec/tile_choice.h"
+#include "runtime/api/engine_config.h"
 
 namespace attnjit {
 
@@ -155,10 +156,7 @@ Result<KernelSpec, std::string> Engine::make_spec(const ir::Variant& variant, Ke
   // merge and cache_write need no table.
   std::optional<TuningTable> table;
   if (!options_.tile_override && (kind == KernelKind::prefill || kind == KernelKind::paged)) {
-    auto loaded = !options_.config_file.empty() ? TuningTable::load_file(options_.config_file)
-                  : options_.config_dir.empty()
-                      ? TuningTable::embedded(arch)
-                      : TuningTable::load_file(options_.config_dir + "/" + arch + ".json");
+    auto loaded = engine_config(options_, arch);
     if (!loaded) return fail(loaded.error());
     table = std::move(*loaded);
   }

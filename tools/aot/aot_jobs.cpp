@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "compiler/codegen/codegen.h"
+#include "compiler/spec/kernel_geometry.h"
 #include "compiler/spec/spec_record.h"
 #include "compiler/spec/tuning_config.h"
 #include "compiler/support/diagnostics.h"
@@ -121,7 +122,8 @@ Result<std::vector<Job>, std::string> list_jobs(const BuildInputs& inputs) {
         if (auto added = add(table_tiles(variant, arch, *table)); !added) return fail(added.error());
         for (const TileOverride& o : inputs.tile_overrides) {
           if (!contains(o.variants, variant.name) || !contains(o.archs, arch)) continue;
-          if (std::string why = validate_tile(o.tile, variant.head_dim); !why.empty())
+          if (std::string why = validate_tile(o.tile, kv_elements_of(variant), shared_memory_limit(arch));
+              !why.empty())
             return fail(fmt::format("{}: variant {}: tile override {},{},{},{}: {}", set.path,
                                     variant.name, o.tile.block_m, o.tile.block_n, o.tile.warps,
                                     o.tile.stages, why));
