@@ -139,45 +139,71 @@ ir::ExprRef soft_cap_value(const ir::ExprRef& score) {
   return nullptr;
 }
 
+// The form of the variant's score transform (templates/common/score_transforms.cuh)
+// and the hook function that form calls: the general form calls score() per score; the
+// recognized forms call a row- or launch-constant piece of it instead.
+struct ScoreForm {
+  const char* form;
+  std::string hook;  // the rendered hook function, or ""
+};
+
+Result<std::string, std::string> rendered_body(const ir::ExprRef& e, ExprRole role, const Dialect& dialect,
+                                               const ir::Variant& v) {
+  auto text = render_expr(e, role, dialect, v);
+  if (!text) return fail(text.error());
+  return "return " + *text + ";";
+}
+
+Result<ScoreForm, std::string> score_form(const ir::Variant& v, const Dialect& dialect) {
+  if (!v.score) return ScoreForm{"PlainScore", ""};
+  if (const ir::ExprRef cap = soft_cap_value(v.score)) {
+    auto body = rendered_body(cap, ExprRole::score, dialect, v);
+    if (!body) return fail(body.error());
+    return ScoreForm{"SoftCapScore",
+                     fmt::format("  // The cap of the score's form soft_cap() * tanh(score / soft_cap()), fixed per launch.\n"
+                                 "  static __device__ __forceinline__ float soft_cap(const AttnjitVariantArgs& args) {{\n"
+                                 "    {}\n"
+                                 "  }}\n",
+                                 *body)};
+  }
+  if (const ir::ExprRef slope = linear_position_slope(v.score)) {
+    auto body = rendered_body(slope, ExprRole::score, dialect, v);
+    if (!body) return fail(body.error());
+    return ScoreForm{"LinearBiasScore",
+                     fmt::format("  // The slope of the score's form score + position_slope() * (kv_pos - q_pos), fixed per row.\n"
+                                 "  static __device__ __forceinline__ float position_slope(const AttnjitVariantArgs& args,\n"
+                                 "                                                         const AttnjitBoundInputs& bound) {{\n"
+                                 "    {}\n"
+                                 "  }}\n",
+                                 *body)};
+  }
+  auto body = rendered_body(v.score, ExprRole::score, dialect, v);
+  if (!body) return fail(body.error());
+  return ScoreForm{"GeneralScore",
+                   fmt::format("  static __device__ __forceinline__ float score(float score, const attnjit::Position& at,\n"
+                               "                                                const AttnjitVariantArgs& args,\n"
+                               "                                                const AttnjitBoundInputs& bound) {{\n"
+                               "{}"
+                               "    {}\n"
+                               "  }}\n",
+                               builtin_locals(v.score), *body)};
+}
+
 Result<std::string, std::string> render_hooks(const ir::Variant& v, const Dialect& dialect) {
-  std::string cap_body = "return 0.f;";
-  const ir::ExprRef cap = soft_cap_value(v.score);
-  if (cap) {
-    auto e = render_expr(cap, ExprRole::score, dialect, v);
-    if (!e) return fail(e.error());
-    cap_body = "return " + *e + ";";
-  }
-  std::string slope_body = "return 0.f;";
-  const ir::ExprRef slope = linear_position_slope(v.score);
-  if (slope) {
-    auto e = render_expr(slope, ExprRole::score, dialect, v);
-    if (!e) return fail(e.error());
-    slope_body = "return " + *e + ";";
-  }
-  std::string score_body = "return score;";
-  if (v.score) {
-    auto e = render_expr(v.score, ExprRole::score, dialect, v);
-    if (!e) return fail(e.error());
-    score_body = "return " + *e + ";";
-  }
+  auto form = score_form(v, dialect);
+  if (!form) return fail(form.error());
   std::string mask_body = "return true;";
   if (v.mask && !v.band.exact) {
-    auto e = render_expr(v.mask, ExprRole::mask, dialect, v);
-    if (!e) return fail(e.error());
-    mask_body = "return " + *e + ";";
+    auto body = rendered_body(v.mask, ExprRole::mask, dialect, v);
+    if (!body) return fail(body.error());
+    mask_body = *body;
   }
   // Offsets past +-(2^31 - 2) have exact 32-bit equivalents (a band built in code may hold them).
   const ir::KvBand band = passes::clamp_band(v.band);
-  const std::string score_locals = v.score ? builtin_locals(v.score) : "";
   const std::string mask_locals = v.mask && !v.band.exact ? builtin_locals(v.mask) : "";
   return fmt::format(
       "// Variant hooks: the only place the kernel learns what variant it runs.\n"
       "struct VariantHooks {{\n"
-      "  static constexpr bool kHasScoreTransform = {};\n"
-      "  // The transform is score + position_slope() * (kv_pos - q_pos) (ALiBi's form).\n"
-      "  static constexpr bool kLinearPositionBias = {};\n"
-      "  // The transform is soft_cap() * tanh(score / soft_cap()) with a per-launch cap.\n"
-      "  static constexpr bool kSoftCap = {};\n"
       "  // Visible keys satisfy q_pos + kLowerOffset <= kv_pos <= q_pos + kUpperOffset.\n"
       "  static constexpr bool kHasLowerBand = {};\n"
       "  static constexpr int kLowerOffset = {};\n"
@@ -185,19 +211,7 @@ Result<std::string, std::string> render_hooks(const ir::Variant& v, const Dialec
       "  static constexpr int kUpperOffset = {};\n"
       "  // True when the band is the whole mask, so mask() is never needed.\n"
       "  static constexpr bool kBandIsExact = {};\n"
-      "  static __device__ __forceinline__ float score(float score, const attnjit::Position& at,\n"
-      "                                                const AttnjitVariantArgs& args,\n"
-      "                                                const AttnjitBoundInputs& bound) {{\n"
       "{}"
-      "    {}\n"
-      "  }}\n"
-      "  static __device__ __forceinline__ float position_slope(const AttnjitVariantArgs& args,\n"
-      "                                                         const AttnjitBoundInputs& bound) {{\n"
-      "    {}\n"
-      "  }}\n"
-      "  static __device__ __forceinline__ float soft_cap(const AttnjitVariantArgs& args) {{\n"
-      "    {}\n"
-      "  }}\n"
       "  static __device__ __forceinline__ bool mask(const attnjit::Position& at,\n"
       "                                             const AttnjitVariantArgs& args,\n"
       "                                             const AttnjitBoundInputs& bound) {{\n"
@@ -209,12 +223,14 @@ Result<std::string, std::string> render_hooks(const ir::Variant& v, const Dialec
       "                                             int kv_head, int seq) {{\n"
       "{}"
       "  }}\n"
-      "}};\n",
-      v.score ? "true" : "false", slope ? "true" : "false", cap ? "true" : "false",
-      band.lower_offset ? "true" : "false",
-      bound_constant(band.lower_offset), band.upper_offset ? "true" : "false",
-      bound_constant(band.upper_offset), (!v.mask || band.exact) ? "true" : "false",
-      score_locals, score_body, slope_body, cap_body, mask_locals, mask_body, bind_body(v));
+      "}};\n"
+      "// The score transform's form (templates/common/score_transforms.cuh).\n"
+      "template <bool kKeyBiasStart>\n"
+      "using ScoreTransform = attnjit::{}<VariantHooks, kKeyBiasStart>;\n",
+      band.lower_offset ? "true" : "false", bound_constant(band.lower_offset),
+      band.upper_offset ? "true" : "false", bound_constant(band.upper_offset),
+      (!v.mask || band.exact) ? "true" : "false", form->hook, mask_locals, mask_body, bind_body(v),
+      form->form);
 }
 
 // Features the prefill kernel does not implement yet are refused here, with a
@@ -245,6 +261,15 @@ std::string element_type_problem(const KernelSpec& spec) {
                        dtype_name(v.kv_type));
   return {};
 }
+
+// What every attention main loop shares (templates/common/): the score transforms'
+// forms come before the variant hooks that choose one; the rest use the hooks.
+constexpr const char* kScoreTransforms = "templates/common/score_transforms.cuh";
+constexpr const char* kSharedPieces[] = {"templates/common/key_mask.cuh",
+                                         "templates/common/online_softmax.cuh",
+                                         "templates/common/epilogue.cuh"};
+// The main loop: mma.sync m16n8k16 (every CUDA target today).
+constexpr const char* kMainloop = "templates/kernels/attention_core.cuh";
 
 // The per-kind pieces: its parameter block, the description of its rows and keys (if
 // any besides the entry), and its entry points (the paged kind has one per way of
@@ -322,12 +347,19 @@ Result<GeneratedSource, std::string> render_attention(const KernelSpec& spec) {
   auto variant_args = template_text("templates/kernels/variant_args.h");
   auto params = template_text(kind->params_header);
   auto position = template_text("templates/kernels/position.h");
-  auto core = template_text("templates/kernels/attention_core.cuh");
+  auto transforms = template_text(kScoreTransforms);
+  auto core = template_text(kMainloop);
   auto rows_and_keys = kind->rows_and_keys ? template_text(kind->rows_and_keys)
                                             : Result<std::string, std::string>(std::string());
   auto entry = template_text(entry_file);
-  for (auto* t : {&tile_ops, &variant_args, &params, &position, &core, &rows_and_keys, &entry})
+  for (auto* t : {&tile_ops, &variant_args, &params, &position, &transforms, &core, &rows_and_keys, &entry})
     if (!*t) return fail(t->error());
+  std::string shared_pieces;
+  for (const char* name : kSharedPieces) {
+    auto text = template_text(name);
+    if (!text) return fail(text.error());
+    shared_pieces += fmt::format("\n// ---- {} ----\n", name) + *text;
+  }
   auto hooks = render_hooks(v, dialect);
   if (!hooks) return fail(fmt::format("variant {}: {}", v.name, hooks.error()));
 
@@ -338,13 +370,13 @@ Result<GeneratedSource, std::string> render_attention(const KernelSpec& spec) {
   s += fmt::format(
       "// attnjit generated kernel: variant {}, kind {}, arch {} ({})\n"
       "// uri: {}\n"
-      "// Rendered from templates/kernels/attention_core.cuh and {}; regenerate rather than "
-      "edit.\n\n",
-      v.name, kernel_kind_name(spec.kind), spec.arch, dialect.name, out.uri, entry_file);
+      "// Rendered from {} and {}; regenerate rather than edit.\n\n",
+      v.name, kernel_kind_name(spec.kind), spec.arch, dialect.name, out.uri, kMainloop, entry_file);
   s += fmt::format("// ---- device vocabulary: {} ----\n", dialect.tile_ops) + *tile_ops;
   s += "\n// ---- templates/kernels/variant_args.h ----\n" + *variant_args;
   s += fmt::format("\n// ---- {} ----\n", kind->params_header) + *params;
   s += "\n// ---- templates/kernels/position.h ----\n" + *position;
+  s += fmt::format("\n// ---- {} ----\n", kScoreTransforms) + *transforms;
   s += fmt::format(
       "\n// ---- specialization ----\n"
       "typedef {} InputDecoder;  // q in memory\n"
@@ -382,7 +414,8 @@ Result<GeneratedSource, std::string> render_attention(const KernelSpec& spec) {
   s += fmt::format(
       "#define ATTNJIT_LAUNCH_BOUNDS __launch_bounds__(attnjit::TileGeometry::kThreads{})\n",
       min_blocks);
-  s += "\n// ---- templates/kernels/attention_core.cuh ----\n" + *core;
+  s += shared_pieces;
+  s += fmt::format("\n// ---- {} ----\n", kMainloop) + *core;
   if (kind->rows_and_keys)
     s += fmt::format("\n// ---- {} ----\n", kind->rows_and_keys) + *rows_and_keys;
   s += fmt::format("\n// ---- {} ----\n", entry_file) + *entry;

@@ -317,6 +317,8 @@ __device__ __forceinline__ void warp_barrier() { __syncwarp(); }
 
 // ---- arithmetic ---------------------------------------------------------------------------
 __device__ __forceinline__ float neg_inf() { return __int_as_float(0xff800000u); }
+// 2^n for n in [-126, 127], exactly.
+__device__ __forceinline__ float pow2(int n) { return __uint_as_float(static_cast<u32>(n + 127) << 23); }
 __device__ __forceinline__ float fast_exp2(float x) {
   float r;
   asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(r) : "f"(x));

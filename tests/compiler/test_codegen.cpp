@@ -51,6 +51,8 @@ std::string read_file(const std::filesystem::path& p) {
 
 bool is_elf(const std::string& bytes) { return bytes.size() > 4 && bytes.compare(0, 4, "\x7f" "ELF") == 0; }
 
+bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
 // NVRTC's warnings on generated source, joined for a failure message.
 std::string warnings_of(const Artifact& artifact) {
   std::string text;
@@ -108,28 +110,52 @@ TEST_CASE("the causal band reaches the kernel as hook constants", "[codegen]") {
   CHECK(bidir->text.find("kHasLowerBand = false") != std::string::npos);
 }
 
-TEST_CASE("recognized score forms reach the kernel as hook constants", "[codegen]") {
+TEST_CASE("recognized score forms reach the kernel as the ScoreTransform hook", "[codegen]") {
   const char* head = "heads = 4 / 4; head_dim = 64; q = bf16; kv = bf16; out = bf16; "
                      "kv_cache = contiguous; mask = causal; ";
-  auto softcap = render_kernel(spec_for(variant_from(std::string("variant s { ") + head +
-                                                     "param cap : f32 = 30; score = softcap(cap); }"),
-                                        "sm_90"));
-  REQUIRE(softcap.ok());
-  CHECK(softcap->text.find("kSoftCap = true") != std::string::npos);
-  CHECK(softcap->text.find("kLinearPositionBias = false") != std::string::npos);
-  auto alibi = render_kernel(spec_for(variant_from(std::string("variant a { ") + head +
-                                                   "input slope : f32[q_heads]; score = alibi(slope); }"),
-                                      "sm_90"));
-  REQUIRE(alibi.ok());
-  CHECK(alibi->text.find("kSoftCap = false") != std::string::npos);
-  CHECK(alibi->text.find("kLinearPositionBias = true") != std::string::npos);
+  auto form_of = [&](const std::string& body) {
+    auto src = render_kernel(spec_for(variant_from(std::string("variant s { ") + head + body + " }"), "sm_90"));
+    REQUIRE(src.ok());
+    return src->text;
+  };
+  const std::string softcap = form_of("param cap : f32 = 30; score = softcap(cap);");
+  CHECK(has(softcap, "using ScoreTransform = attnjit::SoftCapScore<VariantHooks, kKeyBiasStart>;"));
+  CHECK(has(softcap, "float soft_cap(const AttnjitVariantArgs& args)"));
+  CHECK_FALSE(has(softcap, "float score(float score"));  // the form needs only the cap
+  const std::string alibi = form_of("input slope : f32[q_heads]; score = alibi(slope);");
+  CHECK(has(alibi, "using ScoreTransform = attnjit::LinearBiasScore<VariantHooks, kKeyBiasStart>;"));
+  CHECK(has(alibi, "float position_slope("));
   // A cap that varies per head is not fixed per launch: the general hook runs.
-  auto per_head = render_kernel(spec_for(variant_from(std::string("variant h { ") + head +
-                                                      "input cap : f32[q_heads]; "
-                                                      "score = cap[q_head] * tanh(score / cap[q_head]); }"),
-                                         "sm_90"));
-  REQUIRE(per_head.ok());
-  CHECK(per_head->text.find("kSoftCap = false") != std::string::npos);
+  const std::string per_head = form_of("input cap : f32[q_heads]; score = cap[q_head] * tanh(score / cap[q_head]);");
+  CHECK(has(per_head, "using ScoreTransform = attnjit::GeneralScore<VariantHooks, kKeyBiasStart>;"));
+  CHECK(has(per_head, "float score(float score"));
+  CHECK(has(form_of(""), "using ScoreTransform = attnjit::PlainScore<VariantHooks, kKeyBiasStart>;"));
+}
+
+TEST_CASE("the main loop knows no score form: only the shared pieces do", "[codegen]") {
+  auto core = embedded_file("templates/kernels/attention_core.cuh");
+  REQUIRE(core.has_value());
+  const std::string text(*core);
+  for (const char* form_detail : {"soft_cap", "position_slope", "tanh", "Hooks::score(", "SoftCap", "LinearBias"}) {
+    INFO(form_detail);
+    CHECK_FALSE(has(text, form_detail));
+  }
+  // The shared pieces come before the main loop, the transforms before the hooks that pick one.
+  auto src = render_kernel(spec_for(default_variants().variants.at(0), "sm_90"));
+  REQUIRE(src.ok());
+  const std::string& s = src->text;
+  const size_t transforms = s.find("// ---- templates/common/score_transforms.cuh ----");
+  const size_t hooks = s.find("struct VariantHooks {");
+  const size_t mask = s.find("// ---- templates/common/key_mask.cuh ----");
+  const size_t softmax = s.find("// ---- templates/common/online_softmax.cuh ----");
+  const size_t epilogue = s.find("// ---- templates/common/epilogue.cuh ----");
+  const size_t mainloop = s.find("// ---- templates/kernels/attention_core.cuh ----");
+  CHECK(transforms < hooks);
+  CHECK(hooks < mask);
+  CHECK(mask < softmax);
+  CHECK(softmax < epilogue);
+  CHECK(epilogue < mainloop);
+  CHECK(mainloop != std::string::npos);
 }
 
 TEST_CASE("ATTNJIT_TEMPLATE_DIR replaces embedded templates", "[codegen]") {
@@ -302,8 +328,6 @@ std::string rendered(const std::string& key, const std::string& expr,
   REQUIRE(text.ok());
   return *text;
 }
-
-bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 }  // namespace
 

@@ -322,6 +322,8 @@ __device__ __forceinline__ void warp_barrier() { __syncwarp(); }
 
 // ---- arithmetic ---------------------------------------------------------------------------
 __device__ __forceinline__ float neg_inf() { return __int_as_float(0xff800000u); }
+// 2^n for n in [-126, 127], exactly.
+__device__ __forceinline__ float pow2(int n) { return __uint_as_float(static_cast<u32>(n + 127) << 23); }
 __device__ __forceinline__ float fast_exp2(float x) {
   float r;
   asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(r) : "f"(x));
@@ -469,6 +471,163 @@ struct Position {
 
 }  // namespace attnjit
 
+// ---- templates/common/score_transforms.cuh ----
+// Score transforms: how a variant's `score = ...` reaches a main loop. Codegen
+// recognizes the form of the variant's transform and renders, after its VariantHooks,
+//   template <bool kKeyBiasStart> using ScoreTransform = attnjit::<Form><VariantHooks, kKeyBiasStart>;
+// so a main loop never asks which variant it runs: it makes one ScoreTransform and
+// calls the same five steps for every form, in this order:
+//   ScoreTransform<b> xf(args, first_row_bound, softmax_scale, softmax_scale_log2, q_ref);
+//     once, before the loop; xf.exp2_scale is what the softmax multiplies a
+//     transformed score by (in log2 units) before exp2;
+//   xf.row(args, bound)                  once per query row: the row's constants (Row);
+//   xf.start(kv_pos_f)                   the value a score accumulator starts from;
+//   xf.tile_row(row, kv_first_f, q_pos_f) once per tile and row (TileRow), kv_first_f
+//                                        being the thread's first key of the tile;
+//   xf.apply(x, row, tile_row, column, args, bound, at)  once per score x (q.k as the
+//                                        MMA left it), the key at kv_first_f + column;
+//                                        at() makes the score's Position (only the
+//                                        general form calls it);
+//   xf.row_max_log2(max_log2, row, q_pos_f)  once per row at the end: the row's max
+//                                        in log2 units as the LSE and sinks need it.
+// kKeyBiasStart is the main loop's promise that every row of the block belongs to one
+// query head and that nothing scales the scores between the MMA and apply(): a bias
+// that depends on the key alone may then be the accumulators' starting value.
+// Forms take the hooks as a template parameter, so only the hook functions a form
+// calls need exist.
+
+namespace attnjit {
+
+// No transform: the softmax scale folds into the exp2 FMA.
+template <typename Hooks, bool kKeyBiasStart>
+struct PlainScore {
+  struct Row {};
+  struct TileRow {};
+  float exp2_scale;
+
+  __device__ __forceinline__ PlainScore(const AttnjitVariantArgs&, const AttnjitBoundInputs&, float,
+                                        float softmax_scale_log2, float)
+      : exp2_scale(softmax_scale_log2) {}
+  __device__ __forceinline__ Row row(const AttnjitVariantArgs&, const AttnjitBoundInputs&) const { return {}; }
+  __device__ __forceinline__ float start(float) const { return 0.f; }
+  __device__ __forceinline__ TileRow tile_row(const Row&, float, float) const { return {}; }
+  template <typename At>
+  __device__ __forceinline__ float apply(float x, const Row&, const TileRow&, float,
+                                         const AttnjitVariantArgs&, const AttnjitBoundInputs&, At) const {
+    return x;
+  }
+  __device__ __forceinline__ float row_max_log2(float max_log2, const Row&, float) const { return max_log2; }
+};
+
+// Any expression: Hooks::score(scale * q.k, position, ...), brought into the log2
+// domain per score (measured faster than folding log2(e) into the exp2 FMA).
+template <typename Hooks, bool kKeyBiasStart>
+struct GeneralScore {
+  struct Row {};
+  struct TileRow {};
+  float exp2_scale;
+  float softmax_scale;
+
+  __device__ __forceinline__ GeneralScore(const AttnjitVariantArgs&, const AttnjitBoundInputs&,
+                                          float softmax_scale_, float, float)
+      : exp2_scale(1.f), softmax_scale(softmax_scale_) {}
+  __device__ __forceinline__ Row row(const AttnjitVariantArgs&, const AttnjitBoundInputs&) const { return {}; }
+  __device__ __forceinline__ float start(float) const { return 0.f; }
+  __device__ __forceinline__ TileRow tile_row(const Row&, float, float) const { return {}; }
+  template <typename At>
+  __device__ __forceinline__ float apply(float x, const Row&, const TileRow&, float,
+                                         const AttnjitVariantArgs& args, const AttnjitBoundInputs& bound,
+                                         At at) const {
+    return Hooks::score(x * softmax_scale, at(), args, bound) * kLog2e;
+  }
+  __device__ __forceinline__ float row_max_log2(float max_log2, const Row&, float) const { return max_log2; }
+};
+
+// Soft-capping with a cap fixed per launch, cap * tanh(score / cap) (Hooks::soft_cap()
+// gives the cap): scores are kept as tanh(score / |cap|) in [-1, 1] (one multiply and
+// the tanh; the function is the same for -cap) and |cap| * log2(e) becomes the exp2
+// scale.
+template <typename Hooks, bool kKeyBiasStart>
+struct SoftCapScore {
+  struct Row {};
+  struct TileRow {};
+  float exp2_scale;
+  float inner;  // softmax_scale / |cap|
+
+  __device__ __forceinline__ SoftCapScore(const AttnjitVariantArgs& args, const AttnjitBoundInputs&,
+                                          float softmax_scale, float, float) {
+    const float cap = fabsf(Hooks::soft_cap(args));
+    inner = softmax_scale / cap;
+    exp2_scale = cap * kLog2e;
+  }
+  __device__ __forceinline__ Row row(const AttnjitVariantArgs&, const AttnjitBoundInputs&) const { return {}; }
+  __device__ __forceinline__ float start(float) const { return 0.f; }
+  __device__ __forceinline__ TileRow tile_row(const Row&, float, float) const { return {}; }
+  template <typename At>
+  __device__ __forceinline__ float apply(float x, const Row&, const TileRow&, float,
+                                         const AttnjitVariantArgs&, const AttnjitBoundInputs&, At) const {
+    return tanh_approx(x * inner);
+  }
+  __device__ __forceinline__ float row_max_log2(float max_log2, const Row&, float) const { return max_log2; }
+};
+
+// ALiBi's form, score + slope * (kv_pos - q_pos), with a slope fixed per row
+// (Hooks::position_slope()).
+//
+// Per score (kKeyBiasStart false): log2(e) * (scale * s + slope * (kv_pos - q_pos)) as
+// two FMAs, the row's part of the bias once per tile, the column's a constant.
+//
+// From the start (kKeyBiasStart: one slope for the whole block): the bias's query part,
+// slope * q_pos, is constant along a row and cancels in the softmax, so scores carry
+// slope * (kv_pos - q_ref) instead, q_ref being the block's first position. That
+// depends on the key alone, so it is the accumulators' starting value (in units of
+// q.k, made once per tile) and costs nothing per score; row_max_log2() puts
+// slope * (q_ref - q_pos) back into each row's max, for the LSE and the sinks.
+template <typename Hooks, bool kKeyBiasStart>
+struct LinearBiasScore {
+  struct Row {
+    float slope_log2;  // the row's slope times log2(e)
+  };
+  struct TileRow {
+    float bias;  // slope * log2(e) * (the thread's first key - q_pos)
+  };
+  float exp2_scale;
+  float softmax_scale_log2;
+  float block_slope_log2;  // kKeyBiasStart: the slope of every row, times log2(e)
+  float key_slope;         // kKeyBiasStart: slope / softmax_scale, the bias per key in units of q.k
+  float q_ref;
+
+  __device__ __forceinline__ LinearBiasScore(const AttnjitVariantArgs& args,
+                                             const AttnjitBoundInputs& first_row, float,
+                                             float softmax_scale_log2_, float q_ref_)
+      : exp2_scale(kKeyBiasStart ? softmax_scale_log2_ : 1.f),
+        softmax_scale_log2(softmax_scale_log2_),
+        block_slope_log2(Hooks::position_slope(args, first_row) * kLog2e),
+        key_slope(kKeyBiasStart ? block_slope_log2 / softmax_scale_log2_ : 0.f),
+        q_ref(q_ref_) {}
+  __device__ __forceinline__ Row row(const AttnjitVariantArgs& args, const AttnjitBoundInputs& bound) const {
+    return {Hooks::position_slope(args, bound) * kLog2e};
+  }
+  __device__ __forceinline__ float start(float kv_pos_f) const {
+    return kKeyBiasStart ? key_slope * (kv_pos_f - q_ref) : 0.f;
+  }
+  __device__ __forceinline__ TileRow tile_row(const Row& row, float kv_first_f, float q_pos_f) const {
+    return {kKeyBiasStart ? 0.f : row.slope_log2 * (kv_first_f - q_pos_f)};
+  }
+  template <typename At>
+  __device__ __forceinline__ float apply(float x, const Row& row, const TileRow& tile_row, float column,
+                                         const AttnjitVariantArgs&, const AttnjitBoundInputs&, At) const {
+    if constexpr (kKeyBiasStart) return x;
+    else return fmaf(x, softmax_scale_log2, fmaf(row.slope_log2, column, tile_row.bias));
+  }
+  __device__ __forceinline__ float row_max_log2(float max_log2, const Row&, float q_pos_f) const {
+    if constexpr (kKeyBiasStart) return max_log2 + block_slope_log2 * (q_ref - q_pos_f);
+    else return max_log2;
+  }
+};
+
+}  // namespace attnjit
+
 // ---- specialization ----
 typedef attnjit::Raw16 InputDecoder;  // q in memory
 typedef InputDecoder::Storage InputStorage;
@@ -493,11 +652,6 @@ constexpr int kLaunchThreads = 128;
 constexpr int kLaunchSharedBytes = 55296;
 // Variant hooks: the only place the kernel learns what variant it runs.
 struct VariantHooks {
-  static constexpr bool kHasScoreTransform = false;
-  // The transform is score + position_slope() * (kv_pos - q_pos) (ALiBi's form).
-  static constexpr bool kLinearPositionBias = false;
-  // The transform is soft_cap() * tanh(score / soft_cap()) with a per-launch cap.
-  static constexpr bool kSoftCap = false;
   // Visible keys satisfy q_pos + kLowerOffset <= kv_pos <= q_pos + kUpperOffset.
   static constexpr bool kHasLowerBand = false;
   static constexpr int kLowerOffset = 0;
@@ -505,18 +659,6 @@ struct VariantHooks {
   static constexpr int kUpperOffset = 0;
   // True when the band is the whole mask, so mask() is never needed.
   static constexpr bool kBandIsExact = true;
-  static __device__ __forceinline__ float score(float score, const attnjit::Position& at,
-                                                const AttnjitVariantArgs& args,
-                                                const AttnjitBoundInputs& bound) {
-    return score;
-  }
-  static __device__ __forceinline__ float position_slope(const AttnjitVariantArgs& args,
-                                                         const AttnjitBoundInputs& bound) {
-    return 0.f;
-  }
-  static __device__ __forceinline__ float soft_cap(const AttnjitVariantArgs& args) {
-    return 0.f;
-  }
   static __device__ __forceinline__ bool mask(const attnjit::Position& at,
                                              const AttnjitVariantArgs& args,
                                              const AttnjitBoundInputs& bound) {
@@ -527,153 +669,19 @@ struct VariantHooks {
                                              int kv_head, int seq) {
   }
 };
+// The score transform's form (templates/common/score_transforms.cuh).
+template <bool kKeyBiasStart>
+using ScoreTransform = attnjit::PlainScore<VariantHooks, kKeyBiasStart>;
 #define ATTNJIT_ENTRY attnjit_prefill_mha_d64_bidir
 #define ATTNJIT_LAUNCH_BOUNDS __launch_bounds__(attnjit::TileGeometry::kThreads)
 
-// ---- templates/kernels/attention_core.cuh ----
-// The flash-attention main loop shared by every kernel kind: one thread block, kBlockM
-// query rows, a range of KV tiles, online softmax on tensor cores.
-//
-// Codegen defines, before this file (after templates/kernels/position.h): the element
-// types `Elem` (tensor-core operands) and `OutElem`, the decoders InputDecoder (q) and
-// KvDecoder (k, v) that name the storage types, OutputStorage and kOutputDirect, the
-// tile constants kHeadDim kBlockM kBlockN kWarps kStages kRowTiles, kGroupSize (query
-// heads per KV head), kWriteLse, kHasSinks, kHasRanges, the launch geometry the host
-// computed (kLaunchThreads, kLaunchSharedBytes: checked against TileGeometry below), the
-// struct `VariantHooks`
-// (score transform, mask, and the KV band derived from the mask), and the entry's
-// ATTNJIT_ENTRY name and ATTNJIT_LAUNCH_BOUNDS. The loop never knows which variant it
-// runs: it only calls the hooks.
-//
-// A kind's entry point describes its rows and keys with two small policies and calls
-// attend():
-//   Rows: q_row(r) / out_row(r) / lse_at(r) pointers, q_pos(r), q_head(r), the number
-//         of valid rows, the first and last query position, and kOneHead (true when
-//         every row belongs to the same query head);
-//   Keys: k_tile(first) / v_tile(first) addressers of a tile's rows (called as
-//         addresser(r) for key first + r), and, with per-token-head scales,
-//         k_scale_tile(first) / v_scale_tile(first) addressers of the tile's scales;
-//         kv_len.
-//
-// Work split: each warp owns 16 * kRowTiles query rows for the whole loop, so the
-// softmax statistics of a row never leave the four lanes (one quad) holding it. With
-// two row tiles per warp every K/V fragment read from shared memory feeds two MMAs,
-// halving shared-memory traffic per FLOP. K and V tiles stream through a kStages-deep
-// ring in shared memory shared by all warps.
-//
-// Decode tiles (BLOCK_M 16 with several warps) split the other way: every warp holds
-// the same 16 query rows (a decode token's packed query heads) and the warps share out
-// the block's KV tiles, each with its own ring of buffers and its own pipeline, so a
-// block keeps several independent streams of copies in flight; the warps' partial
-// results are combined at the end.
+// ---- templates/common/key_mask.cuh ----
+// Which keys a query row sees, for every main loop: the KV band the compiler derived
+// from the mask (VariantHooks' band constants), widened by bidirectional ranges; the
+// tiles a block of rows visits; which of them are full (no per-element mask); and the
+// per-element mask of the others.
 
 namespace attnjit {
-
-struct TileGeometry {
-  static constexpr int kThreads = kWarps * 32;
-  static constexpr bool kWarpsSplitKv = kBlockM == 16 && kWarps > 1;
-  static constexpr int kGroups = kWarpsSplitKv ? kWarps : 1;  // independent K/V pipelines
-  static constexpr int kGroupThreads = kThreads / kGroups;
-  static constexpr int kWarpRows = 16 * kRowTiles;  // query rows owned by one warp
-  // Rows are padded by 16 bytes so the 8 row addresses of one ldmatrix fall in 8
-  // different bank groups; this works for every head_dim that is a multiple of 16,
-  // where an XOR swizzle would need a power-of-two row length.
-  static constexpr int kRowBytes = (kHeadDim + 8) * 2;
-  static constexpr int kChunksPerRow = kHeadDim / 8;  // 16-byte chunks of one 16-bit row
-  static constexpr int kQBytes = kBlockM * kRowBytes;
-  static constexpr int kKvTileBytes = kBlockN * kRowBytes;
-  // 8-bit and f32 K/V arrive through cp.async as they are stored (rows padded by 16
-  // bytes against bank conflicts, then the tile's per-token scales if the cache has
-  // them) and become MMA operands in registers (RawOperands below), so no decoded copy
-  // of a tile is ever written to shared memory; 16-bit K/V are read by ldmatrix.
-  static constexpr bool kKvRaw = KvDecoder::kConverts;
-  static constexpr int kRawRowBytes = kHeadDim * static_cast<int>(sizeof(KvStorage)) + 16;
-  static constexpr int kRawTileBytes = kBlockN * kRawRowBytes;
-  static constexpr int kScaleBytes = kPerTokenHeadScales ? kBlockN * 4 : 0;
-  static constexpr int kKvBufferBytes = kKvRaw ? kRawTileBytes + kScaleBytes : kKvTileBytes;
-  static constexpr int kGroupBytes = 2 * kStages * kKvBufferBytes;  // K buffers, then V
-  static constexpr int kSharedBytes = kQBytes + kGroups * kGroupBytes;
-  static constexpr int kDimSteps = kHeadDim / 16;  // k-steps of S = Q K^T
-  static constexpr int kKvSteps = kBlockN / 16;    // k-steps of O += P V
-  static constexpr int kScoreTiles = kBlockN / 8;  // 16x8 score tiles per warp row tile
-  static constexpr int kOutTiles = kHeadDim / 8;   // 16x8 output tiles per warp row tile
-  // Up to 128 values per row a warp keeps its Q fragments in registers for the whole
-  // loop; above that they would crowd out the output accumulators, so Q is re-read
-  // from shared memory each tile (a small fraction of the K/V shared-memory traffic).
-  static constexpr bool kQInRegisters = kHeadDim * kRowTiles <= 128;
-};
-
-// The host launches with its own statement of this geometry (compiler/spec/kernel_geometry.cpp).
-static_assert(TileGeometry::kThreads == kLaunchThreads,
-              "the host's threads per block differ from this kernel's");
-static_assert(TileGeometry::kSharedBytes == kLaunchSharedBytes,
-              "the host's dynamic shared memory differs from this kernel's layout");
-static_assert(kHeadDim % 16 == 0, "head_dim must be a multiple of 16");
-static_assert(kRowTiles == 1 || kRowTiles == 2, "a warp owns 16 or 32 query rows");
-static_assert(kBlockM == 16 * kRowTiles * kWarps || (TileGeometry::kWarpsSplitKv && kRowTiles == 1),
-              "BLOCK_M = 16 * row tiles * warps, or 16 with warps splitting the KV tiles");
-static_assert(kBlockN % 16 == 0, "BLOCK_N must be a multiple of 16");
-static_assert(kStages >= 2, "the K/V pipeline needs at least two stages");
-static_assert(!TileGeometry::kWarpsSplitKv ||
-                  TileGeometry::kGroupBytes >= (16 * kHeadDim + 32) * 4,
-              "a warp's K/V buffers hold its partial result when the warps are combined");
-
-// 2^n for n in [-126, 127], exactly.
-__device__ __forceinline__ float pow2(int n) { return __uint_as_float(static_cast<u32>(n + 127) << 23); }
-
-// One 16-byte chunk (8 elements) of a row into 16-bit shared memory: cp.async for
-// 16-bit storage; otherwise (f32 queries) a synchronous load converted to Elem, since
-// the tensor cores take 16-bit operands. Decoder: Raw16 or DecodeF32.
-template <typename Decoder>
-__device__ __forceinline__ void load_chunk(u32 to, const typename Decoder::Storage* from,
-                                           bool valid) {
-  if constexpr (Decoder::kConverts) {
-    u32 packed[4] = {0u, 0u, 0u, 0u};
-    if (valid) {
-      float x[8];
-      Decoder::load8(x, from);
-#pragma unroll
-      for (int i = 0; i < 4; ++i) packed[i] = Elem::pack2(x[2 * i], x[2 * i + 1]);
-    }
-    store_shared16(to, packed);
-  } else {
-    copy16_async(to, from, valid);
-  }
-}
-
-// Loads rows [0, Rows) of a [Rows, kHeadDim] tile; `row_fn(r)` is the row's global
-// pointer or null past the end (zero-filled: a NaN there would reach the output through
-// P*V). `fallback` is any valid address: the
-// source operand of a zero-filling copy.
-// `kLoaders` threads share the copies; `tid` is the calling thread's index among them.
-template <int Rows, typename Decoder, int kLoaders, typename RowFn>
-__device__ __forceinline__ void load_tile(u32 dst, int tid, const typename Decoder::Storage* fallback,
-                                          RowFn row_fn) {
-  using Storage = typename Decoder::Storage;
-  using G = TileGeometry;
-  constexpr int kChunks = Rows * G::kChunksPerRow;
-  constexpr int kPerThread = (kChunks + kLoaders - 1) / kLoaders;
-#pragma unroll
-  for (int i = 0; i < kPerThread; ++i) {
-    const int chunk = tid + i * kLoaders;
-    if (kChunks % kLoaders == 0 || chunk < kChunks) {
-      const int row = chunk / G::kChunksPerRow;
-      const int col = chunk % G::kChunksPerRow;
-      const Storage* from = row_fn(row);
-      const bool valid = from != nullptr;
-      load_chunk<Decoder>(dst + row * G::kRowBytes + col * 16, valid ? from + col * 8 : fallback,
-                          valid);
-    }
-  }
-}
-
-// Rows `stride` elements apart from `base`: the addresser of contiguous K/V tiles.
-template <typename Storage>
-struct StridedRows {
-  const Storage* base;
-  long long stride;
-  __device__ __forceinline__ const Storage* operator()(int r) const { return base + r * stride; }
-};
 
 // True when a query and a key position lie in the same [start, end) range.
 __device__ __forceinline__ bool in_same_range(const int* ranges, int count, int q_pos, int kv_pos) {
@@ -735,6 +743,335 @@ __device__ __forceinline__ KvTiles even_share(KvTiles all, int index, int count)
   const int begin = min(all.end, all.begin + index * per_share);
   return {begin, min(all.end, begin + per_share), all.widened_by_range};
 }
+
+// True when keys [kv_first, kv_first + kKeys) are all visible to every query row in
+// [q_pos_first, q_pos_last]: wholly inside an exact band and the sequence, so the tile
+// needs neither sequence-end nor per-element checks.
+template <int kKeys>
+__device__ __forceinline__ bool tile_is_full(int kv_first, int kv_len, int q_pos_first, int q_pos_last,
+                                             bool widened_by_range) {
+  return VariantHooks::kBandIsExact && !widened_by_range && kv_first + kKeys <= kv_len &&
+         (!VariantHooks::kHasUpperBand ||
+          kv_first + kKeys - 1 <= static_cast<long long>(q_pos_first) + VariantHooks::kUpperOffset) &&
+         (!VariantHooks::kHasLowerBand ||
+          kv_first >= static_cast<long long>(q_pos_last) + VariantHooks::kLowerOffset);
+}
+
+// The mask of one score of a tile that is not full: -inf unless its key is inside the
+// sequence, the band and the variant's mask, or (when ranges widened the block's keys)
+// in one bidirectional range with the query. (Written as one function that stores, not
+// one that returns a bool: the compiler then keeps the checks free of branches.)
+__device__ __forceinline__ void mask_score(float& score, const Position& at, const AttnjitVariantArgs& args,
+                                           const AttnjitBoundInputs& bound, bool widened_by_range,
+                                           const int* ranges, int range_count) {
+  bool visible = at.kv_pos < at.kv_len;
+  if (VariantHooks::kHasUpperBand)
+    visible = visible && at.kv_pos <= static_cast<long long>(at.q_pos) + VariantHooks::kUpperOffset;
+  if (VariantHooks::kHasLowerBand)
+    visible = visible && at.kv_pos >= static_cast<long long>(at.q_pos) + VariantHooks::kLowerOffset;
+  if (!VariantHooks::kBandIsExact) visible = visible && VariantHooks::mask(at, args, bound);
+  if constexpr (kHasRanges) {
+    if (widened_by_range && !visible && at.kv_pos < at.kv_len)
+      visible = in_same_range(ranges, range_count, at.q_pos, at.kv_pos);
+  }
+  if (!visible) score = neg_inf();
+}
+
+}  // namespace attnjit
+
+// ---- templates/common/online_softmax.cuh ----
+// The online softmax of one query row (FlashAttention's running max and sum, in the
+// exp2 domain), for every main loop. A main loop keeps one SoftmaxRow per query row a
+// thread holds and maps its score fragment onto rows: it finds the tile's max of a row
+// over all threads that share the row, rescales, and calls prob() for each of the row's
+// scores the thread holds. Scores are in the units the score transform leaves
+// (ScoreTransform::exp2_scale takes them to log2 units).
+//
+// Probabilities come out times 2^prob_log2 (a power of two a main loop may need to keep
+// products of small operands in range; 0 otherwise), and so does the sum; totals()
+// takes the factor back.
+
+namespace attnjit {
+
+// A finished row: its max in log2 units and its full denominator (the sum over every
+// thread that holds part of the row, without the sink).
+struct RowTotals {
+  float max_log2;
+  float sum;
+};
+
+// One query row's state (all of the row, or this thread's share of it when several
+// threads hold parts of the row).
+struct SoftmaxRow {
+  float max;  // running max of the row's scores; -inf until a key is visible
+  float sum;  // this thread's share of the running denominator, times 2^prob_log2
+
+  // What one tile's update needs: alpha rescales everything accumulated before the
+  // tile (the sum here, the output row by the caller); exp2_bias turns the tile's
+  // scaled scores into probabilities.
+  struct Step {
+    float alpha;
+    float exp2_bias;
+  };
+
+  static __device__ __forceinline__ SoftmaxRow start() { return {neg_inf(), 0.f}; }
+
+  // Begins a tile: `tile_max` is the max of the running max and the row's scores in
+  // the tile, over every thread that holds part of the row.
+  __device__ __forceinline__ Step rescale(float tile_max, float exp2_scale, int prob_log2) {
+    // A row that has seen only masked keys keeps max -inf; subtract 0 instead so exp2
+    // gives 0 rather than NaN from (-inf) - (-inf).
+    const float max_scaled = tile_max == neg_inf() ? 0.f : tile_max * exp2_scale;
+    const float alpha = fast_exp2(max * exp2_scale - max_scaled);
+    const float exp2_bias = static_cast<float>(prob_log2) - max_scaled;
+    max = tile_max;
+    sum *= alpha;
+    return {alpha, exp2_bias};
+  }
+
+  // The probability of one of the row's scores in the tile (times 2^prob_log2), added
+  // to the sum.
+  __device__ __forceinline__ float prob(float score, float exp2_scale, const Step& step) {
+    const float p = fast_exp2(fmaf(score, exp2_scale, step.exp2_bias));
+    sum += p;
+    return p;
+  }
+
+  // The finished row; `row_sum` is `sum` summed over every thread that holds part of it.
+  __device__ __forceinline__ RowTotals totals(float row_sum, float exp2_scale, int prob_log2) const {
+    return {max == neg_inf() ? neg_inf() : max * exp2_scale, row_sum * pow2(-prob_log2)};
+  }
+};
+
+// How a finished row is written: out = accumulated row * out_scale, and its LSE
+// (natural log) for the LSE output or a merge.
+struct RowNormalization {
+  float out_scale;
+  float lse;
+};
+
+// out_multiplier scales the normalized row (dequantization, fp8 output scale). A fully
+// masked row outputs zeros.
+__device__ __forceinline__ RowNormalization normalize_row(RowTotals row, float out_multiplier) {
+  const float sum = row.sum;
+  return {sum > 0.f ? out_multiplier / sum : 0.f,
+          sum > 0.f ? (row.max_log2 + fast_log2(sum)) * kLn2 : neg_inf()};
+}
+
+// With an attention sink: the sink's logit joins the denominator but has no value row.
+__device__ __forceinline__ RowNormalization normalize_row_with_sink(RowTotals row, float sink_logit,
+                                                                     float out_multiplier) {
+  const float sink_log2 = sink_logit * kLog2e;
+  const float top = fmaxf(row.max_log2, sink_log2);
+  const float keep = fast_exp2(row.max_log2 - top);  // 0 for a fully masked row
+  const float total = row.sum * keep + fast_exp2(sink_log2 - top);
+  return {keep / total * out_multiplier, (top + fast_log2(total)) * kLn2};
+}
+
+}  // namespace attnjit
+
+// ---- templates/common/epilogue.cuh ----
+// Epilogues: where finished output rows go, for every main loop. A main loop hands
+// over a row as `pairs`, a callable that calls fn(dim, a, b) for each pair of adjacent
+// head dims (dim, dim + 1) of the row that the calling thread holds (accumulated
+// values), and the row's out_scale (RowNormalization, online_softmax.cuh).
+
+namespace attnjit {
+
+// Straight to the output row: each pair encoded as stored (f32, or fp8 quantized with
+// saturation by OutElem).
+template <typename Pairs>
+__device__ __forceinline__ void write_output_row(OutputStorage* out, float out_scale, Pairs pairs) {
+  pairs([&](int dim, float a, float b) { OutElem::store_pair(out + dim, a * out_scale, b * out_scale); });
+}
+
+// A piece of a split KV range: f32, normalized by the piece's own sum (a merge
+// completes the row with the pieces' LSEs).
+template <typename Pairs>
+__device__ __forceinline__ void write_partial_row(float* out, float out_scale, Pairs pairs) {
+  pairs([&](int dim, float a, float b) {
+    *reinterpret_cast<float2*>(out + dim) = make_float2(a * out_scale, b * out_scale);
+  });
+}
+
+// 16-bit output through shared memory, so global stores are 16 bytes wide: first every
+// thread stages its pairs into a row of `kRowBytes`-byte staging rows (Writer packs
+// two floats into the 16-bit output type), then, after the threads that share the
+// staging rows have synchronized, copy_staged_rows() copies the valid rows out.
+template <typename Writer, typename Pairs>
+__device__ __forceinline__ void stage_output_row(unsigned char* row, float out_scale, Pairs pairs) {
+  pairs([&](int dim, float a, float b) {
+    *reinterpret_cast<u32*>(row + dim * 2) = Writer::pack2(a * out_scale, b * out_scale);
+  });
+}
+
+// Copies staged rows [0, kRows) to block rows first_row + r (those below
+// rows.rows_valid) in 16-byte chunks; `kThreads` threads share the copies, `thread`
+// being the caller's index among them.
+template <int kRows, int kRowBytes, int kThreads, typename Rows>
+__device__ __forceinline__ void copy_staged_rows(const unsigned char* staging, const Rows& rows,
+                                                 int first_row, int thread) {
+  constexpr int kChunksPerRow = kHeadDim / 8;  // 16-byte chunks of a 16-bit row
+#pragma unroll
+  for (int chunk = thread; chunk < kRows * kChunksPerRow; chunk += kThreads) {
+    const int row = chunk / kChunksPerRow;
+    const int col = chunk % kChunksPerRow;
+    if (first_row + row < rows.rows_valid)
+      store16(rows.out_row(first_row + row) + col * 8, staging + row * kRowBytes + col * 16);
+  }
+}
+
+}  // namespace attnjit
+
+// ---- templates/kernels/attention_core.cuh ----
+// The mma.sync main loop (sm_80 and later) shared by every kernel kind: one thread
+// block, kBlockM query rows, a range of KV tiles, online softmax on tensor cores. Per
+// KV tile, attend() reads as the algorithm: S = Q K^T, hooks(S) (the variant's score
+// transform and mask), the online-softmax update, O += P V; then the epilogue. What is
+// not about m16n8k16 fragments lives in templates/common/, shared with other main
+// loops: score_transforms.cuh (ScoreTransform), key_mask.cuh (visible tiles, full
+// tiles, mask_score), online_softmax.cuh (SoftmaxRow, normalize_row) and epilogue.cuh
+// (where finished rows go). This file maps its fragments onto their rows.
+//
+// Codegen defines, before this file (after templates/kernels/position.h): the element
+// types `Elem` (tensor-core operands) and `OutElem`, the decoders InputDecoder (q) and
+// KvDecoder (k, v) that name the storage types, OutputStorage and kOutputDirect, the
+// tile constants kHeadDim kBlockM kBlockN kWarps kStages kRowTiles, kGroupSize (query
+// heads per KV head), kWriteLse, kHasSinks, kHasRanges, the launch geometry the host
+// computed (kLaunchThreads, kLaunchSharedBytes: checked against TileGeometry below), the
+// struct `VariantHooks` (mask, bound inputs, and the KV band derived from the mask) and
+// the alias ScoreTransform, and the entry's ATTNJIT_ENTRY name and
+// ATTNJIT_LAUNCH_BOUNDS. The loop never knows which variant it runs: it only calls the
+// hooks.
+//
+// A kind's entry point describes its rows and keys with two small policies and calls
+// attend():
+//   Rows: q_row(r) / out_row(r) / lse_at(r) pointers, q_pos(r), q_head(r), the number
+//         of valid rows, the first and last query position, and kOneHead (true when
+//         every row belongs to the same query head);
+//   Keys: k_tile(first) / v_tile(first) addressers of a tile's rows (called as
+//         addresser(r) for key first + r), and, with per-token-head scales,
+//         k_scale_tile(first) / v_scale_tile(first) addressers of the tile's scales;
+//         kv_len.
+//
+// Work split: each warp owns 16 * kRowTiles query rows for the whole loop, so the
+// softmax statistics of a row never leave the four lanes (one quad) holding it. With
+// two row tiles per warp every K/V fragment read from shared memory feeds two MMAs,
+// halving shared-memory traffic per FLOP. K and V tiles stream through a kStages-deep
+// ring in shared memory shared by all warps.
+//
+// Decode tiles (BLOCK_M 16 with several warps) split the other way: every warp holds
+// the same 16 query rows (a decode token's packed query heads) and the warps share out
+// the block's KV tiles, each with its own ring of buffers and its own pipeline, so a
+// block keeps several independent streams of copies in flight; the warps' partial
+// results are combined at the end.
+
+namespace attnjit {
+
+struct TileGeometry {
+  static constexpr int kThreads = kWarps * 32;
+  static constexpr bool kWarpsSplitKv = kBlockM == 16 && kWarps > 1;
+  static constexpr int kGroups = kWarpsSplitKv ? kWarps : 1;  // independent K/V pipelines
+  static constexpr int kGroupThreads = kThreads / kGroups;
+  static constexpr int kWarpRows = 16 * kRowTiles;  // query rows owned by one warp
+  // Rows are padded by 16 bytes so the 8 row addresses of one ldmatrix fall in 8
+  // different bank groups; this works for every head_dim that is a multiple of 16,
+  // where an XOR swizzle would need a power-of-two row length.
+  static constexpr int kRowBytes = (kHeadDim + 8) * 2;
+  static constexpr int kChunksPerRow = kHeadDim / 8;  // 16-byte chunks of one 16-bit row
+  static constexpr int kQBytes = kBlockM * kRowBytes;
+  static constexpr int kKvTileBytes = kBlockN * kRowBytes;
+  // 8-bit and f32 K/V arrive through cp.async as they are stored (rows padded by 16
+  // bytes against bank conflicts, then the tile's per-token scales if the cache has
+  // them) and become MMA operands in registers (RawOperands below), so no decoded copy
+  // of a tile is ever written to shared memory; 16-bit K/V are read by ldmatrix.
+  static constexpr bool kKvRaw = KvDecoder::kConverts;
+  static constexpr int kRawRowBytes = kHeadDim * static_cast<int>(sizeof(KvStorage)) + 16;
+  static constexpr int kRawTileBytes = kBlockN * kRawRowBytes;
+  static constexpr int kScaleBytes = kPerTokenHeadScales ? kBlockN * 4 : 0;
+  static constexpr int kKvBufferBytes = kKvRaw ? kRawTileBytes + kScaleBytes : kKvTileBytes;
+  static constexpr int kGroupBytes = 2 * kStages * kKvBufferBytes;  // K buffers, then V
+  static constexpr int kSharedBytes = kQBytes + kGroups * kGroupBytes;
+  static constexpr int kDimSteps = kHeadDim / 16;  // k-steps of S = Q K^T
+  static constexpr int kKvSteps = kBlockN / 16;    // k-steps of O += P V
+  static constexpr int kScoreTiles = kBlockN / 8;  // 16x8 score tiles per warp row tile
+  static constexpr int kOutTiles = kHeadDim / 8;   // 16x8 output tiles per warp row tile
+  // Up to 128 values per row a warp keeps its Q fragments in registers for the whole
+  // loop; above that they would crowd out the output accumulators, so Q is re-read
+  // from shared memory each tile (a small fraction of the K/V shared-memory traffic).
+  static constexpr bool kQInRegisters = kHeadDim * kRowTiles <= 128;
+  // kWarpsSplitKv: one warp's partial result in shared memory, for the combine: its 16
+  // rows, then their 16 maxes and 16 sums.
+  static constexpr int kWarpPartFloats = 16 * kHeadDim + 32;
+};
+
+// The host launches with its own statement of this geometry (compiler/spec/kernel_geometry.cpp).
+static_assert(TileGeometry::kThreads == kLaunchThreads,
+              "the host's threads per block differ from this kernel's");
+static_assert(TileGeometry::kSharedBytes == kLaunchSharedBytes,
+              "the host's dynamic shared memory differs from this kernel's layout");
+static_assert(kHeadDim % 16 == 0, "head_dim must be a multiple of 16");
+static_assert(kRowTiles == 1 || kRowTiles == 2, "a warp owns 16 or 32 query rows");
+static_assert(kBlockM == 16 * kRowTiles * kWarps || (TileGeometry::kWarpsSplitKv && kRowTiles == 1),
+              "BLOCK_M = 16 * row tiles * warps, or 16 with warps splitting the KV tiles");
+static_assert(kBlockN % 16 == 0, "BLOCK_N must be a multiple of 16");
+static_assert(kStages >= 2, "the K/V pipeline needs at least two stages");
+static_assert(!TileGeometry::kWarpsSplitKv || TileGeometry::kGroupBytes >= TileGeometry::kWarpPartFloats * 4,
+              "a warp's K/V buffers hold its partial result when the warps are combined");
+
+// One 16-byte chunk (8 elements) of a row into 16-bit shared memory: cp.async for
+// 16-bit storage; otherwise (f32 queries) a synchronous load converted to Elem, since
+// the tensor cores take 16-bit operands. Decoder: Raw16 or DecodeF32.
+template <typename Decoder>
+__device__ __forceinline__ void load_chunk(u32 to, const typename Decoder::Storage* from,
+                                           bool valid) {
+  if constexpr (Decoder::kConverts) {
+    u32 packed[4] = {0u, 0u, 0u, 0u};
+    if (valid) {
+      float x[8];
+      Decoder::load8(x, from);
+#pragma unroll
+      for (int i = 0; i < 4; ++i) packed[i] = Elem::pack2(x[2 * i], x[2 * i + 1]);
+    }
+    store_shared16(to, packed);
+  } else {
+    copy16_async(to, from, valid);
+  }
+}
+
+// Loads rows [0, Rows) of a [Rows, kHeadDim] tile; `row_fn(r)` is the row's global
+// pointer or null past the end (zero-filled: a NaN there would reach the output through
+// P*V). `fallback` is any valid address: the
+// source operand of a zero-filling copy.
+// `kLoaders` threads share the copies; `tid` is the calling thread's index among them.
+template <int Rows, typename Decoder, int kLoaders, typename RowFn>
+__device__ __forceinline__ void load_tile(u32 dst, int tid, const typename Decoder::Storage* fallback,
+                                          RowFn row_fn) {
+  using Storage = typename Decoder::Storage;
+  using G = TileGeometry;
+  constexpr int kChunks = Rows * G::kChunksPerRow;
+  constexpr int kPerThread = (kChunks + kLoaders - 1) / kLoaders;
+#pragma unroll
+  for (int i = 0; i < kPerThread; ++i) {
+    const int chunk = tid + i * kLoaders;
+    if (kChunks % kLoaders == 0 || chunk < kChunks) {
+      const int row = chunk / G::kChunksPerRow;
+      const int col = chunk % G::kChunksPerRow;
+      const Storage* from = row_fn(row);
+      const bool valid = from != nullptr;
+      load_chunk<Decoder>(dst + row * G::kRowBytes + col * 16, valid ? from + col * 8 : fallback,
+                          valid);
+    }
+  }
+}
+
+// Rows `stride` elements apart from `base`: the addresser of contiguous K/V tiles.
+template <typename Storage>
+struct StridedRows {
+  const Storage* base;
+  long long stride;
+  __device__ __forceinline__ const Storage* operator()(int r) const { return base + r * stride; }
+};
 
 // 8-bit and f32 K/V operands, decoded in registers from the stored bytes. The MMA's k
 // index may be permuted freely as long as Q and K agree, and its n index for V as long
@@ -883,38 +1220,6 @@ __device__ __forceinline__ void for_each_valid_row(int warp_row0, int rows_valid
   }
 }
 
-// Writes a warp's normalized rows through its own (no longer needed) Q rows of shared
-// memory, so global stores are 16 bytes wide. `Writer` packs two floats into the
-// 16-bit output type.
-template <typename Writer, typename Rows>
-__device__ __forceinline__ void store_rows_staged(unsigned char* shared, const Rows& rows,
-                                                  const float (&o)[kRowTiles][TileGeometry::kOutTiles][4],
-                                                  const float (&out_scale)[kRowTiles][2],
-                                                  int warp_row0, int lane) {
-  using G = TileGeometry;
-  warp_barrier();
-  unsigned char* warp_rows = shared + warp_row0 * G::kRowBytes;
-#pragma unroll
-  for (int mt = 0; mt < kRowTiles; ++mt) {
-#pragma unroll
-    for (int r = 0; r < 2; ++r) {
-      unsigned char* row = warp_rows + (mt * 16 + lane / 4 + r * 8) * G::kRowBytes;
-      const float scale = out_scale[mt][r];
-      for_each_output_pair(o[mt], r, [&](int dim, float a, float b) {
-        *reinterpret_cast<u32*>(row + dim * 2) = Writer::pack2(a * scale, b * scale);
-      });
-    }
-  }
-  warp_barrier();
-#pragma unroll
-  for (int chunk = lane; chunk < G::kWarpRows * G::kChunksPerRow; chunk += 32) {
-    const int row = chunk / G::kChunksPerRow;
-    const int col = chunk % G::kChunksPerRow;
-    if (warp_row0 + row < rows.rows_valid)
-      store16(rows.out_row(warp_row0 + row) + col * 8, warp_rows + row * G::kRowBytes + col * 16);
-  }
-}
-
 struct AttendOptions {
   float softmax_scale;       // applied to q.k
   float softmax_scale_log2;  // softmax_scale * log2(e)
@@ -930,6 +1235,269 @@ struct AttendOptions {
   int seq;
   KvTiles tiles;             // the tiles this block visits: visible ones, or a share of them
   int* debug_tile_counts;
+};
+
+// ---- the steps of one KV tile on a warp's m16n8k16 fragments ---------------------------
+// A lane's accumulator values: value e of 16x8 tile t of row tile mt sits in row
+// warp_row0 + mt * 16 + lane / 4 + 8 (e / 2), column t * 8 + 2 (lane % 4) + e % 2 (a
+// key of the tile for scores; a head dim for outputs, or the map of for_each_output_pair
+// with raw K/V operands). Each row is held by the four lanes of one quad.
+typedef float Scores[kRowTiles][TileGeometry::kScoreTiles][4];
+typedef float Outputs[kRowTiles][TileGeometry::kOutTiles][4];
+
+// The hooks' state of one query row, made once before the loop: the row's `input`
+// elements (VariantHooks::bind) and its score-transform constants.
+template <typename Transform>
+struct RowHooks {
+  AttnjitBoundInputs bound;
+  typename Transform::Row transform;
+};
+
+// S = the transform's start value of each key (zero unless a key bias is folded into the
+// accumulators; templates/common/score_transforms.cuh); kv_first_f is this lane's
+// first key of the tile.
+template <typename Transform>
+__device__ __forceinline__ void start_scores(Scores& s, const Transform& xf, float kv_first_f) {
+#pragma unroll
+  for (int t = 0; t < TileGeometry::kScoreTiles; ++t) {
+#pragma unroll
+    for (int c = 0; c < 2; ++c) {
+      const float init = xf.start(kv_first_f + static_cast<float>(t * 8 + c));
+#pragma unroll
+      for (int mt = 0; mt < kRowTiles; ++mt) s[mt][t][c] = s[mt][t][2 + c] = init;
+    }
+  }
+}
+
+// S += Q K^T for this warp's rows and the tile's kBlockN keys. Each K fragment read
+// from shared memory feeds kRowTiles MMAs. q_operand(a, mt, kk) gives Q's A operand.
+template <typename QOperand>
+__device__ __forceinline__ void add_qk(Scores& s, QOperand q_operand, u32 k_tile, u32 k_frag_offset) {
+  using G = TileGeometry;
+  const int lane = threadIdx.x % 32;
+  if constexpr (G::kKvRaw) {
+    // Four k-steps at a time: one 16-byte load per K row and chunk for fp8.
+#pragma unroll
+    for (int c = 0; c < G::kDimSteps / 4; ++c) raw_scores<4>(s, q_operand, k_tile, 4 * c);
+    if constexpr (G::kDimSteps % 4 != 0)
+      raw_scores<G::kDimSteps % 4>(s, q_operand, k_tile, G::kDimSteps / 4 * 4);
+    if constexpr (kPerTokenHeadScales) {  // each key's K scale multiplies its column
+#pragma unroll
+      for (int t = 0; t < G::kScoreTiles; ++t) {
+        u32 w[2];
+        load_shared_words<8, 8>(w, k_tile + G::kRawTileBytes + (t * 8 + (lane % 4) * 2) * 4);
+#pragma unroll
+        for (int mt = 0; mt < kRowTiles; ++mt)
+#pragma unroll
+          for (int e = 0; e < 4; ++e) s[mt][t][e] *= __uint_as_float(w[e % 2]);
+      }
+    }
+  } else {
+#pragma unroll
+    for (int kk = 0; kk < G::kDimSteps; ++kk) {
+      u32 a[kRowTiles][4];
+#pragma unroll
+      for (int mt = 0; mt < kRowTiles; ++mt) q_operand(a[mt], mt, kk);
+#pragma unroll
+      for (int nn = 0; nn < G::kScoreTiles / 2; ++nn) {
+        u32 b[4];
+        ldmatrix_x4(b, k_tile + k_frag_offset + nn * 16 * G::kRowBytes + kk * 32);
+#pragma unroll
+        for (int mt = 0; mt < kRowTiles; ++mt) {
+          Elem::mma(s[mt][2 * nn], a[mt], b);
+          Elem::mma(s[mt][2 * nn + 1], a[mt], b + 2);
+        }
+      }
+    }
+  }
+}
+
+// hooks(S): the variant's score transform, then, unless the tile is full, the mask
+// (templates/common/key_mask.cuh), as two branch-free passes: the transform of each
+// score can then start as soon as its MMA result is ready. position(mt, t, e) makes
+// the Position of score e of tile t in row tile mt (recomputed per use, which is cheap,
+// rather than held in registers, which the accumulators need).
+template <typename Transform, typename PositionOf>
+__device__ __forceinline__ void apply_score_hooks(Scores& s, const Transform& xf,
+                                                  const RowHooks<Transform> (&hooks)[kRowTiles][2],
+                                                  const AttnjitVariantArgs& args, const AttendOptions& opt,
+                                                  bool widened_by_range, float kv_first_f, bool full_tile,
+                                                  PositionOf position) {
+  using G = TileGeometry;
+  typename Transform::TileRow tile_row[kRowTiles][2];
+#pragma unroll
+  for (int mt = 0; mt < kRowTiles; ++mt)
+#pragma unroll
+    for (int r = 0; r < 2; ++r)
+      tile_row[mt][r] = xf.tile_row(hooks[mt][r].transform, kv_first_f, position(mt, 0, 2 * r).q_pos_f);
+#pragma unroll
+  for (int mt = 0; mt < kRowTiles; ++mt)
+#pragma unroll
+    for (int t = 0; t < G::kScoreTiles; ++t)
+#pragma unroll
+      for (int e = 0; e < 4; ++e)
+        s[mt][t][e] = xf.apply(s[mt][t][e], hooks[mt][e / 2].transform, tile_row[mt][e / 2],
+                               static_cast<float>(t * 8 + (e % 2)), args, hooks[mt][e / 2].bound,
+                               [&] { return position(mt, t, e); });
+  if (!full_tile) {
+#pragma unroll
+    for (int mt = 0; mt < kRowTiles; ++mt)
+#pragma unroll
+      for (int t = 0; t < G::kScoreTiles; ++t)
+#pragma unroll
+        for (int e = 0; e < 4; ++e)
+          mask_score(s[mt][t][e], position(mt, t, e), args, hooks[mt][e / 2].bound, widened_by_range, opt.ranges,
+                     opt.range_count);
+  }
+}
+
+// The online-softmax update (templates/common/online_softmax.cuh) of each row this lane
+// holds: the row's tile max over its quad, the rescale of what was accumulated, then S
+// becomes P (times 2^kProbLog2).
+template <int kProbLog2>
+__device__ __forceinline__ void update_softmax(Scores& s, Outputs& o, SoftmaxRow (&softmax)[kRowTiles][2],
+                                               float exp2_scale) {
+  using G = TileGeometry;
+#pragma unroll
+  for (int mt = 0; mt < kRowTiles; ++mt) {
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      float tile_max = softmax[mt][r].max;
+#pragma unroll
+      for (int t = 0; t < G::kScoreTiles; ++t)
+        tile_max = fmaxf(tile_max, fmaxf(s[mt][t][2 * r], s[mt][t][2 * r + 1]));
+      const SoftmaxRow::Step step = softmax[mt][r].rescale(quad_max(tile_max), exp2_scale, kProbLog2);
+#pragma unroll
+      for (int d = 0; d < G::kOutTiles; ++d) {
+        o[mt][d][2 * r] *= step.alpha;
+        o[mt][d][2 * r + 1] *= step.alpha;
+      }
+#pragma unroll
+      for (int t = 0; t < G::kScoreTiles; ++t)
+#pragma unroll
+        for (int e = 2 * r; e < 2 * r + 2; ++e) s[mt][t][e] = softmax[mt][r].prob(s[mt][t][e], exp2_scale, step);
+    }
+  }
+}
+
+// O += P V. The score accumulators of two adjacent 16x8 tiles are exactly the A
+// fragment of one 16x16 step, so P never leaves registers. With per-token scales, each
+// key's V scale (raised by 2^kVScaleLog2) multiplies its column of P (the denominator
+// has summed P already).
+template <int kVScaleLog2>
+__device__ __forceinline__ void add_pv(Outputs& o, const Scores& s, u32 v_tile, u32 v_frag_offset) {
+  using G = TileGeometry;
+  const int lane = threadIdx.x % 32;
+  float v_scale[G::kScoreTiles][2];
+#pragma unroll
+  for (int t = 0; t < G::kScoreTiles; ++t) {
+    v_scale[t][0] = v_scale[t][1] = 1.f;
+    if constexpr (G::kKvRaw && kPerTokenHeadScales) {
+      u32 w[2];
+      load_shared_words<8, 8>(w, v_tile + G::kRawTileBytes + (t * 8 + (lane % 4) * 2) * 4);
+      v_scale[t][0] = __uint_as_float(w[0]) * pow2(kVScaleLog2);
+      v_scale[t][1] = __uint_as_float(w[1]) * pow2(kVScaleLog2);
+    }
+  }
+#pragma unroll
+  for (int kk = 0; kk < G::kKvSteps; ++kk) {
+    u32 a[kRowTiles][4];
+#pragma unroll
+    for (int mt = 0; mt < kRowTiles; ++mt) {
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {  // score tiles 2 kk and 2 kk + 1
+        const float* p = s[mt][2 * kk + h];
+        const float* vs = v_scale[2 * kk + h];
+        a[mt][2 * h] = Elem::pack2(p[0] * vs[0], p[1] * vs[1]);
+        a[mt][2 * h + 1] = Elem::pack2(p[2] * vs[0], p[3] * vs[1]);
+      }
+    }
+    if constexpr (G::kKvRaw) {
+      // Rows 2t, 2t+1, 2t+8, 2t+9 of the step, 16 bytes of each at a time.
+      using R = RawOperands;
+      const u32 run = v_tile + (kk * 16 + (lane % 4) * 2) * G::kRawRowBytes + (lane / 4) * R::kVRunBytes;
+      constexpr int kPieces = R::kVRunElems / R::kPieceElems, kTail = R::kVRunElems % R::kPieceElems;
+#pragma unroll
+      for (int i = 0; i < kPieces; ++i) raw_values<R::kPieceElems>(o, a, run, i * R::kPieceElems);
+      if constexpr (kTail != 0) raw_values<kTail>(o, a, run, kPieces * R::kPieceElems);
+    } else {
+#pragma unroll
+      for (int dd = 0; dd < G::kOutTiles / 2; ++dd) {
+        u32 b[4];
+        ldmatrix_x4_trans(b, v_tile + v_frag_offset + kk * 16 * G::kRowBytes + dd * 32);
+#pragma unroll
+        for (int mt = 0; mt < kRowTiles; ++mt) {
+          Elem::mma(o[mt][2 * dd], a[mt], b);
+          Elem::mma(o[mt][2 * dd + 1], a[mt], b + 2);
+        }
+      }
+    }
+  }
+}
+
+// ---- combining the warps of a decode block (TileGeometry::kWarpsSplitKv) -------------
+// Each warp holds the same 16 rows over its own share of the KV tiles. The partial
+// results meet in shared memory (the K/V buffers are free once every thread has
+// drained its copies: TileGeometry::kWarpPartFloats per warp); warp 0 then finishes
+// the rows.
+__device__ __forceinline__ void share_warp_rows(unsigned char* shared,
+                                                const float (&o)[TileGeometry::kOutTiles][4],
+                                                const RowTotals (&totals)[2], int warp, int lane) {
+  using G = TileGeometry;
+  block_barrier();
+  float* mine = reinterpret_cast<float*>(shared + G::kQBytes) + warp * G::kWarpPartFloats;
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    const int row = lane / 4 + 8 * r;
+    if (lane % 4 == 0) {
+      mine[16 * kHeadDim + row] = totals[r].max_log2;
+      mine[16 * kHeadDim + 16 + row] = totals[r].sum;
+    }
+#pragma unroll
+    for (int d = 0; d < G::kOutTiles; ++d) {
+      mine[row * kHeadDim + d * 8 + (lane % 4) * 2] = o[d][2 * r];
+      mine[row * kHeadDim + d * 8 + (lane % 4) * 2 + 1] = o[d][2 * r + 1];
+    }
+  }
+  block_barrier();
+}
+
+// Warp 0: the block's rows from every warp's part, weighted by 2^(its max - the top).
+__device__ __forceinline__ void combine_warp_rows(const unsigned char* shared,
+                                                  float (&o)[TileGeometry::kOutTiles][4],
+                                                  RowTotals (&totals)[2], int lane) {
+  using G = TileGeometry;
+  const float* scratch = reinterpret_cast<const float*>(shared + G::kQBytes);
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    const int row = lane / 4 + 8 * r;
+    float top = neg_inf();
+    for (int w = 0; w < kWarps; ++w) top = fmaxf(top, scratch[w * G::kWarpPartFloats + 16 * kHeadDim + row]);
+    const float shift = top == neg_inf() ? 0.f : top;
+    float total = 0.f;
+#pragma unroll
+    for (int d = 0; d < G::kOutTiles; ++d) o[d][2 * r] = o[d][2 * r + 1] = 0.f;
+    for (int w = 0; w < kWarps; ++w) {
+      const float* part = scratch + w * G::kWarpPartFloats;
+      const float weight = fast_exp2(part[16 * kHeadDim + row] - shift);  // 0 if empty
+      total += part[16 * kHeadDim + 16 + row] * weight;
+#pragma unroll
+      for (int d = 0; d < G::kOutTiles; ++d) {
+        o[d][2 * r] += part[row * kHeadDim + d * 8 + (lane % 4) * 2] * weight;
+        o[d][2 * r + 1] += part[row * kHeadDim + d * 8 + (lane % 4) * 2 + 1] * weight;
+      }
+    }
+    totals[r] = {top, total};
+  }
+}
+
+// Row half r of a 16-row output tile as the epilogues take a row
+// (templates/common/epilogue.cuh): hands fn each pair this lane holds.
+struct OutputPairs {
+  const float (&o)[TileGeometry::kOutTiles][4];
+  int r;
+  template <typename Fn>
+  __device__ __forceinline__ void operator()(Fn fn) const { for_each_output_pair(o, r, fn); }
 };
 
 template <typename Rows, typename Keys>
@@ -1072,61 +1640,35 @@ __device__ __forceinline__ void attend(unsigned char* shared, const Rows& rows, 
     }
   };
 
-  float o[kRowTiles][G::kOutTiles][4];
-  float row_max[kRowTiles][2];  // running max of each row's scores (exp2_scale takes them to log2 units)
-  float row_sum[kRowTiles][2];  // this lane's part of each row's running denominator
   // The rows this lane holds: tile row warp_row0 + mt * 16 + lane / 4 + 8 * r. Their
   // positions and heads are recomputed where needed (cheap) rather than held in
   // registers, which the accumulators need.
   auto my_row = [&](int mt, int r) { return warp_row0 + mt * 16 + lane / 4 + 8 * r; };
-  AttnjitBoundInputs bound[kRowTiles][2];
-  float slope_log2[kRowTiles][2];  // kLinearPositionBias: the row's slope times log2(e)
+
+  // The variant's score transform (rendered by codegen after VariantHooks). A bias
+  // that depends on the key alone may start the score accumulators when every row has
+  // the same query head and per-token K scales do not multiply the scores after the MMA.
+  using Transform = ScoreTransform<Rows::kOneHead && !(G::kKvRaw && kPerTokenHeadScales)>;
+  Outputs o;
+  SoftmaxRow softmax[kRowTiles][2];
+  RowHooks<Transform> hooks[kRowTiles][2];
 #pragma unroll
   for (int mt = 0; mt < kRowTiles; ++mt) {
 #pragma unroll
     for (int d = 0; d < G::kOutTiles; ++d) o[mt][d][0] = o[mt][d][1] = o[mt][d][2] = o[mt][d][3] = 0.f;
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
-      row_max[mt][r] = neg_inf();
-      row_sum[mt][r] = 0.f;
+      softmax[mt][r] = SoftmaxRow::start();
       const int q_head = rows.q_head(my_row(mt, r));
-      VariantHooks::bind(bound[mt][r], args, q_head, q_head / kGroupSize, opt.seq);
-      slope_log2[mt][r] = VariantHooks::position_slope(args, bound[mt][r]) * kLog2e;
+      VariantHooks::bind(hooks[mt][r].bound, args, q_head, q_head / kGroupSize, opt.seq);
     }
   }
-
-  // ALiBi with one slope for the whole block (one query head): the bias's query part,
-  // slope * q_pos, is constant along a row and cancels in the softmax, so scores carry
-  // slope * (kv_pos - q_ref) instead, q_ref being the block's first position. That
-  // depends on the column alone, so it is the initial value of the score accumulators
-  // (in units of q.k, made once per tile) and costs nothing per score. The epilogue
-  // puts slope * (q_ref - q_pos) back into each row's max, for the LSE and the sinks.
-  // Per-token K scales multiply the accumulators after the MMAs, so they keep the
-  // per-score form.
-  constexpr bool kColumnBias = VariantHooks::kLinearPositionBias && Rows::kOneHead &&
-                               !(G::kKvRaw && kPerTokenHeadScales);
-  // Score transforms evaluated per score: all but the column bias.
-  constexpr bool kTransformPerScore = VariantHooks::kHasScoreTransform && !kColumnBias;
-  const float q_ref = static_cast<float>(rows.q_pos_first);
-
-  // Soft-capping with a cap fixed per launch, cap * tanh(score / cap): scores are kept
-  // as tanh(score / |cap|) in [-1, 1] (one multiply and the tanh; the function is the
-  // same for -cap) and |cap| * log2(e) becomes the exp2 scale.
-  float soft_cap_inner = 0.f, soft_cap_log2 = 0.f;
-  if constexpr (VariantHooks::kSoftCap) {
-    const float cap = fabsf(VariantHooks::soft_cap(args));
-    soft_cap_inner = softmax_scale / cap;
-    soft_cap_log2 = cap * kLog2e;
-  }
-
-  // Other score transforms bring the logits into the log2 domain explicitly (measured
-  // faster for ALiBi than folding log2(e) into the exp2 FMA); without one the scale
-  // folds into one FMA inside exp2.
-  const float exp2_scale = VariantHooks::kSoftCap ? soft_cap_log2
-                           : kTransformPerScore    ? 1.f
-                                                   : softmax_scale_log2;
-  // kColumnBias: slope / softmax_scale, the bias per key in units of q.k.
-  const float column_slope = kColumnBias ? slope_log2[0][0] / softmax_scale_log2 : 0.f;
+  const Transform xf(args, hooks[0][0].bound, softmax_scale, softmax_scale_log2,
+                     static_cast<float>(rows.q_pos_first));
+#pragma unroll
+  for (int mt = 0; mt < kRowTiles; ++mt)
+#pragma unroll
+    for (int r = 0; r < 2; ++r) hooks[mt][r].transform = xf.row(args, hooks[mt][r].bound);
 
   for (int n = n_first, it = 0; n < n_end; n += G::kGroups, ++it) {
     async_wait<kStages - 2>();  // tile n has landed ...
@@ -1139,78 +1681,8 @@ __device__ __forceinline__ void attend(unsigned char* shared, const Rows& rows, 
     const int stage = it % kStages;
     const u32 k_tile = k_smem + stage * G::kKvBufferBytes;
     const u32 v_tile = v_smem + stage * G::kKvBufferBytes;
-
-    // S = Q K^T for this warp's rows and the tile's kBlockN keys. Each K fragment
-    // read from shared memory feeds kRowTiles MMAs.
     const int kv_first = n * kBlockN;
     const float kv_first_f = static_cast<float>(kv_first + (lane % 4) * 2);  // this lane's first key
-    float s[kRowTiles][G::kScoreTiles][4];
-#pragma unroll
-    for (int t = 0; t < G::kScoreTiles; ++t) {
-#pragma unroll
-      for (int c = 0; c < 2; ++c) {
-        const float init = kColumnBias ? column_slope * (kv_first_f + static_cast<float>(t * 8 + c) - q_ref) : 0.f;
-#pragma unroll
-        for (int mt = 0; mt < kRowTiles; ++mt) s[mt][t][c] = s[mt][t][2 + c] = init;
-      }
-    }
-    if constexpr (G::kKvRaw) {
-      // Four k-steps at a time: one 16-byte load per K row and chunk for fp8.
-#pragma unroll
-      for (int c = 0; c < G::kDimSteps / 4; ++c) raw_scores<4>(s, q_operand, k_tile, 4 * c);
-      if constexpr (G::kDimSteps % 4 != 0)
-        raw_scores<G::kDimSteps % 4>(s, q_operand, k_tile, G::kDimSteps / 4 * 4);
-      if constexpr (kPerTokenHeadScales) {  // each key's K scale multiplies its column
-#pragma unroll
-        for (int t = 0; t < G::kScoreTiles; ++t) {
-          u32 w[2];
-          load_shared_words<8, 8>(w, k_tile + G::kRawTileBytes + (t * 8 + (lane % 4) * 2) * 4);
-#pragma unroll
-          for (int mt = 0; mt < kRowTiles; ++mt)
-#pragma unroll
-            for (int e = 0; e < 4; ++e) s[mt][t][e] *= __uint_as_float(w[e % 2]);
-        }
-      }
-    } else {
-#pragma unroll
-      for (int kk = 0; kk < G::kDimSteps; ++kk) {
-        u32 a[kRowTiles][4];
-#pragma unroll
-        for (int mt = 0; mt < kRowTiles; ++mt) q_operand(a[mt], mt, kk);
-#pragma unroll
-        for (int nn = 0; nn < G::kScoreTiles / 2; ++nn) {
-          u32 b[4];
-          ldmatrix_x4(b, k_tile + k_frag_offset + nn * 16 * G::kRowBytes + kk * 32);
-#pragma unroll
-          for (int mt = 0; mt < kRowTiles; ++mt) {
-            Elem::mma(s[mt][2 * nn], a[mt], b);
-            Elem::mma(s[mt][2 * nn + 1], a[mt], b + 2);
-          }
-        }
-      }
-    }
-
-    // Score transform and mask. A tile wholly inside an exact band needs neither
-    // sequence-end nor per-element checks.
-    const bool full_tile =
-        VariantHooks::kBandIsExact && !range.widened_by_range && kv_first + kBlockN <= keys.kv_len &&
-        (!VariantHooks::kHasUpperBand ||
-         kv_first + kBlockN - 1 <= static_cast<long long>(rows.q_pos_first) + VariantHooks::kUpperOffset) &&
-        (!VariantHooks::kHasLowerBand ||
-         kv_first >= static_cast<long long>(rows.q_pos_last) + VariantHooks::kLowerOffset);
-    full_tiles += full_tile;
-    // ALiBi-form bias with a slope per row, row part: slope * log2(e) * (this lane's
-    // first key - q_pos).
-    float row_bias[kRowTiles][2];
-    if constexpr (VariantHooks::kLinearPositionBias && !kColumnBias) {
-#pragma unroll
-      for (int mt = 0; mt < kRowTiles; ++mt)
-#pragma unroll
-        for (int r = 0; r < 2; ++r)
-          row_bias[mt][r] = slope_log2[mt][r] *
-                            (kv_first_f - static_cast<float>(rows.q_pos(my_row(mt, r))));
-    }
-    // A tile's positions, for the hooks: recomputed per use (cheap) rather than held.
     auto position = [&](int mt, int t, int e) {
       Position at;
       at.q_pos = rows.q_pos(my_row(mt, e / 2));
@@ -1224,139 +1696,16 @@ __device__ __forceinline__ void attend(unsigned char* shared, const Rows& rows, 
       at.kv_len = keys.kv_len;
       return at;
     };
-    // The transform, then the mask, as two branch-free passes: the transform of each
-    // score can then start as soon as its MMA result is ready.
-    if constexpr (kTransformPerScore) {
-#pragma unroll
-      for (int mt = 0; mt < kRowTiles; ++mt) {
-#pragma unroll
-        for (int t = 0; t < G::kScoreTiles; ++t) {
-#pragma unroll
-          for (int e = 0; e < 4; ++e) {
-            float& x = s[mt][t][e];
-            if constexpr (VariantHooks::kLinearPositionBias) {
-              // log2(e) * (scale * s + slope * (kv_pos - q_pos)), as two FMAs: the row's
-              // part of the bias once per tile, the column's a constant.
-              x = fmaf(x, softmax_scale_log2,
-                       fmaf(slope_log2[mt][e / 2], static_cast<float>(t * 8 + (e % 2)),
-                            row_bias[mt][e / 2]));
-            } else if constexpr (VariantHooks::kSoftCap) {
-              x = tanh_approx(x * soft_cap_inner);
-            } else {
-              x = VariantHooks::score(x * softmax_scale, position(mt, t, e), args, bound[mt][e / 2]) * kLog2e;
-            }
-          }
-        }
-      }
-    }
-    if (!full_tile) {
-#pragma unroll
-      for (int mt = 0; mt < kRowTiles; ++mt) {
-#pragma unroll
-        for (int t = 0; t < G::kScoreTiles; ++t) {
-#pragma unroll
-          for (int e = 0; e < 4; ++e) {
-            const Position at = position(mt, t, e);
-            bool visible = at.kv_pos < keys.kv_len;
-            if (VariantHooks::kHasUpperBand)
-              visible = visible && at.kv_pos <= static_cast<long long>(at.q_pos) + VariantHooks::kUpperOffset;
-            if (VariantHooks::kHasLowerBand)
-              visible = visible && at.kv_pos >= static_cast<long long>(at.q_pos) + VariantHooks::kLowerOffset;
-            if (!VariantHooks::kBandIsExact)
-              visible = visible && VariantHooks::mask(at, args, bound[mt][e / 2]);
-            if constexpr (kHasRanges) {
-              if (range.widened_by_range && !visible && at.kv_pos < keys.kv_len)
-                visible = in_same_range(opt.ranges, opt.range_count, at.q_pos, at.kv_pos);
-            }
-            if (!visible) s[mt][t][e] = neg_inf();
-          }
-        }
-      }
-    }
 
-    // Online softmax: new running max, rescale what was accumulated, exponentiate.
-#pragma unroll
-    for (int mt = 0; mt < kRowTiles; ++mt) {
-#pragma unroll
-      for (int r = 0; r < 2; ++r) {
-        float tile_max = row_max[mt][r];
-#pragma unroll
-        for (int t = 0; t < G::kScoreTiles; ++t)
-          tile_max = fmaxf(tile_max, fmaxf(s[mt][t][2 * r], s[mt][t][2 * r + 1]));
-        tile_max = quad_max(tile_max);
-        // A row that has seen only masked keys keeps max -inf; subtract 0 instead so
-        // exp2 gives 0 rather than NaN from (-inf) - (-inf).
-        const float max_scaled = tile_max == neg_inf() ? 0.f : tile_max * exp2_scale;
-        const float alpha = fast_exp2(row_max[mt][r] * exp2_scale - max_scaled);
-        const float exp2_bias = static_cast<float>(kOperandLog2) - max_scaled;  // P * 2^kOperandLog2
-        row_max[mt][r] = tile_max;
-        row_sum[mt][r] *= alpha;
-#pragma unroll
-        for (int d = 0; d < G::kOutTiles; ++d) {
-          o[mt][d][2 * r] *= alpha;
-          o[mt][d][2 * r + 1] *= alpha;
-        }
-#pragma unroll
-        for (int t = 0; t < G::kScoreTiles; ++t) {
-#pragma unroll
-          for (int e = 2 * r; e < 2 * r + 2; ++e) {
-            const float prob = fast_exp2(fmaf(s[mt][t][e], exp2_scale, exp2_bias));
-            s[mt][t][e] = prob;
-            row_sum[mt][r] += prob;
-          }
-        }
-      }
-    }
-
-    // O += P V. The score accumulators of two adjacent 16x8 tiles are exactly the A
-    // fragment of one 16x16 step, so P never leaves registers. With per-token scales,
-    // each key's V scale multiplies its column of P (the denominator has summed P
-    // already).
-    float v_scale[G::kScoreTiles][2];
-#pragma unroll
-    for (int t = 0; t < G::kScoreTiles; ++t) {
-      v_scale[t][0] = v_scale[t][1] = 1.f;
-      if constexpr (G::kKvRaw && kPerTokenHeadScales) {
-        u32 w[2];
-        load_shared_words<8, 8>(w, v_tile + G::kRawTileBytes + (t * 8 + (lane % 4) * 2) * 4);
-        v_scale[t][0] = __uint_as_float(w[0]) * pow2(kVScaleLog2);
-        v_scale[t][1] = __uint_as_float(w[1]) * pow2(kVScaleLog2);
-      }
-    }
-#pragma unroll
-    for (int kk = 0; kk < G::kKvSteps; ++kk) {
-      u32 a[kRowTiles][4];
-#pragma unroll
-      for (int mt = 0; mt < kRowTiles; ++mt) {
-#pragma unroll
-        for (int h = 0; h < 2; ++h) {  // score tiles 2 kk and 2 kk + 1
-          const float* p = s[mt][2 * kk + h];
-          const float* vs = v_scale[2 * kk + h];
-          a[mt][2 * h] = Elem::pack2(p[0] * vs[0], p[1] * vs[1]);
-          a[mt][2 * h + 1] = Elem::pack2(p[2] * vs[0], p[3] * vs[1]);
-        }
-      }
-      if constexpr (G::kKvRaw) {
-        // Rows 2t, 2t+1, 2t+8, 2t+9 of the step, 16 bytes of each at a time.
-        using R = RawOperands;
-        const u32 run = v_tile + (kk * 16 + (lane % 4) * 2) * G::kRawRowBytes + (lane / 4) * R::kVRunBytes;
-        constexpr int kPieces = R::kVRunElems / R::kPieceElems, kTail = R::kVRunElems % R::kPieceElems;
-#pragma unroll
-        for (int i = 0; i < kPieces; ++i) raw_values<R::kPieceElems>(o, a, run, i * R::kPieceElems);
-        if constexpr (kTail != 0) raw_values<kTail>(o, a, run, kPieces * R::kPieceElems);
-      } else {
-#pragma unroll
-        for (int dd = 0; dd < G::kOutTiles / 2; ++dd) {
-          u32 b[4];
-          ldmatrix_x4_trans(b, v_tile + v_frag_offset + kk * 16 * G::kRowBytes + dd * 32);
-#pragma unroll
-          for (int mt = 0; mt < kRowTiles; ++mt) {
-            Elem::mma(o[mt][2 * dd], a[mt], b);
-            Elem::mma(o[mt][2 * dd + 1], a[mt], b + 2);
-          }
-        }
-      }
-    }
+    Scores s;
+    start_scores(s, xf, kv_first_f);
+    add_qk(s, q_operand, k_tile, k_frag_offset);  // S += Q K^T
+    const bool full_tile = tile_is_full<kBlockN>(kv_first, keys.kv_len, rows.q_pos_first, rows.q_pos_last,
+                                                 range.widened_by_range);
+    full_tiles += full_tile;
+    apply_score_hooks(s, xf, hooks, args, opt, range.widened_by_range, kv_first_f, full_tile, position);
+    update_softmax<kOperandLog2>(s, o, softmax, xf.exp2_scale);  // S becomes P
+    add_pv<kVScaleLog2>(o, s, v_tile, v_frag_offset);            // O += P V
   }
   async_wait<0>();
 
@@ -1365,99 +1714,43 @@ __device__ __forceinline__ void attend(unsigned char* shared, const Rows& rows, 
     atomicAdd(opt.debug_tile_counts + 1, full_tiles);
   }
 
-  // Epilogue: normalize (folding in the sink logit, which joins the denominator but has
-  // no value row), then write the rows out.
-  // Each row's max (log2 units) and full denominator.
-  float row_max_log2[kRowTiles][2], row_total[kRowTiles][2];
+  // Epilogue: each row's max and denominator (the warps' parts combined when they
+  // split the KV tiles), normalized (folding in the sink logit, which joins the
+  // denominator but has no value row), then the rows written out.
+  RowTotals totals[kRowTiles][2];
 #pragma unroll
   for (int mt = 0; mt < kRowTiles; ++mt) {
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
-      row_total[mt][r] = quad_sum(row_sum[mt][r]) * pow2(-kOperandLog2);
-      row_max_log2[mt][r] = row_max[mt][r] == neg_inf() ? neg_inf() : row_max[mt][r] * exp2_scale;
-      if constexpr (kColumnBias)  // the query part of the bias, left out of the scores
-        row_max_log2[mt][r] += slope_log2[0][0] * (q_ref - static_cast<float>(rows.q_pos(my_row(mt, r))));
+      totals[mt][r] = softmax[mt][r].totals(quad_sum(softmax[mt][r].sum), xf.exp2_scale, kOperandLog2);
+      totals[mt][r].max_log2 = xf.row_max_log2(totals[mt][r].max_log2, hooks[mt][r].transform,
+                                               static_cast<float>(rows.q_pos(my_row(mt, r))));
     }
   }
   if constexpr (G::kWarpsSplitKv) {
-    // Combine the warps' partial results in shared memory (the K/V buffers are free:
-    // every thread has drained its copies); warp 0 finishes the rows.
-    block_barrier();
-    constexpr int kFloatsPerWarp = 16 * kHeadDim + 32;
-    float* scratch = reinterpret_cast<float*>(shared + G::kQBytes);
-    float* mine = scratch + warp * kFloatsPerWarp;
-#pragma unroll
-    for (int r = 0; r < 2; ++r) {
-      const int row = lane / 4 + 8 * r;
-      if (lane % 4 == 0) {
-        mine[16 * kHeadDim + row] = row_max_log2[0][r];
-        mine[16 * kHeadDim + 16 + row] = row_total[0][r];
-      }
-#pragma unroll
-      for (int d = 0; d < G::kOutTiles; ++d) {
-        mine[row * kHeadDim + d * 8 + (lane % 4) * 2] = o[0][d][2 * r];
-        mine[row * kHeadDim + d * 8 + (lane % 4) * 2 + 1] = o[0][d][2 * r + 1];
-      }
-    }
-    block_barrier();
+    share_warp_rows(shared, o[0], totals[0], warp, lane);
     if (warp != 0) return;
-#pragma unroll
-    for (int r = 0; r < 2; ++r) {
-      const int row = lane / 4 + 8 * r;
-      float top = neg_inf();
-      for (int w = 0; w < kWarps; ++w)
-        top = fmaxf(top, scratch[w * kFloatsPerWarp + 16 * kHeadDim + row]);
-      const float shift = top == neg_inf() ? 0.f : top;
-      float total = 0.f;
-#pragma unroll
-      for (int d = 0; d < G::kOutTiles; ++d) o[0][d][2 * r] = o[0][d][2 * r + 1] = 0.f;
-      for (int w = 0; w < kWarps; ++w) {
-        const float* part = scratch + w * kFloatsPerWarp;
-        const float weight = fast_exp2(part[16 * kHeadDim + row] - shift);  // 0 if empty
-        total += part[16 * kHeadDim + 16 + row] * weight;
-#pragma unroll
-        for (int d = 0; d < G::kOutTiles; ++d) {
-          o[0][d][2 * r] += part[row * kHeadDim + d * 8 + (lane % 4) * 2] * weight;
-          o[0][d][2 * r + 1] += part[row * kHeadDim + d * 8 + (lane % 4) * 2 + 1] * weight;
-        }
-      }
-      row_max_log2[0][r] = top;
-      row_total[0][r] = total;
-    }
+    combine_warp_rows(shared, o[0], totals[0], lane);
   }
 
   const bool partial = opt.partial_rows != nullptr;
   const float out_multiplier =
       (partial ? opt.partial_multiplier : opt.out_multiplier) * product_unscale * pow2(-kVScaleLog2);
-  float out_scale[kRowTiles][2], lse[kRowTiles][2];
+  RowNormalization norm[kRowTiles][2];
 #pragma unroll
   for (int mt = 0; mt < kRowTiles; ++mt) {
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
-      const float sum = row_total[mt][r];
-      const float max_log2 = row_max_log2[mt][r];
-      if (kHasSinks && !partial) {
-        const float sink_log2 = args.sinks[rows.q_head(my_row(mt, r))] * kLog2e;
-        const float top = fmaxf(max_log2, sink_log2);
-        const float keep = fast_exp2(max_log2 - top);  // 0 for a fully masked row
-        const float total = sum * keep + fast_exp2(sink_log2 - top);
-        out_scale[mt][r] = keep / total * out_multiplier;
-        lse[mt][r] = (top + fast_log2(total)) * kLn2;
-      } else {
-        // A fully masked row outputs zeros.
-        out_scale[mt][r] = sum > 0.f ? out_multiplier / sum : 0.f;
-        lse[mt][r] = sum > 0.f ? (max_log2 + fast_log2(sum)) * kLn2 : neg_inf();
-      }
+      if (kHasSinks && !partial)
+        norm[mt][r] = normalize_row_with_sink(totals[mt][r], args.sinks[rows.q_head(my_row(mt, r))], out_multiplier);
+      else
+        norm[mt][r] = normalize_row(totals[mt][r], out_multiplier);
     }
   }
   if (partial) {
     for_each_valid_row(warp_row0, rows.rows_valid, [&](int mt, int r, int row) {
-      float* out = opt.partial_rows + row * kHeadDim;
-      const float scale = out_scale[mt][r];
-      for_each_output_pair(o[mt], r, [&](int dim, float a, float b) {
-        *reinterpret_cast<float2*>(out + dim) = make_float2(a * scale, b * scale);
-      });
-      if (lane % 4 == 0) opt.partial_lse[row] = lse[mt][r];
+      write_partial_row(opt.partial_rows + row * kHeadDim, norm[mt][r].out_scale, OutputPairs{o[mt], r});
+      if (lane % 4 == 0) opt.partial_lse[row] = norm[mt][r].lse;
     });
     return;
   }
@@ -1465,18 +1758,24 @@ __device__ __forceinline__ void attend(unsigned char* shared, const Rows& rows, 
     // Pairs straight from the accumulators: f32 rows would not fit the 16-bit staging
     // rows, and fp8 pairs are encoded as they are stored.
     for_each_valid_row(warp_row0, rows.rows_valid, [&](int mt, int r, int row) {
-      OutputStorage* out = rows.out_row(row);
-      const float scale = out_scale[mt][r];
-      for_each_output_pair(o[mt], r, [&](int dim, float a, float b) {
-        OutElem::store_pair(out + dim, a * scale, b * scale);
-      });
+      write_output_row(rows.out_row(row), norm[mt][r].out_scale, OutputPairs{o[mt], r});
     });
   } else {
-    store_rows_staged<OutElem>(shared, rows, o, out_scale, warp_row0, lane);
+    // Staged through the warp's own Q rows of shared memory, no longer needed.
+    warp_barrier();
+    unsigned char* staging = shared + warp_row0 * G::kRowBytes;
+#pragma unroll
+    for (int mt = 0; mt < kRowTiles; ++mt)
+#pragma unroll
+      for (int r = 0; r < 2; ++r)
+        stage_output_row<OutElem>(staging + (mt * 16 + lane / 4 + r * 8) * G::kRowBytes, norm[mt][r].out_scale,
+                                  OutputPairs{o[mt], r});
+    warp_barrier();
+    copy_staged_rows<G::kWarpRows, G::kRowBytes, 32>(staging, rows, warp_row0, lane);
   }
   if (kWriteLse && lane % 4 == 0)
     for_each_valid_row(warp_row0, rows.rows_valid,
-                       [&](int mt, int r, int row) { *rows.lse_at(row) = lse[mt][r]; });
+                       [&](int mt, int r, int row) { *rows.lse_at(row) = norm[mt][r].lse; });
 }
 
 }  // namespace attnjit
