@@ -89,13 +89,20 @@ int run_defaults(const Args& args) {
     if (!arch_list.empty()) arch_list += ", ";
     arch_list += a;
   }
-  // Every kernel needs its compiler, even one found in the cache (its key names the
-  // compiler's version): without it, say so once instead of once per kernel.
+  // A kernel in the JIT cache needs its compiler too (the key names the compiler's
+  // version); one in an AOT directory needs none. Without a compiler and with no AOT
+  // directory, say so once instead of once per kernel.
   std::string compilers;
+  const bool has_aot = !engine.cache().aot_directories().empty();
   for (const std::string& a : archs) {
+    if (!jit_enabled(options)) {
+      compilers = "no compiler (JIT off: kernels from the AOT directories only)";
+      break;
+    }
     auto backend = engine.backend(*find_target(a));  // target_archs() checked each
-    if (!backend) throw CommandError("cannot compile kernels: " + backend.error());
-    const std::string described = (*backend)->describe();
+    if (!backend && !has_aot) throw CommandError("cannot compile kernels: " + backend.error());
+    const std::string described =
+        backend ? (*backend)->describe() : "no compiler (kernels from the AOT directories only)";
     if (compilers.find(described) == std::string::npos)
       compilers += (compilers.empty() ? "" : ", ") + described;
   }
