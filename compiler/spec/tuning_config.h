@@ -87,7 +87,7 @@ class TuningTable {
 // `max_shared_bytes` is the target's opt-in shared memory per block.
 std::string validate_tile(const TileConfig& c, int head_dim, int max_shared_bytes = 232448);
 // Opt-in shared memory per block of a target ("sm_86" -> 101376, from the target
-// table); the smallest target's limit for an arch the table lacks.
+// table); for an arch the table lacks, the smallest limit of its vendor's targets.
 int shared_memory_limit(const std::string& arch);
 // Parses "BLOCK_M,BLOCK_N,WARPS,STAGES".
 Result<TileConfig, std::string> parse_tile_override(const std::string& text);
