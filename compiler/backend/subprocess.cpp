@@ -58,9 +58,17 @@ bool drain(int fd, std::string* sink, size_t cap, bool* truncated) {
 }
 
 // The child's side before its work: its own process group (so a timeout kills what it
-// started too), stdin from /dev/null, stdout and stderr into `output`.
+// started too), stdin from /dev/null, stdout and stderr into `output`, no signal
+// blocked, and the default action for the signals a crash raises: a handler the caller
+// installed (a test framework's, a crash reporter's) must not run in a compiler that
+// aborts, which is to die quietly and be reported by the parent.
 void enter_child(const Pipe& output) {
   ::setpgid(0, 0);
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  for (int sig : {SIGABRT, SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGPIPE, SIGTERM})
+    ::signal(sig, SIG_DFL);
   const int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   if (null_fd >= 0) ::dup2(null_fd, STDIN_FILENO);
   ::dup2(output.write, STDOUT_FILENO);
