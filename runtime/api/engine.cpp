@@ -85,8 +85,7 @@ Result<KernelSpec, std::string> Engine::make_spec(const ir::Variant& variant, Ke
     return fail(fmt::format("no {} kernel for {}: it lacks the {} mainloop", kernel_kind_name(kind),
                             arch, mainloop_name(mainloop)));
   if (!mainloop_has_kernels(target->vendor, mainloop))
-    return fail(fmt::format("no {} kernel for {} yet: attnjit has no {} kernels on the {} mainloop "
-                            "yet",
+    return fail(fmt::format("no {} kernel for {} yet: attnjit has no {} kernels on the {} mainloop",
                             kernel_kind_name(kind), arch, vendor_name(target->vendor),
                             mainloop_name(mainloop)));
   KernelSpec spec;
