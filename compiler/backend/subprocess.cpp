@@ -23,6 +23,7 @@ constexpr size_t kResultCap = size_t(1) << 30;
 constexpr size_t kReadChunk = 65536;
 constexpr int kChildThrew = 70;        // EX_SOFTWARE
 constexpr int kExecFailed = 127;       // as a shell reports a command it cannot run
+constexpr useconds_t kReapPollMicroseconds = 2000;
 
 struct Pipe {
   int read = -1;
@@ -98,7 +99,12 @@ ChildOutcome collect(pid_t pid, Pipe result, Pipe output, std::chrono::seconds l
     for (int fd : open_fds)
       if (fd >= 0) fds[count++] = pollfd{fd, POLLIN, 0};
     const int ready = ::poll(fds, nfds_t(count), int(std::min<long long>(left.count(), INT_MAX)));
-    if (ready < 0 && errno != EINTR) break;
+    if (ready < 0 && errno != EINTR) {
+      out.start_error = fmt::format("cannot wait for the child: {}", std::strerror(errno));
+      ::kill(-pid, SIGKILL);
+      ::kill(pid, SIGKILL);
+      break;
+    }
     for (int i = 0; ready > 0 && i < count; ++i) {
       if (fds[i].revents == 0) continue;
       const bool is_result = fds[i].fd == open_fds[0];
@@ -109,8 +115,18 @@ ChildOutcome collect(pid_t pid, Pipe result, Pipe output, std::chrono::seconds l
   }
   close_fd(&open_fds[0]);
   close_fd(&open_fds[1]);
+  // A child may close its pipes and still not exit: it is reaped within the same limit.
   int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  for (;;) {
+    const pid_t reaped = ::waitpid(pid, &status, out.timed_out ? 0 : WNOHANG);
+    if (reaped == pid || (reaped < 0 && errno != EINTR)) break;
+    if (reaped == 0 && std::chrono::steady_clock::now() >= deadline) {
+      ::kill(-pid, SIGKILL);
+      ::kill(pid, SIGKILL);
+      out.timed_out = true;
+    } else if (reaped == 0) {
+      ::usleep(kReapPollMicroseconds);
+    }
   }
   if (WIFEXITED(status)) out.exit_code = WEXITSTATUS(status);
   if (WIFSIGNALED(status)) out.signal = WTERMSIG(status);

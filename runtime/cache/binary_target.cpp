@@ -174,7 +174,10 @@ std::optional<std::vector<Section>> read_sections(std::string_view elf, std::str
   return sections;
 }
 
+// A section's bytes; none for one that lies outside the file (read_sections lets
+// SHT_NULL and SHT_NOBITS sections through unchecked, and a symbol table may name one).
 std::string_view section_bytes(std::string_view elf, const Section& s) {
+  if (!inside(elf, s.offset, s.size)) return {};
   return elf.substr(size_t(s.offset), size_t(s.size));
 }
 

@@ -280,6 +280,14 @@ TEST_CASE("an HSACO must name the requested processor twice and define the kerne
   const size_t symtab_at = size_t(get(gfx942, symtab_header + 0x18, 8));
   put(&far_name, symtab_at + 2 * 24, 0x7fffffff, 4);  // the k.kd entry
   CHECK(hsaco_mismatch(far_name) == no_descriptor);
+  // A symbol table linked to the null section, whose offset lies far outside the file:
+  // no names, never read.
+  HsacoParts null_link;
+  null_link.symtab_link = 0;
+  std::string null_far = make_hsaco(null_link);
+  put(&null_far, null_far.size() - 4 * 64 + 0x18, uint64_t(1) << 40, 8);
+  put(&null_far, null_far.size() - 4 * 64 + 0x20, 64, 8);
+  CHECK(hsaco_mismatch(null_far) == no_descriptor);
   std::string no_symtab = gfx942;
   put(&no_symtab, symtab_header + 4, 1, 4);  // SHT_PROGBITS
   CHECK(hsaco_mismatch(no_symtab) == "the HSACO has no symbol table");
