@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
 # Installs what attnjit needs to build, test and compile kernels on Debian 12:
 #   - a C++20 compiler, CMake, fmt, nlohmann-json and Catch2 from Debian's packages;
+#   - the AMD compilers, from Debian's packages (no AMD GPU needed): ROCm 5.2's HIP
+#     (libamdhip64-dev, which pulls in comgr, the device libraries and the HSA runtime;
+#     its hiprtc builds gfx90a), and clang-19 with lld-19 (builds gfx942, which ROCm
+#     5.2's comgr does not know) and llvm-19 (llvm-readelf-19, llvm-objdump-19: the
+#     AMD tests read the code objects with them);
 #   - NVRTC, when the system has none: the CUDA 13.0 NVRTC from PyPI (package
 #     nvidia-cuda-nvrtc, pinned with hashes in tools/requirements-nvrtc.txt), installed
 #     with `pip install --target` into $XDG_DATA_HOME/attnjit/nvrtc (else
@@ -70,20 +75,35 @@ want_pip=0
 if [ "$force_pip" -eq 1 ] || [ -z "$found_nvrtc" ]; then want_pip=1; fi
 
 packages=(g++ cmake make libfmt-dev nlohmann-json3-dev catch2)
+# Installed without their recommends: clang-19's (llvm-19-dev, the clang tools) are
+# large and nothing here uses them.
+amd_packages=(libamdhip64-dev clang-19 lld-19 llvm-19)
 # The fuzz suite (ctest test `fuzz`) is a Python 3 script.
 command -v python3 >/dev/null 2>&1 || packages+=(python3)
 if [ "$want_pip" -eq 1 ] && ! python3 -m pip --version >/dev/null 2>&1; then
   packages+=(python3 python3-pip)
 fi
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
+# The packages of the list named $1 that are not installed, one a line.
+not_installed() {
+  local -n list=$1
+  local p
+  for p in "${list[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || echo "$p"
+  done
+}
+mapfile -t missing < <(not_installed packages)
+mapfile -t missing_amd < <(not_installed amd_packages)
+if [ ${#missing[@]} -gt 0 ] || [ ${#missing_amd[@]} -gt 0 ]; then
   sudo_cmd=""
   [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
   $sudo_cmd apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}"
+  if [ ${#missing[@]} -gt 0 ]; then
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}"
+  fi
+  if [ ${#missing_amd[@]} -gt 0 ]; then
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends \
+      "${missing_amd[@]}" >/dev/null
+  fi
 fi
 
 if [ "$want_pip" -eq 0 ]; then

@@ -1,9 +1,10 @@
 #pragma once
 // A compiler backend: generated source, a target and options in; a binary (Artifact)
 // or a failure with everything needed to reproduce it (CompileError) out, as a value.
-// NVRTC implements it (nvrtc_compiler.h); hiprtc and an offline clang join with the
-// AMD targets. The engine holds one backend per vendor (EngineOptions::backends), so a
-// test or a tool can put another in NVRTC's place.
+// NVRTC implements it for CUDA targets (nvrtc_compiler.h); hiprtc (hiprtc_compiler.h)
+// and an offline clang (clang_hip_compiler.h) for AMD targets, one of the two chosen
+// per target by HipCompilers below. The engine holds one backend per vendor
+// (EngineOptions::backends), so a test or a tool can put another in their place.
 #include <memory>
 #include <string>
 #include <vector>
@@ -43,8 +44,36 @@ class CompilerBackend {
                                                  const CompileOptions& opts) const = 0;
 };
 
-// The backend a vendor's targets compile with unless one is given: NVRTC for CUDA
-// (opened once per process); an error naming what is missing otherwise.
+class HiprtcCompiler;
+
+// The HIP targets' backend: for each target, hiprtc or the offline clang, by the rule
+// in backend.cpp (the one place it is stated). Either may be absent, not both.
+class HipCompilers final : public CompilerBackend {
+ public:
+  HipCompilers(std::shared_ptr<const HiprtcCompiler> hiprtc,
+               std::shared_ptr<const CompilerBackend> clang);
+
+  // The backend that builds `target`; null when neither can (compile() says why).
+  const CompilerBackend* backend_for(const Target& target) const;
+
+  std::string name() const override { return "hip"; }
+  // Both compilers' versions ("hiprtc <v>; clang <v>", "none" for one that is absent):
+  // a kernel's key changes when either does, which at worst recompiles it.
+  std::string version() const override;
+  std::string describe() const override;
+  std::vector<std::string> options_for(const Target& target,
+                                       const CompileOptions& opts) const override;
+  Result<Artifact, CompileError> compile(const GeneratedSource& src, const Target& target,
+                                         const CompileOptions& opts) const override;
+
+ private:
+  std::shared_ptr<const HiprtcCompiler> hiprtc_;
+  std::shared_ptr<const CompilerBackend> clang_;
+};
+
+// The backend a vendor's targets compile with unless one is given: NVRTC for CUDA,
+// HipCompilers for HIP (each library opened once per process); an error naming what is
+// missing when none is found.
 Result<std::shared_ptr<const CompilerBackend>, std::string> open_default_backend(Vendor vendor);
 
 }  // namespace attnjit

@@ -16,6 +16,9 @@
 
 #include <fmt/format.h>
 
+#include "compiler/backend/saved_source.h"
+#include "compiler/backend/shared_library.h"
+
 namespace attnjit {
 namespace {
 
@@ -57,20 +60,6 @@ namespace {
 
 // True for an absolute path: relative XDG values are to be ignored (XDG spec).
 bool absolute(const char* path) { return path != nullptr && path[0] == '/'; }
-
-std::string loaded_path(void* library, const std::string& fallback) {
-  link_map* map = nullptr;
-  if (dlinfo(library, RTLD_DI_LINKMAP, &map) == 0 && map && map->l_name && *map->l_name)
-    return map->l_name;
-  return fallback;
-}
-
-template <typename Fn>
-bool bind(void* library, const char* symbol, Fn* slot, std::string* missing) {
-  *slot = reinterpret_cast<Fn>(dlsym(library, symbol));
-  if (!*slot) *missing += std::string(missing->empty() ? "" : ", ") + symbol;
-  return *slot != nullptr;
-}
 
 // libnvrtc dlopens "libnvrtc-builtins.so.MAJOR.MINOR" by name at its first compile,
 // and the dynamic loader answers a name with an object already loaded under that
@@ -119,17 +108,17 @@ Result<std::shared_ptr<const NvrtcCompiler::Api>, std::string> load_api() {
         attempts));
 
   std::string missing;
-  bind(api->library, "nvrtcGetErrorString", &api->get_error_string, &missing);
-  bind(api->library, "nvrtcVersion", &api->version_query, &missing);
-  bind(api->library, "nvrtcCreateProgram", &api->create_program, &missing);
-  bind(api->library, "nvrtcCompileProgram", &api->compile_program, &missing);
-  bind(api->library, "nvrtcGetProgramLogSize", &api->get_program_log_size, &missing);
-  bind(api->library, "nvrtcGetProgramLog", &api->get_program_log, &missing);
-  bind(api->library, "nvrtcGetCUBINSize", &api->get_cubin_size, &missing);
-  bind(api->library, "nvrtcGetCUBIN", &api->get_cubin, &missing);
-  bind(api->library, "nvrtcGetPTXSize", &api->get_ptx_size, &missing);
-  bind(api->library, "nvrtcGetPTX", &api->get_ptx, &missing);
-  bind(api->library, "nvrtcDestroyProgram", &api->destroy_program, &missing);
+  bind_symbol(api->library, "nvrtcGetErrorString", &api->get_error_string, &missing);
+  bind_symbol(api->library, "nvrtcVersion", &api->version_query, &missing);
+  bind_symbol(api->library, "nvrtcCreateProgram", &api->create_program, &missing);
+  bind_symbol(api->library, "nvrtcCompileProgram", &api->compile_program, &missing);
+  bind_symbol(api->library, "nvrtcGetProgramLogSize", &api->get_program_log_size, &missing);
+  bind_symbol(api->library, "nvrtcGetProgramLog", &api->get_program_log, &missing);
+  bind_symbol(api->library, "nvrtcGetCUBINSize", &api->get_cubin_size, &missing);
+  bind_symbol(api->library, "nvrtcGetCUBIN", &api->get_cubin, &missing);
+  bind_symbol(api->library, "nvrtcGetPTXSize", &api->get_ptx_size, &missing);
+  bind_symbol(api->library, "nvrtcGetPTX", &api->get_ptx, &missing);
+  bind_symbol(api->library, "nvrtcDestroyProgram", &api->destroy_program, &missing);
   if (!missing.empty())
     return fail(fmt::format("{} lacks {} (NVRTC older than CUDA 11.1?)", api->library_path,
                             missing));
@@ -150,51 +139,6 @@ Result<std::shared_ptr<const NvrtcCompiler::Api>, std::string> load_api() {
 std::string without_trailing_nuls(std::string text) {
   while (!text.empty() && text.back() == '\0') text.pop_back();
   return text;
-}
-
-std::string file_name_safe(const std::string& name) {
-  std::string safe = name.empty() ? "kernel" : name;
-  for (char& c : safe) {
-    bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                c == '-' || c == '_' || c == '.';
-    if (!keep) c = '_';
-  }
-  return safe;
-}
-
-// Writes the failed source where a user can find it and recompile it by hand. Written
-// to a unique temp file and renamed so concurrent failures of the same kernel never
-// leave a half-written file. Returns the path, or "" with `why` set.
-std::string save_failed_source(const GeneratedSource& src, const std::string& directory,
-                               std::string* why) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  fs::path dir = directory.empty() ? fs::temp_directory_path(ec) : fs::path(directory);
-  if (ec) {
-    *why = "no temp directory: " + ec.message();
-    return "";
-  }
-  fs::create_directories(dir, ec);
-  fs::path target = dir / ("attnjit-failed-" + file_name_safe(src.uri) + ".cu");
-  fs::path temp = target;
-  temp += fmt::format(".tmp.{}.{:08x}", getpid(), std::random_device{}());
-  {
-    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
-    out << src.text;
-    out.close();
-    if (!out) {
-      *why = "cannot write " + temp.string();
-      fs::remove(temp, ec);
-      return "";
-    }
-  }
-  fs::rename(temp, target, ec);
-  if (ec) {
-    *why = "cannot rename " + temp.string() + ": " + ec.message();
-    fs::remove(temp, ec);
-    return "";
-  }
-  return target.string();
 }
 
 // Destroys the program on every return path.
@@ -291,7 +235,7 @@ Result<Artifact, CompileError> NvrtcCompiler::compile(const GeneratedSource& src
     CompileError error{std::move(message), std::move(log), options, ""};
     if (save_source) {
       std::string why;
-      error.source_path = save_failed_source(src, opts.save_source_dir, &why);
+      error.source_path = save_failed_source(src, opts.save_source_dir, ".cu", &why);
       if (error.source_path.empty()) error.message += " (source not saved: " + why + ")";
     }
     return fail(std::move(error));

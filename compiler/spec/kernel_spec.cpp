@@ -41,10 +41,11 @@ bool parse_kernel_kind(const std::string& name, KernelKind* out) {
   return false;
 }
 
-Mainloop kernel_mainloop(KernelKind k) {
+Mainloop kernel_mainloop(KernelKind k, const Target& target) {
   switch (k) {
     case KernelKind::prefill:
-    case KernelKind::paged: return Mainloop::mma_sync;
+    case KernelKind::paged:
+      return target.vendor == Vendor::hip ? Mainloop::mfma : Mainloop::mma_sync;
     case KernelKind::merge:
     case KernelKind::cache_write: return Mainloop::simt;
   }

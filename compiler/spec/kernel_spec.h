@@ -17,8 +17,10 @@ enum class KernelKind { prefill, paged, merge, cache_write };
 const char* kernel_kind_name(KernelKind k);
 bool parse_kernel_kind(const std::string& name, KernelKind* out);
 
-// The mainloop a kind is built from; a target builds the kinds whose mainloop it has.
-Mainloop kernel_mainloop(KernelKind k);
+// The mainloop a kind is built from on `target`: the attention kinds on the target
+// family's matrix instructions (mma_sync on CUDA, mfma on CDNA), merge and cache_write
+// on plain threads. A target builds the kinds whose mainloop it has and has kernels for.
+Mainloop kernel_mainloop(KernelKind k, const Target& target);
 
 // How a paged launch covers each query block's KV tiles: whole, with one thread block
 // per (query block, KV head); in segments, even shares written as f32 partial results

@@ -275,8 +275,11 @@ std::string strip_exception_id(const std::string& what) {
 
 int shared_memory_limit(const std::string& arch) {
   if (const Target* target = find_target(arch)) return target->max_shared_bytes;
+  // Another vendor's limits say nothing about this arch: the smallest of its own.
+  const Vendor vendor = vendor_of_arch(arch);
   int smallest = INT_MAX;
-  for (const Target& t : all_targets()) smallest = std::min(smallest, t.max_shared_bytes);
+  for (const Target& t : all_targets())
+    if (t.vendor == vendor) smallest = std::min(smallest, t.max_shared_bytes);
   return smallest;
 }
 

@@ -96,7 +96,7 @@ class TuningTable {
 
 // Tiles are checked by validate_tile() (compiler/spec/kernel_geometry.h).
 // Opt-in shared memory per block of a target ("sm_86" -> 101376, from the target
-// table); the smallest target's limit for an arch the table lacks.
+// table); for an arch the table lacks, the smallest limit of its vendor's targets.
 int shared_memory_limit(const std::string& arch);
 // Parses "BLOCK_M,BLOCK_N,WARPS,STAGES".
 Result<TileConfig, std::string> parse_tile_override(const std::string& text);

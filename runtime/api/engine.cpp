@@ -146,9 +146,14 @@ Result<KernelSpec, std::string> Engine::make_spec(const ir::Variant& variant, Ke
   const Target* target = find_target(arch);
   if (!target)
     return fail(fmt::format("unsupported arch '{}' (supported: {})", arch, target_names()));
-  if (!target->has_mainloop(kernel_mainloop(kind)))
+  const Mainloop mainloop = kernel_mainloop(kind, *target);
+  if (!target->has_mainloop(mainloop))
     return fail(fmt::format("no {} kernel for {}: it lacks the {} mainloop", kernel_kind_name(kind),
-                            arch, mainloop_name(kernel_mainloop(kind))));
+                            arch, mainloop_name(mainloop)));
+  if (!mainloop_has_kernels(target->vendor, mainloop))
+    return fail(fmt::format("no {} kernel for {} yet: attnjit has no {} kernels on the {} mainloop",
+                            kernel_kind_name(kind), arch, vendor_name(target->vendor),
+                            mainloop_name(mainloop)));
   KernelSpec spec;
   spec.kind = kind;
   spec.variant = variant;

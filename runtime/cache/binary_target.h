@@ -1,8 +1,9 @@
 #pragma once
-// What a compiled binary says about itself: the GPU architecture a CUBIN's ELF header
-// or a PTX module's `.target` line names, and whether it defines a kernel symbol. The
-// kernel cache uses this to refuse an entry whose binary is not for the target the
-// lookup asked for, whatever the entry's own header claims.
+// What a compiled binary says about itself: the GPU architecture a CUBIN's ELF header,
+// a PTX module's `.target` line or an HSACO's header and metadata note names, and
+// whether it defines a kernel symbol. The kernel cache uses this to refuse an entry
+// whose binary is not for the target the lookup asked for, whatever the entry's own
+// header claims.
 #include <string>
 #include <string_view>
 
@@ -26,9 +27,29 @@ bool read_cubin_target(std::string_view elf, CubinTarget* out, std::string* why)
 // when the text has none.
 bool read_ptx_target(std::string_view ptx, std::string* target, std::string* why);
 
-// "" when `binary` (of `format`) is code for `arch` ("sm_90", "sm_90a", or the
-// compute_ spelling) and defines the kernel `symbol`; otherwise why not. HSACO is
-// not inspected (NVRTC never produces it); only its symbol is looked for.
+// The target recorded in an AMDGPU code object (HSACO).
+struct HsacoTarget {
+  int code_object_version = 0;  // 3, 4, 5 or 6 (from e_ident[EI_ABIVERSION])
+  int mach = 0;                 // EF_AMDGPU_MACH: e_flags bits 0-7 (0x4c for gfx942)
+  std::string mach_name;        // the processor `mach` stands for ("gfx942"); "" if unknown
+  // The amdhsa.target of the metadata note, a target ID such as
+  // "amdgcn-amd-amdhsa--gfx90a:sramecc+:xnack-"; "" when the note has none.
+  std::string target_id;
+  std::string processor() const;  // target_id's processor: "gfx90a"; "" without one
+};
+
+// Reads the ELF header and the metadata note of an HSACO. False with `why` set when
+// the bytes are not a 64-bit little-endian AMDGPU ELF (EM_AMDGPU) for the HSA OS ABI in
+// code object version 3 or later, or its section headers or notes lie outside it.
+bool read_hsaco_target(std::string_view elf, HsacoTarget* out, std::string* why);
+
+// Whether the HSACO defines the kernel descriptor `symbol`.kd (what the HIP runtime
+// looks up to launch `symbol`) in its .symtab or .dynsym. False with `why` set when
+// not, or when the symbol tables cannot be read.
+bool hsaco_defines_kernel(std::string_view elf, std::string_view symbol, std::string* why);
+
+// "" when `binary` (of `format`) is code for `arch` ("sm_90", "sm_90a", the compute_
+// spelling, or "gfx942") and defines the kernel `symbol`; otherwise why not.
 std::string binary_target_mismatch(BinaryFormat format, std::string_view binary,
                                    std::string_view arch, std::string_view symbol);
 

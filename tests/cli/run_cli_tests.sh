@@ -80,7 +80,7 @@ expect_out "bad number is explained" stderr "--batch: expected an integer, got '
 run "$ATTNJIT" compile "$DEFAULT_SET" --variant "$VARIANT" --arch sm_10
 expect_status "unsupported arch exits 2" 2
 expect_out "unsupported arch is named" stderr "--arch: unsupported target 'sm_10'"
-expect_out "unsupported arch lists the supported ones" stderr "\(supported: sm_80, sm_86, sm_89, sm_90, sm_90a\)"
+expect_out "unsupported arch lists the supported ones" stderr "\(supported: sm_80, sm_86, sm_89, sm_90, sm_90a, gfx90a, gfx942\)"
 
 run "$ATTNJIT" compile "$DEFAULT_SET" --variant "$VARIANT" --tile 128,64
 expect_status "malformed --tile exits 2" 2

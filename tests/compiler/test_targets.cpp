@@ -37,33 +37,84 @@ std::string device_target_name(ComputeCapability cc) {
 }  // namespace
 
 TEST_CASE("the target table lists the CUDA targets once each", "[targets]") {
-  CHECK(target_names() == "sm_80, sm_86, sm_89, sm_90, sm_90a");
+  CHECK(target_names() == "sm_80, sm_86, sm_89, sm_90, sm_90a, gfx90a, gfx942");
   std::set<std::string_view> seen;
+  int cuda_rows = 0;
   for (const Target& t : all_targets()) {
     INFO(t.name);
     CHECK(seen.insert(t.name).second);
     CHECK(find_target(t.name) == &t);
-    CHECK(t.vendor == Vendor::cuda);
+    if (t.vendor != Vendor::cuda) continue;
+    ++cuda_rows;
     CHECK(t.default_format() == BinaryFormat::cubin);
+    CHECK(t.wave_size == 32);
     // The CUBIN option names the target itself; PTX its virtual architecture.
     REQUIRE(t.binary(BinaryFormat::cubin) != nullptr);
     REQUIRE(t.binary(BinaryFormat::ptx) != nullptr);
     CHECK(t.binary(BinaryFormat::cubin)->arch_option == t.name);
     CHECK(t.binary(BinaryFormat::ptx)->arch_option == "compute_" + std::string(t.name.substr(3)));
     CHECK(t.binary(BinaryFormat::hsaco) == nullptr);
-    // Every kind has its mainloop on every target today.
+    // Every kind has its mainloop, with kernels, on every CUDA target today.
     for (KernelKind k : {KernelKind::prefill, KernelKind::paged, KernelKind::merge,
-                         KernelKind::cache_write})
-      CHECK(t.has_mainloop(kernel_mainloop(k)));
+                         KernelKind::cache_write}) {
+      CHECK(t.has_mainloop(kernel_mainloop(k, t)));
+      CHECK(mainloop_has_kernels(t.vendor, kernel_mainloop(k, t)));
+    }
+    CHECK_FALSE(t.has_mainloop(Mainloop::mfma));
     // The name is the device spelling of the capability, plus "a" when arch-specific.
     CHECK(cuda_arch_name(t.capability) + (t.arch_specific ? "a" : "") == t.name);
+    CHECK(vendor_of_arch(t.name) == Vendor::cuda);
   }
+  CHECK(cuda_rows == 5);
   CHECK(find_target("sm_75") == nullptr);
   CHECK(find_target("sm_87") == nullptr);
-  CHECK(find_target("gfx942") == nullptr);
+  CHECK(find_target("gfx908") == nullptr);
   CHECK(find_target("") == nullptr);
-  CHECK(kernel_mainloop(KernelKind::prefill) == Mainloop::mma_sync);
-  CHECK(kernel_mainloop(KernelKind::cache_write) == Mainloop::simt);
+  CHECK(kernel_mainloop(KernelKind::prefill, *find_target("sm_90")) == Mainloop::mma_sync);
+  CHECK(kernel_mainloop(KernelKind::cache_write, *find_target("sm_90")) == Mainloop::simt);
+}
+
+TEST_CASE("the AMD rows: HSACO, 64 KiB of LDS, wave64, MFMA without kernels yet", "[targets]") {
+  const std::map<std::string, ComputeCapability> versions = {{"gfx90a", {9, 0, 10}},
+                                                             {"gfx942", {9, 4, 2}}};
+  int amd_rows = 0;
+  for (const Target& t : all_targets()) {
+    if (t.vendor != Vendor::hip) continue;
+    INFO(t.name);
+    ++amd_rows;
+    CHECK(t.capability == versions.at(std::string(t.name)));
+    CHECK(amd_arch_name(t.capability) == t.name);
+    CHECK_FALSE(t.arch_specific);
+    CHECK(t.binaries.size() == 1);
+    CHECK(t.default_format() == BinaryFormat::hsaco);
+    REQUIRE(t.binary(BinaryFormat::hsaco) != nullptr);
+    CHECK(t.binary(BinaryFormat::hsaco)->arch_option == t.name);
+    CHECK(t.binary(BinaryFormat::cubin) == nullptr);
+    CHECK(t.binary(BinaryFormat::ptx) == nullptr);
+    CHECK(t.max_shared_bytes == 65536);
+    CHECK(t.wave_size == 64);
+    CHECK(t.mainloops == std::vector<Mainloop>{Mainloop::simt, Mainloop::mfma});
+    CHECK(kernel_mainloop(KernelKind::prefill, t) == Mainloop::mfma);
+    CHECK(kernel_mainloop(KernelKind::paged, t) == Mainloop::mfma);
+    CHECK(kernel_mainloop(KernelKind::merge, t) == Mainloop::simt);
+    // No HIP kernel templates exist yet: every kind is "not yet" (Engine::make_spec).
+    for (Mainloop m : t.mainloops) CHECK_FALSE(mainloop_has_kernels(Vendor::hip, m));
+    CHECK(vendor_of_arch(t.name) == Vendor::hip);
+    // An HSACO runs on exactly its processor.
+    CHECK(t.runs_on(Vendor::hip, t.capability, BinaryFormat::hsaco));
+    CHECK_FALSE(t.runs_on(Vendor::cuda, t.capability, BinaryFormat::hsaco));
+    CHECK_FALSE(t.runs_on(Vendor::hip, t.capability, BinaryFormat::cubin));
+    CHECK(device_target(Vendor::hip, t.capability) == &t);
+  }
+  CHECK(amd_rows == 2);
+  CHECK(mainloop_name(Mainloop::mfma) == std::string("mfma"));
+  CHECK(device_target(Vendor::hip, {9, 0, 8}) == nullptr);   // gfx908
+  CHECK(device_target(Vendor::hip, {9, 4, 0}) == nullptr);   // gfx940
+  CHECK(device_target(Vendor::hip, {11, 0, 0}) == nullptr);  // gfx1100
+  CHECK(runnable_targets(Vendor::hip, {9, 4, 2}, BinaryFormat::hsaco).size() == 1);
+  // A name the table lacks still says its vendor when it parses.
+  CHECK(vendor_of_arch("gfx999") == Vendor::hip);
+  CHECK(vendor_of_arch("sm_87") == Vendor::cuda);
 }
 
 TEST_CASE("sm_90a is a target of its own", "[targets]") {
@@ -94,15 +145,17 @@ TEST_CASE("sm_90a is a target of its own", "[targets]") {
 
 TEST_CASE("shared-memory limits come from the table", "[targets][config]") {
   const std::map<std::string, int> expected = {
-      {"sm_80", 166912}, {"sm_86", 101376}, {"sm_89", 101376}, {"sm_90", 232448}, {"sm_90a", 232448}};
+      {"sm_80", 166912}, {"sm_86", 101376}, {"sm_89", 101376}, {"sm_90", 232448},
+      {"sm_90a", 232448}, {"gfx90a", 65536}, {"gfx942", 65536}};
   for (const Target& t : all_targets()) {
     INFO(t.name);
     CHECK(t.max_shared_bytes == expected.at(std::string(t.name)));
     CHECK(shared_memory_limit(std::string(t.name)) == t.max_shared_bytes);
   }
-  // An arch the table lacks gets the smallest limit, never a larger one.
+  // An arch the table lacks gets the smallest limit of its vendor, never a larger one
+  // (and never another vendor's: AMD's 64 KiB says nothing about sm_87).
   CHECK(shared_memory_limit("sm_87") == 101376);
-  CHECK(shared_memory_limit("gfx90a") == 101376);
+  CHECK(shared_memory_limit("gfx908") == 65536);
 }
 
 TEST_CASE("a device runs the targets its capability allows", "[targets]") {
@@ -149,10 +202,36 @@ TEST_CASE("architecture names parse to a capability", "[targets]") {
   CHECK(parsed("sm_100") == "10.0");
   CHECK(parsed("sm_120a") == "12.0a");
   for (const char* bad : {"", "sm_", "sm_9", "sm_1000", "sm_9x", "sm_90aa", "SM_90", "sm90",
-                          "compute_90", "gfx90a", "sm_+9", "sm_ 90"})
+                          "compute_90", "sm_+9", "sm_ 90"})
     CHECK(parsed(bad) == "invalid");
   CHECK(cuda_arch_name({8, 7}) == "sm_87");
   CHECK(cuda_arch_name({10, 0}) == "sm_100");
+}
+
+TEST_CASE("AMD processor names parse to a GFX version", "[targets]") {
+  auto parsed = [](const char* name) {
+    auto arch = parse_arch_name(name);
+    if (!arch) return std::string("invalid");
+    CHECK(arch->vendor == Vendor::hip);
+    CHECK_FALSE(arch->arch_specific);
+    return fmt::format("{}.{}.{}", arch->capability.major, arch->capability.minor,
+                       arch->capability.stepping);
+  };
+  CHECK(parsed("gfx90a") == "9.0.10");
+  CHECK(parsed("gfx942") == "9.4.2");
+  CHECK(parsed("gfx908") == "9.0.8");
+  CHECK(parsed("gfx90c") == "9.0.12");
+  CHECK(parsed("gfx1100") == "11.0.0");
+  CHECK(parsed("gfx1201") == "12.0.1");
+  // The spelling is checked, not AMD's product list: gfx999 parses and is no target,
+  // so the engine and the CLI refuse it naming the targets there are.
+  CHECK(parsed("gfx999") == "9.9.9");
+  CHECK(find_target("gfx999") == nullptr);
+  for (const char* bad : {"gfx", "gfx9", "gfx90", "gfx09a", "gfx90A", "gfx9a0", "gfx90g",
+                          "gfx10000", "GFX942", "gfx942:xnack+", "gfx 942", "gfx-942", "gfx94+"})
+    CHECK(parsed(bad) == "invalid");
+  CHECK(amd_arch_name({9, 0, 10}) == "gfx90a");
+  CHECK(amd_arch_name({11, 0, 0}) == "gfx1100");
 }
 
 TEST_CASE("every config file and its arch field name a target", "[targets][config]") {

@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include "catch.h"
 #include "compiler/backend/backend.h"
 #include "compiler/passes/pipeline.h"
@@ -129,13 +131,38 @@ TEST_CASE("the engine refuses what no target builds, before compiling", "[engine
   FakeEngine f;
   auto unknown = f.engine->make_spec(test_variant(), KernelKind::prefill, "sm_75");
   REQUIRE_FALSE(unknown.ok());
-  CHECK(unknown.error() == "unsupported arch 'sm_75' (supported: sm_80, sm_86, sm_89, sm_90, sm_90a)");
+  CHECK(unknown.error() ==
+        "unsupported arch 'sm_75' (supported: sm_80, sm_86, sm_89, sm_90, sm_90a, gfx90a, gfx942)");
 
   KernelSpec spec = f.spec("sm_90");
   spec.arch = "sm_87";  // a device name, not a target
   auto built = f.engine->compile(spec);
   REQUIRE_FALSE(built.ok());
   CHECK(built.error().message.rfind("unsupported arch 'sm_87'", 0) == 0);
+  CHECK(f.backend->calls.empty());
+}
+
+TEST_CASE("AMD targets are refused as not yet built, before any compile", "[engine][backend]") {
+  FakeEngine f;
+  const std::vector<std::pair<KernelKind, std::string>> expected = {
+      {KernelKind::prefill, "no prefill kernel for {} yet: attnjit has no HIP kernels on the mfma "
+                            "mainloop"},
+      {KernelKind::paged, "no paged kernel for {} yet: attnjit has no HIP kernels on the mfma "
+                          "mainloop"},
+      {KernelKind::merge, "no merge kernel for {} yet: attnjit has no HIP kernels on the simt "
+                          "mainloop"},
+  };
+  for (const char* arch : {"gfx90a", "gfx942"})
+    for (const auto& [kind, message] : expected) {
+      auto spec = f.engine->make_spec(test_variant(), kind, arch);
+      REQUIRE_FALSE(spec.ok());
+      CHECK(spec.error() == fmt::format(fmt::runtime(message), arch));
+    }
+  for (const char* arch : {"gfx999", "gfx908", "gfx1100"}) {
+    auto spec = f.engine->make_spec(test_variant(), KernelKind::prefill, arch);
+    REQUIRE_FALSE(spec.ok());
+    CHECK(spec.error().rfind(fmt::format("unsupported arch '{}' (supported: ", arch), 0) == 0);
+  }
   CHECK(f.backend->calls.empty());
 }
 
@@ -151,8 +178,14 @@ TEST_CASE("a failed compile is the backend's CompileError", "[engine][backend]")
   CHECK(f.backend->calls[0].target == "sm_80");
 }
 
-TEST_CASE("a vendor without a backend is an error naming it", "[engine][backend]") {
+TEST_CASE("the HIP backend is hiprtc and the offline clang, or an error naming both",
+          "[engine][backend]") {
   auto hip = open_default_backend(Vendor::hip);
-  REQUIRE_FALSE(hip.ok());
-  CHECK(hip.error() == "no compiler backend for HIP targets in this build");
+  if (!hip.ok()) {
+    CHECK(hip.error().rfind("no compiler for HIP targets:\nhiprtc not found", 0) == 0);
+    CHECK(hip.error().find("no clang for HIP found") != std::string::npos);
+    return;
+  }
+  CHECK((*hip)->name() == "hip");
+  CHECK(dynamic_cast<const HipCompilers*>(hip->get()) != nullptr);
 }

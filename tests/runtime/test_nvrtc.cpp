@@ -162,10 +162,7 @@ TEST_CASE("nvrtc syntax errors come back as a CompileError", "[runtime][nvrtc]")
 TEST_CASE("nvrtc rejects what it cannot build, clearly", "[runtime][nvrtc]") {
   auto nvrtc = open_nvrtc();
   SECTION("another vendor's target") {
-    // A row as the AMD targets will have it.
-    const Target gfx942{.name = "gfx942", .vendor = attnjit::Vendor::hip, .capability = {9, 4},
-                        .arch_specific = true, .binaries = {{BinaryFormat::hsaco, "gfx942"}},
-                        .max_shared_bytes = 65536, .mainloops = {attnjit::Mainloop::simt}};
+    const Target& gfx942 = *attnjit::find_target("gfx942");
     CompileOptions options;
     options.format = BinaryFormat::hsaco;
     auto compiled = nvrtc->compile(add_kernel(), gfx942, options);

@@ -1,0 +1,115 @@
+#!/bin/bash
+# The AMD targets on a machine without an AMD GPU: the CLI refuses what has no HIP kernel
+# yet with a clear error (never a crash), and the code objects the backend tests build
+# (hiprtc for gfx90a, clang for gfx942) are read back with LLVM's own tools: the
+# amdhsa.target note names the target, the kernel and its descriptor are there, and the
+# disassembly holds the MFMA instruction.
+# Usage: run_amd_tests.sh PATH/TO/attnjit PATH/TO/attnjit-tests SOURCE_DIR
+# With ATTNJIT_REQUIRE_AMD_COMPILERS=1 (CI), missing compilers or LLVM tools fail the
+# run instead of skipping their checks.
+set -u
+
+if [ $# -ne 3 ]; then
+  echo "usage: $0 PATH/TO/attnjit PATH/TO/attnjit-tests SOURCE_DIR" >&2
+  exit 2
+fi
+ATTNJIT=$1
+TESTS=$2
+SRC=$3
+DEFAULT_SET="$SRC/configs/variants/default.attn"
+PAGED_SET="$SRC/configs/variants/paged.attn"
+VARIANT=llama3_gqa_causal
+require=${ATTNJIT_REQUIRE_AMD_COMPILERS:-0}
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/attnjit-amd-tests.XXXXXX")
+trap 'rm -rf "$TMP"' EXIT
+export ATTNJIT_CACHE_DIR="$TMP/cache"
+
+source "$(dirname "$0")/checks.sh"
+
+# expect_no_crash NAME: the last command ended by exit(), not by a signal.
+expect_no_crash() {
+  if [ "$status" -lt 128 ]; then pass "$1"; else fail "$1" "ended by a signal (exit $status)"; fi
+}
+
+# skip_or_fail NAME WHY: a check that cannot run here; a failure where CI requires it.
+skip_or_fail() {
+  if [ "$require" = 1 ]; then
+    run true
+    fail "$1" "$2 (ATTNJIT_REQUIRE_AMD_COMPILERS=1)"
+  else
+    echo "skip  $1: $2"
+  fi
+}
+
+# --- the CLI on AMD targets: "not yet", never a crash ---------------------------------
+for arch in gfx90a gfx942; do
+  for kind in prefill paged; do
+    set_file=$DEFAULT_SET
+    variant=$VARIANT
+    if [ "$kind" = paged ]; then set_file=$PAGED_SET; variant=llama3_paged; fi
+    run "$ATTNJIT" compile "$set_file" --variant "$variant" --kind "$kind" --arch "$arch"
+    expect_status "compile --kind $kind --arch $arch exits 1" 1
+    expect_out "compile --kind $kind --arch $arch says the kernel is not there yet" stderr \
+      "error: no $kind kernel for $arch yet: attnjit has no HIP kernels on the mfma mainloop$"
+    expect_no_crash "compile --kind $kind --arch $arch does not crash"
+  done
+  run "$ATTNJIT" emit --stage src "$DEFAULT_SET" --variant "$VARIANT" --arch "$arch"
+  expect_status "emit --stage src --arch $arch exits 1" 1
+  expect_out "emit --arch $arch says why" stderr "no prefill kernel for $arch yet"
+done
+run "$ATTNJIT" compile "$PAGED_SET" --variant llama3_paged --kind merge --arch gfx942
+expect_status "compile --kind merge --arch gfx942 exits 1" 1
+expect_out "merge on gfx942: no HIP simt kernels yet" stderr \
+  "no merge kernel for gfx942 yet: attnjit has no HIP kernels on the simt mainloop$"
+for arch in gfx908 gfx1100 gfx999; do
+  run "$ATTNJIT" compile "$DEFAULT_SET" --variant "$VARIANT" --arch "$arch"
+  expect_status "compile --arch $arch exits 2" 2
+  expect_out "compile --arch $arch names the targets there are" stderr \
+    "--arch: unsupported target '$arch' \(supported: .*gfx90a, gfx942\)"
+  expect_no_crash "compile --arch $arch does not crash"
+done
+
+# --- code objects from the backend tests, read with LLVM's tools ----------------------
+objects="$TMP/hsaco"
+run env ATTNJIT_HSACO_OUT="$objects" "$TESTS" "[hip]"
+expect_status "the HIP backend tests pass" 0
+
+readelf="" objdump=""
+for v in -19 -18 -17 ""; do
+  if [ -z "$readelf" ] && command -v "llvm-readelf$v" >/dev/null; then readelf="llvm-readelf$v"; fi
+  if [ -z "$objdump" ] && command -v "llvm-objdump$v" >/dev/null; then objdump="llvm-objdump$v"; fi
+done
+
+# Each object the tests keep, with the MFMA instruction its kernel uses.
+declare -A mfma=(
+  [test.mfma32x32x8bf16.gfx90a.hiprtc]="v_mfma_f32_32x32x8bf16_1k"
+  [test.mfma16x16x16bf16.gfx90a.hiprtc]="v_mfma_f32_16x16x16bf16_1k"
+  [test.mfma16x16x16bf16.gfx942.clang]="v_mfma_f32_16x16x16_bf16"
+)
+for name in "${!mfma[@]}"; do
+  file="$objects/$name.hsaco"
+  arch=$(echo "$name" | cut -d. -f3)
+  if [ ! -f "$file" ]; then
+    skip_or_fail "$name" "not built (its compiler is not installed; tools/install-deps.sh installs it)"
+    continue
+  fi
+  if [ -z "$readelf" ] || [ -z "$objdump" ]; then
+    skip_or_fail "$name" "no llvm-readelf / llvm-objdump (tools/install-deps.sh installs llvm-19)"
+    continue
+  fi
+  run "$readelf" --notes "$file"
+  expect_status "$name: $readelf --notes reads it" 0
+  expect_out "$name: the amdhsa.target note names $arch" stdout "amdhsa\.target: +amdgcn-amd-amdhsa--$arch(:|$)"
+  expect_out "$name: the metadata names the kernel" stdout "\.name: +attnjit_mfma_test$"
+  expect_out "$name: the metadata names its descriptor" stdout "\.symbol: +attnjit_mfma_test\.kd$"
+  expect_out "$name: wave64" stdout "\.wavefront_size: +64$"
+  expect_out "$name: no VGPR spills" stdout "\.vgpr_spill_count: +0$"
+  run "$readelf" --file-header "$file"
+  expect_out "$name: the ELF header's flags name $arch" stdout "Flags: .*\b$arch\b"
+  run "$objdump" -d "--mcpu=$arch" "$file"
+  expect_status "$name: $objdump disassembles it" 0
+  expect_out "$name: the disassembly holds ${mfma[$name]}" stdout "\b${mfma[$name]}\b"
+done
+
+finish_checks

@@ -1,0 +1,351 @@
+// Reading the target out of AMDGPU code objects (HSACO): hand-made ELF files, whole and
+// corrupted, and real ones from hiprtc and clang, unchanged and with patched bytes.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "catch.h"
+#include "compiler/backend/clang_hip_compiler.h"
+#include "compiler/backend/hiprtc_compiler.h"
+#include "hip_test_kernels.h"
+#include "runtime/cache/binary_target.h"
+
+namespace {
+
+using namespace attnjit;
+
+constexpr uint8_t kObject = 1;  // STT_OBJECT
+constexpr uint8_t kFunc = 2;    // STT_FUNC
+constexpr size_t kMachineOffset = 18;
+constexpr size_t kFlagsOffset = 48;
+constexpr size_t kShOffOffset = 0x28;
+
+struct Symbol {
+  std::string name;
+  uint8_t type;
+  uint16_t section;  // 0: undefined
+};
+
+struct HsacoParts {
+  int abi_version = 3;  // code object v5
+  uint32_t flags = 0x54c;  // gfx942, xnack and sramecc "any"
+  std::string target_id = "amdgcn-amd-amdhsa--gfx942";  // "" = no note
+  std::vector<Symbol> symbols = {{"k", kFunc, 1}, {"k.kd", kObject, 1}};
+  uint32_t symtab_link = 2;
+};
+
+void put(std::string* bytes, size_t at, uint64_t value, size_t size) {
+  if (bytes->size() < at + size) bytes->resize(at + size, '\0');
+  for (size_t i = 0; i < size; ++i) (*bytes)[at + i] = char(uint8_t(value >> (8 * i)));
+}
+
+uint64_t get(const std::string& bytes, size_t at, size_t size) {
+  uint64_t value = 0;
+  for (size_t i = 0; i < size; ++i) value |= uint64_t(uint8_t(bytes[at + i])) << (8 * i);
+  return value;
+}
+
+void append(std::string* bytes, uint64_t value, size_t size) { put(bytes, bytes->size(), value, size); }
+
+void pad4(std::string* bytes) {
+  while (bytes->size() % 4) bytes->push_back('\0');
+}
+
+// An ELF64 AMDGPU code object as the compilers lay one out, reduced to what the reader
+// looks at: the header, a note section with the metadata map, a string table and a
+// symbol table, and the section headers last.
+std::string make_hsaco(const HsacoParts& parts) {
+  std::string elf(64, '\0');
+  elf.replace(0, 4, "\x7f" "ELF");
+  elf[4] = 2;      // ELFCLASS64
+  elf[5] = 1;      // little-endian
+  elf[6] = 1;      // EV_CURRENT
+  elf[7] = 64;     // ELFOSABI_AMDGPU_HSA
+  elf[8] = char(parts.abi_version);
+  put(&elf, 16, 3, 2);    // ET_DYN
+  put(&elf, kMachineOffset, 224, 2);  // EM_AMDGPU
+  put(&elf, 20, 1, 4);
+  put(&elf, kFlagsOffset, parts.flags, 4);
+
+  // The NT_AMDGPU_METADATA note: a MessagePack map {amdhsa.target: str8, amdhsa.version: [1, 2]}.
+  const size_t note_at = elf.size();
+  if (!parts.target_id.empty()) {
+    std::string desc;
+    desc += char(0x82);
+    desc += char(0xa0 | 13);
+    desc += "amdhsa.target";
+    desc += char(0xd9);
+    desc += char(parts.target_id.size());
+    desc += parts.target_id;
+    desc += char(0xa0 | 14);
+    desc += "amdhsa.version";
+    desc += "\x92\x01\x02";
+    append(&elf, 7, 4);
+    append(&elf, desc.size(), 4);
+    append(&elf, 32, 4);
+    elf += std::string("AMDGPU\0", 7);
+    pad4(&elf);
+    elf += desc;
+    pad4(&elf);
+  }
+  const size_t note_size = elf.size() - note_at;
+
+  const size_t strtab_at = elf.size();
+  std::vector<uint32_t> name_offsets;
+  elf += '\0';
+  for (const Symbol& s : parts.symbols) {
+    name_offsets.push_back(uint32_t(elf.size() - strtab_at));
+    elf += s.name;
+    elf += '\0';
+  }
+  const size_t strtab_size = elf.size() - strtab_at;
+  while (elf.size() % 8) elf += '\0';
+
+  const size_t symtab_at = elf.size();
+  elf += std::string(24, '\0');  // the null symbol
+  for (size_t i = 0; i < parts.symbols.size(); ++i) {
+    const size_t at = elf.size();
+    put(&elf, at, name_offsets[i], 4);
+    put(&elf, at + 4, 0x10 | parts.symbols[i].type, 1);  // STB_GLOBAL
+    put(&elf, at + 5, 0, 1);
+    put(&elf, at + 6, parts.symbols[i].section, 2);
+    put(&elf, at + 8, 0x1000, 8);
+    put(&elf, at + 16, 64, 8);
+  }
+  const size_t symtab_size = elf.size() - symtab_at;
+
+  const size_t headers_at = elf.size();
+  auto section = [&](uint32_t type, size_t offset, size_t size, uint32_t link, size_t entsize) {
+    const size_t at = elf.size();
+    elf += std::string(64, '\0');
+    put(&elf, at + 4, type, 4);
+    put(&elf, at + 0x18, offset, 8);
+    put(&elf, at + 0x20, size, 8);
+    put(&elf, at + 0x28, link, 4);
+    put(&elf, at + 0x38, entsize, 8);
+  };
+  section(0, 0, 0, 0, 0);
+  section(7, note_at, note_size, 0, 0);               // SHT_NOTE
+  section(3, strtab_at, strtab_size, 0, 0);           // SHT_STRTAB
+  section(2, symtab_at, symtab_size, parts.symtab_link, 24);  // SHT_SYMTAB
+  put(&elf, kShOffOffset, headers_at, 8);
+  put(&elf, 0x34, 64, 2);  // e_ehsize
+  put(&elf, 0x3a, 64, 2);  // e_shentsize
+  put(&elf, 0x3c, 4, 2);   // e_shnum
+  return elf;
+}
+
+std::string hsaco_mismatch(const std::string& elf, std::string_view arch = "gfx942",
+                     std::string_view symbol = "k") {
+  return binary_target_mismatch(BinaryFormat::hsaco, elf, arch, symbol);
+}
+
+std::string refusal(const std::string& elf) {
+  HsacoTarget target;
+  std::string why;
+  CHECK_FALSE(read_hsaco_target(elf, &target, &why));
+  return why;
+}
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+// Every occurrence of `from` in `bytes` replaced by `to` (same length); how many.
+int patch_all(std::string* bytes, const std::string& from, const std::string& to) {
+  REQUIRE(from.size() == to.size());
+  int count = 0;
+  for (size_t at = bytes->find(from); at != std::string::npos; at = bytes->find(from, at + 1)) {
+    bytes->replace(at, from.size(), to);
+    ++count;
+  }
+  return count;
+}
+
+}  // namespace
+
+TEST_CASE("a hand-made HSACO reads back its target and kernel", "[runtime][cache][hsaco]") {
+  const std::string elf = make_hsaco({});
+  HsacoTarget target;
+  std::string why;
+  INFO(why);
+  REQUIRE(read_hsaco_target(elf, &target, &why));
+  CHECK(target.code_object_version == 5);
+  CHECK(target.mach == 0x4c);
+  CHECK(target.mach_name == "gfx942");
+  CHECK(target.target_id == "amdgcn-amd-amdhsa--gfx942");
+  CHECK(target.processor() == "gfx942");
+  CHECK(hsaco_mismatch(elf) == "");
+  CHECK(hsaco_mismatch(elf, "gfx942", "") == "");
+
+  HsacoParts v4;
+  v4.abi_version = 2;
+  v4.flags = 0x53f;
+  v4.target_id = "amdgcn-amd-amdhsa--gfx90a:sramecc+:xnack-";
+  REQUIRE(read_hsaco_target(make_hsaco(v4), &target, &why));
+  CHECK(target.code_object_version == 4);
+  CHECK(target.processor() == "gfx90a");
+  CHECK(hsaco_mismatch(make_hsaco(v4), "gfx90a") == "");
+}
+
+TEST_CASE("bytes that are not an AMDGPU code object are refused with the reason",
+          "[runtime][cache][hsaco]") {
+  const std::string good = make_hsaco({});
+  CHECK(refusal(good.substr(0, 40)) == "the HSACO is not an ELF file (no ELF header)");
+  std::string elf32 = good;
+  elf32[4] = 1;
+  CHECK(refusal(elf32) == "the HSACO is not a 64-bit ELF (class 1)");
+  std::string big_endian = good;
+  big_endian[5] = 2;
+  CHECK(refusal(big_endian) == "the HSACO is not a little-endian ELF");
+  std::string cuda = good;
+  cuda[kMachineOffset] = char(190);
+  CHECK(refusal(cuda) == "the HSACO's ELF machine is 190, not EM_AMDGPU (224)");
+  std::string sysv = good;
+  sysv[7] = 0;
+  CHECK(refusal(sysv) == "the HSACO's ELF OS ABI is 0, not AMDGPU HSA (64)");
+  HsacoParts old;
+  old.abi_version = 0;
+  CHECK(refusal(make_hsaco(old)) == "the HSACO is code object version 2; this build reads versions 3 to 6");
+  HsacoParts future;
+  future.abi_version = 5;
+  CHECK(refusal(make_hsaco(future)) == "the HSACO is code object version 7; this build reads versions 3 to 6");
+
+  std::string no_sections = good;
+  put(&no_sections, 0x3c, 0, 2);
+  CHECK(refusal(no_sections) == "the HSACO has no section headers");
+  std::string odd_entries = good;
+  put(&odd_entries, 0x3a, 40, 2);
+  CHECK(refusal(odd_entries) == "the HSACO's section headers are 40 bytes, not 64");
+  std::string far_table = good;
+  put(&far_table, kShOffOffset, uint64_t(-64), 8);
+  CHECK(contains(refusal(far_table), "section headers at offset 18446744073709551552 lie outside"));
+  // A section whose offset plus size wraps around 2^64.
+  std::string wrapping = good;
+  const size_t note_header = good.size() - 3 * 64;
+  put(&wrapping, note_header + 0x18, uint64_t(-16), 8);
+  CHECK(contains(refusal(wrapping), "the HSACO's section 1 ("));
+  CHECK(contains(refusal(wrapping), "lies outside its"));
+
+  // Every truncation loses the section headers at the end, and is refused, never read
+  // past its end.
+  for (size_t size = 0; size < good.size(); ++size) {
+    INFO("first " << size << " bytes");
+    CHECK(hsaco_mismatch(good.substr(0, size)) != "");
+  }
+}
+
+TEST_CASE("an HSACO must name the requested processor twice and define the kernel",
+          "[runtime][cache][hsaco]") {
+  const std::string gfx942 = make_hsaco({});
+  CHECK(hsaco_mismatch(gfx942, "gfx90a") ==
+        "the HSACO's ELF header says gfx942 (EF_AMDGPU_MACH 0x4c), not gfx90a");
+  CHECK(hsaco_mismatch(gfx942, "sm_90") == "cannot check an HSACO against target 'sm_90'");
+
+  HsacoParts unknown_mach;
+  unknown_mach.flags = 0x599;
+  CHECK(hsaco_mismatch(make_hsaco(unknown_mach)) ==
+        "the HSACO's ELF header says an unknown processor (EF_AMDGPU_MACH 0x99), not gfx942");
+  HsacoParts other_note;
+  other_note.target_id = "amdgcn-amd-amdhsa--gfx941:xnack-";
+  CHECK(hsaco_mismatch(make_hsaco(other_note)) ==
+        "the HSACO's amdhsa.target is amdgcn-amd-amdhsa--gfx941:xnack-, not gfx942");
+  HsacoParts no_note;
+  no_note.target_id = "";
+  CHECK(hsaco_mismatch(make_hsaco(no_note)) == "the HSACO's metadata note has no amdhsa.target");
+
+  const std::string no_descriptor = "the HSACO defines no kernel descriptor 'k.kd'";
+  CHECK(hsaco_mismatch(gfx942, "gfx942", "q") == "the HSACO defines no kernel descriptor 'q.kd'");
+  HsacoParts function_only;
+  function_only.symbols = {{"k", kFunc, 1}};
+  CHECK(hsaco_mismatch(make_hsaco(function_only)) == no_descriptor);
+  HsacoParts undefined;
+  undefined.symbols = {{"k", kFunc, 1}, {"k.kd", kObject, 0}};
+  CHECK(hsaco_mismatch(make_hsaco(undefined)) == no_descriptor);
+  HsacoParts not_an_object;
+  not_an_object.symbols = {{"k.kd", kFunc, 1}};
+  CHECK(hsaco_mismatch(make_hsaco(not_an_object)) == no_descriptor);
+  HsacoParts longer_name;
+  longer_name.symbols = {{"k.kdx", kObject, 1}, {"xk.kd", kObject, 1}};
+  CHECK(hsaco_mismatch(make_hsaco(longer_name)) == no_descriptor);
+  HsacoParts bad_link;
+  bad_link.symtab_link = 9;
+  CHECK(hsaco_mismatch(make_hsaco(bad_link)) ==
+        "the HSACO's symbol table links to section 9, which does not exist");
+  // A symbol whose name lies past its string table is skipped, not read.
+  std::string far_name = gfx942;
+  const size_t symtab_header = gfx942.size() - 64;
+  const size_t symtab_at = size_t(get(gfx942, symtab_header + 0x18, 8));
+  put(&far_name, symtab_at + 2 * 24, 0x7fffffff, 4);  // the k.kd entry
+  CHECK(hsaco_mismatch(far_name) == no_descriptor);
+  // A symbol table linked to the null section, whose offset lies far outside the file:
+  // no names, never read.
+  HsacoParts null_link;
+  null_link.symtab_link = 0;
+  std::string null_far = make_hsaco(null_link);
+  put(&null_far, null_far.size() - 4 * 64 + 0x18, uint64_t(1) << 40, 8);
+  put(&null_far, null_far.size() - 4 * 64 + 0x20, 64, 8);
+  CHECK(hsaco_mismatch(null_far) == no_descriptor);
+  std::string no_symtab = gfx942;
+  put(&no_symtab, symtab_header + 4, 1, 4);  // SHT_PROGBITS
+  CHECK(hsaco_mismatch(no_symtab) == "the HSACO has no symbol table");
+}
+
+TEST_CASE("real code objects carry their processor, and patched ones are caught",
+          "[runtime][cache][hsaco][hip]") {
+  struct Built {
+    std::string arch;
+    std::string binary;
+  };
+  std::vector<Built> built;
+  CompileOptions options;
+  options.format = BinaryFormat::hsaco;
+  if (auto hiprtc = HiprtcCompiler::open()) {
+    auto compiled = (*hiprtc)->compile(testing::mfma_32x32x8_bf16_kernel(),
+                                       *find_target("gfx90a"), options);
+    INFO((compiled ? "" : compiled.error().describe()));
+    REQUIRE(compiled.ok());
+    built.push_back({"gfx90a", compiled->binary});
+  } else {
+    WARN("hiprtc part skipped: " << hiprtc.error());
+  }
+  if (auto clang = ClangHipCompiler::open()) {
+    auto compiled = (*clang)->compile(testing::mfma_16x16x16_bf16_kernel(),
+                                      *find_target("gfx942"), options);
+    INFO((compiled ? "" : compiled.error().describe()));
+    REQUIRE(compiled.ok());
+    built.push_back({"gfx942", compiled->binary});
+  } else {
+    WARN("clang part skipped: " << clang.error());
+  }
+  const std::string entry = testing::kMfmaTestEntry;
+  for (const Built& b : built) {
+    INFO(b.arch);
+    CHECK(hsaco_mismatch(b.binary, b.arch, entry) == "");
+    const std::string other = b.arch == "gfx942" ? "gfx90a" : "gfx942";
+    CHECK(contains(hsaco_mismatch(b.binary, other, entry), "not " + other));
+
+    // The header's processor rewritten to the other target's: caught by the header.
+    std::string patched_mach = b.binary;
+    patched_mach[kFlagsOffset] = char(other == "gfx942" ? 0x4c : 0x3f);
+    CHECK(hsaco_mismatch(patched_mach, b.arch, entry) ==
+          fmt::format("the HSACO's ELF header says {} (EF_AMDGPU_MACH 0x{:02x}), not {}", other,
+                      uint8_t(patched_mach[kFlagsOffset]), b.arch));
+    // The note's processor rewritten (same length): caught by the note.
+    std::string patched_note = b.binary;
+    const std::string spelled = "amdgcn-amd-amdhsa--" + b.arch;
+    REQUIRE(patch_all(&patched_note, spelled, "amdgcn-amd-amdhsa--gfx941") >= 1);
+    CHECK(contains(hsaco_mismatch(patched_note, b.arch, entry),
+                   "the HSACO's amdhsa.target is amdgcn-amd-amdhsa--gfx941"));
+    // The kernel descriptor's name rewritten in every string table: no kernel.
+    std::string patched_symbol = b.binary;
+    REQUIRE(patch_all(&patched_symbol, entry + ".kd", "attnjit_mfma_tesX.kd") >= 1);
+    CHECK(hsaco_mismatch(patched_symbol, b.arch, entry) ==
+          "the HSACO defines no kernel descriptor 'attnjit_mfma_test.kd'");
+    std::string other_machine = b.binary;
+    other_machine[kMachineOffset] = 62;
+    CHECK(contains(hsaco_mismatch(other_machine, b.arch, entry), "not EM_AMDGPU"));
+  }
+}
