@@ -191,15 +191,4 @@ TEST_CASE("the symbol must be defined in the ELF's symbol table, not merely name
   broken[41] = char(0xff);
   CHECK(binary_target_mismatch(BinaryFormat::cubin, broken, "sm_90", "attnjit_other") ==
         "the CUBIN cannot be read: the ELF section table lies outside the file");
-  // HSACO: the same symbol-table lookup.
-  attnjit::testing::ElfSpec amd;
-  amd.machine = 224;  // EM_AMDGPU
-  amd.os_abi = 64;    // ELFOSABI_AMDGPU_HSA
-  amd.abi_version = 3;
-  amd.type = 3;       // ET_DYN
-  amd.symbols = {"attnjit_prefill", "attnjit_prefill.kd"};
-  const std::string hsaco = attnjit::testing::make_elf(amd);
-  CHECK(binary_target_mismatch(BinaryFormat::hsaco, hsaco, "gfx942", "attnjit_prefill") == "");
-  CHECK(binary_target_mismatch(BinaryFormat::hsaco, hsaco, "gfx942", "attnjit_merge") ==
-        "the HSACO has no symbol 'attnjit_merge'");
 }
