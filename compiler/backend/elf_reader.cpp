@@ -8,10 +8,14 @@
 //   sh_offset u64, sh_size u64, sh_link u32, sh_info u32, sh_addralign u64,
 //   sh_entsize u64;
 //   symbol (24 bytes): st_name u32, st_info u8, st_other u8, st_shndx u16, st_value
-//   u64, st_size u64.
+//   u64, st_size u64;
+//   note entry: n_namesz u32, n_descsz u32, n_type u32, the name (NUL-terminated,
+//   counted in n_namesz) and the descriptor, each padded to the area's alignment.
 // More than 0xff00 sections: e_shnum is 0 and section 0's sh_size holds the count; a
 // name table index past that: e_shstrndx is SHN_XINDEX and section 0's sh_link holds it.
 #include "compiler/backend/elf_reader.h"
+
+#include <algorithm>
 
 #include <fmt/format.h>
 
@@ -24,14 +28,11 @@ constexpr size_t kSectionHeaderBytes = 64;
 constexpr size_t kSymbolBytes = 24;
 constexpr uint8_t kClass64 = 2;
 constexpr uint8_t kLittleEndian = 1;
+constexpr size_t kNoteHeaderBytes = 12;
 constexpr uint16_t kSectionIndexEscape = 0xffff;  // SHN_XINDEX
 
-// Little-endian reads of bytes known to lie inside the file.
-uint64_t read_le(std::string_view b, uint64_t at, int n) {
-  uint64_t v = 0;
-  for (int i = 0; i < n; ++i) v |= uint64_t(uint8_t(b[at + i])) << (8 * i);
-  return v;
-}
+// Sections that occupy no bytes of the file: their offset and size mean nothing here.
+bool holds_no_bytes(uint32_t type) { return type == kSectionNull || type == kSectionNobits; }
 
 bool inside(std::string_view b, uint64_t at, uint64_t n) {
   return at <= b.size() && n <= b.size() - at;
@@ -45,8 +46,14 @@ Section section_at(std::string_view b, uint64_t at) {
   s.size = read_le(b, at + 32, 8);
   s.link = static_cast<uint32_t>(read_le(b, at + 40, 4));
   s.info = static_cast<uint32_t>(read_le(b, at + 44, 4));
+  s.align = read_le(b, at + 48, 8);
   s.entry_bytes = read_le(b, at + 56, 8);
   return s;
+}
+
+// How messages name a section: by name, or by index when it has none.
+std::string label(const Section& s) {
+  return s.name.empty() ? fmt::format("#{}", s.index) : std::string(s.name);
 }
 
 // The NUL-terminated string at `at` of a string table's bytes; nullopt when it runs out.
@@ -58,6 +65,13 @@ std::optional<std::string_view> string_at(std::string_view table, uint64_t at) {
 }
 
 }  // namespace
+
+uint64_t read_le(std::string_view b, uint64_t at, int n) {
+  uint64_t v = 0;
+  for (int i = 0; i < n && i < 8; ++i)
+    if (at < b.size() && uint64_t(i) < b.size() - at) v |= uint64_t(uint8_t(b[at + i])) << (8 * i);
+  return v;
+}
 
 Result<Header, std::string> read_header(std::string_view b) {
   if (b.size() < kHeaderBytes || b.substr(0, 4) != "\x7f" "ELF")
@@ -105,7 +119,8 @@ Result<File, std::string> File::parse(std::string_view b) {
   for (uint32_t i = 0; i < h.section_count; ++i) {
     const uint64_t at = h.section_table + uint64_t(i) * kSectionHeaderBytes;
     Section s = section_at(b, at);
-    if (s.type != kSectionNobits && !inside(b, s.offset, s.size))
+    s.index = i;
+    if (!holds_no_bytes(s.type) && !inside(b, s.offset, s.size))
       return fail(fmt::format("ELF section {} lies outside the file", i));
     name_offsets.push_back(static_cast<uint32_t>(read_le(b, at, 4)));
     f.sections_.push_back(s);
@@ -132,19 +147,25 @@ const Section* File::section(std::string_view name) const {
   return nullptr;
 }
 
+const Section* File::section_of_type(uint32_t type) const {
+  for (const Section& s : sections_)
+    if (s.type == type) return &s;
+  return nullptr;
+}
+
 std::string_view File::contents(const Section& s) const {
-  if (s.type == kSectionNobits) return {};
+  if (holds_no_bytes(s.type)) return {};
   return bytes_.substr(s.offset, s.size);
 }
 
 Result<std::vector<Symbol>, std::string> File::symbols(const Section& table) const {
   if (table.type != kSectionSymtab && table.type != kSectionDynsym)
-    return fail(fmt::format("ELF section {} is not a symbol table", table.name));
+    return fail(fmt::format("ELF section {} is not a symbol table", label(table)));
   if (table.entry_bytes != kSymbolBytes)
-    return fail(fmt::format("ELF symbol table {} has {}-byte entries, not {}", table.name,
+    return fail(fmt::format("ELF symbol table {} has {}-byte entries, not {}", label(table),
                             table.entry_bytes, kSymbolBytes));
   if (table.link >= sections_.size())
-    return fail(fmt::format("ELF symbol table {} links no string table", table.name));
+    return fail(fmt::format("ELF symbol table {} links no string table", label(table)));
   const std::string_view strings = contents(sections_[table.link]);
   const std::string_view data = contents(table);
   std::vector<Symbol> out;
@@ -161,23 +182,65 @@ Result<std::vector<Symbol>, std::string> File::symbols(const Section& table) con
     std::optional<std::string_view> text = string_at(strings, name);
     if (!text && name != 0)
       return fail(fmt::format("ELF symbol {} of {} has its name outside the string table", i,
-                              table.name));
+                              label(table)));
     s.name = text.value_or("");
     out.push_back(s);
   }
   return out;
 }
 
+Result<std::optional<Symbol>, std::string> File::find_symbol(const Section& table,
+                                                             std::string_view name) const {
+  auto symbols = this->symbols(table);
+  if (!symbols) return fail(symbols.error());
+  for (const Symbol& sym : *symbols)
+    if (sym.defined() && sym.name == name) return std::optional<Symbol>(sym);
+  return std::optional<Symbol>();
+}
+
 Result<std::optional<Symbol>, std::string> File::find_symbol(std::string_view name) const {
   for (uint32_t type : {kSectionSymtab, kSectionDynsym})
     for (const Section& s : sections_) {
       if (s.type != type) continue;
-      auto symbols = this->symbols(s);
-      if (!symbols) return fail(symbols.error());
-      for (const Symbol& sym : *symbols)
-        if (sym.name == name) return std::optional<Symbol>(sym);
+      auto found = find_symbol(s, name);
+      if (!found || *found) return found;
     }
   return std::optional<Symbol>();
+}
+
+Result<std::vector<Note>, std::string> read_notes(std::string_view area, uint64_t align) {
+  if (align != 8) align = 4;  // what readelf does: 8-aligned areas pad to 8, all others to 4
+  auto padded = [align](uint64_t n) { return (n + align - 1) & ~(align - 1); };
+  std::vector<Note> out;
+  // Fewer bytes than an entry header at the end are the area's own padding.
+  for (uint64_t at = 0; area.size() - at >= kNoteHeaderBytes;) {
+    const uint64_t name_size = read_le(area, at, 4), desc_size = read_le(area, at + 4, 4);
+    const uint64_t name_at = at + kNoteHeaderBytes;
+    const uint64_t desc_at = name_at + padded(name_size);
+    if (!inside(area, name_at, padded(name_size)) || !inside(area, desc_at, desc_size))
+      return fail(fmt::format("ELF note {} ({}-byte name, {}-byte descriptor) runs past its "
+                              "{}-byte area",
+                              out.size(), name_size, desc_size, area.size()));
+    Note n;
+    n.name = area.substr(name_at, name_size);
+    if (!n.name.empty() && n.name.back() == '\0') n.name.remove_suffix(1);
+    n.type = static_cast<uint32_t>(read_le(area, at + 8, 4));
+    n.desc = area.substr(desc_at, desc_size);
+    out.push_back(n);
+    at = std::min<uint64_t>(desc_at + padded(desc_size), area.size());
+  }
+  return out;
+}
+
+Result<std::vector<Note>, std::string> File::notes() const {
+  std::vector<Note> out;
+  for (const Section& s : sections_) {
+    if (s.type != kSectionNote) continue;
+    auto notes = read_notes(contents(s), s.align);
+    if (!notes) return fail(fmt::format("{} in section {}", notes.error(), label(s)));
+    out.insert(out.end(), notes->begin(), notes->end());
+  }
+  return out;
 }
 
 }  // namespace attnjit::elf

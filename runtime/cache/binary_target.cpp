@@ -12,6 +12,9 @@
 //
 // PTX: the module names its target in a `.target sm_90a[, ...]` directive near the top.
 //
+// The ELF itself (header, sections, symbols, notes) is read by compiler/backend/
+// elf_reader.h; what follows is what its fields mean for each vendor.
+//
 // HSACO: a 64-bit little-endian ELF with e_machine EM_AMDGPU (224) and the HSA OS ABI
 // (64); e_ident[EI_ABIVERSION] is the code object version minus 2 (1 = v3 ... 4 = v6;
 // v2 and older used another metadata format and are refused). The processor is named
@@ -23,7 +26,6 @@
 
 #include <cstdint>
 #include <optional>
-#include <vector>
 
 #include <fmt/format.h>
 
@@ -32,23 +34,8 @@
 namespace attnjit {
 namespace {
 
-constexpr size_t kElf64HeaderBytes = 64;
-constexpr uint8_t kElfClass64 = 2;
-constexpr uint8_t kElfDataLittleEndian = 1;
-constexpr uint16_t kElfMachineCuda = 190;  // EM_CUDA
-constexpr size_t kElfClassOffset = 4;
-constexpr size_t kElfDataOffset = 5;
-constexpr size_t kElfAbiVersionOffset = 8;
-constexpr size_t kElfMachineOffset = 18;
-constexpr size_t kElfFlagsOffset = 48;
 constexpr int kNewestKnownAbiVersion = 8;
 constexpr int kFirstSmHighAbiVersion = 8;  // from here on, SM in bits 8-15
-
-uint32_t little_endian(std::string_view bytes, size_t at, size_t size) {
-  uint32_t value = 0;
-  for (size_t i = 0; i < size; ++i) value |= uint32_t(uint8_t(bytes[at + i])) << (8 * i);
-  return value;
-}
 
 // "sm_90a" or "compute_90a" -> number 90, suffix "a". False when `arch` has neither
 // prefix or no number.
@@ -67,39 +54,30 @@ bool parse_arch(std::string_view arch, int* number, std::string_view* suffix) {
   return suffix->empty() || *suffix == "a" || *suffix == "f";
 }
 
-// "" when the ELF's symbol table (compiler/backend/elf_reader.h) defines `symbol`;
-// else why not, for `what` ("CUBIN", "HSACO").
-std::string elf_symbol_problem(std::string_view bytes, std::string_view symbol,
-                               std::string_view what) {
-  auto file = elf::File::parse(bytes);
-  if (!file) return fmt::format("the {} cannot be read: {}", what, file.error());
-  auto found = file->find_symbol(symbol);
-  if (!found) return fmt::format("the {} cannot be read: {}", what, found.error());
-  if (!*found || !(*found)->defined()) return fmt::format("the {} has no symbol '{}'", what, symbol);
-  return "";
+// The ELF header of a `what` ("CUBIN", "HSACO") whose e_machine must be `machine`
+// (spelled `machine_name`); else why not.
+Result<elf::Header, std::string> read_gpu_header(std::string_view bytes, std::string_view what,
+                                                 uint16_t machine,
+                                                 std::string_view machine_name) {
+  auto header = elf::read_header(bytes);
+  if (!header) return fail(fmt::format("the {} is {}", what, header.error()));
+  if (header->machine != machine)
+    return fail(fmt::format("the {}'s ELF machine is {}, not {} ({})", what, header->machine,
+                            machine_name, machine));
+  return header;
 }
 
 bool is_space(char c) { return c == ' ' || c == '\t'; }
 
 // --- HSACO ----------------------------------------------------------------------------
 
-constexpr uint16_t kElfMachineAmdgpu = 224;  // EM_AMDGPU
 constexpr uint8_t kElfOsAbiAmdgpuHsa = 64;   // ELFOSABI_AMDGPU_HSA
-constexpr size_t kElfOsAbiOffset = 7;
 constexpr int kFirstAbiVersion = 1;           // code object v3
 constexpr int kNewestKnownHsacoAbiVersion = 4;  // code object v6
 constexpr int kCodeObjectVersionOffset = 2;     // v = ABI version + 2
 constexpr uint32_t kAmdgpuMachMask = 0xff;
-constexpr size_t kShOffOffset = 0x28;       // e_shoff
-constexpr size_t kShEntSizeOffset = 0x3a;   // e_shentsize
-constexpr size_t kShNumOffset = 0x3c;       // e_shnum
-constexpr size_t kSectionHeaderBytes = 64;
-constexpr uint32_t kShtSymtab = 2;
-constexpr uint32_t kShtNote = 7;
-constexpr uint32_t kShtDynsym = 11;
-constexpr size_t kSymbolBytes = 24;
-constexpr uint8_t kSttObject = 1;
 constexpr uint32_t kNtAmdgpuMetadata = 32;
+constexpr std::string_view kAmdgpuNoteOwner = "AMDGPU";
 constexpr std::string_view kTargetIdPrefix = "amdgcn-amd-amdhsa--";
 
 // EF_AMDGPU_MACH values (LLVM's ELF.h), each checked against what clang 19 writes for
@@ -120,68 +98,6 @@ std::string_view mach_processor(uint32_t mach) {
   for (const AmdgpuMach& m : kAmdgpuMachs)
     if (m.mach == mach) return m.processor;
   return "";
-}
-
-uint64_t little_endian64(std::string_view bytes, size_t at) {
-  return uint64_t(little_endian(bytes, at, 4)) | (uint64_t(little_endian(bytes, at + 4, 4)) << 32);
-}
-
-// True when [offset, offset + size) lies inside `bytes`, without overflowing.
-bool inside(std::string_view bytes, uint64_t offset, uint64_t size) {
-  return offset <= bytes.size() && size <= bytes.size() - offset;
-}
-
-struct Section {
-  uint32_t type = 0;
-  uint64_t offset = 0;
-  uint64_t size = 0;
-  uint32_t link = 0;
-};
-
-// The section headers, each checked to lie inside the file. Nullopt with `why` set
-// when the table or a section does not.
-std::optional<std::vector<Section>> read_sections(std::string_view elf, std::string* why) {
-  const uint64_t table = little_endian64(elf, kShOffOffset);
-  const uint32_t entry_size = little_endian(elf, kShEntSizeOffset, 2);
-  const uint32_t count = little_endian(elf, kShNumOffset, 2);
-  if (count == 0) {
-    *why = "the HSACO has no section headers";
-    return std::nullopt;
-  }
-  if (entry_size != kSectionHeaderBytes) {
-    *why = fmt::format("the HSACO's section headers are {} bytes, not {}", entry_size,
-                       kSectionHeaderBytes);
-    return std::nullopt;
-  }
-  if (!inside(elf, table, uint64_t(count) * entry_size)) {
-    *why = fmt::format("the HSACO's {} section headers at offset {} lie outside its {} bytes",
-                       count, table, elf.size());
-    return std::nullopt;
-  }
-  std::vector<Section> sections(count);
-  for (uint32_t i = 0; i < count; ++i) {
-    const size_t at = size_t(table) + size_t(i) * entry_size;
-    Section& s = sections[i];
-    s.type = little_endian(elf, at + 4, 4);
-    s.offset = little_endian64(elf, at + 0x18);
-    s.size = little_endian64(elf, at + 0x20);
-    s.link = little_endian(elf, at + 0x28, 4);
-    // SHT_NOBITS (8) occupies no file bytes; every other kind this reader looks at does.
-    if (s.type != 8 && s.type != 0 && !inside(elf, s.offset, s.size)) {
-      *why = fmt::format("the HSACO's section {} ({} bytes at offset {}) lies outside its {} "
-                         "bytes",
-                         i, s.size, s.offset, elf.size());
-      return std::nullopt;
-    }
-  }
-  return sections;
-}
-
-// A section's bytes; none for one that lies outside the file (read_sections lets
-// SHT_NULL and SHT_NOBITS sections through unchecked, and a symbol table may name one).
-std::string_view section_bytes(std::string_view elf, const Section& s) {
-  if (!inside(elf, s.offset, s.size)) return {};
-  return elf.substr(size_t(s.offset), size_t(s.size));
 }
 
 // The MessagePack string that follows the key "amdhsa.target" in a metadata note's
@@ -205,30 +121,54 @@ std::optional<std::string> metadata_target(std::string_view desc) {
   return std::string(desc.substr(next, length));
 }
 
-// The amdhsa.target of the first AMDGPU metadata note in the SHT_NOTE sections; "" when
-// there is none. A note entry: namesz, descsz, type (4 bytes each), then the name and
-// the descriptor, each padded to 4 bytes.
-std::string note_target_id(std::string_view elf, const std::vector<Section>& sections) {
-  auto padded = [](uint64_t n) { return (n + 3) & ~uint64_t(3); };
-  for (const Section& s : sections) {
-    if (s.type != kShtNote) continue;
-    const std::string_view notes = section_bytes(elf, s);
-    size_t at = 0;
-    while (notes.size() - at >= 12) {
-      const uint64_t name_size = little_endian(notes, at, 4);
-      const uint64_t desc_size = little_endian(notes, at + 4, 4);
-      const uint32_t type = little_endian(notes, at + 8, 4);
-      const uint64_t name_at = at + 12;
-      const uint64_t desc_at = name_at + padded(name_size);
-      if (!inside(notes, name_at, padded(name_size)) || !inside(notes, desc_at, desc_size)) break;
-      const std::string_view name = notes.substr(size_t(name_at), size_t(name_size));
-      if (type == kNtAmdgpuMetadata && name == std::string_view("AMDGPU\0", 7))
-        if (auto target = metadata_target(notes.substr(size_t(desc_at), size_t(desc_size))))
-          return *target;
-      if (!inside(notes, desc_at, padded(desc_size))) break;
-      at = size_t(desc_at + padded(desc_size));
+// The HSACO's ELF with its header checked (machine, OS ABI, code object version) and a
+// section table; else why not.
+Result<elf::File, std::string> open_hsaco(std::string_view bytes) {
+  auto header = read_gpu_header(bytes, "HSACO", elf::kMachineAmdgpu, "EM_AMDGPU");
+  if (!header) return fail(header.error());
+  if (header->os_abi != kElfOsAbiAmdgpuHsa)
+    return fail(fmt::format("the HSACO's ELF OS ABI is {}, not AMDGPU HSA ({})", header->os_abi,
+                            kElfOsAbiAmdgpuHsa));
+  const int abi_version = header->abi_version;
+  if (abi_version < kFirstAbiVersion || abi_version > kNewestKnownHsacoAbiVersion)
+    return fail(fmt::format("the HSACO is code object version {}; this build reads versions {} to {}",
+                            abi_version + kCodeObjectVersionOffset,
+                            kFirstAbiVersion + kCodeObjectVersionOffset,
+                            kNewestKnownHsacoAbiVersion + kCodeObjectVersionOffset));
+  auto file = elf::File::parse(bytes);
+  if (!file) return fail("the HSACO cannot be read: " + file.error());
+  if (file->sections().empty()) return fail(std::string("the HSACO has no section headers"));
+  return file;
+}
+
+// The target of an HSACO opened by open_hsaco: the header's processor and the
+// amdhsa.target of the first AMDGPU metadata note that has one.
+Result<HsacoTarget, std::string> hsaco_target(const elf::File& file) {
+  auto notes = file.notes();
+  if (!notes) return fail("the HSACO cannot be read: " + notes.error());
+  HsacoTarget target;
+  target.code_object_version = file.header().abi_version + kCodeObjectVersionOffset;
+  target.mach = int(file.header().flags & kAmdgpuMachMask);
+  target.mach_name = std::string(mach_processor(uint32_t(target.mach)));
+  for (const elf::Note& note : *notes) {
+    if (note.type != kNtAmdgpuMetadata || note.name != kAmdgpuNoteOwner) continue;
+    if (auto id = metadata_target(note.desc)) {
+      target.target_id = *id;
+      break;
     }
   }
+  return target;
+}
+
+// "" when the HSACO defines the kernel descriptor `symbol`.kd; else why not.
+std::string hsaco_kernel_problem(const elf::File& file, std::string_view symbol) {
+  if (!file.section_of_type(elf::kSectionSymtab) && !file.section_of_type(elf::kSectionDynsym))
+    return "the HSACO has no symbol table";
+  const std::string descriptor = std::string(symbol) + ".kd";
+  auto found = file.find_symbol(descriptor);
+  if (!found) return "the HSACO cannot be read: " + found.error();
+  if (!*found || (*found)->type() != elf::kSymbolObject)
+    return fmt::format("the HSACO defines no kernel descriptor '{}'", descriptor);
   return "";
 }
 
@@ -247,33 +187,20 @@ bool has_ptx_entry(std::string_view ptx, std::string_view symbol) {
 }  // namespace
 
 bool read_cubin_target(std::string_view elf, CubinTarget* out, std::string* why) {
-  if (elf.size() < kElf64HeaderBytes || elf.substr(0, 4) != "\x7f" "ELF") {
-    *why = "the CUBIN is not an ELF file (no ELF header)";
-    return false;
-  }
-  if (uint8_t(elf[kElfClassOffset]) != kElfClass64) {
-    *why = fmt::format("the CUBIN is not a 64-bit ELF (class {})", uint8_t(elf[kElfClassOffset]));
-    return false;
-  }
-  if (uint8_t(elf[kElfDataOffset]) != kElfDataLittleEndian) {
-    *why = "the CUBIN is not a little-endian ELF";
-    return false;
-  }
-  const uint32_t machine = little_endian(elf, kElfMachineOffset, 2);
-  if (machine != kElfMachineCuda) {
-    *why = fmt::format("the CUBIN's ELF machine is {}, not EM_CUDA ({})", machine,
-                       kElfMachineCuda);
+  auto header = read_gpu_header(elf, "CUBIN", elf::kMachineCuda, "EM_CUDA");
+  if (!header) {
+    *why = header.error();
     return false;
   }
   CubinTarget target;
-  target.abi_version = uint8_t(elf[kElfAbiVersionOffset]);
+  target.abi_version = header->abi_version;
   if (target.abi_version > kNewestKnownAbiVersion) {
     *why = fmt::format("the CUBIN uses CUDA ELF ABI version {}, whose e_flags layout this "
                        "build cannot read (it knows versions up to {})",
                        target.abi_version, kNewestKnownAbiVersion);
     return false;
   }
-  const uint32_t flags = little_endian(elf, kElfFlagsOffset, 4);
+  const uint32_t flags = header->flags;
   if (target.abi_version >= kFirstSmHighAbiVersion) {
     target.sm = int((flags >> 8) & 0xff);
     target.arch_specific = (flags & 0x8) != 0;
@@ -296,75 +223,24 @@ std::string HsacoTarget::processor() const {
 }
 
 bool read_hsaco_target(std::string_view elf, HsacoTarget* out, std::string* why) {
-  if (elf.size() < kElf64HeaderBytes || elf.substr(0, 4) != "\x7f" "ELF") {
-    *why = "the HSACO is not an ELF file (no ELF header)";
+  auto file = open_hsaco(elf);
+  if (!file) {
+    *why = file.error();
     return false;
   }
-  if (uint8_t(elf[kElfClassOffset]) != kElfClass64) {
-    *why = fmt::format("the HSACO is not a 64-bit ELF (class {})", uint8_t(elf[kElfClassOffset]));
+  auto target = hsaco_target(*file);
+  if (!target) {
+    *why = target.error();
     return false;
   }
-  if (uint8_t(elf[kElfDataOffset]) != kElfDataLittleEndian) {
-    *why = "the HSACO is not a little-endian ELF";
-    return false;
-  }
-  const uint32_t machine = little_endian(elf, kElfMachineOffset, 2);
-  if (machine != kElfMachineAmdgpu) {
-    *why = fmt::format("the HSACO's ELF machine is {}, not EM_AMDGPU ({})", machine,
-                       kElfMachineAmdgpu);
-    return false;
-  }
-  if (uint8_t(elf[kElfOsAbiOffset]) != kElfOsAbiAmdgpuHsa) {
-    *why = fmt::format("the HSACO's ELF OS ABI is {}, not AMDGPU HSA ({})",
-                       uint8_t(elf[kElfOsAbiOffset]), kElfOsAbiAmdgpuHsa);
-    return false;
-  }
-  const int abi_version = uint8_t(elf[kElfAbiVersionOffset]);
-  if (abi_version < kFirstAbiVersion || abi_version > kNewestKnownHsacoAbiVersion) {
-    *why = fmt::format("the HSACO is code object version {}; this build reads versions {} to {}",
-                       abi_version + kCodeObjectVersionOffset,
-                       kFirstAbiVersion + kCodeObjectVersionOffset,
-                       kNewestKnownHsacoAbiVersion + kCodeObjectVersionOffset);
-    return false;
-  }
-  auto sections = read_sections(elf, why);
-  if (!sections) return false;
-  HsacoTarget target;
-  target.code_object_version = abi_version + kCodeObjectVersionOffset;
-  target.mach = int(little_endian(elf, kElfFlagsOffset, 4) & kAmdgpuMachMask);
-  target.mach_name = std::string(mach_processor(uint32_t(target.mach)));
-  target.target_id = note_target_id(elf, *sections);
-  *out = std::move(target);
+  *out = std::move(*target);
   return true;
 }
 
 bool hsaco_defines_kernel(std::string_view elf, std::string_view symbol, std::string* why) {
-  auto sections = read_sections(elf, why);
-  if (!sections) return false;
-  const std::string descriptor = std::string(symbol) + ".kd";
-  int tables = 0;
-  for (const Section& table : *sections) {
-    if (table.type != kShtSymtab && table.type != kShtDynsym) continue;
-    ++tables;
-    if (table.link >= sections->size()) {
-      *why = fmt::format("the HSACO's symbol table links to section {}, which does not exist",
-                         table.link);
-      return false;
-    }
-    const std::string_view names = section_bytes(elf, (*sections)[table.link]);
-    const std::string_view symbols = section_bytes(elf, table);
-    for (size_t at = 0; at + kSymbolBytes <= symbols.size(); at += kSymbolBytes) {
-      const uint32_t name = little_endian(symbols, at, 4);
-      const uint8_t type = uint8_t(symbols[at + 4]) & 0xf;
-      const uint32_t section = little_endian(symbols, at + 6, 2);
-      if (name >= names.size() || section == 0 || type != kSttObject) continue;
-      const std::string_view rest = names.substr(name);
-      if (rest.substr(0, rest.find('\0')) == descriptor) return true;
-    }
-  }
-  *why = tables == 0 ? "the HSACO has no symbol table"
-                     : fmt::format("the HSACO defines no kernel descriptor '{}'", descriptor);
-  return false;
+  auto file = elf::File::parse(elf);
+  *why = file ? hsaco_kernel_problem(*file, symbol) : "the HSACO cannot be read: " + file.error();
+  return why->empty();
 }
 
 bool read_ptx_target(std::string_view ptx, std::string* target, std::string* why) {
@@ -405,7 +281,12 @@ std::string binary_target_mismatch(BinaryFormat format, std::string_view binary,
       if (target.arch_specific && suffix != "a")
         return fmt::format("the CUBIN's ELF header says sm_{}a (arch-specific), not {}",
                            target.sm, arch);
-      if (!symbol.empty()) return elf_symbol_problem(binary, symbol, "CUBIN");
+      if (symbol.empty()) return "";
+      auto file = elf::File::parse(binary);
+      if (!file) return "the CUBIN cannot be read: " + file.error();
+      auto found = file->find_symbol(symbol);
+      if (!found) return "the CUBIN cannot be read: " + found.error();
+      if (!*found) return fmt::format("the CUBIN has no symbol '{}'", symbol);
       return "";
     }
     case BinaryFormat::ptx: {
@@ -420,19 +301,19 @@ std::string binary_target_mismatch(BinaryFormat format, std::string_view binary,
       return "";
     }
     case BinaryFormat::hsaco: {
-      HsacoTarget target;
-      std::string why;
-      if (!read_hsaco_target(binary, &target, &why)) return why;
+      auto file = open_hsaco(binary);
+      if (!file) return file.error();
+      auto target = hsaco_target(*file);
+      if (!target) return target.error();
       if (!arch.starts_with("gfx")) return fmt::format("cannot check an HSACO against target '{}'", arch);
-      if (target.mach_name != arch)
+      if (target->mach_name != arch)
         return fmt::format("the HSACO's ELF header says {} (EF_AMDGPU_MACH 0x{:02x}), not {}",
-                           target.mach_name.empty() ? "an unknown processor" : target.mach_name,
-                           target.mach, arch);
-      if (target.target_id.empty()) return "the HSACO's metadata note has no amdhsa.target";
-      if (target.processor() != arch)
-        return fmt::format("the HSACO's amdhsa.target is {}, not {}", target.target_id, arch);
-      if (!symbol.empty() && !hsaco_defines_kernel(binary, symbol, &why)) return why;
-      return "";
+                           target->mach_name.empty() ? "an unknown processor" : target->mach_name,
+                           target->mach, arch);
+      if (target->target_id.empty()) return "the HSACO's metadata note has no amdhsa.target";
+      if (target->processor() != arch)
+        return fmt::format("the HSACO's amdhsa.target is {}, not {}", target->target_id, arch);
+      return symbol.empty() ? "" : hsaco_kernel_problem(*file, symbol);
     }
   }
   return "unknown binary format";

@@ -22,12 +22,6 @@ namespace {
 constexpr uint8_t kFormatNone = 1, kFormatByte = 2, kFormatHalf = 3, kFormatSized = 4;
 constexpr uint8_t kAttrRegCount = 0x2f, kAttrFrameSize = 0x11;
 
-uint64_t read_le(std::string_view b, uint64_t at, int n) {
-  uint64_t v = 0;
-  for (int i = 0; i < n; ++i) v |= uint64_t(uint8_t(b[at + i])) << (8 * i);
-  return v;
-}
-
 }  // namespace
 
 Result<KernelResources, std::string> read_cubin_resources(std::string_view bytes,
@@ -37,16 +31,12 @@ Result<KernelResources, std::string> read_cubin_resources(std::string_view bytes
   const elf::Section* info_section = elf->section(".nv.info");
   if (!info_section) return fail(std::string("the CUBIN has no .nv.info section"));
   // .nv.info refers to functions by their index in .symtab.
-  const elf::Section* symtab = nullptr;
-  for (const elf::Section& s : elf->sections())
-    if (s.type == elf::kSectionSymtab) symtab = &s;
+  const elf::Section* symtab = elf->section_of_type(elf::kSectionSymtab);
   if (!symtab) return fail(std::string("the CUBIN has no .symtab section"));
-  auto symbols = elf->symbols(*symtab);
-  if (!symbols) return fail("the CUBIN cannot be read: " + symbols.error());
-  std::optional<uint64_t> symbol;
-  for (const elf::Symbol& s : *symbols)
-    if (s.name == entry) symbol = s.index;
-  if (!symbol) return fail(fmt::format("the CUBIN has no symbol \"{}\"", entry));
+  auto found = elf->find_symbol(*symtab, entry);
+  if (!found) return fail("the CUBIN cannot be read: " + found.error());
+  if (!*found) return fail(fmt::format("the CUBIN has no symbol \"{}\"", entry));
+  const uint64_t symbol = (*found)->index;
 
   const std::string_view info = elf->contents(*info_section);
   std::optional<int> registers, frame;
@@ -57,11 +47,11 @@ Result<KernelResources, std::string> read_cubin_resources(std::string_view bytes
       next = at + 4;
     } else if (format == kFormatSized) {
       if (at + 4 > info.size()) break;
-      const uint64_t size = read_le(info, at + 2, 2);
+      const uint64_t size = elf::read_le(info, at + 2, 2);
       next = at + 4 + size;
       if (next > info.size()) return fail(std::string("a .nv.info record runs past its section"));
-      if (size == 8 && read_le(info, at + 4, 4) == *symbol) {
-        const int value = static_cast<int>(read_le(info, at + 8, 4));
+      if (size == 8 && elf::read_le(info, at + 4, 4) == symbol) {
+        const int value = static_cast<int>(elf::read_le(info, at + 8, 4));
         if (attribute == kAttrRegCount) registers = value;
         if (attribute == kAttrFrameSize) frame = value;
       }
