@@ -9,6 +9,7 @@
 #include "catch.h"
 #include "compiler/backend/clang_hip_compiler.h"
 #include "compiler/backend/hiprtc_compiler.h"
+#include "elf_builder.h"
 #include "hip_test_kernels.h"
 #include "runtime/cache/binary_target.h"
 
@@ -16,63 +17,40 @@ namespace {
 
 using namespace attnjit;
 
+using testing::elf_detail::get;
+using testing::elf_detail::put;
+using testing::elf_section_header_at;
+
 constexpr uint8_t kObject = 1;  // STT_OBJECT
 constexpr uint8_t kFunc = 2;    // STT_FUNC
 constexpr size_t kMachineOffset = 18;
 constexpr size_t kFlagsOffset = 48;
 constexpr size_t kShOffOffset = 0x28;
-
-struct Symbol {
-  std::string name;
-  uint8_t type;
-  uint16_t section;  // 0: undefined
-};
+constexpr size_t kNoteSection = testing::kElfFirstExtraSection;
 
 struct HsacoParts {
   int abi_version = 3;  // code object v5
   uint32_t flags = 0x54c;  // gfx942, xnack and sramecc "any"
   std::string target_id = "amdgcn-amd-amdhsa--gfx942";  // "" = no note
-  std::vector<Symbol> symbols = {{"k", kFunc, 1}, {"k.kd", kObject, 1}};
-  uint32_t symtab_link = 2;
+  std::vector<testing::ElfSymbol> symbols = {{"k", kFunc, 1}, {"k.kd", kObject, 1}};
+  uint32_t symtab_link = testing::kElfStrtabSection;
 };
 
-void put(std::string* bytes, size_t at, uint64_t value, size_t size) {
-  if (bytes->size() < at + size) bytes->resize(at + size, '\0');
-  for (size_t i = 0; i < size; ++i) (*bytes)[at + i] = char(uint8_t(value >> (8 * i)));
-}
-
-uint64_t get(const std::string& bytes, size_t at, size_t size) {
-  uint64_t value = 0;
-  for (size_t i = 0; i < size; ++i) value |= uint64_t(uint8_t(bytes[at + i])) << (8 * i);
-  return value;
-}
-
-void append(std::string* bytes, uint64_t value, size_t size) { put(bytes, bytes->size(), value, size); }
-
-void pad4(std::string* bytes) {
-  while (bytes->size() % 4) bytes->push_back('\0');
-}
-
 // An ELF64 AMDGPU code object as the compilers lay one out, reduced to what the reader
-// looks at: the header, a note section with the metadata map, a string table and a
-// symbol table, and the section headers last.
+// looks at: the header, a string table, a symbol table and a note section with the
+// metadata map (section 4), and the section headers last.
 std::string make_hsaco(const HsacoParts& parts) {
-  std::string elf(64, '\0');
-  elf.replace(0, 4, "\x7f" "ELF");
-  elf[4] = 2;      // ELFCLASS64
-  elf[5] = 1;      // little-endian
-  elf[6] = 1;      // EV_CURRENT
-  elf[7] = 64;     // ELFOSABI_AMDGPU_HSA
-  elf[8] = char(parts.abi_version);
-  put(&elf, 16, 3, 2);    // ET_DYN
-  put(&elf, kMachineOffset, 224, 2);  // EM_AMDGPU
-  put(&elf, 20, 1, 4);
-  put(&elf, kFlagsOffset, parts.flags, 4);
-
+  testing::ElfSpec spec;
+  spec.machine = 224;  // EM_AMDGPU
+  spec.os_abi = 64;    // ELFOSABI_AMDGPU_HSA
+  spec.abi_version = uint8_t(parts.abi_version);
+  spec.type = 3;       // ET_DYN
+  spec.flags = parts.flags;
+  spec.symbols = parts.symbols;
+  spec.symtab_link = parts.symtab_link;
   // The NT_AMDGPU_METADATA note: a MessagePack map {amdhsa.target: str8, amdhsa.version: [1, 2]}.
-  const size_t note_at = elf.size();
+  std::string desc;
   if (!parts.target_id.empty()) {
-    std::string desc;
     desc += char(0x82);
     desc += char(0xa0 | 13);
     desc += "amdhsa.target";
@@ -82,59 +60,10 @@ std::string make_hsaco(const HsacoParts& parts) {
     desc += char(0xa0 | 14);
     desc += "amdhsa.version";
     desc += "\x92\x01\x02";
-    append(&elf, 7, 4);
-    append(&elf, desc.size(), 4);
-    append(&elf, 32, 4);
-    elf += std::string("AMDGPU\0", 7);
-    pad4(&elf);
-    elf += desc;
-    pad4(&elf);
   }
-  const size_t note_size = elf.size() - note_at;
-
-  const size_t strtab_at = elf.size();
-  std::vector<uint32_t> name_offsets;
-  elf += '\0';
-  for (const Symbol& s : parts.symbols) {
-    name_offsets.push_back(uint32_t(elf.size() - strtab_at));
-    elf += s.name;
-    elf += '\0';
-  }
-  const size_t strtab_size = elf.size() - strtab_at;
-  while (elf.size() % 8) elf += '\0';
-
-  const size_t symtab_at = elf.size();
-  elf += std::string(24, '\0');  // the null symbol
-  for (size_t i = 0; i < parts.symbols.size(); ++i) {
-    const size_t at = elf.size();
-    put(&elf, at, name_offsets[i], 4);
-    put(&elf, at + 4, 0x10 | parts.symbols[i].type, 1);  // STB_GLOBAL
-    put(&elf, at + 5, 0, 1);
-    put(&elf, at + 6, parts.symbols[i].section, 2);
-    put(&elf, at + 8, 0x1000, 8);
-    put(&elf, at + 16, 64, 8);
-  }
-  const size_t symtab_size = elf.size() - symtab_at;
-
-  const size_t headers_at = elf.size();
-  auto section = [&](uint32_t type, size_t offset, size_t size, uint32_t link, size_t entsize) {
-    const size_t at = elf.size();
-    elf += std::string(64, '\0');
-    put(&elf, at + 4, type, 4);
-    put(&elf, at + 0x18, offset, 8);
-    put(&elf, at + 0x20, size, 8);
-    put(&elf, at + 0x28, link, 4);
-    put(&elf, at + 0x38, entsize, 8);
-  };
-  section(0, 0, 0, 0, 0);
-  section(7, note_at, note_size, 0, 0);               // SHT_NOTE
-  section(3, strtab_at, strtab_size, 0, 0);           // SHT_STRTAB
-  section(2, symtab_at, symtab_size, parts.symtab_link, 24);  // SHT_SYMTAB
-  put(&elf, kShOffOffset, headers_at, 8);
-  put(&elf, 0x34, 64, 2);  // e_ehsize
-  put(&elf, 0x3a, 64, 2);  // e_shentsize
-  put(&elf, 0x3c, 4, 2);   // e_shnum
-  return elf;
+  spec.sections = {{".note", parts.target_id.empty() ? "" : testing::elf_note("AMDGPU", 32, desc),
+                    7, 4}};  // SHT_NOTE
+  return testing::make_elf(spec);
 }
 
 std::string hsaco_mismatch(const std::string& elf, std::string_view arch = "gfx942",
@@ -214,19 +143,19 @@ TEST_CASE("bytes that are not an AMDGPU code object are refused with the reason"
   CHECK(refusal(make_hsaco(future)) == "the HSACO is code object version 7; this build reads versions 3 to 6");
 
   std::string no_sections = good;
-  put(&no_sections, 0x3c, 0, 2);
+  put(no_sections, 0x3c, 0, 2);
   CHECK(refusal(no_sections) == "the HSACO has no section headers");
   std::string odd_entries = good;
-  put(&odd_entries, 0x3a, 40, 2);
+  put(odd_entries, 0x3a, 40, 2);
   CHECK(refusal(odd_entries) == "the HSACO cannot be read: ELF section headers of 40 bytes, not 64");
   std::string far_table = good;
-  put(&far_table, kShOffOffset, uint64_t(-64), 8);
+  put(far_table, kShOffOffset, uint64_t(-64), 8);
   CHECK(refusal(far_table) == "the HSACO cannot be read: the ELF section table lies outside the file");
   // A section whose offset plus size wraps around 2^64.
   std::string wrapping = good;
-  const size_t note_header = good.size() - 3 * 64;
-  put(&wrapping, note_header + 0x18, uint64_t(-16), 8);
-  CHECK(refusal(wrapping) == "the HSACO cannot be read: ELF section 1 lies outside the file");
+  const size_t note_header = elf_section_header_at(good, kNoteSection);
+  put(wrapping, note_header + 0x18, uint64_t(-16), 8);
+  CHECK(refusal(wrapping) == "the HSACO cannot be read: ELF section 4 lies outside the file");
 
   // Every truncation loses the section headers at the end, and is refused, never read
   // past its end.
@@ -272,25 +201,25 @@ TEST_CASE("an HSACO must name the requested processor twice and define the kerne
   HsacoParts bad_link;
   bad_link.symtab_link = 9;
   CHECK(hsaco_mismatch(make_hsaco(bad_link)) ==
-        "the HSACO cannot be read: ELF symbol table #3 links no string table");
+        "the HSACO cannot be read: ELF symbol table .symtab links no string table");
   // A symbol whose name lies past its string table: refused, never read.
   std::string far_name = gfx942;
-  const size_t symtab_header = gfx942.size() - 64;
+  const size_t symtab_header = elf_section_header_at(gfx942, testing::kElfSymtabSection);
   const size_t symtab_at = size_t(get(gfx942, symtab_header + 0x18, 8));
-  put(&far_name, symtab_at + 2 * 24, 0x7fffffff, 4);  // the k.kd entry
+  put(far_name, symtab_at + 2 * 24, 0x7fffffff, 4);  // the k.kd entry
   CHECK(hsaco_mismatch(far_name) ==
-        "the HSACO cannot be read: ELF symbol 2 of #3 has its name outside the string table");
+        "the HSACO cannot be read: ELF symbol 2 of .symtab has its name outside the string table");
   // A symbol table linked to the null section, whose offset lies far outside the file:
   // the null section holds no bytes, so no names, and none is read.
   HsacoParts null_link;
   null_link.symtab_link = 0;
   std::string null_far = make_hsaco(null_link);
-  put(&null_far, null_far.size() - 4 * 64 + 0x18, uint64_t(1) << 40, 8);
-  put(&null_far, null_far.size() - 4 * 64 + 0x20, 64, 8);
+  put(null_far, elf_section_header_at(null_far, 0) + 0x18, uint64_t(1) << 40, 8);
+  put(null_far, elf_section_header_at(null_far, 0) + 0x20, 64, 8);
   CHECK(hsaco_mismatch(null_far) ==
-        "the HSACO cannot be read: ELF symbol 1 of #3 has its name outside the string table");
+        "the HSACO cannot be read: ELF symbol 1 of .symtab has its name outside the string table");
   std::string no_symtab = gfx942;
-  put(&no_symtab, symtab_header + 4, 1, 4);  // SHT_PROGBITS
+  put(no_symtab, symtab_header + 4, 1, 4);  // SHT_PROGBITS
   CHECK(hsaco_mismatch(no_symtab) == "the HSACO has no symbol table");
 }
 
