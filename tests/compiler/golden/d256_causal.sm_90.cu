@@ -1700,8 +1700,15 @@ __device__ __forceinline__ void attend(unsigned char* shared, const Rows& rows, 
     Scores s;
     start_scores(s, xf, kv_first_f);
     add_qk(s, q_operand, k_tile, k_frag_offset);  // S += Q K^T
-    const bool full_tile = tile_is_full<kBlockN>(kv_first, keys.kv_len, rows.q_pos_first, rows.q_pos_last,
-                                                 range.widened_by_range);
+    // Written out here rather than called (tile_is_full(), key_mask.cuh, states the same
+    // test): as a call, NVVM folds the test into selects, which costs the ranges and
+    // general-score kernels 40-56 bytes of spills on sm_80.
+    const bool full_tile =
+        VariantHooks::kBandIsExact && !range.widened_by_range && kv_first + kBlockN <= keys.kv_len &&
+        (!VariantHooks::kHasUpperBand ||
+         kv_first + kBlockN - 1 <= static_cast<long long>(rows.q_pos_first) + VariantHooks::kUpperOffset) &&
+        (!VariantHooks::kHasLowerBand ||
+         kv_first >= static_cast<long long>(rows.q_pos_last) + VariantHooks::kLowerOffset);
     full_tiles += full_tile;
     apply_score_hooks(s, xf, hooks, args, opt, range.widened_by_range, kv_first_f, full_tile, position);
     update_softmax<kOperandLog2>(s, o, softmax, xf.exp2_scale);  // S becomes P
