@@ -14,6 +14,7 @@
 
 #include "compiler/support/diagnostics.h"
 #include "compiler/target/target.h"
+#include "runtime/api/engine.h"
 #include "runtime/cache/aot_directory.h"
 #include "tools/aot/aot_build.h"
 #include "tools/aot/aot_jobs.h"
@@ -228,6 +229,39 @@ int run_merge(const Args& args) {
   return 0;
 }
 
+// With build inputs, verify also checks coverage: every kernel those inputs list is
+// found in the directories by the engine's own lookup, with JIT off and no compiler
+// opened, as a deployment would look it up.
+bool covers(const Args& args, const std::vector<std::string>& dirs) {
+  aot::BuildInputs inputs = build_inputs(args);
+  auto listed = aot::list_jobs(inputs);
+  if (!listed) throw CommandError(listed.error());
+  EngineOptions options;
+  for (const std::string& d : dirs) options.cache.aot_directories.push_back(d);
+  options.aot_directories_from_env = false;
+  options.jit = false;
+  options.cache.use_disk = false;
+  Engine engine(options);
+  size_t missing = 0;
+  for (const aot::Job& job : *listed) {
+    auto found = engine.build(job.spec, job.format);
+    const bool ok = found && found->lookup.source == CacheSource::aot;
+    missing += ok ? 0 : 1;
+    if (args.has(kJsonFlag.name)) {
+      json line{{"event", "covered"}, {"name", job.spec.uri()}, {"key", job.key}, {"found", ok}};
+      if (found && !found->lookup.warning.empty()) line["warning"] = found->lookup.warning;
+      print_json_line(line);
+    } else if (!ok) {
+      std::printf("missing %s (%s, from %s)\n", job.spec.uri().c_str(), job.key.c_str(),
+                  printable(job.variant_file).c_str());
+    }
+  }
+  if (!args.has(kJsonFlag.name))
+    std::printf("%s %zu of %zu kernels the inputs list are found\n", missing ? "FAIL " : "ok   ",
+                listed->size() - missing, listed->size());
+  return missing == 0;
+}
+
 int run_verify(const Args& args) {
   const std::vector<std::string>& words = args.positional();
   if (words.size() < 2) throw UsageError("usage: attnjit aot verify DIR...");
@@ -251,6 +285,10 @@ int run_verify(const Args& args) {
                 printable(words[i]).c_str(), v.entries, v.problems.size(),
                 v.problems.size() == 1 ? "" : "s");
   }
+  const bool has_inputs = args.has(kVariantsFlag.name) || args.has(kKernelsFlag.name) ||
+                          args.has(kManifestFlag.name);
+  if (has_inputs)
+    all_ok = covers(args, std::vector<std::string>(words.begin() + 1, words.end())) && all_ok;
   return all_ok ? 0 : 1;
 }
 
@@ -267,10 +305,13 @@ int run_aot(const Args& args) {
       throw UsageError(fmt::format("unexpected argument '{}'", printable(args.positional()[1], 100)));
     return run_build(args);
   }
-  only_for_build({kVariantsFlag, kKernelsFlag, kOutFlag, kKindsFlag, kManifestFlag, kShardFlag, kJobsFlag,
-                  kKeepGoingFlag, kArchFlag, kTileFlag, kCacheDirFlag});
+  if (sub == "verify") {
+    only_for_build({kOutFlag, kShardFlag, kJobsFlag, kKeepGoingFlag, kCacheDirFlag});
+    return run_verify(args);
+  }
+  only_for_build({kVariantsFlag, kKernelsFlag, kOutFlag, kKindsFlag, kManifestFlag, kShardFlag,
+                  kJobsFlag, kKeepGoingFlag, kArchFlag, kTileFlag, kCacheDirFlag});
   if (sub == "merge") return run_merge(args);
-  if (sub == "verify") return run_verify(args);
   throw UsageError(fmt::format("unknown subcommand '{}' (known: build, merge, verify)",
                                printable(sub, 100)));
 }
@@ -285,7 +326,8 @@ const Command& aot_command() {
       "                         [--tile BM,BN,W,S] [--shard I/N] [--jobs N] [--keep-going]\n"
       "                         [--cache-dir DIR] [--json]\n"
       "       attnjit aot merge OUT DIR1 DIR2... [--json]\n"
-      "       attnjit aot verify DIR... [--json]\n"
+      "       attnjit aot verify DIR... [--json] [--variants FILES | --kernels FILES |\n"
+      "                          --manifest FILE] [--arch LIST] [--kinds LIST] [--tile T]\n"
       "\n"
       "Builds every kernel the variants can need (the launch planner's list: each kind,\n"
       "tile and split kind a call can launch) into DIR/index.json and one binary per\n"
@@ -310,7 +352,9 @@ const Command& aot_command() {
       "\n"
       "merge: joins directories (shards) into OUT; each must verify.\n"
       "verify: checks the index and every binary (size, SHA-256, ELF machine and target,\n"
-      "kernel symbol) and reports binaries the index does not list; exit 1 on any problem.\n",
+      "kernel symbol) and reports binaries the index does not list; given build inputs,\n"
+      "also that the directories hold every kernel they list, found as the engine finds\n"
+      "them with JIT off and no compiler. Exit 1 on any problem.\n",
       target_names());
   static const Command command{
       "aot",

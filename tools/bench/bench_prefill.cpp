@@ -10,6 +10,7 @@
 // FLOPs count the keys each query visits under the mask (causal: half, window: the
 // window), so TFLOP/s compare across masks.
 //   attnjit-bench compile-cost
+//   attnjit-bench aot-load
 #include <algorithm>
 #include <cmath>
 #include <chrono>
@@ -52,7 +53,8 @@ struct PrefillBench {
                "                             [--window W] [--softcap C] [--alibi]\n"
                "                             [--iters N] [--tile BM,BN,W,S]\n"
                "       attnjit-bench decode --help\n"
-               "       attnjit-bench compile-cost\n",
+               "       attnjit-bench compile-cost\n"
+               "       attnjit-bench aot-load   (kernels from $ATTNJIT_AOT_DIR, JIT off)\n",
                message.c_str());
   std::exit(2);
 }
@@ -200,6 +202,54 @@ int run_compile_cost() {
   return 0;
 }
 
+// Loading kernels ahead of time: for each default variant's kernels on the GPU's target,
+// the engine's lookup (index, read, SHA-256 and ELF checks) and the module load, from
+// the AOT directories of $ATTNJIT_AOT_DIR with JIT off. Medians of 20 fresh engines.
+int run_aot_load() {
+  auto text = embedded_file("configs/variants/default.attn");
+  auto module = compile_variants(SourceFile{"configs/variants/default.attn", std::string(*text)});
+  if (!module) usage_error("default variants do not compile");
+  auto gpu = cuda::Driver::open();
+  if (!gpu) usage_error("no GPU: " + gpu.error());
+  auto target = (*gpu)->target();
+  if (!target) usage_error(target.error());
+  const std::string arch((*target)->name);
+  auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+  };
+  for (const ir::Variant& v : module->variants) {
+    std::vector<double> lookup_ms, load_ms;
+    std::string key, source;
+    for (int run = 0; run < 20; ++run) {
+      EngineOptions options;
+      options.jit = false;
+      options.cache.use_disk = false;
+      Engine engine(options);
+      auto spec = engine.make_spec(v, KernelKind::prefill, arch);
+      if (!spec) usage_error(spec.error());
+      auto start = std::chrono::steady_clock::now();
+      auto compiled = engine.compile(*spec);
+      auto found = std::chrono::steady_clock::now();
+      if (!compiled) usage_error(compiled.error().describe());
+      const Artifact& a = compiled->lookup.artifact;
+      auto kernel = cuda::LoadedKernel::load(*gpu, a.binary, a.entry, a.format == BinaryFormat::ptx);
+      auto loaded = std::chrono::steady_clock::now();
+      if (!kernel) usage_error(kernel.error());
+      lookup_ms.push_back(std::chrono::duration<double, std::milli>(found - start).count());
+      load_ms.push_back(std::chrono::duration<double, std::milli>(loaded - found).count());
+      key = compiled->key;
+      source = cache_source_name(compiled->lookup.source);
+    }
+    std::printf(
+        "{\"kind\": \"aot_load\", \"arch\": \"%s\", \"variant\": \"%s\", \"key\": \"%s\", "
+        "\"source\": \"%s\", \"lookup_ms\": %.3f, \"module_load_ms\": %.3f, \"total_ms\": %.3f}\n",
+        arch.c_str(), v.name.c_str(), key.c_str(), source.c_str(), median(lookup_ms),
+        median(load_ms), median(lookup_ms) + median(load_ms));
+  }
+  return 0;
+}
+
 int parse_int(const std::string& flag, const char* value) {
   char* end = nullptr;
   long n = std::strtol(value, &end, 10);
@@ -214,6 +264,7 @@ int main(int argc, char** argv) {
   const std::string command = argv[1];
   try {
     if (command == "compile-cost") return run_compile_cost();
+    if (command == "aot-load") return run_aot_load();
     if (command == "decode") return run_decode_command(argc, argv);
     if (command != "prefill") usage_error("unknown command '" + command + "'");
     PrefillBench b;
