@@ -5,8 +5,10 @@
 // pruning. The lookup path (kernel_cache.cpp) does not use this; both check entries
 // with cache_entry.h and binary_target.h, so they agree on what is valid.
 //
-// Entries are the `*.entry` files of a directory (kernel_cache.cpp names them). An
-// AOT directory is only ever read; prune_cache() is for the JIT cache.
+// A JIT cache's entries are the `*.entry` files of its directory (kernel_cache.cpp
+// names them); an AOT directory's are the binaries its index.json lists (aot_index.h),
+// checked as a lookup checks them. An AOT directory is only ever read; prune_cache() is
+// for the JIT cache.
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
