@@ -116,6 +116,7 @@ Engine::Engine(EngineOptions options)
       record_file_(!options_.record_file.empty()        ? options_.record_file
                    : std::getenv("ATTNJIT_AOT_RECORD") ? std::getenv("ATTNJIT_AOT_RECORD")
                                                        : "") {}
+Engine::~Engine() = default;
 
 void Engine::record(const KernelSpec& spec, BinaryFormat format, const std::string& key,
                     CacheLookup* lookup) {
@@ -138,7 +139,6 @@ void Engine::record(const KernelSpec& spec, BinaryFormat format, const std::stri
     lookup->warning = lookup->warning.empty() ? warning : lookup->warning + "\n" + warning;
   }
 }
-Engine::~Engine() = default;
 
 Result<KernelSpec, std::string> Engine::make_spec(const ir::Variant& variant, KernelKind kind,
                                                   const std::string& arch,
@@ -234,7 +234,8 @@ Result<CompiledKernel, CompileError> Engine::build(const KernelSpec& spec, Binar
   // Rejected AOT entries first: they explain why the kernel was compiled.
   if (!warning.empty())
     out.lookup.warning = out.lookup.warning.empty() ? warning : warning + "\n" + out.lookup.warning;
-  record(spec, format, out.key, &out.lookup);
+  // Recorded by the AOT key, so a kernel found ahead of time and one compiled are one.
+  record(spec, format, aot_request.key, &out.lookup);
   return out;
 }
 

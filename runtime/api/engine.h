@@ -175,7 +175,7 @@ class Engine {
   bool jit_;  // jit_enabled(options_), read once
   std::string record_file_;             // options_.record_file or $ATTNJIT_AOT_RECORD
   std::set<std::string> recorded_;      // keys already written to it
-  // Appends `spec` to the record file, once per key; a failure to write is a warning.
+  // Appends `spec` to the record file, once per AOT key; a failure to write is a warning.
   void record(const KernelSpec& spec, BinaryFormat format, const std::string& key,
               CacheLookup* lookup);
   std::shared_ptr<cuda::Driver> driver_;
