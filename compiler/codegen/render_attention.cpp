@@ -343,7 +343,7 @@ Result<GeneratedSource, std::string> render_attention(const KernelSpec& spec) {
   const char* entry_file = stream ? kind->stream_entry : kind->entry;
 
   const Dialect& dialect = dialect_for(vendor_of_arch(spec.arch));
-  auto tile_ops = template_text(dialect.tile_ops);
+  auto tile_ops = vocabulary_text(dialect);
   auto variant_args = template_text("templates/kernels/variant_args.h");
   auto params = template_text(kind->params_header);
   auto position = template_text("templates/kernels/position.h");

@@ -33,6 +33,7 @@ KvElements kv_elements_of(const ir::Variant& v) {
 KernelGeometry attention_geometry(const TileConfig& tile, const KvElements& kv) {
   KernelGeometry g;
   g.warps = tile.warps;
+  g.warp_lanes = kThreadsPerWarp;
   g.threads = tile.warps * kThreadsPerWarp;
   g.block_m = tile.block_m;
   g.block_n = tile.block_n;
@@ -56,17 +57,23 @@ KernelGeometry attention_geometry(const TileConfig& tile, const KvElements& kv) 
   return g;
 }
 
-KernelGeometry row_kernel_geometry(const TileConfig& tile) {
+KernelGeometry row_kernel_geometry(const TileConfig& tile, int warp_lanes) {
   KernelGeometry g;
   g.warps = tile.warps;
-  g.threads = tile.warps * kThreadsPerWarp;
+  g.warp_lanes = warp_lanes;
+  g.threads = tile.warps * warp_lanes;
   return g;
+}
+
+int warp_lanes_of(const std::string& arch) {
+  const Target* target = find_target(arch);
+  return target ? target->wave_size : kThreadsPerWarp;
 }
 
 KernelGeometry geometry_of(const KernelSpec& spec) {
   if (spec.kind == KernelKind::prefill || spec.kind == KernelKind::paged)
     return attention_geometry(spec.tile, kv_elements_of(spec.variant));
-  return row_kernel_geometry(spec.tile);
+  return row_kernel_geometry(spec.tile, warp_lanes_of(spec.arch));
 }
 
 long long KernelGeometry::launch_shared_bytes(KvSplit split, int num_seqs) const {

@@ -23,6 +23,7 @@ KvElements kv_elements_of(const ir::Variant& v);
 // file (up to INT_MAX) before any limit is checked.
 struct KernelGeometry {
   int warps = 0;
+  int warp_lanes = 0;  // lanes of a warp: the target's wave size (32, or 64 on AMD)
   int threads = 0;
   // The attention kinds (prefill, paged); zero for merge and cache_write.
   int block_m = 0, block_n = 0, stages = 0;
@@ -49,9 +50,11 @@ struct KernelGeometry {
 // Geometry of the attention main loop for a tile; the tile must pass
 // tile_rule_problem() (the layout is meaningless otherwise).
 KernelGeometry attention_geometry(const TileConfig& tile, const KvElements& kv);
-// merge and cache_write: `tile.warps` warps, a warp per row (x head), no dynamic shared
-// memory.
-KernelGeometry row_kernel_geometry(const TileConfig& tile);
+// merge and cache_write: `tile.warps` warps of `warp_lanes` lanes (the target's wave
+// size), a warp per row (x head), no dynamic shared memory.
+KernelGeometry row_kernel_geometry(const TileConfig& tile, int warp_lanes);
+// The wave size of `arch`'s target (32 for a name that is no target).
+int warp_lanes_of(const std::string& arch);
 // Either, by the spec's kind.
 KernelGeometry geometry_of(const KernelSpec& spec);
 

@@ -66,6 +66,7 @@ struct VendorMainloop {
 constexpr VendorMainloop kMainloopsWithKernels[] = {
     {Vendor::cuda, Mainloop::simt},
     {Vendor::cuda, Mainloop::mma_sync},
+    {Vendor::hip, Mainloop::simt},
 };
 
 bool is_digit(char c) { return c >= '0' && c <= '9'; }

@@ -58,10 +58,22 @@ for arch in gfx90a gfx942; do
   expect_status "emit --stage src --arch $arch exits 1" 1
   expect_out "emit --arch $arch says why" stderr "no prefill kernel for $arch yet"
 done
-run "$ATTNJIT" compile "$PAGED_SET" --variant llama3_paged --kind merge --arch gfx942
-expect_status "compile --kind merge --arch gfx942 exits 1" 1
-expect_out "merge on gfx942: no HIP simt kernels yet" stderr \
-  "no merge kernel for gfx942 yet: attnjit has no HIP kernels on the simt mainloop$"
+# merge and cache_write have HIP kernels: the CLI builds them (hiprtc for gfx90a, clang
+# for gfx942; clang builds both) when a compiler is there.
+have_hip_compiler=0
+if command -v clang-19 >/dev/null; then have_hip_compiler=1; fi
+for arch in gfx90a gfx942; do
+  for kind in merge cache_write; do
+    run "$ATTNJIT" compile "$PAGED_SET" --variant llama3_paged --kind "$kind" --arch "$arch"
+    expect_no_crash "compile --kind $kind --arch $arch does not crash"
+    if [ "$have_hip_compiler" = 0 ]; then
+      skip_or_fail "compile --kind $kind --arch $arch" "no clang-19 (tools/install-deps.sh installs it)"
+      continue
+    fi
+    expect_status "compile --kind $kind --arch $arch exits 0" 0
+    expect_out "compile --kind $kind --arch $arch builds HSACO" stdout "^binary +hsaco, [0-9]+ bytes$"
+  done
+done
 for arch in gfx908 gfx1100 gfx999; do
   run "$ATTNJIT" compile "$DEFAULT_SET" --variant "$VARIANT" --arch "$arch"
   expect_status "compile --arch $arch exits 2" 2
@@ -111,5 +123,40 @@ for name in "${!mfma[@]}"; do
   expect_status "$name: $objdump disassembles it" 0
   expect_out "$name: the disassembly holds ${mfma[$name]}" stdout "\b${mfma[$name]}\b"
 done
+
+# The shipped variants' HIP kernels ([hip_kernels]): each code object names its target
+# and its kernel, runs wave64, uses no scratch (no spills, no private segment), keeps
+# its LDS within the 64 KiB of a CDNA workgroup, and the attention kinds' hold MFMAs.
+kernels=0
+for file in "$objects"/attnjit_*.hsaco; do
+  [ -f "$file" ] || continue
+  if [ -z "$readelf" ] || [ -z "$objdump" ]; then
+    skip_or_fail "kernel code objects" "no llvm-readelf / llvm-objdump (tools/install-deps.sh installs llvm-19)"
+    break
+  fi
+  kernels=$((kernels + 1))
+  name=$(basename "$file" .hsaco)
+  entry=${name%%.*}
+  arch=$(echo "$name" | awk -F. '{print $(NF-1)}')
+  run "$readelf" --notes "$file"
+  expect_out "$name: the amdhsa.target note names $arch" stdout "amdhsa\.target: +amdgcn-amd-amdhsa--$arch(:|$)"
+  expect_out "$name: the metadata names the kernel" stdout "\.name: +$entry$"
+  expect_out "$name: the metadata names its descriptor" stdout "\.symbol: +$entry\.kd$"
+  expect_out "$name: wave64" stdout "\.wavefront_size: +64$"
+  expect_out "$name: no VGPR spills" stdout "\.vgpr_spill_count: +0$"
+  expect_out "$name: no SGPR spills" stdout "\.sgpr_spill_count: +0$"
+  expect_out "$name: no scratch" stdout "\.private_segment_fixed_size: +0$"
+  lds=$(grep -oE "\.group_segment_fixed_size: +[0-9]+" "$TMP/stdout" | grep -oE "[0-9]+$")
+  if [ -n "$lds" ] && [ "$lds" -le 65536 ]; then pass "$name: static LDS $lds <= 64 KiB"
+  else fail "$name: static LDS within 64 KiB" "got '${lds}'"; fi
+  case "$entry" in
+    attnjit_prefill_*|attnjit_paged_*)
+      run "$objdump" -d "--mcpu=$arch" "$file"
+      expect_out "$name: the disassembly holds MFMAs" stdout "\bv_mfma_f32_(32x32x8|16x16x16)" ;;
+  esac
+done
+if [ "$kernels" = 0 ]; then
+  skip_or_fail "kernel code objects" "none built (no HIP compiler installed)"
+fi
 
 finish_checks

@@ -1,0 +1,138 @@
+// attnjit's HIP kernels, built for the AMD targets on a machine without an AMD GPU: every
+// kernel each variant of configs/variants/*.attn can need, of the kinds that have HIP
+// templates, renders and compiles with -Wall -Wextra and no warning, with hiprtc for
+// gfx90a and with the offline clang for gfx942 and gfx90a, into a code object that names
+// its target and defines the kernel's descriptor. Skips (with the reason) where a
+// compiler is absent. With $ATTNJIT_HSACO_OUT set, the code objects are kept there for
+// tests/cli/run_amd_tests.sh, which reads them with llvm-readelf and llvm-objdump.
+#include <algorithm>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "catch.h"
+#include "compiler/backend/clang_hip_compiler.h"
+#include "compiler/backend/hiprtc_compiler.h"
+#include "compiler/codegen/codegen.h"
+#include "compiler/passes/pipeline.h"
+#include "compiler/spec/kernel_geometry.h"
+#include "compiler/spec/tile_choice.h"
+#include "compiler/spec/tuning_config.h"
+#include "compiler/target/target.h"
+#include "hip_test_kernels.h"
+#include "runtime/cache/binary_target.h"
+#include "runtime/plan/launch_plan.h"
+#include "temp_dir.h"
+
+namespace {
+
+using namespace attnjit;
+
+std::vector<ir::Variant> shipped_variants() {
+  std::vector<ir::Variant> out;
+  const std::filesystem::path dir = std::filesystem::path(ATTNJIT_SOURCE_DIR) / "configs/variants";
+  std::vector<std::filesystem::path> files;
+  for (const auto& entry : std::filesystem::directory_iterator(dir))
+    if (entry.path().extension() == ".attn") files.push_back(entry.path());
+  std::sort(files.begin(), files.end());
+  REQUIRE(files.size() >= 2);
+  for (const auto& file : files) {
+    auto module = compile_variants_file(file.string());
+    REQUIRE(module.ok());
+    for (const ir::Variant& v : module->variants) out.push_back(v);
+  }
+  return out;
+}
+
+// The tiles the engine would choose: the target's tuning config for the attention kinds
+// that have HIP templates (none yet), the row kernels' fixed tile otherwise.
+TileLookup hip_tiles(const ir::Variant&, const std::string&) {
+  return [](KernelKind kind, const std::string&) -> Result<TileConfig, std::string> {
+    if (kind == KernelKind::merge || kind == KernelKind::cache_write) return kRowKernelTile;
+    return TileConfig{128, 64, 4, 2};  // a placeholder: these kinds are not built yet
+  };
+}
+
+const char* split_name(KvSplit split) {
+  switch (split) {
+    case KvSplit::none: return "whole";
+    case KvSplit::segments: return "segments";
+    case KvSplit::stream: return "stream";
+  }
+  return "?";
+}
+
+// Every kernel a variant can need on `arch` whose mainloop has HIP templates, and that
+// codegen does not refuse for the variant's types (the list the AOT builder compiles).
+std::vector<KernelSpec> hip_kernels_of(const ir::Variant& v, const std::string& arch) {
+  auto specs = kernels_a_variant_can_need(v, arch, hip_tiles(v, arch));
+  REQUIRE(specs.ok());
+  std::vector<KernelSpec> out;
+  const Target* target = find_target(arch);
+  REQUIRE(target != nullptr);
+  for (const KernelSpec& spec : *specs)
+    if (mainloop_has_kernels(Vendor::hip, kernel_mainloop(spec.kind, *target)) &&
+        unsupported_spec(spec).empty())
+      out.push_back(spec);
+  return out;
+}
+
+// What a kernel's file is called among the kept code objects: the entry (which the
+// script checks as the kernel's symbol), the split, the target and the compiler.
+std::string object_name(const KernelSpec& spec, const std::string& compiler) {
+  return fmt::format("{}.{}.{}.{}", spec.entry_name(), split_name(spec.kv_split), spec.arch, compiler);
+}
+
+void compile_all(CompilerBackend& backend, const std::string& arch, const std::string& compiler) {
+  const testing::TempDir dir;
+  CompileOptions options;
+  options.format = BinaryFormat::hsaco;
+  options.extra = {"-Wall", "-Wextra"};
+  options.save_source_dir = dir.path().string();
+  options.warnings_as_errors = false;  // the warnings are checked below, by name
+  int compiled = 0;
+  for (const ir::Variant& v : shipped_variants()) {
+    for (const KernelSpec& spec : hip_kernels_of(v, arch)) {
+      INFO(spec.uri() << " for " << arch << " with " << compiler);
+      auto source = render_kernel(spec);
+      REQUIRE(source.ok());
+      // The generated file says what it is, and which dialect it is in.
+      CHECK(source->text.find(fmt::format("arch {} (HIP)", arch)) != std::string::npos);
+      const Target* target = find_target(arch);
+      auto artifact = backend.compile(*source, *target, options);
+      if (!artifact) FAIL(artifact.error().describe());
+      CHECK(artifact->warnings().empty());
+      CHECK(binary_target_mismatch(BinaryFormat::hsaco, artifact->binary, arch, spec.entry_name()) == "");
+      testing::keep_code_object(object_name(spec, compiler), artifact->binary);
+      ++compiled;
+    }
+  }
+  // Merge and cache_write of the shipped variants at least (more kinds join the list as
+  // their HIP templates do).
+  CHECK(compiled >= 6);
+}
+
+}  // namespace
+
+TEST_CASE("every shipped variant's HIP kernels build with hiprtc for gfx90a", "[hip][hip_kernels]") {
+  auto opened = HiprtcCompiler::open();
+  if (!opened) {
+    WARN("skipped: needs hiprtc (tools/install-deps.sh installs it): " << opened.error());
+    return;
+  }
+  compile_all(**opened, "gfx90a", "hiprtc");
+}
+
+TEST_CASE("every shipped variant's HIP kernels build with clang for gfx942 and gfx90a",
+          "[hip][hip_kernels]") {
+  auto opened = ClangHipCompiler::open();
+  if (!opened) {
+    WARN("skipped: needs clang-19 (tools/install-deps.sh installs it): " << opened.error());
+    return;
+  }
+  compile_all(**opened, "gfx942", "clang");
+  compile_all(**opened, "gfx90a", "clang");
+}
