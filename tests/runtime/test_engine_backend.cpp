@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "catch.h"
+#include "compiler/spec/kernel_geometry.h"
 #include "compiler/backend/backend.h"
 #include "compiler/passes/pipeline.h"
 #include "fake_backend.h"
@@ -149,15 +150,18 @@ TEST_CASE("AMD targets are refused as not yet built, before any compile", "[engi
                             "mainloop"},
       {KernelKind::paged, "no paged kernel for {} yet: attnjit has no HIP kernels on the mfma "
                           "mainloop"},
-      {KernelKind::merge, "no merge kernel for {} yet: attnjit has no HIP kernels on the simt "
-                          "mainloop"},
   };
-  for (const char* arch : {"gfx90a", "gfx942"})
+  for (const char* arch : {"gfx90a", "gfx942"}) {
     for (const auto& [kind, message] : expected) {
       auto spec = f.engine->make_spec(test_variant(), kind, arch);
       REQUIRE_FALSE(spec.ok());
       CHECK(spec.error() == fmt::format(fmt::runtime(message), arch));
     }
+    // The simt kernels exist for HIP: a merge spec is made, its warps 64-lane wavefronts.
+    auto merge = f.engine->make_spec(test_variant(), KernelKind::merge, arch);
+    REQUIRE(merge.ok());
+    CHECK(geometry_of(*merge).threads == merge->tile.warps * 64);
+  }
   for (const char* arch : {"gfx999", "gfx908", "gfx1100"}) {
     auto spec = f.engine->make_spec(test_variant(), KernelKind::prefill, arch);
     REQUIRE_FALSE(spec.ok());
