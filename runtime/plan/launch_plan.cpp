@@ -151,7 +151,7 @@ Result<LaunchPlan, std::string> plan_for_call(const ir::Variant& variant, const 
   const KernelRole role{KernelKind::prefill, "", KvSplit::none};
   auto tile = tiles(role.kind, role.tuning_kind);
   if (!tile) return fail(tile.error());
-  const KernelGeometry g = attention_geometry(*tile, kv_elements_of(variant));
+  const KernelGeometry g = attention_geometry(*tile, kv_elements_of(variant), attention_mainloop(device.arch));
   LaunchPlan plan;
   plan.arch = device.arch;
   plan.launches.push_back(launch_of(role, *tile, g, ceil_div(call.seqlen_q, tile->block_m),

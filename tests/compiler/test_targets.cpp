@@ -97,9 +97,8 @@ TEST_CASE("the AMD rows: HSACO, 64 KiB of LDS, wave64, MFMA without kernels yet"
     CHECK(kernel_mainloop(KernelKind::prefill, t) == Mainloop::mfma);
     CHECK(kernel_mainloop(KernelKind::paged, t) == Mainloop::mfma);
     CHECK(kernel_mainloop(KernelKind::merge, t) == Mainloop::simt);
-    // HIP has the simt kernels (merge, cache_write); the rest is "not yet" (Engine::make_spec).
-    CHECK(mainloop_has_kernels(Vendor::hip, Mainloop::simt));
-    CHECK_FALSE(mainloop_has_kernels(Vendor::hip, Mainloop::mfma));
+    // HIP has kernels on both its mainloops (simt: merge, cache_write; mfma: prefill).
+    for (Mainloop m : t.mainloops) CHECK(mainloop_has_kernels(Vendor::hip, m));
     CHECK(vendor_of_arch(t.name) == Vendor::hip);
     // An HSACO runs on exactly its processor.
     CHECK(t.runs_on(Vendor::hip, t.capability, BinaryFormat::hsaco));
