@@ -24,20 +24,19 @@ ATTNJIT_PORTABLE float bf16_value(unsigned short bits) {
   return __builtin_bit_cast(float, static_cast<unsigned>(bits) << 16);
 }
 
-// An OCP FP8 code (1 sign bit, 7 - fp8_mantissa_bits exponent bits, fp8_mantissa_bits
-// mantissa bits) as the bits of a 16-bit compute type with compute_mantissa_bits (bf16:
-// 7, fp16: 10): the seven magnitude bits move under the compute type's exponent field
-// and the sign to bit 15. The result reads the code with the compute type's exponent
-// bias instead of its own, i.e. it is the code's value times 2^(fp8 bias - compute
-// bias), exactly (subnormals included). This is the CUDA decoder's map, lane for lane
-// (a sign-extended byte, shifted, masked), so both vendors read a cache alike.
-ATTNJIT_PORTABLE unsigned short fp8_in_compute_bits(unsigned char code, int fp8_mantissa_bits,
-                                                    int compute_mantissa_bits) {
-  const int shift = compute_mantissa_bits - fp8_mantissa_bits;
-  const unsigned keep = 0x8000u | (0x7Fu << shift);
-  const unsigned sign_extended =
-      static_cast<unsigned short>(static_cast<short>(static_cast<signed char>(code)));
-  return static_cast<unsigned short>((sign_extended << shift) & keep);
+// An OCP FP8 code (1 sign bit, 7 - mantissa_bits exponent bits, mantissa_bits mantissa
+// bits, exponent_bias) as f32, exactly: the CUDA decoder's map, into f32 instead of a
+// 16-bit type. The sign-extended code is shifted so that its seven magnitude bits sit
+// under f32's exponent field and its sign at bit 31, which reads the code times
+// 2^(exponent_bias - 127), subnormals included; one multiply by the power of two takes
+// the factor back (f32 has the range for every code). So a decoded value is the CUDA
+// decoder's value, without the scale that decoder leaves for the kernel to fold.
+ATTNJIT_PORTABLE float fp8_value(unsigned char code, int mantissa_bits, int exponent_bias) {
+  const int shift = 23 - mantissa_bits;
+  const unsigned sign_extended = static_cast<unsigned>(static_cast<int>(static_cast<signed char>(code)));
+  const unsigned bits = (sign_extended << shift) & (0x80000000u | (0x7Fu << shift));
+  const float unscale = __builtin_bit_cast(float, static_cast<unsigned>(254 - exponent_bias) << 23);
+  return __builtin_bit_cast(float, bits) * unscale;
 }
 
 // f32 -> OCP FP8 code with round-to-nearest-even and saturation to the largest finite

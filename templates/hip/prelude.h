@@ -54,6 +54,15 @@ __device__ __forceinline__ T min(T a, T b) { return b < a ? b : a; }
 template <typename T>
 __device__ __forceinline__ T max(T a, T b) { return a < b ? b : a; }
 
+// Integer magnitudes as the hardware computes them: abs(INT_MIN) wraps to INT_MIN (what
+// CUDA's and HIP's give) rather than being undefined.
+__device__ __forceinline__ int abs(int x) {
+  return static_cast<int>(x < 0 ? 0u - static_cast<unsigned>(x) : static_cast<unsigned>(x));
+}
+__device__ __forceinline__ long long llabs(long long x) {
+  return static_cast<long long>(x < 0 ? 0ull - static_cast<unsigned long long>(x) : static_cast<unsigned long long>(x));
+}
+
 __device__ __forceinline__ float fmaxf(float a, float b) { return __builtin_fmaxf(a, b); }
 __device__ __forceinline__ float fminf(float a, float b) { return __builtin_fminf(a, b); }
 __device__ __forceinline__ float fabsf(float x) { return __builtin_fabsf(x); }

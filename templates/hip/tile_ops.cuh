@@ -85,10 +85,10 @@ struct Fp16 {
 // How elements stored in global memory become MFMA operands. The MFMA main loop loads
 // 16 bytes of a row at a time into registers and writes them to LDS as the compute
 // type (decode16): 16-bit types as they are, f32 rounded to the compute type, 8-bit
-// codes decoded exactly. Decoders may leave values scaled by 2^kScaleLog2 (FP8 read
-// with the compute type's exponent bias, as on CUDA); the main loop folds the factor
-// back into its scales. kLargestCodeLog2: floor(log2) of the largest magnitude a
-// quantized code holds (0 where values carry no per-token scale).
+// codes decoded exactly. kScaleLog2 (CUDA's factor of values left scaled by a power of
+// two) is 0 for every HIP decoder: they leave the values themselves. kLargestCodeLog2:
+// floor(log2) of the largest magnitude a quantized code holds (0 where values carry no
+// per-token scale).
 struct Raw16 {
   typedef u16 Storage;
   static constexpr bool kConverts = false;
@@ -114,26 +114,27 @@ struct DecodeF32 {
     out[1] = E::pack2(__uint_as_float(in.z), __uint_as_float(in.w));
   }
 };
-// OCP FP8 (formats::fp8_in_compute_bits): the CUDA decoder's exact map.
+// OCP FP8, decoded exactly (formats::fp8_value: the CUDA decoder's values) and converted
+// to the compute type, which holds every code exactly (bf16: every one; fp16: e4m3's
+// and e5m2's finite codes).
 template <int kMantissaBits, int kExponentBias, int kLargestExponent>
 struct DecodeFp8 {
   typedef unsigned char Storage;
   static constexpr bool kConverts = true;
   static constexpr int kLargestCodeLog2 = kLargestExponent;
   template <typename E>
-  static constexpr int kScaleLog2 = kExponentBias - E::kExponentBias;
+  static constexpr int kScaleLog2 = 0;
   static constexpr int kElemsPer16Bytes = 16;
+  static __device__ __forceinline__ float value(u32 code) {
+    return formats::fp8_value(static_cast<unsigned char>(code & 0xFFu), kMantissaBits, kExponentBias);
+  }
   template <typename E>
   static __device__ __forceinline__ void decode16(u32 (&out)[8], const uint4& in) {
     const u32 words[4] = {in.x, in.y, in.z, in.w};
 #pragma unroll
     for (int i = 0; i < 8; ++i) {
       const u32 w = words[i / 2] >> (16 * (i % 2));
-      out[i] = static_cast<u32>(formats::fp8_in_compute_bits(static_cast<unsigned char>(w & 0xFFu),
-                                                              kMantissaBits, E::kMantissaBits)) |
-               (static_cast<u32>(formats::fp8_in_compute_bits(static_cast<unsigned char>((w >> 8) & 0xFFu),
-                                                               kMantissaBits, E::kMantissaBits))
-                << 16);
+      out[i] = E::pack2(value(w), value(w >> 8));
     }
   }
 };

@@ -206,7 +206,8 @@ __device__ __forceinline__ void attend(unsigned char* shared, const Rows& rows, 
     const auto v_rows = keys.v_tile(first);
     k_next.load(tid, [&](int r) { return r < rows_valid ? k_rows(r) : nullptr; });
     v_next.load(tid, [&](int r) { return r < rows_valid ? v_rows(r) : nullptr; });
-    if constexpr (kPerTokenHeadScales) {
+    if constexpr (kPerTokenHeadScales) {  // zero past the end, like the rows
+      k_scale_next = v_scale_next = 0.f;
       if (tid < kBlockN && tid < rows_valid) {
         k_scale_next = *keys.k_scale_tile(first)(tid);
         v_scale_next = *keys.v_scale_tile(first)(tid);

@@ -18,6 +18,7 @@
 #include "compiler/backend/hiprtc_compiler.h"
 #include "compiler/codegen/codegen.h"
 #include "compiler/passes/pipeline.h"
+#include "compiler/support/diagnostics.h"
 #include "compiler/spec/kernel_geometry.h"
 #include "compiler/spec/tile_choice.h"
 #include "compiler/spec/tuning_config.h"
@@ -131,7 +132,70 @@ void compile_all(CompilerBackend& backend, const std::string& arch, const std::s
   CHECK(compiled >= 14);
 }
 
+// Variant features on the MFMA main loop: every score-transform form, sinks, LSE,
+// windows and general masks (with the dialect's math, sqrt exact in masks), ranges, f32
+// and 8-bit K/V and the output types. Each compiles on one backend per target.
+constexpr const char* kFeatureVariants = R"(
+variant cap { heads = 8 / 2; head_dim = 128; q = bf16; kv = bf16; out = bf16;
+  kv_cache = contiguous; param cap : f32 = 30.0; score = softcap(cap); mask = causal && window(1000); }
+variant alibi_lse_sinks { heads = 4 / 4; head_dim = 64; q = fp16; kv = fp16; out = fp16;
+  kv_cache = contiguous; lse = true; sinks = per_head; input slope : f32[q_heads];
+  score = alibi(slope); mask = causal; }
+variant general { heads = 8 / 4; head_dim = 128; q = bf16; kv = bf16; out = f32;
+  kv_cache = contiguous; input slope : f32[q_heads]; score = alibi_sqrt(slope);
+  mask = sqrt(kv_pos + 1) < q_pos + 4 && exp(0.0 - abs(q_pos - kv_pos)) >= 0.0 && log(q_pos + 1) >= 0.0; }
+variant ranges { heads = 4 / 4; head_dim = 96; q = bf16; kv = bf16; out = fp8_e4m3;
+  kv_cache = contiguous; lse = true; bidirectional_ranges = per_seq; mask = causal; }
+variant f32_io { heads = 12 / 12; head_dim = 64; q = f32; kv = f32; out = f32; kv_cache = contiguous; }
+variant fp8_kv { heads = 8 / 2; head_dim = 128; q = bf16; kv = fp8_e4m3; out = bf16;
+  kv_cache = contiguous; mask = causal; }
+variant e5m2_kv { heads = 8 / 2; head_dim = 64; q = fp16; kv = fp8_e5m2; out = fp16;
+  kv_cache = contiguous; }
+variant int8_kv { heads = 8 / 8; head_dim = 256; q = bf16; kv = int8; out = bf16;
+  kv_cache = contiguous; mask = causal; }
+)";
+
 }  // namespace
+
+TEST_CASE("variant features compile on the MFMA main loop for gfx90a and gfx942", "[hip][hip_kernels]") {
+  auto module = compile_variants(SourceFile{"<features>", kFeatureVariants});
+  if (!module) FAIL(render(module.error(), SourceFile{"<features>", kFeatureVariants}));
+  auto hiprtc = HiprtcCompiler::open();
+  auto clang = ClangHipCompiler::open();
+  if (!hiprtc || !clang) {
+    WARN("skipped: needs hiprtc and clang-19 (tools/install-deps.sh installs them)");
+    return;
+  }
+  const testing::TempDir dir;
+  CompileOptions options;
+  options.format = BinaryFormat::hsaco;
+  options.extra = {"-Wall"};
+  options.save_source_dir = dir.path().string();
+  options.warnings_as_errors = false;
+  int compiled = 0;
+  for (const ir::Variant& v : module->variants) {
+    for (const auto& [arch, backend] : {std::pair<std::string, CompilerBackend*>{"gfx90a", hiprtc->get()},
+                                        std::pair<std::string, CompilerBackend*>{"gfx942", clang->get()}}) {
+      INFO(v.name << " for " << arch);
+      auto table = TuningTable::embedded(arch);
+      REQUIRE(table.ok());
+      auto tile = choose_tile(v, KernelKind::prefill, arch, &*table, std::nullopt, "");
+      REQUIRE(tile.ok());
+      const KernelSpec spec = spec_for(v, arch, KernelRole{KernelKind::prefill, "", KvSplit::none}, *tile);
+      REQUIRE(unsupported_spec(spec) == "");
+      auto source = render_kernel(spec);
+      if (!source) FAIL(source.error());
+      auto artifact = backend->compile(*source, *find_target(arch), options);
+      if (!artifact) FAIL(artifact.error().describe());
+      CHECK(artifact->warnings().empty());
+      CHECK(binary_target_mismatch(BinaryFormat::hsaco, artifact->binary, arch, spec.entry_name()) == "");
+      testing::keep_code_object("feature." + object_name(spec, arch == "gfx90a" ? "hiprtc" : "clang"),
+                                artifact->binary);
+      ++compiled;
+    }
+  }
+  CHECK(compiled == 16);
+}
 
 TEST_CASE("every shipped variant's HIP kernels build with hiprtc for gfx90a", "[hip][hip_kernels]") {
   auto opened = HiprtcCompiler::open();
