@@ -233,6 +233,18 @@ Result<std::string, std::string> render_hooks(const ir::Variant& v, const Dialec
       form->form);
 }
 
+// ---- HIP (the MFMA main loop) --------------------------------------------------------
+// AMD targets take the MFMA main loop, which has the same interface (attend(), Rows,
+// Keys) and serves the prefill kind; the paged entries are not ported yet.
+constexpr const char* kMfmaMainloop = "templates/kernels/attention_core_mfma.cuh";
+std::string hip_unsupported_feature(const KernelSpec& spec) {
+  if (vendor_of_arch(spec.arch) == Vendor::hip && spec.kind == KernelKind::paged)
+    return fmt::format("no paged kernel for {} yet: the MFMA main loop serves the prefill kind only",
+                       spec.arch);
+  return {};
+}
+// ---------------------------------------------------------------------------------------
+
 // Features the prefill kernel does not implement yet are refused here, with a
 // message, rather than compiled into a kernel that ignores them.
 std::string unsupported_feature(const KernelSpec& spec) {
@@ -241,6 +253,7 @@ std::string unsupported_feature(const KernelSpec& spec) {
     return "a paged KV cache needs the paged kernel kind, not prefill";
   if (spec.kind == KernelKind::paged && v.kv_cache.kind != ir::KvCacheKind::paged)
     return "the paged kernel kind needs kv_cache = paged(...)";
+  if (std::string why = hip_unsupported_feature(spec); !why.empty()) return why;
   if (v.params.size() > 16) return "more than 16 runtime params";
   if (v.inputs.size() > 8) return "more than 8 input arrays";
   return {};
@@ -270,6 +283,7 @@ constexpr const char* kSharedPieces[] = {"templates/common/key_mask.cuh",
                                          "templates/common/epilogue.cuh"};
 // The main loop: mma.sync m16n8k16 (every CUDA target today).
 constexpr const char* kMainloop = "templates/kernels/attention_core.cuh";
+const char* mainloop_template(Vendor vendor) { return vendor == Vendor::hip ? kMfmaMainloop : kMainloop; }
 
 // The per-kind pieces: its parameter block, the description of its rows and keys (if
 // any besides the entry), and its entry points (the paged kind has one per way of
@@ -323,9 +337,7 @@ Result<GeneratedSource, std::string> render_attention(const KernelSpec& spec) {
   const ir::Variant& v = spec.variant;
   if (std::string why = unsupported_feature(spec); !why.empty())
     return fail(fmt::format("variant {}: {}", v.name, why));
-  if (std::string why =
-          validate_tile(spec.tile, kv_elements_of(v), shared_memory_limit(spec.arch));
-      !why.empty())
+  if (std::string why = validate_tile_for(spec.arch, spec.tile, kv_elements_of(v)); !why.empty())
     return fail(fmt::format("variant {}: tile config: {}", v.name, why));
   const KernelGeometry geometry = geometry_of(spec);
   if (std::string why = element_type_problem(spec); !why.empty())
@@ -343,12 +355,13 @@ Result<GeneratedSource, std::string> render_attention(const KernelSpec& spec) {
   const char* entry_file = stream ? kind->stream_entry : kind->entry;
 
   const Dialect& dialect = dialect_for(vendor_of_arch(spec.arch));
-  auto tile_ops = template_text(dialect.tile_ops);
+  auto tile_ops = vocabulary_text(dialect);
   auto variant_args = template_text("templates/kernels/variant_args.h");
   auto params = template_text(kind->params_header);
   auto position = template_text("templates/kernels/position.h");
   auto transforms = template_text(kScoreTransforms);
-  auto core = template_text(kMainloop);
+  const char* mainloop = mainloop_template(dialect.vendor);
+  auto core = template_text(mainloop);
   auto rows_and_keys = kind->rows_and_keys ? template_text(kind->rows_and_keys)
                                             : Result<std::string, std::string>(std::string());
   auto entry = template_text(entry_file);
@@ -371,7 +384,7 @@ Result<GeneratedSource, std::string> render_attention(const KernelSpec& spec) {
       "// attnjit generated kernel: variant {}, kind {}, arch {} ({})\n"
       "// uri: {}\n"
       "// Rendered from {} and {}; regenerate rather than edit.\n\n",
-      v.name, kernel_kind_name(spec.kind), spec.arch, dialect.name, out.uri, kMainloop, entry_file);
+      v.name, kernel_kind_name(spec.kind), spec.arch, dialect.name, out.uri, mainloop, entry_file);
   s += fmt::format("// ---- device vocabulary: {} ----\n", dialect.tile_ops) + *tile_ops;
   s += "\n// ---- templates/kernels/variant_args.h ----\n" + *variant_args;
   s += fmt::format("\n// ---- {} ----\n", kind->params_header) + *params;
@@ -409,13 +422,15 @@ Result<GeneratedSource, std::string> render_attention(const KernelSpec& spec) {
   s += fmt::format("#define ATTNJIT_ENTRY {}\n", out.entry);
   // A minimum of resident blocks caps the registers; without one the compiler chooses
   // (an explicit minimum of 1 is not the same to it: it allocated more registers).
-  const std::string min_blocks =
-      spec.tile.min_blocks_per_sm > 0 ? fmt::format(", {}", spec.tile.min_blocks_per_sm) : "";
+  // (Resident blocks are a CUDA notion: HIP's launch bounds take the threads only.)
+  const std::string min_blocks = spec.tile.min_blocks_per_sm > 0 && dialect.vendor == Vendor::cuda
+                                     ? fmt::format(", {}", spec.tile.min_blocks_per_sm)
+                                     : "";
   s += fmt::format(
       "#define ATTNJIT_LAUNCH_BOUNDS __launch_bounds__(attnjit::TileGeometry::kThreads{})\n",
       min_blocks);
   s += shared_pieces;
-  s += fmt::format("\n// ---- {} ----\n", kMainloop) + *core;
+  s += fmt::format("\n// ---- {} ----\n", mainloop) + *core;
   if (kind->rows_and_keys)
     s += fmt::format("\n// ---- {} ----\n", kind->rows_and_keys) + *rows_and_keys;
   s += fmt::format("\n// ---- {} ----\n", entry_file) + *entry;

@@ -51,12 +51,14 @@ Result<GeneratedSource, std::string> render_cache_write(const KernelSpec& spec) 
   const char* decoder = source_decoder(v.q_type);
   const char* encoder = cache_encoder(v.kv_type, v.q_type);
   const Dialect& dialect = dialect_for(vendor_of_arch(spec.arch));
-  auto tile_ops = embedded_file(dialect.tile_ops);
+  auto tile_ops = vocabulary_text(dialect);
   auto params = embedded_file("templates/kernels/cache_write_params.h");
   auto kernel = embedded_file("templates/kernels/cache_write.cuh");
-  if (!tile_ops || !params || !kernel)
+  if (!tile_ops) return fail(tile_ops.error());
+  if (!params || !kernel)
     return fail(std::string("cache_write templates are not embedded in this build"));
 
+  const KernelGeometry geometry = geometry_of(spec);
   GeneratedSource src;
   src.uri = spec.uri();
   src.entry = spec.entry_name();
@@ -74,11 +76,13 @@ Result<GeneratedSource, std::string> render_cache_write(const KernelSpec& spec) 
       "constexpr int kPageSize = {};\n"
       "constexpr bool kPerTokenHeadScales = {};\n"
       "constexpr int kWarps = {};  // a warp per (token, KV head)\n"
+      "constexpr int kWarpLanes = {};  // lanes of a warp (wavefront)\n"
       "#define ATTNJIT_ENTRY {}\n"
       "\n// ---- templates/kernels/cache_write.cuh ----\n{}",
       v.name, spec.arch, dialect.name, src.uri, dialect.tile_ops, *tile_ops, *params, decoder,
       encoder, v.head_dim, v.kv_cache.page_size,
-      v.kv_scale == ir::ScaleGranularity::per_token_head, geometry_of(spec).warps, src.entry,
+      v.kv_scale == ir::ScaleGranularity::per_token_head, geometry.warps,
+      geometry.warp_lanes, src.entry,
       *kernel);
   return src;
 }

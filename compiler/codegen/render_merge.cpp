@@ -46,12 +46,14 @@ Result<GeneratedSource, std::string> render_merge(const KernelSpec& spec) {
   part_types(spec.f32_segments() ? DType::f32 : v.out_type, &part);
   const OutputTypes out = *output_types(v.out_type);
   const Dialect& dialect = dialect_for(vendor_of_arch(spec.arch));
-  auto tile_ops = embedded_file(dialect.tile_ops);
+  auto tile_ops = vocabulary_text(dialect);
   auto params = embedded_file("templates/kernels/merge_params.h");
   auto kernel = embedded_file("templates/kernels/merge.cuh");
-  if (!tile_ops || !params || !kernel)
+  if (!tile_ops) return fail(tile_ops.error());
+  if (!params || !kernel)
     return fail(std::string("merge templates are not embedded in this build"));
 
+  const KernelGeometry geometry = geometry_of(spec);
   GeneratedSource src;
   src.uri = spec.uri();
   src.entry = spec.entry_name();
@@ -69,11 +71,13 @@ Result<GeneratedSource, std::string> render_merge(const KernelSpec& spec) {
       "typedef {} OutElem;\n"
       "constexpr int kHeadDim = {};\n"
       "constexpr int kWarps = {};\n"
+      "constexpr int kWarpLanes = {};  // lanes of a warp (wavefront)\n"
       "constexpr bool kHasSinks = {};\n"
       "#define ATTNJIT_ENTRY {}\n"
       "\n// ---- templates/kernels/merge.cuh ----\n{}",
       v.name, spec.arch, dialect.name, src.uri, dialect.tile_ops, *tile_ops, *params, part.storage,
-      part.elem, part.is_f32, out.storage, out.writer, v.head_dim, geometry_of(spec).warps,
+      part.elem, part.is_f32, out.storage, out.writer, v.head_dim, geometry.warps,
+      geometry.warp_lanes,
       v.sinks_per_head && spec.f32_segments(), src.entry, *kernel);
   return src;
 }

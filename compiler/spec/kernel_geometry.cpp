@@ -20,6 +20,8 @@ constexpr int kSixteenBitBytes = 2;
 constexpr int kScaleBytes = 4;         // an f32 per-token scale
 constexpr int kWorkLineAlignment = 16;
 constexpr int kWorkLineEntryBytes = 4;  // an int per sequence
+constexpr int kCdnaWaveLanes = 64;
+constexpr int kMfmaRows = 32;  // query rows of one wave: the N (and M) of v_mfma_f32_32x32x8
 
 long long round_up(long long x, long long to) { return (x + to - 1) / to * to; }
 
@@ -30,9 +32,59 @@ KvElements kv_elements_of(const ir::Variant& v) {
           v.kv_scale == ir::ScaleGranularity::per_token_head};
 }
 
-KernelGeometry attention_geometry(const TileConfig& tile, const KvElements& kv) {
+Mainloop attention_mainloop(const std::string& arch) {
+  return vendor_of_arch(arch) == Vendor::hip ? Mainloop::mfma : Mainloop::mma_sync;
+}
+
+namespace {
+
+// The MFMA main loop's layout (attention_core_mfma.cuh's TileGeometry, field by field).
+KernelGeometry mfma_attention_geometry(const TileConfig& tile, const KvElements& kv) {
   KernelGeometry g;
   g.warps = tile.warps;
+  g.warp_lanes = kCdnaWaveLanes;
+  g.threads = tile.warps * kCdnaWaveLanes;
+  g.block_m = tile.block_m;
+  g.block_n = tile.block_n;
+  g.stages = tile.stages;
+  g.row_tiles = 1;
+  g.kv_groups = 1;
+  g.row_bytes = static_cast<long long>(kv.head_dim) * kSixteenBitBytes + kRowPaddingBytes;
+  g.q_bytes = 0;  // Q stays in registers
+  g.kv_raw = false;  // every K/V type is converted to 16-bit rows on its way into LDS
+  g.scale_bytes = kv.per_token_scales ? static_cast<long long>(tile.block_n) * kScaleBytes : 0;
+  g.kv_buffer_bytes = tile.block_n * g.row_bytes + g.scale_bytes;
+  g.group_bytes = 2LL * tile.stages * g.kv_buffer_bytes;
+  g.shared_bytes = g.group_bytes;
+  g.work_line_offset = round_up(g.shared_bytes, kWorkLineAlignment);
+  return g;
+}
+
+std::string mfma_tile_rule_problem(const TileConfig& c, int head_dim) {
+  if (c.warps != 1 && c.warps != 2 && c.warps != 4 && c.warps != 8)
+    return fmt::format("num_warps must be 1, 2, 4 or 8, got {}", c.warps);
+  // A wave owns the 32 query rows of one MFMA's N.
+  if (c.block_m != kMfmaRows * c.warps)
+    return fmt::format("BLOCK_M must be 32 * num_warps = {} on the MFMA main loop (each wave owns "
+                       "32 query rows), got {}",
+                       kMfmaRows * c.warps, c.block_m);
+  if (c.block_n != 32 && c.block_n != 64 && c.block_n != 128)
+    return fmt::format("BLOCK_N must be 32, 64 or 128 on the MFMA main loop, got {}", c.block_n);
+  if (c.stages != 1 && c.stages != 2)
+    return fmt::format("num_stages must be 1 or 2 on the MFMA main loop (K/V buffers in LDS), got {}",
+                       c.stages);
+  if (head_dim > 0 && head_dim % kMfmaRows != 0)
+    return fmt::format("head_dim must be a multiple of 32 on the MFMA main loop, got {}", head_dim);
+  return "";
+}
+
+}  // namespace
+
+KernelGeometry attention_geometry(const TileConfig& tile, const KvElements& kv, Mainloop mainloop) {
+  if (mainloop == Mainloop::mfma) return mfma_attention_geometry(tile, kv);
+  KernelGeometry g;
+  g.warps = tile.warps;
+  g.warp_lanes = kThreadsPerWarp;
   g.threads = tile.warps * kThreadsPerWarp;
   g.block_m = tile.block_m;
   g.block_n = tile.block_n;
@@ -56,17 +108,23 @@ KernelGeometry attention_geometry(const TileConfig& tile, const KvElements& kv) 
   return g;
 }
 
-KernelGeometry row_kernel_geometry(const TileConfig& tile) {
+KernelGeometry row_kernel_geometry(const TileConfig& tile, int warp_lanes) {
   KernelGeometry g;
   g.warps = tile.warps;
-  g.threads = tile.warps * kThreadsPerWarp;
+  g.warp_lanes = warp_lanes;
+  g.threads = tile.warps * warp_lanes;
   return g;
+}
+
+int warp_lanes_of(const std::string& arch) {
+  const Target* target = find_target(arch);
+  return target ? target->wave_size : kThreadsPerWarp;
 }
 
 KernelGeometry geometry_of(const KernelSpec& spec) {
   if (spec.kind == KernelKind::prefill || spec.kind == KernelKind::paged)
-    return attention_geometry(spec.tile, kv_elements_of(spec.variant));
-  return row_kernel_geometry(spec.tile);
+    return attention_geometry(spec.tile, kv_elements_of(spec.variant), attention_mainloop(spec.arch));
+  return row_kernel_geometry(spec.tile, warp_lanes_of(spec.arch));
 }
 
 long long KernelGeometry::launch_shared_bytes(KvSplit split, int num_seqs) const {
@@ -79,10 +137,11 @@ KvElements config_kv_elements(int head_dim, bool kv_8bit) {
   return {head_dim, kSixteenBitBytes, false};
 }
 
-std::string validate_tile(const TileConfig& c, const KvElements& kv, int max_shared_bytes) {
-  if (std::string problem = tile_rule_problem(c, kv.head_dim); !problem.empty()) return problem;
+std::string validate_tile(const TileConfig& c, const KvElements& kv, int max_shared_bytes,
+                          Mainloop mainloop) {
+  if (std::string problem = tile_rule_problem(c, kv.head_dim, mainloop); !problem.empty()) return problem;
   if (kv.head_dim <= 0) return "";
-  const long long bytes = attention_geometry(c, kv).shared_bytes;
+  const long long bytes = attention_geometry(c, kv, mainloop).shared_bytes;
   if (bytes <= max_shared_bytes) return "";
   return fmt::format(
       "shared memory of {} bytes (BLOCK_M {} + {} stages of BLOCK_N {} for {}-bit K and V{}, at "
@@ -91,7 +150,12 @@ std::string validate_tile(const TileConfig& c, const KvElements& kv, int max_sha
       kv.per_token_scales ? " with per-token scales" : "", kv.head_dim, max_shared_bytes);
 }
 
-std::string tile_rule_problem(const TileConfig& c, int head_dim) {
+std::string validate_tile_for(const std::string& arch, const TileConfig& c, const KvElements& kv) {
+  return validate_tile(c, kv, shared_memory_limit(arch), attention_mainloop(arch));
+}
+
+std::string tile_rule_problem(const TileConfig& c, int head_dim, Mainloop mainloop) {
+  if (mainloop == Mainloop::mfma) return mfma_tile_rule_problem(c, head_dim);
   if (c.warps != 1 && c.warps != 2 && c.warps != 4 && c.warps != 8)
     return fmt::format("num_warps must be 1, 2, 4 or 8, got {}", c.warps);
   // A warp owns one or two 16-row MMA tiles of queries, or (BLOCK_M 16) all warps share

@@ -23,6 +23,7 @@ KvElements kv_elements_of(const ir::Variant& v);
 // file (up to INT_MAX) before any limit is checked.
 struct KernelGeometry {
   int warps = 0;
+  int warp_lanes = 0;  // lanes of a warp: the target's wave size (32, or 64 on AMD)
   int threads = 0;
   // The attention kinds (prefill, paged); zero for merge and cache_write.
   int block_m = 0, block_n = 0, stages = 0;
@@ -46,19 +47,31 @@ struct KernelGeometry {
   long long launch_shared_bytes(KvSplit split, int num_seqs) const;
 };
 
+// The attention main loop of an arch: MFMA on AMD targets, mma.sync on CUDA ones (also
+// for a name that is no target, e.g. sm_87, served by an older one).
+Mainloop attention_mainloop(const std::string& arch);
+
 // Geometry of the attention main loop for a tile; the tile must pass
-// tile_rule_problem() (the layout is meaningless otherwise).
-KernelGeometry attention_geometry(const TileConfig& tile, const KvElements& kv);
-// merge and cache_write: `tile.warps` warps, a warp per row (x head), no dynamic shared
-// memory.
-KernelGeometry row_kernel_geometry(const TileConfig& tile);
+// tile_rule_problem() for the same main loop (the layout is meaningless otherwise).
+// mma_sync: warps of 32 threads, Q tile and K/V rings (raw 8-bit or f32 rows for those
+// types) in shared memory. mfma (templates/kernels/attention_core_mfma.cuh): 64-lane
+// waves of 32 query rows each, Q in registers, `stages` K and V buffers of 16-bit rows
+// (every K/V type is converted on its way into LDS) plus per-token scales.
+KernelGeometry attention_geometry(const TileConfig& tile, const KvElements& kv,
+                                  Mainloop mainloop = Mainloop::mma_sync);
+// merge and cache_write: `tile.warps` warps of `warp_lanes` lanes (the target's wave
+// size), a warp per row (x head), no dynamic shared memory.
+KernelGeometry row_kernel_geometry(const TileConfig& tile, int warp_lanes);
+// The wave size of `arch`'s target (32 for a name that is no target).
+int warp_lanes_of(const std::string& arch);
 // Either, by the spec's kind.
 KernelGeometry geometry_of(const KernelSpec& spec);
 
 // The structural tile rules (warps, BLOCK_M per warp, BLOCK_N, stages, registers at
 // head_dim > 128): empty when the tile follows them, else a message naming the field.
 // `head_dim` 0 = not known yet.
-std::string tile_rule_problem(const TileConfig& tile, int head_dim);
+std::string tile_rule_problem(const TileConfig& tile, int head_dim,
+                              Mainloop mainloop = Mainloop::mma_sync);
 
 // The K/V layout a config entry is checked at before any variant is known: 16-bit K/V,
 // the largest layout of the common types (8-bit rows with their scales are smaller at
@@ -71,7 +84,10 @@ KvElements config_kv_elements(int head_dim, bool kv_8bit);
 // within `max_shared_bytes` (the target's opt-in limit: shared_memory_limit(arch)).
 // Empty when valid, else a message naming the field. The config validator, the
 // --tile override and spec resolution all check tiles here.
-std::string validate_tile(const TileConfig& c, const KvElements& kv, int max_shared_bytes);
+std::string validate_tile(const TileConfig& c, const KvElements& kv, int max_shared_bytes,
+                          Mainloop mainloop = Mainloop::mma_sync);
+// validate_tile() with the arch's attention main loop and shared-memory limit.
+std::string validate_tile_for(const std::string& arch, const TileConfig& c, const KvElements& kv);
 
 // The tile of the kernels that give each row (x head) a warp: merge and cache_write.
 // Only `warps` is read.

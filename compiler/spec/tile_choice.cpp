@@ -26,7 +26,7 @@ Result<TileConfig, std::string> choose_tile(const ir::Variant& variant, KernelKi
     tile = *picked;
   }
   // At the variant's own K/V layout (element size, scales).
-  if (std::string why = validate_tile(tile, kv_elements_of(variant), shared_memory_limit(arch));
+  if (std::string why = validate_tile_for(arch, tile, kv_elements_of(variant));
       !why.empty())
     return fail(fmt::format("tile config for variant {} on {}: {}", variant.name, arch, why));
   return tile;

@@ -156,7 +156,7 @@ int read_int(const json& j, const std::string& path, int min_value) {
 // `smem_head_dim` > 0 also checks the shared memory footprint at that head_dim, for
 // 8-bit K/V when the entry serves only them.
 TileConfig read_config(const json& j, const std::string& path, int smem_head_dim, bool kv_8bit,
-                       int smem_limit) {
+                       const std::string& arch) {
   expect_object(j, path);
   check_keys(j, path, kConfigKeys);
   TileConfig c;
@@ -178,7 +178,7 @@ TileConfig read_config(const json& j, const std::string& path, int smem_head_dim
                            c.min_blocks_per_sm));
   }
   const std::string problem =
-      validate_tile(c, config_kv_elements(smem_head_dim, kv_8bit), smem_limit);
+      validate_tile_for(arch, c, config_kv_elements(smem_head_dim, kv_8bit));
   if (!problem.empty()) error_at(path, problem);
   return c;
 }
@@ -192,7 +192,7 @@ void read_flag(const json& j, const std::string& path, const std::string& key, b
   *out = value.get<bool>();
 }
 
-TuningBucket read_bucket(const json& j, const std::string& path, int smem_limit) {
+TuningBucket read_bucket(const json& j, const std::string& path, const std::string& arch) {
   expect_object(j, path);
   check_keys(j, path, kBucketKeys);
   TuningBucket b;
@@ -212,24 +212,24 @@ TuningBucket read_bucket(const json& j, const std::string& path, int smem_limit)
   // A bounded bucket's config must fit shared memory at its largest head_dim.
   const int smem_head_dim = j.contains("head_dim_max") ? b.head_dim_max : 0;
   b.config = read_config(require(j, path, "config"), join_path(path, "config"), smem_head_dim,
-                         b.kv_8bit_only, smem_limit);
+                         b.kv_8bit_only, arch);
   return b;
 }
 
-KindTuning read_kind(const json& j, const std::string& path, int smem_limit) {
+KindTuning read_kind(const json& j, const std::string& path, const std::string& arch) {
   expect_object(j, path);
   check_keys(j, path, kKindKeys);
   KindTuning kind;
   // The default serves head dims the buckets leave out, unknown here: the
   // shared-memory check happens again when a tile is picked for a real head_dim.
   kind.default_config =
-      read_config(require(j, path, "default"), join_path(path, "default"), 0, false, smem_limit);
+      read_config(require(j, path, "default"), join_path(path, "default"), 0, false, arch);
   if (j.contains("buckets")) {
     const json& buckets = j["buckets"];
     const std::string bpath = join_path(path, "buckets");
     if (!buckets.is_array()) error_at(bpath, "expected an array, got " + describe(buckets));
     for (size_t i = 0; i < buckets.size(); ++i)
-      kind.buckets.push_back(read_bucket(buckets[i], fmt::format("{}[{}]", bpath, i), smem_limit));
+      kind.buckets.push_back(read_bucket(buckets[i], fmt::format("{}[{}]", bpath, i), arch));
   }
   return kind;
 }
@@ -343,7 +343,7 @@ Result<TuningTable, std::string> TuningTable::parse(const std::string& json_text
       table.split_costs_ = read_split_costs(root[kSplitCostKey], kSplitCostKey);
     for (const std::string& kind : kKinds)
       if (root.contains(kind))
-        table.kinds_[kind] = read_kind(root[kind], kind, shared_memory_limit(table.arch_));
+        table.kinds_[kind] = read_kind(root[kind], kind, table.arch_);
     if (table.kinds_.empty())
       error_at("", fmt::format("expected at least one kernel kind (\"{}\"), got none",
                                fmt::join(kKinds, "\", \"")));

@@ -66,6 +66,8 @@ struct VendorMainloop {
 constexpr VendorMainloop kMainloopsWithKernels[] = {
     {Vendor::cuda, Mainloop::simt},
     {Vendor::cuda, Mainloop::mma_sync},
+    {Vendor::hip, Mainloop::simt},
+    {Vendor::hip, Mainloop::mfma},
 };
 
 bool is_digit(char c) { return c >= '0' && c <= '9'; }

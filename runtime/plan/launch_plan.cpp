@@ -42,10 +42,11 @@ PlannedLaunch launch_of(const KernelRole& role, const TileConfig& tile,
 // A kernel that gives each row (x head) of `items` a warp: merge, cache_write.
 Result<PlannedLaunch, std::string> row_kernel_launch(const KernelRole& role, long long items,
                                                      const ir::Variant& variant,
-                                                     const TileLookup& tiles) {
+                                                     const TileLookup& tiles,
+                                                     const std::string& arch) {
   auto tile = tiles(role.kind, role.tuning_kind);
   if (!tile) return fail(tile.error());
-  const KernelGeometry g = row_kernel_geometry(*tile);
+  const KernelGeometry g = row_kernel_geometry(*tile, warp_lanes_of(arch));
   return launch_of(role, *tile, g, ceil_div(items, g.warps), 1, 1, 0);
 }
 
@@ -150,7 +151,7 @@ Result<LaunchPlan, std::string> plan_for_call(const ir::Variant& variant, const 
   const KernelRole role{KernelKind::prefill, "", KvSplit::none};
   auto tile = tiles(role.kind, role.tuning_kind);
   if (!tile) return fail(tile.error());
-  const KernelGeometry g = attention_geometry(*tile, kv_elements_of(variant));
+  const KernelGeometry g = attention_geometry(*tile, kv_elements_of(variant), attention_mainloop(device.arch));
   LaunchPlan plan;
   plan.arch = device.arch;
   plan.launches.push_back(launch_of(role, *tile, g, ceil_div(call.seqlen_q, tile->block_m),
@@ -223,7 +224,7 @@ Result<LaunchPlan, std::string> plan_for_call(const ir::Variant& variant, const 
   ws.lse_floats = splits * ws.part_lse_floats;
   auto merge = row_kernel_launch(KernelRole{KernelKind::merge, "", KvSplit::segments},
                                  static_cast<long long>(call.total_q) * variant.q_heads, variant,
-                                 tiles);
+                                 tiles, device.arch);
   if (!merge) return fail(merge.error());
   plan.launches.push_back(*merge);
   return plan;
@@ -245,7 +246,8 @@ Result<SplitProblem, std::string> split_problem(const ir::Variant& variant, cons
 Result<LaunchPlan, std::string> plan_for_call(const ir::Variant& variant, const MergeCall& call,
                                               const DeviceFacts& device, const TileLookup& tiles) {
   auto merge = row_kernel_launch(KernelRole{KernelKind::merge, "", KvSplit::none},
-                                 static_cast<long long>(call.rows) * call.heads, variant, tiles);
+                                 static_cast<long long>(call.rows) * call.heads, variant, tiles,
+                                 device.arch);
   if (!merge) return fail(merge.error());
   LaunchPlan plan;
   plan.arch = device.arch;
@@ -258,7 +260,7 @@ Result<LaunchPlan, std::string> plan_for_call(const ir::Variant& variant,
                                               const DeviceFacts& device, const TileLookup& tiles) {
   auto write = row_kernel_launch(KernelRole{KernelKind::cache_write, "", KvSplit::none},
                                  static_cast<long long>(call.tokens) * variant.kv_heads, variant,
-                                 tiles);
+                                 tiles, device.arch);
   if (!write) return fail(write.error());
   LaunchPlan plan;
   plan.arch = device.arch;

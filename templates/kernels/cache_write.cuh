@@ -4,18 +4,19 @@
 // per-token-head scale computed from the row's largest magnitude. Codegen defines
 // SourceDecoder (the new tokens' storage), CacheStorage, the encoder `Encode`
 // (Copy16, EncodeE4m3, EncodeE5m2, EncodeInt8), kPageSize, kHeadDim,
-// kPerTokenHeadScales, kWarps (the host's geometry: warps per block) and ATTNJIT_ENTRY.
+// kPerTokenHeadScales, kWarps and kWarpLanes (the host's geometry: warps per block,
+// lanes per warp: 32 on NVIDIA, a 64-lane wavefront on AMD) and ATTNJIT_ENTRY.
 
 namespace attnjit {
 
-constexpr int kPerLane = (kHeadDim + 31) / 32;
+constexpr int kPerLane = (kHeadDim + kWarpLanes - 1) / kWarpLanes;
 
-// Reads one row (this lane's elements d = lane + 32 i) as floats.
+// Reads one row (this lane's elements d = lane + kWarpLanes i) as floats.
 __device__ __forceinline__ void read_row(float x[kPerLane], const typename SourceDecoder::Storage* row,
                                          int lane) {
 #pragma unroll
   for (int i = 0; i < kPerLane; ++i) {
-    const int d = lane + 32 * i;
+    const int d = lane + kWarpLanes * i;
     x[i] = d < kHeadDim ? SourceDecoder::to_float(row[d]) : 0.f;
   }
 }
@@ -26,18 +27,18 @@ __device__ __forceinline__ void write_row(CacheStorage* row, const float x[kPerL
   const float inv = 1.f / scale;
 #pragma unroll
   for (int i = 0; i < kPerLane; ++i) {
-    const int d = lane + 32 * i;
+    const int d = lane + kWarpLanes * i;
     if (d < kHeadDim) row[d] = Encode::encode(x[i] * inv);
   }
 }
 
 }  // namespace attnjit
 
-extern "C" __global__ void __launch_bounds__(kWarps * 32)
+extern "C" __global__ void __launch_bounds__(kWarps * kWarpLanes)
     ATTNJIT_ENTRY(const AttnjitCacheWriteParams p) {
   using namespace attnjit;
-  const int item = blockIdx.x * kWarps + threadIdx.x / 32;  // (token, kv head)
-  const int lane = threadIdx.x % 32;
+  const int item = blockIdx.x * kWarps + threadIdx.x / kWarpLanes;  // (token, kv head)
+  const int lane = threadIdx.x % kWarpLanes;
   if (item >= p.num_tokens * p.kv_heads) return;
   const int token = item / p.kv_heads;
   const int head = item % p.kv_heads;

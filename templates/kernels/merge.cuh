@@ -1,7 +1,8 @@
 // Merge kind: out = sum_i e^{lse_i - M} o_i / (sum_i e^{lse_i - M} [+ e^{sink - M}]),
 // lse = M + log(that denominator). One warp per (row, head); each lane holds pairs of
 // the head dimension. Codegen defines kHeadDim, PartStorage / PartElem / kPartIsF32,
-// OutputStorage / OutElem (its store_pair writes two values), kHasSinks, kWarps and ATTNJIT_ENTRY.
+// OutputStorage / OutElem (its store_pair writes two values), kHasSinks, kWarps,
+// kWarpLanes (32 on NVIDIA, a 64-lane wavefront on AMD) and ATTNJIT_ENTRY.
 
 namespace attnjit {
 
@@ -18,23 +19,23 @@ __device__ __forceinline__ float2 load_pair(const PartStorage* p) {
 
 }  // namespace attnjit
 
-extern "C" __global__ void __launch_bounds__(kWarps * 32) ATTNJIT_ENTRY(const AttnjitMergeParams p) {
+extern "C" __global__ void __launch_bounds__(kWarps * kWarpLanes) ATTNJIT_ENTRY(const AttnjitMergeParams p) {
   using namespace attnjit;
-  const int item = blockIdx.x * kWarps + threadIdx.x / 32;  // (row, head) pair
-  const int lane = threadIdx.x % 32;
+  const int item = blockIdx.x * kWarps + threadIdx.x / kWarpLanes;  // (row, head) pair
+  const int lane = threadIdx.x % kWarpLanes;
   if (item >= p.rows * p.heads) return;
   const int row = item / p.heads;
   const int head = item % p.heads;
 
-  // The parts' LSEs load in parallel, lane i taking parts i and i + 32, and are reduced
+  // The parts' LSEs load in parallel, lane i taking parts i, i + kWarpLanes, ..., and are reduced
   // across the warp: a loop over parts would wait one memory latency per part (tens of
   // microseconds at 64 parts, as long as the decode kernel it follows).
-  constexpr int kPartsPerLane = (ATTNJIT_MAX_MERGE_PARTS + 31) / 32;
+  constexpr int kPartsPerLane = (ATTNJIT_MAX_MERGE_PARTS + kWarpLanes - 1) / kWarpLanes;
   float lse[kPartsPerLane];
   float top = kHasSinks ? p.sinks[head] : neg_inf();
 #pragma unroll
   for (int j = 0; j < kPartsPerLane; ++j) {
-    const int i = lane + 32 * j;
+    const int i = lane + kWarpLanes * j;
     lse[j] = i < p.num_parts
                  ? p.lse_parts[i][row * p.part_lse_row_stride + head * p.part_lse_head_stride]
                  : neg_inf();
@@ -49,7 +50,7 @@ extern "C" __global__ void __launch_bounds__(kWarps * 32) ATTNJIT_ENTRY(const At
   total = warp_sum(total) + (kHasSinks ? expf(p.sinks[head] - shift) : 0.f);
 
   // Weighted sum of the parts' rows, four parts' loads in flight at a time.
-  constexpr int kChunks = (kHeadDim + 63) / 64;
+  constexpr int kChunks = (kHeadDim + 2 * kWarpLanes - 1) / (2 * kWarpLanes);  // pairs per lane
   float acc[kChunks][2] = {};
   for (int i0 = 0; i0 < p.num_parts; i0 += 4) {
     float2 v[4][kChunks];
@@ -60,14 +61,14 @@ extern "C" __global__ void __launch_bounds__(kWarps * 32) ATTNJIT_ENTRY(const At
       float mine = weight[0];  // the owner's register, chosen by selects (no local memory)
 #pragma unroll
       for (int j = 1; j < kPartsPerLane; ++j)
-        if ((i0 + u) / 32 == j) mine = weight[j];
-      w[u] = shuffle_from(mine, (i0 + u) % 32);
+        if ((i0 + u) / kWarpLanes == j) mine = weight[j];
+      w[u] = shuffle_from(mine, (i0 + u) % kWarpLanes);
       if (i0 + u >= p.num_parts) w[u] = 0.f;
       const PartStorage* o = static_cast<const PartStorage*>(p.o_parts[i]) +
                              row * p.part_row_stride + head * p.part_head_stride;
 #pragma unroll
       for (int c = 0; c < kChunks; ++c) {
-        const int d = c * 64 + lane * 2;
+        const int d = c * 2 * kWarpLanes + lane * 2;
         v[u][c] = d < kHeadDim ? load_pair(o + d) : make_float2(0.f, 0.f);
       }
     }
@@ -85,7 +86,7 @@ extern "C" __global__ void __launch_bounds__(kWarps * 32) ATTNJIT_ENTRY(const At
   OutputStorage* out = static_cast<OutputStorage*>(p.out) + row * p.o_row_stride + head * p.o_head_stride;
 #pragma unroll
   for (int c = 0; c < kChunks; ++c) {
-    const int d = c * 64 + lane * 2;
+    const int d = c * 2 * kWarpLanes + lane * 2;
     if (d < kHeadDim) OutElem::store_pair(out + d, acc[c][0] * scale, acc[c][1] * scale);
   }
   if (p.lse != nullptr && lane == 0)

@@ -1,9 +1,9 @@
 #!/bin/bash
-# The AMD targets on a machine without an AMD GPU: the CLI refuses what has no HIP kernel
-# yet with a clear error (never a crash), and the code objects the backend tests build
-# (hiprtc for gfx90a, clang for gfx942) are read back with LLVM's own tools: the
-# amdhsa.target note names the target, the kernel and its descriptor are there, and the
-# disassembly holds the MFMA instruction.
+# The AMD targets on a machine without an AMD GPU: the CLI builds the kinds that have HIP
+# kernels and refuses the others with a clear error (never a crash), and the code objects
+# the backend and kernel tests build (hiprtc for gfx90a, clang for gfx942) are read back
+# with LLVM's own tools: the amdhsa.target note names the target, the kernel and its
+# descriptor are there, no scratch, LDS within 64 KiB, and the disassembly holds MFMAs.
 # Usage: run_amd_tests.sh PATH/TO/attnjit PATH/TO/attnjit-tests SOURCE_DIR
 # With ATTNJIT_REQUIRE_AMD_COMPILERS=1 (CI), missing compilers or LLVM tools fail the
 # run instead of skipping their checks.
@@ -42,26 +42,40 @@ skip_or_fail() {
   fi
 }
 
-# --- the CLI on AMD targets: "not yet", never a crash ---------------------------------
+# --- the CLI on AMD targets --------------------------------------------------------------
+have_hip_compiler=0
+if command -v clang-19 >/dev/null; then have_hip_compiler=1; fi
+# The paged kind has no MFMA entry point yet: "not yet", never a crash.
 for arch in gfx90a gfx942; do
-  for kind in prefill paged; do
-    set_file=$DEFAULT_SET
-    variant=$VARIANT
-    if [ "$kind" = paged ]; then set_file=$PAGED_SET; variant=llama3_paged; fi
-    run "$ATTNJIT" compile "$set_file" --variant "$variant" --kind "$kind" --arch "$arch"
-    expect_status "compile --kind $kind --arch $arch exits 1" 1
-    expect_out "compile --kind $kind --arch $arch says the kernel is not there yet" stderr \
-      "error: no $kind kernel for $arch yet: attnjit has no HIP kernels on the mfma mainloop$"
-    expect_no_crash "compile --kind $kind --arch $arch does not crash"
-  done
+  run "$ATTNJIT" compile "$PAGED_SET" --variant llama3_paged --kind paged --arch "$arch"
+  expect_status "compile --kind paged --arch $arch exits 1" 1
+  expect_out "compile --kind paged --arch $arch says the kernel is not there yet" stderr \
+    "no paged kernel for $arch yet: the MFMA main loop serves the prefill kind only"
+  expect_no_crash "compile --kind paged --arch $arch does not crash"
+  # emit prints the HIP source of the MFMA prefill kernel.
   run "$ATTNJIT" emit --stage src "$DEFAULT_SET" --variant "$VARIANT" --arch "$arch"
-  expect_status "emit --stage src --arch $arch exits 1" 1
-  expect_out "emit --arch $arch says why" stderr "no prefill kernel for $arch yet"
+  expect_status "emit --stage src --arch $arch exits 0" 0
+  expect_out "emit --arch $arch names the HIP dialect" stdout "kind prefill, arch $arch \(HIP\)$"
+  expect_out "emit --arch $arch renders the MFMA main loop" stdout \
+    "^// ---- templates/kernels/attention_core_mfma\.cuh ----$"
 done
-run "$ATTNJIT" compile "$PAGED_SET" --variant llama3_paged --kind merge --arch gfx942
-expect_status "compile --kind merge --arch gfx942 exits 1" 1
-expect_out "merge on gfx942: no HIP simt kernels yet" stderr \
-  "no merge kernel for gfx942 yet: attnjit has no HIP kernels on the simt mainloop$"
+# prefill, merge and cache_write have HIP kernels: the CLI builds them (hiprtc for
+# gfx90a, clang for gfx942; clang builds both) when a compiler is there.
+for arch in gfx90a gfx942; do
+  for kind in prefill merge cache_write; do
+    set_file=$PAGED_SET
+    variant=llama3_paged
+    if [ "$kind" = prefill ]; then set_file=$DEFAULT_SET; variant=$VARIANT; fi
+    run "$ATTNJIT" compile "$set_file" --variant "$variant" --kind "$kind" --arch "$arch"
+    expect_no_crash "compile --kind $kind --arch $arch does not crash"
+    if [ "$have_hip_compiler" = 0 ]; then
+      skip_or_fail "compile --kind $kind --arch $arch" "no clang-19 (tools/install-deps.sh installs it)"
+      continue
+    fi
+    expect_status "compile --kind $kind --arch $arch exits 0" 0
+    expect_out "compile --kind $kind --arch $arch builds HSACO" stdout "^binary +hsaco, [0-9]+ bytes$"
+  done
+done
 for arch in gfx908 gfx1100 gfx999; do
   run "$ATTNJIT" compile "$DEFAULT_SET" --variant "$VARIANT" --arch "$arch"
   expect_status "compile --arch $arch exits 2" 2
@@ -111,5 +125,48 @@ for name in "${!mfma[@]}"; do
   expect_status "$name: $objdump disassembles it" 0
   expect_out "$name: the disassembly holds ${mfma[$name]}" stdout "\b${mfma[$name]}\b"
 done
+
+# The HIP kernels of [hip_kernels]: each code object names its target and its kernel,
+# runs wave64, uses no scratch (no VGPR spills, no private segment), keeps its LDS within
+# the 64 KiB of a CDNA workgroup, and the attention kinds' hold MFMAs. The shipped
+# variants' kernels spill no SGPRs either; the feature variants' ("feature." objects)
+# may spill a few SGPRs into VGPR lanes (no memory), which is reported.
+kernels=0
+for file in "$objects"/attnjit_*.hsaco "$objects"/feature.attnjit_*.hsaco; do
+  [ -f "$file" ] || continue
+  if [ -z "$readelf" ] || [ -z "$objdump" ]; then
+    skip_or_fail "kernel code objects" "no llvm-readelf / llvm-objdump (tools/install-deps.sh installs llvm-19)"
+    break
+  fi
+  kernels=$((kernels + 1))
+  name=$(basename "$file" .hsaco)
+  base=${name#feature.}
+  entry=${base%%.*}
+  arch=$(echo "$name" | awk -F. '{print $(NF-1)}')
+  run "$readelf" --notes "$file"
+  expect_out "$name: the amdhsa.target note names $arch" stdout "amdhsa\.target: +amdgcn-amd-amdhsa--$arch(:|$)"
+  expect_out "$name: the metadata names the kernel" stdout "\.name: +$entry$"
+  expect_out "$name: the metadata names its descriptor" stdout "\.symbol: +$entry\.kd$"
+  expect_out "$name: wave64" stdout "\.wavefront_size: +64$"
+  expect_out "$name: no VGPR spills" stdout "\.vgpr_spill_count: +0$"
+  if [ "$base" = "$name" ]; then
+    expect_out "$name: no SGPR spills" stdout "\.sgpr_spill_count: +0$"
+  else
+    sgpr_spills=$(grep -oE "\.sgpr_spill_count: +[0-9]+" "$TMP/stdout" | grep -oE "[0-9]+$")
+    if [ "${sgpr_spills:-0}" != 0 ]; then echo "note  $name: $sgpr_spills SGPRs spilled into VGPR lanes"; fi
+  fi
+  expect_out "$name: no scratch" stdout "\.private_segment_fixed_size: +0$"
+  lds=$(grep -oE "\.group_segment_fixed_size: +[0-9]+" "$TMP/stdout" | grep -oE "[0-9]+$")
+  if [ -n "$lds" ] && [ "$lds" -le 65536 ]; then pass "$name: static LDS $lds <= 64 KiB"
+  else fail "$name: static LDS within 64 KiB" "got '${lds}'"; fi
+  case "$entry" in
+    attnjit_prefill_*|attnjit_paged_*)
+      run "$objdump" -d "--mcpu=$arch" "$file"
+      expect_out "$name: the disassembly holds MFMAs" stdout "\bv_mfma_f32_(32x32x8|16x16x16)" ;;
+  esac
+done
+if [ "$kernels" = 0 ]; then
+  skip_or_fail "kernel code objects" "none built (no HIP compiler installed)"
+fi
 
 finish_checks

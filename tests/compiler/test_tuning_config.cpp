@@ -82,10 +82,13 @@ TEST_CASE("embedded() falls back to the nearest lower arch", "[config]") {
   CHECK(old.error() ==
         "no tuning config for sm_75 or an older arch; embedded configs: sm_80, sm_86, sm_89, "
         "sm_90");
-  // An AMD arch falls back only to AMD tables, of which there are none yet.
-  auto amd = TuningTable::embedded("gfx942");
+  // An AMD arch falls back only to AMD tables: gfx950 (no target yet) to gfx942's; an
+  // older one than any table is an error naming the AMD tables only.
+  CHECK(TuningTable::embedded("gfx90a")->arch() == "gfx90a");
+  CHECK(TuningTable::embedded("gfx950")->arch() == "gfx942");
+  auto amd = TuningTable::embedded("gfx908");
   REQUIRE_FALSE(amd.ok());
-  CHECK(amd.error() == "no tuning config for gfx942 or an older arch; embedded configs: none");
+  CHECK(amd.error() == "no tuning config for gfx908 or an older arch; embedded configs: gfx90a, gfx942");
   auto bogus = TuningTable::embedded("sm90");
   REQUIRE_FALSE(bogus.ok());
   CHECK(bogus.error().find("\"sm90\"") != std::string::npos);

@@ -8,6 +8,8 @@
 #include <fmt/format.h>
 
 #include "catch.h"
+#include "compiler/codegen/codegen.h"
+#include "compiler/spec/kernel_geometry.h"
 #include "compiler/backend/backend.h"
 #include "compiler/passes/pipeline.h"
 #include "fake_backend.h"
@@ -142,22 +144,20 @@ TEST_CASE("the engine refuses what no target builds, before compiling", "[engine
   CHECK(f.backend->calls.empty());
 }
 
-TEST_CASE("AMD targets are refused as not yet built, before any compile", "[engine][backend]") {
+TEST_CASE("AMD targets: prefill and the row kernels have specs, paged is not yet built", "[engine][backend]") {
   FakeEngine f;
-  const std::vector<std::pair<KernelKind, std::string>> expected = {
-      {KernelKind::prefill, "no prefill kernel for {} yet: attnjit has no HIP kernels on the mfma "
-                            "mainloop"},
-      {KernelKind::paged, "no paged kernel for {} yet: attnjit has no HIP kernels on the mfma "
-                          "mainloop"},
-      {KernelKind::merge, "no merge kernel for {} yet: attnjit has no HIP kernels on the simt "
-                          "mainloop"},
-  };
-  for (const char* arch : {"gfx90a", "gfx942"})
-    for (const auto& [kind, message] : expected) {
-      auto spec = f.engine->make_spec(test_variant(), kind, arch);
-      REQUIRE_FALSE(spec.ok());
-      CHECK(spec.error() == fmt::format(fmt::runtime(message), arch));
-    }
+  for (const char* arch : {"gfx90a", "gfx942"}) {
+    // The MFMA main loop: waves of 64 lanes, 32 query rows each.
+    auto prefill = f.engine->make_spec(test_variant(), KernelKind::prefill, arch);
+    REQUIRE(prefill.ok());
+    CHECK(geometry_of(*prefill).threads == prefill->tile.warps * 64);
+    CHECK(prefill->tile.block_m == 32 * prefill->tile.warps);
+    CHECK(unsupported_spec(*prefill) == "");
+    // The simt kernels: merge's warps are 64-lane wavefronts.
+    auto merge = f.engine->make_spec(test_variant(), KernelKind::merge, arch);
+    REQUIRE(merge.ok());
+    CHECK(geometry_of(*merge).threads == merge->tile.warps * 64);
+  }
   for (const char* arch : {"gfx999", "gfx908", "gfx1100"}) {
     auto spec = f.engine->make_spec(test_variant(), KernelKind::prefill, arch);
     REQUIRE_FALSE(spec.ok());

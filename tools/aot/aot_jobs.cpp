@@ -122,7 +122,7 @@ Result<std::vector<Job>, std::string> list_jobs(const BuildInputs& inputs) {
         if (auto added = add(table_tiles(variant, arch, *table)); !added) return fail(added.error());
         for (const TileOverride& o : inputs.tile_overrides) {
           if (!contains(o.variants, variant.name) || !contains(o.archs, arch)) continue;
-          if (std::string why = validate_tile(o.tile, kv_elements_of(variant), shared_memory_limit(arch));
+          if (std::string why = validate_tile_for(arch, o.tile, kv_elements_of(variant));
               !why.empty())
             return fail(fmt::format("{}: variant {}: tile override {},{},{},{}: {}", set.path,
                                     variant.name, o.tile.block_m, o.tile.block_n, o.tile.warps,

@@ -137,7 +137,7 @@ EngineOptions engine_options(const Args& args, const ir::Variant& variant,
     auto tile = parse_tile_override(*text);
     if (!tile) throw UsageError("--tile: " + tile.error());
     if (std::string why =
-            validate_tile(*tile, kv_elements_of(variant), shared_memory_limit(arch));
+            validate_tile_for(arch, *tile, kv_elements_of(variant));
         !why.empty())
       throw UsageError(fmt::format("--tile {} for head_dim {}: {}", *text, variant.head_dim, why));
     options.tile_override = *tile;

@@ -132,7 +132,7 @@ std::string static_prune_reason(const Task& task, const TileConfig& tile, const 
   if (task.conditions.head_dim_max != kUnbounded)
     if (std::string why = validate_tile(
             tile, config_kv_elements(task.conditions.head_dim_max, task.conditions.kv_8bit_only),
-            smem_limit);
+            smem_limit, attention_mainloop(arch));
         !why.empty())
       return why;
   for (const ir::Variant& v : task.variants) {
