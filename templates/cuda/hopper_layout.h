@@ -72,6 +72,20 @@ ATTNJIT_HOST_DEVICE constexpr unsigned long long mnmajor_sw128_descriptor(unsign
   return matrix_descriptor(start, column_block_bytes, kSwizzleAtomBytes, kSwizzle128B);
 }
 
+// A [rows, head_dim] tile of 16-bit elements is stored as head_dim / 64 column blocks,
+// each `rows` swizzled rows of 128 bytes (one copy box each).
+inline constexpr int kBlockColumns = kSwizzleRowBytes / 2;  // 16-bit elements per swizzled row
+ATTNJIT_HOST_DEVICE constexpr unsigned column_block_bytes(int rows) { return rows * kSwizzleRowBytes; }
+// Where the K-major operand of k-step `step` (columns [16 step, 16 step + 16)) starts
+// for the tile's rows from `row0` on (a multiple of 8).
+ATTNJIT_HOST_DEVICE constexpr unsigned kmajor_step_address(unsigned tile, int rows, int row0, int step) {
+  return tile + (step / 4) * column_block_bytes(rows) + row0 * kSwizzleRowBytes + (step % 4) * 32;
+}
+// Where the MN-major operand of k-step `step` (rows [16 step, 16 step + 16)) starts.
+ATTNJIT_HOST_DEVICE constexpr unsigned mnmajor_step_address(unsigned tile, int step) {
+  return tile + step * 16 * kSwizzleRowBytes;
+}
+
 // ---- wgmma register fragments (m64nNk16, 16-bit inputs, f32 accumulators) ---------------
 // A warpgroup is 128 threads, 4 warps; warp w of it owns rows [16 w, 16 w + 16). Within a
 // warp the layout is mma.sync's m16n8 one repeated along n:
@@ -97,6 +111,8 @@ ATTNJIT_HOST_DEVICE constexpr int a_fragment_row(int thread, int e) {
 ATTNJIT_HOST_DEVICE constexpr int a_fragment_col(int thread, int e) {
   return 8 * (e / 4) + 2 * (thread % 4) + e % 2;
 }
+// The accumulator value that is element e of the A operand of k-step `step`.
+ATTNJIT_HOST_DEVICE constexpr int accumulator_of_a_element(int step, int e) { return 8 * step + e; }
 
 }  // namespace hopper
 }  // namespace attnjit
