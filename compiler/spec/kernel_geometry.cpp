@@ -3,6 +3,8 @@
 // kLaunchThreads / kLaunchSharedBytes make the compiler check that it does.
 #include "compiler/spec/kernel_geometry.h"
 
+#include "compiler/spec/hopper_geometry.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -64,6 +66,7 @@ KernelGeometry row_kernel_geometry(const TileConfig& tile) {
 }
 
 KernelGeometry geometry_of(const KernelSpec& spec) {
+  if (spec_mainloop(spec) == Mainloop::wgmma) return hopper_geometry(spec.tile, spec.variant.head_dim);
   if (spec.kind == KernelKind::prefill || spec.kind == KernelKind::paged)
     return attention_geometry(spec.tile, kv_elements_of(spec.variant));
   return row_kernel_geometry(spec.tile);

@@ -52,7 +52,8 @@ KernelGeometry attention_geometry(const TileConfig& tile, const KvElements& kv);
 // merge and cache_write: `tile.warps` warps, a warp per row (x head), no dynamic shared
 // memory.
 KernelGeometry row_kernel_geometry(const TileConfig& tile);
-// Either, by the spec's kind.
+// Either, by the spec's kind; the wgmma main loop's (hopper_geometry.h) for a spec built
+// on it.
 KernelGeometry geometry_of(const KernelSpec& spec);
 
 // The structural tile rules (warps, BLOCK_M per warp, BLOCK_N, stages, registers at
