@@ -313,7 +313,11 @@ __device__ __forceinline__ void consume(const HopperShared& sh, const Rows& rows
 
     // O += P V.
     mbarrier_wait(sh.v_full(stage), parity);
+    // The rescaled O and the packed P are written before the fence that lets the MMAs
+    // read them.
     fence_operands(o);
+#pragma unroll
+    for (int step = 0; step < kBlockN / 16; ++step) fence_operands(p[step]);
     wgmma_fence();
 #pragma unroll
     for (int step = 0; step < kBlockN / 16; ++step)
