@@ -8,6 +8,7 @@
 #include "compiler/codegen/output_types.h"
 #include "compiler/codegen/render_expr.h"
 #include "compiler/passes/mask_analysis.h"
+#include "compiler/spec/hopper_geometry.h"
 #include "compiler/spec/kernel_geometry.h"
 #include "compiler/support/embedded_files.h"
 
@@ -281,9 +282,38 @@ constexpr const char* kScoreTransforms = "templates/common/score_transforms.cuh"
 constexpr const char* kSharedPieces[] = {"templates/common/key_mask.cuh",
                                          "templates/common/online_softmax.cuh",
                                          "templates/common/epilogue.cuh"};
-// The main loop: mma.sync m16n8k16 (every CUDA target today).
-constexpr const char* kMainloop = "templates/kernels/attention_core.cuh";
-const char* mainloop_template(Vendor vendor) { return vendor == Vendor::hip ? kMfmaMainloop : kMainloop; }
+// The main loops. mma.sync m16n8k16 (every CUDA target; the default); mfma (every HIP
+// target: templates/kernels/attention_core_mfma.cuh); wgmma (sm_90a's
+// prefill kind when a spec asks for it) adds Hopper's vocabulary after the dialect's,
+// its parameter block after the kind's, and has its own entry point.
+struct MainloopTemplates {
+  const char* vocabulary[2];  // after the dialect's tile_ops, in order (null: none)
+  const char* params_header;  // after the kind's (null: none)
+  const char* core;
+  const char* entry;          // null: the kind's own
+};
+constexpr MainloopTemplates kMmaSyncTemplates = {
+    {nullptr, nullptr}, nullptr, "templates/kernels/attention_core.cuh", nullptr};
+constexpr MainloopTemplates kMfmaTemplates = {{nullptr, nullptr}, nullptr, kMfmaMainloop, nullptr};
+constexpr MainloopTemplates kWgmmaTemplates = {
+    {"templates/cuda/hopper_layout.h", "templates/cuda/hopper_ops.cuh"},
+    "templates/kernels/hopper/prefill_params.h",
+    "templates/kernels/hopper/mainloop.cuh",
+    "templates/kernels/hopper/prefill.cuh"};
+
+// Why the wgmma main loop cannot build `spec` ("" when it can): the target, the variant
+// and the tile (compiler/spec/hopper_geometry.h).
+std::string wgmma_problem(const KernelSpec& spec) {
+  const Target* target = find_target(spec.arch);
+  if (!target || !target->has_mainloop(Mainloop::wgmma))
+    return fmt::format("{} has no wgmma main loop (sm_90a has)", spec.arch);
+  if (spec.kv_split != KvSplit::none) return "the wgmma main loop does not split KV";
+  if (std::string why = wgmma_variant_problem(spec.variant, spec.kind); !why.empty()) return why;
+  if (std::string why = hopper_tile_problem(spec.tile, spec.variant.head_dim, shared_memory_limit(spec.arch));
+      !why.empty())
+    return "tile config: " + why;
+  return "";
+}
 
 // The per-kind pieces: its parameter block, the description of its rows and keys (if
 // any besides the entry), and its entry points (the paged kind has one per way of
@@ -337,8 +367,17 @@ Result<GeneratedSource, std::string> render_attention(const KernelSpec& spec) {
   const ir::Variant& v = spec.variant;
   if (std::string why = unsupported_feature(spec); !why.empty())
     return fail(fmt::format("variant {}: {}", v.name, why));
-  if (std::string why = validate_tile_for(spec.arch, spec.tile, kv_elements_of(v)); !why.empty())
+  const bool wgmma = spec_mainloop(spec) == Mainloop::wgmma;
+  const MainloopTemplates& loop = wgmma                                      ? kWgmmaTemplates
+                                  : vendor_of_arch(spec.arch) == Vendor::hip ? kMfmaTemplates
+                                                                             : kMmaSyncTemplates;
+  if (wgmma) {
+    if (std::string why = wgmma_problem(spec); !why.empty())
+      return fail(fmt::format("variant {}: {}", v.name, why));
+  } else if (std::string why = validate_tile_for(spec.arch, spec.tile, kv_elements_of(v));
+             !why.empty()) {
     return fail(fmt::format("variant {}: tile config: {}", v.name, why));
+  }
   const KernelGeometry geometry = geometry_of(spec);
   if (std::string why = element_type_problem(spec); !why.empty())
     return fail(fmt::format("variant {}: {}", v.name, why));
@@ -352,7 +391,8 @@ Result<GeneratedSource, std::string> render_attention(const KernelSpec& spec) {
   const bool stream = spec.kv_split == KvSplit::stream;
   if (stream && !kind->stream_entry)
     return fail(fmt::format("variant {}: the stream split is a paged kind only", v.name));
-  const char* entry_file = stream ? kind->stream_entry : kind->entry;
+  const char* entry_file = loop.entry ? loop.entry : stream ? kind->stream_entry : kind->entry;
+  const char* const mainloop_file = loop.core;
 
   const Dialect& dialect = dialect_for(vendor_of_arch(spec.arch));
   auto tile_ops = vocabulary_text(dialect);
@@ -360,13 +400,25 @@ Result<GeneratedSource, std::string> render_attention(const KernelSpec& spec) {
   auto params = template_text(kind->params_header);
   auto position = template_text("templates/kernels/position.h");
   auto transforms = template_text(kScoreTransforms);
-  const char* mainloop = mainloop_template(dialect.vendor);
-  auto core = template_text(mainloop);
+  auto core = template_text(mainloop_file);
   auto rows_and_keys = kind->rows_and_keys ? template_text(kind->rows_and_keys)
                                             : Result<std::string, std::string>(std::string());
   auto entry = template_text(entry_file);
   for (auto* t : {&tile_ops, &variant_args, &params, &position, &transforms, &core, &rows_and_keys, &entry})
     if (!*t) return fail(t->error());
+  // The main loop's own vocabulary and parameter block (none for mma.sync).
+  std::string loop_vocabulary, loop_params;
+  for (const char* name : loop.vocabulary) {
+    if (!name) continue;
+    auto text = template_text(name);
+    if (!text) return fail(text.error());
+    loop_vocabulary += fmt::format("\n// ---- device vocabulary: {} ----\n", name) + *text;
+  }
+  if (loop.params_header) {
+    auto text = template_text(loop.params_header);
+    if (!text) return fail(text.error());
+    loop_params = fmt::format("\n// ---- {} ----\n", loop.params_header) + *text;
+  }
   std::string shared_pieces;
   for (const char* name : kSharedPieces) {
     auto text = template_text(name);
@@ -384,10 +436,12 @@ Result<GeneratedSource, std::string> render_attention(const KernelSpec& spec) {
       "// attnjit generated kernel: variant {}, kind {}, arch {} ({})\n"
       "// uri: {}\n"
       "// Rendered from {} and {}; regenerate rather than edit.\n\n",
-      v.name, kernel_kind_name(spec.kind), spec.arch, dialect.name, out.uri, mainloop, entry_file);
+      v.name, kernel_kind_name(spec.kind), spec.arch, dialect.name, out.uri, mainloop_file, entry_file);
   s += fmt::format("// ---- device vocabulary: {} ----\n", dialect.tile_ops) + *tile_ops;
+  s += loop_vocabulary;
   s += "\n// ---- templates/kernels/variant_args.h ----\n" + *variant_args;
   s += fmt::format("\n// ---- {} ----\n", kind->params_header) + *params;
+  s += loop_params;
   s += "\n// ---- templates/kernels/position.h ----\n" + *position;
   s += fmt::format("\n// ---- {} ----\n", kScoreTransforms) + *transforms;
   s += fmt::format(
@@ -422,15 +476,17 @@ Result<GeneratedSource, std::string> render_attention(const KernelSpec& spec) {
   s += fmt::format("#define ATTNJIT_ENTRY {}\n", out.entry);
   // A minimum of resident blocks caps the registers; without one the compiler chooses
   // (an explicit minimum of 1 is not the same to it: it allocated more registers).
+  // The wgmma loop always caps registers for one block: setmaxnreg acts only under a cap.
   // (Resident blocks are a CUDA notion: HIP's launch bounds take the threads only.)
-  const std::string min_blocks = spec.tile.min_blocks_per_sm > 0 && dialect.vendor == Vendor::cuda
-                                     ? fmt::format(", {}", spec.tile.min_blocks_per_sm)
-                                     : "";
-  s += fmt::format(
-      "#define ATTNJIT_LAUNCH_BOUNDS __launch_bounds__(attnjit::TileGeometry::kThreads{})\n",
-      min_blocks);
+  const std::string min_blocks =
+      wgmma ? ", 1"
+      : spec.tile.min_blocks_per_sm > 0 && dialect.vendor == Vendor::cuda
+          ? fmt::format(", {}", spec.tile.min_blocks_per_sm)
+          : "";
+  s += fmt::format("#define ATTNJIT_LAUNCH_BOUNDS __launch_bounds__(attnjit::{}::kThreads{})\n",
+                   wgmma ? "HopperGeometry" : "TileGeometry", min_blocks);
   s += shared_pieces;
-  s += fmt::format("\n// ---- {} ----\n", mainloop) + *core;
+  s += fmt::format("\n// ---- {} ----\n", mainloop_file) + *core;
   if (kind->rows_and_keys)
     s += fmt::format("\n// ---- {} ----\n", kind->rows_and_keys) + *rows_and_keys;
   s += fmt::format("\n// ---- {} ----\n", entry_file) + *entry;
@@ -444,6 +500,9 @@ std::string unsupported_spec(const KernelSpec& spec) {
     case KernelKind::prefill:
     case KernelKind::paged:
       if (std::string why = unsupported_feature(spec); !why.empty()) return why;
+      if (spec_mainloop(spec) == Mainloop::wgmma) {
+        if (std::string why = wgmma_variant_problem(spec.variant, spec.kind); !why.empty()) return why;
+      }
       return element_type_problem(spec);
     case KernelKind::merge: return merge_type_problem(spec);
     case KernelKind::cache_write: return cache_write_problem(spec);

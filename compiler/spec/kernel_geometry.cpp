@@ -3,6 +3,8 @@
 // kLaunchThreads / kLaunchSharedBytes make the compiler check that it does.
 #include "compiler/spec/kernel_geometry.h"
 
+#include "compiler/spec/hopper_geometry.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -122,6 +124,7 @@ int warp_lanes_of(const std::string& arch) {
 }
 
 KernelGeometry geometry_of(const KernelSpec& spec) {
+  if (spec_mainloop(spec) == Mainloop::wgmma) return hopper_geometry(spec.tile, spec.variant.head_dim);
   if (spec.kind == KernelKind::prefill || spec.kind == KernelKind::paged)
     return attention_geometry(spec.tile, kv_elements_of(spec.variant), attention_mainloop(spec.arch));
   return row_kernel_geometry(spec.tile, warp_lanes_of(spec.arch));

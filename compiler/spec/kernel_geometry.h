@@ -64,7 +64,8 @@ KernelGeometry attention_geometry(const TileConfig& tile, const KvElements& kv,
 KernelGeometry row_kernel_geometry(const TileConfig& tile, int warp_lanes);
 // The wave size of `arch`'s target (32 for a name that is no target).
 int warp_lanes_of(const std::string& arch);
-// Either, by the spec's kind.
+// Either, by the spec's kind; the wgmma main loop's (hopper_geometry.h) for a spec built
+// on it.
 KernelGeometry geometry_of(const KernelSpec& spec);
 
 // The structural tile rules (warps, BLOCK_M per warp, BLOCK_N, stages, registers at

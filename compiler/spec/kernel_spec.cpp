@@ -52,6 +52,12 @@ Mainloop kernel_mainloop(KernelKind k, const Target& target) {
   return Mainloop::simt;
 }
 
+Mainloop spec_mainloop(const KernelSpec& spec) {
+  if (spec.mainloop) return *spec.mainloop;
+  const Target* target = find_target(spec.arch);
+  return target ? kernel_mainloop(spec.kind, *target) : Mainloop::mma_sync;
+}
+
 std::string KernelSpec::uri() const {
   const ir::Variant& v = variant;
   if (kind == KernelKind::cache_write)
@@ -73,6 +79,7 @@ std::string KernelSpec::uri() const {
   if (v.lse) features += ".lse";
   if (kv_split == KvSplit::segments) features += ".split";
   if (kv_split == KvSplit::stream) features += ".stream";
+  if (mainloop == Mainloop::wgmma) features += ".wgmma";
   if (kind == KernelKind::paged)
     features += fmt::format(".p{}{}{}", v.kv_cache.page_size,
                             v.kv_cache.layout == ir::KvLayout::HND ? "hnd" : "nhd",

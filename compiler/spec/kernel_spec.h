@@ -2,6 +2,7 @@
 // What to build: a kernel kind, a canonical variant, a target arch and a tile config.
 // Everything that changes the generated source is here, so the readable part of the
 // cache key (uri) is derived from this alone.
+#include <optional>
 #include <string>
 
 #include "compiler/ir/variant.h"
@@ -39,10 +40,18 @@ struct KernelSpec {
   // f32 slots at run time).
   KvSplit kv_split = KvSplit::none;
   bool f32_segments() const { return kv_split == KvSplit::segments; }
+  // The mainloop, when not the kind's default on the target (kernel_mainloop()): today
+  // Mainloop::wgmma for the prefill kind on sm_90a, which the engine asks for only when
+  // the Hopper path is switched on (EngineOptions::hopper). Part of the uri.
+  std::optional<Mainloop> mainloop;
 
   // Readable, filesystem-safe name, e.g. prefill.llama3.bf16.h32x8.d128.causal.sm_90.m128n64w8s2
   std::string uri() const;
   std::string entry_name() const;  // the kernel's extern "C" symbol
 };
+
+// The mainloop `spec` is built from: its own choice, else kernel_mainloop() on its
+// target (mma_sync for an arch no row names).
+Mainloop spec_mainloop(const KernelSpec& spec);
 
 }  // namespace attnjit

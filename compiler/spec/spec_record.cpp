@@ -31,6 +31,8 @@ std::string encode_kernel_record(const KernelSpec& spec, BinaryFormat format) {
   j["format"] = binary_format_name(format);
   j["split"] = split_name(spec.kv_split);
   j["tile"] = {t.block_m, t.block_n, t.warps, t.stages, t.num_splits, t.min_blocks_per_sm};
+  // Only a spec that names its mainloop records it, so older records read the same.
+  if (spec.mainloop) j["mainloop"] = mainloop_name(*spec.mainloop);
   j["variant"] = ir::print_dsl(spec.variant);
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
@@ -74,6 +76,13 @@ Result<RecordedKernel, std::string> decode_kernel_record(std::string_view line) 
     values[i] = v.get<int>();
   }
   r.spec.tile = TileConfig{values[0], values[1], values[2], values[3], values[4], values[5]};
+  if (j.contains("mainloop")) {
+    const json* mainloop = text("mainloop");
+    bool mainloop_ok = false;
+    for (Mainloop m : {Mainloop::simt, Mainloop::mma_sync, Mainloop::mfma, Mainloop::wgmma})
+      if (mainloop && mainloop->get<std::string>() == mainloop_name(m)) r.spec.mainloop = m, mainloop_ok = true;
+    if (!mainloop_ok) return fail(std::string("\"mainloop\" is not a mainloop"));
+  }
   const json* dsl = text("variant");
   if (!dsl) return fail(std::string("\"variant\" must be the variant's DSL text"));
   auto module = compile_variants(SourceFile{"<recorded variant>", dsl->get<std::string>()});

@@ -17,6 +17,8 @@ std::vector<TargetBinary> cuda_binaries(std::string_view real, std::string_view 
 // Every kernel kind on sm_80 and later is built from the mma.sync mainloop (attention)
 // or plain threads (merge, cache write).
 const std::vector<Mainloop> kSm80Mainloops = {Mainloop::simt, Mainloop::mma_sync};
+// sm_90a adds the warpgroup MMAs that only its arch-specific binaries may use.
+const std::vector<Mainloop> kSm90aMainloops = {Mainloop::simt, Mainloop::mma_sync, Mainloop::wgmma};
 
 // CDNA 2 and 3 (gfx90a: MI200; gfx942: MI300): plain per-thread kernels and the MFMA
 // attention mainloop (mainloop_has_kernels() says which have templates yet).
@@ -48,7 +50,7 @@ std::vector<Target> make_table() {
        .wave_size = kCudaWarp, .mainloops = kSm80Mainloops},
       {.name = "sm_90a", .vendor = Vendor::cuda, .capability = {9, 0}, .arch_specific = true,
        .binaries = cuda_binaries("sm_90a", "compute_90a"), .max_shared_bytes = 232448,
-       .wave_size = kCudaWarp, .mainloops = kSm80Mainloops},
+       .wave_size = kCudaWarp, .mainloops = kSm90aMainloops},
       {.name = "gfx90a", .vendor = Vendor::hip, .capability = {9, 0, 10}, .arch_specific = false,
        .binaries = {{BinaryFormat::hsaco, "gfx90a"}}, .max_shared_bytes = kCdnaLdsBytes,
        .wave_size = kCdnaWave, .mainloops = kCdnaMainloops},
@@ -68,6 +70,7 @@ constexpr VendorMainloop kMainloopsWithKernels[] = {
     {Vendor::cuda, Mainloop::mma_sync},
     {Vendor::hip, Mainloop::simt},
     {Vendor::hip, Mainloop::mfma},
+    {Vendor::cuda, Mainloop::wgmma},
 };
 
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
@@ -136,6 +139,7 @@ const char* mainloop_name(Mainloop m) {
     case Mainloop::simt: return "simt";
     case Mainloop::mma_sync: return "mma_sync";
     case Mainloop::mfma: return "mfma";
+    case Mainloop::wgmma: return "wgmma";
   }
   return "?";
 }

@@ -25,16 +25,17 @@ const char* binary_format_name(BinaryFormat f);  // "cubin", "ptx", "hsaco"
 // The inner loops kernels are built from. simt: plain per-thread code (the merge and
 // cache-write kernels). mma_sync: the attention mainloop on m16n8k16 tensor-core MMAs
 // with ldmatrix and cp.async (sm_80 and later). mfma: the attention mainloop on CDNA's
-// matrix-fused-multiply-add instructions (gfx90a, gfx942). Wgmma/TMA (sm_90a) joins
-// here when a row gains it.
-enum class Mainloop { simt, mma_sync, mfma };
+// matrix-fused-multiply-add instructions (gfx90a, gfx942). wgmma: the attention
+// mainloop on Hopper's warpgroup MMAs fed by tensor-memory copies (sm_90a only); no kind
+// is built from it by default yet: a spec asks for it (KernelSpec::mainloop).
+enum class Mainloop { simt, mma_sync, mfma, wgmma };
 const char* mainloop_name(Mainloop m);
 
 // Whether attnjit has kernel templates built on mainloop `m` for `vendor`'s targets. A
 // row lists the mainloops its hardware runs; a kind whose mainloop has no templates yet
 // is refused as "not yet" (Engine::make_spec) rather than rendered. Today: every CUDA
-// mainloop; HIP's simt (merge, cache_write) and mfma (prefill; the paged kind's entry
-// points are refused by codegen until they are ported).
+// mainloop (wgmma: the prefill kind only); HIP's simt (merge, cache_write) and mfma
+// (prefill; the paged kind's entry points are refused by codegen until they are ported).
 bool mainloop_has_kernels(Vendor vendor, Mainloop m);
 
 // A device's architecture version: a CUDA compute capability (9.0 is {9, 0}), or an AMD

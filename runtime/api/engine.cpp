@@ -115,7 +115,8 @@ Engine::Engine(EngineOptions options)
       jit_(jit_enabled(options_)),
       record_file_(!options_.record_file.empty()        ? options_.record_file
                    : std::getenv("ATTNJIT_AOT_RECORD") ? std::getenv("ATTNJIT_AOT_RECORD")
-                                                       : "") {}
+                                                       : ""),
+      hopper_(hopper_enabled(options_)) {}
 Engine::~Engine() = default;
 
 void Engine::record(const KernelSpec& spec, BinaryFormat format, const std::string& key,

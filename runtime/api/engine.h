@@ -46,10 +46,21 @@ struct EngineOptions {
   // (compiler/spec/spec_record.h), for `attnjit aot build --kernels FILE` to build
   // exactly what a workload used. "" = $ATTNJIT_AOT_RECORD, unset = no record.
   std::string record_file;
+  // The Hopper prefill kernel (sm_90a: wgmma fed by tensor-memory copies) for prefill
+  // calls it can run on a compute capability 9.0 device (16-bit q and kv of one type,
+  // head dim 64, 128 or 256, views the copies can read); other calls keep the mma.sync
+  // kernel. It has not been measured on a GPU yet, so it is off unless asked for. Unset:
+  // on when $ATTNJIT_HOPPER is "1".
+  std::optional<bool> hopper;
+  // Its tile (compiler/spec/hopper_geometry.h's rules); unset = hopper_default_tile().
+  // tile_override applies to the mma.sync kernels only.
+  std::optional<TileConfig> hopper_tile;
 };
 
 // Whether JIT compilation is on for `options` (EngineOptions::jit, else $ATTNJIT_JIT).
 bool jit_enabled(const EngineOptions& options);
+// Whether the Hopper prefill kernel is on (EngineOptions::hopper, else $ATTNJIT_HOPPER).
+bool hopper_enabled(const EngineOptions& options);
 
 struct CompiledKernel {
   KernelSpec spec;
@@ -115,6 +126,9 @@ class Engine {
   // The split count of the last paged() launch (kStreamSplit for the stream split),
   // for benchmarks and logs.
   int last_paged_splits() const { return last_paged_splits_; }
+  // The main loop of the last prefill() launch: mma_sync, or wgmma when the Hopper
+  // kernel took the call (EngineOptions::hopper).
+  Mainloop last_prefill_mainloop() const { return last_prefill_mainloop_; }
 
   // The GPU (device 0); throws std::runtime_error with the reason when unavailable.
   std::shared_ptr<cuda::Driver> driver();
@@ -187,6 +201,15 @@ class Engine {
   std::optional<DeviceFacts> device_facts_;
   std::atomic<int> last_paged_splits_{0};  // written by concurrent paged() calls
   std::map<std::tuple<const cuda::LoadedKernel*, int, int>, int> occupancy_;
+
+  // The Hopper prefill path (launch_prefill_hopper.cpp): launches the call on the wgmma
+  // kernel and returns true, or returns false when that kernel cannot run it (device,
+  // variant, views). Its kernels are kept by variant DSL and tile.
+  bool prefill_on_hopper(const ir::Variant& variant, const PrefillArgs& args, const PrefillShape& shape,
+                         cuda::CUstream stream);
+  bool hopper_;  // hopper_enabled(options_), read once
+  std::map<std::string, const cuda::LoadedKernel*> hopper_kernels_;
+  std::atomic<Mainloop> last_prefill_mainloop_{Mainloop::mma_sync};
 };
 
 // The JIT cache key of a generated source: <uri>-<16 hex of SHA-256 over (source,

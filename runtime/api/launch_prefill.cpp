@@ -1,11 +1,12 @@
 // Engine::prefill: its launch plan and the arguments of the prefill kernel's parameter
-// block.
+// block (which the Hopper kernel's block holds too).
 #include <cmath>
 #include <stdexcept>
 
 #include "compiler/ir/print.h"
 #include "runtime/api/engine.h"
 #include "runtime/api/launch_common.h"
+#include "runtime/api/launch_prefill.h"
 #include "templates/kernels/prefill_params.h"
 
 namespace attnjit {
@@ -23,15 +24,8 @@ Strides3 row_head_strides(const TensorView& t, bool ragged) {
 
 }  // namespace
 
-void Engine::prefill(const ir::Variant& variant, const PrefillArgs& args, cuda::CUstream stream) {
-  const PrefillShape shape = validate_prefill(variant, args, DeviceKind::cuda, "attnjit::prefill");
-  if (shape.batch == 0 || shape.seqlen_q == 0) return;
-  const std::string where = "attnjit::prefill";
-  const std::string dsl = ir::print_dsl(variant);
-  auto plan = plan_for_call(variant, PrefillCall{shape.batch, shape.seqlen_q}, device_facts(),
-                            tiles_for(variant, dsl));
-  if (!plan) throw std::runtime_error(where + ": " + plan.error());
-
+AttnjitPrefillParams prefill_params(const ir::Variant& variant, const PrefillArgs& args,
+                                    const PrefillShape& shape) {
   AttnjitPrefillParams p{};
   p.q = args.q.data;
   p.k = args.k.data;
@@ -67,7 +61,22 @@ void Engine::prefill(const ir::Variant& variant, const PrefillArgs& args, cuda::
   p.softmax_scale_log2 = static_cast<float>(variant.softmax_scale() * M_LOG2E);
   p.variant = variant_args(variant, args);
   p.debug_tile_counts = args.debug_tile_counts;
+  return p;
+}
 
+void Engine::prefill(const ir::Variant& variant, const PrefillArgs& args, cuda::CUstream stream) {
+  const PrefillShape shape = validate_prefill(variant, args, DeviceKind::cuda, "attnjit::prefill");
+  if (shape.batch == 0 || shape.seqlen_q == 0) return;
+  // Opt-in: the Hopper kernel where it can run the call (runtime/api/launch_prefill_hopper.cpp).
+  if (hopper_ && prefill_on_hopper(variant, args, shape, stream)) return;
+  last_prefill_mainloop_ = Mainloop::mma_sync;
+  const std::string where = "attnjit::prefill";
+  const std::string dsl = ir::print_dsl(variant);
+  auto plan = plan_for_call(variant, PrefillCall{shape.batch, shape.seqlen_q}, device_facts(),
+                            tiles_for(variant, dsl));
+  if (!plan) throw std::runtime_error(where + ": " + plan.error());
+
+  const AttnjitPrefillParams p = prefill_params(variant, args, shape);
   launch(variant, dsl, plan->launches.at(0), where, stream, &p, sizeof(p));
 }
 

@@ -65,6 +65,13 @@ struct DriverApi {
   CUresult (*cuEventElapsedTime)(float* milliseconds, CUevent begin, CUevent end) = nullptr;
   CUresult (*cuGetErrorName)(CUresult rc, const char** name) = nullptr;
   CUresult (*cuGetErrorString)(CUresult rc, const char** text) = nullptr;
+  // CUDA 12 and later only; optional, so older drivers still open (tensor maps then
+  // fail with a message instead).
+  CUresult (*cuTensorMapEncodeTiled)(void* map, int data_type, unsigned rank, void* address,
+                                     const unsigned long long* dims,
+                                     const unsigned long long* strides, const unsigned* box,
+                                     const unsigned* element_strides, int interleave,
+                                     int swizzle, int l2_promotion, int oob_fill) = nullptr;
 
   // "CUDA_ERROR_NO_DEVICE (no CUDA-capable device is detected)".
   std::string describe(CUresult rc) const {
@@ -140,6 +147,8 @@ Result<std::shared_ptr<const DriverApi>, std::string> load_driver_api() {
   bind(lib, {"cuGetErrorString"}, &api->cuGetErrorString, &missing);
   if (!missing.empty())
     return fail("libcuda.so.1 lacks " + missing + " (NVIDIA driver too old?)");
+  std::string optional_missing;
+  bind(lib, {"cuTensorMapEncodeTiled"}, &api->cuTensorMapEncodeTiled, &optional_missing);
   return std::shared_ptr<const DriverApi>(std::move(api));
 }
 
@@ -252,6 +261,19 @@ int Driver::driver_version() const {
 
 void Driver::make_current() const {
   check(api_->cuCtxSetCurrent(context_), "making the primary context current");
+}
+
+Result<bool, std::string> Driver::encode_tiled_tensor_map(
+    void* map, int data_type, unsigned rank, void* address, const unsigned long long* dims,
+    const unsigned long long* strides, const unsigned* box, const unsigned* element_strides,
+    int interleave, int swizzle, int l2_promotion, int oob_fill) const {
+  if (!api_->cuTensorMapEncodeTiled)
+    return fail(std::string("the NVIDIA driver lacks cuTensorMapEncodeTiled (CUDA 12 or later needed)"));
+  const CUresult rc = api_->cuTensorMapEncodeTiled(map, data_type, rank, address, dims, strides, box,
+                                                   element_strides, interleave, swizzle,
+                                                   l2_promotion, oob_fill);
+  if (rc != kSuccess) return fail("cuTensorMapEncodeTiled failed: " + api_->describe(rc));
+  return true;
 }
 
 void Driver::check(CUresult rc, const char* what) const {

@@ -57,6 +57,17 @@ class Driver {
   int driver_version() const;
   void make_current() const;  // binds the primary context to the calling thread
 
+  // cuTensorMapEncodeTiled (CUDA 12+) with the driver ABI's plain values (enums as
+  // ints; runtime/driver/tensor_map.h builds and checks them): fills the 128-byte `map`.
+  // True, or the driver's reason.
+  Result<bool, std::string> encode_tiled_tensor_map(void* map, int data_type, unsigned rank,
+                                                    void* address, const unsigned long long* dims,
+                                                    const unsigned long long* strides,
+                                                    const unsigned* box,
+                                                    const unsigned* element_strides,
+                                                    int interleave, int swizzle,
+                                                    int l2_promotion, int oob_fill) const;
+
   // Throws std::runtime_error with `what` and the driver's error name when rc != 0.
   void check(CUresult rc, const char* what) const;
 

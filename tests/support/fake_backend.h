@@ -1,6 +1,7 @@
 #pragma once
 // A compiler backend for tests that need no NVRTC: it builds the smallest binaries the
 // cache accepts for the target it is given (fake_binary.h) and records each compile.
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,9 @@ class FakeBackend : public CompilerBackend {
     std::string target;
     BinaryFormat format;
   };
+  // Compiles may come from several threads (the AOT builder, the tuner): the record of
+  // calls is guarded.
+  mutable std::mutex mutex;
   mutable std::vector<Call> calls;
   std::string failure;  // non-empty: every compile fails with this message
 
@@ -30,7 +34,10 @@ class FakeBackend : public CompilerBackend {
   }
   Result<Artifact, CompileError> compile(const GeneratedSource& src, const Target& target,
                                          const CompileOptions& opts) const override {
-    calls.push_back({std::string(target.name), opts.format});
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      calls.push_back({std::string(target.name), opts.format});
+    }
     if (!failure.empty()) return fail(CompileError{failure, "fake log", options_for(target, opts), ""});
     Artifact artifact;
     artifact.format = opts.format;

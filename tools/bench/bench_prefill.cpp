@@ -7,6 +7,7 @@
 //   attnjit-bench prefill --hdim 128 --heads 32 --seqlen 4096 --tokens 16384 --causal
 //   attnjit-bench prefill --seqlen 16384 --causal --window 1024     (sliding window)
 //   attnjit-bench prefill --causal --softcap 50 | --alibi            (score transforms)
+//   attnjit-bench prefill --hdim 128 --causal --hopper [--tile 128,128,12,2]  (sm_90a wgmma kernel)
 // FLOPs count the keys each query visits under the mask (causal: half, window: the
 // window), so TFLOP/s compare across masks.
 //   attnjit-bench compile-cost
@@ -26,6 +27,7 @@
 #include <fmt/format.h>
 
 #include "compiler/passes/pipeline.h"
+#include "compiler/spec/hopper_geometry.h"
 #include "compiler/support/embedded_files.h"
 #include "runtime/api/engine.h"
 #include "tools/bench/bench_decode.h"
@@ -43,6 +45,7 @@ struct PrefillBench {
   std::string dtype = "bf16";
   int warmup = 5, iters = 30;
   std::optional<TileConfig> tile;
+  bool hopper = false;   // the opt-in Hopper kernel (EngineOptions::hopper); --tile is its tile
 };
 
 [[noreturn]] void usage_error(const std::string& message) {
@@ -51,7 +54,7 @@ struct PrefillBench {
                "usage: attnjit-bench prefill [--hdim D] [--heads H] [--kv-heads H] [--seqlen N]\n"
                "                             [--tokens T] [--causal] [--dtype bf16|fp16]\n"
                "                             [--window W] [--softcap C] [--alibi]\n"
-               "                             [--iters N] [--tile BM,BN,W,S]\n"
+               "                             [--iters N] [--tile BM,BN,W,S] [--hopper]\n"
                "       attnjit-bench decode --help\n"
                "       attnjit-bench compile-cost\n"
                "       attnjit-bench aot-load   (kernels from $ATTNJIT_AOT_DIR, JIT off)\n",
@@ -98,7 +101,12 @@ std::vector<uint16_t> random_halves(size_t n, DType t, uint64_t seed) {
 
 int run_prefill(const PrefillBench& b) {
   EngineOptions options;
-  options.tile_override = b.tile;
+  if (b.hopper) {
+    options.hopper = true;  // ATTNJIT_HOPPER=1 switches it on as well
+    options.hopper_tile = b.tile;
+  } else {
+    options.tile_override = b.tile;
+  }
   Engine engine(options);
   auto gpu = engine.driver();
   ir::Variant v = bench_variant(b);
@@ -150,14 +158,18 @@ int run_prefill(const PrefillBench& b) {
   }
   const double flops = 4.0 * batch * b.heads * pairs * b.hdim;
   auto spec = engine.make_spec(v, KernelKind::prefill, std::string(engine.device_target().name));
+  // The Hopper kernel takes the calls it can run; its tile is not the config's.
+  const bool on_hopper = engine.last_prefill_mainloop() == Mainloop::wgmma;
+  const TileConfig tile = on_hopper ? options.hopper_tile.value_or(hopper_default_tile(b.hdim)) : spec->tile;
   std::printf(
-      "{\"kind\": \"prefill\", \"impl\": \"attnjit\", \"batch\": %d, \"heads\": %d, "
+      "{\"kind\": \"prefill\", \"impl\": \"attnjit\", \"mainloop\": \"%s\", \"batch\": %d, \"heads\": %d, "
       "\"kv_heads\": %d, \"seqlen\": %d, \"hdim\": %d, \"causal\": %s, \"window\": %d, "
       "\"softcap\": %g, \"alibi\": %s, \"dtype\": \"%s\", "
       "\"tile\": \"%dx%d w%d s%d\", \"median_ms\": %.4f, \"min_ms\": %.4f, \"tflops\": %.1f}\n",
-      batch, b.heads, kv_heads, b.seqlen, b.hdim, b.causal || b.window ? "true" : "false",
+      mainloop_name(engine.last_prefill_mainloop()), batch, b.heads, kv_heads, b.seqlen, b.hdim,
+      b.causal || b.window ? "true" : "false",
       b.window, b.softcap, b.alibi ? "true" : "false", b.dtype.c_str(),
-      spec->tile.block_m, spec->tile.block_n, spec->tile.warps, spec->tile.stages, median, ms[0],
+      tile.block_m, tile.block_n, tile.warps, tile.stages, median, ms[0],
       flops / median / 1e9);
   return 0;
 }
@@ -284,6 +296,7 @@ int main(int argc, char** argv) {
       else if (flag == "--window") b.window = parse_int(flag, value());
       else if (flag == "--softcap") b.softcap = parse_int(flag, value());
       else if (flag == "--alibi") b.alibi = true;
+      else if (flag == "--hopper") b.hopper = true;
       else if (flag == "--dtype") b.dtype = value();
       else if (flag == "--tile") {
         auto tile = parse_tile_override(value());

@@ -1,0 +1,76 @@
+// Geometry and rules of the Hopper prefill kernel (see the header).
+#include "compiler/spec/hopper_geometry.h"
+
+#include <fmt/format.h>
+
+namespace attnjit {
+
+namespace {
+
+constexpr int kSwizzleRowBytes = 128;   // one copy box's row: 64 16-bit elements
+constexpr int kSwizzleAtomBytes = 1024;  // the base is rounded up to this at run time
+constexpr int kBarrierBytes = 8;
+constexpr int kElementBytes = 2;
+// Accumulator and P registers per consumer thread the rule allows (of 240 after
+// setmaxnreg; the rest hold addresses, softmax state and hooks).
+constexpr int kConsumerValueRegisters = 192;
+
+}  // namespace
+
+std::string wgmma_variant_problem(const ir::Variant& v, KernelKind kind) {
+  if (kind != KernelKind::prefill) return fmt::format("the wgmma main loop has no {} kernel", kernel_kind_name(kind));
+  if (v.kv_cache.kind != ir::KvCacheKind::contiguous) return "the wgmma main loop needs contiguous K/V";
+  if (v.q_type != v.kv_type || (v.q_type != DType::bf16 && v.q_type != DType::f16))
+    return fmt::format("the wgmma main loop needs q and kv of one 16-bit type, not {} and {}", dtype_name(v.q_type),
+                       dtype_name(v.kv_type));
+  if (v.head_dim != 64 && v.head_dim != 128 && v.head_dim != 256)
+    return fmt::format("the wgmma main loop takes head_dim 64, 128 or 256, not {}", v.head_dim);
+  return "";
+}
+
+std::string hopper_tile_problem(const TileConfig& c, int head_dim, int max_shared_bytes) {
+  if (c.block_m != kHopperBlockM || c.warps != kHopperWarps)
+    return fmt::format("the wgmma main loop takes BLOCK_M {} with {} warps, got BLOCK_M {} with {}", kHopperBlockM,
+                       kHopperWarps, c.block_m, c.warps);
+  if (c.block_n != 64 && c.block_n != 128 && c.block_n != 256)
+    return fmt::format("the wgmma main loop takes BLOCK_N 64, 128 or 256, got {}", c.block_n);
+  if (3 * c.block_n / 4 + head_dim / 2 > kConsumerValueRegisters)
+    return fmt::format("BLOCK_N {} at head_dim {} needs {} accumulator and P registers per thread; at most {} fit",
+                       c.block_n, head_dim, 3 * c.block_n / 4 + head_dim / 2, kConsumerValueRegisters);
+  if (c.stages < 2 || c.stages > 4) return fmt::format("num_stages must be 2, 3 or 4, got {}", c.stages);
+  if (c.min_blocks_per_sm > 1)  // setmaxnreg needs the one-block register cap it always has
+    return fmt::format("the wgmma main loop runs one block per SM, not min_blocks_per_sm {}", c.min_blocks_per_sm);
+  const long long bytes = hopper_geometry(c, head_dim).shared_bytes;
+  if (bytes > max_shared_bytes)
+    return fmt::format("shared memory of {} bytes (BLOCK_M {} + {} stages of BLOCK_N {} at head_dim {}) exceeds the "
+                       "arch's {}-byte limit; lower num_stages or BLOCK_N",
+                       bytes, c.block_m, c.stages, c.block_n, head_dim, max_shared_bytes);
+  return "";
+}
+
+KernelGeometry hopper_geometry(const TileConfig& tile, int head_dim) {
+  KernelGeometry g;
+  g.warps = kHopperWarps;
+  g.threads = kHopperWarps * 32;
+  g.block_m = tile.block_m;
+  g.block_n = tile.block_n;
+  g.stages = tile.stages;
+  g.row_tiles = 1;  // each warp holds 16 rows of its warpgroup's 64
+  g.kv_groups = 1;
+  g.row_bytes = kSwizzleRowBytes;
+  g.q_bytes = static_cast<long long>(tile.block_m) * head_dim * kElementBytes;
+  g.kv_buffer_bytes = static_cast<long long>(tile.block_n) * head_dim * kElementBytes;
+  g.group_bytes = 2LL * tile.stages * g.kv_buffer_bytes;
+  const long long barriers = 1 + 4LL * tile.stages;  // Q full; K and V full and empty per stage
+  g.shared_bytes = g.q_bytes + g.group_bytes + barriers * kBarrierBytes + kSwizzleAtomBytes;
+  g.work_line_offset = g.shared_bytes;
+  return g;
+}
+
+TileConfig hopper_default_tile(int head_dim) {
+  if (head_dim <= 64) return TileConfig{kHopperBlockM, 128, kHopperWarps, 3};
+  if (head_dim <= 128) return TileConfig{kHopperBlockM, 128, kHopperWarps, 2};
+  return TileConfig{kHopperBlockM, 64, kHopperWarps, 2};
+}
+
+}  // namespace attnjit

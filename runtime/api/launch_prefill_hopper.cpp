@@ -1,0 +1,80 @@
+// Engine::prefill on the Hopper kernel (opt-in: EngineOptions::hopper): the sm_90a
+// wgmma + TMA prefill kernel, its tensor maps encoded on the host for each call, its
+// parameter block (the maps, then the prefill kind's block) passed by value.
+#include <cstdlib>
+#include <cstring>
+#include <stdexcept>
+#include <string_view>
+
+#include <fmt/format.h>
+
+#include "compiler/ir/print.h"
+#include "compiler/spec/hopper_geometry.h"
+#include "runtime/api/engine.h"
+#include "runtime/api/hopper_prefill_maps.h"
+#include "runtime/api/launch_prefill.h"
+#include "templates/kernels/hopper/prefill_params.h"
+
+namespace attnjit {
+
+static_assert(sizeof(AttnjitTensorMap) == sizeof(cuda::TensorMap) && alignof(AttnjitTensorMap) == 64,
+              "the kernel's tensor map is the driver's 128 bytes, 64-byte aligned");
+
+bool hopper_enabled(const EngineOptions& options) {
+  if (options.hopper) return *options.hopper;
+  const char* env = std::getenv("ATTNJIT_HOPPER");
+  return env && std::string_view(env) == "1";
+}
+
+bool Engine::prefill_on_hopper(const ir::Variant& variant, const PrefillArgs& args, const PrefillShape& shape,
+                               cuda::CUstream stream) {
+  const std::string where = "attnjit::prefill (Hopper kernel)";
+  if (!wgmma_variant_problem(variant, KernelKind::prefill).empty()) return false;
+  std::shared_ptr<cuda::Driver> gpu = driver();
+  const Target* target = find_target("sm_90a");
+  if (!target || !target->runs_on(Vendor::cuda, gpu->capability(), BinaryFormat::cubin)) return false;
+  const TileConfig tile = options_.hopper_tile.value_or(hopper_default_tile(variant.head_dim));
+  if (std::string why = hopper_tile_problem(tile, variant.head_dim, target->max_shared_bytes); !why.empty())
+    throw std::runtime_error(where + ": EngineOptions::hopper_tile: " + why);
+  // Views the copies cannot read (a strided head dim, unaligned rows) take the mma.sync kernel.
+  auto specs = hopper_prefill_tensor_maps(args, shape, tile);
+  if (!specs) return false;
+
+  const std::string dsl = ir::print_dsl(variant);
+  const std::string key = fmt::format("{}|{}x{}x{}x{}", dsl, tile.block_m, tile.block_n, tile.warps, tile.stages);
+  const cuda::LoadedKernel* kernel = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = hopper_kernels_.find(key);
+    if (it != hopper_kernels_.end()) kernel = it->second;
+  }
+  if (!kernel) {
+    KernelSpec spec;
+    spec.kind = KernelKind::prefill;
+    spec.variant = variant;
+    spec.arch = std::string(target->name);
+    spec.tile = tile;
+    spec.mainloop = Mainloop::wgmma;
+    kernel = &loaded_kernel(spec);
+    std::lock_guard<std::mutex> lock(mutex_);
+    hopper_kernels_.emplace(key, kernel);
+  }
+
+  AttnjitHopperPrefillParams p{};
+  AttnjitTensorMap* maps[3] = {&p.q_map, &p.k_map, &p.v_map};
+  for (int i = 0; i < 3; ++i) {
+    auto encoded = cuda::encode_tensor_map(*gpu, (*specs)[i]);
+    if (!encoded) throw std::runtime_error(fmt::format("{}: tensor map of {}: {}", where, "qkv"[i], encoded.error()));
+    std::memcpy(maps[i], encoded->bytes.data(), sizeof(AttnjitTensorMap));
+  }
+  p.base = prefill_params(variant, args, shape);
+
+  const KernelGeometry g = hopper_geometry(tile, variant.head_dim);
+  const unsigned m_blocks = static_cast<unsigned>((shape.seqlen_q + tile.block_m - 1) / tile.block_m);
+  kernel->launch(m_blocks, static_cast<unsigned>(variant.q_heads), static_cast<unsigned>(shape.batch),
+                 static_cast<unsigned>(g.threads), static_cast<unsigned>(g.shared_bytes), stream, &p, sizeof(p));
+  last_prefill_mainloop_ = Mainloop::wgmma;
+  return true;
+}
+
+}  // namespace attnjit

@@ -1,0 +1,396 @@
+// The Hopper main loop (sm_90a): warpgroup MMAs (wgmma) fed by tensor-memory copies
+// (TMA) through a ring of shared-memory stages, with warp specialization. One thread
+// block of three warpgroups handles kBlockM = 128 query rows of one head:
+//   - warpgroup 0, the producer: gives most of its registers away (setmaxnreg) and one
+//     elected thread of its first warp issues every copy: the Q tile once, then K and V
+//     of each visited KV tile into stage (tile % kStages), each completing a "full"
+//     mbarrier with its byte count, after the consumers have released the stage on its
+//     "empty" mbarrier;
+//   - warpgroups 1 and 2, the consumers: take the registers, and each owns 64 query rows
+//     for the whole loop. Per KV tile: S = Q K^T (wgmma, both operands in shared memory),
+//     K's stage released, the variant's hooks on S (templates/common/: score transform,
+//     key mask unless the tile is full), the online-softmax update, P packed to 16 bits
+//     in registers, O += P V (wgmma, P from registers), V's stage released. Then the
+//     epilogue writes the rows straight from the accumulators.
+// Tiles are stored as the copies leave them: 64-column blocks of 128-byte swizzled rows
+// (templates/cuda/hopper_layout.h, which also states the descriptors and fragments).
+//
+// Codegen defines before this file what it defines for the mma.sync main loop
+// (templates/kernels/attention_core.cuh's header lists it), with kWarps = 12 and the
+// launch geometry of compiler/spec/hopper_geometry.cpp, which HopperGeometry below must
+// equal.
+
+namespace attnjit {
+
+struct HopperGeometry {
+  static constexpr int kConsumerGroups = 2;
+  static constexpr int kGroupThreads = hopper::kWarpgroupThreads;
+  static constexpr int kThreads = kGroupThreads * (1 + kConsumerGroups);
+  static constexpr int kColumnBlocks = kHeadDim / hopper::kBlockColumns;
+  static constexpr int kQBytes = kBlockM * kHeadDim * 2;
+  static constexpr int kKvTileBytes = kBlockN * kHeadDim * 2;
+  // From a 1024-byte aligned base (the swizzle atoms must start on such a boundary):
+  // Q, kStages K tiles, kStages V tiles, then the mbarriers.
+  static constexpr int kKOffset = kQBytes;
+  static constexpr int kVOffset = kKOffset + kStages * kKvTileBytes;
+  static constexpr int kBarrierOffset = kVOffset + kStages * kKvTileBytes;
+  // q_full, then per stage k_full, v_full, k_empty, v_empty.
+  static constexpr int kBarriers = 1 + 4 * kStages;
+  // Dynamic shared memory is only guaranteed 16-byte alignment: the base is rounded up.
+  static constexpr int kAlignmentSlack = hopper::kSwizzleAtomBytes;
+  static constexpr int kSharedBytes = kBarrierOffset + 8 * kBarriers + kAlignmentSlack;
+  // Registers per thread after setmaxnreg: the producer needs few; the consumers hold
+  // S, P and O (24 * 128 + 240 * 256 <= 65536, the register file).
+  static constexpr int kProducerRegisters = 24;
+  static constexpr int kConsumerRegisters = 240;
+  static constexpr int kScoreValues = kBlockN / 2;   // S accumulators per thread
+  static constexpr int kOutputValues = kHeadDim / 2;  // O accumulators per thread
+};
+
+static_assert(HopperGeometry::kThreads == kLaunchThreads,
+              "the host's threads per block differ from this kernel's");
+static_assert(HopperGeometry::kSharedBytes == kLaunchSharedBytes,
+              "the host's dynamic shared memory differs from this kernel's layout");
+static_assert(kWarps * 32 == HopperGeometry::kThreads, "three warpgroups");
+static_assert(kRowTiles == 1, "each warp holds 16 rows of its warpgroup's 64");
+static_assert(kBlockM == HopperGeometry::kConsumerGroups * hopper::kWarpgroupRows,
+              "each consumer warpgroup owns 64 query rows");
+static_assert(kHeadDim % hopper::kBlockColumns == 0, "the head dim is whole 64-column blocks");
+static_assert(kBlockN % 16 == 0 && kStages >= 2, "whole k-steps of P V, a ring of two or more stages");
+static_assert(!InputDecoder::kConverts && !KvDecoder::kConverts && !kPerTokenHeadScales,
+              "the Hopper main loop reads 16-bit Q, K and V as they are stored");
+
+// What the entry point tells the main loop besides its rows (the mma.sync loop's
+// AttendOptions, less what only its split kinds use).
+struct HopperOptions {
+  float softmax_scale;       // applied to q.k
+  float softmax_scale_log2;  // softmax_scale * log2(e)
+  float out_multiplier;      // applied to the normalized output
+  const int* ranges;         // this sequence's bidirectional ranges (kHasRanges)
+  int range_count;
+  int seq;
+  KvTiles tiles;             // the visible tiles
+  int* debug_tile_counts;    // tests: [0] += tiles visited, [1] += of them full for consumer 0
+};
+
+// The hooks' state of one query row, made once before the loop.
+template <typename Transform>
+struct HopperRowHooks {
+  AttnjitBoundInputs bound;
+  typename Transform::Row transform;
+};
+
+// Where a block's copies read: the tensor maps and the tensor coordinates of its rows.
+struct HopperCopies {
+  const AttnjitTensorMap* q_map;
+  const AttnjitTensorMap* k_map;
+  const AttnjitTensorMap* v_map;
+  int q_row, q_head, q_seq;     // the Q tile's first row (tensor rows), head, sequence coordinate
+  int kv_row, kv_head, kv_seq;  // key 0's row, the KV head, sequence coordinate
+};
+
+// Shared-memory addresses of the layout (`data` is `base` as a generic pointer).
+struct HopperShared {
+  unsigned char* data;
+  u32 base;
+  __device__ __forceinline__ u32 q() const { return base; }
+  __device__ __forceinline__ u32 k(int stage) const {
+    return base + HopperGeometry::kKOffset + stage * HopperGeometry::kKvTileBytes;
+  }
+  __device__ __forceinline__ u32 v(int stage) const {
+    return base + HopperGeometry::kVOffset + stage * HopperGeometry::kKvTileBytes;
+  }
+  __device__ __forceinline__ u32 barrier(int i) const { return base + HopperGeometry::kBarrierOffset + 8 * i; }
+  __device__ __forceinline__ u32 q_full() const { return barrier(0); }
+  __device__ __forceinline__ u32 k_full(int stage) const { return barrier(1 + 4 * stage); }
+  __device__ __forceinline__ u32 v_full(int stage) const { return barrier(2 + 4 * stage); }
+  __device__ __forceinline__ u32 k_empty(int stage) const { return barrier(3 + 4 * stage); }
+  __device__ __forceinline__ u32 v_empty(int stage) const { return barrier(4 + 4 * stage); }
+};
+
+// The parity of the phase a ring barrier completes for the tile at position `it`.
+__device__ __forceinline__ u32 ring_parity(int it) { return static_cast<u32>((it / kStages) & 1); }
+
+// One tile of rows [row, row + rows) of every column block, into `dst`.
+template <int kRows>
+__device__ __forceinline__ void copy_tile(u32 dst, const AttnjitTensorMap* map, u32 bar, int row, int head,
+                                          int seq) {
+#pragma unroll
+  for (int block = 0; block < HopperGeometry::kColumnBlocks; ++block)
+    tma_load_4d(dst + block * hopper::column_block_bytes(kRows), map, bar, block * hopper::kBlockColumns, row,
+                head, seq);
+}
+
+// The producer's elected thread: Q, then K and V of tiles [tiles.begin, tiles.end).
+__device__ __forceinline__ void produce(const HopperShared& sh, const HopperCopies& c, KvTiles tiles) {
+  using G = HopperGeometry;
+  tma_prefetch_map(c.q_map);
+  tma_prefetch_map(c.k_map);
+  tma_prefetch_map(c.v_map);
+  mbarrier_arrive_expect_tx(sh.q_full(), G::kQBytes);
+  copy_tile<kBlockM>(sh.q(), c.q_map, sh.q_full(), c.q_row, c.q_head, c.q_seq);
+  for (int n = tiles.begin, it = 0; n < tiles.end; ++n, ++it) {
+    const int stage = it % kStages;
+    const int row = c.kv_row + n * kBlockN;
+    // A stage is free once both consumer warpgroups released its previous tile.
+    if (it >= kStages) mbarrier_wait(sh.k_empty(stage), ring_parity(it - kStages));
+    mbarrier_arrive_expect_tx(sh.k_full(stage), G::kKvTileBytes);
+    copy_tile<kBlockN>(sh.k(stage), c.k_map, sh.k_full(stage), row, c.kv_head, c.kv_seq);
+    if (it >= kStages) mbarrier_wait(sh.v_empty(stage), ring_parity(it - kStages));
+    mbarrier_arrive_expect_tx(sh.v_full(stage), G::kKvTileBytes);
+    copy_tile<kBlockN>(sh.v(stage), c.v_map, sh.v_full(stage), row, c.kv_head, c.kv_seq);
+  }
+}
+
+// Row half r (value i's row is half (i / 2) % 2: rows lane / 4 and lane / 4 + 8 of the
+// warp's 16) of the output accumulators, as the epilogues take a row: each pair of
+// adjacent head dims this thread holds.
+struct HopperOutputPairs {
+  const float (&o)[HopperGeometry::kOutputValues];
+  int r;
+  template <typename Fn>
+  __device__ __forceinline__ void operator()(Fn fn) const {
+    const int lane = threadIdx.x % 32;
+#pragma unroll
+    for (int j = 0; j < HopperGeometry::kOutputValues / 4; ++j)
+      fn(8 * j + 2 * (lane % 4), o[4 * j + 2 * r], o[4 * j + 2 * r + 1]);
+  }
+};
+
+// 16-bit output rows of consumer warpgroup `group`, staged through its own 64 rows of the
+// Q tile (no longer read once its last S = Q K^T has completed) in the copies' swizzled
+// layout, so the 4-byte stores of a warp's 8 rows fall in different banks; then copied
+// to the output in 16-byte pieces.
+template <typename Rows>
+__device__ __forceinline__ void stage_and_write_rows(const HopperShared& sh, const Rows& rows,
+                                                     const float (&o)[HopperGeometry::kOutputValues],
+                                                     const RowNormalization (&norm)[2], int group) {
+  using G = HopperGeometry;
+  const int thread = threadIdx.x % G::kGroupThreads;
+  const int group_row0 = group * hopper::kWarpgroupRows;
+  // Column block b of the warpgroup's rows starts 1024-byte aligned, as swizzle128() needs.
+  auto staged = [&](int block) {
+    return sh.data + block * hopper::column_block_bytes(kBlockM) + group_row0 * hopper::kSwizzleRowBytes;
+  };
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    const int local_row = hopper::accumulator_row(thread, 2 * r);
+    HopperOutputPairs{o, r}([&](int dim, float a, float b) {
+      const unsigned offset = hopper::swizzle128(local_row * hopper::kSwizzleRowBytes + (dim % hopper::kBlockColumns) * 2);
+      *reinterpret_cast<u32*>(staged(dim / hopper::kBlockColumns) + offset) =
+          OutElem::pack2(a * norm[r].out_scale, b * norm[r].out_scale);
+    });
+  }
+  named_barrier_sync(1 + group, G::kGroupThreads);  // the warpgroup's rows are staged
+  constexpr int kChunksPerRow = kHeadDim / 8;        // 16-byte pieces of a row
+  constexpr int kChunksPerBlockRow = hopper::kBlockColumns / 8;
+#pragma unroll
+  for (int chunk = thread; chunk < hopper::kWarpgroupRows * kChunksPerRow; chunk += G::kGroupThreads) {
+    const int local_row = chunk / kChunksPerRow, column = chunk % kChunksPerRow;
+    const int row = group_row0 + local_row;
+    const unsigned offset = hopper::swizzle128(local_row * hopper::kSwizzleRowBytes +
+                                               (column % kChunksPerBlockRow) * hopper::kChunkBytes);
+    if (row < rows.rows_valid) store16(rows.out_row(row) + column * 8, staged(column / kChunksPerBlockRow) + offset);
+  }
+}
+
+// One consumer warpgroup (`group` 0 or 1): 64 query rows of the block over the tiles.
+template <typename Rows>
+__device__ __forceinline__ void consume(const HopperShared& sh, const Rows& rows, int kv_len,
+                                        const AttnjitVariantArgs& args, const HopperOptions& opt, int group) {
+  using G = HopperGeometry;
+  const int thread = threadIdx.x % G::kGroupThreads;  // within the warpgroup
+  const int lane = thread % 32;
+  const int group_row0 = group * hopper::kWarpgroupRows;
+  // The block rows this thread holds: row half r is block row my_row(r).
+  auto my_row = [&](int r) { return group_row0 + hopper::accumulator_row(thread, 2 * r); };
+
+  // The warpgroup's own rows decide which tiles are full for it.
+  const int last_row = max(group_row0, min(group_row0 + hopper::kWarpgroupRows, rows.rows_valid) - 1);
+  const int q_pos_first = rows.q_pos(group_row0), q_pos_last = rows.q_pos(last_row);
+
+  using Transform = ScoreTransform<false>;  // key biases are added per score, not folded into S
+  HopperRowHooks<Transform> hooks[2];
+  SoftmaxRow softmax[2];
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    softmax[r] = SoftmaxRow::start();
+    const int q_head = rows.q_head(my_row(r));
+    VariantHooks::bind(hooks[r].bound, args, q_head, q_head / kGroupSize, opt.seq);
+  }
+  const Transform xf(args, hooks[0].bound, opt.softmax_scale, opt.softmax_scale_log2,
+                     static_cast<float>(rows.q_pos_first));
+#pragma unroll
+  for (int r = 0; r < 2; ++r) hooks[r].transform = xf.row(args, hooks[r].bound);
+
+  float o[G::kOutputValues];
+#pragma unroll
+  for (int i = 0; i < G::kOutputValues; ++i) o[i] = 0.f;
+
+  const KvTiles tiles = opt.tiles;
+  int full_tiles = 0;
+  mbarrier_wait(sh.q_full(), 0);
+  for (int n = tiles.begin, it = 0; n < tiles.end; ++n, ++it) {
+    const int stage = it % kStages;
+    const u32 parity = ring_parity(it);
+    const int kv_first = n * kBlockN;
+
+    // S = Q K^T.
+    float s[G::kScoreValues];
+    mbarrier_wait(sh.k_full(stage), parity);
+    wgmma_fence();
+#pragma unroll
+    for (int step = 0; step < kHeadDim / 16; ++step)
+      Wgmma<kBlockN>::template ss<Elem, 0, 0>(
+          s, hopper::kmajor_sw128_descriptor(hopper::kmajor_step_address(sh.q(), kBlockM, group_row0, step)),
+          hopper::kmajor_sw128_descriptor(hopper::kmajor_step_address(sh.k(stage), kBlockN, 0, step)),
+          step > 0 ? 1u : 0u);
+    wgmma_commit();
+    wgmma_wait<0>();
+    fence_operands(s);
+    mbarrier_arrive(sh.k_empty(stage));
+
+    // hooks(S): the score transform, then the mask unless every key is visible to
+    // every row of the warpgroup.
+    const float kv_first_f = static_cast<float>(kv_first + 2 * (lane % 4));  // this thread's first key
+    auto position = [&](int i) {
+      Position at;
+      at.q_pos = rows.q_pos(my_row((i / 2) % 2));
+      at.kv_pos = kv_first + hopper::accumulator_col(thread, i);
+      at.q_pos_f = static_cast<float>(at.q_pos);
+      at.kv_pos_f = kv_first_f + static_cast<float>(8 * (i / 4) + i % 2);
+      at.q_head = rows.q_head(my_row((i / 2) % 2));
+      at.kv_head = at.q_head / kGroupSize;
+      at.seq = opt.seq;
+      at.q_len = rows.q_len;
+      at.kv_len = kv_len;
+      return at;
+    };
+    typename Transform::TileRow tile_row[2];
+#pragma unroll
+    for (int r = 0; r < 2; ++r)
+      tile_row[r] = xf.tile_row(hooks[r].transform, kv_first_f, static_cast<float>(rows.q_pos(my_row(r))));
+#pragma unroll
+    for (int i = 0; i < G::kScoreValues; ++i) {
+      const int r = (i / 2) % 2;
+      s[i] = xf.apply(s[i], hooks[r].transform, tile_row[r], static_cast<float>(8 * (i / 4) + i % 2), args,
+                      hooks[r].bound, [&] { return position(i); });
+    }
+    const bool full_tile =
+        tile_is_full<kBlockN>(kv_first, kv_len, q_pos_first, q_pos_last, tiles.widened_by_range);
+    full_tiles += full_tile;
+    if (!full_tile) {
+#pragma unroll
+      for (int i = 0; i < G::kScoreValues; ++i)
+        mask_score(s[i], position(i), args, hooks[(i / 2) % 2].bound, tiles.widened_by_range, opt.ranges,
+                   opt.range_count);
+    }
+
+    // The online softmax of both rows this thread holds; S becomes P.
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      float tile_max = softmax[r].max;
+#pragma unroll
+      for (int i = 2 * r; i < G::kScoreValues; i += 4) tile_max = fmaxf(tile_max, fmaxf(s[i], s[i + 1]));
+      const SoftmaxRow::Step step = softmax[r].rescale(quad_max(tile_max), xf.exp2_scale, 0);
+#pragma unroll
+      for (int i = 2 * r; i < G::kOutputValues; i += 4) o[i] *= step.alpha, o[i + 1] *= step.alpha;
+#pragma unroll
+      for (int i = 2 * r; i < G::kScoreValues; i += 4) {
+        s[i] = softmax[r].prob(s[i], xf.exp2_scale, step);
+        s[i + 1] = softmax[r].prob(s[i + 1], xf.exp2_scale, step);
+      }
+    }
+    // P as the A operand of each 16-key step (rounded to the input type, as the
+    // mma.sync loop does).
+    u32 p[kBlockN / 16][4];
+#pragma unroll
+    for (int step = 0; step < kBlockN / 16; ++step)
+#pragma unroll
+      for (int j = 0; j < 4; ++j)
+        p[step][j] = Elem::pack2(s[hopper::accumulator_of_a_element(step, 2 * j)],
+                                 s[hopper::accumulator_of_a_element(step, 2 * j + 1)]);
+
+    // O += P V.
+    mbarrier_wait(sh.v_full(stage), parity);
+    // The rescaled O and the packed P are written before the fence that lets the MMAs
+    // read them.
+    fence_operands(o);
+#pragma unroll
+    for (int step = 0; step < kBlockN / 16; ++step) fence_operands(p[step]);
+    wgmma_fence();
+#pragma unroll
+    for (int step = 0; step < kBlockN / 16; ++step)
+      Wgmma<kHeadDim>::template rs<Elem, 1>(
+          o, p[step],
+          hopper::mnmajor_sw128_descriptor(hopper::mnmajor_step_address(sh.v(stage), step),
+                                           hopper::column_block_bytes(kBlockN)),
+          1u);
+    wgmma_commit();
+    wgmma_wait<0>();
+    fence_operands(o);
+    mbarrier_arrive(sh.v_empty(stage));
+  }
+
+  if (opt.debug_tile_counts != nullptr && group == 0 && thread == 0) {
+    atomicAdd(opt.debug_tile_counts, tiles.end - tiles.begin);
+    atomicAdd(opt.debug_tile_counts + 1, full_tiles);
+  }
+
+  // Epilogue: each row's max and denominator over its quad, normalized (with the sink
+  // logit when the variant has sinks), then written.
+  RowNormalization norm[2];
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    const int row = my_row(r);
+    RowTotals totals = softmax[r].totals(quad_sum(softmax[r].sum), xf.exp2_scale, 0);
+    totals.max_log2 =
+        xf.row_max_log2(totals.max_log2, hooks[r].transform, static_cast<float>(rows.q_pos(row)));
+    norm[r] = kHasSinks ? normalize_row_with_sink(totals, args.sinks[rows.q_head(row)], opt.out_multiplier)
+                        : normalize_row(totals, opt.out_multiplier);
+    if (kWriteLse && lane % 4 == 0 && row < rows.rows_valid) *rows.lse_at(row) = norm[r].lse;
+  }
+  if constexpr (kOutputDirect) {
+    // f32 and fp8 rows: pairs straight from the accumulators.
+#pragma unroll
+    for (int r = 0; r < 2; ++r)
+      if (my_row(r) < rows.rows_valid)
+        write_output_row(rows.out_row(my_row(r)), norm[r].out_scale, HopperOutputPairs{o, r});
+  } else {
+    stage_and_write_rows(sh, rows, o, norm, group);
+  }
+}
+
+// The block: barriers, then the producer or a consumer by warpgroup (one if/else, so
+// setmaxnreg applies per warpgroup).
+template <typename Rows>
+__device__ __forceinline__ void hopper_attend(unsigned char* shared, const Rows& rows, int kv_len,
+                                              const HopperCopies& copies, const AttnjitVariantArgs& args,
+                                              const HopperOptions& opt) {
+  using G = HopperGeometry;
+  const u32 unaligned = shared_address(shared);
+  const u32 base = (unaligned + hopper::kSwizzleAtomBytes - 1) & ~(hopper::kSwizzleAtomBytes - 1);
+  const HopperShared sh{shared + (base - unaligned), base};
+  if (threadIdx.x == 0) {
+    mbarrier_init(sh.q_full(), 1);
+    for (int stage = 0; stage < kStages; ++stage) {
+      mbarrier_init(sh.k_full(stage), 1);  // the producer's arrival; then the bytes
+      mbarrier_init(sh.v_full(stage), 1);
+      mbarrier_init(sh.k_empty(stage), G::kConsumerGroups * G::kGroupThreads);  // every consumer thread
+      mbarrier_init(sh.v_empty(stage), G::kConsumerGroups * G::kGroupThreads);
+    }
+    mbarrier_init_fence();
+  }
+  block_barrier();
+
+  const int warpgroup = threadIdx.x / G::kGroupThreads;
+  if (warpgroup == 0) {
+    registers_decrease<G::kProducerRegisters>();
+    if (threadIdx.x / 32 == 0 && elect_one()) produce(sh, copies, opt.tiles);
+  } else {
+    registers_increase<G::kConsumerRegisters>();
+    consume(sh, rows, kv_len, args, opt, warpgroup - 1);
+  }
+}
+
+}  // namespace attnjit

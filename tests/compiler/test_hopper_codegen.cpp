@@ -1,0 +1,182 @@
+// The Hopper (sm_90a, wgmma) prefill kernel: rendered and compiled by NVRTC for every
+// prefill variant of the default set and for variants with every hook (score forms,
+// masks, sinks, ranges, LSE, inputs, f32 and fp8 outputs), without a warning (the
+// suite runs with ATTNJIT_WERROR=1); its PTX uses the warpgroup MMA, the tensor copies
+// and register reallocation. Which specs the main loop refuses, and that the default
+// path is unchanged, are checked too. Nothing here runs a kernel
+// (tests/gpu/test_hopper_gpu.cpp does).
+#include <memory>
+#include <string>
+
+#include "catch.h"
+#include "compiler/backend/nvrtc_compiler.h"
+#include "compiler/codegen/codegen.h"
+#include "compiler/passes/pipeline.h"
+#include "compiler/spec/hopper_geometry.h"
+#include "compiler/spec/spec_record.h"
+#include "compiler/support/embedded_files.h"
+
+namespace {
+
+using namespace attnjit;
+
+ir::Variant variant_from(const std::string& text) {
+  auto module = compile_variants(SourceFile{"<test>", text});
+  if (!module) FAIL(render(module.error(), SourceFile{"<test>", text}));
+  return module->variants.at(0);
+}
+
+KernelSpec hopper_spec(const ir::Variant& v) {
+  KernelSpec spec;
+  spec.kind = KernelKind::prefill;
+  spec.variant = v;
+  spec.arch = "sm_90a";
+  spec.tile = hopper_default_tile(v.head_dim);
+  spec.mainloop = Mainloop::wgmma;
+  return spec;
+}
+
+std::shared_ptr<NvrtcCompiler> open_nvrtc() {
+  auto opened = NvrtcCompiler::open();
+  if (!opened.ok()) FAIL("NVRTC is required but could not be opened: " << opened.error());
+  return opened.value();
+}
+
+bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+std::string warnings_of(const Artifact& artifact) {
+  std::string text;
+  for (const std::string& w : artifact.warnings()) text += w + "\n";
+  return text;
+}
+
+// Compiles `spec` to PTX and to a CUBIN (ptxas runs: a setmaxnreg it ignores is its
+// warning C7508), both free of warnings; returns the PTX.
+std::string compile_both(NvrtcCompiler& nvrtc, const KernelSpec& spec) {
+  auto src = render_kernel(spec);
+  if (!src) FAIL("rendering " << spec.uri() << ": " << src.error());
+  const Target& target = *find_target(spec.arch);
+  CompileOptions options;
+  options.warnings_as_errors = true;
+  options.format = BinaryFormat::ptx;
+  auto ptx = nvrtc.compile(*src, target, options);
+  if (!ptx) FAIL(spec.uri() << ": " << ptx.error().describe());
+  CHECK(warnings_of(*ptx).empty());
+  options.format = BinaryFormat::cubin;
+  auto cubin = nvrtc.compile(*src, target, options);
+  if (!cubin) FAIL(spec.uri() << ": " << cubin.error().describe());
+  CHECK(warnings_of(*cubin).empty());
+  return ptx->binary;
+}
+
+}  // namespace
+
+TEST_CASE("every default prefill variant builds on the wgmma main loop for sm_90a", "[hopper][codegen][nvrtc]") {
+  auto nvrtc = open_nvrtc();
+  auto text = embedded_file("configs/variants/default.attn");
+  REQUIRE(text.has_value());
+  auto module = compile_variants(SourceFile{"default.attn", std::string(*text)});
+  REQUIRE(module.ok());
+  int built = 0;
+  for (const ir::Variant& v : module->variants) {
+    if (!wgmma_variant_problem(v, KernelKind::prefill).empty()) continue;
+    const KernelSpec spec = hopper_spec(v);
+    INFO(spec.uri());
+    CHECK(has(spec.uri(), ".wgmma.sm_90a.m128n"));
+    const std::string ptx = compile_both(*nvrtc, spec);
+    CHECK(has(ptx, "wgmma.mma_async.sync.aligned.m64n"));
+    CHECK(has(ptx, "cp.async.bulk.tensor.4d"));
+    CHECK(has(ptx, "setmaxnreg.inc.sync.aligned.u32 240"));
+    CHECK(has(ptx, "setmaxnreg.dec.sync.aligned.u32 24"));
+    CHECK(has(ptx, "mbarrier.try_wait.parity"));
+    CHECK_FALSE(has(ptx, "mma.sync.aligned.m16n8k16"));  // not the sm_80 loop
+    ++built;
+  }
+  CHECK(built >= 2);  // head dims 64 and 128 (and 256)
+}
+
+TEST_CASE("the wgmma main loop builds every hook without warnings", "[hopper][codegen][nvrtc]") {
+  auto nvrtc = open_nvrtc();
+  const char* bodies[] = {
+      "q = bf16; kv = bf16; out = bf16; mask = causal && window(100);",
+      "q = fp16; kv = fp16; out = fp16; param cap : f32 = 30; score = softcap(cap); mask = causal;",
+      "q = bf16; kv = bf16; out = bf16; input slope : f32[q_heads]; score = alibi(slope); mask = causal;",
+      "q = bf16; kv = bf16; out = bf16; sinks = per_head; lse = true; mask = causal;",
+      "q = bf16; kv = bf16; out = f32; score = score * 0.5 + kv_pos * 0.001; mask = kv_pos % 3 != 1;",
+      "q = fp16; kv = fp16; out = fp8_e4m3; bidirectional_ranges = per_seq; mask = causal;",
+  };
+  for (int head_dim : {64, 128}) {
+    for (const char* body : bodies) {
+      const ir::Variant v = variant_from("variant h { heads = 8 / 2; head_dim = " + std::to_string(head_dim) +
+                                         "; kv_cache = contiguous; " + body + " }");
+      INFO("head_dim " << head_dim << ": " << body);
+      const std::string ptx = compile_both(*nvrtc, hopper_spec(v));
+      CHECK(has(ptx, "wgmma.mma_async"));
+    }
+  }
+}
+
+TEST_CASE("the wgmma main loop refuses what it cannot build, with the reason", "[hopper][codegen]") {
+  const ir::Variant d128 = variant_from(
+      "variant v { heads = 4 / 4; head_dim = 128; q = bf16; kv = bf16; out = bf16; kv_cache = contiguous; }");
+  KernelSpec spec = hopper_spec(d128);
+  REQUIRE(render_kernel(spec).ok());
+
+  auto refusal = [](const KernelSpec& s) {
+    auto src = render_kernel(s);
+    return src ? std::string() : src.error();
+  };
+  KernelSpec plain = spec;
+  plain.arch = "sm_90";  // wgmma needs the arch-specific target
+  CHECK(has(refusal(plain), "sm_90 has no wgmma main loop"));
+  KernelSpec wide = spec;
+  wide.tile.block_n = 256;
+  CHECK(has(refusal(wide), "registers per thread"));
+  KernelSpec rows = spec;
+  rows.tile.block_m = 64;
+  CHECK(has(refusal(rows), "BLOCK_M 128 with 12 warps"));
+  KernelSpec deep = spec;
+  deep.tile.stages = 4;  // 32 KiB Q + 4 x 64 KiB K/V
+  CHECK(has(refusal(deep), "exceeds the arch's"));
+
+  const ir::Variant d96 = variant_from(
+      "variant v { heads = 4 / 4; head_dim = 96; q = bf16; kv = bf16; out = bf16; kv_cache = contiguous; }");
+  CHECK(has(refusal(hopper_spec(d96)), "head_dim 64, 128 or 256, not 96"));
+  const ir::Variant fp8 = variant_from(
+      "variant v { heads = 4 / 4; head_dim = 128; q = bf16; kv = fp8_e4m3; out = bf16; kv_cache = contiguous; }");
+  CHECK(has(refusal(hopper_spec(fp8)), "one 16-bit type"));
+  CHECK(has(unsupported_spec(hopper_spec(fp8)), "one 16-bit type"));
+}
+
+TEST_CASE("a wgmma spec is its own kernel: uri, geometry and record say so", "[hopper][codegen]") {
+  const ir::Variant v = variant_from(
+      "variant v { heads = 4 / 4; head_dim = 64; q = fp16; kv = fp16; out = fp16; kv_cache = contiguous; }");
+  KernelSpec hopper = hopper_spec(v);
+  KernelSpec default_loop = hopper;
+  default_loop.mainloop.reset();
+  CHECK(spec_mainloop(default_loop) == Mainloop::mma_sync);  // sm_90a's default stays mma.sync
+  CHECK(find_target("sm_90a")->has_mainloop(Mainloop::wgmma));
+  CHECK_FALSE(find_target("sm_90")->has_mainloop(Mainloop::wgmma));
+  CHECK(mainloop_has_kernels(Vendor::cuda, Mainloop::wgmma));
+  CHECK(spec_mainloop(hopper) == Mainloop::wgmma);
+  CHECK(hopper.uri() != default_loop.uri());
+  CHECK_FALSE(has(default_loop.uri(), "wgmma"));
+
+  const KernelGeometry g = geometry_of(hopper);
+  CHECK(g.threads == 384);
+  // 16 KiB of Q, three stages of 16 KiB K and V, 13 barriers, 1 KiB for alignment.
+  CHECK(g.shared_bytes == 16384 + 3 * 2 * 16384 + 13 * 8 + 1024);
+  auto src = render_kernel(hopper);
+  REQUIRE(src.ok());
+  CHECK(has(src->text, "constexpr int kLaunchThreads = 384;"));
+  CHECK(has(src->text, "__launch_bounds__(attnjit::HopperGeometry::kThreads, 1)"));
+
+  auto record = decode_kernel_record(encode_kernel_record(hopper, BinaryFormat::cubin));
+  REQUIRE(record.ok());
+  CHECK(record->spec.mainloop == Mainloop::wgmma);
+  CHECK(record->spec.uri() == hopper.uri());
+  auto plain_record = decode_kernel_record(encode_kernel_record(default_loop, BinaryFormat::cubin));
+  REQUIRE(plain_record.ok());
+  CHECK_FALSE(plain_record->spec.mainloop.has_value());
+  CHECK_FALSE(has(encode_kernel_record(default_loop, BinaryFormat::cubin), "mainloop"));
+}
