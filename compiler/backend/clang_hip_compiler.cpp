@@ -174,13 +174,10 @@ Result<Artifact, CompileError> ClangHipCompiler::compile(const GeneratedSource& 
   // reads it: the saved copy's path replaces it.
   std::string temp_source;
   auto failure = [&](std::string message, std::string log, bool save_source) {
-    CompileError error{std::move(message), std::move(log), options, ""};
-    if (save_source) {
-      std::string why;
-      error.source_path = save_failed_source(src, opts.save_source_dir, ".hip", &why);
-      if (error.source_path.empty()) error.message += " (source not saved: " + why + ")";
-      else replace_all(&error.log, temp_source, error.source_path);
-    }
+    CompileError error = compile_failure(src, options, std::move(message), std::move(log),
+                                         save_source, opts.save_source_dir, ".hip");
+    // The log names the temp file clang read; point it at the saved copy.
+    if (!error.source_path.empty()) replace_all(&error.log, temp_source, error.source_path);
     return fail(std::move(error));
   };
 

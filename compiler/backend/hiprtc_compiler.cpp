@@ -312,13 +312,8 @@ Result<Artifact, CompileError> HiprtcCompiler::compile(const GeneratedSource& sr
   const Api& api = *api_;
   const std::vector<std::string> options = options_for(target, opts);
   auto failure = [&](std::string message, std::string log, bool save_source) {
-    CompileError error{std::move(message), std::move(log), options, ""};
-    if (save_source) {
-      std::string why;
-      error.source_path = save_failed_source(src, opts.save_source_dir, ".hip", &why);
-      if (error.source_path.empty()) error.message += " (source not saved: " + why + ")";
-    }
-    return fail(std::move(error));
+    return fail(compile_failure(src, options, std::move(message), std::move(log), save_source,
+                                opts.save_source_dir, ".hip"));
   };
 
   if (target.vendor != Vendor::hip)

@@ -232,13 +232,8 @@ Result<Artifact, CompileError> NvrtcCompiler::compile(const GeneratedSource& src
   // Failures of any stage carry the same context; only a real compile error saves
   // the source, since that is the only case where a user wants to look at it.
   auto failure = [&](std::string message, std::string log, bool save_source) {
-    CompileError error{std::move(message), std::move(log), options, ""};
-    if (save_source) {
-      std::string why;
-      error.source_path = save_failed_source(src, opts.save_source_dir, ".cu", &why);
-      if (error.source_path.empty()) error.message += " (source not saved: " + why + ")";
-    }
-    return fail(std::move(error));
+    return fail(compile_failure(src, options, std::move(message), std::move(log), save_source,
+                                opts.save_source_dir, ".cu"));
   };
 
   if (target.vendor != Vendor::cuda)

@@ -52,4 +52,16 @@ std::string save_failed_source(const GeneratedSource& src, const std::string& di
   return target.string();
 }
 
+CompileError compile_failure(const GeneratedSource& src, const std::vector<std::string>& options,
+                             std::string message, std::string log, bool save_source,
+                             const std::string& save_dir, const std::string& suffix) {
+  CompileError error{std::move(message), std::move(log), options, ""};
+  if (save_source) {
+    std::string why;
+    error.source_path = save_failed_source(src, save_dir, suffix, &why);
+    if (error.source_path.empty()) error.message += " (source not saved: " + why + ")";
+  }
+  return error;
+}
+
 }  // namespace attnjit

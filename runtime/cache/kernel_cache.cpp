@@ -69,6 +69,16 @@ Found load_entry(const fs::path& path, const CacheRequest& request, CacheEntry* 
   return Found::valid;
 }
 
+// `lookup` completed: where the artifact came from and how long get() took.
+CacheLookup finished(CacheLookup lookup, CacheSource source, Artifact artifact,
+                     std::chrono::steady_clock::time_point started) {
+  lookup.source = source;
+  lookup.artifact = std::move(artifact);
+  lookup.milliseconds =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+  return lookup;
+}
+
 // Each warning is one printable line: whatever it quotes from files or paths cannot
 // break the line, move the cursor or run on for megabytes.
 void add_warning(CacheLookup* lookup, std::string_view warning) {
@@ -156,12 +166,7 @@ std::optional<CacheLookup> KernelCache::find_ahead_of_time(const CacheRequest& r
   const auto started = std::chrono::steady_clock::now();
   CacheLookup lookup;
   auto finish = [&](CacheSource source, Artifact artifact) {
-    lookup.source = source;
-    lookup.artifact = std::move(artifact);
-    lookup.milliseconds =
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
-            .count();
-    return lookup;
+    return finished(std::move(lookup), source, std::move(artifact), started);
   };
   // Not kept in memory: the engine loads each kernel once and keeps it, and a tool
   // that asks again reads a few hundred KiB.
@@ -181,12 +186,7 @@ Result<CacheLookup, CompileError> KernelCache::get(const CacheRequest& request,
   const auto started = std::chrono::steady_clock::now();
   CacheLookup lookup;
   auto finish = [&](CacheSource source, Artifact artifact) {
-    lookup.source = source;
-    lookup.artifact = std::move(artifact);
-    lookup.milliseconds =
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
-            .count();
-    return lookup;
+    return finished(std::move(lookup), source, std::move(artifact), started);
   };
 
   Artifact remembered;
