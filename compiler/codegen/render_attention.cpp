@@ -238,12 +238,6 @@ Result<std::string, std::string> render_hooks(const ir::Variant& v, const Dialec
 // AMD targets take the MFMA main loop, which has the same interface (attend(), Rows,
 // Keys) and serves the prefill kind; the paged entries are not ported yet.
 constexpr const char* kMfmaMainloop = "templates/kernels/attention_core_mfma.cuh";
-std::string hip_unsupported_feature(const KernelSpec& spec) {
-  if (vendor_of_arch(spec.arch) == Vendor::hip && spec.kind == KernelKind::paged)
-    return fmt::format("no paged kernel for {} yet: the MFMA main loop serves the prefill kind only",
-                       spec.arch);
-  return {};
-}
 // ---------------------------------------------------------------------------------------
 
 // Features the prefill kernel does not implement yet are refused here, with a
@@ -254,7 +248,7 @@ std::string unsupported_feature(const KernelSpec& spec) {
     return "a paged KV cache needs the paged kernel kind, not prefill";
   if (spec.kind == KernelKind::paged && v.kv_cache.kind != ir::KvCacheKind::paged)
     return "the paged kernel kind needs kv_cache = paged(...)";
-  if (std::string why = hip_unsupported_feature(spec); !why.empty()) return why;
+  if (std::string why = kind_not_yet_on(spec.kind, spec.arch); !why.empty()) return why;
   if (v.params.size() > 16) return "more than 16 runtime params";
   if (v.inputs.size() > 8) return "more than 8 input arrays";
   return {};
@@ -494,6 +488,13 @@ Result<GeneratedSource, std::string> render_attention(const KernelSpec& spec) {
 }
 
 }  // namespace
+
+std::string kind_not_yet_on(KernelKind kind, const std::string& arch) {
+  if (vendor_of_arch(arch) == Vendor::hip && kind == KernelKind::paged)
+    return fmt::format("no paged kernel for {} yet: the MFMA main loop serves the prefill kind only",
+                       arch);
+  return {};
+}
 
 std::string unsupported_spec(const KernelSpec& spec) {
   switch (spec.kind) {

@@ -18,6 +18,7 @@
 #include "compiler/spec/spec_record.h"
 #include "compiler/spec/tile_choice.h"
 #include "runtime/api/engine_config.h"
+#include "runtime/driver/gpu_device.h"
 
 namespace attnjit {
 
@@ -258,30 +259,46 @@ Result<CompiledKernel, CompileError> Engine::compile(const KernelSpec& spec) {
   return build(spec, target ? target->default_format() : BinaryFormat::cubin);
 }
 
+// ---- the device: its vendor from find_gpu() (CUDA first, then HIP) -------------------
+namespace {
+// Why a HIP device takes no launches yet: the launch path (LoadedKernel, workspace,
+// occupancy) is the CUDA driver's; hip::Driver loads and launches HSACO on its own.
+std::string hip_launch_gap(const GpuDevice& gpu) {
+  return fmt::format("{} ({}) is a HIP device: the engine launches kernels on CUDA devices only "
+                     "so far; its kernels build with attnjit compile --arch <target>",
+                     gpu.name, gpu.arch);
+}
+}  // namespace
+
 bool Engine::gpu_available(std::string* why) {
-  auto driver = cuda::Driver::open();
-  if (!driver) {
-    if (why) *why = driver.error();
-    return false;
-  }
-  return true;
+  auto gpu = find_gpu();
+  std::string reason = !gpu                         ? gpu.error()
+                       : gpu->vendor != Vendor::cuda ? hip_launch_gap(*gpu)
+                                                     : "";
+  if (why) *why = reason;
+  return reason.empty();
 }
 
 const Target& Engine::device_target() {
-  auto target = driver()->target();
-  if (!target) throw std::runtime_error("attnjit: " + target.error());
-  return **target;
+  auto gpu = find_gpu();
+  if (!gpu) throw std::runtime_error("attnjit: " + gpu.error());
+  if (!gpu->target) throw std::runtime_error("attnjit: " + gpu->target.error());
+  return **gpu->target;
 }
 
 std::shared_ptr<cuda::Driver> Engine::driver() {
   std::lock_guard<std::mutex> lock(mutex_);
   if (!driver_) {
     auto opened = cuda::Driver::open();
-    if (!opened) throw std::runtime_error("attnjit: no usable GPU: " + opened.error());
+    if (!opened) {
+      auto gpu = find_gpu();
+      throw std::runtime_error("attnjit: " + (gpu ? hip_launch_gap(*gpu) : gpu.error()));
+    }
     driver_ = *opened;
   }
   return driver_;
 }
+// ---------------------------------------------------------------------------------------
 
 const Engine::Resolved& Engine::resolve(const ir::Variant& variant, const std::string& dsl,
                                         KernelKind kind, const std::string& where,

@@ -130,12 +130,16 @@ class Engine {
   // kernel took the call (EngineOptions::hopper).
   Mainloop last_prefill_mainloop() const { return last_prefill_mainloop_; }
 
-  // The GPU (device 0); throws std::runtime_error with the reason when unavailable.
+  // The GPU is device 0 of the first vendor that has one, CUDA first, then HIP
+  // (find_gpu(), runtime/driver/gpu_device.h).
+  // Its CUDA driver; throws std::runtime_error with the reason when there is no CUDA
+  // GPU (a HIP device is named: the launch path is CUDA's only so far).
   std::shared_ptr<cuda::Driver> driver();
-  // The target kernels are built for on the GPU (cuda::Driver::target()); throws
-  // std::runtime_error when there is no GPU or no target runs on it.
+  // The target kernels are built for on the GPU, of either vendor (gfx942 on an MI300X);
+  // throws std::runtime_error when there is no GPU or no target runs on it.
   const Target& device_target();
-  // True when a GPU can be used; `why` gets the reason when not.
+  // True when the engine can launch on a GPU; `why` gets the reason when not (no GPU
+  // of either vendor, or a HIP device, which takes no launches yet).
   static bool gpu_available(std::string* why = nullptr);
 
   KernelCache& cache() { return cache_; }

@@ -84,6 +84,74 @@ for arch in gfx908 gfx1100 gfx999; do
   expect_no_crash "compile --arch $arch does not crash"
 done
 
+# --- ahead of time: HSACO directories ----------------------------------------------------
+# A build for both AMD targets keeps every kind they have (prefill, merge, cache_write)
+# and skips the paged kind with a note per target instead of failing (docs/aot.md).
+if [ "$have_hip_compiler" = 0 ]; then
+  skip_or_fail "aot build --arch gfx90a,gfx942" "no clang-19 (tools/install-deps.sh installs it)"
+else
+  AOT="$TMP/aot-amd"
+  run "$ATTNJIT" aot build --variants "$DEFAULT_SET,$PAGED_SET" --arch gfx90a,gfx942 --out "$AOT" --jobs 2
+  expect_status "aot build --arch gfx90a,gfx942 exits 0" 0
+  expect_no_crash "aot build --arch gfx90a,gfx942 does not crash"
+  for arch in gfx90a gfx942; do
+    expect_out "aot build skips the paged kind on $arch, naming the variants and why" stderr \
+      "^skipped the paged kind on $arch \(variants llama3_paged, .*\): no paged kernel for $arch yet"
+  done
+  expect_out "aot build builds every listed kernel" stdout "^built ([0-9]+) of \1 kernels .*, 0 failed"
+  # The index: HSACO for both targets, each HIP kind, no paged kernel.
+  cat >"$TMP/index_kinds.py" <<'EOF2'
+import json, sys
+entries = json.load(open(sys.argv[1]))["entries"]
+kinds = {(e["target"], e["kind"]) for e in entries}
+problems = [f"{e['name']}: format {e['format']}" for e in entries if e["format"] != "hsaco"]
+problems += [f"no {k} kernel for {t}" for t in ("gfx90a", "gfx942")
+             for k in ("prefill", "merge", "cache_write") if (t, k) not in kinds]
+problems += [f"{e['name']}: a paged kernel" for e in entries if e["kind"] == "paged"]
+print("\n".join(problems) if problems else f"ok {len(entries)}")
+EOF2
+  run python3 "$TMP/index_kinds.py" "$AOT/index.json"
+  expect_out "the AOT index holds HSACO of prefill, merge and cache_write for both targets, no paged" \
+    stdout "^ok [0-9]+$"
+  run "$ATTNJIT" aot build --variants "$DEFAULT_SET,$PAGED_SET" --arch gfx942 --kinds merge,paged \
+    --out "$TMP/aot-amd-json" --json
+  expect_status "aot build --json with a skipped kind exits 0" 0
+  expect_out "aot build --json reports the skipped kind" stdout \
+    '"event":"skipped","target":"gfx942","kind":"paged","variants":\["llama3_paged"'
+  run "$ATTNJIT" aot build --variants "$PAGED_SET" --arch gfx90a,gfx942 --kinds paged --out "$TMP/aot-amd-none"
+  expect_status "aot build of only kinds the targets lack exits 1" 1
+  expect_out "aot build of only kinds the targets lack says there is nothing to build" stderr \
+    "nothing to build: the targets have no kernels of the kinds asked for yet"
+  if [ -e "$TMP/aot-amd-none" ]; then run true; fail "nothing written" "$TMP/aot-amd-none exists"; else pass "nothing written"; fi
+
+  # verify reads every HSACO entry (ELF, target note and flags, kernel descriptor) and
+  # finds every kernel of the inputs through the engine's lookup, JIT off.
+  run "$ATTNJIT" aot verify "$AOT" --variants "$DEFAULT_SET,$PAGED_SET" --arch gfx90a,gfx942
+  expect_status "aot verify of the HSACO directory exits 0" 0
+  expect_out "aot verify checks each entry" stdout "^ok +.*aot-amd: [0-9]+ entries, 0 problems$"
+  expect_out "aot verify finds every kernel the inputs list" stdout "^ok +([0-9]+) of \1 kernels the inputs list are found$"
+  # A gfx942 entry whose file is a gfx90a code object (size and checksum made to match):
+  # the HSACO check, not the checksum, refuses it.
+  cp -r "$AOT" "$TMP/aot-amd-bad"
+  cat >"$TMP/swap_entry.py" <<'EOF2'
+import json, sys
+path = sys.argv[1]
+doc = json.load(open(path))
+entries = doc["entries"]
+src = next(e for e in entries if e["target"] == "gfx90a" and e["kind"] == "merge")
+dst = next(e for e in entries if e["target"] == "gfx942" and e["kind"] == "merge")
+for field in ("file", "size", "sha256"):
+    dst[field] = src[field]
+json.dump(doc, open(path, "w"), indent=1)
+print(dst["file"])
+EOF2
+  run python3 "$TMP/swap_entry.py" "$TMP/aot-amd-bad/index.json"
+  expect_status "the index is patched" 0
+  run "$ATTNJIT" aot verify "$TMP/aot-amd-bad"
+  expect_status "aot verify of a gfx90a object listed for gfx942 exits 1" 1
+  expect_out "aot verify names the target mismatch" stdout "^bad +.*\.hsaco is listed for gfx942, but .*gfx90a"
+fi
+
 # --- code objects from the backend tests, read with LLVM's tools ----------------------
 objects="$TMP/hsaco"
 run env ATTNJIT_HSACO_OUT="$objects" "$TESTS" "[hip]"
