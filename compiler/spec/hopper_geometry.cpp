@@ -67,10 +67,4 @@ KernelGeometry hopper_geometry(const TileConfig& tile, int head_dim) {
   return g;
 }
 
-TileConfig hopper_default_tile(int head_dim) {
-  if (head_dim <= 64) return TileConfig{kHopperBlockM, 128, kHopperWarps, 3};
-  if (head_dim <= 128) return TileConfig{kHopperBlockM, 128, kHopperWarps, 2};
-  return TileConfig{kHopperBlockM, 64, kHopperWarps, 2};
-}
-
 }  // namespace attnjit

@@ -23,14 +23,11 @@ std::string wgmma_variant_problem(const ir::Variant& variant, KernelKind kind);
 // The tile rules: BLOCK_M 128 and 12 warps; BLOCK_N 64, 128 or 256 (the wgmma widths the
 // vocabulary spells out) whose S, P and O fit the consumers' registers
 // (3/4 BLOCK_N + head_dim / 2 <= 192 per thread); 2 to 4 stages; shared memory within
-// `max_shared_bytes`. Empty when valid, else a message naming the field.
+// `max_shared_bytes`. Empty when valid, else a message naming the field; `head_dim` 0 =
+// not known yet. The tiles themselves are configs/sm_90a.json's (choose_wgmma_prefill()).
 std::string hopper_tile_problem(const TileConfig& tile, int head_dim, int max_shared_bytes);
 
 // The layout of a tile that passes hopper_tile_problem().
 KernelGeometry hopper_geometry(const TileConfig& tile, int head_dim);
-
-// The tile the engine uses when none is given: BLOCK_N 128 up to head dim 128 (three
-// stages at 64, two at 128), 64 at 256 (two stages).
-TileConfig hopper_default_tile(int head_dim);
 
 }  // namespace attnjit

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <climits>
 
 namespace attnjit {
 
@@ -142,6 +143,8 @@ KvElements config_kv_elements(int head_dim, bool kv_8bit) {
 
 std::string validate_tile(const TileConfig& c, const KvElements& kv, int max_shared_bytes,
                           Mainloop mainloop) {
+  // The wgmma main loop's rules include its shared memory (16-bit K/V only).
+  if (mainloop == Mainloop::wgmma) return hopper_tile_problem(c, kv.head_dim, max_shared_bytes);
   if (std::string problem = tile_rule_problem(c, kv.head_dim, mainloop); !problem.empty()) return problem;
   if (kv.head_dim <= 0) return "";
   const long long bytes = attention_geometry(c, kv, mainloop).shared_bytes;
@@ -159,6 +162,7 @@ std::string validate_tile_for(const std::string& arch, const TileConfig& c, cons
 
 std::string tile_rule_problem(const TileConfig& c, int head_dim, Mainloop mainloop) {
   if (mainloop == Mainloop::mfma) return mfma_tile_rule_problem(c, head_dim);
+  if (mainloop == Mainloop::wgmma) return hopper_tile_problem(c, head_dim, INT_MAX);
   if (c.warps != 1 && c.warps != 2 && c.warps != 4 && c.warps != 8)
     return fmt::format("num_warps must be 1, 2, 4 or 8, got {}", c.warps);
   // A warp owns one or two 16-row MMA tiles of queries, or (BLOCK_M 16) all warps share

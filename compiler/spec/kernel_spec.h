@@ -41,8 +41,8 @@ struct KernelSpec {
   KvSplit kv_split = KvSplit::none;
   bool f32_segments() const { return kv_split == KvSplit::segments; }
   // The mainloop, when not the kind's default on the target (kernel_mainloop()): today
-  // Mainloop::wgmma for the prefill kind on sm_90a, which the engine asks for only when
-  // the Hopper path is switched on (EngineOptions::hopper). Part of the uri.
+  // Mainloop::wgmma for the prefill kind on sm_90a, which the engine asks for on a 9.0
+  // device unless the Hopper path is switched off (EngineOptions::hopper). Part of the uri.
   std::optional<Mainloop> mainloop;
 
   // Readable, filesystem-safe name, e.g. prefill.llama3.bf16.h32x8.d128.causal.sm_90.m128n64w8s2

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "compiler/spec/hopper_geometry.h"
 #include "compiler/spec/kernel_geometry.h"
 
 namespace attnjit {
@@ -30,6 +31,45 @@ Result<TileConfig, std::string> choose_tile(const ir::Variant& variant, KernelKi
       !why.empty())
     return fail(fmt::format("tile config for variant {} on {}: {}", variant.name, arch, why));
   return tile;
+}
+
+std::string wgmma_arch() {
+  for (const Target& t : all_targets())
+    if (t.has_mainloop(Mainloop::wgmma)) return std::string(t.name);
+  return "";
+}
+
+bool runs_wgmma_kernels(const std::string& arch) {
+  const Target* target = find_target(arch);
+  const Target* hopper = find_target(wgmma_arch());  // null when no target has wgmma
+  return target && hopper && hopper->runs_on(target->vendor, target->capability, hopper->default_format());
+}
+
+Result<std::optional<KernelSpec>, std::string> choose_wgmma_prefill(
+    const ir::Variant& variant, const TuningTable* table, const std::optional<TileConfig>& override_tile) {
+  if (!wgmma_variant_problem(variant, KernelKind::prefill).empty()) return std::optional<KernelSpec>();
+  const std::string arch = wgmma_arch();
+  TileConfig tile;
+  if (override_tile) {
+    tile = *override_tile;
+  } else {
+    if (!table) return fail(fmt::format("no tuning config for {}'s wgmma kernels was given", arch));
+    const bool causal = variant.band.upper_offset.has_value();
+    const bool windowed = variant.band.lower_offset.has_value();
+    auto picked = table->pick(kernel_kind_name(KernelKind::prefill), variant.head_dim, causal, windowed,
+                              variant.score != nullptr, false);
+    if (!picked) return fail(fmt::format("tuning config for {} has no entry for kind prefill", arch));
+    tile = *picked;
+  }
+  if (std::string why = hopper_tile_problem(tile, variant.head_dim, shared_memory_limit(arch)); !why.empty())
+    return fail(fmt::format("wgmma tile config for variant {} on {}: {}", variant.name, arch, why));
+  KernelSpec spec;
+  spec.kind = KernelKind::prefill;
+  spec.variant = variant;
+  spec.arch = arch;
+  spec.tile = tile;
+  spec.mainloop = Mainloop::wgmma;
+  return std::optional<KernelSpec>(std::move(spec));
 }
 
 }  // namespace attnjit

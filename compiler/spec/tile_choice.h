@@ -18,4 +18,20 @@ Result<TileConfig, std::string> choose_tile(const ir::Variant& variant, KernelKi
                                             const std::optional<TileConfig>& override_tile,
                                             const std::string& tuning_kind = "");
 
+// The wgmma prefill kernel a compute capability 9.0 device runs for `variant`
+// (templates/kernels/hopper/): the prefill kind on sm_90a's wgmma main loop, its tile
+// `override_tile` when given, else `table`'s pick (sm_90a's table:
+// TuningTable::embedded("sm_90a", Mainloop::wgmma)), checked by hopper_tile_problem().
+// nullopt when the main loop cannot build the variant (wgmma_variant_problem()). The
+// engine's Hopper path and the launch planner's kernel list both take the spec from here,
+// so the kernel an engine looks up is the one the AOT builder built.
+Result<std::optional<KernelSpec>, std::string> choose_wgmma_prefill(
+    const ir::Variant& variant, const TuningTable* table, const std::optional<TileConfig>& override_tile);
+
+// The target of the wgmma kernels (the target table's row with that main loop: sm_90a),
+// and whether a device of `arch`'s target runs
+// them (sm_90 and sm_90a: compute capability 9.0).
+std::string wgmma_arch();
+bool runs_wgmma_kernels(const std::string& arch);
+
 }  // namespace attnjit

@@ -156,7 +156,7 @@ int read_int(const json& j, const std::string& path, int min_value) {
 // `smem_head_dim` > 0 also checks the shared memory footprint at that head_dim, for
 // 8-bit K/V when the entry serves only them.
 TileConfig read_config(const json& j, const std::string& path, int smem_head_dim, bool kv_8bit,
-                       const std::string& arch) {
+                       const std::string& arch, Mainloop mainloop) {
   expect_object(j, path);
   check_keys(j, path, kConfigKeys);
   TileConfig c;
@@ -177,8 +177,8 @@ TileConfig read_config(const json& j, const std::string& path, int smem_head_dim
                fmt::format("expected at most 32 (resident blocks per SM), got {}",
                            c.min_blocks_per_sm));
   }
-  const std::string problem =
-      validate_tile_for(arch, c, config_kv_elements(smem_head_dim, kv_8bit));
+  const std::string problem = validate_tile(c, config_kv_elements(smem_head_dim, kv_8bit),
+                                            shared_memory_limit(arch), mainloop);
   if (!problem.empty()) error_at(path, problem);
   return c;
 }
@@ -192,7 +192,8 @@ void read_flag(const json& j, const std::string& path, const std::string& key, b
   *out = value.get<bool>();
 }
 
-TuningBucket read_bucket(const json& j, const std::string& path, const std::string& arch) {
+TuningBucket read_bucket(const json& j, const std::string& path, const std::string& arch,
+                         Mainloop mainloop) {
   expect_object(j, path);
   check_keys(j, path, kBucketKeys);
   TuningBucket b;
@@ -212,24 +213,25 @@ TuningBucket read_bucket(const json& j, const std::string& path, const std::stri
   // A bounded bucket's config must fit shared memory at its largest head_dim.
   const int smem_head_dim = j.contains("head_dim_max") ? b.head_dim_max : 0;
   b.config = read_config(require(j, path, "config"), join_path(path, "config"), smem_head_dim,
-                         b.kv_8bit_only, arch);
+                         b.kv_8bit_only, arch, mainloop);
   return b;
 }
 
-KindTuning read_kind(const json& j, const std::string& path, const std::string& arch) {
+KindTuning read_kind(const json& j, const std::string& path, const std::string& arch,
+                     Mainloop mainloop) {
   expect_object(j, path);
   check_keys(j, path, kKindKeys);
   KindTuning kind;
   // The default serves head dims the buckets leave out, unknown here: the
   // shared-memory check happens again when a tile is picked for a real head_dim.
   kind.default_config =
-      read_config(require(j, path, "default"), join_path(path, "default"), 0, false, arch);
+      read_config(require(j, path, "default"), join_path(path, "default"), 0, false, arch, mainloop);
   if (j.contains("buckets")) {
     const json& buckets = j["buckets"];
     const std::string bpath = join_path(path, "buckets");
     if (!buckets.is_array()) error_at(bpath, "expected an array, got " + describe(buckets));
     for (size_t i = 0; i < buckets.size(); ++i)
-      kind.buckets.push_back(read_bucket(buckets[i], fmt::format("{}[{}]", bpath, i), arch));
+      kind.buckets.push_back(read_bucket(buckets[i], fmt::format("{}[{}]", bpath, i), arch, mainloop));
   }
   return kind;
 }
@@ -272,6 +274,41 @@ std::string strip_exception_id(const std::string& what) {
 }
 
 }  // namespace
+
+namespace {
+
+// The plain target of an arch-specific one's capability (sm_90a -> sm_90), or null.
+const Target* plain_twin(const Target& target) {
+  for (const Target& t : all_targets())
+    if (!t.arch_specific && t.vendor == target.vendor && t.capability == target.capability) return &t;
+  return nullptr;
+}
+
+}  // namespace
+
+std::string tuning_arch(const std::string& arch, Mainloop mainloop) {
+  const Target* target = find_target(arch);
+  if (!target || !target->arch_specific) return arch;
+  const Target* twin = plain_twin(*target);
+  return twin && twin->has_mainloop(mainloop) ? std::string(twin->name) : arch;
+}
+
+Mainloop own_mainloop(const std::string& arch) {
+  const Target* target = find_target(arch);
+  if (target && target->arch_specific)
+    if (const Target* twin = plain_twin(*target))
+      for (Mainloop m : target->mainloops)
+        if (!twin->has_mainloop(m)) return m;
+  return attention_mainloop(arch);
+}
+
+std::optional<Mainloop> config_mainloop(const std::string& arch, const std::string& kind) {
+  const Mainloop own = own_mainloop(arch);
+  if (own == attention_mainloop(arch)) return own;
+  // Today the one such main loop: wgmma, which builds the prefill kind only.
+  if (kind == kernel_kind_name(KernelKind::prefill)) return own;
+  return std::nullopt;
+}
 
 int shared_memory_limit(const std::string& arch) {
   if (const Target* target = find_target(arch)) return target->max_shared_bytes;
@@ -341,9 +378,16 @@ Result<TuningTable, std::string> TuningTable::parse(const std::string& json_text
     if (root.contains(kMetaKey)) expect_object(root[kMetaKey], kMetaKey);
     if (root.contains(kSplitCostKey))
       table.split_costs_ = read_split_costs(root[kSplitCostKey], kSplitCostKey);
-    for (const std::string& kind : kKinds)
-      if (root.contains(kind))
-        table.kinds_[kind] = read_kind(root[kind], kind, table.arch_);
+    for (const std::string& kind : kKinds) {
+      if (!root.contains(kind)) continue;
+      const std::optional<Mainloop> mainloop = config_mainloop(table.arch_, kind);
+      if (!mainloop)
+        error_at(kind, fmt::format("{}'s file tiles only the main loop its plain twin lacks ({}); its {} "
+                                   "kernels take the tiles of {}'s file",
+                                   table.arch_, mainloop_name(own_mainloop(table.arch_)), kind,
+                                   tuning_arch(table.arch_, Mainloop::mma_sync)));
+      table.kinds_[kind] = read_kind(root[kind], kind, table.arch_, *mainloop);
+    }
     if (table.kinds_.empty())
       error_at("", fmt::format("expected at least one kernel kind (\"{}\"), got none",
                                fmt::join(kKinds, "\", \"")));
@@ -359,10 +403,18 @@ Result<TuningTable, std::string> TuningTable::load_file(const std::string& path)
   return parse(*text, path);
 }
 
-Result<TuningTable, std::string> TuningTable::embedded(const std::string& arch) {
+Result<TuningTable, std::string> TuningTable::embedded(const std::string& arch,
+                                                       std::optional<Mainloop> mainloop) {
   const std::optional<ArchName> wanted = parse_arch_name(arch);
   if (!wanted)
     return fail(fmt::format("no tuning config for \"{}\": expected an arch like \"sm_90\"", arch));
+  // sm_90a's mma.sync kernels: sm_90's table.
+  const Mainloop wanted_mainloop = mainloop.value_or(attention_mainloop(arch));
+  const std::string file_arch = tuning_arch(arch, wanted_mainloop);
+  if (file_arch != arch) return embedded(file_arch);
+  if (own_mainloop(arch) != wanted_mainloop)
+    return fail(fmt::format("{}'s config tiles its {} kernels, not {} ones", arch, mainloop_name(own_mainloop(arch)),
+                            mainloop_name(wanted_mainloop)));
   const auto file_of = [](std::string_view name) { return fmt::format("configs/{}.json", name); };
   auto load = [&](const std::string& name) -> std::optional<Result<TuningTable, std::string>> {
     auto text = embedded_file(file_of(name));
@@ -370,6 +422,10 @@ Result<TuningTable, std::string> TuningTable::embedded(const std::string& arch) 
     return parse(std::string(*text), "<embedded " + name + ".json>");
   };
   if (auto exact = load(arch)) return *exact;
+  // A table of an arch-specific main loop has no stand-in: another arch's tiles are
+  // for another main loop.
+  if (wanted_mainloop != attention_mainloop(arch))
+    return fail(fmt::format("no tuning config for {}'s {} kernels is embedded", arch, mainloop_name(wanted_mainloop)));
 
   // Otherwise the newest target of no higher capability whose table is embedded
   // (sm_90a -> sm_90, sm_87 -> sm_86, sm_100 -> sm_90): a newer GPU of the same family

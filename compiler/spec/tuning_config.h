@@ -17,6 +17,11 @@
 //
 // A set the file leaves out is kDefaultSplitCosts'; a set given names all five fields.
 //
+// An arch-specific target's file tiles only the main loop its plain twin lacks:
+// configs/sm_90a.json holds the prefill tiles of the wgmma main loop (its rules:
+// compiler/spec/hopper_geometry.h), and sm_90a's mma.sync kernels take sm_90.json's
+// tiles (tuning_arch()).
+//
 // The first bucket whose bounds hold wins; otherwise "default". Every file is
 // validated on load; an error names the file and the JSON path of the bad key. A
 // "_meta" object (provenance written by `attnjit tune`) is allowed and ignored.
@@ -27,6 +32,7 @@
 
 #include "compiler/spec/split_cost.h"
 #include "compiler/support/result.h"
+#include "compiler/target/target.h"
 
 namespace attnjit {
 
@@ -69,9 +75,13 @@ class TuningTable {
                                                 const std::string& source_name);
   // A regular file, its size and nesting limited (kMaxConfigBytes, kMaxJsonDepth).
   static Result<TuningTable, std::string> load_file(const std::string& path);
-  // The table embedded at build time from configs/<arch>.json; falls back to the
-  // table of the newest plain target of no higher capability (sm_87 -> sm_86).
-  static Result<TuningTable, std::string> embedded(const std::string& arch);
+  // The table embedded at build time that tiles `mainloop`'s kernels on `arch` (unset:
+  // the arch's attention main loop): configs/<tuning_arch(arch, mainloop)>.json, else
+  // for a plain main loop the table of the newest plain target of no higher
+  // capability (sm_87 -> sm_86). embedded("sm_90a") is sm_90's table (its mma.sync
+  // kernels); embedded("sm_90a", Mainloop::wgmma) is sm_90a's.
+  static Result<TuningTable, std::string> embedded(const std::string& arch,
+                                                   std::optional<Mainloop> mainloop = std::nullopt);
 
   const std::string& arch() const { return arch_; }
   // Tile config for a kind ("prefill") and problem; the kind must be present.
@@ -93,6 +103,17 @@ class TuningTable {
   std::map<std::string, KindTuning> kinds_;
   SplitCosts split_costs_ = kDefaultSplitCosts;
 };
+
+// The arch whose config file tiles `mainloop`'s kernels on `arch`: an arch-specific
+// target's own file for the main loop only it has (sm_90a, wgmma), its plain twin's
+// for the main loops they share (sm_90a, mma_sync -> sm_90); `arch` itself otherwise.
+std::string tuning_arch(const std::string& arch, Mainloop mainloop);
+// The main loop `arch`'s config file tiles: for an arch-specific target the one its
+// plain twin lacks (sm_90a: wgmma), else the arch's attention main loop.
+Mainloop own_mainloop(const std::string& arch);
+// The main loop a kind's table in `arch`'s file is checked against; nullopt when such a
+// file may not hold the kind (sm_90a's file: prefill only, the wgmma main loop's kind).
+std::optional<Mainloop> config_mainloop(const std::string& arch, const std::string& kind);
 
 // Tiles are checked by validate_tile() (compiler/spec/kernel_geometry.h).
 // Opt-in shared memory per block of a target ("sm_86" -> 101376, from the target

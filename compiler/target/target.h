@@ -26,8 +26,9 @@ const char* binary_format_name(BinaryFormat f);  // "cubin", "ptx", "hsaco"
 // cache-write kernels). mma_sync: the attention mainloop on m16n8k16 tensor-core MMAs
 // with ldmatrix and cp.async (sm_80 and later). mfma: the attention mainloop on CDNA's
 // matrix-fused-multiply-add instructions (gfx90a, gfx942). wgmma: the attention
-// mainloop on Hopper's warpgroup MMAs fed by tensor-memory copies (sm_90a only); no kind
-// is built from it by default yet: a spec asks for it (KernelSpec::mainloop).
+// mainloop on Hopper's warpgroup MMAs fed by tensor-memory copies (sm_90a only): a spec
+// asks for it (KernelSpec::mainloop); the engine does for the prefill calls it can run on
+// a 9.0 device (choose_wgmma_prefill(), tiles from configs/sm_90a.json).
 enum class Mainloop { simt, mma_sync, mfma, wgmma };
 const char* mainloop_name(Mainloop m);
 
@@ -115,9 +116,10 @@ std::string amd_arch_name(ComputeCapability version);
 std::vector<const Target*> runnable_targets(Vendor vendor, ComputeCapability device,
                                             BinaryFormat format);
 // The target to build for a device: the newest one whose default-format binary it
-// runs, a plain target over an arch-specific one of the same capability (no mainloop
-// needs arch-specific features yet). An sm_87 device gets sm_86; null when none runs
-// (an sm_75 or sm_100 device).
+// runs, a plain target over an arch-specific one of the same capability (the mma.sync
+// and simt kernels need no arch-specific feature; the engine builds only the wgmma
+// prefill kernel for sm_90a, beside these). An sm_87 device gets sm_86; null when none
+// runs (an sm_75 or sm_100 device).
 const Target* device_target(Vendor vendor, ComputeCapability device);
 
 }  // namespace attnjit

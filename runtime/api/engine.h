@@ -48,12 +48,13 @@ struct EngineOptions {
   std::string record_file;
   // The Hopper prefill kernel (sm_90a: wgmma fed by tensor-memory copies) for prefill
   // calls it can run on a compute capability 9.0 device (16-bit q and kv of one type,
-  // head dim 64, 128 or 256, views the copies can read); other calls keep the mma.sync
-  // kernel. It has not been measured on a GPU yet, so it is off unless asked for. Unset:
-  // on when $ATTNJIT_HOPPER is "1".
+  // contiguous K/V, head dim 64, 128 or 256, views the copies can read); other calls,
+  // and every call with it off, take the mma.sync kernels. Unset: on, unless
+  // $ATTNJIT_HOPPER is "0".
   std::optional<bool> hopper;
-  // Its tile (compiler/spec/hopper_geometry.h's rules); unset = hopper_default_tile().
-  // tile_override applies to the mma.sync kernels only.
+  // Its tile (compiler/spec/hopper_geometry.h's rules); unset = the sm_90a config's
+  // (configs/sm_90a.json, choose_wgmma_prefill()). tile_override applies to the mma.sync
+  // kernels only.
   std::optional<TileConfig> hopper_tile;
 };
 
@@ -89,6 +90,10 @@ class Engine {
   Result<KernelSpec, std::string> make_spec(const ir::Variant& variant, KernelKind kind,
                                             const std::string& arch,
                                             const std::string& tuning_kind = "") const;
+  // The wgmma prefill spec the Hopper path runs `variant` on: choose_wgmma_prefill() with
+  // this engine's sm_90a config (or EngineOptions::hopper_tile); nullopt when that main
+  // loop cannot build the variant.
+  Result<std::optional<KernelSpec>, std::string> wgmma_prefill_spec(const ir::Variant& variant) const;
   // Generates, compiles (or fetches from cache) without touching a GPU: the one compile
   // path, for launches and tools alike. `format` must be one of the spec's target's
   // binaries; compile() builds the target's default (CUBIN for CUDA). Looks in the AOT
@@ -208,11 +213,15 @@ class Engine {
 
   // The Hopper prefill path (launch_prefill_hopper.cpp): launches the call on the wgmma
   // kernel and returns true, or returns false when that kernel cannot run it (device,
-  // variant, views). Its kernels are kept by variant DSL and tile.
+  // variant, views). Its specs and kernels are kept by variant DSL.
   bool prefill_on_hopper(const ir::Variant& variant, const PrefillArgs& args, const PrefillShape& shape,
                          cuda::CUstream stream);
   bool hopper_;  // hopper_enabled(options_), read once
-  std::map<std::string, const cuda::LoadedKernel*> hopper_kernels_;
+  struct HopperKernel {
+    KernelSpec spec;
+    const cuda::LoadedKernel* kernel;
+  };
+  std::map<std::string, HopperKernel> hopper_kernels_;
   std::atomic<Mainloop> last_prefill_mainloop_{Mainloop::mma_sync};
 };
 

@@ -67,7 +67,8 @@ AttnjitPrefillParams prefill_params(const ir::Variant& variant, const PrefillArg
 void Engine::prefill(const ir::Variant& variant, const PrefillArgs& args, cuda::CUstream stream) {
   const PrefillShape shape = validate_prefill(variant, args, DeviceKind::cuda, "attnjit::prefill");
   if (shape.batch == 0 || shape.seqlen_q == 0) return;
-  // Opt-in: the Hopper kernel where it can run the call (runtime/api/launch_prefill_hopper.cpp).
+  // The Hopper kernel where it can run the call (runtime/api/launch_prefill_hopper.cpp),
+  // unless switched off.
   if (hopper_ && prefill_on_hopper(variant, args, shape, stream)) return;
   last_prefill_mainloop_ = Mainloop::mma_sync;
   const std::string where = "attnjit::prefill";

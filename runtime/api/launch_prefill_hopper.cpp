@@ -1,6 +1,7 @@
-// Engine::prefill on the Hopper kernel (opt-in: EngineOptions::hopper): the sm_90a
-// wgmma + TMA prefill kernel, its tensor maps encoded on the host for each call, its
-// parameter block (the maps, then the prefill kind's block) passed by value.
+// Engine::prefill on the Hopper kernel (on by default; off with EngineOptions::hopper =
+// false or ATTNJIT_HOPPER=0): the sm_90a wgmma + TMA prefill kernel, its tensor maps
+// encoded on the host for each call, its parameter block (the maps, then the prefill
+// kind's block) passed by value.
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
@@ -10,7 +11,9 @@
 
 #include "compiler/ir/print.h"
 #include "compiler/spec/hopper_geometry.h"
+#include "compiler/spec/tile_choice.h"
 #include "runtime/api/engine.h"
+#include "runtime/api/engine_config.h"
 #include "runtime/api/hopper_prefill_maps.h"
 #include "runtime/api/launch_prefill.h"
 #include "templates/kernels/hopper/prefill_params.h"
@@ -23,7 +26,17 @@ static_assert(sizeof(AttnjitTensorMap) == sizeof(cuda::TensorMap) && alignof(Att
 bool hopper_enabled(const EngineOptions& options) {
   if (options.hopper) return *options.hopper;
   const char* env = std::getenv("ATTNJIT_HOPPER");
-  return env && std::string_view(env) == "1";
+  return !(env && std::string_view(env) == "0");
+}
+
+Result<std::optional<KernelSpec>, std::string> Engine::wgmma_prefill_spec(const ir::Variant& variant) const {
+  std::optional<TuningTable> table;
+  if (!options_.hopper_tile && wgmma_variant_problem(variant, KernelKind::prefill).empty()) {
+    auto loaded = engine_config(options_, wgmma_arch(), Mainloop::wgmma);
+    if (!loaded) return fail(loaded.error());
+    table = std::move(*loaded);
+  }
+  return choose_wgmma_prefill(variant, table ? &*table : nullptr, options_.hopper_tile);
 }
 
 bool Engine::prefill_on_hopper(const ir::Variant& variant, const PrefillArgs& args, const PrefillShape& shape,
@@ -31,34 +44,30 @@ bool Engine::prefill_on_hopper(const ir::Variant& variant, const PrefillArgs& ar
   const std::string where = "attnjit::prefill (Hopper kernel)";
   if (!wgmma_variant_problem(variant, KernelKind::prefill).empty()) return false;
   std::shared_ptr<cuda::Driver> gpu = driver();
-  const Target* target = find_target("sm_90a");
-  if (!target || !target->runs_on(Vendor::cuda, gpu->capability(), BinaryFormat::cubin)) return false;
-  const TileConfig tile = options_.hopper_tile.value_or(hopper_default_tile(variant.head_dim));
-  if (std::string why = hopper_tile_problem(tile, variant.head_dim, target->max_shared_bytes); !why.empty())
-    throw std::runtime_error(where + ": EngineOptions::hopper_tile: " + why);
+  const Target* target = find_target(wgmma_arch());
+  if (!target || !target->runs_on(Vendor::cuda, gpu->capability(), target->default_format())) return false;
+
+  // The spec and kernel of the variant, chosen once (choose_wgmma_prefill: the spec the
+  // AOT builder lists).
+  const std::string dsl = ir::print_dsl(variant);
+  const HopperKernel* hopper = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = hopper_kernels_.find(dsl);
+    if (it != hopper_kernels_.end()) hopper = &it->second;
+  }
+  if (!hopper) {
+    auto spec = wgmma_prefill_spec(variant);
+    if (!spec) throw std::runtime_error(where + ": " + spec.error());
+    if (!*spec) return false;
+    const cuda::LoadedKernel* kernel = &loaded_kernel(**spec);
+    std::lock_guard<std::mutex> lock(mutex_);
+    hopper = &hopper_kernels_.emplace(dsl, HopperKernel{std::move(**spec), kernel}).first->second;
+  }
+  const TileConfig& tile = hopper->spec.tile;
   // Views the copies cannot read (a strided head dim, unaligned rows) take the mma.sync kernel.
   auto specs = hopper_prefill_tensor_maps(args, shape, tile);
   if (!specs) return false;
-
-  const std::string dsl = ir::print_dsl(variant);
-  const std::string key = fmt::format("{}|{}x{}x{}x{}", dsl, tile.block_m, tile.block_n, tile.warps, tile.stages);
-  const cuda::LoadedKernel* kernel = nullptr;
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    auto it = hopper_kernels_.find(key);
-    if (it != hopper_kernels_.end()) kernel = it->second;
-  }
-  if (!kernel) {
-    KernelSpec spec;
-    spec.kind = KernelKind::prefill;
-    spec.variant = variant;
-    spec.arch = std::string(target->name);
-    spec.tile = tile;
-    spec.mainloop = Mainloop::wgmma;
-    kernel = &loaded_kernel(spec);
-    std::lock_guard<std::mutex> lock(mutex_);
-    hopper_kernels_.emplace(key, kernel);
-  }
 
   AttnjitHopperPrefillParams p{};
   AttnjitTensorMap* maps[3] = {&p.q_map, &p.k_map, &p.v_map};
@@ -71,7 +80,7 @@ bool Engine::prefill_on_hopper(const ir::Variant& variant, const PrefillArgs& ar
 
   const KernelGeometry g = hopper_geometry(tile, variant.head_dim);
   const unsigned m_blocks = static_cast<unsigned>((shape.seqlen_q + tile.block_m - 1) / tile.block_m);
-  kernel->launch(m_blocks, static_cast<unsigned>(variant.q_heads), static_cast<unsigned>(shape.batch),
+  hopper->kernel->launch(m_blocks, static_cast<unsigned>(variant.q_heads), static_cast<unsigned>(shape.batch),
                  static_cast<unsigned>(g.threads), static_cast<unsigned>(g.shared_bytes), stream, &p, sizeof(p));
   last_prefill_mainloop_ = Mainloop::wgmma;
   return true;

@@ -278,7 +278,8 @@ std::vector<KernelRole> table_roles(KernelKind kind, const std::string& tuning_k
 }
 
 Result<std::vector<KernelSpec>, std::string> kernels_a_variant_can_need(
-    const ir::Variant& variant, const std::string& arch, const TileLookup& tiles) {
+    const ir::Variant& variant, const std::string& arch, const TileLookup& tiles,
+    const TuningTable* wgmma_table) {
   std::vector<KernelSpec> out;
   std::vector<std::string> uris;
   // Adds the role's kernel; returns why codegen refuses it for the variant, if it does
@@ -329,12 +330,21 @@ Result<std::vector<KernelSpec>, std::string> kernels_a_variant_can_need(
   }
   // The merge of two results of the output type (Engine::merge), when codegen has it.
   add({KernelKind::merge, "", KvSplit::none}, *row_tile);
+  if (wgmma_table && runs_wgmma_kernels(arch)) {
+    auto wgmma = choose_wgmma_prefill(variant, wgmma_table, std::nullopt);
+    if (!wgmma) return refused(wgmma.error());
+    if (*wgmma) {
+      if (std::string why = unsupported_spec(**wgmma); !why.empty()) return refused(why);
+      out.push_back(std::move(**wgmma));
+    }
+  }
   return out;
 }
 
 Result<std::vector<KernelSpec>, std::string> kernels_a_variant_can_need(
-    const ir::Variant& variant, const std::string& arch, const TuningTable& table) {
-  return kernels_a_variant_can_need(variant, arch, table_tiles(variant, arch, table));
+    const ir::Variant& variant, const std::string& arch, const TuningTable& table,
+    const TuningTable* wgmma_table) {
+  return kernels_a_variant_can_need(variant, arch, table_tiles(variant, arch, table), wgmma_table);
 }
 
 }  // namespace attnjit

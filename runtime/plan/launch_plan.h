@@ -155,9 +155,18 @@ std::vector<KernelRole> table_roles(KernelKind kind, const std::string& tuning_k
 // refuses for the variant's types (cache_write, merge) are left out: every call that
 // would launch them fails; a refused attention kernel is an error. In a fixed order,
 // without duplicates. The ahead-of-time builder's list.
+//
+// With `wgmma_table` (sm_90a's config: TuningTable::embedded("sm_90a", Mainloop::wgmma))
+// and an arch whose devices run the wgmma kernels (sm_90, sm_90a: runs_wgmma_kernels()),
+// the list ends with the sm_90a wgmma prefill kernel where the main loop supports the
+// variant (choose_wgmma_prefill(), the spec the engine's Hopper path looks up): such a
+// device's prefill calls take it by default, the kernels above when it is off or a
+// call's views are not for tensor copies. Null: the mma.sync kernels alone.
 Result<std::vector<KernelSpec>, std::string> kernels_a_variant_can_need(
-    const ir::Variant& variant, const std::string& arch, const TileLookup& tiles);
+    const ir::Variant& variant, const std::string& arch, const TileLookup& tiles,
+    const TuningTable* wgmma_table = nullptr);
 Result<std::vector<KernelSpec>, std::string> kernels_a_variant_can_need(
-    const ir::Variant& variant, const std::string& arch, const TuningTable& table);
+    const ir::Variant& variant, const std::string& arch, const TuningTable& table,
+    const TuningTable* wgmma_table = nullptr);
 
 }  // namespace attnjit

@@ -59,16 +59,19 @@ for e in index["entries"]:
     assert len(data) == e["size"], e["name"]
     assert e["compiler"] == "nvrtc" and e["compiler_version"] and e["options"], e["name"]
     assert e["threads"] > 0 and e["symbol"].startswith("attnjit_"), e["name"]
-    assert e["target"] in ("sm_80", "sm_90"), e["target"]
+    # An sm_90 build holds sm_90a's wgmma prefill kernels (a 9.0 device's default).
+    assert e["target"] in ("sm_80", "sm_90") or (e["target"] == "sm_90a" and ".wgmma." in e["name"]), e["name"]
     kinds.add(e["kind"])
     if e["kind"] in ("prefill", "paged"):
         assert e["shared_bytes"] > 0, e["name"]
 assert kinds == {"prefill", "paged", "merge", "cache_write"}, kinds
 splits = {n for n in (e["name"] for e in index["entries"]) if ".split." in n or ".stream." in n}
 assert splits, "no split-KV kernels listed"
+wgmma = [e for e in index["entries"] if e["target"] == "sm_90a"]
+assert wgmma and all(e["kind"] == "prefill" and e["threads"] == 384 for e in wgmma), "no wgmma prefill kernels"
 print("index ok")
 EOF
-expect_out "each index entry matches its binary (SHA-256, size, compiler, kinds, splits)" index-check "^index ok$"
+expect_out "each index entry matches its binary (SHA-256, size, compiler, kinds, splits, sm_90a wgmma prefill)" index-check "^index ok$"
 
 # Determinism: a second build with its own cache (so every kernel compiles again), one
 # thread instead of two.

@@ -13,6 +13,7 @@
 #include "compiler/codegen/codegen.h"
 #include "compiler/passes/pipeline.h"
 #include "compiler/spec/hopper_geometry.h"
+#include "compiler/spec/tile_choice.h"
 #include "compiler/spec/spec_record.h"
 #include "compiler/support/embedded_files.h"
 
@@ -26,14 +27,14 @@ ir::Variant variant_from(const std::string& text) {
   return module->variants.at(0);
 }
 
+// The spec the engine and the AOT builder take: configs/sm_90a.json's tile.
 KernelSpec hopper_spec(const ir::Variant& v) {
-  KernelSpec spec;
-  spec.kind = KernelKind::prefill;
-  spec.variant = v;
-  spec.arch = "sm_90a";
-  spec.tile = hopper_default_tile(v.head_dim);
-  spec.mainloop = Mainloop::wgmma;
-  return spec;
+  auto table = TuningTable::embedded("sm_90a", Mainloop::wgmma);
+  REQUIRE(table.ok());
+  auto spec = choose_wgmma_prefill(v, &*table, std::nullopt);
+  REQUIRE(spec.ok());
+  REQUIRE(spec->has_value());
+  return **spec;
 }
 
 std::shared_ptr<NvrtcCompiler> open_nvrtc() {
@@ -141,11 +142,23 @@ TEST_CASE("the wgmma main loop refuses what it cannot build, with the reason", "
 
   const ir::Variant d96 = variant_from(
       "variant v { heads = 4 / 4; head_dim = 96; q = bf16; kv = bf16; out = bf16; kv_cache = contiguous; }");
-  CHECK(has(refusal(hopper_spec(d96)), "head_dim 64, 128 or 256, not 96"));
+  KernelSpec d96_spec = spec;
+  d96_spec.variant = d96;
+  CHECK(has(refusal(d96_spec), "head_dim 64, 128 or 256, not 96"));
   const ir::Variant fp8 = variant_from(
       "variant v { heads = 4 / 4; head_dim = 128; q = bf16; kv = fp8_e4m3; out = bf16; kv_cache = contiguous; }");
-  CHECK(has(refusal(hopper_spec(fp8)), "one 16-bit type"));
-  CHECK(has(unsupported_spec(hopper_spec(fp8)), "one 16-bit type"));
+  KernelSpec fp8_spec = spec;
+  fp8_spec.variant = fp8;
+  CHECK(has(refusal(fp8_spec), "one 16-bit type"));
+  CHECK(has(unsupported_spec(fp8_spec), "one 16-bit type"));
+  // The engine and the AOT builder never make such specs: no wgmma kernel is chosen.
+  auto table = TuningTable::embedded("sm_90a", Mainloop::wgmma);
+  REQUIRE(table.ok());
+  for (const ir::Variant* unsupported : {&d96, &fp8}) {
+    auto chosen = choose_wgmma_prefill(*unsupported, &*table, std::nullopt);
+    REQUIRE(chosen.ok());
+    CHECK_FALSE(chosen->has_value());
+  }
 }
 
 TEST_CASE("a wgmma spec is its own kernel: uri, geometry and record say so", "[hopper][codegen]") {

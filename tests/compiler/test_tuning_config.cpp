@@ -5,6 +5,7 @@
 #include <string>
 
 #include "catch.h"
+#include "compiler/spec/hopper_geometry.h"
 #include "compiler/spec/kernel_geometry.h"
 #include "compiler/spec/tuning_config.h"
 #include "compiler/support/embedded_files.h"
@@ -53,6 +54,50 @@ TEST_CASE("shipped configs parse, validate and pick per head_dim", "[config]") {
   CHECK(sm90->pick("prefill", 256, false) == TileConfig{128, 64, 8, 2});
 }
 
+TEST_CASE("sm_90a's config holds the wgmma tiles; its mma.sync kernels take sm_90's", "[config][hopper]") {
+  auto wgmma = TuningTable::embedded("sm_90a", Mainloop::wgmma);
+  REQUIRE(wgmma.ok());
+  CHECK(wgmma->arch() == "sm_90a");
+  CHECK(wgmma->pick("prefill", 64, true) == TileConfig{128, 128, 12, 3});
+  CHECK(wgmma->pick("prefill", 128, false) == TileConfig{128, 128, 12, 2});
+  CHECK(wgmma->pick("prefill", 256, true) == TileConfig{128, 64, 12, 2});
+  for (int head_dim : {64, 128, 256})
+    CHECK(hopper_tile_problem(*wgmma->pick("prefill", head_dim, false), head_dim, shared_memory_limit("sm_90a")) ==
+          "");
+  CHECK(wgmma->kind("paged") == nullptr);
+  CHECK(TuningTable::embedded("sm_90a")->arch() == "sm_90");
+  CHECK(TuningTable::embedded("sm_90a", Mainloop::mma_sync)->arch() == "sm_90");
+  CHECK(tuning_arch("sm_90a", Mainloop::wgmma) == "sm_90a");
+  CHECK(tuning_arch("sm_90a", Mainloop::mma_sync) == "sm_90");
+  CHECK(tuning_arch("sm_90", Mainloop::mma_sync) == "sm_90");
+  CHECK(own_mainloop("sm_90a") == Mainloop::wgmma);
+  CHECK(own_mainloop("sm_90") == Mainloop::mma_sync);
+  // An sm_90 table has no wgmma tiles to stand in with.
+  CHECK_FALSE(TuningTable::embedded("sm_90", Mainloop::wgmma).ok());
+
+  // The file is checked by the wgmma main loop's rules, and holds prefill tiles only.
+  auto mma_tile = TuningTable::parse(
+      R"({"arch": "sm_90a", "prefill": {"default": {"BLOCK_M": 128, "BLOCK_N": 64, "num_warps": 8, "num_stages": 2}}})",
+      "a.json");
+  REQUIRE_FALSE(mma_tile.ok());
+  CHECK(mma_tile.error() ==
+        "a.json: prefill.default: the wgmma main loop takes BLOCK_M 128 with 12 warps, got BLOCK_M 128 with 8");
+  auto wide = TuningTable::parse(R"({"arch": "sm_90a", "prefill": {"default": )"
+                                 R"({"BLOCK_M": 128, "BLOCK_N": 128, "num_warps": 12, "num_stages": 2},)"
+                                 R"( "buckets": [{"head_dim_max": 256, "config": )"
+                                 R"({"BLOCK_M": 128, "BLOCK_N": 128, "num_warps": 12, "num_stages": 2}}]}})",
+                                 "w.json");
+  REQUIRE_FALSE(wide.ok());
+  CHECK(wide.error().find("w.json: prefill.buckets[0].config: BLOCK_N 128 at head_dim 256 needs 224") == 0);
+  auto paged = TuningTable::parse(
+      R"({"arch": "sm_90a", "paged": {"default": {"BLOCK_M": 64, "BLOCK_N": 64, "num_warps": 4, "num_stages": 2}}})",
+      "p.json");
+  REQUIRE_FALSE(paged.ok());
+  CHECK(paged.error() ==
+        "p.json: paged: sm_90a's file tiles only the main loop its plain twin lacks (wgmma); its paged kernels "
+        "take the tiles of sm_90's file");
+}
+
 TEST_CASE("shared memory limits follow the arch", "[config]") {
   CHECK(shared_memory_limit("sm_90") == 232448);
   CHECK(shared_memory_limit("sm_86") == 101376);
@@ -81,7 +126,7 @@ TEST_CASE("embedded() falls back to the nearest lower arch", "[config]") {
   REQUIRE_FALSE(old.ok());
   CHECK(old.error() ==
         "no tuning config for sm_75 or an older arch; embedded configs: sm_80, sm_86, sm_89, "
-        "sm_90");
+        "sm_90, sm_90a");
   // An AMD arch falls back only to AMD tables: gfx950 (no target yet) to gfx942's; an
   // older one than any table is an error naming the AMD tables only.
   CHECK(TuningTable::embedded("gfx90a")->arch() == "gfx90a");

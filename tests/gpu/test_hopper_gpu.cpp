@@ -1,5 +1,5 @@
-// The Hopper prefill kernel (sm_90a: wgmma fed by tensor-memory copies, opt-in through
-// EngineOptions::hopper) against the float64 CPU reference, with the harness of
+// The Hopper prefill kernel (sm_90a: wgmma fed by tensor-memory copies, the engine's
+// default on a 9.0 device; EngineOptions::hopper) against the float64 CPU reference, with the harness of
 // test_prefill_gpu.cpp: its random problem set at the head dims the kernel takes, then
 // the cases the kernel's structure makes risky (lengths that are not tile multiples,
 // seqlen 1, ragged batches of many short sequences, q_len < kv_len, long causal

@@ -2,8 +2,10 @@
 // supported head dim, fp16 and bf16, MHA/GQA/MQA, causal and bidirectional, ragged
 // batches, seqlen 1, lengths that are not tile multiples, q_len < kv_len, and long
 // contexts (8k-64k keys, outputs near zero). Each case draws fresh inputs; outputs are
-// poisoned with NaN before each run (run_and_check); the harness's verdict
-// (runtime/harness/verdict.h) judges them.
+// poisoned with NaN before each run (run_on_device); the harness's verdict
+// (runtime/harness/verdict.h) judges them. Each problem runs on the mma.sync kernel and,
+// on a compute capability 9.0 device where the variant allows, on the Hopper wgmma
+// kernel as well (prefill_mainloops.h), against one reference.
 #include <cstdio>
 #include <random>
 #include <string>
@@ -12,6 +14,7 @@
 
 #include "catch.h"
 #include "compiler/passes/pipeline.h"
+#include "prefill_mainloops.h"
 #include "runtime/harness/prefill_problem.h"
 
 namespace {
@@ -50,29 +53,37 @@ std::string describe(const Case& c) {
                      c.causal ? "causal" : "bidir", c.lse ? " lse" : "", lens);
 }
 
-Engine& shared_engine() {
-  static Engine engine;
-  return engine;
-}
-
 int g_cases = 0;
 // The closest any problem came to failing: its worst element against that element's
 // bound, and its rel_l2 against the rel_l2 bound (both pass at <= 1).
 double g_worst_ratio = 0, g_worst_l2_ratio = 0;
 
-void check_problem(Engine& engine, const std::string& name, const ir::Variant& v,
-                   const harness::ProblemShape& shape, uint64_t seed) {
-  harness::HostProblem problem = harness::make_random_problem(v, shape, seed);
-  harness::CheckResult r = harness::run_and_check(engine, v, problem);
+void check_on(Engine& engine, Mainloop expected, const std::string& name, const ir::Variant& v,
+              harness::HostProblem& problem, const ReferenceResult& ref) {
+  harness::run_on_device(engine, v, problem);
+  harness::CheckResult r = harness::compare_with_reference(v, problem, ref);
   ++g_cases;
   g_worst_ratio = std::max(g_worst_ratio, r.worst_ratio);
   g_worst_l2_ratio = std::max(g_worst_l2_ratio, r.rel_l2 / r.rel_l2_bound);
-  std::printf("  %-70s %s\n", name.c_str(), r.summary().c_str());
-  INFO(name << ": " << r.summary());
+  std::printf("  %-70s %-8s %s\n", name.c_str(), mainloop_name(engine.last_prefill_mainloop()),
+              r.summary().c_str());
+  INFO(name << " on " << mainloop_name(expected) << ": " << r.summary());
+  CHECK(engine.last_prefill_mainloop() == expected);
   CHECK(r.passed);
 }
 
-void run_case(Engine& engine, const Case& c, uint64_t seed) {
+// `engine` given: that engine alone (its tile override); else every main loop of
+// prefill_mainloops().
+void check_problem(Engine* engine, const std::string& name, const ir::Variant& v,
+                   const harness::ProblemShape& shape, uint64_t seed) {
+  harness::HostProblem problem = harness::make_random_problem(v, shape, seed);
+  const ReferenceResult ref = harness::compute_reference(v, problem);
+  if (engine) return check_on(*engine, Mainloop::mma_sync, name, v, problem, ref);
+  for (const testing::PrefillMainloop& m : testing::prefill_mainloops(v))
+    check_on(*m.engine, m.expected, name, v, problem, ref);
+}
+
+void run_case(Engine* engine, const Case& c, uint64_t seed) {
   check_problem(engine, describe(c),
                 make_variant(c.q_heads, c.kv_heads, c.head_dim, c.type, c.causal, c.lse), c.shape,
                 seed);
@@ -86,7 +97,7 @@ int pick(std::mt19937_64& rng, std::initializer_list<int> options) {
 
 TEST_CASE("prefill matches the reference on random shapes", "[gpu][prefill]") {
   std::mt19937_64 rng(20261121);
-  Engine& engine = shared_engine();
+  Engine* engine = nullptr;  // every main loop
   const int head_dims[] = {32, 64, 80, 96, 112, 128, 160, 192, 256};
   int index = 0;
   for (int head_dim : head_dims) {
@@ -122,7 +133,7 @@ TEST_CASE("prefill matches the reference on random shapes", "[gpu][prefill]") {
 }
 
 TEST_CASE("prefill handles long sequences with many KV tiles", "[gpu][prefill]") {
-  Engine& engine = shared_engine();
+  Engine* engine = nullptr;  // every main loop
   std::mt19937_64 rng(7);
   for (int head_dim : {64, 128, 256}) {
     for (bool causal : {false, true}) {
@@ -142,6 +153,7 @@ TEST_CASE("prefill is correct under every tile shape the configs may choose", "[
   for (const TileConfig& tile : tiles) {
     EngineOptions options;
     options.tile_override = tile;
+    options.hopper = false;  // the mma.sync kernel at this tile
     Engine engine(options);
     for (bool causal : {false, true}) {
       Case c{4, 1, 64, "fp16", causal, false, {}};
@@ -149,7 +161,7 @@ TEST_CASE("prefill is correct under every tile shape the configs may choose", "[
       c.shape.seqlen_q = 150;
       c.shape.seqlen_k = 170;
       INFO(fmt::format("tile {}x{} w{} s{}", tile.block_m, tile.block_n, tile.warps, tile.stages));
-      run_case(engine, c, rng());
+      run_case(&engine, c, rng());
     }
   }
 }
@@ -158,7 +170,7 @@ TEST_CASE("prefill at long context: few queries against 8k-64k keys", "[gpu][pre
   // Outputs are near zero here (|out| ~ 0.03 at 40,000 keys), so only a bound that
   // scales with them tells a correct kernel from a wrong one. Few queries keep the
   // float64 reference cheap; the last query rows of a causal problem see every key.
-  Engine& engine = shared_engine();
+  Engine* engine = nullptr;  // every main loop
   std::mt19937_64 rng(19);
   auto fixed = [](int batch, int q, int k) {
     harness::ProblemShape s;

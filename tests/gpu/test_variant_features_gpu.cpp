@@ -1,7 +1,9 @@
 // Variant features against the float64 CPU reference on the GPU: score transforms
 // (soft-capping, ALiBi, square-root ALiBi), windows, sinks, bidirectional ranges,
 // unanalyzable masks, f32 inputs, fully masked rows; and the KV tiles the kernel
-// visits for causal, window and causal+window masks.
+// visits for causal, window and causal+window masks. Each problem runs on the mma.sync
+// kernel and, on a compute capability 9.0 device where the variant allows, on the Hopper
+// wgmma kernel as well (prefill_mainloops.h), against one reference.
 #include <cstdio>
 #include <random>
 #include <string>
@@ -10,6 +12,7 @@
 
 #include "catch.h"
 #include "compiler/passes/pipeline.h"
+#include "prefill_mainloops.h"
 #include "runtime/harness/prefill_problem.h"
 
 namespace {
@@ -22,11 +25,6 @@ ir::Variant parse_one(const std::string& text) {
   return module->variants.at(0);
 }
 
-Engine& engine() {
-  static Engine e;
-  return e;
-}
-
 int g_cases = 0;
 // The closest any problem came to failing: its worst element against that element's
 // bound (passes at <= 1).
@@ -35,12 +33,18 @@ double g_worst = 0;
 void check(const std::string& name, const ir::Variant& v, const harness::ProblemShape& shape,
            uint64_t seed) {
   harness::HostProblem problem = harness::make_random_problem(v, shape, seed);
-  harness::CheckResult r = harness::run_and_check(engine(), v, problem);
-  ++g_cases;
-  g_worst = std::max(g_worst, r.worst_ratio);
-  std::printf("  %-58s %s\n", name.c_str(), r.summary().c_str());
-  INFO(name << ": " << r.summary());
-  CHECK(r.passed);
+  const ReferenceResult ref = harness::compute_reference(v, problem);
+  for (const testing::PrefillMainloop& m : testing::prefill_mainloops(v)) {
+    harness::run_on_device(*m.engine, v, problem);
+    harness::CheckResult r = harness::compare_with_reference(v, problem, ref);
+    ++g_cases;
+    g_worst = std::max(g_worst, r.worst_ratio);
+    std::printf("  %-58s %-8s %s\n", name.c_str(), mainloop_name(m.engine->last_prefill_mainloop()),
+                r.summary().c_str());
+    INFO(name << " on " << mainloop_name(m.expected) << ": " << r.summary());
+    CHECK(m.engine->last_prefill_mainloop() == m.expected);
+    CHECK(r.passed);
+  }
 }
 
 using Shape = harness::ProblemShape;
@@ -198,6 +202,7 @@ TileCounts count_tiles(const std::string& mask, int seqlen, TileConfig tile) {
       mask));
   EngineOptions options;
   options.tile_override = tile;
+  options.hopper = false;  // the counts are the mma.sync kernel's at this tile
   Engine local(options);
   auto gpu = local.driver();
   harness::HostProblem problem = harness::make_random_problem(v, Shape::fixed(1, seqlen, seqlen), 1);

@@ -196,7 +196,9 @@ TEST_CASE("AOT builds are byte-identical whatever the threads and shards", "[run
     for (const std::string& arch : inputs.archs) {
       auto table = TuningTable::embedded(arch);
       REQUIRE(table.ok());
-      auto specs = kernels_a_variant_can_need(v, arch, *table);
+      auto wgmma = TuningTable::embedded("sm_90a", Mainloop::wgmma);
+      REQUIRE(wgmma.ok());
+      auto specs = kernels_a_variant_can_need(v, arch, *table, &*wgmma);
       REQUIRE(specs.ok());
       planned += specs->size();
     }
@@ -272,6 +274,47 @@ TEST_CASE("with JIT off the engine finds every planned kernel without a compiler
     CHECK(compiled->lookup.source == CacheSource::compiled);
     CHECK(jit.backend->calls.size() == 1);
   }
+}
+
+TEST_CASE("sm_90 and sm_90a builds hold the wgmma prefill kernel the engine looks up", "[runtime][aot][hopper]") {
+  TempDir dir;
+  for (const char* arch : {"sm_90", "sm_90a"}) {
+    aot::BuildInputs inputs = test_inputs();
+    inputs.archs = {arch};
+    const fs::path out = dir.path() / arch;
+    const auto jobs = build_into(out, dir.path() / "build-cache", inputs);
+    std::vector<const aot::Job*> wgmma;
+    for (const aot::Job& job : jobs)
+      if (job.spec.mainloop == Mainloop::wgmma) wgmma.push_back(&job);
+    // fake_llama (bf16, head dim 64, contiguous) has one; fake_paged has none.
+    REQUIRE(wgmma.size() == 1);
+    CHECK(wgmma[0]->spec.variant.name == "fake_llama");
+    CHECK(wgmma[0]->spec.arch == "sm_90a");
+    CHECK(wgmma[0]->format == BinaryFormat::cubin);
+    CHECK(wgmma[0]->spec.tile == TileConfig{128, 128, 12, 3});  // configs/sm_90a.json at head dim 64
+    // The mma.sync fallbacks are listed as well (the prefill kernel with the Hopper path off).
+    CHECK(std::count_if(jobs.begin(), jobs.end(), [](const aot::Job& j) {
+            return j.spec.kind == KernelKind::prefill && !j.spec.mainloop;
+          }) == 1);
+
+    // The engine's Hopper path takes exactly this spec, and finds it with JIT off.
+    FindingEngine f({out}, dir.path() / "cache");
+    auto spec = f.engine->wgmma_prefill_spec(wgmma[0]->spec.variant);
+    REQUIRE(spec.ok());
+    REQUIRE(spec->has_value());
+    CHECK((*spec)->uri() == wgmma[0]->spec.uri());
+    auto built = f.engine->build(**spec, BinaryFormat::cubin);
+    REQUIRE(built.ok());
+    CHECK(built->lookup.source == CacheSource::aot);
+    CHECK(built->key == wgmma[0]->key);
+    CHECK(f.backend->calls.empty());
+  }
+  // An sm_80 build has none: its devices cannot run sm_90a binaries.
+  aot::BuildInputs sm80 = test_inputs();
+  sm80.archs = {"sm_80"};
+  auto listed = aot::list_jobs(sm80);
+  REQUIRE(listed.ok());
+  CHECK(std::none_of(listed->begin(), listed->end(), [](const aot::Job& j) { return j.spec.mainloop.has_value(); }));
 }
 
 TEST_CASE("a bad AOT binary is reported and never served", "[runtime][aot]") {

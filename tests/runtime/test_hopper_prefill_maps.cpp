@@ -28,7 +28,7 @@ TensorView view(std::vector<int64_t> shape, std::vector<int64_t> strides, void* 
 
 TEST_CASE("Hopper prefill tensor maps: (head dim, row, head, sequence) with the tile's boxes",
           "[hopper][runtime]") {
-  const TileConfig tile = hopper_default_tile(128);  // BLOCK_N 128
+  const TileConfig tile{128, 128, 12, 2};  // BLOCK_N 128
   PrefillArgs args;
   args.q = view({2, 300, 8, 128}, {300 * 8 * 128, 8 * 128, 128, 1});
   args.k = view({2, 500, 2, 128}, {500 * 2 * 128, 2 * 128, 128, 1});
@@ -51,7 +51,7 @@ TEST_CASE("Hopper prefill tensor maps: (head dim, row, head, sequence) with the 
   ragged.k = view({900, 2, 64}, {2 * 64, 64, 1});
   ragged.v = ragged.k;
   ragged.q.dtype = ragged.k.dtype = ragged.v.dtype = DType::f16;
-  auto ragged_maps = hopper_prefill_tensor_maps(ragged, PrefillShape{3, 400, 500, true}, hopper_default_tile(64));
+  auto ragged_maps = hopper_prefill_tensor_maps(ragged, PrefillShape{3, 400, 500, true}, TileConfig{128, 128, 12, 3});
   REQUIRE(ragged_maps.ok());
   CHECK((*ragged_maps)[0].dims == std::vector<unsigned long long>{64, 700, 8, 1});
   CHECK((*ragged_maps)[0].element == cuda::TensorMapElement::f16);
@@ -59,7 +59,7 @@ TEST_CASE("Hopper prefill tensor maps: (head dim, row, head, sequence) with the 
 }
 
 TEST_CASE("views the tensor copies cannot read are named, for the mma.sync fallback", "[hopper][runtime]") {
-  const TileConfig tile = hopper_default_tile(64);
+  const TileConfig tile{128, 128, 12, 3};
   PrefillArgs good;
   good.q = view({1, 10, 2, 64}, {10 * 2 * 64, 2 * 64, 64, 1});
   good.k = good.v = good.q;
@@ -85,10 +85,13 @@ TEST_CASE("views the tensor copies cannot read are named, for the mma.sync fallb
   CHECK(c.error().find("q: the tensor's address") == 0);
 }
 
-TEST_CASE("the Hopper prefill path is off unless asked for", "[hopper][runtime]") {
+TEST_CASE("the Hopper prefill path is on unless switched off", "[hopper][runtime]") {
   {
     attnjit::testing::ScopedEnv env("ATTNJIT_HOPPER", nullptr);
-    CHECK_FALSE(hopper_enabled(EngineOptions{}));
+    CHECK(hopper_enabled(EngineOptions{}));
+    EngineOptions off;
+    off.hopper = false;
+    CHECK_FALSE(hopper_enabled(off));
   }
   {
     attnjit::testing::ScopedEnv env("ATTNJIT_HOPPER", "1");

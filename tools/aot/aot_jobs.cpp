@@ -9,6 +9,7 @@
 #include "compiler/codegen/codegen.h"
 #include "compiler/spec/kernel_geometry.h"
 #include "compiler/spec/spec_record.h"
+#include "compiler/spec/tile_choice.h"
 #include "compiler/spec/tuning_config.h"
 #include "compiler/support/diagnostics.h"
 #include "compiler/support/json_nesting.h"
@@ -94,17 +95,19 @@ Result<std::vector<KernelSpec>, std::string> kernels_without_paged(const ir::Var
 // The jobs of one variant on one target, from the planner's list.
 Result<std::vector<Job>, std::string> jobs_of(const VariantSet& set, const ir::Variant& variant,
                                               const std::string& arch, const TileLookup& tiles,
+                                              const TuningTable* wgmma_table,
                                               const std::vector<KernelKind>& kinds) {
   const bool paged_missing = variant.kv_cache.kind == ir::KvCacheKind::paged &&
                              !kind_not_yet_on(KernelKind::paged, arch).empty();
   auto specs = paged_missing ? kernels_without_paged(variant, arch, tiles)
-                             : kernels_a_variant_can_need(variant, arch, tiles);
+                             : kernels_a_variant_can_need(variant, arch, tiles, wgmma_table);
   if (!specs)
     return fail(fmt::format("{}: variant {} on {}: {}", set.path, variant.name, arch, specs.error()));
   std::vector<Job> jobs;
-  const BinaryFormat format = find_target(arch)->default_format();
   for (KernelSpec& spec : *specs) {
     if (!wanted(kinds, spec.kind)) continue;
+    // The list of an sm_90 target holds sm_90a's wgmma kernel: each in its own target's format.
+    const BinaryFormat format = find_target(spec.arch)->default_format();
     auto job = make_job(set.path, std::move(spec), format);
     if (!job) return fail(job.error());
     jobs.push_back(std::move(*job));
@@ -122,6 +125,17 @@ Result<std::vector<std::string>, std::string> string_list(const json& doc, const
     out.push_back(item.get<std::string>());
   }
   return out;
+}
+
+// The tile table of `mainloop`'s kernels on `arch`: the inputs' config file of the arch
+// that tiles them (tuning_arch(): sm_90a's mma.sync kernels take sm_90's), else the
+// embedded one.
+Result<TuningTable, std::string> table_for(const BuildInputs& inputs, const std::string& arch,
+                                           Mainloop mainloop) {
+  const std::string name = tuning_arch(arch, mainloop);
+  auto found = inputs.config_files.find(name);
+  return found != inputs.config_files.end() ? TuningTable::load_file(found->second)
+                                            : TuningTable::embedded(name, mainloop);
 }
 
 }  // namespace
@@ -142,17 +156,23 @@ Result<std::vector<Job>, std::string> list_jobs(const BuildInputs& inputs,
   for (const std::string& arch : inputs.archs) {
     if (!find_target(arch))
       return fail(fmt::format("unsupported arch '{}' (supported: {})", arch, target_names()));
-    auto found = inputs.config_files.find(arch);
-    auto table = found != inputs.config_files.end() ? TuningTable::load_file(found->second)
-                                                    : TuningTable::embedded(arch);
+    auto table = table_for(inputs, arch, attention_mainloop(arch));
     if (!table) return fail(table.error());
+    // A 9.0 device's prefill calls take sm_90a's wgmma kernel by default.
+    std::optional<TuningTable> wgmma_table;
+    if (runs_wgmma_kernels(arch)) {
+      auto loaded = table_for(inputs, wgmma_arch(), Mainloop::wgmma);
+      if (!loaded) return fail(loaded.error());
+      wgmma_table = std::move(*loaded);
+    }
+    const TuningTable* wgmma = wgmma_table ? &*wgmma_table : nullptr;
     for (const VariantSet& set : inputs.variant_sets) {
       for (const ir::Variant& variant : set.module.variants) {
         if (variant.kv_cache.kind == ir::KvCacheKind::paged &&
             !kind_not_yet_on(KernelKind::paged, arch).empty())
           skip(arch, KernelKind::paged, variant.name);
         auto add = [&](const TileLookup& tiles) -> Result<bool, std::string> {
-          auto more = jobs_of(set, variant, arch, tiles, inputs.kinds);
+          auto more = jobs_of(set, variant, arch, tiles, wgmma, inputs.kinds);
           if (!more) return fail(more.error());
           for (Job& job : *more) jobs.push_back(std::move(job));
           return true;

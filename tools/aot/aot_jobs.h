@@ -1,7 +1,8 @@
 #pragma once
 // What an ahead-of-time build compiles: every kernel the launch planner says the given
 // variants can need on the given targets (kernels_a_variant_can_need, the list the
-// engine's launch path plans from), optionally only some kinds, with the per-arch
+// engine's launch path plans from; for sm_90 and sm_90a with sm_90a's wgmma prefill
+// kernels), optionally only some kinds, with the per-arch
 // tuning configs the deployment will run with, plus kernels for tile overrides. The
 // list is sorted by AOT key, so it, its shards and everything built from them are the
 // same on every machine.
@@ -35,7 +36,9 @@ struct BuildInputs {
   std::vector<VariantSet> variant_sets;
   std::vector<std::string> archs;             // targets, each in the target table
   std::vector<KernelKind> kinds;              // empty = every kind
-  std::map<std::string, std::string> config_files;  // arch -> JSON config; else embedded
+  // arch -> JSON config; else embedded. A target's kernels read the file of the arch
+  // tuning_arch() names: sm_90a's for the wgmma kernels, sm_90's for sm_90a's mma.sync ones.
+  std::map<std::string, std::string> config_files;
   std::vector<TileOverride> tile_overrides;
   // Files of recorded kernels (EngineOptions::record_file): each line one kernel,
   // built as recorded, whatever the targets and kinds above.

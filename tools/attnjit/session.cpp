@@ -141,6 +141,7 @@ EngineOptions engine_options(const Args& args, const ir::Variant& variant,
         !why.empty())
       throw UsageError(fmt::format("--tile {} for head_dim {}: {}", *text, variant.head_dim, why));
     options.tile_override = *tile;
+    options.hopper = false;  // --tile names an mma.sync tile: run that kernel
   }
 
   if (std::optional<std::string> path = args.value(kConfigFlag.name)) {

@@ -45,7 +45,7 @@ struct PrefillBench {
   std::string dtype = "bf16";
   int warmup = 5, iters = 30;
   std::optional<TileConfig> tile;
-  bool hopper = false;   // the opt-in Hopper kernel (EngineOptions::hopper); --tile is its tile
+  bool hopper = false;   // the Hopper kernel where it runs the call, else mma.sync; --tile is its tile
 };
 
 [[noreturn]] void usage_error(const std::string& message) {
@@ -101,8 +101,9 @@ std::vector<uint16_t> random_halves(size_t n, DType t, uint64_t seed) {
 
 int run_prefill(const PrefillBench& b) {
   EngineOptions options;
+  // Without --hopper the mma.sync kernel runs, for a comparison in the same run.
+  options.hopper = b.hopper;
   if (b.hopper) {
-    options.hopper = true;  // ATTNJIT_HOPPER=1 switches it on as well
     options.hopper_tile = b.tile;
   } else {
     options.tile_override = b.tile;
@@ -158,9 +159,10 @@ int run_prefill(const PrefillBench& b) {
   }
   const double flops = 4.0 * batch * b.heads * pairs * b.hdim;
   auto spec = engine.make_spec(v, KernelKind::prefill, std::string(engine.device_target().name));
-  // The Hopper kernel takes the calls it can run; its tile is not the config's.
+  // The Hopper kernel takes the calls it can run, with its own config's tile.
   const bool on_hopper = engine.last_prefill_mainloop() == Mainloop::wgmma;
-  const TileConfig tile = on_hopper ? options.hopper_tile.value_or(hopper_default_tile(b.hdim)) : spec->tile;
+  auto hopper_spec = engine.wgmma_prefill_spec(v);
+  const TileConfig tile = on_hopper && hopper_spec && *hopper_spec ? (*hopper_spec)->tile : spec->tile;
   std::printf(
       "{\"kind\": \"prefill\", \"impl\": \"attnjit\", \"mainloop\": \"%s\", \"batch\": %d, \"heads\": %d, "
       "\"kv_heads\": %d, \"seqlen\": %d, \"hdim\": %d, \"causal\": %s, \"window\": %d, "

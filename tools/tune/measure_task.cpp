@@ -50,6 +50,8 @@ EngineOptions engine_for(const TileConfig& tile, const MeasureContext& ctx) {
   EngineOptions options;
   options.cache = ctx.cache;
   options.tile_override = tile;
+  // The tuner times the mma.sync kernels its tables tile, not the Hopper prefill kernel.
+  options.hopper = false;
   return options;
 }
 

@@ -443,6 +443,7 @@ int run_compare(const TuneRequest& r, const std::string& tuned_config, std::FILE
       EngineOptions options;
       options.cache = r.cache;
       options.tile_override = *b;
+      options.hopper = false;  // the tile is an mma.sync kernel's
       Engine engine(options);
       ReferenceCheck reference(task);
       const CheckOutcome check = reference.check(engine, 0);
