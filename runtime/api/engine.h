@@ -214,7 +214,8 @@ class Engine {
   // The Hopper prefill path (launch_prefill_hopper.cpp): launches the call on the wgmma
   // kernel and returns true, or returns false when that kernel cannot run it (device,
   // variant, views). Its specs and kernels are kept by variant DSL.
-  bool prefill_on_hopper(const ir::Variant& variant, const PrefillArgs& args, const PrefillShape& shape,
+  bool prefill_on_hopper(const ir::Variant& variant, const std::string& dsl,
+                         const PrefillArgs& args, const PrefillShape& shape,
                          cuda::CUstream stream);
   bool hopper_;  // hopper_enabled(options_), read once
   struct HopperKernel {

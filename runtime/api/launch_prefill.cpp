@@ -67,12 +67,13 @@ AttnjitPrefillParams prefill_params(const ir::Variant& variant, const PrefillArg
 void Engine::prefill(const ir::Variant& variant, const PrefillArgs& args, cuda::CUstream stream) {
   const PrefillShape shape = validate_prefill(variant, args, DeviceKind::cuda, "attnjit::prefill");
   if (shape.batch == 0 || shape.seqlen_q == 0) return;
+  // Printed once per call: both paths key their kernels by it.
+  const std::string dsl = ir::print_dsl(variant);
   // The Hopper kernel where it can run the call (runtime/api/launch_prefill_hopper.cpp),
   // unless switched off.
-  if (hopper_ && prefill_on_hopper(variant, args, shape, stream)) return;
+  if (hopper_ && prefill_on_hopper(variant, dsl, args, shape, stream)) return;
   last_prefill_mainloop_ = Mainloop::mma_sync;
   const std::string where = "attnjit::prefill";
-  const std::string dsl = ir::print_dsl(variant);
   auto plan = plan_for_call(variant, PrefillCall{shape.batch, shape.seqlen_q}, device_facts(),
                             tiles_for(variant, dsl));
   if (!plan) throw std::runtime_error(where + ": " + plan.error());

@@ -39,7 +39,8 @@ Result<std::optional<KernelSpec>, std::string> Engine::wgmma_prefill_spec(const 
   return choose_wgmma_prefill(variant, table ? &*table : nullptr, options_.hopper_tile);
 }
 
-bool Engine::prefill_on_hopper(const ir::Variant& variant, const PrefillArgs& args, const PrefillShape& shape,
+bool Engine::prefill_on_hopper(const ir::Variant& variant, const std::string& dsl,
+                               const PrefillArgs& args, const PrefillShape& shape,
                                cuda::CUstream stream) {
   const std::string where = "attnjit::prefill (Hopper kernel)";
   if (!wgmma_variant_problem(variant, KernelKind::prefill).empty()) return false;
@@ -49,7 +50,6 @@ bool Engine::prefill_on_hopper(const ir::Variant& variant, const PrefillArgs& ar
 
   // The spec and kernel of the variant, chosen once (choose_wgmma_prefill: the spec the
   // AOT builder lists).
-  const std::string dsl = ir::print_dsl(variant);
   const HopperKernel* hopper = nullptr;
   {
     std::lock_guard<std::mutex> lock(mutex_);
