@@ -214,6 +214,27 @@ else
   fail "compile --ptx writes PTX for the arch" "no DIR/*.ptx with '.target sm_90' and the entry"
 fi
 
+# Prefill for sm_90a is the wgmma kernel a 9.0 device runs; --mainloop picks either.
+run "$ATTNJIT" compile "$DEFAULT_SET" --variant "$VARIANT" --arch sm_90a --out "$TMP/wgmma"
+expect_status "compile --arch sm_90a exits 0" 0
+expect_out "prefill for sm_90a is the wgmma kernel" stdout "^mainloop +wgmma$"
+expect_out "the wgmma kernel's key names its main loop" stdout "^key +prefill\.$VARIANT\..*\.wgmma\.sm_90a\.m128n[0-9]+w12s[0-9]-"
+expect_elf "the wgmma kernel is an ELF cubin" "$TMP/wgmma"
+run "$ATTNJIT" compile "$DEFAULT_SET" --variant "$VARIANT" --arch sm_90a --mainloop mma_sync
+expect_status "compile --arch sm_90a --mainloop mma_sync exits 0" 0
+expect_out "--mainloop mma_sync builds the mma.sync kernel for sm_90a" stdout "^mainloop +mma_sync$"
+run "$ATTNJIT" compile "$DEFAULT_SET" --variant "$VARIANT" --arch sm_90
+expect_out "prefill for sm_90 stays the mma.sync kernel" stdout "^mainloop +mma_sync$"
+run "$ATTNJIT" compile "$DEFAULT_SET" --variant "$VARIANT" --arch sm_90 --mainloop wgmma
+expect_status "compile --arch sm_90 --mainloop wgmma exits 0" 0
+expect_out "--mainloop wgmma on sm_90 builds the sm_90a kernel" stdout "^arch +sm_90a$"
+run "$ATTNJIT" compile "$DEFAULT_SET" --variant "$VARIANT" --arch sm_80 --mainloop wgmma
+expect_status "--mainloop wgmma for sm_80 exits 1" 1
+expect_out "--mainloop wgmma for sm_80 says where it builds" stderr "wgmma main loop builds prefill kernels for sm_90 and sm_90a only"
+run "$ATTNJIT" compile "$DEFAULT_SET" --variant "$VARIANT" --mainloop fast
+expect_status "an unknown --mainloop exits 2" 2
+expect_out "an unknown --mainloop is named" stderr "--mainloop must be wgmma or mma_sync, not 'fast'"
+
 run "$ATTNJIT" compile "$DEFAULT_SET" --variant "$VARIANT" --cache-dir "$TMP/other-cache"
 expect_status "compile --cache-dir exits 0" 0
 expect_out "--cache-dir is a fresh cache" stdout "^cache +miss$"

@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include "compiler/spec/hopper_geometry.h"
+#include "compiler/spec/tile_choice.h"
 #include "compiler/support/diagnostics.h"
 #include "tools/attnjit/commands.h"
 #include "tools/attnjit/session.h"
@@ -27,6 +29,38 @@ std::filesystem::path write_binary(const std::filesystem::path& dir, const Compi
   return file;
 }
 
+// The kernel to build. Prefill for sm_90a is the wgmma kernel where that main loop takes
+// the variant (what the engine runs on a 9.0 device), else the mma.sync one; for sm_90
+// the mma.sync one, the target's own. --mainloop asks for one of them (wgmma on sm_90
+// builds the sm_90a kernel a 9.0 device runs), and --tile names an mma.sync tile unless
+// --mainloop wgmma says it is the wgmma kernel's.
+KernelSpec chosen_spec(const Args& args, const ir::Variant& variant, KernelKind kind, const std::string& arch) {
+  EngineOptions options = engine_options(args, variant, arch);
+  const std::optional<std::string> asked = args.value("--mainloop");
+  if (asked && *asked != "wgmma" && *asked != "mma_sync")
+    throw UsageError(fmt::format("--mainloop must be wgmma or mma_sync, not '{}'", *asked));
+  const bool wgmma_possible = kind == KernelKind::prefill && runs_wgmma_kernels(arch);
+  if (asked && *asked == "wgmma") {
+    if (!wgmma_possible)
+      throw CommandError(fmt::format("the wgmma main loop builds prefill kernels for sm_90 and sm_90a only, not {} for {}",
+                                     kernel_kind_name(kind), arch));
+    if (std::string why = wgmma_variant_problem(variant, kind); !why.empty())
+      throw CommandError(fmt::format("the wgmma main loop does not take variant {}: {}", variant.name, why));
+    options.hopper_tile = options.tile_override;
+    options.tile_override.reset();
+  }
+  Engine engine(options);
+  const bool try_wgmma = asked ? *asked == "wgmma" : arch == wgmma_arch() && wgmma_possible && !options.tile_override;
+  if (try_wgmma) {
+    auto spec = engine.wgmma_prefill_spec(variant);
+    if (!spec) throw CommandError(spec.error());
+    if (*spec) return **spec;
+  }
+  auto spec = engine.make_spec(variant, kind, arch);
+  if (!spec) throw CommandError(spec.error());
+  return *spec;
+}
+
 int run_compile(const Args& args) {
   const std::string& path = args.single_positional("FILE");
   const KernelKind kind = kernel_kind(args);
@@ -34,15 +68,14 @@ int run_compile(const Args& args) {
   ir::Module module = load_module(path);
   const ir::Variant& variant = select_variant(module, args, path);
 
+  const KernelSpec spec = chosen_spec(args, variant, kind, arch);
   Engine engine(engine_options(args, variant, arch));
-  auto spec = engine.make_spec(variant, kind, arch);
-  if (!spec) throw CommandError(spec.error());
-  std::fprintf(stderr, "compiling %s (%s) for %s...\n", variant.name.c_str(),
-               kernel_kind_name(kind), arch.c_str());
+  std::fprintf(stderr, "compiling %s (%s, %s) for %s...\n", variant.name.c_str(),
+               kernel_kind_name(kind), mainloop_name(spec_mainloop(spec)), arch.c_str());
 
   const Target& target = *find_target(arch);  // target_arch() checked it
   const BinaryFormat format = args.has("--ptx") ? BinaryFormat::ptx : target.default_format();
-  auto built = engine.build(*spec, format);
+  auto built = engine.build(spec, format);
   if (!built) {
     std::fprintf(stderr, "%s\n", built.error().describe().c_str());
     throw CommandError(
@@ -54,7 +87,8 @@ int run_compile(const Args& args) {
     throw CommandError(built->key + " has NVRTC warnings and ATTNJIT_WERROR is set");
   std::printf("variant  %s\n", variant.name.c_str());
   std::printf("kind     %s\n", kernel_kind_name(kind));
-  std::printf("arch     %s\n", arch.c_str());
+  std::printf("mainloop %s\n", mainloop_name(spec_mainloop(spec)));
+  std::printf("arch     %s\n", spec.arch.c_str());
   std::printf("key      %s\n", built->key.c_str());
   std::printf("binary   %s, %zu bytes\n", binary_format_name(lookup.artifact.format),
               lookup.artifact.binary.size());
@@ -72,7 +106,7 @@ const Command& compile_command() {
   // The --arch line names the targets from the table.
   static const std::string help = fmt::format(
       "usage: attnjit compile FILE [--variant NAME] [--kind prefill|paged|merge|cache_write]\n"
-      "                       [--arch sm_90] [--ptx]\n"
+      "                       [--arch sm_90] [--ptx] [--mainloop wgmma|mma_sync]\n"
       "                       [--out DIR] [--tile BM,BN,W,S | --config FILE.json]\n"
       "                       [--cache-dir DIR]\n"
       "\n"
@@ -86,8 +120,11 @@ const Command& compile_command() {
       "                kind that do not fit are an error (exit 1)\n"
       "  --arch        target: {} (default sm_90)\n"
       "  --ptx         build PTX instead of CUBIN\n"
+      "  --mainloop    prefill on sm_90a: wgmma (the default where it takes the\n"
+      "                variant and no --tile is given) or mma_sync\n"
       "  --out DIR     also write the binary to DIR/<key>.cubin (or .ptx)\n"
-      "  --tile        BLOCK_M,BLOCK_N,WARPS,STAGES instead of the tuning config\n"
+      "  --tile        BLOCK_M,BLOCK_N,WARPS,STAGES instead of the tuning config (an\n"
+      "                mma.sync tile unless --mainloop wgmma)\n"
       "  --config      a tuning config JSON file instead of the built-in one\n"
       "  --cache-dir   kernel cache directory (default $ATTNJIT_CACHE_DIR, else\n"
       "                ~/.cache/attnjit)\n",
@@ -96,7 +133,7 @@ const Command& compile_command() {
       "compile",
       "compile one variant to a kernel binary through the cache (no GPU needed)",
       help.c_str(),
-      {kVariantFlag, kKindFlag, kArchFlag, {"--ptx", false}, {"--out", true}, kTileFlag,
+      {kVariantFlag, kKindFlag, kArchFlag, {"--ptx", false}, {"--mainloop", true}, {"--out", true}, kTileFlag,
        kConfigFlag, kCacheDirFlag},
       run_compile,
   };

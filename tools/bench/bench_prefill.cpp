@@ -6,7 +6,7 @@
 //
 //   attnjit-bench prefill --hdim 128 --heads 32 --seqlen 4096 --tokens 16384 --causal
 //   attnjit-bench prefill --seqlen 16384 --causal --window 1024     (sliding window)
-//   attnjit-bench prefill --causal --softcap 50 | --alibi            (score transforms)
+//   attnjit-bench prefill --causal --softcap 50 | --alibi | --sinks  (score transforms, sinks)
 //   attnjit-bench prefill --hdim 128 --causal --hopper [--tile 128,128,12,2]  (sm_90a wgmma kernel)
 // FLOPs count the keys each query visits under the mask (causal: half, window: the
 // window), so TFLOP/s compare across masks.
@@ -42,6 +42,7 @@ struct PrefillBench {
   int window = 0;        // > 0: causal && the last `window` keys (q_pos - kv_pos < window)
   double softcap = 0;    // > 0: score = softcap(cap) with a runtime param
   bool alibi = false;    // score = alibi(slope), slopes as an input array
+  bool sinks = false;    // sinks = per_head, one random logit per query head
   std::string dtype = "bf16";
   int warmup = 5, iters = 30;
   std::optional<TileConfig> tile;
@@ -53,7 +54,7 @@ struct PrefillBench {
                "attnjit-bench: %s\n"
                "usage: attnjit-bench prefill [--hdim D] [--heads H] [--kv-heads H] [--seqlen N]\n"
                "                             [--tokens T] [--causal] [--dtype bf16|fp16]\n"
-               "                             [--window W] [--softcap C] [--alibi]\n"
+               "                             [--window W] [--softcap C] [--alibi] [--sinks]\n"
                "                             [--iters N] [--tile BM,BN,W,S] [--hopper]\n"
                "       attnjit-bench decode --help\n"
                "       attnjit-bench compile-cost\n"
@@ -68,6 +69,7 @@ ir::Variant bench_variant(const PrefillBench& b) {
   else if (b.causal) features += "mask = causal;";
   if (b.softcap > 0) features += fmt::format(" param cap : f32 = {}; score = softcap(cap);", b.softcap);
   if (b.alibi) features += " input slope : f32[q_heads]; score = alibi(slope);";
+  if (b.sinks) features += " sinks = per_head;";
   std::string text = fmt::format(
       "variant bench {{ heads = {} / {}; head_dim = {}; q = {}; kv = {}; out = {};\n"
       "  kv_cache = contiguous; {} }}\n",
@@ -137,6 +139,17 @@ int run_prefill(const PrefillBench& b) {
     slopes.upload(host.data(), host.size() * sizeof(float));
     args.inputs["slope"] = contiguous_view(slopes.data(), DType::f32, {b.heads});
   }
+  cuda::DeviceBuffer sinks;
+  if (b.sinks) {
+    // Sink logits in the range the scores take (|q.k| * scale is a few units here).
+    std::vector<float> host(b.heads);
+    std::mt19937_64 rng(4);
+    std::uniform_real_distribution<float> dist(-2.f, 4.f);
+    for (float& x : host) x = dist(rng);
+    sinks = cuda::DeviceBuffer(gpu, host.size() * sizeof(float));
+    sinks.upload(host.data(), host.size() * sizeof(float));
+    args.sinks = contiguous_view(sinks.data(), DType::f32, {b.heads});
+  }
 
   for (int i = 0; i < b.warmup; ++i) engine.prefill(v, args);
   cuda::synchronize(*gpu);
@@ -166,11 +179,11 @@ int run_prefill(const PrefillBench& b) {
   std::printf(
       "{\"kind\": \"prefill\", \"impl\": \"attnjit\", \"mainloop\": \"%s\", \"batch\": %d, \"heads\": %d, "
       "\"kv_heads\": %d, \"seqlen\": %d, \"hdim\": %d, \"causal\": %s, \"window\": %d, "
-      "\"softcap\": %g, \"alibi\": %s, \"dtype\": \"%s\", "
+      "\"softcap\": %g, \"alibi\": %s, \"sinks\": %s, \"dtype\": \"%s\", "
       "\"tile\": \"%dx%d w%d s%d\", \"median_ms\": %.4f, \"min_ms\": %.4f, \"tflops\": %.1f}\n",
       mainloop_name(engine.last_prefill_mainloop()), batch, b.heads, kv_heads, b.seqlen, b.hdim,
       b.causal || b.window ? "true" : "false",
-      b.window, b.softcap, b.alibi ? "true" : "false", b.dtype.c_str(),
+      b.window, b.softcap, b.alibi ? "true" : "false", b.sinks ? "true" : "false", b.dtype.c_str(),
       tile.block_m, tile.block_n, tile.warps, tile.stages, median, ms[0],
       flops / median / 1e9);
   return 0;
@@ -185,18 +198,32 @@ int run_compile_cost() {
   auto text = embedded_file("configs/variants/default.attn");
   auto module = compile_variants(SourceFile{"configs/variants/default.attn", std::string(*text)});
   if (!module) usage_error("default variants do not compile");
-  for (const char* arch : {"sm_90", "sm_80"}) {
+  // sm_90a: the Hopper (wgmma) prefill kernel of each variant that main loop takes.
+  for (const char* arch : {"sm_90a", "sm_90", "sm_80"}) {
+    const bool wgmma = std::string(arch) == "sm_90a";
     for (const ir::Variant& v : module->variants) {
       double cold = 0, warm = 0;
       size_t bytes = 0;
       std::string key, cold_source, warm_source;
-      for (int pass = 0; pass < 2; ++pass) {
+      bool taken = true;
+      for (int pass = 0; pass < 2 && taken; ++pass) {
         EngineOptions options;
         options.cache.directory = dir;
         Engine engine(options);
-        auto spec = engine.make_spec(v, KernelKind::prefill, arch);
+        KernelSpec spec;
+        if (wgmma) {
+          auto chosen = engine.wgmma_prefill_spec(v);
+          if (!chosen) usage_error(chosen.error());
+          taken = chosen->has_value();
+          if (!taken) break;
+          spec = **chosen;
+        } else {
+          auto made = engine.make_spec(v, KernelKind::prefill, arch);
+          if (!made) usage_error(made.error());
+          spec = *made;
+        }
         auto start = std::chrono::steady_clock::now();
-        auto compiled = engine.compile(*spec);
+        auto compiled = engine.compile(spec);
         double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
         if (!compiled) usage_error(compiled.error().describe());
         (pass == 0 ? cold : warm) = ms;
@@ -204,12 +231,13 @@ int run_compile_cost() {
         bytes = compiled->lookup.artifact.binary.size();
         key = compiled->key;
       }
+      if (!taken) continue;
       std::printf(
-          "{\"kind\": \"compile\", \"arch\": \"%s\", \"variant\": \"%s\", \"key\": \"%s\", "
-          "\"bytes\": %zu, \"cold_ms\": %.1f, \"cold\": \"%s\", \"warm_ms\": %.2f, "
+          "{\"kind\": \"compile\", \"arch\": \"%s\", \"mainloop\": \"%s\", \"variant\": \"%s\", "
+          "\"key\": \"%s\", \"bytes\": %zu, \"cold_ms\": %.1f, \"cold\": \"%s\", \"warm_ms\": %.2f, "
           "\"warm\": \"%s\"}\n",
-          arch, v.name.c_str(), key.c_str(), bytes, cold, cold_source.c_str(), warm,
-          warm_source.c_str());
+          arch, wgmma ? "wgmma" : "mma_sync", v.name.c_str(), key.c_str(), bytes, cold, cold_source.c_str(),
+          warm, warm_source.c_str());
     }
   }
   std::filesystem::remove_all(dir);
@@ -298,6 +326,7 @@ int main(int argc, char** argv) {
       else if (flag == "--window") b.window = parse_int(flag, value());
       else if (flag == "--softcap") b.softcap = parse_int(flag, value());
       else if (flag == "--alibi") b.alibi = true;
+      else if (flag == "--sinks") b.sinks = true;
       else if (flag == "--hopper") b.hopper = true;
       else if (flag == "--dtype") b.dtype = value();
       else if (flag == "--tile") {
