@@ -105,6 +105,21 @@ run "$ATTNJIT" tune --variants "$PAGED_SET" --variant llama3_paged --kind paged_
 expect_status "a decode shape too long for the decode tile exits 1" 1
 expect_text "it says why" stderr "shape 8x5x1000 does not use the decode tile for variant llama3_paged"
 
+# sm_90a's config tiles the Hopper (wgmma) prefill kernel: BLOCK_M 128 in 12 warps.
+run "$ATTNJIT" tune --variants "$DEFAULT_SET" --dry-run --arch sm_90a
+expect_status "attnjit tune --dry-run --arch sm_90a exits 0" 0
+expect_text "it plans sm_90a's own config" stdout "attnjit tune --dry-run: sm_90a, 3 variants from $DEFAULT_SET, config <embedded sm_90a.json>"
+expect_text "the d64 bucket's baseline is the shipped wgmma tile" stdout "  baseline 128x128 w12 s3"
+expect_count "its candidates are the wgmma tiles the rules keep" stdout "^    128x(64|128|256) w12 s[234]( +baseline)?$" 12
+expect_no_out "no mma.sync tile is a candidate" stdout "^    [0-9]+x[0-9]+ w[48] "
+run "$ATTNJIT" tune --variants "$DEFAULT_SET" --dry-run --arch sm_90a --compile --cache-dir "$TMP/cache90a" \
+  --variant mha_d64_bidir
+expect_status "the wgmma candidates compile" 0
+expect_count "each shows its registers" stdout "^    128x[0-9]+ w12 s[0-9] +[0-9]+ registers +[0-9]+ stack bytes" 6
+run "$ATTNJIT" tune --variants "$PAGED_SET" --dry-run --arch sm_90a --kind paged
+expect_status "the paged kind for sm_90a exits 1" 1
+expect_text "sm_90a's config holds prefill only" stderr "sm_90a's config tiles the wgmma prefill kernel only, not paged"
+
 # --out names the config the plan starts from; one with _meta loads.
 cat >"$TMP/mine.json" <<'JSON'
 {
@@ -131,9 +146,6 @@ expect_status "a broken --out config exits 1" 1
 expect_text "the loader's error names the key" stderr "unknown key \"prefil\" (did you mean \"prefill\"?)"
 
 # --- command-line errors (exit 2) -------------------------------------------------------
-run "$ATTNJIT" tune --variants "$DEFAULT_SET" --arch sm_90
-expect_status "--arch without --dry-run exits 2" 2
-expect_text "--arch is for the dry run" stderr "--arch is for --dry-run"
 run "$ATTNJIT" tune --variants "$DEFAULT_SET" --dry-run --arch sm_70
 expect_status "an unsupported --arch exits 2" 2
 run "$ATTNJIT" tune --variants "$DEFAULT_SET" --shapes 4x4096 --dry-run --arch sm_90
@@ -165,6 +177,8 @@ if [ "$have_gpu" -eq 0 ]; then
   expect_text "it says what is missing and what works" stderr "--dry-run --arch sm_90"
   if [ ! -e "$TMP/never.json" ]; then pass "nothing is written without a GPU"; else
     fail "nothing is written without a GPU" "$TMP/never.json exists"; fi
+  run "$ATTNJIT" tune --variants "$DEFAULT_SET" --arch sm_90a --out "$TMP/never.json"
+  expect_status "tune --arch sm_90a without a GPU exits 1" 1
   run "$ATTNJIT" tune --variants "$DEFAULT_SET" --dry-run
   expect_status "a dry run without a GPU or --arch exits 1" 1
   expect_text "it asks for --arch" stderr "--dry-run without a GPU needs --arch"

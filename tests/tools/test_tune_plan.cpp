@@ -3,6 +3,8 @@
 #include <set>
 
 #include "catch.h"
+#include "compiler/spec/hopper_geometry.h"
+#include "compiler/spec/tile_choice.h"
 #include "runtime/api/engine.h"
 #include "tools/tune/plan.h"
 #include "tools/tune/search_space.h"
@@ -55,13 +57,14 @@ TEST_CASE("each kind enumerates its whole space once", "[tune]") {
     INFO(tune_kind_name(kind));
     const SearchSpace& s = search_space(kind);
     const std::vector<TileConfig> tiles = enumerate_tiles(kind);
-    CHECK(tiles.size() == s.warps.size() * s.rows_per_warp.size() * s.block_n.size() *
-                              s.stages.size() * s.min_blocks_per_sm.size());
+    const size_t rows = s.fixed_block_m > 0 ? 1 : s.rows_per_warp.size();
+    CHECK(tiles.size() == s.warps.size() * rows * s.block_n.size() * s.stages.size() *
+                              s.min_blocks_per_sm.size());
     std::set<std::string> names;
     for (const TileConfig& t : tiles) {
       names.insert(tile_name(t));
       CHECK(t.num_splits == 0);
-      if (s.decode_tile) CHECK(t.block_m == 16);
+      if (s.fixed_block_m > 0) CHECK(t.block_m == s.fixed_block_m);
       else CHECK((t.block_m == 16 * t.warps || t.block_m == 32 * t.warps));
     }
     CHECK(names.size() == tiles.size());
@@ -198,4 +201,53 @@ TEST_CASE("a variant no requested kind applies to is an error", "[tune]") {
   auto tasks = plan_tasks(shipped_variants("paged.attn"), {TuneKind::prefill}, table, table);
   REQUIRE_FALSE(tasks.ok());
   CHECK(tasks.error().find("has no kernel of kind prefill") != std::string::npos);
+}
+
+TEST_CASE("sm_90a's config tunes the wgmma prefill kernel", "[tune][hopper]") {
+  // Its tiles: BLOCK_M 128 in 12 warps; BLOCK_N and the stages vary.
+  const std::vector<TileConfig> tiles = enumerate_tiles(TuneKind::prefill, Mainloop::wgmma);
+  CHECK(tiles.size() == 9);
+  for (const TileConfig& t : tiles) CHECK((t.block_m == 128 && t.warps == 12));
+
+  auto table = TuningTable::embedded("sm_90a", Mainloop::wgmma);
+  REQUIRE(table.ok());
+  auto tasks = plan_tasks(shipped_variants("default.attn"), {TuneKind::prefill}, *table, *table);
+  REQUIRE(tasks.ok());
+  REQUIRE(!tasks->empty());
+  for (Task& t : *tasks) {
+    add_static_candidates(t, "sm_90a");
+    INFO(t.describe());
+    REQUIRE(!t.candidates.empty());
+    CHECK(t.candidates.front().baseline);
+    CHECK(t.candidates.front().pruned == "");
+    // Up to head_dim 128 BLOCK_N and the stages vary; at 256 only 128x64 with two stages
+    // fits shared memory (Q 64 KiB + 2 x 64 KiB of K and V).
+    CHECK(kept(t) >= (t.conditions.head_dim_max > 128 ? 1u : 2u));
+    for (const Candidate& c : t.candidates) {
+      INFO(tile_name(c.tile));
+      for (const ir::Variant& v : t.variants) {
+        // Kept exactly when the main loop's own rules take the tile for the variant.
+        const std::string rule = hopper_tile_problem(c.tile, v.head_dim, shared_memory_limit("sm_90a"));
+        if (!rule.empty()) CHECK(c.pruned != "");
+      }
+      if (c.pruned.empty())
+        for (const ir::Variant& v : t.variants) {
+          auto spec = choose_wgmma_prefill(v, nullptr, c.tile);
+          REQUIRE(spec.ok());
+          REQUIRE(spec->has_value());
+          CHECK(spec_mainloop(**spec) == Mainloop::wgmma);
+        }
+    }
+  }
+  // At head_dim 128, BLOCK_N 256 needs more accumulator registers than a consumer has.
+  const Task& d128 = task_for(*tasks, "llama3_gqa_causal");
+  for (const Candidate& c : d128.candidates)
+    if (c.tile.block_n == 256) CHECK(c.pruned.find("register") != std::string::npos);
+}
+
+TEST_CASE("sm_90a's config holds prefill only", "[tune][hopper]") {
+  CHECK(kinds_problem("sm_90a", {TuneKind::prefill}) == "");
+  CHECK(kinds_problem("sm_90a", {TuneKind::prefill, TuneKind::paged}).find("wgmma prefill kernel only") !=
+        std::string::npos);
+  CHECK(kinds_problem("sm_90", {TuneKind::paged_decode}) == "");
 }

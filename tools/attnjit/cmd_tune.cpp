@@ -17,9 +17,11 @@ namespace {
 // A week: a budget beyond it is a typo, not a plan.
 constexpr int kMaxBudgetMinutes = 7 * 24 * 60;
 
-std::vector<tune::TuneKind> requested_kinds(const Args& args) {
+// Default: every kind the config holds (sm_90a's: the wgmma prefill kernel only).
+std::vector<tune::TuneKind> requested_kinds(const Args& args, const std::string& arch) {
+  const char* every = !arch.empty() && own_mainloop(arch) == Mainloop::wgmma ? "prefill" : "prefill,paged,paged_decode";
   std::vector<tune::TuneKind> kinds;
-  for (const std::string& name : split_list(args.value_or("--kind", "prefill,paged,paged_decode"), "--kind")) {
+  for (const std::string& name : split_list(args.value_or("--kind", every), "--kind")) {
     tune::TuneKind k;
     if (!tune::parse_tune_kind(name, &k))
       throw UsageError(fmt::format("--kind: unknown kind '{}' (known: {})", printable(name, 60),
@@ -58,8 +60,6 @@ int run_tune_command(const Args& args) {
   // Without --variants, the built-in default set (as `attnjit` with no command uses).
   const std::optional<std::string> path = args.value("--variants");
   const bool dry = args.has("--dry-run");
-  if (args.has("--arch") && !dry)
-    throw UsageError("--arch is for --dry-run: a measuring run tunes the GPU's own target");
   if (args.has("--compile") && !dry)
     throw UsageError("--compile is for --dry-run: a measuring run always compiles");
   const std::optional<std::string> compare = args.value("--compare");
@@ -69,7 +69,8 @@ int run_tune_command(const Args& args) {
 
   tune::TuneRequest r;
   r.variants_file = path ? *path : std::string("<embedded ") + kDefaultSetName + ">";
-  r.kinds = requested_kinds(args);
+  if (args.has("--arch")) r.arch = target_arch(args);
+  r.kinds = requested_kinds(args, r.arch);
   if (std::optional<std::string> text = args.value("--shapes")) {
     if (r.kinds.size() != 1)
       throw UsageError("--shapes needs one --kind (each kind spells its shapes differently)");
@@ -85,7 +86,6 @@ int run_tune_command(const Args& args) {
   r.force = args.has("--force");
   r.jobs = args.int_value("--jobs", 0, 1);
   if (std::optional<std::string> dir = args.value(kCacheDirFlag.name)) r.cache.directory = *dir;
-  if (args.has("--arch")) r.arch = target_arch(args);
   r.compile = args.has("--compile");
 
   const ir::Module module = path ? load_module(*path) : load_default_module();
@@ -104,6 +104,7 @@ const Command& tune_command() {
       "usage: attnjit tune [--variants FILE] [--variant NAME]... [--kind KIND[,KIND]]\n"
       "                    [--shapes LIST] [--budget MINUTES] [--out FILE.json]\n"
       "                    [--csv FILE] [--force] [--jobs N] [--cache-dir DIR]\n"
+      "                    [--arch sm_90a]\n"
       "       attnjit tune [--variants FILE] ... --dry-run [--arch sm_90] [--compile]\n"
       "       attnjit tune [--variants FILE] ... --compare FILE.json\n"
       "\n"
@@ -131,6 +132,9 @@ const Command& tune_command() {
       "  --csv         every candidate's measurements (default: --out with .csv)\n"
       "  --force       overwrite a config whose _meta names another device\n"
       "  --jobs        compile threads (default: one per core)\n"
+      "  --arch        the config's target: with --dry-run any; on a GPU its own\n"
+      "                (the default) or sm_90a on a 9.0 device, whose config tiles the\n"
+      "                Hopper (wgmma) prefill kernel\n"
       "  --cache-dir   kernel cache directory\n"
       "  --dry-run     print the candidates after the static rules; needs no GPU with\n"
       "                --arch; --compile also compiles them and shows registers\n"

@@ -18,7 +18,8 @@ constexpr size_t kMaxConfigBytes = 1024 * 1024;
 
 Result<BaseConfig, std::string> load_base_config(const std::string& out_path,
                                                  const std::string& arch) {
-  auto builtin = TuningTable::embedded(arch);
+  // The table of the main loop the arch's own file tiles (sm_90a: wgmma).
+  auto builtin = TuningTable::embedded(arch, own_mainloop(arch));
   if (!builtin) return fail(builtin.error());
   std::error_code ec;
   const bool exists = std::filesystem::symlink_status(out_path, ec).type() !=

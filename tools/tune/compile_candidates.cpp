@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "compiler/spec/tile_choice.h"
+#include "compiler/spec/tuning_config.h"
 #include "runtime/api/engine.h"
 #include "runtime/plan/launch_plan.h"
 #include "tools/tune/cubin_resources.h"
@@ -49,9 +50,30 @@ struct Job {
   size_t variant;
 };
 
-// Builds every kernel of one (candidate, variant) into `build` through the engine
-// (its backend and cache): specs as the planner makes them, with the candidate's tile
-// for the tuned table, checked by choose_tile as the engine checks an override.
+// The kernels one (candidate, variant) builds: specs as the planner makes them, with
+// the candidate's tile for the tuned table, checked by choose_tile as the engine checks
+// an override; for sm_90a's config the wgmma prefill kernel the engine would run with
+// the candidate as its tile.
+Result<std::vector<KernelSpec>, std::string> candidate_specs(const Task& task, const ir::Variant& v,
+                                                             const TileConfig& candidate,
+                                                             const std::string& arch) {
+  if (own_mainloop(arch) == Mainloop::wgmma) {
+    auto spec = choose_wgmma_prefill(v, nullptr, candidate);
+    if (!spec) return fail(spec.error());
+    if (!*spec) return fail(fmt::format("the wgmma main loop does not take variant {}", v.name));
+    return std::vector<KernelSpec>{std::move(**spec)};
+  }
+  std::vector<KernelSpec> specs;
+  for (const KernelRole& role : roles_of(task.kind)) {
+    auto tile = choose_tile(v, role.kind, arch, nullptr, candidate, role.tuning_kind);
+    if (!tile) return fail(tile.error());
+    specs.push_back(spec_for(v, arch, role, *tile));
+  }
+  return specs;
+}
+
+// Builds every kernel of one (candidate, variant) into `build` through the engine (its
+// backend and cache).
 void build_one(Engine& engine, const Job& job, const std::string& arch, KernelBuild& build) {
   const Task& task = *job.task;
   const ir::Variant& v = task.variants[job.variant];
@@ -59,12 +81,10 @@ void build_one(Engine& engine, const Job& job, const std::string& arch, KernelBu
     build.status = KernelBuild::Status::failed;
     build.error = printable(why, 300);
   };
-  const std::vector<KernelRole> roles = roles_of(task.kind);
-  for (size_t i = 0; i < roles.size(); ++i) {
-    auto tile = choose_tile(v, roles[i].kind, arch, nullptr, job.candidate->tile,
-                            roles[i].tuning_kind);
-    if (!tile) return failed(tile.error());
-    auto compiled = engine.compile(spec_for(v, arch, roles[i], *tile));
+  auto specs = candidate_specs(task, v, job.candidate->tile, arch);
+  if (!specs) return failed(specs.error());
+  for (size_t i = 0; i < specs->size(); ++i) {
+    auto compiled = engine.compile((*specs)[i]);
     if (!compiled) {
       build.status = KernelBuild::Status::failed;
       build.error = one_line(compiled.error());

@@ -46,14 +46,23 @@ class InputSet {
   std::map<std::pair<size_t, size_t>, std::string> errors_;
 };
 
+}  // namespace
+
 EngineOptions engine_for(const TileConfig& tile, const MeasureContext& ctx) {
   EngineOptions options;
   options.cache = ctx.cache;
-  options.tile_override = tile;
-  // The tuner times the mma.sync kernels its tables tile, not the Hopper prefill kernel.
-  options.hopper = false;
+  if (ctx.mainloop == Mainloop::wgmma) {
+    options.hopper = true;
+    options.hopper_tile = tile;
+  } else {
+    options.tile_override = tile;
+    // The mma.sync tables' kernels, not the Hopper prefill kernel the engine would pick.
+    options.hopper = false;
+  }
   return options;
 }
+
+namespace {
 
 Timing time_one(Engine& engine, InputSet& inputs, const Task& task, size_t variant, size_t shape,
                 const std::vector<Shape>& shapes, const MeasureContext& ctx) {
@@ -89,6 +98,13 @@ void measure_candidate(Candidate& c, Task& task, const std::vector<Shape>& shape
   c.checks.assign(task.variants.size(), CheckOutcome{});
   for (size_t v = 0; v < task.variants.size(); ++v) {
     c.checks[v] = reference.check(engine, v);
+    // A wgmma candidate the engine ran on the mma.sync kernel would time the wrong one.
+    if (c.checks[v].status == CheckOutcome::Status::pass && task.kind == TuneKind::prefill &&
+        engine.last_prefill_mainloop() != ctx.mainloop) {
+      c.checks[v].status = CheckOutcome::Status::error;
+      c.checks[v].detail = fmt::format("the engine ran the {} kernel, not the {} one being tuned",
+                                       mainloop_name(engine.last_prefill_mainloop()), mainloop_name(ctx.mainloop));
+    }
     if (c.checks[v].status != CheckOutcome::Status::pass) return;
   }
   c.timings.clear();

@@ -24,7 +24,13 @@ struct MeasureContext {
   // Candidates not yet timed by then are pruned ("budget"); the baseline always is.
   std::optional<std::chrono::steady_clock::time_point> deadline;
   std::function<void(const std::string&)> progress;
+  // The main loop the tiles are for: mma_sync, or wgmma for sm_90a's config (the engine
+  // then runs the Hopper prefill kernel with the candidate as its tile).
+  Mainloop mainloop = Mainloop::mma_sync;
 };
+
+// An engine that runs the kernels of `ctx.mainloop` with `tile`.
+EngineOptions engine_for(const TileConfig& tile, const MeasureContext& ctx);
 
 // Checks and times the task's kept candidates (the baseline first); for paged_decode
 // then tries decode_split_counts() on the fastest tile; selects (select_candidate).

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "compiler/spec/hopper_geometry.h"
 #include "compiler/spec/kernel_geometry.h"
 #include "compiler/spec/tile_choice.h"
 #include "runtime/api/engine.h"
@@ -128,13 +129,25 @@ Result<std::vector<Task>, std::string> plan_tasks(const std::vector<ir::Variant>
 
 std::string static_prune_reason(const Task& task, const TileConfig& tile, const std::string& arch) {
   const int smem_limit = shared_memory_limit(arch);
+  const Mainloop mainloop = own_mainloop(arch);
   // The loader checks a bounded bucket's config at the bucket's largest head_dim.
   if (task.conditions.head_dim_max != kUnbounded)
     if (std::string why = validate_tile(
             tile, config_kv_elements(task.conditions.head_dim_max, task.conditions.kv_8bit_only),
-            smem_limit, attention_mainloop(arch));
+            smem_limit, mainloop);
         !why.empty())
       return why;
+  if (mainloop == Mainloop::wgmma) {
+    // The engine's choice with an override tile: the variant must be one the main loop
+    // takes, and the tile must pass its rules at the variant's head_dim.
+    for (const ir::Variant& v : task.variants) {
+      auto spec = choose_wgmma_prefill(v, nullptr, tile);
+      if (!spec) return spec.error();
+      if (!*spec) return fmt::format("the wgmma main loop does not take variant {}: {}", v.name,
+                                     wgmma_variant_problem(v, KernelKind::prefill));
+    }
+    return "";
+  }
   for (const ir::Variant& v : task.variants) {
     if (task.kind != TuneKind::prefill)
       if (std::string why = paged_rows_problem(tile, v); !why.empty()) return why;
@@ -157,7 +170,7 @@ void add_static_candidates(Task& task, const std::string& arch) {
     task.candidates.push_back(std::move(c));
   };
   add(task.baseline, true);
-  for (const TileConfig& tile : enumerate_tiles(task.kind))
+  for (const TileConfig& tile : enumerate_tiles(task.kind, own_mainloop(arch)))
     if (tile != task.baseline) add(tile, false);
 }
 

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "compiler/spec/tuning_config.h"
 #include "templates/kernels/merge_params.h"
 
 namespace attnjit::tune {
@@ -45,16 +46,31 @@ std::vector<TuneKind> kinds_of(const ir::Variant& v) {
   return {TuneKind::prefill};
 }
 
-const SearchSpace& search_space(TuneKind k) {
+std::string kinds_problem(const std::string& arch, const std::vector<TuneKind>& kinds) {
+  if (own_mainloop(arch) != Mainloop::wgmma) return "";
+  for (TuneKind k : kinds)
+    if (k != TuneKind::prefill)
+      return fmt::format("{}'s config tiles the wgmma prefill kernel only, not {} (tune that kind "
+                         "with the arch's plain target's config)",
+                         arch, tune_kind_name(k));
+  return "";
+}
+
+const SearchSpace& search_space(TuneKind k, Mainloop mainloop) {
+  // The wgmma prefill kernel: BLOCK_M 128 in three warpgroups; BLOCK_N and the ring's
+  // depth are what its rules leave open (hopper_tile_problem prunes what overflows the
+  // consumers' registers or shared memory).
+  static const SearchSpace wgmma{{12}, {}, 128, {64, 128, 256}, {2, 3, 4}, {0}};
+  if (mainloop == Mainloop::wgmma) return wgmma;
   // Around the shipped configs: 4 or 8 warps of 16 or 32 rows for the full tiles
   // (the validator drops 32-row warps past head_dim 128 and whatever overflows shared
   // memory), a register cap of 1 or 2 resident blocks beside none (an explicit cap
   // changes the compiler's allocation even at 1). The paged tile sees short chunks
   // after long contexts, so narrower key tiles. The decode tile streams the cache:
   // every warp count, deeper pipelines and register caps that let more blocks reside.
-  static const SearchSpace prefill{{4, 8}, {16, 32}, false, {32, 64, 128}, {2, 3}, {0, 1, 2}};
-  static const SearchSpace paged{{4, 8}, {16, 32}, false, {16, 32, 64}, {2, 3}, {0, 2}};
-  static const SearchSpace decode{{1, 2, 4, 8}, {16}, true, {16, 32, 64}, {2, 3, 4}, {0, 2, 3, 4}};
+  static const SearchSpace prefill{{4, 8}, {16, 32}, 0, {32, 64, 128}, {2, 3}, {0, 1, 2}};
+  static const SearchSpace paged{{4, 8}, {16, 32}, 0, {16, 32, 64}, {2, 3}, {0, 2}};
+  static const SearchSpace decode{{1, 2, 4, 8}, {}, 16, {16, 32, 64}, {2, 3, 4}, {0, 2, 3, 4}};
   switch (k) {
     case TuneKind::prefill: return prefill;
     case TuneKind::paged: return paged;
@@ -63,16 +79,18 @@ const SearchSpace& search_space(TuneKind k) {
   return prefill;
 }
 
-std::vector<TileConfig> enumerate_tiles(TuneKind k) {
-  const SearchSpace& s = search_space(k);
+std::vector<TileConfig> enumerate_tiles(TuneKind k, Mainloop mainloop) {
+  const SearchSpace& s = search_space(k, mainloop);
+  // A fixed BLOCK_M is one "rows" choice standing for itself.
+  const std::vector<int> rows_choices = s.fixed_block_m > 0 ? std::vector<int>{0} : s.rows_per_warp;
   std::vector<TileConfig> tiles;
   for (int warps : s.warps)
-    for (int rows : s.rows_per_warp)
+    for (int rows : rows_choices)
       for (int block_n : s.block_n)
         for (int stages : s.stages)
           for (int min_blocks : s.min_blocks_per_sm) {
             TileConfig t;
-            t.block_m = s.decode_tile ? 16 : rows * warps;
+            t.block_m = s.fixed_block_m > 0 ? s.fixed_block_m : rows * warps;
             t.block_n = block_n;
             t.warps = warps;
             t.stages = stages;

@@ -22,21 +22,26 @@ KernelKind kernel_kind(TuneKind k);       // the kernel the table configures
 // tables for a paged cache.
 std::vector<TuneKind> kinds_of(const ir::Variant& v);
 
+// Whether `arch`'s config can hold these kinds ("" = it can): sm_90a's file tiles the
+// wgmma prefill kernel only (own_mainloop(): the main loop a config file tiles).
+std::string kinds_problem(const std::string& arch, const std::vector<TuneKind>& kinds);
+
 // The axes of one kind's enumeration; every combination is a candidate.
 struct SearchSpace {
   std::vector<int> warps;
-  // Query rows per warp (16 or 32): BLOCK_M = rows * warps. The decode tile instead has
-  // BLOCK_M 16 whatever the warps (they share the rows and split the KV tiles).
+  // Query rows per warp (16 or 32): BLOCK_M = rows * warps, unless fixed_block_m is set:
+  // the decode tile has BLOCK_M 16 whatever the warps (they share the rows and split the
+  // KV tiles), the wgmma tile 128 (two consumer warpgroups of 64 rows).
   std::vector<int> rows_per_warp;
-  bool decode_tile = false;
+  int fixed_block_m = 0;
   std::vector<int> block_n;
   std::vector<int> stages;
   std::vector<int> min_blocks_per_sm;  // 0: no register cap
 };
-const SearchSpace& search_space(TuneKind k);
+const SearchSpace& search_space(TuneKind k, Mainloop mainloop = Mainloop::mma_sync);
 
 // Every tile of the kind's space in a fixed order, num_splits 0 (the launch heuristic).
-std::vector<TileConfig> enumerate_tiles(TuneKind k);
+std::vector<TileConfig> enumerate_tiles(TuneKind k, Mainloop mainloop = Mainloop::mma_sync);
 // Fixed split counts tried on paged_decode's fastest tile once the tiles are timed: a
 // fixed count serves every shape of its bucket, so it is a second, small stage rather
 // than an axis multiplying the first.

@@ -11,6 +11,7 @@
 
 #include <fmt/format.h>
 
+#include "compiler/spec/hopper_geometry.h"
 #include "runtime/api/engine.h"
 #include "runtime/cache/cache_files.h"
 #include "tools/tune/compile_candidates.h"
@@ -146,6 +147,18 @@ std::shared_ptr<cuda::Driver> open_gpu(const char* what) {
   return *gpu;
 }
 
+// The config a measuring run tunes: the GPU's own target's, or r.arch when the GPU runs
+// that target's binaries too (sm_90a on a 9.0 device: the wgmma kernel's config).
+std::string config_arch(const TuneRequest& r, const cuda::Driver& gpu) {
+  const std::string own = gpu.arch();
+  if (r.arch.empty() || r.arch == own) return own;
+  for (const Target* t : gpu.runnable_targets(BinaryFormat::cubin))
+    if (t->name == r.arch) return r.arch;
+  throw std::runtime_error(fmt::format("--arch {}: this GPU ({}) does not run {} kernels; a measuring "
+                                       "run tunes a target the GPU runs",
+                                       r.arch, own, r.arch));
+}
+
 // paged_decode: every split of every shape timed on each task's final tile, and the
 // split cost model refitted per K/V width (split_fit.h); a refit that chooses no
 // better than the config's constants is reported and not written. Runs after the
@@ -207,8 +220,18 @@ const std::vector<Shape>& shapes_for(const TuneRequest& r, TuneKind kind) {
 }
 
 Result<std::vector<Task>, std::string> prepare_tasks(const TuneRequest& r, const std::string& arch,
-                                                     const BaseConfig& base) {
-  auto tasks = plan_tasks(r.variants, r.kinds, base.table, base.builtin);
+                                                     const BaseConfig& base,
+                                                     std::vector<std::string>* notes) {
+  if (std::string why = kinds_problem(arch, r.kinds); !why.empty()) return fail(why);
+  std::vector<ir::Variant> variants;
+  for (const ir::Variant& v : r.variants) {
+    const std::string why =
+        own_mainloop(arch) == Mainloop::wgmma ? wgmma_variant_problem(v, KernelKind::prefill) : "";
+    if (why.empty()) variants.push_back(v);
+    else if (notes) notes->push_back(fmt::format("{}: left out, the wgmma main loop does not take it: {}", v.name, why));
+  }
+  if (variants.empty()) return fail(fmt::format("no variant of {} runs on {}'s main loop", r.variants_file, arch));
+  auto tasks = plan_tasks(variants, r.kinds, base.table, base.builtin);
   if (!tasks) return tasks;
   for (Task& task : *tasks) {
     for (const ir::Variant& v : task.variants)
@@ -278,8 +301,10 @@ int dry_run(const TuneRequest& r, std::FILE* out, std::FILE* log) {
   }
   auto base = load_base_config(config_path(r, arch), arch);
   if (!base) throw std::runtime_error(base.error());
-  auto tasks = prepare_tasks(r, arch, *base);
+  std::vector<std::string> notes;
+  auto tasks = prepare_tasks(r, arch, *base, &notes);
   if (!tasks) throw std::runtime_error(tasks.error());
+  for (const std::string& note : notes) std::fprintf(log, "note: %s\n", note.c_str());
   if (r.compile) {
     CompileSettings settings;
     settings.arch = arch;
@@ -303,7 +328,7 @@ int run_tune(const TuneRequest& r, std::FILE* out, std::FILE* log) {
       started + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                     std::chrono::duration<double, std::ratio<60>>(r.budget_minutes));
   std::shared_ptr<cuda::Driver> gpu = open_gpu("tune");
-  const std::string arch = gpu->arch();
+  const std::string arch = config_arch(r, *gpu);
   const std::string config = config_path(r, arch);
   const std::string csv = r.csv.empty() ? default_csv_path(config) : r.csv;
   // The engine whose backend compiles the timing kernel and names the compiler (the
@@ -320,10 +345,12 @@ int run_tune(const TuneRequest& r, std::FILE* out, std::FILE* log) {
                                 base->is_file, r.force);
       !check)
     throw std::runtime_error(check.error());
-  auto planned = prepare_tasks(r, arch, *base);
+  std::vector<std::string> notes;
+  auto planned = prepare_tasks(r, arch, *base, &notes);
   if (!planned) throw std::runtime_error(planned.error());
   std::vector<Task>& tasks = *planned;
   auto progress = printer(log);
+  for (const std::string& note : notes) progress("note: " + note);
   progress(fmt::format("tuning {} config entr{} on {} ({}, {} SMs) within {:g} minutes",
                        tasks.size(), tasks.size() == 1 ? "y" : "ies", meta.device, arch,
                        meta.sm_count, r.budget_minutes));
@@ -344,6 +371,7 @@ int run_tune(const TuneRequest& r, std::FILE* out, std::FILE* log) {
   ctx.cache = r.cache;
   ctx.deadline = deadline;
   ctx.progress = progress;
+  ctx.mainloop = own_mainloop(arch);
 
   std::vector<TunedEntry> entries;
   std::vector<std::string> bugs;
@@ -401,8 +429,9 @@ int run_tune(const TuneRequest& r, std::FILE* out, std::FILE* log) {
 int run_compare(const TuneRequest& r, const std::string& tuned_config, std::FILE* out,
                 std::FILE* log) {
   std::shared_ptr<cuda::Driver> gpu = open_gpu("tune --compare");
-  const std::string arch = gpu->arch();
-  auto shipped = TuningTable::embedded(arch);
+  const std::string arch = config_arch(r, *gpu);
+  if (std::string why = kinds_problem(arch, r.kinds); !why.empty()) throw std::runtime_error(why);
+  auto shipped = TuningTable::embedded(arch, own_mainloop(arch));
   if (!shipped) throw std::runtime_error(shipped.error());
   auto tuned = TuningTable::load_file(tuned_config);
   if (!tuned) throw std::runtime_error(tuned.error());
@@ -416,10 +445,12 @@ int run_compare(const TuneRequest& r, const std::string& tuned_config, std::FILE
   ctx.timer = timer->get();
   ctx.cache = r.cache;
   ctx.progress = printer(log);
+  ctx.mainloop = own_mainloop(arch);
 
   bool all_no_slower = true;
   for (const ir::Variant& v : r.variants)
     for (TuneKind kind : r.kinds) {
+      if (ctx.mainloop == Mainloop::wgmma && !wgmma_variant_problem(v, KernelKind::prefill).empty()) continue;
       const std::vector<TuneKind> served = kinds_of(v);
       if (std::find(served.begin(), served.end(), kind) == served.end()) continue;
       const Features f = features_of(v);
@@ -440,11 +471,7 @@ int run_compare(const TuneRequest& r, const std::string& tuned_config, std::FILE
         continue;
       }
       // The tuned tile must be right before its speed matters.
-      EngineOptions options;
-      options.cache = r.cache;
-      options.tile_override = *b;
-      options.hopper = false;  // the tile is an mma.sync kernel's
-      Engine engine(options);
+      Engine engine(engine_for(*b, ctx));
       ReferenceCheck reference(task);
       const CheckOutcome check = reference.check(engine, 0);
       if (check.status != CheckOutcome::Status::pass) {

@@ -28,18 +28,23 @@ struct TuneRequest {
   bool force = false;
   int jobs = 0;      // compile threads; 0 = one per core
   CacheOptions cache;
-  // --dry-run: the target, and whether to compile too.
+  // The config's target: without a GPU (--dry-run) the one to plan for; on a GPU the
+  // GPU's own target ("" = it) or sm_90a on a 9.0 device (the wgmma prefill kernel's
+  // config, configs/sm_90a.json).
   std::string arch;
-  bool compile = false;
+  bool compile = false;  // --dry-run: compile the candidates too
 };
 
 // The shapes tuned for `kind`.
 const std::vector<Shape>& shapes_for(const TuneRequest& r, TuneKind kind);
 
 // The tasks of a request for `arch` against `base`, each with its static candidates.
-// Errors: a variant no requested kind applies to, a shape a variant cannot take.
+// Errors: a variant no requested kind applies to, a shape a variant cannot take, a kind
+// `arch`'s config cannot hold. For sm_90a, variants the wgmma main loop does not take
+// are left out (the sm_90 config serves them), each with a line in `notes`.
 Result<std::vector<Task>, std::string> prepare_tasks(const TuneRequest& r, const std::string& arch,
-                                                     const BaseConfig& base);
+                                                     const BaseConfig& base,
+                                                     std::vector<std::string>* notes = nullptr);
 
 // What --dry-run prints: per task the baseline, the shapes and the kept candidates
 // (with registers and stack once compiled), the pruned ones counted by reason.
