@@ -281,16 +281,16 @@ constexpr const char* kSharedPieces[] = {"templates/common/key_mask.cuh",
 // prefill kind when a spec asks for it) adds Hopper's vocabulary after the dialect's,
 // its parameter block after the kind's, and has its own entry point.
 struct MainloopTemplates {
-  const char* vocabulary[2];  // after the dialect's tile_ops, in order (null: none)
+  const char* vocabulary[3];  // after the dialect's tile_ops, in order (null: none)
   const char* params_header;  // after the kind's (null: none)
   const char* core;
   const char* entry;          // null: the kind's own
 };
 constexpr MainloopTemplates kMmaSyncTemplates = {
-    {nullptr, nullptr}, nullptr, "templates/kernels/attention_core.cuh", nullptr};
-constexpr MainloopTemplates kMfmaTemplates = {{nullptr, nullptr}, nullptr, kMfmaMainloop, nullptr};
+    {nullptr, nullptr, nullptr}, nullptr, "templates/kernels/attention_core.cuh", nullptr};
+constexpr MainloopTemplates kMfmaTemplates = {{nullptr, nullptr, nullptr}, nullptr, kMfmaMainloop, nullptr};
 constexpr MainloopTemplates kWgmmaTemplates = {
-    {"templates/cuda/hopper_layout.h", "templates/cuda/hopper_ops.cuh"},
+    {"templates/cuda/hopper_layout.h", "templates/cuda/hopper_ops.cuh", "templates/kernels/hopper/tile_order.h"},
     "templates/kernels/hopper/prefill_params.h",
     "templates/kernels/hopper/mainloop.cuh",
     "templates/kernels/hopper/prefill.cuh"};
@@ -466,6 +466,7 @@ Result<GeneratedSource, std::string> render_attention(const KernelSpec& spec) {
       v.bidirectional_ranges, v.kv_scale == ir::ScaleGranularity::per_token_head);
   s += paged_constants(spec);
   s += launch_constants(spec, geometry);
+  if (wgmma) s += hopper_constants(spec.tile, v);
   s += *hooks;
   s += fmt::format("#define ATTNJIT_ENTRY {}\n", out.entry);
   // A minimum of resident blocks caps the registers; without one the compiler chooses

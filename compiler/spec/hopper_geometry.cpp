@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace attnjit {
 
 namespace {
@@ -61,10 +63,67 @@ KernelGeometry hopper_geometry(const TileConfig& tile, int head_dim) {
   g.q_bytes = static_cast<long long>(tile.block_m) * head_dim * kElementBytes;
   g.kv_buffer_bytes = static_cast<long long>(tile.block_n) * head_dim * kElementBytes;
   g.group_bytes = 2LL * tile.stages * g.kv_buffer_bytes;
-  const long long barriers = 1 + 4LL * tile.stages;  // Q full; K and V full and empty per stage
+  // Q full; K and V full and empty per stage; Q empty when a block loops over work tiles.
+  const long long barriers = 1 + 4LL * tile.stages + (tile.persistent ? 1 : 0);
   g.shared_bytes = g.q_bytes + g.group_bytes + barriers * kBarrierBytes + kSwizzleAtomBytes;
   g.work_line_offset = g.shared_bytes;
   return g;
+}
+
+long long hopper_work_tile_bound(int q_heads, int batch, int seqlen_q, long long ragged_q_rows) {
+  if (batch <= 0) return 0;
+  const long long slots = ragged_q_rows >= 0 ? ragged_q_rows / kHopperBlockM + batch
+                                             : static_cast<long long>(batch) * ((seqlen_q + kHopperBlockM - 1) / kHopperBlockM);
+  return q_heads * slots;
+}
+
+unsigned hopper_persistent_blocks(long long work_tiles, int sm_count, int blocks_per_sm) {
+  const long long slots = static_cast<long long>(std::max(1, sm_count)) * std::max(1, blocks_per_sm);
+  return static_cast<unsigned>(std::max(1LL, std::min(work_tiles, slots)));
+}
+
+const std::vector<HopperScheduleSwitch>& hopper_schedule_switches() {
+  static const std::vector<HopperScheduleSwitch> switches = {
+      {"softmax_overlap", "overlap", "kSoftmaxOverlap", &TileConfig::softmax_overlap},
+      {"pingpong", "pingpong", "kPingpong", &TileConfig::pingpong},
+      {"persistent", "persistent", "kPersistent", &TileConfig::persistent},
+  };
+  return switches;
+}
+
+bool has_hopper_schedule(const TileConfig& tile) {
+  for (const HopperScheduleSwitch& s : hopper_schedule_switches())
+    if (tile.*s.member) return true;
+  return false;
+}
+
+const HopperScheduleSwitch* find_hopper_schedule_switch(const std::string& name) {
+  for (const HopperScheduleSwitch& s : hopper_schedule_switches())
+    if (name == s.name) return &s;
+  return nullptr;
+}
+
+std::string hopper_schedule_names() {
+  const auto& all = hopper_schedule_switches();
+  std::string out;
+  for (size_t i = 0; i < all.size(); ++i)
+    out += fmt::format("{}{}", i == 0 ? "" : i + 1 == all.size() ? " or " : ", ", all[i].name);
+  return out;
+}
+
+std::string hopper_schedule_tag(const TileConfig& tile) {
+  std::string out;
+  for (const HopperScheduleSwitch& s : hopper_schedule_switches())
+    if (tile.*s.member) out += fmt::format(".{}", s.tag);
+  return out;
+}
+
+std::string hopper_constants(const TileConfig& tile, const ir::Variant& variant) {
+  std::string out = "// The wgmma main loop's schedule (compiler/spec/hopper_geometry.h).\n";
+  for (const HopperScheduleSwitch& s : hopper_schedule_switches())
+    out += fmt::format("constexpr bool {} = {};\n", s.constant, tile.*s.member);
+  out += fmt::format("constexpr int kQHeads = {};\n", variant.q_heads);
+  return out;
 }
 
 }  // namespace attnjit

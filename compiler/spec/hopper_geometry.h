@@ -4,6 +4,7 @@
 // templates/kernels/hopper/mainloop.cuh states the same layout (HopperGeometry) and
 // static_asserts that it equals the rendered kLaunchThreads / kLaunchSharedBytes.
 #include <string>
+#include <vector>
 
 #include "compiler/ir/variant.h"
 #include "compiler/spec/kernel_geometry.h"
@@ -29,5 +30,43 @@ std::string hopper_tile_problem(const TileConfig& tile, int head_dim, int max_sh
 
 // The layout of a tile that passes hopper_tile_problem().
 KernelGeometry hopper_geometry(const TileConfig& tile, int head_dim);
+
+// The main loop's schedule: switches of its tile config, each a compile-time choice
+// (off, all three: the serial loop on one block per query tile). configs/sm_90a.json
+// names them as keys, a tile override as words after the numbers, a spec's uri and
+// record carry them, and the generated source states them as constants:
+//  - softmax_overlap: each consumer warpgroup runs the hooks and softmax of KV tile n
+//    while its tensor cores compute S of tile n + 1 and O += P V of tile n - 1;
+//  - pingpong: the two consumer warpgroups take turns issuing their MMAs (named
+//    barriers), so one's softmax runs while the other's MMAs use the tensor cores;
+//  - persistent: the grid is one block per resident slot (SMs x blocks per SM), each
+//    looping over work tiles in templates/kernels/hopper/tile_order.h's order (longest
+//    first under a causal mask).
+struct HopperScheduleSwitch {
+  const char* name;      // the config key, the override word and the record's entry
+  const char* tag;       // in the uri
+  const char* constant;  // in the generated source
+  bool TileConfig::*member;
+};
+const std::vector<HopperScheduleSwitch>& hopper_schedule_switches();
+// True when `tile` turns any switch on.
+bool has_hopper_schedule(const TileConfig& tile);
+// The switch called `name`, or null.
+const HopperScheduleSwitch* find_hopper_schedule_switch(const std::string& name);
+// "softmax_overlap, pingpong or persistent", for messages.
+std::string hopper_schedule_names();
+// The uri's part: ".overlap.pingpong.persistent" for the switches that are on ("" for none).
+std::string hopper_schedule_tag(const TileConfig& tile);
+// At least the persistent grid's work tiles (templates/kernels/hopper/tile_order.h's
+// work_tile_count) for `q_heads` heads: exact for fixed lengths (`ragged_q_rows` < 0),
+// for a ragged batch of `ragged_q_rows` query rows in all (the cu_seqlens themselves
+// are on the device) one more query-tile slot per sequence than whole tiles.
+long long hopper_work_tile_bound(int q_heads, int batch, int seqlen_q, long long ragged_q_rows);
+// Blocks of the persistent grid: one per resident slot, no more than the work tiles,
+// at least one.
+unsigned hopper_persistent_blocks(long long work_tiles, int sm_count, int blocks_per_sm);
+// The generated source's constants: each switch, and the query heads (the persistent
+// grid's work tiles are per head).
+std::string hopper_constants(const TileConfig& tile, const ir::Variant& variant);
 
 }  // namespace attnjit

@@ -161,8 +161,11 @@ std::string validate_tile_for(const std::string& arch, const TileConfig& c, cons
 }
 
 std::string tile_rule_problem(const TileConfig& c, int head_dim, Mainloop mainloop) {
-  if (mainloop == Mainloop::mfma) return mfma_tile_rule_problem(c, head_dim);
   if (mainloop == Mainloop::wgmma) return hopper_tile_problem(c, head_dim, INT_MAX);
+  if (has_hopper_schedule(c))
+    return fmt::format("the schedule switches ({}) belong to the wgmma main loop, not {}", hopper_schedule_names(),
+                       mainloop_name(mainloop));
+  if (mainloop == Mainloop::mfma) return mfma_tile_rule_problem(c, head_dim);
   if (c.warps != 1 && c.warps != 2 && c.warps != 4 && c.warps != 8)
     return fmt::format("num_warps must be 1, 2, 4 or 8, got {}", c.warps);
   // A warp owns one or two 16-row MMA tiles of queries, or (BLOCK_M 16) all warps share

@@ -1,5 +1,7 @@
 #include "compiler/spec/kernel_spec.h"
 
+#include "compiler/spec/hopper_geometry.h"
+
 #include <fmt/format.h>
 
 namespace attnjit {
@@ -84,10 +86,11 @@ std::string KernelSpec::uri() const {
     features += fmt::format(".p{}{}{}", v.kv_cache.page_size,
                             v.kv_cache.layout == ir::KvLayout::HND ? "hnd" : "nhd",
                             v.kv_scale == ir::ScaleGranularity::per_token_head ? ".pth" : "");
-  return fmt::format("{}.{}.{}.h{}x{}.d{}.{}{}.{}.m{}n{}w{}s{}{}", kernel_kind_name(kind), v.name,
+  return fmt::format("{}.{}.{}.h{}x{}.d{}.{}{}.{}.m{}n{}w{}s{}{}{}", kernel_kind_name(kind), v.name,
                      types, v.q_heads, v.kv_heads, v.head_dim, mask_tag(v), features, arch,
                      tile.block_m, tile.block_n, tile.warps, tile.stages,
-                     tile.min_blocks_per_sm > 0 ? fmt::format("b{}", tile.min_blocks_per_sm) : "");
+                     tile.min_blocks_per_sm > 0 ? fmt::format("b{}", tile.min_blocks_per_sm) : "",
+                     hopper_schedule_tag(tile));
 }
 
 std::string KernelSpec::entry_name() const {

@@ -5,6 +5,7 @@
 
 #include "compiler/ir/print.h"
 #include "compiler/passes/pipeline.h"
+#include "compiler/spec/hopper_geometry.h"
 #include "compiler/support/json_nesting.h"
 
 namespace attnjit {
@@ -33,6 +34,13 @@ std::string encode_kernel_record(const KernelSpec& spec, BinaryFormat format) {
   j["tile"] = {t.block_m, t.block_n, t.warps, t.stages, t.num_splits, t.min_blocks_per_sm};
   // Only a spec that names its mainloop records it, so older records read the same.
   if (spec.mainloop) j["mainloop"] = mainloop_name(*spec.mainloop);
+  // Likewise the wgmma schedule switches that are on, by name.
+  if (has_hopper_schedule(t)) {
+    json on = json::array();
+    for (const HopperScheduleSwitch& s : hopper_schedule_switches())
+      if (t.*s.member) on.push_back(s.name);
+    j["schedule"] = on;
+  }
   j["variant"] = ir::print_dsl(spec.variant);
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
@@ -82,6 +90,15 @@ Result<RecordedKernel, std::string> decode_kernel_record(std::string_view line) 
     for (Mainloop m : {Mainloop::simt, Mainloop::mma_sync, Mainloop::mfma, Mainloop::wgmma})
       if (mainloop && mainloop->get<std::string>() == mainloop_name(m)) r.spec.mainloop = m, mainloop_ok = true;
     if (!mainloop_ok) return fail(std::string("\"mainloop\" is not a mainloop"));
+  }
+  if (j.contains("schedule")) {
+    const json& on = j["schedule"];
+    if (!on.is_array()) return fail(fmt::format("\"schedule\" must be a list of {}", hopper_schedule_names()));
+    for (const json& name : on) {
+      const HopperScheduleSwitch* s = name.is_string() ? find_hopper_schedule_switch(name.get<std::string>()) : nullptr;
+      if (!s) return fail(fmt::format("\"schedule\" must be a list of {}", hopper_schedule_names()));
+      r.spec.tile.*s->member = true;
+    }
   }
   const json* dsl = text("variant");
   if (!dsl) return fail(std::string("\"variant\" must be the variant's DSL text"));

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "compiler/spec/hopper_geometry.h"
 #include "compiler/spec/kernel_geometry.h"
 #include "compiler/support/embedded_files.h"
 #include "compiler/support/json_nesting.h"
@@ -29,8 +30,12 @@ const std::vector<std::string> kKinds = {"prefill", "paged", "paged_decode"};
 // "num_splits" (paged kinds only) fixes the split-KV segment count instead of the
 // launch-time heuristic. "min_blocks_per_sm" asks the compiler for registers enough
 // for that many resident blocks per SM (CUDA's __launch_bounds__ minimum).
-const std::vector<std::string> kConfigKeys = {"BLOCK_M",    "BLOCK_N",    "num_warps",
-                                              "num_stages", "num_splits", "min_blocks_per_sm"};
+// The wgmma main loop's schedule switches (hopper_schedule_switches()) follow.
+const std::vector<std::string> kConfigKeys = [] {
+  std::vector<std::string> keys = {"BLOCK_M", "BLOCK_N", "num_warps", "num_stages", "num_splits", "min_blocks_per_sm"};
+  for (const HopperScheduleSwitch& s : hopper_schedule_switches()) keys.emplace_back(s.name);
+  return keys;
+}();
 const std::vector<std::string> kKindKeys = {"default", "buckets"};
 const std::string kMetaKey = "_meta";
 const std::string kSplitCostKey = "split_cost";
@@ -176,6 +181,15 @@ TileConfig read_config(const json& j, const std::string& path, int smem_head_dim
       error_at(join_path(path, "min_blocks_per_sm"),
                fmt::format("expected at most 32 (resident blocks per SM), got {}",
                            c.min_blocks_per_sm));
+  }
+  for (const HopperScheduleSwitch& s : hopper_schedule_switches()) {
+    if (!j.contains(s.name)) continue;
+    const std::string key_path = join_path(path, s.name);
+    if (mainloop != Mainloop::wgmma)
+      error_at(key_path, fmt::format("{} is a switch of the wgmma main loop (sm_90a's prefill tiles), not of {}",
+                                     s.name, mainloop_name(mainloop)));
+    if (!j[s.name].is_boolean()) error_at(key_path, "expected true or false, got " + describe(j[s.name]));
+    c.*s.member = j[s.name].get<bool>();
   }
   const std::string problem = validate_tile(c, config_kv_elements(smem_head_dim, kv_8bit),
                                             shared_memory_limit(arch), mainloop);
@@ -328,8 +342,20 @@ Result<TileConfig, std::string> parse_tile_override(const std::string& text) {
   std::stringstream in(text);
   std::string part;
   int n = 0;
+  TileConfig c;
+  bool schedule = false;
   while (std::getline(in, part, ',')) {
-    if (n == 4) return fail(usage);
+    if (n == 4) {
+      // After the numbers: the wgmma main loop's schedule switches to turn on.
+      const HopperScheduleSwitch* on = find_hopper_schedule_switch(part);
+      if (!on && (part.empty() || std::isdigit(static_cast<unsigned char>(part[0])))) return fail(usage);
+      if (!on)
+        return fail(fmt::format("unknown schedule switch \"{}\" (expected {}; in \"{}\")", printable(part, 40),
+                                hopper_schedule_names(), printable(text, 120)));
+      c.*on->member = true;
+      schedule = true;
+      continue;
+    }
     int v = 0;
     const char* end = part.data() + part.size();
     auto [ptr, ec] = std::from_chars(part.data(), end, v);
@@ -339,9 +365,10 @@ Result<TileConfig, std::string> parse_tile_override(const std::string& text) {
     values[n++] = v;
   }
   if (n != 4 || (!text.empty() && text.back() == ',')) return fail(usage);
-  TileConfig c{values[0], values[1], values[2], values[3]};
+  c.block_m = values[0], c.block_n = values[1], c.warps = values[2], c.stages = values[3];
   // Structure only: the head_dim (and with it shared memory) is checked once known.
-  std::string problem = tile_rule_problem(c, 0);
+  // Schedule switches belong to the wgmma main loop: its rules then.
+  std::string problem = schedule ? tile_rule_problem(c, 0, Mainloop::wgmma) : tile_rule_problem(c, 0);
   if (!problem.empty()) return fail(problem);
   return c;
 }

@@ -8,6 +8,8 @@
 //
 // Paged configs may add "num_splits" to fix the split-KV segment count; any config may
 // add "min_blocks_per_sm" (a register cap); buckets may also ask for "kv_8bit": true.
+// sm_90a's wgmma tiles may switch on "softmax_overlap", "pingpong" and "persistent"
+// (true/false; compiler/spec/hopper_geometry.h).
 // An optional top-level "split_cost" block holds the split-KV cost model's constants
 // (compiler/spec/split_cost.h), a set per K/V width:
 //
@@ -43,6 +45,12 @@ struct TileConfig {
   int stages = 2;       // cp.async pipeline depth for K/V tiles
   int num_splits = 0;   // paged kinds: split-KV segments per sequence; 0 = heuristic
   int min_blocks_per_sm = 0;  // registers capped for this many resident blocks; 0 = free
+  // The wgmma main loop's schedule switches (sm_90a only; all off: one block per query
+  // tile, each consumer's MMAs and softmax in turn). Named and explained once, in
+  // compiler/spec/hopper_geometry.h (hopper_schedule_switches()).
+  bool softmax_overlap = false;
+  bool pingpong = false;
+  bool persistent = false;
   bool operator==(const TileConfig&) const = default;
 };
 
@@ -119,7 +127,8 @@ std::optional<Mainloop> config_mainloop(const std::string& arch, const std::stri
 // Opt-in shared memory per block of a target ("sm_86" -> 101376, from the target
 // table); for an arch the table lacks, the smallest limit of its vendor's targets.
 int shared_memory_limit(const std::string& arch);
-// Parses "BLOCK_M,BLOCK_N,WARPS,STAGES".
+// Parses "BLOCK_M,BLOCK_N,WARPS,STAGES", optionally followed by the names of wgmma
+// schedule switches to turn on: "128,128,12,2,softmax_overlap,persistent".
 Result<TileConfig, std::string> parse_tile_override(const std::string& text);
 
 }  // namespace attnjit

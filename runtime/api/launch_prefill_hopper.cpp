@@ -1,7 +1,8 @@
 // Engine::prefill on the Hopper kernel (on by default; off with EngineOptions::hopper =
 // false or ATTNJIT_HOPPER=0): the sm_90a wgmma + TMA prefill kernel, its tensor maps
 // encoded on the host for each call, its parameter block (the maps, then the prefill
-// kind's block) passed by value.
+// kind's block) passed by value, on a grid of one block per work tile or (a persistent
+// tile config) one block per resident slot.
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
@@ -79,9 +80,22 @@ bool Engine::prefill_on_hopper(const ir::Variant& variant, const std::string& ds
   p.base = prefill_params(variant, args, shape);
 
   const KernelGeometry g = hopper_geometry(tile, variant.head_dim);
-  const unsigned m_blocks = static_cast<unsigned>((shape.seqlen_q + tile.block_m - 1) / tile.block_m);
-  hopper->kernel->launch(m_blocks, static_cast<unsigned>(variant.q_heads), static_cast<unsigned>(shape.batch),
-                 static_cast<unsigned>(g.threads), static_cast<unsigned>(g.shared_bytes), stream, &p, sizeof(p));
+  unsigned grid[3];
+  if (tile.persistent) {
+    // One block per resident slot (one per SM at this kernel's shared memory and
+    // registers), each looping over the work tiles.
+    const long long work = hopper_work_tile_bound(variant.q_heads, shape.batch, shape.seqlen_q,
+                                                  shape.ragged ? args.q.shape[0] : -1);
+    const int slots_per_sm = blocks_per_sm(*hopper->kernel, g.threads, static_cast<int>(g.shared_bytes));
+    grid[0] = hopper_persistent_blocks(work, gpu->attribute(cuda::kMultiprocessorCount), slots_per_sm);
+    grid[1] = grid[2] = 1;
+  } else {
+    grid[0] = static_cast<unsigned>((shape.seqlen_q + tile.block_m - 1) / tile.block_m);
+    grid[1] = static_cast<unsigned>(variant.q_heads);
+    grid[2] = static_cast<unsigned>(shape.batch);
+  }
+  hopper->kernel->launch(grid[0], grid[1], grid[2], static_cast<unsigned>(g.threads),
+                         static_cast<unsigned>(g.shared_bytes), stream, &p, sizeof(p));
   last_prefill_mainloop_ = Mainloop::wgmma;
   return true;
 }

@@ -316,10 +316,15 @@ __device__ __forceinline__ bool elect_one() {
       : "=r"(elected));
   return elected != 0;
 }
-// Synchronizes the `threads` threads (a multiple of 32) that use named barrier `id` (1-15;
-// 0 is __syncthreads').
+// Named barrier `id` (1-15; 0 is __syncthreads') completes once `threads` threads (a
+// multiple of 32, the same count at every use) have reached it. named_barrier_sync
+// waits for that; named_barrier_arrive counts the calling warp and goes on, so one set
+// of warps can signal another that waits (a warp may arrive and then sync in one phase).
 __device__ __forceinline__ void named_barrier_sync(int id, int threads) {
   asm volatile("bar.sync %0, %1;\n" ::"r"(id), "r"(threads) : "memory");
+}
+__device__ __forceinline__ void named_barrier_arrive(int id, int threads) {
+  asm volatile("bar.arrive %0, %1;\n" ::"r"(id), "r"(threads) : "memory");
 }
 
 }  // namespace attnjit

@@ -8,13 +8,17 @@
 #include <memory>
 #include <string>
 
+#include <fmt/format.h>
+
 #include "catch.h"
 #include "compiler/backend/nvrtc_compiler.h"
 #include "compiler/codegen/codegen.h"
 #include "compiler/passes/pipeline.h"
 #include "compiler/spec/hopper_geometry.h"
-#include "compiler/spec/tile_choice.h"
+#include "compiler/spec/kernel_geometry.h"
 #include "compiler/spec/spec_record.h"
+#include "compiler/spec/tile_choice.h"
+#include "compiler/spec/tuning_config.h"
 #include "compiler/support/embedded_files.h"
 
 namespace {
@@ -192,4 +196,146 @@ TEST_CASE("a wgmma spec is its own kernel: uri, geometry and record say so", "[h
   REQUIRE(plain_record.ok());
   CHECK_FALSE(plain_record->spec.mainloop.has_value());
   CHECK_FALSE(has(encode_kernel_record(default_loop, BinaryFormat::cubin), "mainloop"));
+}
+
+namespace {
+
+// `tile` with the schedule switches of bit mask `mask` (bit i: hopper_schedule_switches()[i]).
+TileConfig with_schedule(TileConfig tile, int mask) {
+  const auto& switches = hopper_schedule_switches();
+  for (size_t i = 0; i < switches.size(); ++i) tile.*switches[i].member = (mask >> i) & 1;
+  return tile;
+}
+
+size_t count_of(const std::string& text, const std::string& part) {
+  size_t n = 0;
+  for (size_t at = text.find(part); at != std::string::npos; at = text.find(part, at + 1)) ++n;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("every schedule of the wgmma main loop builds for sm_90a, its PTX showing it", "[hopper][codegen][nvrtc]") {
+  auto nvrtc = open_nvrtc();
+  REQUIRE(hopper_schedule_switches().size() == 3);
+  for (int head_dim : {64, 128, 256}) {
+    const ir::Variant v = variant_from("variant s { heads = 8 / 2; head_dim = " + std::to_string(head_dim) +
+                                       "; q = bf16; kv = bf16; out = bf16; kv_cache = contiguous; mask = causal; }");
+    for (int mask = 0; mask < 8; ++mask) {
+      KernelSpec spec = hopper_spec(v);
+      spec.tile = with_schedule(spec.tile, mask);
+      const bool overlap = spec.tile.softmax_overlap, pingpong = spec.tile.pingpong,
+                 persistent = spec.tile.persistent;
+      INFO(spec.uri());
+      auto src = render_kernel(spec);
+      REQUIRE(src.ok());
+      CHECK(has(src->text, fmt::format("constexpr bool kSoftmaxOverlap = {};", overlap)));
+      CHECK(has(src->text, fmt::format("constexpr bool kPingpong = {};", pingpong)));
+      CHECK(has(src->text, fmt::format("constexpr bool kPersistent = {};", persistent)));
+      const std::string ptx = compile_both(*nvrtc, spec);
+      CHECK(has(ptx, "wgmma.mma_async.sync.aligned.m64n"));
+      // The overlapped loop waits for S with P V still pending; the serial one never.
+      CHECK(has(ptx, "wgmma.wait_group.sync.aligned 1;") == overlap);
+      CHECK(has(ptx, "wgmma.wait_group.sync.aligned 0;"));
+      // Ping-pong turns: a consumer passes its turn with bar.arrive (and the 16-bit
+      // epilogue's bar.sync is there either way).
+      CHECK(has(ptx, "bar.arrive") == pingpong);
+      CHECK(count_of(ptx, "bar.sync") >= (pingpong ? 2u : 1u));
+      // The persistent block releases Q after its epilogue's ordinary accesses, behind
+      // a proxy fence, and steps through the grid by its size.
+      CHECK(has(ptx, "fence.proxy.async.shared::cta") == persistent);
+      CHECK(has(ptx, "mbarrier.try_wait.parity"));
+    }
+  }
+}
+
+TEST_CASE("the schedule switches are part of a wgmma spec: uri, layout and record", "[hopper][codegen]") {
+  const ir::Variant v = variant_from(
+      "variant v { heads = 4 / 4; head_dim = 128; q = bf16; kv = bf16; out = bf16; kv_cache = contiguous; }");
+  const KernelSpec serial = hopper_spec(v);
+  KernelSpec all = serial;
+  all.tile = with_schedule(serial.tile, 7);
+  CHECK_FALSE(has(serial.uri(), "overlap"));
+  CHECK(has(all.uri(), "s2.overlap.pingpong.persistent"));
+  KernelSpec overlap_only = serial;
+  overlap_only.tile.softmax_overlap = true;
+  CHECK(has(overlap_only.uri(), "s2.overlap"));
+  CHECK_FALSE(has(overlap_only.uri(), "persistent"));
+  // The persistent layout adds Q's "empty" barrier.
+  CHECK(geometry_of(all).shared_bytes == geometry_of(serial).shared_bytes + 8);
+  CHECK(geometry_of(overlap_only).shared_bytes == geometry_of(serial).shared_bytes);
+  for (int mask = 0; mask < 8; ++mask) {
+    KernelSpec spec = serial;
+    spec.tile = with_schedule(serial.tile, mask);
+    const std::string line = encode_kernel_record(spec, BinaryFormat::cubin);
+    CHECK(has(line, "\"schedule\"") == (mask != 0));  // older records read the same
+    auto record = decode_kernel_record(line);
+    REQUIRE(record.ok());
+    CHECK(record->spec.tile == spec.tile);
+    CHECK(record->spec.uri() == spec.uri());
+  }
+  std::string bad = encode_kernel_record(all, BinaryFormat::cubin);
+  bad.replace(bad.find("pingpong"), 8, "pingpang");
+  auto refused = decode_kernel_record(bad);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(has(refused.error(), "\"schedule\" must be a list of softmax_overlap, pingpong or persistent"));
+}
+
+TEST_CASE("sm_90a's config and tile overrides set the schedule switches; other main loops refuse them",
+          "[hopper][codegen][config]") {
+  const std::string tile = R"("BLOCK_M": 128, "BLOCK_N": 128, "num_warps": 12, "num_stages": 2)";
+  auto parse = [&](const std::string& arch, const std::string& extra) {
+    return TuningTable::parse(R"({"arch": ")" + arch + R"(", "prefill": {"default": {)" + tile + extra + "}}}",
+                              "t.json");
+  };
+  auto table = parse("sm_90a", R"(, "softmax_overlap": true, "pingpong": false, "persistent": true)");
+  REQUIRE(table.ok());
+  const TileConfig picked = *table->pick("prefill", 128, true);
+  CHECK(picked.softmax_overlap);
+  CHECK_FALSE(picked.pingpong);
+  CHECK(picked.persistent);
+  // Absent means off: the shipped config's tiles are the serial, one-block-per-tile loop.
+  auto shipped = TuningTable::embedded("sm_90a", Mainloop::wgmma);
+  REQUIRE(shipped.ok());
+  for (int head_dim : {64, 128, 256}) CHECK_FALSE(has_hopper_schedule(*shipped->pick("prefill", head_dim, true)));
+
+  auto wrong_type = parse("sm_90a", R"(, "pingpong": 1)");
+  REQUIRE_FALSE(wrong_type.ok());
+  CHECK(wrong_type.error() == "t.json: prefill.default.pingpong: expected true or false, got number 1");
+  auto typo = parse("sm_90a", R"(, "persistant": true)");
+  REQUIRE_FALSE(typo.ok());
+  CHECK(has(typo.error(), "unknown key \"persistant\" (did you mean \"persistent\"?)"));
+  const std::string mma_tile = R"("BLOCK_M": 128, "BLOCK_N": 64, "num_warps": 8, "num_stages": 2)";
+  auto mma = TuningTable::parse(
+      R"({"arch": "sm_90", "prefill": {"default": {)" + mma_tile + R"(, "softmax_overlap": false}}})", "t.json");
+  REQUIRE_FALSE(mma.ok());
+  CHECK(mma.error() ==
+        "t.json: prefill.default.softmax_overlap: softmax_overlap is a switch of the wgmma main loop (sm_90a's "
+        "prefill tiles), not of mma_sync");
+
+  auto override_tile = parse_tile_override("128,128,12,2,softmax_overlap,persistent");
+  REQUIRE(override_tile.ok());
+  CHECK(override_tile->softmax_overlap);
+  CHECK_FALSE(override_tile->pingpong);
+  CHECK(override_tile->persistent);
+  CHECK(*parse_tile_override("128,128,12,2,pingpong") == with_schedule(TileConfig{128, 128, 12, 2}, 2));
+  auto unknown = parse_tile_override("128,128,12,2,overlap");
+  REQUIRE_FALSE(unknown.ok());
+  CHECK(unknown.error() ==
+        "unknown schedule switch \"overlap\" (expected softmax_overlap, pingpong or persistent; in "
+        "\"128,128,12,2,overlap\")");
+  // The switches take the wgmma main loop's rules, so an mma.sync tile with them is refused.
+  auto mma_override = parse_tile_override("128,64,8,2,pingpong");
+  REQUIRE_FALSE(mma_override.ok());
+  CHECK(has(mma_override.error(), "BLOCK_M 128 with 12 warps"));
+
+  // A spec of another main loop never builds with a switch on.
+  const ir::Variant v = variant_from(
+      "variant v { heads = 4 / 4; head_dim = 128; q = bf16; kv = bf16; out = bf16; kv_cache = contiguous; }");
+  KernelSpec plain = hopper_spec(v);
+  plain.mainloop.reset();
+  plain.tile = with_schedule(TileConfig{128, 64, 8, 2}, 4);
+  auto src = render_kernel(plain);
+  REQUIRE_FALSE(src.ok());
+  CHECK(has(src.error(), "the schedule switches (softmax_overlap, pingpong or persistent) belong to the wgmma main loop"));
 }

@@ -6,15 +6,21 @@
 // sequences, every tile the rules allow, every hook). Each problem asserts that the
 // Hopper kernel ran it (Engine::last_prefill_mainloop()). On a device other than
 // compute capability 9.0 every case prints why and passes without running.
+#include <algorithm>
+#include <array>
 #include <cstdio>
+#include <memory>
 #include <random>
 #include <string>
+#include <tuple>
+#include <vector>
 
 #include <fmt/format.h>
 
 #include "catch.h"
 #include "compiler/passes/pipeline.h"
 #include "compiler/spec/hopper_geometry.h"
+#include "compiler/spec/tile_choice.h"
 #include "runtime/harness/prefill_problem.h"
 
 namespace {
@@ -204,6 +210,167 @@ TEST_CASE("Hopper prefill: every tile the rules allow", "[gpu][hopper]") {
                         harness::ProblemShape::fixed(2, 300, 700), rng());
       }
     }
+  }
+}
+
+namespace {
+
+// configs/sm_90a.json's tile for `head_dim` with the schedule switches of bit mask
+// `mask` (bit i: hopper_schedule_switches()[i]), and its name.
+TileConfig scheduled_tile(const ir::Variant& v, int mask) {
+  auto table = TuningTable::embedded("sm_90a", Mainloop::wgmma);
+  REQUIRE(table.ok());
+  auto spec = choose_wgmma_prefill(v, &*table, std::nullopt);
+  REQUIRE(spec.ok());
+  REQUIRE(spec->has_value());
+  TileConfig tile = (*spec)->tile;
+  const auto& switches = hopper_schedule_switches();
+  for (size_t i = 0; i < switches.size(); ++i) tile.*switches[i].member = (mask >> i) & 1;
+  return tile;
+}
+
+std::string schedule_name(const TileConfig& tile) {
+  const std::string tag = hopper_schedule_tag(tile);
+  return tag.empty() ? "serial" : tag.substr(1);
+}
+
+}  // namespace
+
+// Each schedule (filter with e.g. "[schedule]") on the shapes its structure makes
+// risky: the overlapped loop's first and last tiles (one KV tile, two, more than the
+// ring's stages), ping-pong turns that must stay paired through empty and full tiles,
+// and a persistent grid with more work tiles than resident blocks, Q reloaded per tile
+// and ragged slots left empty (zero-length sequences, many short ones, a long one).
+TEST_CASE("Hopper prefill: every schedule of the main loop", "[gpu][hopper][schedule]") {
+  SKIP_WITHOUT_HOPPER();
+  std::mt19937_64 rng(94);
+  for (int head_dim : {64, 128, 256}) {
+    for (int mask = 0; mask < 8; ++mask) {
+      for (bool causal : {false, true}) {
+        const char* type = mask % 2 ? "fp16" : "bf16";
+        const ir::Variant v =
+            make_variant(8, 2, head_dim, type, causal ? "lse = true; mask = causal;" : "lse = true;");
+        EngineOptions options;
+        options.hopper = true;
+        options.hopper_tile = scheduled_tile(v, mask);
+        Engine engine(options);
+        const std::string name = fmt::format("{} h8x2 d{} {} {}", type, head_dim, causal ? "causal" : "bidir",
+                                             schedule_name(*options.hopper_tile));
+        for (auto [batch, q, k] : {std::tuple{2, 1, 1}, {1, 1, 300}, {2, 129, 129}, {1, 130, 257}, {1, 500, 700}})
+          check_problem(engine, name, v, harness::ProblemShape::fixed(batch, q, k), rng());
+        // 40 x 2 query tiles x 8 heads: several work tiles per resident block.
+        check_problem(engine, name, v, harness::ProblemShape::fixed(40, 130, 150), rng());
+        // Many short sequences (some empty, some of one row), q_len <= kv_len.
+        std::vector<int> qs, ks;
+        for (int i = 0; i < 150; ++i) {
+          const int len = i % 17 == 3 ? 0 : 1 + static_cast<int>(rng() % 60);
+          qs.push_back(len);
+          ks.push_back(len + static_cast<int>(rng() % 3 == 0 ? rng() % 70 : 0));
+        }
+        check_problem(engine, name, v, harness::ProblemShape::ragged(qs, ks), rng());
+        // A long sequence among short and empty ones: its slots and theirs.
+        check_problem(engine, name, v, harness::ProblemShape::ragged({3, 0, 700, 1, 129}, {3, 0, 900, 40, 129}),
+                      rng());
+      }
+    }
+  }
+  // The hooks that read positions and per-sequence values, on the most changed schedule.
+  const char* features[] = {
+      "mask = causal && window(200);",
+      "param cap : f32 = 30.0; score = softcap(cap); mask = causal;",
+      "sinks = per_head; lse = true; mask = causal;",
+      "bidirectional_ranges = per_seq; mask = causal;",
+  };
+  for (const char* f : features) {
+    const ir::Variant v = make_variant(8, 2, 128, "bf16", f);
+    EngineOptions options;
+    options.hopper = true;
+    options.hopper_tile = scheduled_tile(v, 7);
+    Engine engine(options);
+    check_problem(engine, fmt::format("d128 all switches {}", f), v, harness::ProblemShape::fixed(3, 333, 555), rng());
+    check_problem(engine, fmt::format("d128 all switches {}", f), v,
+                  harness::ProblemShape::ragged({1, 200, 0, 77}, {90, 200, 5, 300}), rng());
+  }
+  // f32 and fp8 outputs skip the staging through Q's space but still release it.
+  for (const char* out : {"f32", "fp8_e4m3"}) {
+    const ir::Variant v = variant_from(fmt::format(
+        "variant o {{ heads = 4 / 4; head_dim = 128; q = bf16; kv = bf16; out = {}; kv_cache = contiguous; "
+        "mask = causal; }}",
+        out));
+    EngineOptions options;
+    options.hopper = true;
+    options.hopper_tile = scheduled_tile(v, 7);
+    Engine engine(options);
+    check_problem(engine, fmt::format("out {} all switches", out), v, harness::ProblemShape::fixed(20, 300, 300),
+                  rng());
+  }
+}
+
+namespace {
+
+// Runs `problem` (of a variant without runtime values or LSE) with the kernel's tile
+// counters on: the KV tiles visited, and of them those full for consumer 0.
+std::array<int, 2> run_counting_tiles(Engine& engine, const ir::Variant& v, const harness::HostProblem& problem) {
+  std::shared_ptr<cuda::Driver> gpu = engine.driver();
+  gpu->make_current();
+  std::vector<cuda::DeviceBuffer> buffers;
+  buffers.reserve(8);
+  auto on_device = [&](const harness::HostTensor& t) {
+    TensorView view = t.view();
+    buffers.emplace_back(gpu, std::max<size_t>(t.bytes.size(), 1));
+    if (!t.bytes.empty()) buffers.back().upload(t.bytes.data(), t.bytes.size());
+    view.data = buffers.back().data();
+    view.device = DeviceKind::cuda;
+    return view;
+  };
+  PrefillArgs args = problem.host_args();
+  args.q = on_device(problem.q);
+  args.k = on_device(problem.k);
+  args.v = on_device(problem.v);
+  args.out = on_device(problem.out);
+  if (problem.ragged) {
+    args.cu_seqlens_q = on_device(problem.cu_seqlens_q);
+    args.cu_seqlens_k = on_device(problem.cu_seqlens_k);
+  }
+  cuda::DeviceBuffer counts(gpu, 2 * sizeof(int));
+  counts.fill_bytes(0);
+  args.debug_tile_counts = static_cast<int*>(counts.data());
+  engine.prefill(v, args, nullptr);
+  cuda::synchronize(*gpu);
+  std::array<int, 2> host{};
+  counts.download(host.data(), sizeof(int) * host.size());
+  return host;
+}
+
+}  // namespace
+
+// The persistent grid visits the KV tiles the one-block-per-tile grid does: its tile
+// order covers each work tile once (a tile visited twice or never would change the counts).
+TEST_CASE("Hopper prefill: the persistent grid visits each work tile once", "[gpu][hopper][schedule]") {
+  SKIP_WITHOUT_HOPPER();
+  const ir::Variant v = make_variant(8, 2, 128, "bf16", "mask = causal;");
+  std::mt19937_64 rng(95);
+  std::vector<int> qs, ks;
+  for (int i = 0; i < 60; ++i) {
+    qs.push_back(static_cast<int>(rng() % 400));
+    ks.push_back(qs.back() + static_cast<int>(rng() % 100) + 1);
+  }
+  for (const harness::ProblemShape& shape :
+       {harness::ProblemShape::fixed(6, 1000, 1200), harness::ProblemShape::ragged(qs, ks)}) {
+    const harness::HostProblem problem = harness::make_random_problem(v, shape, 96);
+    std::array<int, 2> counts[2];
+    for (int persistent = 0; persistent < 2; ++persistent) {
+      EngineOptions options;
+      options.hopper = true;
+      options.hopper_tile = scheduled_tile(v, persistent ? 4 : 0);
+      Engine engine(options);
+      counts[persistent] = run_counting_tiles(engine, v, problem);
+      CHECK(engine.last_prefill_mainloop() == Mainloop::wgmma);
+    }
+    INFO(describe_shape(shape));
+    CHECK(counts[0][0] > 0);
+    CHECK(counts[0][1] > 0);
+    CHECK(counts[1] == counts[0]);
   }
 }
 

@@ -59,7 +59,7 @@ TEST_CASE("each kind enumerates its whole space once", "[tune]") {
     const std::vector<TileConfig> tiles = enumerate_tiles(kind);
     const size_t rows = s.fixed_block_m > 0 ? 1 : s.rows_per_warp.size();
     CHECK(tiles.size() == s.warps.size() * rows * s.block_n.size() * s.stages.size() *
-                              s.min_blocks_per_sm.size());
+                              s.min_blocks_per_sm.size() * (s.hopper_schedules ? 8 : 1));
     std::set<std::string> names;
     for (const TileConfig& t : tiles) {
       names.insert(tile_name(t));
@@ -204,10 +204,15 @@ TEST_CASE("a variant no requested kind applies to is an error", "[tune]") {
 }
 
 TEST_CASE("sm_90a's config tunes the wgmma prefill kernel", "[tune][hopper]") {
-  // Its tiles: BLOCK_M 128 in 12 warps; BLOCK_N and the stages vary.
+  // Its tiles: BLOCK_M 128 in 12 warps; BLOCK_N, the stages and the schedule vary.
   const std::vector<TileConfig> tiles = enumerate_tiles(TuneKind::prefill, Mainloop::wgmma);
-  CHECK(tiles.size() == 9);
-  for (const TileConfig& t : tiles) CHECK((t.block_m == 128 && t.warps == 12));
+  CHECK(tiles.size() == 9 * 8);
+  std::set<std::string> names;
+  for (const TileConfig& t : tiles) {
+    CHECK((t.block_m == 128 && t.warps == 12));
+    names.insert(tile_name(t));
+  }
+  CHECK(names.size() == tiles.size());
 
   auto table = TuningTable::embedded("sm_90a", Mainloop::wgmma);
   REQUIRE(table.ok());
@@ -222,7 +227,7 @@ TEST_CASE("sm_90a's config tunes the wgmma prefill kernel", "[tune][hopper]") {
     CHECK(t.candidates.front().pruned == "");
     // Up to head_dim 128 BLOCK_N and the stages vary; at 256 only 128x64 with two stages
     // fits shared memory (Q 64 KiB + 2 x 64 KiB of K and V).
-    CHECK(kept(t) >= (t.conditions.head_dim_max > 128 ? 1u : 2u));
+    CHECK(kept(t) >= (t.conditions.head_dim_max > 128 ? 8u : 16u));
     for (const Candidate& c : t.candidates) {
       INFO(tile_name(c.tile));
       for (const ir::Variant& v : t.variants) {
@@ -239,6 +244,11 @@ TEST_CASE("sm_90a's config tunes the wgmma prefill kernel", "[tune][hopper]") {
         }
     }
   }
+  // The schedules are candidates of their own, named.
+  const Task& d64 = task_for(*tasks, "mha_d64_bidir");
+  CHECK(std::any_of(d64.candidates.begin(), d64.candidates.end(), [](const Candidate& c) {
+    return c.pruned.empty() && tile_name(c.tile) == "128x128 w12 s3 overlap pingpong persistent";
+  }));
   // At head_dim 128, BLOCK_N 256 needs more accumulator registers than a consumer has.
   const Task& d128 = task_for(*tasks, "llama3_gqa_causal");
   for (const Candidate& c : d128.candidates)

@@ -8,6 +8,8 @@
 //   attnjit-bench prefill --seqlen 16384 --causal --window 1024     (sliding window)
 //   attnjit-bench prefill --causal --softcap 50 | --alibi | --sinks  (score transforms, sinks)
 //   attnjit-bench prefill --hdim 128 --causal --hopper [--tile 128,128,12,2]  (sm_90a wgmma kernel)
+//   attnjit-bench prefill --hdim 64 --hopper --tile 128,128,12,3,softmax_overlap,pingpong,persistent
+//     (the wgmma schedule switches, compiler/spec/hopper_geometry.h; "schedule" in the JSON)
 // FLOPs count the keys each query visits under the mask (causal: half, window: the
 // window), so TFLOP/s compare across masks.
 //   attnjit-bench compile-cost
@@ -55,7 +57,8 @@ struct PrefillBench {
                "usage: attnjit-bench prefill [--hdim D] [--heads H] [--kv-heads H] [--seqlen N]\n"
                "                             [--tokens T] [--causal] [--dtype bf16|fp16]\n"
                "                             [--window W] [--softcap C] [--alibi] [--sinks]\n"
-               "                             [--iters N] [--tile BM,BN,W,S] [--hopper]\n"
+               "                             [--iters N] [--tile BM,BN,W,S[,SWITCH...]] [--hopper]\n"
+               "       (--hopper --tile switches: softmax_overlap, pingpong, persistent)\n"
                "       attnjit-bench decode --help\n"
                "       attnjit-bench compile-cost\n"
                "       attnjit-bench aot-load   (kernels from $ATTNJIT_AOT_DIR, JIT off)\n",
@@ -180,11 +183,13 @@ int run_prefill(const PrefillBench& b) {
       "{\"kind\": \"prefill\", \"impl\": \"attnjit\", \"mainloop\": \"%s\", \"batch\": %d, \"heads\": %d, "
       "\"kv_heads\": %d, \"seqlen\": %d, \"hdim\": %d, \"causal\": %s, \"window\": %d, "
       "\"softcap\": %g, \"alibi\": %s, \"sinks\": %s, \"dtype\": \"%s\", "
-      "\"tile\": \"%dx%d w%d s%d\", \"median_ms\": %.4f, \"min_ms\": %.4f, \"tflops\": %.1f}\n",
+      "\"tile\": \"%dx%d w%d s%d\", \"schedule\": \"%s\", \"median_ms\": %.4f, \"min_ms\": %.4f, "
+      "\"tflops\": %.1f}\n",
       mainloop_name(engine.last_prefill_mainloop()), batch, b.heads, kv_heads, b.seqlen, b.hdim,
       b.causal || b.window ? "true" : "false",
       b.window, b.softcap, b.alibi ? "true" : "false", b.sinks ? "true" : "false", b.dtype.c_str(),
-      tile.block_m, tile.block_n, tile.warps, tile.stages, median, ms[0],
+      tile.block_m, tile.block_n, tile.warps, tile.stages,
+      has_hopper_schedule(tile) ? hopper_schedule_tag(tile).substr(1).c_str() : "serial", median, ms[0],
       flops / median / 1e9);
   return 0;
 }

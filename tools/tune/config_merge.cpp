@@ -1,5 +1,6 @@
 #include "tools/tune/config_merge.h"
 
+#include "compiler/spec/hopper_geometry.h"
 #include "tools/tune/plan.h"
 
 #include <fmt/format.h>
@@ -68,6 +69,8 @@ Json tile_json(const TileConfig& t) {
   c["num_stages"] = t.stages;
   if (t.num_splits > 0) c["num_splits"] = t.num_splits;
   if (t.min_blocks_per_sm > 0) c["min_blocks_per_sm"] = t.min_blocks_per_sm;
+  for (const HopperScheduleSwitch& s : hopper_schedule_switches())  // sm_90a's tiles: the ones that are on
+    if (t.*s.member) c[s.name] = true;
   return c;
 }
 

@@ -57,10 +57,10 @@ std::string kinds_problem(const std::string& arch, const std::vector<TuneKind>& 
 }
 
 const SearchSpace& search_space(TuneKind k, Mainloop mainloop) {
-  // The wgmma prefill kernel: BLOCK_M 128 in three warpgroups; BLOCK_N and the ring's
-  // depth are what its rules leave open (hopper_tile_problem prunes what overflows the
-  // consumers' registers or shared memory).
-  static const SearchSpace wgmma{{12}, {}, 128, {64, 128, 256}, {2, 3, 4}, {0}};
+  // The wgmma prefill kernel: BLOCK_M 128 in three warpgroups; BLOCK_N, the ring's depth
+  // and the schedule are what its rules leave open (hopper_tile_problem prunes what
+  // overflows the consumers' registers or shared memory).
+  static const SearchSpace wgmma{{12}, {}, 128, {64, 128, 256}, {2, 3, 4}, {0}, true};
   if (mainloop == Mainloop::wgmma) return wgmma;
   // Around the shipped configs: 4 or 8 warps of 16 or 32 rows for the full tiles
   // (the validator drops 32-row warps past head_dim 128 and whatever overflows shared
@@ -68,9 +68,9 @@ const SearchSpace& search_space(TuneKind k, Mainloop mainloop) {
   // changes the compiler's allocation even at 1). The paged tile sees short chunks
   // after long contexts, so narrower key tiles. The decode tile streams the cache:
   // every warp count, deeper pipelines and register caps that let more blocks reside.
-  static const SearchSpace prefill{{4, 8}, {16, 32}, 0, {32, 64, 128}, {2, 3}, {0, 1, 2}};
-  static const SearchSpace paged{{4, 8}, {16, 32}, 0, {16, 32, 64}, {2, 3}, {0, 2}};
-  static const SearchSpace decode{{1, 2, 4, 8}, {}, 16, {16, 32, 64}, {2, 3, 4}, {0, 2, 3, 4}};
+  static const SearchSpace prefill{{4, 8}, {16, 32}, 0, {32, 64, 128}, {2, 3}, {0, 1, 2}, false};
+  static const SearchSpace paged{{4, 8}, {16, 32}, 0, {16, 32, 64}, {2, 3}, {0, 2}, false};
+  static const SearchSpace decode{{1, 2, 4, 8}, {}, 16, {16, 32, 64}, {2, 3, 4}, {0, 2, 3, 4}, false};
   switch (k) {
     case TuneKind::prefill: return prefill;
     case TuneKind::paged: return paged;
@@ -95,7 +95,12 @@ std::vector<TileConfig> enumerate_tiles(TuneKind k, Mainloop mainloop) {
             t.warps = warps;
             t.stages = stages;
             t.min_blocks_per_sm = min_blocks;
-            tiles.push_back(t);
+            for (int schedule = 0; schedule < (s.hopper_schedules ? 8 : 1); ++schedule) {
+              t.softmax_overlap = schedule & 1;
+              t.pingpong = schedule & 2;
+              t.persistent = schedule & 4;
+              tiles.push_back(t);
+            }
           }
   return tiles;
 }
@@ -111,6 +116,9 @@ std::string tile_name(const TileConfig& t) {
   std::string name = fmt::format("{}x{} w{} s{}", t.block_m, t.block_n, t.warps, t.stages);
   if (t.min_blocks_per_sm > 0) name += fmt::format(" b{}", t.min_blocks_per_sm);
   if (t.num_splits > 0) name += fmt::format(" splits {}", t.num_splits);
+  if (t.softmax_overlap) name += " overlap";
+  if (t.pingpong) name += " pingpong";
+  if (t.persistent) name += " persistent";
   return name;
 }
 

@@ -37,6 +37,9 @@ struct SearchSpace {
   std::vector<int> block_n;
   std::vector<int> stages;
   std::vector<int> min_blocks_per_sm;  // 0: no register cap
+  // The wgmma kernel's schedule switches (softmax_overlap, pingpong, persistent): every
+  // combination of the three when set.
+  bool hopper_schedules = false;
 };
 const SearchSpace& search_space(TuneKind k, Mainloop mainloop = Mainloop::mma_sync);
 

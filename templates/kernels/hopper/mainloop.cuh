@@ -1,30 +1,41 @@
 // The Hopper main loop (sm_90a): warpgroup MMAs (wgmma) fed by tensor-memory copies
 // (TMA) through a ring of shared-memory stages, with warp specialization. One thread
-// block of three warpgroups handles kBlockM = 128 query rows of one head:
+// block of three warpgroups handles work tiles of kBlockM = 128 query rows of one head:
 //   - warpgroup 0, the producer: gives most of its registers away (setmaxnreg) and one
-//     elected thread of its first warp issues every copy: the Q tile once, then K and V
-//     of each visited KV tile into stage (tile % kStages), each completing a "full"
+//     elected thread of its first warp issues every copy: each work tile's Q, and K and
+//     V of each visited KV tile into stage (tile % kStages), each completing a "full"
 //     mbarrier with its byte count, after the consumers have released the stage on its
 //     "empty" mbarrier;
 //   - warpgroups 1 and 2, the consumers: take the registers, and each owns 64 query rows
-//     for the whole loop. Per KV tile: S = Q K^T (wgmma, both operands in shared memory),
-//     K's stage released, the variant's hooks on S (templates/common/: score transform,
-//     key mask unless the tile is full), the online-softmax update, P packed to 16 bits
-//     in registers, O += P V (wgmma, P from registers), V's stage released. Then the
-//     epilogue writes the rows straight from the accumulators.
+//     of the tile. Per KV tile: S = Q K^T (wgmma, both operands in shared memory), K's
+//     stage released, the variant's hooks on S (templates/common/: score transform, key
+//     mask unless the tile is full), the online-softmax update, P packed to 16 bits in
+//     registers, O += P V (wgmma, P from registers), V's stage released. Then the
+//     epilogue writes the rows.
 // Tiles are stored as the copies leave them: 64-column blocks of 128-byte swizzled rows
 // (templates/cuda/hopper_layout.h, which also states the descriptors and fragments).
 //
+// The schedule is the tile config's (compiler/spec/hopper_geometry.h), one constant each:
+//   - kSoftmaxOverlap: a consumer issues S of tile n + 1 and O += P V of tile n together,
+//     then runs the hooks and softmax of tile n + 1 while both MMAs run;
+//   - kPingpong: the two consumers take turns issuing their MMAs (named barriers), so
+//     one's softmax runs while the other's MMAs hold the tensor cores;
+//   - kPersistent: the grid has one block per resident slot and each block loops over
+//     work tiles (the entry's schedule); the ring's and the Q barriers' phases carry on
+//     from tile to tile, and Q is released on its own "empty" barrier once both
+//     consumers' epilogues (which stage rows in Q's space) are done.
+//
 // Codegen defines before this file what it defines for the mma.sync main loop
-// (templates/kernels/attention_core.cuh's header lists it), with kWarps = 12 and the
+// (templates/kernels/attention_core.cuh's header lists it), with kWarps = 12, the
 // launch geometry of compiler/spec/hopper_geometry.cpp, which HopperGeometry below must
-// equal.
+// equal, and the schedule's constants.
 
 namespace attnjit {
 
 struct HopperGeometry {
   static constexpr int kConsumerGroups = 2;
   static constexpr int kGroupThreads = hopper::kWarpgroupThreads;
+  static constexpr int kConsumerThreads = kConsumerGroups * kGroupThreads;
   static constexpr int kThreads = kGroupThreads * (1 + kConsumerGroups);
   static constexpr int kColumnBlocks = kHeadDim / hopper::kBlockColumns;
   static constexpr int kQBytes = kBlockM * kHeadDim * 2;
@@ -34,8 +45,9 @@ struct HopperGeometry {
   static constexpr int kKOffset = kQBytes;
   static constexpr int kVOffset = kKOffset + kStages * kKvTileBytes;
   static constexpr int kBarrierOffset = kVOffset + kStages * kKvTileBytes;
-  // q_full, then per stage k_full, v_full, k_empty, v_empty.
-  static constexpr int kBarriers = 1 + 4 * kStages;
+  // q_full, then per stage k_full, v_full, k_empty, v_empty, then q_empty when a block
+  // loops over work tiles.
+  static constexpr int kBarriers = 1 + 4 * kStages + (kPersistent ? 1 : 0);
   // Dynamic shared memory is only guaranteed 16-byte alignment: the base is rounded up.
   static constexpr int kAlignmentSlack = hopper::kSwizzleAtomBytes;
   static constexpr int kSharedBytes = kBarrierOffset + 8 * kBarriers + kAlignmentSlack;
@@ -45,6 +57,10 @@ struct HopperGeometry {
   static constexpr int kConsumerRegisters = 240;
   static constexpr int kScoreValues = kBlockN / 2;   // S accumulators per thread
   static constexpr int kOutputValues = kHeadDim / 2;  // O accumulators per thread
+  // Named barriers (0 is the block's): a consumer's output staging uses
+  // kStagingBarrier + group, its ping-pong turn kTurnBarrier + group.
+  static constexpr int kStagingBarrier = 1;
+  static constexpr int kTurnBarrier = kStagingBarrier + kConsumerGroups;
 };
 
 static_assert(HopperGeometry::kThreads == kLaunchThreads,
@@ -57,11 +73,12 @@ static_assert(kBlockM == HopperGeometry::kConsumerGroups * hopper::kWarpgroupRow
               "each consumer warpgroup owns 64 query rows");
 static_assert(kHeadDim % hopper::kBlockColumns == 0, "the head dim is whole 64-column blocks");
 static_assert(kBlockN % 16 == 0 && kStages >= 2, "whole k-steps of P V, a ring of two or more stages");
+static_assert(kQHeads % kGroupSize == 0, "whole groups of query heads per KV head");
 static_assert(!InputDecoder::kConverts && !KvDecoder::kConverts && !kPerTokenHeadScales,
               "the Hopper main loop reads 16-bit Q, K and V as they are stored");
 
-// What the entry point tells the main loop besides its rows (the mma.sync loop's
-// AttendOptions, less what only its split kinds use).
+// What the entry point tells the main loop about a work tile besides its rows (the
+// mma.sync loop's AttendOptions, less what only its split kinds use).
 struct HopperOptions {
   float softmax_scale;       // applied to q.k
   float softmax_scale_log2;  // softmax_scale * log2(e)
@@ -73,14 +90,14 @@ struct HopperOptions {
   int* debug_tile_counts;    // tests: [0] += tiles visited, [1] += of them full for consumer 0
 };
 
-// The hooks' state of one query row, made once before the loop.
+// The hooks' state of one query row, made once per work tile.
 template <typename Transform>
 struct HopperRowHooks {
   AttnjitBoundInputs bound;
   typename Transform::Row transform;
 };
 
-// Where a block's copies read: the tensor maps and the tensor coordinates of its rows.
+// Where a work tile's copies read: the tensor maps and the tensor coordinates of its rows.
 struct HopperCopies {
   const AttnjitTensorMap* q_map;
   const AttnjitTensorMap* k_map;
@@ -106,9 +123,22 @@ struct HopperShared {
   __device__ __forceinline__ u32 v_full(int stage) const { return barrier(2 + 4 * stage); }
   __device__ __forceinline__ u32 k_empty(int stage) const { return barrier(3 + 4 * stage); }
   __device__ __forceinline__ u32 v_empty(int stage) const { return barrier(4 + 4 * stage); }
+  __device__ __forceinline__ u32 q_empty() const { return barrier(1 + 4 * kStages); }  // kPersistent
 };
 
-// The parity of the phase a ring barrier completes for the tile at position `it`.
+// Where a role is in the block's sequence of work: the producer and each consumer keep
+// their own copy and advance it identically, so the barriers' phases agree.
+struct HopperProgress {
+  int kv_tiles = 0;  // KV tiles that went through the ring before this work tile
+  int work = 0;      // work tiles before this one
+  // The ring position of the current work tile's `i`-th visited KV tile.
+  __device__ __forceinline__ int ring(int i) const { return kv_tiles + i; }
+  __device__ __forceinline__ u32 q_parity() const { return static_cast<u32>(work & 1); }
+  __device__ __forceinline__ void finish(KvTiles tiles) { kv_tiles += tiles.end - tiles.begin, ++work; }
+};
+
+// The stage of ring position `it`, and the parity of the phase its barriers complete.
+__device__ __forceinline__ int ring_stage(int it) { return it % kStages; }
 __device__ __forceinline__ u32 ring_parity(int it) { return static_cast<u32>((it / kStages) & 1); }
 
 // One tile of rows [row, row + rows) of every column block, into `dst`.
@@ -121,26 +151,63 @@ __device__ __forceinline__ void copy_tile(u32 dst, const AttnjitTensorMap* map, 
                 head, seq);
 }
 
-// The producer's elected thread: Q, then K and V of tiles [tiles.begin, tiles.end).
-__device__ __forceinline__ void produce(const HopperShared& sh, const HopperCopies& c, KvTiles tiles) {
+// The producer's elected thread, for one work tile: Q, then K and V of tiles
+// [tiles.begin, tiles.end).
+__device__ __forceinline__ void produce(const HopperShared& sh, const HopperCopies& c, KvTiles tiles,
+                                        HopperProgress& progress) {
   using G = HopperGeometry;
-  tma_prefetch_map(c.q_map);
-  tma_prefetch_map(c.k_map);
-  tma_prefetch_map(c.v_map);
-  mbarrier_arrive_expect_tx(sh.q_full(), G::kQBytes);
-  copy_tile<kBlockM>(sh.q(), c.q_map, sh.q_full(), c.q_row, c.q_head, c.q_seq);
-  for (int n = tiles.begin, it = 0; n < tiles.end; ++n, ++it) {
-    const int stage = it % kStages;
+  if (progress.work == 0) {
+    tma_prefetch_map(c.q_map);
+    tma_prefetch_map(c.k_map);
+    tma_prefetch_map(c.v_map);
+  }
+  auto load_q = [&] {
+    // A later work tile's Q waits for both consumers' epilogues of the previous one.
+    if (kPersistent && progress.work > 0) mbarrier_wait(sh.q_empty(), static_cast<u32>((progress.work - 1) & 1));
+    mbarrier_arrive_expect_tx(sh.q_full(), G::kQBytes);
+    copy_tile<kBlockM>(sh.q(), c.q_map, sh.q_full(), c.q_row, c.q_head, c.q_seq);
+  };
+  // The first tile's Q comes first; a later one's after its first K, which needs no
+  // epilogue to finish.
+  bool q_loaded = progress.work == 0;
+  if (q_loaded) load_q();
+  for (int n = tiles.begin; n < tiles.end; ++n) {
+    const int it = progress.ring(n - tiles.begin), stage = ring_stage(it);
     const int row = c.kv_row + n * kBlockN;
     // A stage is free once both consumer warpgroups released its previous tile.
     if (it >= kStages) mbarrier_wait(sh.k_empty(stage), ring_parity(it - kStages));
     mbarrier_arrive_expect_tx(sh.k_full(stage), G::kKvTileBytes);
     copy_tile<kBlockN>(sh.k(stage), c.k_map, sh.k_full(stage), row, c.kv_head, c.kv_seq);
+    if (!q_loaded) {
+      load_q();
+      q_loaded = true;
+    }
     if (it >= kStages) mbarrier_wait(sh.v_empty(stage), ring_parity(it - kStages));
     mbarrier_arrive_expect_tx(sh.v_full(stage), G::kKvTileBytes);
     copy_tile<kBlockN>(sh.v(stage), c.v_map, sh.v_full(stage), row, c.kv_head, c.kv_seq);
   }
+  if (!q_loaded) load_q();
+  progress.finish(tiles);
 }
+
+// Ping-pong (kPingpong): a consumer waits for its turn before issuing MMAs and passes
+// the turn to the other consumer after issuing them, so the two alternate at the tensor
+// cores. Consumer 0 is given the first turn. Both consumers take the same number of
+// turns (they visit the same KV tiles), so the turns stay paired across work tiles;
+// the last pass of the kernel is left unanswered, which is harmless at exit.
+struct HopperTurns {
+  int group;
+  static constexpr int kThreads = 2 * HopperGeometry::kGroupThreads;  // the waiting group and the passing one
+  __device__ __forceinline__ void start() const {
+    if (kPingpong && group == 0) named_barrier_arrive(HopperGeometry::kTurnBarrier, kThreads);
+  }
+  __device__ __forceinline__ void wait() const {
+    if (kPingpong) named_barrier_sync(HopperGeometry::kTurnBarrier + group, kThreads);
+  }
+  __device__ __forceinline__ void pass() const {
+    if (kPingpong) named_barrier_arrive(HopperGeometry::kTurnBarrier + 1 - group, kThreads);
+  }
+};
 
 // Row half r (value i's row is half (i / 2) % 2: rows lane / 4 and lane / 4 + 8 of the
 // warp's 16) of the output accumulators, as the epilogues take a row: each pair of
@@ -181,7 +248,7 @@ __device__ __forceinline__ void stage_and_write_rows(const HopperShared& sh, con
           OutElem::pack2(a * norm[r].out_scale, b * norm[r].out_scale);
     });
   }
-  named_barrier_sync(1 + group, G::kGroupThreads);  // the warpgroup's rows are staged
+  named_barrier_sync(G::kStagingBarrier + group, G::kGroupThreads);  // the warpgroup's rows are staged
   constexpr int kChunksPerRow = kHeadDim / 8;        // 16-byte pieces of a row
   constexpr int kChunksPerBlockRow = hopper::kBlockColumns / 8;
 #pragma unroll
@@ -194,10 +261,12 @@ __device__ __forceinline__ void stage_and_write_rows(const HopperShared& sh, con
   }
 }
 
-// One consumer warpgroup (`group` 0 or 1): 64 query rows of the block over the tiles.
+// One consumer warpgroup (`group` 0 or 1): its 64 query rows of one work tile over the
+// tile's KV tiles, then its epilogue.
 template <typename Rows>
 __device__ __forceinline__ void consume(const HopperShared& sh, const Rows& rows, int kv_len,
-                                        const AttnjitVariantArgs& args, const HopperOptions& opt, int group) {
+                                        const AttnjitVariantArgs& args, const HopperOptions& opt, int group,
+                                        HopperProgress& progress, const HopperTurns& turns) {
   using G = HopperGeometry;
   const int thread = threadIdx.x % G::kGroupThreads;  // within the warpgroup
   const int lane = thread % 32;
@@ -229,16 +298,11 @@ __device__ __forceinline__ void consume(const HopperShared& sh, const Rows& rows
 
   const KvTiles tiles = opt.tiles;
   int full_tiles = 0;
-  mbarrier_wait(sh.q_full(), 0);
-  for (int n = tiles.begin, it = 0; n < tiles.end; ++n, ++it) {
-    const int stage = it % kStages;
-    const u32 parity = ring_parity(it);
-    const int kv_first = n * kBlockN;
 
-    // S = Q K^T.
-    float s[G::kScoreValues];
-    mbarrier_wait(sh.k_full(stage), parity);
-    wgmma_fence();
+  // The steps of a KV tile. The MMAs are issued asynchronously (each batch committed
+  // as one group); the caller waits for them and fences their registers.
+  // S = Q K^T of the tile in `stage`.
+  auto issue_scores = [&](float (&s)[G::kScoreValues], int stage) {
 #pragma unroll
     for (int step = 0; step < kHeadDim / 16; ++step)
       Wgmma<kBlockN>::template ss<Elem, 0, 0>(
@@ -246,12 +310,31 @@ __device__ __forceinline__ void consume(const HopperShared& sh, const Rows& rows
           hopper::kmajor_sw128_descriptor(hopper::kmajor_step_address(sh.k(stage), kBlockN, 0, step)),
           step > 0 ? 1u : 0u);
     wgmma_commit();
-    wgmma_wait<0>();
-    fence_operands(s);
-    mbarrier_arrive(sh.k_empty(stage));
-
-    // hooks(S): the score transform, then the mask unless every key is visible to
-    // every row of the warpgroup.
+  };
+  // O += P V of the tile in `stage`.
+  auto issue_pv = [&](const u32 (&p)[kBlockN / 16][4], int stage) {
+#pragma unroll
+    for (int step = 0; step < kBlockN / 16; ++step)
+      Wgmma<kHeadDim>::template rs<Elem, 1>(
+          o, p[step],
+          hopper::mnmajor_sw128_descriptor(hopper::mnmajor_step_address(sh.v(stage), step),
+                                           hopper::column_block_bytes(kBlockN)),
+          1u);
+    wgmma_commit();
+  };
+  // Registers written by ordinary instructions before the MMAs read them (or an MMA
+  // writes them) are fenced on both sides of the wgmma fence.
+  auto fence_pv_operands = [&](u32 (&p)[kBlockN / 16][4]) {
+    fence_operands(o);
+#pragma unroll
+    for (int step = 0; step < kBlockN / 16; ++step) fence_operands(p[step]);
+  };
+  // hooks(S) of KV tile n: the score transform, then the mask unless every key is
+  // visible to every row of the warpgroup; then the online softmax of both rows this
+  // thread holds: S becomes P (f32), and alpha[r] is what O's row half r must be
+  // multiplied by before this tile's P V is added.
+  auto softmax_tile = [&](float (&s)[G::kScoreValues], int n, float (&alpha)[2]) {
+    const int kv_first = n * kBlockN;
     const float kv_first_f = static_cast<float>(kv_first + 2 * (lane % 4));  // this thread's first key
     auto position = [&](int i) {
       Position at;
@@ -285,51 +368,125 @@ __device__ __forceinline__ void consume(const HopperShared& sh, const Rows& rows
         mask_score(s[i], position(i), args, hooks[(i / 2) % 2].bound, tiles.widened_by_range, opt.ranges,
                    opt.range_count);
     }
-
-    // The online softmax of both rows this thread holds; S becomes P.
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
       float tile_max = softmax[r].max;
 #pragma unroll
       for (int i = 2 * r; i < G::kScoreValues; i += 4) tile_max = fmaxf(tile_max, fmaxf(s[i], s[i + 1]));
       const SoftmaxRow::Step step = softmax[r].rescale(quad_max(tile_max), xf.exp2_scale, 0);
-#pragma unroll
-      for (int i = 2 * r; i < G::kOutputValues; i += 4) o[i] *= step.alpha, o[i + 1] *= step.alpha;
+      alpha[r] = step.alpha;
 #pragma unroll
       for (int i = 2 * r; i < G::kScoreValues; i += 4) {
         s[i] = softmax[r].prob(s[i], xf.exp2_scale, step);
         s[i + 1] = softmax[r].prob(s[i + 1], xf.exp2_scale, step);
       }
     }
-    // P as the A operand of each 16-key step (rounded to the input type, as the
-    // mma.sync loop does).
-    u32 p[kBlockN / 16][4];
+  };
+  auto rescale_output = [&](const float (&alpha)[2]) {
+#pragma unroll
+    for (int r = 0; r < 2; ++r)
+#pragma unroll
+      for (int i = 2 * r; i < G::kOutputValues; i += 4) o[i] *= alpha[r], o[i + 1] *= alpha[r];
+  };
+  // P as the A operand of each 16-key step (rounded to the input type, as the mma.sync
+  // loop does).
+  auto pack_probabilities = [&](u32 (&p)[kBlockN / 16][4], const float (&s)[G::kScoreValues]) {
 #pragma unroll
     for (int step = 0; step < kBlockN / 16; ++step)
 #pragma unroll
       for (int j = 0; j < 4; ++j)
         p[step][j] = Elem::pack2(s[hopper::accumulator_of_a_element(step, 2 * j)],
                                  s[hopper::accumulator_of_a_element(step, 2 * j + 1)]);
+  };
 
-    // O += P V.
-    mbarrier_wait(sh.v_full(stage), parity);
-    // The rescaled O and the packed P are written before the fence that lets the MMAs
-    // read them.
-    fence_operands(o);
-#pragma unroll
-    for (int step = 0; step < kBlockN / 16; ++step) fence_operands(p[step]);
+  mbarrier_wait(sh.q_full(), progress.q_parity());
+  if constexpr (!kSoftmaxOverlap) {
+    // Each KV tile in turn: S, its softmax, then O += P V.
+    for (int n = tiles.begin; n < tiles.end; ++n) {
+      const int it = progress.ring(n - tiles.begin), stage = ring_stage(it);
+      const u32 parity = ring_parity(it);
+      float s[G::kScoreValues];
+      mbarrier_wait(sh.k_full(stage), parity);
+      turns.wait();
+      wgmma_fence();
+      issue_scores(s, stage);
+      turns.pass();
+      wgmma_wait<0>();
+      fence_operands(s);
+      mbarrier_arrive(sh.k_empty(stage));
+
+      float alpha[2];
+      softmax_tile(s, n, alpha);
+      rescale_output(alpha);
+      u32 p[kBlockN / 16][4];
+      pack_probabilities(p, s);
+
+      mbarrier_wait(sh.v_full(stage), parity);
+      fence_pv_operands(p);
+      turns.wait();
+      wgmma_fence();
+      issue_pv(p, stage);
+      turns.pass();
+      wgmma_wait<0>();
+      fence_pv_operands(p);
+      mbarrier_arrive(sh.v_empty(stage));
+    }
+  } else if (tiles.begin < tiles.end) {
+    // The first tile's S and softmax alone; then per tile n + 1: S of n + 1 and
+    // O += P V of n issued together, the softmax of n + 1 while they run (S completes
+    // first: its group was committed first), O rescaled once P V of n has completed;
+    // then the last tile's P V.
+    u32 p[kBlockN / 16][4];  // P of the tile whose P V is next
+    {
+      const int it = progress.ring(0), stage = ring_stage(it);
+      float s[G::kScoreValues];
+      mbarrier_wait(sh.k_full(stage), ring_parity(it));
+      turns.wait();
+      wgmma_fence();
+      issue_scores(s, stage);
+      turns.pass();
+      wgmma_wait<0>();
+      fence_operands(s);
+      mbarrier_arrive(sh.k_empty(stage));
+      float alpha[2];
+      softmax_tile(s, tiles.begin, alpha);  // O is still zero: nothing to rescale
+      pack_probabilities(p, s);
+    }
+    for (int n = tiles.begin + 1; n < tiles.end; ++n) {
+      const int it = progress.ring(n - tiles.begin), stage = ring_stage(it);
+      const int previous_stage = ring_stage(it - 1);
+      float s[G::kScoreValues];
+      mbarrier_wait(sh.k_full(stage), ring_parity(it));
+      mbarrier_wait(sh.v_full(previous_stage), ring_parity(it - 1));
+      fence_pv_operands(p);
+      turns.wait();
+      wgmma_fence();
+      issue_scores(s, stage);
+      issue_pv(p, previous_stage);
+      turns.pass();
+      wgmma_wait<1>();  // S of tile n
+      fence_operands(s);
+      mbarrier_arrive(sh.k_empty(stage));
+
+      float alpha[2];
+      softmax_tile(s, n, alpha);
+
+      wgmma_wait<0>();  // P V of tile n - 1: O and P are free again
+      fence_pv_operands(p);
+      mbarrier_arrive(sh.v_empty(previous_stage));
+      rescale_output(alpha);
+      pack_probabilities(p, s);
+    }
+    const int last = progress.ring(tiles.end - 1 - tiles.begin), last_stage = ring_stage(last);
+    mbarrier_wait(sh.v_full(last_stage), ring_parity(last));
+    fence_pv_operands(p);
+    turns.wait();
     wgmma_fence();
-#pragma unroll
-    for (int step = 0; step < kBlockN / 16; ++step)
-      Wgmma<kHeadDim>::template rs<Elem, 1>(
-          o, p[step],
-          hopper::mnmajor_sw128_descriptor(hopper::mnmajor_step_address(sh.v(stage), step),
-                                           hopper::column_block_bytes(kBlockN)),
-          1u);
-    wgmma_commit();
+    issue_pv(p, last_stage);
+    turns.pass();
     wgmma_wait<0>();
-    fence_operands(o);
-    mbarrier_arrive(sh.v_empty(stage));
+    fence_pv_operands(p);
+    mbarrier_arrive(sh.v_empty(last_stage));
   }
 
   if (opt.debug_tile_counts != nullptr && group == 0 && thread == 0) {
@@ -359,14 +516,24 @@ __device__ __forceinline__ void consume(const HopperShared& sh, const Rows& rows
   } else {
     stage_and_write_rows(sh, rows, o, norm, group);
   }
+  if constexpr (kPersistent) {
+    // Q's space may take the next work tile's copy once every consumer thread is done
+    // with it: its last S long completed, its staged rows read. The copy engine writes
+    // it next, so the ordinary accesses are ordered before it by the proxy fence.
+    fence_proxy_async();
+    mbarrier_arrive(sh.q_empty());
+  }
+  progress.finish(tiles);
 }
 
 // The block: barriers, then the producer or a consumer by warpgroup (one if/else, so
-// setmaxnreg applies per warpgroup).
-template <typename Rows>
-__device__ __forceinline__ void hopper_attend(unsigned char* shared, const Rows& rows, int kv_len,
-                                              const HopperCopies& copies, const AttnjitVariantArgs& args,
-                                              const HopperOptions& opt) {
+// setmaxnreg applies per warpgroup), each over the work tiles of `schedule` in its
+// order: schedule.for_each(fn) calls fn(work) with each work tile, a Schedule::Work of
+// .rows, .kv_len, .copies and .opt (templates/kernels/hopper/prefill.cuh has the
+// prefill kind's).
+template <typename Schedule>
+__device__ __forceinline__ void hopper_attend(unsigned char* shared, const Schedule& schedule,
+                                              const AttnjitVariantArgs& args) {
   using G = HopperGeometry;
   const u32 unaligned = shared_address(shared);
   const u32 base = (unaligned + hopper::kSwizzleAtomBytes - 1) & ~(hopper::kSwizzleAtomBytes - 1);
@@ -376,9 +543,10 @@ __device__ __forceinline__ void hopper_attend(unsigned char* shared, const Rows&
     for (int stage = 0; stage < kStages; ++stage) {
       mbarrier_init(sh.k_full(stage), 1);  // the producer's arrival; then the bytes
       mbarrier_init(sh.v_full(stage), 1);
-      mbarrier_init(sh.k_empty(stage), G::kConsumerGroups * G::kGroupThreads);  // every consumer thread
-      mbarrier_init(sh.v_empty(stage), G::kConsumerGroups * G::kGroupThreads);
+      mbarrier_init(sh.k_empty(stage), G::kConsumerThreads);  // every consumer thread
+      mbarrier_init(sh.v_empty(stage), G::kConsumerThreads);
     }
+    if (kPersistent) mbarrier_init(sh.q_empty(), G::kConsumerThreads);
     mbarrier_init_fence();
   }
   block_barrier();
@@ -386,10 +554,19 @@ __device__ __forceinline__ void hopper_attend(unsigned char* shared, const Rows&
   const int warpgroup = threadIdx.x / G::kGroupThreads;
   if (warpgroup == 0) {
     registers_decrease<G::kProducerRegisters>();
-    if (threadIdx.x / 32 == 0 && elect_one()) produce(sh, copies, opt.tiles);
+    if (threadIdx.x / 32 == 0 && elect_one()) {
+      HopperProgress progress;
+      schedule.for_each(
+          [&](const typename Schedule::Work& work) { produce(sh, work.copies, work.opt.tiles, progress); });
+    }
   } else {
     registers_increase<G::kConsumerRegisters>();
-    consume(sh, rows, kv_len, args, opt, warpgroup - 1);
+    const HopperTurns turns{warpgroup - 1};
+    turns.start();
+    HopperProgress progress;
+    schedule.for_each([&](const typename Schedule::Work& work) {
+      consume(sh, work.rows, work.kv_len, args, work.opt, warpgroup - 1, progress, turns);
+    });
   }
 }
 

@@ -1,6 +1,8 @@
 // Prefill kind on the Hopper main loop: Q, K and V in memory, batch or ragged
-// (cu_seqlens), read through tensor maps. One thread block per (query tile, query head,
-// sequence), as templates/kernels/prefill.cuh; the main loop is hopper/mainloop.cuh's.
+// (cu_seqlens), read through tensor maps. A work tile is (query tile, query head,
+// sequence), as in templates/kernels/prefill.cuh; the main loop is hopper/mainloop.cuh's.
+// One block per work tile, or (kPersistent) one block per resident slot looping over
+// the work tiles in hopper/tile_order.h's order.
 
 namespace attnjit {
 
@@ -30,39 +32,33 @@ struct HopperPrefillRows {
   __device__ __forceinline__ int q_head(int) const { return head; }
 };
 
-}  // namespace attnjit
+// One work tile as the main loop takes it.
+struct HopperPrefillWork {
+  HopperPrefillRows rows;
+  int kv_len;
+  HopperCopies copies;
+  HopperOptions opt;
+};
 
-extern "C" __global__ void ATTNJIT_LAUNCH_BOUNDS
-    ATTNJIT_ENTRY(const __grid_constant__ AttnjitHopperPrefillParams hp) {
-  using namespace attnjit;
-  extern __shared__ __align__(1024) unsigned char shared[];
+// Sequence `seq`'s query and key lengths and first tensor rows.
+struct HopperPrefillSequence {
+  int q_len, kv_len, q_start, k_start;
+};
+__device__ __forceinline__ HopperPrefillSequence prefill_sequence(const AttnjitPrefillParams& p, int seq) {
+  if (p.cu_seqlens_q == nullptr) return {p.seqlen_q, p.seqlen_k, 0, 0};
+  const int q_start = p.cu_seqlens_q[seq], k_start = p.cu_seqlens_k[seq];
+  return {p.cu_seqlens_q[seq + 1] - q_start, p.cu_seqlens_k[seq + 1] - k_start, q_start, k_start};
+}
+
+// The work tile of query tile `m_block` of (`seq`, `head`), which must hold a row.
+__device__ __forceinline__ HopperPrefillWork prefill_work(const AttnjitHopperPrefillParams& hp, int seq, int head,
+                                                          int m_block) {
   const AttnjitPrefillParams& p = hp.base;
-
-  // Later query tiles do more work under a causal mask: they are launched first.
-  const int m_block = gridDim.x - 1 - blockIdx.x;
-  const int head = blockIdx.y;
-  const int seq = blockIdx.z;
-
-  int q_len = p.seqlen_q, kv_len = p.seqlen_k, q_start = 0, k_start = 0;
+  const HopperPrefillSequence sq = prefill_sequence(p, seq);
   const bool ragged = p.cu_seqlens_q != nullptr;
-  if (ragged) {
-    q_start = p.cu_seqlens_q[seq];
-    k_start = p.cu_seqlens_k[seq];
-    q_len = p.cu_seqlens_q[seq + 1] - q_start;
-    kv_len = p.cu_seqlens_k[seq + 1] - k_start;
-  }
   const int m0 = m_block * kBlockM;
-  if (m0 >= q_len) return;  // the whole block, before any barrier
-
-  const int rows_valid = min(kBlockM, q_len - m0);
-  const int q_pos_shift = m0 + kv_len - q_len;  // queries sit at the end of the sequence
-  const HopperPrefillRows rows{p,           seq,         head,        q_start + m0, rows_valid,
-                               q_pos_shift, q_pos_shift, q_pos_shift + rows_valid - 1, q_len};
-
-  // Tensor coordinates: ragged tensors are one "sequence" of all tokens.
-  const HopperCopies copies{&hp.q_map, &hp.k_map, &hp.v_map, q_start + m0, head,    ragged ? 0 : seq,
-                            k_start,   head / kGroupSize, ragged ? 0 : seq};
-
+  const int rows_valid = min(kBlockM, sq.q_len - m0);
+  const int q_pos_shift = m0 + sq.kv_len - sq.q_len;  // queries sit at the end of the sequence
   HopperOptions opt;
   opt.softmax_scale = p.softmax_scale;
   opt.softmax_scale_log2 = p.softmax_scale_log2;
@@ -70,7 +66,61 @@ extern "C" __global__ void ATTNJIT_LAUNCH_BOUNDS
   opt.ranges = kHasRanges ? p.variant.ranges + seq * p.variant.max_ranges * 2 : nullptr;
   opt.range_count = kHasRanges ? p.variant.max_ranges : 0;
   opt.seq = seq;
-  opt.tiles = visible_kv_tiles(rows.q_pos_first, rows.q_pos_last, kv_len, opt.ranges, opt.range_count);
+  opt.tiles = visible_kv_tiles(q_pos_shift, q_pos_shift + rows_valid - 1, sq.kv_len, opt.ranges, opt.range_count);
   opt.debug_tile_counts = p.debug_tile_counts;
-  hopper_attend(shared, rows, kv_len, copies, p.variant, opt);
+  // Tensor coordinates: ragged tensors are one "sequence" of all tokens.
+  return {HopperPrefillRows{p, seq, head, sq.q_start + m0, rows_valid, q_pos_shift, q_pos_shift,
+                            q_pos_shift + rows_valid - 1, sq.q_len},
+          sq.kv_len,
+          HopperCopies{&hp.q_map, &hp.k_map, &hp.v_map, sq.q_start + m0, head, ragged ? 0 : seq, sq.k_start,
+                       head / kGroupSize, ragged ? 0 : seq},
+          opt};
+}
+
+// The schedule of a block of the one-tile-per-block grid: the tile it was launched for.
+struct HopperPrefillOneTile {
+  using Work = HopperPrefillWork;
+  const AttnjitHopperPrefillParams& hp;
+  int seq, head, m_block;
+  template <typename Fn>
+  __device__ __forceinline__ void for_each(Fn fn) const {
+    fn(prefill_work(hp, seq, head, m_block));
+  }
+};
+
+// The schedule of a block of the persistent grid: indices blockIdx.x, + gridDim.x, ...
+// of the tile order, skipping its empty slots.
+struct HopperPrefillTileLoop {
+  using Work = HopperPrefillWork;
+  const AttnjitHopperPrefillParams& hp;
+  template <typename Fn>
+  __device__ __forceinline__ void for_each(Fn fn) const {
+    const AttnjitPrefillParams& p = hp.base;
+    const hopper::TileOrderProblem order{p.cu_seqlens_q, p.cu_seqlens_k, p.batch,  p.seqlen_q,       p.seqlen_k,
+                                         kQHeads,        kGroupSize,     kBlockM,  2LL * kHeadDim * 2};
+    const long long count = hopper::work_tile_count(order);
+    hopper::TileOrderCursor cursor;
+    for (long long index = blockIdx.x; index < count; index += gridDim.x) {
+      const hopper::WorkTile tile = hopper::work_tile_at(order, index, cursor);
+      if (tile.m_block >= 0) fn(prefill_work(hp, tile.seq, tile.head, tile.m_block));
+    }
+  }
+};
+
+}  // namespace attnjit
+
+extern "C" __global__ void ATTNJIT_LAUNCH_BOUNDS
+    ATTNJIT_ENTRY(const __grid_constant__ AttnjitHopperPrefillParams hp) {
+  using namespace attnjit;
+  extern __shared__ __align__(1024) unsigned char shared[];
+  if constexpr (kPersistent) {
+    hopper_attend(shared, HopperPrefillTileLoop{hp}, hp.base.variant);
+  } else {
+    // Later query tiles do more work under a causal mask: they are launched first.
+    const int m_block = gridDim.x - 1 - blockIdx.x;
+    const int head = blockIdx.y;
+    const int seq = blockIdx.z;
+    if (m_block * kBlockM >= prefill_sequence(hp.base, seq).q_len) return;  // the whole block, before any barrier
+    hopper_attend(shared, HopperPrefillOneTile{hp, seq, head, m_block}, hp.base.variant);
+  }
 }
