@@ -331,7 +331,10 @@ Result<std::vector<KernelSpec>, std::string> kernels_a_variant_can_need(
   // The merge of two results of the output type (Engine::merge), when codegen has it.
   add({KernelKind::merge, "", KvSplit::none}, *row_tile);
   if (wgmma_table && runs_wgmma_kernels(arch)) {
-    auto wgmma = choose_wgmma_prefill(variant, wgmma_table, std::nullopt);
+    // Contiguous variants: the prefill kernel; paged ones: the kernel of their prefill chunks.
+    auto wgmma = variant.kv_cache.kind == ir::KvCacheKind::contiguous
+                     ? choose_wgmma_prefill(variant, wgmma_table, std::nullopt)
+                     : choose_wgmma_paged(variant, wgmma_table, std::nullopt);
     if (!wgmma) return refused(wgmma.error());
     if (*wgmma) {
       if (std::string why = unsupported_spec(**wgmma); !why.empty()) return refused(why);

@@ -158,10 +158,12 @@ std::vector<KernelRole> table_roles(KernelKind kind, const std::string& tuning_k
 //
 // With `wgmma_table` (sm_90a's config: TuningTable::embedded("sm_90a", Mainloop::wgmma))
 // and an arch whose devices run the wgmma kernels (sm_90, sm_90a: runs_wgmma_kernels()),
-// the list ends with the sm_90a wgmma prefill kernel where the main loop supports the
-// variant (choose_wgmma_prefill(), the spec the engine's Hopper path looks up): such a
-// device's prefill calls take it by default, the kernels above when it is off or a
-// call's views are not for tensor copies. Null: the mma.sync kernels alone.
+// the list ends with the sm_90a wgmma kernel where the main loop supports the variant:
+// the prefill kernel of a contiguous variant (choose_wgmma_prefill()), the kernel of a
+// paged variant's prefill chunks (choose_wgmma_paged()); the specs the engine's Hopper
+// path looks up. Such a device's calls take it by default (a paged call for its chunks,
+// its decode tokens staying on the kernels above), the kernels above when it is off or
+// a prefill call's views are not for tensor copies. Null: the mma.sync kernels alone.
 Result<std::vector<KernelSpec>, std::string> kernels_a_variant_can_need(
     const ir::Variant& variant, const std::string& arch, const TileLookup& tiles,
     const TuningTable* wgmma_table = nullptr);

@@ -361,21 +361,34 @@ __device__ __forceinline__ void consume(const HopperShared& sh, const Rows& rows
   }
 }
 
+// The producer of the prefill kind: one elected thread issues every copy (produce()),
+// completing each "full" barrier with one arrival and the copies' bytes.
+struct HopperTensorProducer {
+  static constexpr int kArrivals = 1;  // per phase of q_full and of each k_full / v_full
+  HopperCopies copies;
+  __device__ __forceinline__ void operator()(const HopperShared& sh, KvTiles tiles) const {
+    if (threadIdx.x / 32 == 0 && elect_one()) produce(sh, copies, tiles);
+  }
+};
+
 // The block: barriers, then the producer or a consumer by warpgroup (one if/else, so
-// setmaxnreg applies per warpgroup).
-template <typename Rows>
-__device__ __forceinline__ void hopper_attend(unsigned char* shared, const Rows& rows, int kv_len,
-                                              const HopperCopies& copies, const AttnjitVariantArgs& args,
-                                              const HopperOptions& opt) {
+// setmaxnreg applies per warpgroup). `Producer` (run by every thread of warpgroup 0)
+// fills Q, then K and V of opt.tiles into the ring: each stage after its "empty"
+// barrier's phase, completing the "full" barriers with Producer::kArrivals arrivals
+// plus any tensor-copy bytes it announced.
+template <typename Rows, typename Producer>
+__device__ __forceinline__ void hopper_attend_with(unsigned char* shared, const Rows& rows, int kv_len,
+                                                   const Producer& producer, const AttnjitVariantArgs& args,
+                                                   const HopperOptions& opt) {
   using G = HopperGeometry;
   const u32 unaligned = shared_address(shared);
   const u32 base = (unaligned + hopper::kSwizzleAtomBytes - 1) & ~(hopper::kSwizzleAtomBytes - 1);
   const HopperShared sh{shared + (base - unaligned), base};
   if (threadIdx.x == 0) {
-    mbarrier_init(sh.q_full(), 1);
+    mbarrier_init(sh.q_full(), Producer::kArrivals);
     for (int stage = 0; stage < kStages; ++stage) {
-      mbarrier_init(sh.k_full(stage), 1);  // the producer's arrival; then the bytes
-      mbarrier_init(sh.v_full(stage), 1);
+      mbarrier_init(sh.k_full(stage), Producer::kArrivals);  // the producer's arrivals; then the bytes
+      mbarrier_init(sh.v_full(stage), Producer::kArrivals);
       mbarrier_init(sh.k_empty(stage), G::kConsumerGroups * G::kGroupThreads);  // every consumer thread
       mbarrier_init(sh.v_empty(stage), G::kConsumerGroups * G::kGroupThreads);
     }
@@ -386,11 +399,18 @@ __device__ __forceinline__ void hopper_attend(unsigned char* shared, const Rows&
   const int warpgroup = threadIdx.x / G::kGroupThreads;
   if (warpgroup == 0) {
     registers_decrease<G::kProducerRegisters>();
-    if (threadIdx.x / 32 == 0 && elect_one()) produce(sh, copies, opt.tiles);
+    producer(sh, opt.tiles);
   } else {
     registers_increase<G::kConsumerRegisters>();
     consume(sh, rows, kv_len, args, opt, warpgroup - 1);
   }
+}
+
+template <typename Rows>
+__device__ __forceinline__ void hopper_attend(unsigned char* shared, const Rows& rows, int kv_len,
+                                              const HopperCopies& copies, const AttnjitVariantArgs& args,
+                                              const HopperOptions& opt) {
+  hopper_attend_with(shared, rows, kv_len, HopperTensorProducer{copies}, args, opt);
 }
 
 }  // namespace attnjit
