@@ -115,6 +115,7 @@ void Engine::paged_mma_sync(const ir::Variant& variant, const std::string& dsl, 
   call.total_q = shape.total_q;
   // Skipped chunks leave the decode tokens: the decode tile's.
   call.max_seqlen_q = decode_q_len_max > 0 ? std::min(args.max_seqlen_q, decode_q_len_max) : args.max_seqlen_q;
+  call.skips_chunks = decode_q_len_max > 0;
   call.max_seqlen_k = args.max_seqlen_k;
   call.max_blocks_per_seq = shape.max_blocks_per_seq;
   call.num_splits = args.num_splits;

@@ -54,6 +54,11 @@ struct PagedCall {
   long long max_seqlen_k = 0;  // the longest sequence; 0 = the block table's capacity
   int max_blocks_per_seq = 0;  // the block table's width
   int num_splits = 0;          // PagedArgs::num_splits: 0 heuristic, 1 off, N, kStreamSplit
+  // The launch skips the call's prefill chunks (another launch, the Hopper kernel, serves
+  // them; max_seqlen_q is then the decode tokens'): it never splits in segments, whose
+  // merge combines every row of the call, the chunks' too. Where segments would be chosen
+  // or were asked for it takes the stream split (whole when that is not possible).
+  bool skips_chunks = false;
 };
 struct MergeCall {  // Engine::merge: two parts of [rows, heads, head_dim]
   int rows = 0;

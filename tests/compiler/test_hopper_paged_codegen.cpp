@@ -241,6 +241,41 @@ TEST_CASE("the planner lists the wgmma paged kernel for sm_90 and sm_90a only", 
   CHECK(std::none_of(specs->begin(), specs->end(), [](const KernelSpec& s) { return s.mainloop.has_value(); }));
 }
 
+TEST_CASE("a decode launch that skips the chunks never splits in segments", "[hopper][paged][runtime]") {
+  const ir::Variant llama = paged(16, "NHD");
+  auto table = TuningTable::embedded("sm_90");
+  REQUIRE(table.ok());
+  const TileLookup tiles = table_tiles(llama, "sm_90", *table);
+  DeviceFacts device;
+  device.arch = "sm_90";
+  device.sm_count = 132;
+  device.segments_blocks_per_sm = 4;
+  device.stream_blocks_per_sm = 4;
+  PagedCall call;
+  call.num_seqs = 3;
+  call.total_q = 2000;
+  call.max_seqlen_q = paged_decode_q_len_max(llama);
+  call.max_seqlen_k = 60000;  // long sequences, few of them: the heuristic splits
+  call.max_blocks_per_seq = 4000;
+  auto whole_call = plan_for_call(llama, call, device, tiles);
+  REQUIRE(whole_call.ok());
+  REQUIRE(whole_call->splits != 1);  // the case: a split the mma.sync launch alone would take
+  for (int asked : {0, 8, kStreamSplit, 1}) {
+    call.num_splits = asked;
+    call.skips_chunks = true;
+    auto plan = plan_for_call(llama, call, device, tiles);
+    REQUIRE(plan.ok());
+    INFO("num_splits " << asked);
+    CHECK(plan->splits == (asked == 1 ? 1 : kStreamSplit));
+    CHECK(plan->launches.size() == 1);  // no merge launch
+    CHECK(plan->launches[0].tile.block_m == 16);  // the decode tile
+    call.skips_chunks = false;
+    auto plain = plan_for_call(llama, call, device, tiles);
+    REQUIRE(plain.ok());
+    if (asked == 8) CHECK(plain->splits == 8);  // without chunks skipped, as asked
+  }
+}
+
 TEST_CASE("the chunk threshold leaves the mma.sync launch the decode tile", "[hopper][paged][runtime]") {
   struct Group {
     const char* heads;
