@@ -59,6 +59,11 @@ struct EngineOptions {
   // (configs/sm_90a.json, choose_wgmma_prefill()). tile_override applies to the mma.sync
   // kernels only.
   std::optional<TileConfig> hopper_tile;
+  // Where the Hopper path cuts a paged call: sequences with more new tokens than this run
+  // on the wgmma kernel, the others on the mma.sync kernels. Unset: the decode tile's
+  // tokens (paged_decode_q_len_max()); 0: every sequence, decode tokens too (to time
+  // decode on the wgmma kernel; a negative value counts as 0).
+  std::optional<int> hopper_paged_decode_q_len_max;
 };
 
 // Whether JIT compilation is on for `options` (EngineOptions::jit, else $ATTNJIT_JIT).
@@ -140,8 +145,8 @@ class Engine {
   // The main loop of the last prefill() launch: mma_sync, or wgmma when the Hopper
   // kernel took the call (EngineOptions::hopper).
   Mainloop last_prefill_mainloop() const { return last_prefill_mainloop_; }
-  // The main loop that ran the prefill chunks (sequences of more than
-  // paged_decode_q_len_max() new tokens) of the last paged() call: wgmma when the Hopper
+  // The main loop that ran the prefill chunks (sequences of more new tokens than
+  // EngineOptions::hopper_paged_decode_q_len_max) of the last paged() call: wgmma when the Hopper
   // kernel took them (EngineOptions::hopper, a 9.0 device, a variant it builds), else
   // mma_sync (also when the call had none).
   Mainloop last_paged_prefill_mainloop() const { return last_paged_prefill_mainloop_; }

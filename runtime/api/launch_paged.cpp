@@ -86,10 +86,12 @@ void Engine::paged(const ir::Variant& variant, const PagedArgs& args, cuda::CUst
   // With the Hopper path, prefill chunks run on the wgmma kernel after the mma.sync
   // launches, which skip them; the merge of a split launch writes every row, the chunks'
   // rows too, so the chunks' launch must come last.
-  const int decode_q_len_max = paged_decode_q_len_max(variant);
+  const int decode_q_len_max =
+      std::max(0, options_.hopper_paged_decode_q_len_max.value_or(paged_decode_q_len_max(variant)));
   const HopperKernel* chunks =
       hopper_ && args.max_seqlen_q > decode_q_len_max ? hopper_paged_kernel(variant, dsl) : nullptr;
-  paged_mma_sync(variant, dsl, args, shape, chunks ? decode_q_len_max : 0, stream);
+  // A cut at 0 leaves the mma.sync kernels nothing.
+  if (!chunks || decode_q_len_max > 0) paged_mma_sync(variant, dsl, args, shape, chunks ? decode_q_len_max : 0, stream);
   if (chunks) {
     AttnjitPagedParams p = paged_params(variant, args, shape);
     p.decode_q_len_max = decode_q_len_max;

@@ -49,7 +49,8 @@ struct AttnjitPagedParams {
 
   // > 0: sequences with more new tokens than this are prefill chunks that another launch
   // (the Hopper kernel, templates/kernels/hopper/paged_prefill.cuh) serves; these
-  // entries skip them. 0: these entries serve every sequence.
+  // entries skip them. 0: these entries serve every sequence (the Hopper kernel, every
+  // sequence with a token).
   int decode_q_len_max;
 
   struct AttnjitVariantArgs variant;

@@ -550,6 +550,40 @@ TEST_CASE("paged: the Hopper path leaves decode batches and 8-bit caches on mma.
   }
 }
 
+TEST_CASE("paged: the Hopper path's cut moved (decode on the wgmma kernel; longer decode side)",
+          "[gpu][paged][hopper]") {
+  // EngineOptions::hopper_paged_decode_q_len_max: 0 puts every sequence on the wgmma
+  // kernel (a decode token of a group fills group rows of 128), 64 leaves sequences of up
+  // to 64 tokens to the mma.sync kernels on their general tile (never in segments).
+  std::mt19937_64 rng(45);
+  harness::PagedProblemShape decode;
+  decode.query_lens = {1, 1, 2, 1};
+  decode.context_lens = {0, 300, 4000, 129};
+  for (int cut : {0, 64}) {
+    EngineOptions options;
+    options.hopper = true;
+    options.hopper_paged_decode_q_len_max = cut;
+    Engine cut_engine(options);
+    const bool hopper_here = testing::paged_mainloops(paged_variant(base("bf16", 16, "NHD")), {100}).size() == 2;
+    for (const harness::PagedProblemShape& shape : {decode, mixed_batch(16)}) {
+      for (int splits : {0, 5}) {
+        ir::Variant v = paged_variant(base("bf16", 16, "NHD", "sinks = per_head;"));
+        harness::HostPagedProblem problem = harness::make_random_paged_problem(v, shape, rng());
+        harness::run_paged_on_device(cut_engine, v, problem, splits);
+        const harness::CheckResult r = harness::compare_paged_with_reference(v, problem);
+        record(r);
+        const int longest = *std::max_element(shape.query_lens.begin(), shape.query_lens.end());
+        const std::string label = fmt::format("cut {}: longest chunk {}, splits {}", cut, longest, splits);
+        std::printf("  %-64s %s\n", label.c_str(), r.summary().c_str());
+        INFO(label << ": " << r.summary());
+        CHECK(cut_engine.last_paged_prefill_mainloop() ==
+              (hopper_here && longest > cut ? Mainloop::wgmma : Mainloop::mma_sync));
+        CHECK(r.passed);
+      }
+    }
+  }
+}
+
 TEST_CASE("paged summary", "[gpu][paged][summary]") {
   std::printf("GPU paged cases run: %d; worst element at %.3g of its bound, worst rel_l2 at "
               "%.3g of its bound\n",

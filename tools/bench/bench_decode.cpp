@@ -7,12 +7,14 @@
 // --query-len Q > 1 makes every sequence a prefill chunk of Q new tokens at the end of
 // its ctx keys (chunked prefill) and reports TFLOP/s too; --mainloop wgmma runs the
 // chunks on the Hopper kernel (a 9.0 device), mma_sync on the mma.sync kernel (the
-// Hopper path off), each line naming the main loop that ran them.
+// Hopper path off), each line naming the main loop that ran them. --decode-q-len-max N
+// moves the cut (EngineOptions::hopper_paged_decode_q_len_max): 0 runs decode tokens on
+// the Hopper kernel too, to time decode on both main loops.
 //
 //   attnjit-bench decode --batch 64 --ctx 8192 [--hq 32 --hk 8 --hdim 128]
 //                        [--page 16] [--layout NHD|HND] [--kv bf16|fp8_e4m3]
 //                        [--splits N|stream] [--sweep N] [--splits-list stream,1,2,4,8]
-//                        [--query-len Q] [--mainloop mma_sync|wgmma]
+//                        [--query-len Q] [--mainloop mma_sync|wgmma] [--decode-q-len-max N]
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -43,6 +45,7 @@ struct DecodeBench {
   std::optional<TileConfig> tile;
   int query_len = 1;     // new tokens a sequence: > 1 is a prefill chunk
   std::string mainloop;  // "" = the engine's default, "mma_sync" or "wgmma"
+  std::optional<int> decode_q_len_max;  // the Hopper path's cut; unset = the engine's
 };
 
 [[noreturn]] void usage(const std::string& message) {
@@ -52,7 +55,8 @@ struct DecodeBench {
                "                            [--page P] [--layout NHD|HND] [--kv bf16|fp8_e4m3]\n"
                "                            [--splits N|stream] [--splits-list N|stream,...]\n"
                "                            [--sweep N] [--iters N] [--tile BM,BN,W,S]\n"
-               "                            [--query-len Q] [--mainloop mma_sync|wgmma]\n",
+               "                            [--query-len Q] [--mainloop mma_sync|wgmma]\n"
+               "                            [--decode-q-len-max N]\n",
                message.c_str());
   std::exit(2);
 }
@@ -244,6 +248,10 @@ int run_decode_command(int argc, char** argv) {
     else if (flag == "--layout") b.layout = value();
     else if (flag == "--query-len") b.query_len = positive(flag, value());
     else if (flag == "--mainloop") b.mainloop = value();
+    else if (flag == "--decode-q-len-max") {
+      const std::string text = value();
+      b.decode_q_len_max = text == "0" ? 0 : positive(flag + " (or 0)", text.c_str());
+    }
     else if (flag == "--tile") {
       auto tile = parse_tile_override(value());
       if (!tile) usage(tile.error());
@@ -261,6 +269,7 @@ int run_decode_command(int argc, char** argv) {
   EngineOptions options;
   options.tile_override = b.tile;
   if (!b.mainloop.empty()) options.hopper = b.mainloop == "wgmma";
+  options.hopper_paged_decode_q_len_max = b.decode_q_len_max;
   Engine engine(options);
   auto gpu = engine.driver();
   const ir::Variant v = decode_variant(b);
