@@ -55,9 +55,9 @@ struct EngineOptions {
   // and every call with it off, take the mma.sync kernels. Unset: on, unless
   // $ATTNJIT_HOPPER is "0".
   std::optional<bool> hopper;
-  // Its tile (compiler/spec/hopper_geometry.h's rules); unset = the sm_90a config's
-  // (configs/sm_90a.json, choose_wgmma_prefill()). tile_override applies to the mma.sync
-  // kernels only.
+  // Its tile, and that of the paged kind's chunks kernel (compiler/spec/hopper_geometry.h's
+  // rules); unset = the sm_90a config's (configs/sm_90a.json, choose_wgmma_prefill(),
+  // choose_wgmma_paged()). tile_override applies to the mma.sync kernels only.
   std::optional<TileConfig> hopper_tile;
   // Where the Hopper path cuts a paged call: sequences with more new tokens than this run
   // on the wgmma kernel, the others on the mma.sync kernels. Unset: the decode tile's

@@ -92,6 +92,7 @@ void Engine::paged(const ir::Variant& variant, const PagedArgs& args, cuda::CUst
       hopper_ && args.max_seqlen_q > decode_q_len_max ? hopper_paged_kernel(variant, dsl) : nullptr;
   // A cut at 0 leaves the mma.sync kernels nothing.
   if (!chunks || decode_q_len_max > 0) paged_mma_sync(variant, dsl, args, shape, chunks ? decode_q_len_max : 0, stream);
+  else last_paged_splits_ = 1;
   if (chunks) {
     AttnjitPagedParams p = paged_params(variant, args, shape);
     p.decode_q_len_max = decode_q_len_max;
