@@ -277,23 +277,29 @@ constexpr const char* kSharedPieces[] = {"templates/common/key_mask.cuh",
                                          "templates/common/online_softmax.cuh",
                                          "templates/common/epilogue.cuh"};
 // The main loops. mma.sync m16n8k16 (every CUDA target; the default); mfma (every HIP
-// target: templates/kernels/attention_core_mfma.cuh); wgmma (sm_90a's
-// prefill kind when a spec asks for it) adds Hopper's vocabulary after the dialect's,
-// its parameter block after the kind's, and has its own entry point.
+// target: templates/kernels/attention_core_mfma.cuh); wgmma (sm_90a's prefill kind, and
+// the paged kind's prefill chunks, when a spec asks for it) adds Hopper's vocabulary
+// after the dialect's, its parameter blocks after the kind's, and has its own entry
+// point per kind (the kind's rows-and-keys file is then left out).
 struct MainloopTemplates {
-  const char* vocabulary[3];  // after the dialect's tile_ops, in order (null: none)
-  const char* params_header;  // after the kind's (null: none)
+  const char* vocabulary[3];      // after the dialect's tile_ops, in order (null: none)
+  const char* params_headers[2];  // after the kind's, in order (null: none)
   const char* core;
-  const char* entry;          // null: the kind's own
+  const char* entry;             // null: the kind's own
 };
 constexpr MainloopTemplates kMmaSyncTemplates = {
-    {nullptr, nullptr, nullptr}, nullptr, "templates/kernels/attention_core.cuh", nullptr};
-constexpr MainloopTemplates kMfmaTemplates = {{nullptr, nullptr, nullptr}, nullptr, kMfmaMainloop, nullptr};
+    {nullptr, nullptr, nullptr}, {nullptr, nullptr}, "templates/kernels/attention_core.cuh", nullptr};
+constexpr MainloopTemplates kMfmaTemplates = {{nullptr, nullptr, nullptr}, {nullptr, nullptr}, kMfmaMainloop, nullptr};
 constexpr MainloopTemplates kWgmmaTemplates = {
     {"templates/cuda/hopper_layout.h", "templates/cuda/hopper_ops.cuh", "templates/kernels/hopper/tile_order.h"},
-    "templates/kernels/hopper/prefill_params.h",
+    {"templates/kernels/hopper/tensor_map.h", "templates/kernels/hopper/prefill_params.h"},
     "templates/kernels/hopper/mainloop.cuh",
     "templates/kernels/hopper/prefill.cuh"};
+constexpr MainloopTemplates kWgmmaPagedTemplates = {
+    {"templates/cuda/hopper_layout.h", "templates/cuda/hopper_ops.cuh", nullptr},
+    {"templates/kernels/hopper/tensor_map.h", "templates/kernels/hopper/paged_params.h"},
+    "templates/kernels/hopper/mainloop.cuh",
+    "templates/kernels/hopper/paged_prefill.cuh"};
 
 // Why the wgmma main loop cannot build `spec` ("" when it can): the target, the variant
 // and the tile (compiler/spec/hopper_geometry.h).
@@ -362,7 +368,7 @@ Result<GeneratedSource, std::string> render_attention(const KernelSpec& spec) {
   if (std::string why = unsupported_feature(spec); !why.empty())
     return fail(fmt::format("variant {}: {}", v.name, why));
   const bool wgmma = spec_mainloop(spec) == Mainloop::wgmma;
-  const MainloopTemplates& loop = wgmma                                      ? kWgmmaTemplates
+  const MainloopTemplates& loop = wgmma ? (spec.kind == KernelKind::paged ? kWgmmaPagedTemplates : kWgmmaTemplates)
                                   : vendor_of_arch(spec.arch) == Vendor::hip ? kMfmaTemplates
                                                                              : kMmaSyncTemplates;
   if (wgmma) {
@@ -395,8 +401,10 @@ Result<GeneratedSource, std::string> render_attention(const KernelSpec& spec) {
   auto position = template_text("templates/kernels/position.h");
   auto transforms = template_text(kScoreTransforms);
   auto core = template_text(mainloop_file);
-  auto rows_and_keys = kind->rows_and_keys ? template_text(kind->rows_and_keys)
-                                            : Result<std::string, std::string>(std::string());
+  // A main loop's own entry describes its rows and keys itself.
+  const char* const rows_and_keys_file = loop.entry ? nullptr : kind->rows_and_keys;
+  auto rows_and_keys = rows_and_keys_file ? template_text(rows_and_keys_file)
+                                          : Result<std::string, std::string>(std::string());
   auto entry = template_text(entry_file);
   for (auto* t : {&tile_ops, &variant_args, &params, &position, &transforms, &core, &rows_and_keys, &entry})
     if (!*t) return fail(t->error());
@@ -408,10 +416,11 @@ Result<GeneratedSource, std::string> render_attention(const KernelSpec& spec) {
     if (!text) return fail(text.error());
     loop_vocabulary += fmt::format("\n// ---- device vocabulary: {} ----\n", name) + *text;
   }
-  if (loop.params_header) {
-    auto text = template_text(loop.params_header);
+  for (const char* name : loop.params_headers) {
+    if (!name) continue;
+    auto text = template_text(name);
     if (!text) return fail(text.error());
-    loop_params = fmt::format("\n// ---- {} ----\n", loop.params_header) + *text;
+    loop_params += fmt::format("\n// ---- {} ----\n", name) + *text;
   }
   std::string shared_pieces;
   for (const char* name : kSharedPieces) {
@@ -482,8 +491,8 @@ Result<GeneratedSource, std::string> render_attention(const KernelSpec& spec) {
                    wgmma ? "HopperGeometry" : "TileGeometry", min_blocks);
   s += shared_pieces;
   s += fmt::format("\n// ---- {} ----\n", mainloop_file) + *core;
-  if (kind->rows_and_keys)
-    s += fmt::format("\n// ---- {} ----\n", kind->rows_and_keys) + *rows_and_keys;
+  if (rows_and_keys_file)
+    s += fmt::format("\n// ---- {} ----\n", rows_and_keys_file) + *rows_and_keys;
   s += fmt::format("\n// ---- {} ----\n", entry_file) + *entry;
   return out;
 }

@@ -20,13 +20,22 @@ constexpr int kConsumerValueRegisters = 192;
 }  // namespace
 
 std::string wgmma_variant_problem(const ir::Variant& v, KernelKind kind) {
-  if (kind != KernelKind::prefill) return fmt::format("the wgmma main loop has no {} kernel", kernel_kind_name(kind));
-  if (v.kv_cache.kind != ir::KvCacheKind::contiguous) return "the wgmma main loop needs contiguous K/V";
+  if (kind != KernelKind::prefill && kind != KernelKind::paged)
+    return fmt::format("the wgmma main loop has no {} kernel", kernel_kind_name(kind));
+  if (kind == KernelKind::prefill && v.kv_cache.kind != ir::KvCacheKind::contiguous)
+    return "the wgmma main loop needs contiguous K/V";
+  if (kind == KernelKind::paged && v.kv_cache.kind != ir::KvCacheKind::paged)
+    return "the wgmma paged kernel needs a paged KV cache";
   if (v.q_type != v.kv_type || (v.q_type != DType::bf16 && v.q_type != DType::f16))
     return fmt::format("the wgmma main loop needs q and kv of one 16-bit type, not {} and {}", dtype_name(v.q_type),
                        dtype_name(v.kv_type));
   if (v.head_dim != 64 && v.head_dim != 128 && v.head_dim != 256)
     return fmt::format("the wgmma main loop takes head_dim 64, 128 or 256, not {}", v.head_dim);
+  // Scaled (8-bit) caches are decoded in registers: the mma.sync paged kernel's.
+  if (v.kv_scale != ir::ScaleGranularity::none) return "the wgmma main loop reads K/V without scales";
+  if (kind == KernelKind::paged && v.group_size() > kHopperBlockM)
+    return fmt::format("the wgmma paged kernel packs a KV head's query heads into {} rows, not {}", kHopperBlockM,
+                       v.group_size());
   return "";
 }
 

@@ -17,7 +17,9 @@ inline constexpr int kHopperWarps = 12;
 inline constexpr int kHopperBlockM = 128;
 
 // Why the wgmma main loop cannot build `kind` for `variant` ("" when it can): the prefill
-// kind, contiguous K/V, q and kv of one 16-bit type (bf16 or fp16), head dim 64, 128 or
+// kind with contiguous K/V, or the paged kind (its prefill chunks:
+// templates/kernels/hopper/paged_prefill.cuh) with unscaled K/V and at most 128 query
+// heads per KV head; q and kv of one 16-bit type (bf16 or fp16), head dim 64, 128 or
 // 256 (whole 128-byte swizzled rows and a wgmma shape of the vocabulary).
 std::string wgmma_variant_problem(const ir::Variant& variant, KernelKind kind);
 

@@ -45,9 +45,12 @@ bool runs_wgmma_kernels(const std::string& arch) {
   return target && hopper && hopper->runs_on(target->vendor, target->capability, hopper->default_format());
 }
 
-Result<std::optional<KernelSpec>, std::string> choose_wgmma_prefill(
-    const ir::Variant& variant, const TuningTable* table, const std::optional<TileConfig>& override_tile) {
-  if (!wgmma_variant_problem(variant, KernelKind::prefill).empty()) return std::optional<KernelSpec>();
+namespace {
+
+Result<std::optional<KernelSpec>, std::string> choose_wgmma(KernelKind kind, const ir::Variant& variant,
+                                                           const TuningTable* table,
+                                                           const std::optional<TileConfig>& override_tile) {
+  if (!wgmma_variant_problem(variant, kind).empty()) return std::optional<KernelSpec>();
   const std::string arch = wgmma_arch();
   TileConfig tile;
   if (override_tile) {
@@ -64,12 +67,28 @@ Result<std::optional<KernelSpec>, std::string> choose_wgmma_prefill(
   if (std::string why = hopper_tile_problem(tile, variant.head_dim, shared_memory_limit(arch)); !why.empty())
     return fail(fmt::format("wgmma tile config for variant {} on {}: {}", variant.name, arch, why));
   KernelSpec spec;
-  spec.kind = KernelKind::prefill;
+  spec.kind = kind;
   spec.variant = variant;
   spec.arch = arch;
   spec.tile = tile;
   spec.mainloop = Mainloop::wgmma;
   return std::optional<KernelSpec>(std::move(spec));
+}
+
+}  // namespace
+
+Result<std::optional<KernelSpec>, std::string> choose_wgmma_prefill(
+    const ir::Variant& variant, const TuningTable* table, const std::optional<TileConfig>& override_tile) {
+  return choose_wgmma(KernelKind::prefill, variant, table, override_tile);
+}
+
+Result<std::optional<KernelSpec>, std::string> choose_wgmma_paged(
+    const ir::Variant& variant, const TuningTable* table, const std::optional<TileConfig>& override_tile) {
+  auto spec = choose_wgmma(KernelKind::paged, variant, table, override_tile);
+  // The chunk kernel runs one block per work tile (its grid is the mma.sync paged
+  // kind's): the persistent grid is the prefill kind's switch; the consumers' take.
+  if (spec && *spec) (*spec)->tile.persistent = false;
+  return spec;
 }
 
 }  // namespace attnjit

@@ -28,6 +28,13 @@ Result<TileConfig, std::string> choose_tile(const ir::Variant& variant, KernelKi
 Result<std::optional<KernelSpec>, std::string> choose_wgmma_prefill(
     const ir::Variant& variant, const TuningTable* table, const std::optional<TileConfig>& override_tile);
 
+// The wgmma paged kernel (templates/kernels/hopper/paged_prefill.cuh) that serves the
+// prefill chunks of `variant`'s paged calls on a compute capability 9.0 device: as
+// choose_wgmma_prefill(), the tile from the same prefill table (a chunk's rows and keys
+// run the prefill loop), nullopt when the main loop cannot build the paged variant.
+Result<std::optional<KernelSpec>, std::string> choose_wgmma_paged(
+    const ir::Variant& variant, const TuningTable* table, const std::optional<TileConfig>& override_tile);
+
 // The target of the wgmma kernels (the target table's row with that main loop: sm_90a),
 // and whether a device of `arch`'s target runs
 // them (sm_90 and sm_90a: compute capability 9.0).

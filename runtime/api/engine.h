@@ -23,6 +23,9 @@
 #include "runtime/driver/cuda_driver.h"
 #include "runtime/plan/launch_plan.h"
 
+// The paged kind's kernel parameter block (templates/kernels/paged_params.h).
+struct AttnjitPagedParams;
+
 namespace attnjit {
 
 struct EngineOptions {
@@ -52,10 +55,15 @@ struct EngineOptions {
   // and every call with it off, take the mma.sync kernels. Unset: on, unless
   // $ATTNJIT_HOPPER is "0".
   std::optional<bool> hopper;
-  // Its tile (compiler/spec/hopper_geometry.h's rules); unset = the sm_90a config's
-  // (configs/sm_90a.json, choose_wgmma_prefill()). tile_override applies to the mma.sync
-  // kernels only.
+  // Its tile, and that of the paged kind's chunks kernel (compiler/spec/hopper_geometry.h's
+  // rules); unset = the sm_90a config's (configs/sm_90a.json, choose_wgmma_prefill(),
+  // choose_wgmma_paged()). tile_override applies to the mma.sync kernels only.
   std::optional<TileConfig> hopper_tile;
+  // Where the Hopper path cuts a paged call: sequences with more new tokens than this run
+  // on the wgmma kernel, the others on the mma.sync kernels. Unset: the decode tile's
+  // tokens (paged_decode_q_len_max()); 0: every sequence, decode tokens too (to time
+  // decode on the wgmma kernel; a negative value counts as 0).
+  std::optional<int> hopper_paged_decode_q_len_max;
 };
 
 // Whether JIT compilation is on for `options` (EngineOptions::jit, else $ATTNJIT_JIT).
@@ -94,6 +102,9 @@ class Engine {
   // this engine's sm_90a config (or EngineOptions::hopper_tile); nullopt when that main
   // loop cannot build the variant.
   Result<std::optional<KernelSpec>, std::string> wgmma_prefill_spec(const ir::Variant& variant) const;
+  // The wgmma paged spec the Hopper path runs a paged `variant`'s prefill chunks on:
+  // choose_wgmma_paged() with the same config; nullopt when the main loop cannot build it.
+  Result<std::optional<KernelSpec>, std::string> wgmma_paged_spec(const ir::Variant& variant) const;
   // Generates, compiles (or fetches from cache) without touching a GPU: the one compile
   // path, for launches and tools alike. `format` must be one of the spec's target's
   // binaries; compile() builds the target's default (CUBIN for CUDA). Looks in the AOT
@@ -134,6 +145,11 @@ class Engine {
   // The main loop of the last prefill() launch: mma_sync, or wgmma when the Hopper
   // kernel took the call (EngineOptions::hopper).
   Mainloop last_prefill_mainloop() const { return last_prefill_mainloop_; }
+  // The main loop that ran the prefill chunks (sequences of more new tokens than
+  // EngineOptions::hopper_paged_decode_q_len_max) of the last paged() call: wgmma when the Hopper
+  // kernel took them (EngineOptions::hopper, a 9.0 device, a variant it builds), else
+  // mma_sync (also when the call had none).
+  Mainloop last_paged_prefill_mainloop() const { return last_paged_prefill_mainloop_; }
 
   // The GPU is device 0 of the first vendor that has one, CUDA first, then HIP
   // (find_gpu(), runtime/driver/gpu_device.h).
@@ -222,8 +238,19 @@ class Engine {
     KernelSpec spec;
     const cuda::LoadedKernel* kernel;
   };
-  std::map<std::string, HopperKernel> hopper_kernels_;
+  std::map<std::string, HopperKernel> hopper_kernels_;  // by DSL: prefill and paged variants differ
   std::atomic<Mainloop> last_prefill_mainloop_{Mainloop::mma_sync};
+
+  // The paged kind (launch_paged.cpp): the mma.sync launches of a call (with
+  // `decode_q_len_max` > 0 they skip the sequences with more new tokens), then, in
+  // hopper_paged_launch.cpp, the Hopper kernel of the call's prefill chunks where it takes
+  // them: hopper_paged_kernel() is null when it does not (device, variant).
+  void paged_mma_sync(const ir::Variant& variant, const std::string& dsl, const PagedArgs& args,
+                      const PagedShape& shape, int decode_q_len_max, cuda::CUstream stream);
+  const HopperKernel* hopper_paged_kernel(const ir::Variant& variant, const std::string& dsl);
+  void paged_chunks_on_hopper(const HopperKernel& kernel, const ir::Variant& variant, const PagedArgs& args,
+                              const PagedShape& shape, const AttnjitPagedParams& base, cuda::CUstream stream);
+  std::atomic<Mainloop> last_paged_prefill_mainloop_{Mainloop::mma_sync};
 };
 
 // The JIT cache key of a generated source: <uri>-<16 hex of SHA-256 over (source,

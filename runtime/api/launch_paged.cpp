@@ -1,5 +1,6 @@
 // Engine::paged, Engine::write_kv_cache and Engine::merge: their launch plans (kernels,
 // split-KV, grids, workspace: runtime/plan) and the arguments of their parameter blocks.
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 #include <string>
@@ -81,13 +82,43 @@ int Engine::choose_splits(long long blocks, int max_kv_tiles, int sm_count, int 
 void Engine::paged(const ir::Variant& variant, const PagedArgs& args, cuda::CUstream stream) {
   const PagedShape shape = validate_paged(variant, args, DeviceKind::cuda, "attnjit::paged");
   if (shape.num_seqs == 0 || shape.total_q == 0) return;
-  const std::string where = "attnjit::paged";
   const std::string dsl = ir::print_dsl(variant);
+  // With the Hopper path, prefill chunks run on the wgmma kernel after the mma.sync
+  // launches, which skip them; the merge of a split launch writes every row, the chunks'
+  // rows too, so the chunks' launch must come last.
+  const int decode_q_len_max =
+      std::max(0, options_.hopper_paged_decode_q_len_max.value_or(paged_decode_q_len_max(variant)));
+  const HopperKernel* chunks =
+      hopper_ && args.max_seqlen_q > decode_q_len_max ? hopper_paged_kernel(variant, dsl) : nullptr;
+  // A cut at 0 leaves the mma.sync kernels nothing.
+  if (!chunks || decode_q_len_max > 0) paged_mma_sync(variant, dsl, args, shape, chunks ? decode_q_len_max : 0, stream);
+  else last_paged_splits_ = 1;
+  if (chunks) {
+    AttnjitPagedParams p = paged_params(variant, args, shape);
+    p.decode_q_len_max = decode_q_len_max;
+    p.num_splits = 1;
+    p.out_multiplier = p.v_descale * args.out_scale;
+    p.out = args.out.data;
+    p.o_row_stride = args.out.stride(0), p.o_head_stride = args.out.stride(1);
+    if (variant.lse) {
+      p.lse = static_cast<float*>(args.lse.data);
+      p.lse_head_stride = args.lse.stride(0), p.lse_row_stride = args.lse.stride(1);
+    }
+    paged_chunks_on_hopper(*chunks, variant, args, shape, p, stream);
+  }
+  last_paged_prefill_mainloop_ = chunks ? Mainloop::wgmma : Mainloop::mma_sync;
+}
+
+void Engine::paged_mma_sync(const ir::Variant& variant, const std::string& dsl, const PagedArgs& args,
+                            const PagedShape& shape, int decode_q_len_max, cuda::CUstream stream) {
+  const std::string where = "attnjit::paged";
   const TileLookup tiles = tiles_for(variant, dsl);
   PagedCall call;
   call.num_seqs = shape.num_seqs;
   call.total_q = shape.total_q;
-  call.max_seqlen_q = args.max_seqlen_q;
+  // Skipped chunks leave the decode tokens: the decode tile's.
+  call.max_seqlen_q = decode_q_len_max > 0 ? std::min(args.max_seqlen_q, decode_q_len_max) : args.max_seqlen_q;
+  call.skips_chunks = decode_q_len_max > 0;
   call.max_seqlen_k = args.max_seqlen_k;
   call.max_blocks_per_seq = shape.max_blocks_per_seq;
   call.num_splits = args.num_splits;
@@ -109,6 +140,7 @@ void Engine::paged(const ir::Variant& variant, const PagedArgs& args, cuda::CUst
   const Workspace& planned = plan->workspace;
   last_paged_splits_ = splits;
   AttnjitPagedParams p = paged_params(variant, args, shape);
+  p.decode_q_len_max = decode_q_len_max;
   if (splits == kStreamSplit) {
     // Cut pieces are f32 with the V descale applied; their merge applies the output scale.
     cuda::DeviceBuffer& ws = workspace(planned.bytes());

@@ -17,6 +17,7 @@
 #include "runtime/api/engine_config.h"
 #include "runtime/api/hopper_prefill_maps.h"
 #include "runtime/api/launch_prefill.h"
+#include "templates/kernels/hopper/tensor_map.h"
 #include "templates/kernels/hopper/prefill_params.h"
 
 namespace attnjit {

@@ -71,6 +71,12 @@ struct PagedBasis {
   long long working_blocks = 0;
 };
 
+// A split count without segments (PagedCall::skips_chunks).
+int no_segments(int splits, bool stream_possible) {
+  if (splits <= 1) return splits;  // the heuristic's 0, whole, or the stream split
+  return stream_possible ? kStreamSplit : 1;
+}
+
 Result<PagedBasis, std::string> paged_basis(const ir::Variant& variant, const PagedCall& call,
                                             const TileLookup& tiles) {
   PagedBasis b;
@@ -102,6 +108,7 @@ Result<PagedBasis, std::string> paged_basis(const ir::Variant& variant, const Pa
   if (b.splits == kStreamSplit && !b.stream_possible)
     return fail(fmt::format("the stream split needs a decode batch of at most {} sequences",
                             kStreamSplitMaxSeqs));
+  if (call.skips_chunks) b.splits = no_segments(b.splits, b.stream_possible);
   // Blocks that do work: one per sequence when decoding.
   b.working_blocks = (b.decode ? call.num_seqs : b.grid_x) * variant.kv_heads;
   return b;
@@ -190,6 +197,7 @@ Result<LaunchPlan, std::string> plan_for_call(const ir::Variant& variant, const 
   if (splits == 0)
     splits = choose_splits(split_problem_of(b, device),
                            device.split_costs.for_kv_bytes(dtype_bytes(variant.kv_type)));
+  if (call.skips_chunks) splits = no_segments(splits, b.stream_possible);
 
   LaunchPlan plan;
   plan.arch = device.arch;
@@ -331,7 +339,10 @@ Result<std::vector<KernelSpec>, std::string> kernels_a_variant_can_need(
   // The merge of two results of the output type (Engine::merge), when codegen has it.
   add({KernelKind::merge, "", KvSplit::none}, *row_tile);
   if (wgmma_table && runs_wgmma_kernels(arch)) {
-    auto wgmma = choose_wgmma_prefill(variant, wgmma_table, std::nullopt);
+    // Contiguous variants: the prefill kernel; paged ones: the kernel of their prefill chunks.
+    auto wgmma = variant.kv_cache.kind == ir::KvCacheKind::contiguous
+                     ? choose_wgmma_prefill(variant, wgmma_table, std::nullopt)
+                     : choose_wgmma_paged(variant, wgmma_table, std::nullopt);
     if (!wgmma) return refused(wgmma.error());
     if (*wgmma) {
       if (std::string why = unsupported_spec(**wgmma); !why.empty()) return refused(why);

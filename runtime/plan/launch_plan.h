@@ -54,6 +54,11 @@ struct PagedCall {
   long long max_seqlen_k = 0;  // the longest sequence; 0 = the block table's capacity
   int max_blocks_per_seq = 0;  // the block table's width
   int num_splits = 0;          // PagedArgs::num_splits: 0 heuristic, 1 off, N, kStreamSplit
+  // The launch skips the call's prefill chunks (another launch, the Hopper kernel, serves
+  // them; max_seqlen_q is then the decode tokens'): it never splits in segments, whose
+  // merge combines every row of the call, the chunks' too. Where segments would be chosen
+  // or were asked for it takes the stream split (whole when that is not possible).
+  bool skips_chunks = false;
 };
 struct MergeCall {  // Engine::merge: two parts of [rows, heads, head_dim]
   int rows = 0;
@@ -158,10 +163,12 @@ std::vector<KernelRole> table_roles(KernelKind kind, const std::string& tuning_k
 //
 // With `wgmma_table` (sm_90a's config: TuningTable::embedded("sm_90a", Mainloop::wgmma))
 // and an arch whose devices run the wgmma kernels (sm_90, sm_90a: runs_wgmma_kernels()),
-// the list ends with the sm_90a wgmma prefill kernel where the main loop supports the
-// variant (choose_wgmma_prefill(), the spec the engine's Hopper path looks up): such a
-// device's prefill calls take it by default, the kernels above when it is off or a
-// call's views are not for tensor copies. Null: the mma.sync kernels alone.
+// the list ends with the sm_90a wgmma kernel where the main loop supports the variant:
+// the prefill kernel of a contiguous variant (choose_wgmma_prefill()), the kernel of a
+// paged variant's prefill chunks (choose_wgmma_paged()); the specs the engine's Hopper
+// path looks up. Such a device's calls take it by default (a paged call for its chunks,
+// its decode tokens staying on the kernels above), the kernels above when it is off or
+// a prefill call's views are not for tensor copies. Null: the mma.sync kernels alone.
 Result<std::vector<KernelSpec>, std::string> kernels_a_variant_can_need(
     const ir::Variant& variant, const std::string& arch, const TileLookup& tiles,
     const TuningTable* wgmma_table = nullptr);

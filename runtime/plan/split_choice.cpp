@@ -10,9 +10,15 @@
 
 namespace attnjit {
 
+namespace {
+constexpr int kDecodeTileRows = 16;  // the decode tile's query rows (configs' paged_decode tables)
+}  // namespace
+
 bool uses_decode_tile(const ir::Variant& v, int max_seqlen_q) {
-  return static_cast<long long>(max_seqlen_q) * v.group_size() <= 16;
+  return static_cast<long long>(max_seqlen_q) * v.group_size() <= kDecodeTileRows;
 }
+
+int paged_decode_q_len_max(const ir::Variant& v) { return std::max(1, kDecodeTileRows / v.group_size()); }
 
 int most_splits(int max_kv_tiles) {
   // Never give a segment fewer than two tiles.

@@ -16,6 +16,11 @@ constexpr int kStreamSplitMaxSeqs = 4096;
 // Decode batches (every chunk's query heads fit 16 rows, e.g. one token of 4 heads
 // per KV head, or speculative tokens) run on the decode tile config.
 bool uses_decode_tile(const ir::Variant& v, int max_seqlen_q);
+// Where a paged call's Hopper path (sm_90a) cuts: a sequence with more new tokens than
+// this is a prefill chunk and runs on the wgmma kernel; the rest stay on the mma.sync
+// kernels, which then see at most this many tokens a sequence: the decode tile's rows
+// (16 / query heads per KV head), at least 1.
+int paged_decode_q_len_max(const ir::Variant& v);
 
 // What the split choice weighs: `blocks` working thread blocks over KV sequences of up
 // to `max_kv_tiles` tiles on `sm_count` SMs that hold `blocks_per_sm` blocks each; the

@@ -14,7 +14,7 @@ extern "C" __global__ void ATTNJIT_LAUNCH_BOUNDS
   const int q_start = p.cu_seqlens_q[seq];
   const int q_len = p.cu_seqlens_q[seq + 1] - q_start;
   const int token0 = (blockIdx.x - (q_start / kTokensPerBlock + seq)) * kTokensPerBlock;
-  if (token0 >= q_len) return;
+  if (token0 >= q_len || (p.decode_q_len_max > 0 && q_len > p.decode_q_len_max)) return;
   const int kv_len = p.seq_lens[seq];
   const int tokens = min(kTokensPerBlock, q_len - token0);
 

@@ -47,6 +47,12 @@ struct AttnjitPagedParams {
   float piece_multiplier;
   float merged_out_scale;
 
+  // > 0: sequences with more new tokens than this are prefill chunks that another launch
+  // (the Hopper kernel, templates/kernels/hopper/paged_prefill.cuh) serves; these
+  // entries skip them. 0: these entries serve every sequence (the Hopper kernel, every
+  // sequence with a token).
+  int decode_q_len_max;
+
   struct AttnjitVariantArgs variant;
   int* debug_tile_counts;      // tests only (see prefill_params.h)
 };

@@ -26,7 +26,8 @@ constexpr int kMinPieceTiles = 2 * kWarps;
 // The tiles a sequence's query rows see: its unit length on the work line.
 __device__ __forceinline__ int unit_length(const AttnjitPagedParams& p, int seq) {
   const int q_len = p.cu_seqlens_q[seq + 1] - p.cu_seqlens_q[seq];
-  if (q_len <= 0) return 0;
+  // No new tokens, or a prefill chunk another launch serves: no unit.
+  if (q_len <= 0 || (p.decode_q_len_max > 0 && q_len > p.decode_q_len_max)) return 0;
   const int kv_len = p.seq_lens[seq];
   const int* ranges = kHasRanges ? p.variant.ranges + seq * p.variant.max_ranges * 2 : nullptr;
   const KvTiles t = visible_kv_tiles(kv_len - q_len, kv_len - 1, kv_len, ranges,

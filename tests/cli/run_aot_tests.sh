@@ -59,7 +59,7 @@ for e in index["entries"]:
     assert len(data) == e["size"], e["name"]
     assert e["compiler"] == "nvrtc" and e["compiler_version"] and e["options"], e["name"]
     assert e["threads"] > 0 and e["symbol"].startswith("attnjit_"), e["name"]
-    # An sm_90 build holds sm_90a's wgmma prefill kernels (a 9.0 device's default).
+    # An sm_90 build holds sm_90a's wgmma prefill and paged-chunk kernels (a 9.0 device's default).
     assert e["target"] in ("sm_80", "sm_90") or (e["target"] == "sm_90a" and ".wgmma." in e["name"]), e["name"]
     kinds.add(e["kind"])
     if e["kind"] in ("prefill", "paged"):
@@ -68,10 +68,12 @@ assert kinds == {"prefill", "paged", "merge", "cache_write"}, kinds
 splits = {n for n in (e["name"] for e in index["entries"]) if ".split." in n or ".stream." in n}
 assert splits, "no split-KV kernels listed"
 wgmma = [e for e in index["entries"] if e["target"] == "sm_90a"]
-assert wgmma and all(e["kind"] == "prefill" and e["threads"] == 384 for e in wgmma), "no wgmma prefill kernels"
+assert wgmma and all(e["kind"] in ("prefill", "paged") and e["threads"] == 384 for e in wgmma), "no wgmma kernels"
+# llama3_paged (bf16, d128) runs its prefill chunks on the wgmma paged kernel.
+assert any(e["kind"] == "paged" and "llama3_paged" in e["name"] for e in wgmma), "no wgmma paged kernel"
 print("index ok")
 EOF
-expect_out "each index entry matches its binary (SHA-256, size, compiler, kinds, splits, sm_90a wgmma prefill)" index-check "^index ok$"
+expect_out "each index entry matches its binary (SHA-256, size, compiler, kinds, splits, sm_90a wgmma kernels)" index-check "^index ok$"
 
 # Determinism: a second build with its own cache (so every kernel compiles again), one
 # thread instead of two.

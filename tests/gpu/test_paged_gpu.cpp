@@ -4,6 +4,8 @@
 // fp8 output, variant features, split-KV on and off (same answer), cache writes
 // followed by attention, merging two halves, and long contexts (8k-64k keys) with
 // every split. Results are judged by the harness's verdict (runtime/harness/verdict.h).
+// A problem with prefill chunks runs on both main loops (paged_mainloops.h): the
+// mma.sync kernels alone, and, on a 9.0 device, its chunks on the Hopper wgmma kernel.
 #include <algorithm>
 #include <cstdio>
 #include <map>
@@ -15,6 +17,7 @@
 #include "catch.h"
 #include "compiler/passes/pipeline.h"
 #include "runtime/harness/paged_problem.h"
+#include "paged_mainloops.h"
 
 namespace {
 
@@ -72,16 +75,24 @@ class Mirror {
   std::map<const harness::HostTensor*, cuda::DeviceBuffer> buffers_;
 };
 
-harness::CheckResult run(const std::string& name, const ir::Variant& v,
-                         const harness::PagedProblemShape& shape, uint64_t seed, int splits = 0) {
+const char* mainloop_label(Mainloop m) { return m == Mainloop::wgmma ? " [wgmma chunks]" : ""; }
+
+// One problem on each main loop (paged_mainloops.h), its reference computed once.
+void run(const std::string& name, const ir::Variant& v, const harness::PagedProblemShape& shape,
+         uint64_t seed, int splits = 0) {
   harness::HostPagedProblem problem = harness::make_random_paged_problem(v, shape, seed);
-  harness::run_paged_on_device(engine(), v, problem, splits);
-  harness::CheckResult r = harness::compare_paged_with_reference(v, problem);
-  record(r);
-  std::printf("  %-64s %s\n", name.c_str(), r.summary().c_str());
-  INFO(name << ": " << r.summary());
-  CHECK(r.passed);
-  return r;
+  const harness::PagedReferenceResult ref = harness::compute_paged_reference(v, problem);
+  for (const testing::PrefillMainloop& m : testing::paged_mainloops(v, shape.query_lens)) {
+    harness::run_paged_on_device(*m.engine, v, problem, splits);
+    const std::string label = name + mainloop_label(m.expected);
+    INFO(label);
+    CHECK(m.engine->last_paged_prefill_mainloop() == m.expected);
+    harness::CheckResult r = harness::compare_paged_with_reference(v, problem, ref);
+    record(r);
+    std::printf("  %-64s %s\n", label.c_str(), r.summary().c_str());
+    INFO(r.summary());
+    CHECK(r.passed);
+  }
 }
 
 std::string split_name(int splits) {
@@ -96,14 +107,17 @@ void run_splits(const std::string& name, const ir::Variant& v, const harness::Pa
                 uint64_t seed, std::initializer_list<int> splits) {
   harness::HostPagedProblem problem = harness::make_random_paged_problem(v, shape, seed);
   const harness::PagedReferenceResult ref = harness::compute_paged_reference(v, problem);
-  for (int n : splits) {
-    harness::run_paged_on_device(engine(), v, problem, n);
-    const harness::CheckResult r = harness::compare_paged_with_reference(v, problem, ref);
-    record(r);
-    const std::string label = fmt::format("{}, {}", name, split_name(n));
-    std::printf("  %-64s %s\n", label.c_str(), r.summary().c_str());
-    INFO(label << ": " << r.summary());
-    CHECK(r.passed);
+  for (const testing::PrefillMainloop& m : testing::paged_mainloops(v, shape.query_lens)) {
+    for (int n : splits) {
+      harness::run_paged_on_device(*m.engine, v, problem, n);
+      const harness::CheckResult r = harness::compare_paged_with_reference(v, problem, ref);
+      record(r);
+      const std::string label = fmt::format("{}, {}{}", name, split_name(n), mainloop_label(m.expected));
+      std::printf("  %-64s %s\n", label.c_str(), r.summary().c_str());
+      INFO(label << ": " << r.summary());
+      CHECK(m.engine->last_paged_prefill_mainloop() == m.expected);
+      CHECK(r.passed);
+    }
   }
 }
 
@@ -435,6 +449,138 @@ TEST_CASE("paged at long context: decode and chunked prefill over 8k-64k keys",
                                          k.page, k.layout);
     run_splits(name + " decode", v, decode, rng(), {0, 8, 64, kStreamSplit});
     run_splits(name + " chunked", v, chunked, rng(), {0, 4, 16});
+  }
+}
+
+TEST_CASE("paged: prefill chunks on both main loops (the Hopper kernel's copies and gathers)",
+          "[gpu][paged][hopper]") {
+  // Chunks of ragged lengths (not multiples of 64 or 128, one token past the decode
+  // side's limit), after cached prefixes (q_len < kv_len) or fresh, sequences ending
+  // on and just past a 128-key tile, with decode tokens in the same batch.
+  std::mt19937_64 rng(41);
+  harness::PagedProblemShape mixed;
+  mixed.query_lens = {300, 1, 77, 1, 129, 2, 5, 4, 191};
+  mixed.context_lens = {0, 500, 64, 3000, 1, 20, 123, 9, 65};
+  mixed.extra_blocks = 5;
+  // Pages a box each (16, 32, 64, and larger than the tile), gathered (48, 80, 96: pages
+  // that straddle 128-key tiles; the DSL's page sizes are multiples of 16).
+  for (int page : {16, 32, 64, 256, 48, 80, 96}) {
+    for (const char* layout : {"NHD", "HND"}) {
+      if (page != 16 && page != 48 && std::string(layout) == "HND") continue;
+      ir::Variant v = paged_variant(base("bf16", page, layout));
+      harness::PagedProblemShape s = mixed;
+      s.fused_kv = page == 32;
+      run(fmt::format("chunks bf16 page {} {}{}", page, layout, s.fused_kv ? " fused" : ""), v, s, rng());
+    }
+  }
+  // GQA 64/8 (2 decode tokens a sequence stay on mma.sync, 3 are a chunk), MQA, MHA,
+  // every head dim, fp16 with sinks.
+  struct Heads {
+    int q, kv, dim;
+    const char* type;
+  } heads[] = {{64, 8, 128, "bf16"}, {8, 1, 64, "fp16"}, {4, 4, 64, "bf16"}, {16, 2, 256, "bf16"},
+               {48, 8, 128, "fp16"}};
+  for (const Heads& h : heads) {
+    ir::Variant v = paged_variant(fmt::format(
+        "heads = {} / {}; head_dim = {}; q = {}; kv = {}; out = {}; lse = true; sinks = per_head;"
+        " kv_cache = paged(page_size = 16); mask = causal;",
+        h.q, h.kv, h.dim, h.type, h.type, h.type));
+    harness::PagedProblemShape s;
+    s.query_lens = {2, 3, 1, 260, 17};
+    s.context_lens = {40, 200, 1000, 7, 0};
+    run(fmt::format("chunks {} heads {}/{} d{}", h.type, h.q, h.kv, h.dim), v, s, rng());
+  }
+  // More query blocks than resident thread blocks (MQA packs 16 tokens a block).
+  {
+    ir::Variant v = paged_variant(
+        "heads = 8 / 1; head_dim = 64; q = bf16; kv = bf16; out = bf16;"
+        " kv_cache = paged(page_size = 16); mask = causal;");
+    harness::PagedProblemShape s;
+    s.query_lens = {1500, 1, 900, 37};
+    s.context_lens = {0, 2000, 300, 4000};
+    run("chunks: more blocks than SMs", v, s, rng());
+  }
+  // Variant features and fp8 output on the chunks' kernel, with a split decode launch.
+  const char* features[] = {
+      "mask = causal && window(100);",
+      "param cap : f32 = 20.0; score = softcap(cap); mask = causal;",
+      "input slope : f32[q_heads]; score = alibi(slope); mask = causal;",
+      "bidirectional_ranges = per_seq; mask = causal;",
+      "mask = kv_pos % 3 != 1 && kv_pos <= q_pos;",
+  };
+  for (const char* f : features) {
+    ir::Variant v = paged_variant(fmt::format(
+        "heads = 8 / 2; head_dim = 128; q = bf16; kv = bf16; out = bf16;"
+        " kv_cache = paged(page_size = 16); lse = true; {}",
+        f));
+    run(fmt::format("chunks: {}", f), v, mixed_batch(16), rng());
+    run(fmt::format("chunks: {} split 3", f), v, mixed_batch(16), rng(), 3);
+  }
+  ir::Variant fp8_out = paged_variant(
+      "heads = 8 / 2; head_dim = 128; q = bf16; kv = bf16; out = fp8_e4m3;"
+      " kv_cache = paged(page_size = 16); mask = causal;");
+  run("chunks: fp8 output", fp8_out, mixed_batch(16), rng());
+  run("chunks: fp8 output, decode in 4 segments", fp8_out, mixed_batch(16), rng(), 4);
+}
+
+TEST_CASE("paged: the Hopper path leaves decode batches and 8-bit caches on mma.sync", "[gpu][paged][hopper]") {
+  // No chunk, or a cache the wgmma kernel does not read: the mma.sync kernels alone,
+  // whatever the switch says.
+  std::mt19937_64 rng(43);
+  Engine& on = testing::prefill_engine(true);
+  harness::PagedProblemShape decode;
+  decode.query_lens = {1, 4, 1};  // group 4: four tokens are still the decode tile's
+  decode.context_lens = {100, 60, 3000};
+  ir::Variant bf16 = paged_variant(base("bf16", 16, "NHD"));
+  ir::Variant fp8 = paged_variant(base("fp8_e4m3 per_tensor", 16, "NHD"));
+  struct Case {
+    const char* name;
+    const ir::Variant* v;
+    harness::PagedProblemShape shape;
+  } cases[] = {{"decode batch", &bf16, decode}, {"fp8 cache with chunks", &fp8, mixed_batch(16)}};
+  for (const Case& c : cases) {
+    harness::HostPagedProblem problem = harness::make_random_paged_problem(*c.v, c.shape, rng());
+    harness::run_paged_on_device(on, *c.v, problem, 0);
+    const harness::CheckResult r = harness::compare_paged_with_reference(*c.v, problem);
+    record(r);
+    std::printf("  %-64s %s\n", c.name, r.summary().c_str());
+    INFO(c.name << ": " << r.summary());
+    CHECK(on.last_paged_prefill_mainloop() == Mainloop::mma_sync);
+    CHECK(r.passed);
+  }
+}
+
+TEST_CASE("paged: the Hopper path's cut moved (decode on the wgmma kernel; longer decode side)",
+          "[gpu][paged][hopper]") {
+  // EngineOptions::hopper_paged_decode_q_len_max: 0 puts every sequence on the wgmma
+  // kernel (a decode token of a group fills group rows of 128), 64 leaves sequences of up
+  // to 64 tokens to the mma.sync kernels on their general tile (never in segments).
+  std::mt19937_64 rng(45);
+  harness::PagedProblemShape decode;
+  decode.query_lens = {1, 1, 2, 1};
+  decode.context_lens = {0, 300, 4000, 129};
+  for (int cut : {0, 64}) {
+    EngineOptions options;
+    options.hopper = true;
+    options.hopper_paged_decode_q_len_max = cut;
+    Engine cut_engine(options);
+    const bool hopper_here = testing::paged_mainloops(paged_variant(base("bf16", 16, "NHD")), {100}).size() == 2;
+    for (const harness::PagedProblemShape& shape : {decode, mixed_batch(16)}) {
+      for (int splits : {0, 5}) {
+        ir::Variant v = paged_variant(base("bf16", 16, "NHD", "sinks = per_head;"));
+        harness::HostPagedProblem problem = harness::make_random_paged_problem(v, shape, rng());
+        harness::run_paged_on_device(cut_engine, v, problem, splits);
+        const harness::CheckResult r = harness::compare_paged_with_reference(v, problem);
+        record(r);
+        const int longest = *std::max_element(shape.query_lens.begin(), shape.query_lens.end());
+        const std::string label = fmt::format("cut {}: longest chunk {}, splits {}", cut, longest, splits);
+        std::printf("  %-64s %s\n", label.c_str(), r.summary().c_str());
+        INFO(label << ": " << r.summary());
+        CHECK(cut_engine.last_paged_prefill_mainloop() ==
+              (hopper_here && longest > cut ? Mainloop::wgmma : Mainloop::mma_sync));
+        CHECK(r.passed);
+      }
+    }
   }
 }
 

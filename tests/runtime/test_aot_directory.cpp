@@ -276,7 +276,7 @@ TEST_CASE("with JIT off the engine finds every planned kernel without a compiler
   }
 }
 
-TEST_CASE("sm_90 and sm_90a builds hold the wgmma prefill kernel the engine looks up", "[runtime][aot][hopper]") {
+TEST_CASE("sm_90 and sm_90a builds hold the wgmma kernels the engine looks up", "[runtime][aot][hopper]") {
   TempDir dir;
   for (const char* arch : {"sm_90", "sm_90a"}) {
     aot::BuildInputs inputs = test_inputs();
@@ -286,27 +286,45 @@ TEST_CASE("sm_90 and sm_90a builds hold the wgmma prefill kernel the engine look
     std::vector<const aot::Job*> wgmma;
     for (const aot::Job& job : jobs)
       if (job.spec.mainloop == Mainloop::wgmma) wgmma.push_back(&job);
-    // fake_llama (bf16, head dim 64, contiguous) has one; fake_paged has none.
-    REQUIRE(wgmma.size() == 1);
+    // fake_llama (bf16, head dim 64, contiguous) has the prefill kernel; fake_paged
+    // (bf16, head dim 128) the kernel of its prefill chunks.
+    REQUIRE(wgmma.size() == 2);
+    if (wgmma[0]->spec.kind != KernelKind::prefill) std::swap(wgmma[0], wgmma[1]);  // jobs come in key order
     CHECK(wgmma[0]->spec.variant.name == "fake_llama");
-    CHECK(wgmma[0]->spec.arch == "sm_90a");
-    CHECK(wgmma[0]->format == BinaryFormat::cubin);
+    CHECK(wgmma[0]->spec.kind == KernelKind::prefill);
     CHECK(wgmma[0]->spec.tile == TileConfig{128, 128, 12, 3});  // configs/sm_90a.json at head dim 64
+    CHECK(wgmma[1]->spec.variant.name == "fake_paged");
+    CHECK(wgmma[1]->spec.kind == KernelKind::paged);
+    CHECK(wgmma[1]->spec.tile == TileConfig{128, 128, 12, 2});  // configs/sm_90a.json at head dim 128
+    for (const aot::Job* job : wgmma) {
+      CHECK(job->spec.arch == "sm_90a");
+      CHECK(job->format == BinaryFormat::cubin);
+    }
     // The mma.sync fallbacks are listed as well (the prefill kernel with the Hopper path off).
     CHECK(std::count_if(jobs.begin(), jobs.end(), [](const aot::Job& j) {
             return j.spec.kind == KernelKind::prefill && !j.spec.mainloop;
           }) == 1);
 
-    // The engine's Hopper path takes exactly this spec, and finds it with JIT off.
+    // The engine's Hopper paths take exactly these specs, and find them with JIT off.
     FindingEngine f({out}, dir.path() / "cache");
-    auto spec = f.engine->wgmma_prefill_spec(wgmma[0]->spec.variant);
-    REQUIRE(spec.ok());
-    REQUIRE(spec->has_value());
-    CHECK((*spec)->uri() == wgmma[0]->spec.uri());
-    auto built = f.engine->build(**spec, BinaryFormat::cubin);
-    REQUIRE(built.ok());
-    CHECK(built->lookup.source == CacheSource::aot);
-    CHECK(built->key == wgmma[0]->key);
+    auto prefill = f.engine->wgmma_prefill_spec(wgmma[0]->spec.variant);
+    auto paged = f.engine->wgmma_paged_spec(wgmma[1]->spec.variant);
+    for (auto* spec : {&prefill, &paged}) {
+      REQUIRE(spec->ok());
+      REQUIRE((*spec)->has_value());
+    }
+    // Neither spec is the other variant's.
+    CHECK_FALSE(f.engine->wgmma_paged_spec(wgmma[0]->spec.variant)->has_value());
+    CHECK_FALSE(f.engine->wgmma_prefill_spec(wgmma[1]->spec.variant)->has_value());
+    const KernelSpec specs[2] = {**prefill, **paged};
+    for (int i = 0; i < 2; ++i) {
+      const KernelSpec& spec = specs[i];
+      CHECK(spec.uri() == wgmma[i]->spec.uri());
+      auto built = f.engine->build(spec, BinaryFormat::cubin);
+      REQUIRE(built.ok());
+      CHECK(built->lookup.source == CacheSource::aot);
+      CHECK(built->key == wgmma[i]->key);
+    }
     CHECK(f.backend->calls.empty());
   }
   // An sm_80 build has none: its devices cannot run sm_90a binaries.

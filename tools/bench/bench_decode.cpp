@@ -4,10 +4,17 @@
 // per-token scales) and KV tokens per second. --sweep times batches 1..N to show
 // whether time jumps when the batch grows by one; with --splits-list it also times each
 // listed split count per batch (the data the split heuristic is judged against).
+// --query-len Q > 1 makes every sequence a prefill chunk of Q new tokens at the end of
+// its ctx keys (chunked prefill) and reports TFLOP/s too; --mainloop wgmma runs the
+// chunks on the Hopper kernel (a 9.0 device), mma_sync on the mma.sync kernel (the
+// Hopper path off), each line naming the main loop that ran them. --decode-q-len-max N
+// moves the cut (EngineOptions::hopper_paged_decode_q_len_max): 0 runs decode tokens on
+// the Hopper kernel too, to time decode on both main loops.
 //
 //   attnjit-bench decode --batch 64 --ctx 8192 [--hq 32 --hk 8 --hdim 128]
 //                        [--page 16] [--layout NHD|HND] [--kv bf16|fp8_e4m3]
 //                        [--splits N|stream] [--sweep N] [--splits-list stream,1,2,4,8]
+//                        [--query-len Q] [--mainloop mma_sync|wgmma] [--decode-q-len-max N]
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -36,6 +43,9 @@ struct DecodeBench {
   std::vector<int> splits_list;  // extra split counts timed per batch
   int iters = 50;
   std::optional<TileConfig> tile;
+  int query_len = 1;     // new tokens a sequence: > 1 is a prefill chunk
+  std::string mainloop;  // "" = the engine's default, "mma_sync" or "wgmma"
+  std::optional<int> decode_q_len_max;  // the Hopper path's cut; unset = the engine's
 };
 
 [[noreturn]] void usage(const std::string& message) {
@@ -44,7 +54,9 @@ struct DecodeBench {
                "usage: attnjit-bench decode [--batch B] [--ctx C] [--hq H] [--hk H] [--hdim D]\n"
                "                            [--page P] [--layout NHD|HND] [--kv bf16|fp8_e4m3]\n"
                "                            [--splits N|stream] [--splits-list N|stream,...]\n"
-               "                            [--sweep N] [--iters N] [--tile BM,BN,W,S]\n",
+               "                            [--sweep N] [--iters N] [--tile BM,BN,W,S]\n"
+               "                            [--query-len Q] [--mainloop mma_sync|wgmma]\n"
+               "                            [--decode-q-len-max N]\n",
                message.c_str());
   std::exit(2);
 }
@@ -84,6 +96,7 @@ void fill_random(cuda::DeviceBuffer& buf, uint64_t seed, bool fp8) {
 struct Timing {
   double median_ms;
   int splits;
+  Mainloop chunks;  // the main loop of the prefill chunks (Engine::last_paged_prefill_mainloop)
 };
 
 // Times one batch size with each split count in `split_counts` (0: the heuristic's).
@@ -97,15 +110,16 @@ std::vector<Timing> time_decode(Engine& engine, const std::shared_ptr<cuda::Driv
   cuda::DeviceBuffer k(gpu, cache_bytes), vbuf(gpu, cache_bytes);
   fill_random(k, 1, elem == 1);
   fill_random(vbuf, 2, elem == 1);
-  cuda::DeviceBuffer q(gpu, static_cast<size_t>(batch) * b.hq * b.hdim * 2);
+  const int total_q = batch * b.query_len;
+  cuda::DeviceBuffer q(gpu, static_cast<size_t>(total_q) * b.hq * b.hdim * 2);
   fill_random(q, 3, false);
-  cuda::DeviceBuffer out(gpu, static_cast<size_t>(batch) * b.hq * b.hdim * 2);
+  cuda::DeviceBuffer out(gpu, static_cast<size_t>(total_q) * b.hq * b.hdim * 2);
 
   std::vector<int> pages(num_blocks);
   std::iota(pages.begin(), pages.end(), 0);
   std::shuffle(pages.begin(), pages.end(), std::mt19937(4));
   std::vector<int> cu(batch + 1), lens(batch, b.ctx);
-  std::iota(cu.begin(), cu.end(), 0);
+  for (int i = 0; i <= batch; ++i) cu[i] = i * b.query_len;  // each chunk ends its sequence
   cuda::DeviceBuffer table(gpu, pages.size() * 4), cu_buf(gpu, cu.size() * 4), lens_buf(gpu, lens.size() * 4);
   table.upload(pages.data(), pages.size() * 4);
   cu_buf.upload(cu.data(), cu.size() * 4);
@@ -113,7 +127,7 @@ std::vector<Timing> time_decode(Engine& engine, const std::shared_ptr<cuda::Driv
 
   const DType kv_type = v.kv_type;
   PagedArgs args;
-  args.q = contiguous_view(q.data(), DType::bf16, {batch, b.hq, b.hdim});
+  args.q = contiguous_view(q.data(), DType::bf16, {total_q, b.hq, b.hdim});
   // NHD pages are [page, kv_heads, dim]; HND pages [kv_heads, page, dim].
   const std::vector<int64_t> page_shape =
       b.layout == "NHD" ? std::vector<int64_t>{num_blocks, b.page, b.hk, b.hdim}
@@ -123,9 +137,9 @@ std::vector<Timing> time_decode(Engine& engine, const std::shared_ptr<cuda::Driv
   args.block_table = contiguous_view(table.data(), DType::i32, {batch, pages_per_seq});
   args.seq_lens = contiguous_view(lens_buf.data(), DType::i32, {batch});
   args.cu_seqlens_q = contiguous_view(cu_buf.data(), DType::i32, {batch + 1});
-  args.max_seqlen_q = 1;
+  args.max_seqlen_q = b.query_len;
   args.max_seqlen_k = b.ctx;
-  args.out = contiguous_view(out.data(), DType::bf16, {batch, b.hq, b.hdim});
+  args.out = contiguous_view(out.data(), DType::bf16, {total_q, b.hq, b.hdim});
 
   std::vector<Timing> timings;
   for (const int splits : split_counts) {
@@ -140,7 +154,7 @@ std::vector<Timing> time_decode(Engine& engine, const std::shared_ptr<cuda::Driv
       ms.push_back(timer.stop_ms());
     }
     std::sort(ms.begin(), ms.end());
-    timings.push_back({ms[ms.size() / 2], engine.last_paged_splits()});
+    timings.push_back({ms[ms.size() / 2], engine.last_paged_splits(), engine.last_paged_prefill_mainloop()});
   }
   return timings;
 }
@@ -158,16 +172,22 @@ void report(const DecodeBench& b, int batch, const Timing& t) {
   const int elem = b.kv == "bf16" ? 2 : 1;
   const double kv_bytes = 2.0 * batch * b.ctx * b.hk * b.hdim * elem;
   const double seconds = t.median_ms * 1e-3;
+  // Causal chunks: token i of Q sits at ctx - Q + i and sees that many keys plus one;
+  // 4 FLOPs a query head, key and head dim (Q K^T and P V).
+  const double q_len = b.query_len;
+  const double keys_seen = q_len * (b.ctx - q_len) + q_len * (q_len + 1) / 2;
+  const double tflops = 4.0 * batch * b.hq * b.hdim * keys_seen / seconds / 1e12;
   std::printf(
-      "{\"kind\": \"decode\", \"impl\": \"attnjit\", \"batch\": %d, \"ctx\": %d, \"hq\": %d, "
+      "{\"kind\": \"%s\", \"impl\": \"attnjit\", \"batch\": %d, \"ctx\": %d, \"query_len\": %d, \"hq\": %d, "
       "\"hk\": %d, \"hdim\": %d, \"page\": %d, \"layout\": \"%s\", \"kv\": \"%s\", \"tile\": \"%s\", \"splits\": %s, "
-      "\"median_ms\": %.4f, \"kv_tb_s\": %.3f, \"kv_tokens_per_s\": %.4g}\n",
-      batch, b.ctx, b.hq, b.hk, b.hdim, b.page, b.layout.c_str(), b.kv.c_str(),
+      "\"mainloop\": \"%s\", \"median_ms\": %.4f, \"kv_tb_s\": %.3f, \"kv_tokens_per_s\": %.4g, \"tflops\": %.2f}\n",
+      b.query_len > 1 ? "paged_chunks" : "decode", batch, b.ctx, b.query_len, b.hq, b.hk, b.hdim, b.page,
+      b.layout.c_str(), b.kv.c_str(),
       b.tile ? fmt::format("{}x{} w{} s{}", b.tile->block_m, b.tile->block_n, b.tile->warps,
                            b.tile->stages).c_str()
              : "config",
-      split_json(t.splits).c_str(), t.median_ms,
-      kv_bytes / seconds / 1e12, batch * double(b.ctx) / seconds);
+      split_json(t.splits).c_str(), mainloop_name(t.chunks), t.median_ms, kv_bytes / seconds / 1e12,
+      batch * double(b.ctx) / seconds, tflops);
 }
 
 int positive(const std::string& flag, const char* value) {
@@ -226,6 +246,12 @@ int run_decode_command(int argc, char** argv) {
     else if (flag == "--iters") b.iters = positive(flag, value());
     else if (flag == "--kv") b.kv = value();
     else if (flag == "--layout") b.layout = value();
+    else if (flag == "--query-len") b.query_len = positive(flag, value());
+    else if (flag == "--mainloop") b.mainloop = value();
+    else if (flag == "--decode-q-len-max") {
+      const std::string text = value();
+      b.decode_q_len_max = text == "0" ? 0 : positive(flag + " (or 0)", text.c_str());
+    }
     else if (flag == "--tile") {
       auto tile = parse_tile_override(value());
       if (!tile) usage(tile.error());
@@ -235,10 +261,15 @@ int run_decode_command(int argc, char** argv) {
   }
   if (b.kv != "bf16" && b.kv != "fp8_e4m3" && b.kv != "fp8_e5m2") usage("--kv: bf16 or fp8_e4m3");
   if (b.layout != "NHD" && b.layout != "HND") usage("--layout: NHD or HND");
+  if (!b.mainloop.empty() && b.mainloop != "mma_sync" && b.mainloop != "wgmma")
+    usage("--mainloop: mma_sync or wgmma");
+  if (b.query_len > b.ctx) usage("--query-len: at most --ctx (the chunk is the end of each sequence)");
   if (b.splits != 0 && !b.splits_list.empty())
     usage("--splits-list times the heuristic's count and each listed one; drop --splits");
   EngineOptions options;
   options.tile_override = b.tile;
+  if (!b.mainloop.empty()) options.hopper = b.mainloop == "wgmma";
+  options.hopper_paged_decode_q_len_max = b.decode_q_len_max;
   Engine engine(options);
   auto gpu = engine.driver();
   const ir::Variant v = decode_variant(b);

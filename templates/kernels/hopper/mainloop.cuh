@@ -529,20 +529,28 @@ __device__ __forceinline__ void consume(const HopperShared& sh, const Rows& rows
 // The block: barriers, then the producer or a consumer by warpgroup (one if/else, so
 // setmaxnreg applies per warpgroup), each over the work tiles of `schedule` in its
 // order: schedule.for_each(fn) calls fn(work) with each work tile, a Schedule::Work of
-// .rows, .kv_len, .copies and .opt (templates/kernels/hopper/prefill.cuh has the
-// prefill kind's).
+// .rows, .kv_len and .opt for the consumers and, for the producer warpgroup,
+// .produce(sh, progress): Q, then K and V of opt.tiles into the ring, each stage after
+// its "empty" barrier's phase, completing the "full" barriers with
+// Work::kProducerArrivals arrivals (the threads that produce: 1, an elected thread
+// issuing tensor copies, or the whole warpgroup gathering) plus any tensor-copy bytes
+// announced. templates/kernels/hopper/prefill.cuh and paged_prefill.cuh have the kinds'.
 template <typename Schedule>
 __device__ __forceinline__ void hopper_attend(unsigned char* shared, const Schedule& schedule,
                                               const AttnjitVariantArgs& args) {
   using G = HopperGeometry;
+  using Work = typename Schedule::Work;
+  constexpr int kProducers = Work::kProducerArrivals;
+  static_assert(kProducers == 1 || kProducers == G::kGroupThreads,
+                "one elected producer thread, or the producer warpgroup");
   const u32 unaligned = shared_address(shared);
   const u32 base = (unaligned + hopper::kSwizzleAtomBytes - 1) & ~(hopper::kSwizzleAtomBytes - 1);
   const HopperShared sh{shared + (base - unaligned), base};
   if (threadIdx.x == 0) {
-    mbarrier_init(sh.q_full(), 1);
+    mbarrier_init(sh.q_full(), kProducers);
     for (int stage = 0; stage < kStages; ++stage) {
-      mbarrier_init(sh.k_full(stage), 1);  // the producer's arrival; then the bytes
-      mbarrier_init(sh.v_full(stage), 1);
+      mbarrier_init(sh.k_full(stage), kProducers);  // the producers' arrivals; then the bytes
+      mbarrier_init(sh.v_full(stage), kProducers);
       mbarrier_init(sh.k_empty(stage), G::kConsumerThreads);  // every consumer thread
       mbarrier_init(sh.v_empty(stage), G::kConsumerThreads);
     }
@@ -554,17 +562,17 @@ __device__ __forceinline__ void hopper_attend(unsigned char* shared, const Sched
   const int warpgroup = threadIdx.x / G::kGroupThreads;
   if (warpgroup == 0) {
     registers_decrease<G::kProducerRegisters>();
-    if (threadIdx.x / 32 == 0 && elect_one()) {
+    // Elected once: the thread keeps its progress through every work tile.
+    if (kProducers == G::kGroupThreads || (threadIdx.x / 32 == 0 && elect_one())) {
       HopperProgress progress;
-      schedule.for_each(
-          [&](const typename Schedule::Work& work) { produce(sh, work.copies, work.opt.tiles, progress); });
+      schedule.for_each([&](const Work& work) { work.produce(sh, progress); });
     }
   } else {
     registers_increase<G::kConsumerRegisters>();
     const HopperTurns turns{warpgroup - 1};
     turns.start();
     HopperProgress progress;
-    schedule.for_each([&](const typename Schedule::Work& work) {
+    schedule.for_each([&](const Work& work) {
       consume(sh, work.rows, work.kv_len, args, work.opt, warpgroup - 1, progress, turns);
     });
   }

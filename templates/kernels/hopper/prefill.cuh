@@ -32,12 +32,16 @@ struct HopperPrefillRows {
   __device__ __forceinline__ int q_head(int) const { return head; }
 };
 
-// One work tile as the main loop takes it.
+// One work tile as the main loop takes it; one elected thread issues its copies.
 struct HopperPrefillWork {
+  static constexpr int kProducerArrivals = 1;
   HopperPrefillRows rows;
   int kv_len;
   HopperCopies copies;
   HopperOptions opt;
+  __device__ __forceinline__ void produce(const HopperShared& sh, HopperProgress& progress) const {
+    attnjit::produce(sh, copies, opt.tiles, progress);
+  }
 };
 
 // Sequence `seq`'s query and key lengths and first tensor rows.

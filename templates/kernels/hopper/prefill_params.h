@@ -1,16 +1,11 @@
 // Kernel parameter block of the Hopper (sm_90a) prefill kernel: the tensor maps its
 // copies read Q, K and V through, then the prefill kind's own block. Shared verbatim by
 // the host (runtime/api/launch_prefill_hopper.cpp) and the generated device source,
-// which places it after templates/kernels/prefill_params.h. Passed by value as the
-// kernel's single __grid_constant__ argument: the copies name the maps by their address
-// in parameter space.
+// which places it after templates/kernels/prefill_params.h and hopper/tensor_map.h.
+// Passed by value as the kernel's single __grid_constant__ argument: the copies name the
+// maps by their address in parameter space.
 #ifndef ATTNJIT_HOPPER_PREFILL_PARAMS_H
 #define ATTNJIT_HOPPER_PREFILL_PARAMS_H
-
-// The driver's CUtensorMap: 128 opaque bytes on a 64-byte boundary.
-struct alignas(64) AttnjitTensorMap {
-  unsigned long long opaque[16];
-};
 
 // Each map is 4D, innermost first: (head dim, row, head, sequence), in elements, with the
 // views' strides; ragged batches have one "sequence" holding every token, addressed by
