@@ -129,12 +129,13 @@ void compile_all(CompilerBackend& backend, const std::string& arch, const std::s
   }
   // Prefill of the three contiguous variants; of the three paged ones (each with at most
   // 16 query heads per KV head, so the decode tile serves them too) the general tile
-  // whole and in segments, the decode tile whole, in segments and in the stream split;
+  // whole and in segments, the decode tile whole, in segments and in the stream split
+  // (at head_dim 256, gemma2_int8_paged's, both tiles are the same: three kernels);
   // merge and cache_write of all six (less the merges codegen refuses for an fp8 output).
   CHECK(prefill == 3);
-  CHECK(paged == 15);
+  CHECK(paged == 13);
   CHECK(stream == 3);
-  CHECK(compiled >= 29);
+  CHECK(compiled >= 27);
 }
 
 // Variant features on the MFMA main loop: every score-transform form, sinks, LSE,
@@ -218,8 +219,9 @@ TEST_CASE("paged variant features compile on the MFMA main loop for gfx90a and g
       }
     }
   }
-  // Each variant's general and decode tile whole, and the decode tile's stream split.
-  CHECK(compiled == 5 * 2 * 3);
+  // Each variant's general and decode tile whole, and the decode tile's stream split; at
+  // head_dim 256 both tables give the same tile (four waves: fewer would spill), one kernel.
+  CHECK(compiled == (4 * 3 + 2) * 2);
 }
 
 TEST_CASE("variant features compile on the MFMA main loop for gfx90a and gfx942", "[hip][hip_kernels]") {
