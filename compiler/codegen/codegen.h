@@ -21,10 +21,4 @@ Result<GeneratedSource, std::string> render_kernel(const KernelSpec& spec);
 // checks, without rendering: the launch planner lists only kernels that can exist.
 std::string unsupported_spec(const KernelSpec& spec);
 
-// Why no kernel of `kind` exists for target `arch` yet, whatever the variant ("no paged
-// kernel for gfx942 yet: ..."), or "" when the kind has kernels there. unsupported_spec()
-// refuses such specs with this text; a builder of many kernels (the AOT builder) skips
-// the kind on that target and reports it.
-std::string kind_not_yet_on(KernelKind kind, const std::string& arch);
-
 }  // namespace attnjit

@@ -15,13 +15,14 @@ constexpr const char* kHipPrefix[] = {"templates/hip/prelude.h", "templates/hip/
 // HIP's math: compiler builtins, which lower without the ROCm device library (clang runs
 // with -nogpulib; there is no tanhf, expf or __fsqrt_rn there). tanh and the exact
 // square root are the vocabulary's own (CDNA has no tanh instruction, and v_sqrt_f32 is
-// not correctly rounded).
+// not correctly rounded), and so is the load of other blocks' results (HIP's __ldcg
+// exists for half types only, as a plain load).
 constexpr Dialect kDialects[] = {
     {Vendor::cuda, "CUDA", "templates/cuda/tile_ops.cuh", kNoPrefix, ".cu", "attnjit::tanh_approx", "expf",
-     "exp2f", "logf", "sqrtf", "__fsqrt_rn", "fabsf", "fminf", "fmaxf"},
+     "exp2f", "logf", "sqrtf", "__fsqrt_rn", "fabsf", "fminf", "fmaxf", "__ldcg"},
     {Vendor::hip, "HIP", "templates/hip/tile_ops.cuh", kHipPrefix, ".hip", "attnjit::tanh_approx",
      "__builtin_expf", "__builtin_exp2f", "__builtin_logf", "__builtin_sqrtf", "attnjit::sqrt_rn",
-     "__builtin_fabsf", "__builtin_fminf", "__builtin_fmaxf"},
+     "__builtin_fabsf", "__builtin_fminf", "__builtin_fmaxf", "attnjit::load_l2"},
 };
 }  // namespace
 

@@ -26,6 +26,10 @@ struct Dialect {
   const char* math_abs;
   const char* math_min;
   const char* math_max;
+  // A load of what other blocks of the same launch published (the stream split's
+  // pieces): it must not hit a stale line of the SM's / CU's own cache. Takes a
+  // `const float*` or a `const float2*`.
+  const char* load_l2;
 };
 
 const Dialect& dialect_for(Vendor vendor);

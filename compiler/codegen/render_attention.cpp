@@ -234,11 +234,9 @@ Result<std::string, std::string> render_hooks(const ir::Variant& v, const Dialec
       form->form);
 }
 
-// ---- HIP (the MFMA main loop) --------------------------------------------------------
 // AMD targets take the MFMA main loop, which has the same interface (attend(), Rows,
-// Keys) and serves the prefill kind; the paged entries are not ported yet.
+// Keys), so every kind's entry points serve it unchanged.
 constexpr const char* kMfmaMainloop = "templates/kernels/attention_core_mfma.cuh";
-// ---------------------------------------------------------------------------------------
 
 // Features the prefill kernel does not implement yet are refused here, with a
 // message, rather than compiled into a kernel that ignores them.
@@ -248,7 +246,6 @@ std::string unsupported_feature(const KernelSpec& spec) {
     return "a paged KV cache needs the paged kernel kind, not prefill";
   if (spec.kind == KernelKind::paged && v.kv_cache.kind != ir::KvCacheKind::paged)
     return "the paged kernel kind needs kv_cache = paged(...)";
-  if (std::string why = kind_not_yet_on(spec.kind, spec.arch); !why.empty()) return why;
   if (v.params.size() > 16) return "more than 16 runtime params";
   if (v.inputs.size() > 8) return "more than 8 input arrays";
   return {};
@@ -343,14 +340,20 @@ std::string paged_constants(const KernelSpec& spec) {
 // The launch geometry as the host computes it (compiler/spec/kernel_geometry.cpp): the
 // engine launches kLaunchThreads threads with kLaunchSharedBytes of dynamic shared
 // memory (the stream split adds its work line at kWorkLineOffset), and the templates
-// static_assert that their own layout is this one.
-std::string launch_constants(const KernelSpec& spec, const KernelGeometry& g) {
+// static_assert that their own layout is this one. The stream split's merge also takes
+// a warp per row (kWarpLanes lanes) and reads other blocks' pieces through the
+// dialect's ATTNJIT_LOAD_L2.
+std::string launch_constants(const KernelSpec& spec, const KernelGeometry& g, const Dialect& dialect) {
   std::string out = fmt::format(
       "constexpr int kLaunchThreads = {};\n"
       "constexpr int kLaunchSharedBytes = {};\n",
       g.threads, g.shared_bytes);
   if (spec.kv_split == KvSplit::stream)
-    out += fmt::format("constexpr int kWorkLineOffset = {};\n", g.work_line_offset);
+    out += fmt::format(
+        "constexpr int kWorkLineOffset = {};\n"
+        "constexpr int kWarpLanes = {};  // lanes of a warp (wavefront)\n"
+        "#define ATTNJIT_LOAD_L2 {}\n",
+        g.work_line_offset, g.warp_lanes, dialect.load_l2);
   return out;
 }
 
@@ -474,7 +477,7 @@ Result<GeneratedSource, std::string> render_attention(const KernelSpec& spec) {
       v.kv_heads, v.lse || spec.f32_segments(), v.sinks_per_head && !spec.f32_segments(),
       v.bidirectional_ranges, v.kv_scale == ir::ScaleGranularity::per_token_head);
   s += paged_constants(spec);
-  s += launch_constants(spec, geometry);
+  s += launch_constants(spec, geometry, dialect);
   if (wgmma) s += hopper_constants(spec.tile, v);
   s += *hooks;
   s += fmt::format("#define ATTNJIT_ENTRY {}\n", out.entry);
@@ -498,13 +501,6 @@ Result<GeneratedSource, std::string> render_attention(const KernelSpec& spec) {
 }
 
 }  // namespace
-
-std::string kind_not_yet_on(KernelKind kind, const std::string& arch) {
-  if (vendor_of_arch(arch) == Vendor::hip && kind == KernelKind::paged)
-    return fmt::format("no paged kernel for {} yet: the MFMA main loop serves the prefill kind only",
-                       arch);
-  return {};
-}
 
 std::string unsupported_spec(const KernelSpec& spec) {
   switch (spec.kind) {

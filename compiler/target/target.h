@@ -36,7 +36,7 @@ const char* mainloop_name(Mainloop m);
 // row lists the mainloops its hardware runs; a kind whose mainloop has no templates yet
 // is refused as "not yet" (Engine::make_spec) rather than rendered. Today: every CUDA
 // mainloop (wgmma: the prefill kind only); HIP's simt (merge, cache_write) and mfma
-// (prefill; the paged kind's entry points are refused by codegen until they are ported).
+// (prefill, paged).
 bool mainloop_has_kernels(Vendor vendor, Mainloop m);
 
 // A device's architecture version: a CUDA compute capability (9.0 is {9, 0}), or an AMD

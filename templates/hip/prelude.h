@@ -73,7 +73,17 @@ __device__ __forceinline__ float logf(float x) { return __builtin_logf(x); }
 __device__ __forceinline__ unsigned __float_as_uint(float x) { return __builtin_bit_cast(unsigned, x); }
 __device__ __forceinline__ float __uint_as_float(unsigned x) { return __builtin_bit_cast(float, x); }
 __device__ __forceinline__ float __int_as_float(int x) { return __builtin_bit_cast(float, x); }
-__device__ __forceinline__ int atomicAdd(int* p, int v) { return __atomic_fetch_add(p, v, __ATOMIC_RELAXED); }
+// CUDA's device-scope atomics and fence as HIP's header defines them: relaxed at agent
+// scope, and a sequentially consistent fence at agent scope (release and acquire: on
+// gfx90a a wait for the stores, then an L1 invalidate; gfx942 also writes back its L2
+// for the other XCDs).
+__device__ __forceinline__ int atomicAdd(int* p, int v) {
+  return __hip_atomic_fetch_add(p, v, __ATOMIC_RELAXED, __HIP_MEMORY_SCOPE_AGENT);
+}
+__device__ __forceinline__ int atomicExch(int* p, int v) {
+  return __hip_atomic_exchange(p, v, __ATOMIC_RELAXED, __HIP_MEMORY_SCOPE_AGENT);
+}
+__device__ __forceinline__ void __threadfence() { __builtin_amdgcn_fence(__ATOMIC_SEQ_CST, "agent"); }
 
 #endif  // no HIP runtime header
 

@@ -241,6 +241,18 @@ __device__ __forceinline__ void store16(void* dst, const void* src) {
   *static_cast<uint4*>(dst) = *static_cast<const uint4*>(src);
 }
 
+// What other blocks of this launch published (after the count that says it is there):
+// relaxed atomic loads at agent scope, which bypass the CU's own vector cache (glc on
+// gfx90a, sc1 on gfx942) and read the L2, where the publishers' release fences put it.
+// CUDA's __ldcg; HIP's own __ldcg is a plain load, for half types only.
+__device__ __forceinline__ float load_l2(const float* p) {
+  return __hip_atomic_load(p, __ATOMIC_RELAXED, __HIP_MEMORY_SCOPE_AGENT);
+}
+__device__ __forceinline__ float2 load_l2(const float2* p) {
+  const u64 bits = __hip_atomic_load(reinterpret_cast<const u64*>(p), __ATOMIC_RELAXED, __HIP_MEMORY_SCOPE_AGENT);
+  return make_float2(__builtin_bit_cast(float, static_cast<u32>(bits)), __builtin_bit_cast(float, static_cast<u32>(bits >> 32)));
+}
+
 // ---- arithmetic ---------------------------------------------------------------------------
 __device__ __forceinline__ float neg_inf() { return __builtin_bit_cast(float, 0xff800000u); }
 // 2^n for n in [-126, 127], exactly.

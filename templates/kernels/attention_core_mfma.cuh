@@ -1,11 +1,12 @@
 // The MFMA main loop (CDNA 2 and 3: gfx90a, gfx942): one thread block, kBlockM query
 // rows, a range of KV tiles, online softmax on v_mfma_f32_32x32x8 (bf16 or fp16 operands,
 // f32 accumulators). The counterpart of attention_core.cuh (mma.sync) with the same
-// interface, so a kind's entry point (prefill.cuh) serves both: Rows and Keys policies,
-// AttendOptions, StridedRows, and attend(). What is not about MFMA fragments is shared
-// with every main loop (templates/common/): the score transform (ScoreTransform), the
-// visible tiles, full tiles and mask_score (key_mask.cuh), SoftmaxRow and normalize_row
-// (online_softmax.cuh), and where finished rows go (epilogue.cuh).
+// interface, so a kind's entry points (prefill.cuh, paged_blocks.cuh, paged_stream.cuh)
+// serve both: Rows and Keys policies, AttendOptions, StridedRows, and attend(). What is
+// not about MFMA fragments is shared with every main loop (templates/common/): the score
+// transform (ScoreTransform), the visible tiles, full tiles and mask_score
+// (key_mask.cuh), SoftmaxRow and normalize_row (online_softmax.cuh), and where finished
+// rows go (epilogue.cuh).
 //
 // Codegen defines, before this file, what it defines for attention_core.cuh (element
 // types, decoders, tile constants, kLaunchThreads / kLaunchSharedBytes, VariantHooks,

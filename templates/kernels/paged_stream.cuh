@@ -100,7 +100,8 @@ __device__ __forceinline__ float* slot_lse(const AttnjitPagedParams& p, int bloc
 // Combines the pieces of the unit at [first, end) on the line into the caller's
 // output: out = sum_i w_i o_i / (sum_i w_i [+ e^{sink - M}]), w_i = e^{lse_i - M}.
 // A warp per row; each lane holds pairs of the head dimension, as in merge.cuh. The
-// loads bypass L1 (__ldcg): the pieces were published by other SMs in this launch.
+// loads bypass L1 (ATTNJIT_LOAD_L2, the dialect's spelling): the pieces were published
+// by other SMs in this launch.
 __device__ __forceinline__ void merge_pieces(const AttnjitPagedParams& p, const WorkLine& line,
                                              long long first, long long end, int q_start,
                                              int kv_head, int rows_valid) {
@@ -108,44 +109,44 @@ __device__ __forceinline__ void merge_pieces(const AttnjitPagedParams& p, const 
   const int pieces = line.block_of(end - 1) - first_block + 1;
   // The first block's piece sits in slot 1 unless the unit starts its share.
   const int first_slot = line.share_begin(first_block) == first ? 0 : 1;
-  const int lane = threadIdx.x % 32;
-  constexpr int kChunks = (kHeadDim + 63) / 64;
+  const int lane = threadIdx.x % kWarpLanes;
+  constexpr int kChunks = (kHeadDim + 2 * kWarpLanes - 1) / (2 * kWarpLanes);
   constexpr int kInFlight = 8;  // pieces whose rows load together
 
   auto piece_lse = [&](int i, int row) {
-    return __ldcg(slot_lse(p, first_block + i, i == 0 ? first_slot : 0) + row);
+    return ATTNJIT_LOAD_L2(slot_lse(p, first_block + i, i == 0 ? first_slot : 0) + row);
   };
-  for (int row = threadIdx.x / 32; row < rows_valid; row += kWarps) {
+  for (int row = threadIdx.x / kWarpLanes; row < rows_valid; row += kWarps) {
     const int head = kv_head * kGroupSize + row % kGroupSize;
     const float sink = kHasSinks ? p.variant.sinks[head] : neg_inf();
-    // Lane i holds the LSE of piece i (and i + 32, ... are read again when the unit
-    // has more pieces than lanes).
+    // Lane i holds the LSE of piece i (and i + kWarpLanes, ... are read again when the
+    // unit has more pieces than lanes).
     const float first_lse = lane < pieces ? piece_lse(lane, row) : neg_inf();
     float top = fmaxf(sink, first_lse);
-    for (int i = lane + 32; i < pieces; i += 32) top = fmaxf(top, piece_lse(i, row));
+    for (int i = lane + kWarpLanes; i < pieces; i += kWarpLanes) top = fmaxf(top, piece_lse(i, row));
     top = warp_max(top);
     const float shift = top == neg_inf() ? 0.f : top;  // every piece empty: weights all 0
 
     float acc[kChunks][2] = {};
     float total = 0.f;
-    for (int i0 = 0; i0 < pieces; i0 += 32) {
+    for (int i0 = 0; i0 < pieces; i0 += kWarpLanes) {
       const int mine = i0 + lane;
       const float weight =
           mine < pieces ? expf((i0 == 0 ? first_lse : piece_lse(mine, row)) - shift) : 0.f;
       total += weight;
-      for (int j0 = 0; j0 < 32 && i0 + j0 < pieces; j0 += kInFlight) {
+      for (int j0 = 0; j0 < kWarpLanes && i0 + j0 < pieces; j0 += kInFlight) {
         float w[kInFlight];
         float2 v[kInFlight][kChunks];
 #pragma unroll
         for (int u = 0; u < kInFlight; ++u) {
           const int i = min(i0 + j0 + u, pieces - 1);
-          w[u] = shuffle_from(weight, (j0 + u) % 32);
-          if (i0 + j0 + u >= pieces || j0 + u >= 32) w[u] = 0.f;
+          w[u] = shuffle_from(weight, (j0 + u) % kWarpLanes);
+          if (i0 + j0 + u >= pieces || j0 + u >= kWarpLanes) w[u] = 0.f;
           const float* from = slot_rows(p, first_block + i, i == 0 ? first_slot : 0) + row * kHeadDim;
 #pragma unroll
           for (int c = 0; c < kChunks; ++c) {
-            const int d = c * 64 + lane * 2;
-            v[u][c] = d < kHeadDim ? __ldcg(reinterpret_cast<const float2*>(from + d))
+            const int d = c * 2 * kWarpLanes + lane * 2;
+            v[u][c] = d < kHeadDim ? ATTNJIT_LOAD_L2(reinterpret_cast<const float2*>(from + d))
                                    : make_float2(0.f, 0.f);
           }
         }
@@ -168,7 +169,7 @@ __device__ __forceinline__ void merge_pieces(const AttnjitPagedParams& p, const 
                          head * p.o_head_stride;
 #pragma unroll
     for (int c = 0; c < kChunks; ++c) {
-      const int d = c * 64 + lane * 2;
+      const int d = c * 2 * kWarpLanes + lane * 2;
       if (d < kHeadDim) OutElem::store_pair(out + d, acc[c][0] * scale, acc[c][1] * scale);
     }
     if (kWriteLse && lane == 0)

@@ -5,7 +5,8 @@
 // those tables, and then drive the emulator the way the kernels do: a GEMM per shape,
 // and the MFMA main loop's attention tile (S^T = K Q^T, the row max and sum over a lane
 // and its row partner, P kept in the accumulators as the B operand of O^T = V^T P^T)
-// against a reference softmax(Q K^T) V. Nothing here runs on an AMD GPU: this proves the
+// against a reference softmax(Q K^T) V, also with the per-token K and V scales of the
+// paged kind's 8-bit caches. Nothing here runs on an AMD GPU: this proves the
 // index functions agree with AMD's documented layouts, not that the hardware does.
 #include <algorithm>
 #include <cmath>
@@ -139,17 +140,29 @@ TEST_CASE("an MFMA emulated from AMD's tables multiplies operands placed by the 
   check_gemm<mfma::Shape16x16x16>(k16x16x16);
 }
 
-TEST_CASE("the MFMA main loop's attention tile: S^T, row reductions, P as the B operand, O^T",
-          "[hip][mfma]") {
-  // 32 query rows (one wave), 64 keys (two 32-key blocks), head_dim 64 (two 32-dim blocks).
+namespace {
+
+// The MFMA main loop's data flow for one wave's tile: 32 query rows (one wave), 64 keys
+// (two 32-key blocks), head_dim 64 (two 32-dim blocks), against softmax(Q K^T) V. With
+// per-token scales (the paged kind's 8-bit caches: K and V hold codes, each key has its
+// own K and V scale), each score is multiplied by the K scale of the key
+// key_of_accumulator() names, and each P element, as the B operand of O^T, by the V scale
+// of the key v_key_of_lane() names, as attention_core_mfma.cuh does: the reference
+// multiplies the keys' rows instead.
+void check_attention_tile(bool per_token_scales) {
   constexpr int kQ = 32, kKeys = 64, kDim = 64;
   using S = mfma::AttentionShape;
-  std::mt19937 rng(5);
+  std::mt19937 rng(per_token_scales ? 7 : 5);
   std::uniform_int_distribution<int> small(-4, 4);
-  std::vector<float> q(kQ * kDim), k(kKeys * kDim), v(kKeys * kDim);
+  std::uniform_int_distribution<int> eighths(1, 16);
+  std::vector<float> q(kQ * kDim), k(kKeys * kDim), v(kKeys * kDim), k_scale(kKeys, 1.f), v_scale(kKeys, 1.f);
   for (float& x : q) x = static_cast<float>(small(rng)) * 0.25f;  // exact in bf16
   for (float& x : k) x = static_cast<float>(small(rng)) * 0.25f;
   for (float& x : v) x = static_cast<float>(small(rng));
+  if (per_token_scales) {  // distinct per key, so a key read through the wrong index shows
+    for (float& x : k_scale) x = static_cast<float>(eighths(rng)) * 0.125f;
+    for (float& x : v_scale) x = static_cast<float>(eighths(rng)) * 0.125f;
+  }
   const float scale = 0.5f;
 
   // S^T = K Q^T per 32-key block, k-step by k-step over the head dims.
@@ -177,6 +190,13 @@ TEST_CASE("the MFMA main loop's attention tile: S^T, row reductions, P as the B 
       for (int e = 0; e < S::kAccumulators; ++e)
         REQUIRE(s[kb].c[lane][e] ==
                 ref_s[mfma::query_of_lane(lane) * kKeys + kb * 32 + mfma::key_of_accumulator(lane, e)]);
+  // Per-token K scales multiply score columns, each accumulator by its own key's; the
+  // reference's scores are those of the scaled keys.
+  for (int kb = 0; kb < kKeys / 32; ++kb)
+    for (int lane = 0; lane < kLanes; ++lane)
+      for (int e = 0; e < S::kAccumulators; ++e) s[kb].c[lane][e] *= k_scale[kb * 32 + mfma::key_of_accumulator(lane, e)];
+  for (int i = 0; i < kQ; ++i)
+    for (int j = 0; j < kKeys; ++j) ref_s[i * kKeys + j] *= k_scale[j];
 
   // The row max: over the lane's accumulators, then with its row partner (the
   // vocabulary's row_max exchanges with row_partner_lane). Every lane ends with its
@@ -208,7 +228,8 @@ TEST_CASE("the MFMA main loop's attention tile: S^T, row reductions, P as the B 
       }
 
   // O^T = V^T P^T: the B operand of k-step `step` of key block kb is the accumulators
-  // p_accumulator(step, e) of the scores, read in place.
+  // p_accumulator(step, e) of the scores, read in place (times the V scale of their key,
+  // v_key_of_lane(), with per-token scales).
   Registers<4, 16> o[kDim / 32];
   for (int db = 0; db < kDim / 32; ++db)
     for (int kb = 0; kb < kKeys / 32; ++kb)
@@ -216,7 +237,8 @@ TEST_CASE("the MFMA main loop's attention tile: S^T, row reductions, P as the B 
         for (int lane = 0; lane < kLanes; ++lane)
           for (int e = 0; e < 4; ++e) {
             o[db].a[lane][e] = v[(kb * 32 + mfma::v_key_of_lane(lane, step, e)) * kDim + db * 32 + mfma::v_dim_of_lane(lane)];
-            o[db].b[lane][e] = s[kb].c[lane][mfma::p_accumulator(step, e)];
+            o[db].b[lane][e] = s[kb].c[lane][mfma::p_accumulator(step, e)] *
+                               v_scale[kb * 32 + mfma::v_key_of_lane(lane, step, e)];
           }
         emulate(k32x32x8, o[db]);
       }
@@ -229,7 +251,7 @@ TEST_CASE("the MFMA main loop's attention tile: S^T, row reductions, P as the B 
         double want = 0, total = 0;
         for (int j = 0; j < kKeys; ++j) {
           const double p = std::exp2((ref_s[i * kKeys + j] - row_max[lane]) * scale);
-          want += p * v[j * kDim + d];
+          want += p * v[j * kDim + d] * v_scale[j];
           total += p;
         }
         INFO("lane " << lane << ", dim " << d);
@@ -240,4 +262,16 @@ TEST_CASE("the MFMA main loop's attention tile: S^T, row reductions, P as the B 
   for (int lane = 0; lane < kLanes; ++lane)
     for (int e = 0; e < S::kAccumulators; e += 2)
       CHECK(mfma::dim_of_accumulator(lane, e + 1) == mfma::dim_of_accumulator(lane, e) + 1);
+}
+
+}  // namespace
+
+TEST_CASE("the MFMA main loop's attention tile: S^T, row reductions, P as the B operand, O^T",
+          "[hip][mfma]") {
+  check_attention_tile(false);
+}
+
+TEST_CASE("the MFMA main loop's attention tile with per-token K and V scales (paged 8-bit caches)",
+          "[hip][mfma]") {
+  check_attention_tile(true);
 }

@@ -144,7 +144,7 @@ TEST_CASE("the engine refuses what no target builds, before compiling", "[engine
   CHECK(f.backend->calls.empty());
 }
 
-TEST_CASE("AMD targets: prefill and the row kernels have specs, paged is not yet built", "[engine][backend]") {
+TEST_CASE("AMD targets: prefill and the row kernels have specs", "[engine][backend]") {
   FakeEngine f;
   for (const char* arch : {"gfx90a", "gfx942"}) {
     // The MFMA main loop: waves of 64 lanes, 32 query rows each.

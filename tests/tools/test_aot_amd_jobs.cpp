@@ -1,11 +1,11 @@
-// The AOT job list on AMD targets: a paged-cache variant keeps the kernels of the kinds
-// its target has (cache_write, merge) and the paged kind is reported as skipped, once
-// per target, instead of failing the list. CUDA targets of the same build are untouched.
+// The AOT job list on AMD targets is the planner's, as on CUDA targets: a paged-cache
+// variant's paged kernels (the general and the decode tile, whole, in split-KV segments
+// and the decode tile's stream split), their merge and cache_write, all HSACO.
 #include <algorithm>
 #include <string>
 
 #include "catch.h"
-#include "compiler/codegen/codegen.h"
+#include "compiler/spec/kernel_geometry.h"
 #include "compiler/passes/pipeline.h"
 #include "tools/aot/aot_jobs.h"
 
@@ -34,57 +34,38 @@ size_t count_of(const std::vector<aot::Job>& jobs, const std::string& arch, Kern
 
 }  // namespace
 
-TEST_CASE("kind_not_yet_on: the paged kind on AMD targets only", "[tools][aot][hip]") {
-  CHECK(kind_not_yet_on(KernelKind::paged, "gfx942") ==
-        "no paged kernel for gfx942 yet: the MFMA main loop serves the prefill kind only");
-  CHECK_FALSE(kind_not_yet_on(KernelKind::paged, "gfx90a").empty());
-  for (KernelKind kind : {KernelKind::prefill, KernelKind::merge, KernelKind::cache_write})
-    CHECK(kind_not_yet_on(kind, "gfx942").empty());
-  CHECK(kind_not_yet_on(KernelKind::paged, "sm_90").empty());
-}
-
-TEST_CASE("list_jobs skips the paged kind on AMD targets and keeps the rest",
-          "[tools][aot][hip]") {
+TEST_CASE("list_jobs lists the paged kernels on AMD targets as on CUDA ones", "[tools][aot][hip]") {
   aot::BuildInputs inputs;
   inputs.variant_sets.push_back(amd_test_variants());
   inputs.archs = {"gfx90a", "gfx942", "sm_90"};
-  std::vector<aot::SkippedKind> skipped;
-  auto jobs = aot::list_jobs(inputs, &skipped);
+  auto jobs = aot::list_jobs(inputs);
   REQUIRE(jobs.ok());
 
   for (const std::string arch : {"gfx90a", "gfx942"}) {
     INFO(arch);
-    CHECK(count_of(*jobs, arch, KernelKind::paged) == 0);
+    // Both paged variants: the general tile whole and in segments; the decode tile (group
+    // sizes 4 and 1 fit its rows) whole, in segments and the stream split.
+    CHECK(count_of(*jobs, arch, KernelKind::paged) == 10);
     CHECK(count_of(*jobs, arch, KernelKind::prefill) == 1);      // amd_contiguous
     CHECK(count_of(*jobs, arch, KernelKind::cache_write) == 2);  // both paged variants
-    CHECK(count_of(*jobs, arch, KernelKind::merge) == 3);        // every variant's merge
-    for (const aot::Job& job : *jobs)
-      if (job.spec.arch == arch) CHECK(job.format == BinaryFormat::hsaco);
+    // Every variant's merge of two results; the paged ones' merge of f32 segments.
+    CHECK(count_of(*jobs, arch, KernelKind::merge) == 5);
+    for (const aot::Job& job : *jobs) {
+      if (job.spec.arch != arch) continue;
+      CHECK(job.format == BinaryFormat::hsaco);
+      // The MFMA main loop's tiles: 32 query rows per 64-lane wave.
+      if (job.spec.kind == KernelKind::paged) {
+        CHECK(job.spec.tile.block_m == 32 * job.spec.tile.warps);
+        CHECK(geometry_of(job.spec).threads == 64 * job.spec.tile.warps);
+      }
+    }
   }
-  // CUDA keeps the paged kernels (whole, split, decode tile) of both paged variants.
-  CHECK(count_of(*jobs, "sm_90", KernelKind::paged) >= 2);
+  CHECK(count_of(*jobs, "sm_90", KernelKind::paged) == count_of(*jobs, "gfx942", KernelKind::paged));
 
-  REQUIRE(skipped.size() == 2);
-  for (size_t i = 0; i < 2; ++i) {
-    CHECK(skipped[i].arch == inputs.archs[i]);
-    CHECK(skipped[i].kind == KernelKind::paged);
-    CHECK(skipped[i].variants == std::vector<std::string>{"amd_paged_a", "amd_paged_b"});
-    CHECK(skipped[i].why == kind_not_yet_on(KernelKind::paged, inputs.archs[i]));
-  }
-
-  // Kinds not asked for are not reported as skipped.
-  inputs.kinds = {KernelKind::merge};
-  skipped.clear();
-  auto merges = aot::list_jobs(inputs, &skipped);
-  REQUIRE(merges.ok());
-  CHECK(skipped.empty());
-  CHECK(count_of(*merges, "gfx942", KernelKind::merge) == 3);
-
-  // Only the missing kind asked for: nothing listed on the AMD targets, the kind reported.
+  // Only the paged kind asked for: its kernels alone.
   inputs.kinds = {KernelKind::paged};
   inputs.archs = {"gfx942"};
-  auto none = aot::list_jobs(inputs, &skipped);
-  REQUIRE(none.ok());
-  CHECK(none->empty());
-  CHECK(skipped.size() == 1);
+  auto paged = aot::list_jobs(inputs);
+  REQUIRE(paged.ok());
+  CHECK(paged->size() == 10);
 }

@@ -32,10 +32,6 @@ bool contains(const std::vector<std::string>& list, const std::string& item) {
   return list.empty() || std::find(list.begin(), list.end(), item) != list.end();
 }
 
-bool contains_exactly(const std::vector<std::string>& list, const std::string& item) {
-  return std::find(list.begin(), list.end(), item) != list.end();
-}
-
 bool wanted(const std::vector<KernelKind>& kinds, KernelKind kind) {
   return kinds.empty() || std::find(kinds.begin(), kinds.end(), kind) != kinds.end();
 }
@@ -75,32 +71,12 @@ Result<std::vector<Job>, std::string> recorded_jobs(const std::string& file) {
   return jobs;
 }
 
-// The kernels of a paged-cache variant on a target without paged kernels yet: those its
-// other calls launch (cache_write, and merge when codegen has them for its types), each
-// as the planner lists it (spec_for, unsupported_spec). The planner itself refuses the
-// variant there, as the engine refuses its paged calls.
-Result<std::vector<KernelSpec>, std::string> kernels_without_paged(const ir::Variant& variant,
-                                                                   const std::string& arch,
-                                                                   const TileLookup& tiles) {
-  std::vector<KernelSpec> out;
-  for (KernelKind kind : {KernelKind::cache_write, KernelKind::merge}) {
-    auto tile = tiles(kind, "");
-    if (!tile) return fail(tile.error());
-    KernelSpec spec = spec_for(variant, arch, {kind, "", KvSplit::none}, *tile);
-    if (unsupported_spec(spec).empty()) out.push_back(std::move(spec));
-  }
-  return out;
-}
-
 // The jobs of one variant on one target, from the planner's list.
 Result<std::vector<Job>, std::string> jobs_of(const VariantSet& set, const ir::Variant& variant,
                                               const std::string& arch, const TileLookup& tiles,
                                               const TuningTable* wgmma_table,
                                               const std::vector<KernelKind>& kinds) {
-  const bool paged_missing = variant.kv_cache.kind == ir::KvCacheKind::paged &&
-                             !kind_not_yet_on(KernelKind::paged, arch).empty();
-  auto specs = paged_missing ? kernels_without_paged(variant, arch, tiles)
-                             : kernels_a_variant_can_need(variant, arch, tiles, wgmma_table);
+  auto specs = kernels_a_variant_can_need(variant, arch, tiles, wgmma_table);
   if (!specs)
     return fail(fmt::format("{}: variant {} on {}: {}", set.path, variant.name, arch, specs.error()));
   std::vector<Job> jobs;
@@ -140,19 +116,8 @@ Result<TuningTable, std::string> table_for(const BuildInputs& inputs, const std:
 
 }  // namespace
 
-Result<std::vector<Job>, std::string> list_jobs(const BuildInputs& inputs,
-                                                std::vector<SkippedKind>* skipped) {
+Result<std::vector<Job>, std::string> list_jobs(const BuildInputs& inputs) {
   std::vector<Job> jobs;
-  // A skipped kind, once per target and kind, with the variants that needed it.
-  auto skip = [&](const std::string& arch, KernelKind kind, const std::string& variant) {
-    if (!skipped || !wanted(inputs.kinds, kind)) return;
-    for (SkippedKind& s : *skipped)
-      if (s.arch == arch && s.kind == kind) {
-        if (!contains_exactly(s.variants, variant)) s.variants.push_back(variant);
-        return;
-      }
-    skipped->push_back({arch, kind, kind_not_yet_on(kind, arch), {variant}});
-  };
   for (const std::string& arch : inputs.archs) {
     if (!find_target(arch))
       return fail(fmt::format("unsupported arch '{}' (supported: {})", arch, target_names()));
@@ -168,9 +133,6 @@ Result<std::vector<Job>, std::string> list_jobs(const BuildInputs& inputs,
     const TuningTable* wgmma = wgmma_table ? &*wgmma_table : nullptr;
     for (const VariantSet& set : inputs.variant_sets) {
       for (const ir::Variant& variant : set.module.variants) {
-        if (variant.kv_cache.kind == ir::KvCacheKind::paged &&
-            !kind_not_yet_on(KernelKind::paged, arch).empty())
-          skip(arch, KernelKind::paged, variant.name);
         auto add = [&](const TileLookup& tiles) -> Result<bool, std::string> {
           auto more = jobs_of(set, variant, arch, tiles, wgmma, inputs.kinds);
           if (!more) return fail(more.error());

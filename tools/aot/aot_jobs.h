@@ -53,23 +53,10 @@ struct Job {
   std::string key;  // aot_key() of its generated source
 };
 
-// A kind a target has no kernels for yet (kind_not_yet_on(): the paged kind on gfx90a
-// and gfx942), left out of the build for these variants rather than failing it.
-struct SkippedKind {
-  std::string arch;
-  KernelKind kind = KernelKind::paged;
-  std::string why;                    // kind_not_yet_on()'s text
-  std::vector<std::string> variants;  // names, in input order
-};
-
-// Every job of `inputs`, sorted by key, each key once. A variant whose launches need a
-// kind its target lacks yet keeps the kernels of its other kinds there (a paged-cache
-// variant on an AMD target: cache_write and merge); the kind is reported in `skipped`
-// (may be null), once per target and kind. Errors: a config that cannot be read, a
-// variant the planner cannot list kernels for, a source that cannot be generated;
-// each names the variant, file and target.
-Result<std::vector<Job>, std::string> list_jobs(const BuildInputs& inputs,
-                                                std::vector<SkippedKind>* skipped = nullptr);
+// Every job of `inputs`, sorted by key, each key once. Errors: a config that cannot be
+// read, a variant the planner cannot list kernels for, a source that cannot be
+// generated; each names the variant, file and target.
+Result<std::vector<Job>, std::string> list_jobs(const BuildInputs& inputs);
 
 // The jobs of shard `index` of `count` (0-based): every count-th job of the sorted
 // list, so shards are balanced and together are exactly the list.

@@ -152,35 +152,15 @@ aot::BuildInputs build_inputs(const Args& args) {
   return inputs;
 }
 
-// Kinds a target lacks yet are left out of the build, which goes on with the rest; each
-// is said once per target (docs/aot.md).
-void report_skipped(const std::vector<aot::SkippedKind>& skipped, bool json_lines) {
-  for (const aot::SkippedKind& s : skipped) {
-    std::string variants;
-    for (const std::string& v : s.variants) variants += (variants.empty() ? "" : ", ") + v;
-    if (json_lines)
-      print_json_line(json{{"event", "skipped"}, {"target", s.arch},
-                           {"kind", kernel_kind_name(s.kind)}, {"variants", s.variants},
-                           {"reason", s.why}});
-    else
-      std::fprintf(stderr, "skipped the %s kind on %s (variants %s): %s\n", kernel_kind_name(s.kind),
-                   s.arch.c_str(), variants.c_str(), s.why.c_str());
-  }
-}
-
 int run_build(const Args& args) {
   const std::optional<std::string> out = args.value(kOutFlag.name);
   if (!out || out->empty()) throw UsageError("missing --out DIR");
   const bool json_lines = args.has(kJsonFlag.name);
   aot::BuildInputs inputs = build_inputs(args);
 
-  std::vector<aot::SkippedKind> skipped;
-  auto listed = aot::list_jobs(inputs, &skipped);
+  auto listed = aot::list_jobs(inputs);
   if (!listed) throw CommandError(listed.error());
   std::vector<aot::Job> jobs = std::move(*listed);
-  report_skipped(skipped, json_lines);
-  if (jobs.empty() && !skipped.empty())
-    throw CommandError("nothing to build: the targets have no kernels of the kinds asked for yet");
   std::string shard_text = "all";
   if (std::optional<std::string> shard = args.value(kShardFlag.name)) {
     auto parsed = aot::parse_shard(*shard);
