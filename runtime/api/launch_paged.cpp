@@ -78,7 +78,7 @@ int Engine::choose_splits(long long blocks, int max_kv_tiles, int sm_count, int 
       costs.for_kv_bytes(kv_bytes));
 }
 
-void Engine::paged(const ir::Variant& variant, const PagedArgs& args, cuda::CUstream stream) {
+void Engine::paged(const ir::Variant& variant, const PagedArgs& args, GpuStream stream) {
   const PagedShape shape = validate_paged(variant, args, DeviceKind::cuda, "attnjit::paged");
   if (shape.num_seqs == 0 || shape.total_q == 0) return;
   const std::string where = "attnjit::paged";
@@ -111,7 +111,7 @@ void Engine::paged(const ir::Variant& variant, const PagedArgs& args, cuda::CUst
   AttnjitPagedParams p = paged_params(variant, args, shape);
   if (splits == kStreamSplit) {
     // Cut pieces are f32 with the V descale applied; their merge applies the output scale.
-    cuda::DeviceBuffer& ws = workspace(planned.bytes());
+    GpuBuffer& ws = workspace(planned.bytes());
     p.piece_out = static_cast<float*>(ws.data());
     p.piece_lse = p.piece_out + planned.row_floats;
     p.pieces_done = static_cast<int*>(piece_counts(planned.counters).data());
@@ -136,7 +136,7 @@ void Engine::paged(const ir::Variant& variant, const PagedArgs& args, cuda::CUst
   float* partial_out = nullptr;
   if (splits > 1) {
     // Partial results: f32 [splits, total_q, heads, dim] and LSEs [splits, heads, total_q].
-    cuda::DeviceBuffer& ws = workspace(planned.bytes());
+    GpuBuffer& ws = workspace(planned.bytes());
     partial_out = static_cast<float*>(ws.data());
     partial_lse = partial_out + planned.row_floats;
     p.out = partial_out;
@@ -180,7 +180,7 @@ void Engine::paged(const ir::Variant& variant, const PagedArgs& args, cuda::CUst
   launch(variant, dsl, plan->launches.at(1), where, stream, &m, sizeof(m));
 }
 
-void Engine::merge(const ir::Variant& variant, const MergeArgs& args, cuda::CUstream stream) {
+void Engine::merge(const ir::Variant& variant, const MergeArgs& args, GpuStream stream) {
   validate_merge(args, DeviceKind::cuda, "attnjit::merge");
   const std::string where = "attnjit::merge";
   const std::string dsl = ir::print_dsl(variant);
@@ -209,7 +209,7 @@ void Engine::merge(const ir::Variant& variant, const MergeArgs& args, cuda::CUst
 }
 
 void Engine::write_kv_cache(const ir::Variant& variant, const CacheWriteArgs& args,
-                            cuda::CUstream stream) {
+                            GpuStream stream) {
   validate_cache_write(variant, args, DeviceKind::cuda, "attnjit::write_kv_cache");
   const int tokens = static_cast<int>(args.k.shape[0]);
   if (tokens == 0) return;

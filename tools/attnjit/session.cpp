@@ -9,6 +9,7 @@
 #include "compiler/support/embedded_files.h"
 #include "compiler/spec/kernel_geometry.h"
 #include "compiler/spec/tuning_config.h"
+#include "runtime/driver/gpu_device.h"
 #include "tools/attnjit/commands.h"
 
 namespace attnjit::cli {
@@ -99,9 +100,19 @@ std::vector<std::string> target_archs(const Args& args, const std::string& fallb
   return archs;
 }
 
+std::string cuda_gpu_problem() {
+  auto gpu = find_gpu();
+  if (!gpu) return gpu.error();
+  if (gpu->vendor != Vendor::cuda)
+    return fmt::format("{} ({}) is a {} device, and the checks against the CPU reference "
+                       "drive CUDA devices only so far",
+                       gpu->name, gpu->arch, vendor_name(gpu->vendor));
+  return "";
+}
+
 std::shared_ptr<cuda::Driver> open_gpu() {
-  std::string why;
-  if (!Engine::gpu_available(&why))
+  const std::string why = cuda_gpu_problem();
+  if (!why.empty())
     throw CommandError("`run` needs a CUDA GPU and none is usable: " + why +
                        "\n(`attnjit compile` builds kernels without a GPU)");
   auto driver = cuda::Driver::open();
