@@ -477,8 +477,14 @@ Result<GeneratedSource, std::string> render_attention(const KernelSpec& spec) {
       : spec.tile.min_blocks_per_sm > 0 && dialect.vendor == Vendor::cuda
           ? fmt::format(", {}", spec.tile.min_blocks_per_sm)
           : "";
-  s += fmt::format("#define ATTNJIT_LAUNCH_BOUNDS __launch_bounds__(attnjit::{}::kThreads{})\n",
-                   wgmma ? "HopperGeometry" : "TileGeometry", min_blocks);
+  // AMD's register cap is a minimum of resident waves per SIMD, next to the work-group
+  // size the HIP __launch_bounds__ renders (amdgpu_flat_work_group_size).
+  const std::string waves_per_eu =
+      spec.tile.waves_per_eu > 0 && dialect.vendor == Vendor::hip
+          ? fmt::format(" __attribute__((amdgpu_waves_per_eu({})))", spec.tile.waves_per_eu)
+          : "";
+  s += fmt::format("#define ATTNJIT_LAUNCH_BOUNDS __launch_bounds__(attnjit::{}::kThreads{}){}\n",
+                   wgmma ? "HopperGeometry" : "TileGeometry", min_blocks, waves_per_eu);
   s += shared_pieces;
   s += fmt::format("\n// ---- {} ----\n", mainloop_file) + *core;
   if (kind->rows_and_keys)

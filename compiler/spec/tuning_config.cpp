@@ -28,9 +28,11 @@ using nlohmann::json;
 const std::vector<std::string> kKinds = {"prefill", "paged", "paged_decode"};
 // "num_splits" (paged kinds only) fixes the split-KV segment count instead of the
 // launch-time heuristic. "min_blocks_per_sm" asks the compiler for registers enough
-// for that many resident blocks per SM (CUDA's __launch_bounds__ minimum).
+// for that many resident blocks per SM (CUDA's __launch_bounds__ minimum);
+// "waves_per_eu" (AMD targets) for that many resident waves per SIMD.
 const std::vector<std::string> kConfigKeys = {"BLOCK_M",    "BLOCK_N",    "num_warps",
-                                              "num_stages", "num_splits", "min_blocks_per_sm"};
+                                              "num_stages", "num_splits", "min_blocks_per_sm",
+                                              "waves_per_eu"};
 const std::vector<std::string> kKindKeys = {"default", "buckets"};
 const std::string kMetaKey = "_meta";
 const std::string kSplitCostKey = "split_cost";
@@ -177,6 +179,9 @@ TileConfig read_config(const json& j, const std::string& path, int smem_head_dim
                fmt::format("expected at most 32 (resident blocks per SM), got {}",
                            c.min_blocks_per_sm));
   }
+  // Its range and which main loops take it are tile rules (validate_tile below).
+  if (j.contains("waves_per_eu"))
+    c.waves_per_eu = read_int(j["waves_per_eu"], join_path(path, "waves_per_eu"), 1);
   const std::string problem = validate_tile(c, config_kv_elements(smem_head_dim, kv_8bit),
                                             shared_memory_limit(arch), mainloop);
   if (!problem.empty()) error_at(path, problem);

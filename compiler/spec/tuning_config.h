@@ -7,7 +7,8 @@
 //                                "config": {"BLOCK_M": 64, ...}} ] } }
 //
 // Paged configs may add "num_splits" to fix the split-KV segment count; any config may
-// add "min_blocks_per_sm" (a register cap); buckets may also ask for "kv_8bit": true.
+// add "min_blocks_per_sm" (a register cap), an AMD target's "waves_per_eu" (aiter's
+// register cap, 1 to 8); buckets may also ask for "kv_8bit": true.
 // An optional top-level "split_cost" block holds the split-KV cost model's constants
 // (compiler/spec/split_cost.h), a set per K/V width:
 //
@@ -43,6 +44,10 @@ struct TileConfig {
   int stages = 2;       // cp.async pipeline depth for K/V tiles
   int num_splits = 0;   // paged kinds: split-KV segments per sequence; 0 = heuristic
   int min_blocks_per_sm = 0;  // registers capped for this many resident blocks; 0 = free
+  // AMD's MFMA main loop only (aiter's term): at least this many waves resident per SIMD
+  // (amdgpu_waves_per_eu), which caps the registers a wave may use; 0 = the compiler's
+  // choice. The AMD counterpart of min_blocks_per_sm.
+  int waves_per_eu = 0;
   bool operator==(const TileConfig&) const = default;
 };
 

@@ -551,3 +551,53 @@ TEST_CASE("the shipped configs carry the split cost constants", "[config]") {
   REQUIRE(table.ok());
   CHECK(table->split_costs().kv_16bit.merge == 17.5);
 }
+
+TEST_CASE("waves_per_eu: AMD tiles take it, CUDA targets' files refuse it", "[config][amd]") {
+  const std::string amd = R"({"arch": "gfx942", "prefill": {"default": {"BLOCK_M": 128,
+      "BLOCK_N": 64, "num_warps": 4, "num_stages": 2, "waves_per_eu": 3}}})";
+  auto table = TuningTable::parse(amd, "t.json");
+  INFO((table.ok() ? "" : table.error()));
+  REQUIRE(table.ok());
+  CHECK(table->pick("prefill", 128, true)->waves_per_eu == 3);
+  // Unset: 0, the compiler's choice.
+  CHECK(TuningTable::parse(R"({"arch": "gfx90a", "prefill": {"default": {"BLOCK_M": 128,
+      "BLOCK_N": 64, "num_warps": 4, "num_stages": 2}}})", "t.json")
+            ->pick("prefill", 64, false)
+            ->waves_per_eu == 0);
+  // The shipped AMD tables set it on the prefill entries up to head_dim 128.
+  for (const char* arch : {"gfx90a", "gfx942"}) {
+    auto shipped = TuningTable::embedded(arch);
+    REQUIRE(shipped.ok());
+    CHECK(shipped->pick("prefill", 64, true)->waves_per_eu == 2);
+    CHECK(shipped->pick("prefill", 128, true)->waves_per_eu == 2);
+    CHECK(shipped->pick("prefill", 256, true)->waves_per_eu == 0);
+  }
+
+  // A CUDA target's file: the mma.sync main loop has min_blocks_per_sm instead.
+  CHECK(parse_error(with_prefill(R"({"default": {"BLOCK_M": 128, "BLOCK_N": 64, "num_warps": 8,
+      "num_stages": 2, "waves_per_eu": 2}})")) ==
+        "t.json: prefill.default: waves_per_eu is an AMD setting (the MFMA main loop of gfx90a "
+        "and gfx942); the mma_sync main loop's tiles take min_blocks_per_sm instead");
+  // sm_90a's wgmma tiles too.
+  CHECK(parse_error(R"({"arch": "sm_90a", "prefill": {"default": {"BLOCK_M": 128, "BLOCK_N": 128,
+      "num_warps": 12, "num_stages": 2, "waves_per_eu": 2}}})")
+            .find("waves_per_eu is an AMD setting") != std::string::npos);
+  // Out of range, or not a positive integer.
+  const std::string base = R"({"arch": "gfx942", "prefill": {"default": {"BLOCK_M": 128,
+      "BLOCK_N": 64, "num_warps": 4, "num_stages": 2, "waves_per_eu": )";
+  CHECK(parse_error(base + "9}}}") ==
+        "t.json: prefill.default: waves_per_eu must be 1 to 8 (waves resident per SIMD on CDNA), "
+        "got 9");
+  CHECK(parse_error(base + "0}}}") ==
+        "t.json: prefill.default.waves_per_eu: expected a positive integer, got 0");
+  CHECK(parse_error(base + "\"2\"}}}") ==
+        "t.json: prefill.default.waves_per_eu: expected an integer, got string \"2\"");
+  // A tile given through the API is held to the same rule.
+  TileConfig cuda_tile{128, 64, 8, 2};
+  cuda_tile.waves_per_eu = 2;
+  CHECK(validate_tile_for("sm_90", cuda_tile, config_kv_elements(128, false))
+            .find("waves_per_eu is an AMD setting") != std::string::npos);
+  TileConfig amd_tile{128, 32, 4, 2};
+  amd_tile.waves_per_eu = 2;
+  CHECK(validate_tile_for("gfx942", amd_tile, config_kv_elements(128, false)) == "");
+}
