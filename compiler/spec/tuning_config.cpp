@@ -325,7 +325,8 @@ int shared_memory_limit(const std::string& arch) {
   return smallest;
 }
 
-Result<TileConfig, std::string> parse_tile_override(const std::string& text) {
+Result<TileConfig, std::string> parse_tile_override(const std::string& text,
+                                                    std::optional<Mainloop> mainloop) {
   const std::string usage = fmt::format(
       "expected BLOCK_M,BLOCK_N,WARPS,STAGES (e.g. 128,64,8,2), got \"{}\"", text);
   static const char* kFields[] = {"BLOCK_M", "BLOCK_N", "WARPS", "STAGES"};
@@ -346,8 +347,12 @@ Result<TileConfig, std::string> parse_tile_override(const std::string& text) {
   if (n != 4 || (!text.empty() && text.back() == ',')) return fail(usage);
   TileConfig c{values[0], values[1], values[2], values[3]};
   // Structure only: the head_dim (and with it shared memory) is checked once known.
-  std::string problem = tile_rule_problem(c, 0);
-  if (!problem.empty()) return fail(problem);
+  if (mainloop) {
+    if (std::string problem = tile_rule_problem(c, 0, *mainloop); !problem.empty()) return fail(problem);
+    return c;
+  }
+  const std::string problem = tile_rule_problem(c, 0, Mainloop::mma_sync);
+  if (!problem.empty() && !tile_rule_problem(c, 0, Mainloop::mfma).empty()) return fail(problem);
   return c;
 }
 

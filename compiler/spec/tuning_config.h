@@ -124,7 +124,12 @@ std::optional<Mainloop> config_mainloop(const std::string& arch, const std::stri
 // Opt-in shared memory per block of a target ("sm_86" -> 101376, from the target
 // table); for an arch the table lacks, the smallest limit of its vendor's targets.
 int shared_memory_limit(const std::string& arch);
-// Parses "BLOCK_M,BLOCK_N,WARPS,STAGES".
-Result<TileConfig, std::string> parse_tile_override(const std::string& text);
+// Parses "BLOCK_M,BLOCK_N,WARPS,STAGES" and checks its structure (tile_rule_problem,
+// head_dim unknown) by the rules of `mainloop`, the main loop the tile's kernels will run
+// (attention_mainloop(arch): mma_sync on CUDA, mfma on AMD). Unset, before the target is
+// known: a tile no attention main loop takes is refused with the mma.sync loop's reason;
+// the target's own rules check it once it is known (validate_tile_for).
+Result<TileConfig, std::string> parse_tile_override(const std::string& text,
+                                                    std::optional<Mainloop> mainloop = std::nullopt);
 
 }  // namespace attnjit

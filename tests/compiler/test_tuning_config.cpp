@@ -310,6 +310,20 @@ TEST_CASE("--tile override parsing", "[config]") {
   CHECK(error_of("96,64,4,2") ==
         "BLOCK_M must be 16 * num_warps = 64 or 32 * num_warps = 128 (each warp owns 16 or 32 "
         "query rows), or 16 (the warps split the KV tiles), got 96");
+
+  // With the target's main loop, its rules: one K/V stage is the MFMA loop's only.
+  CHECK(*parse_tile_override("128,32,4,1", Mainloop::mfma) == TileConfig{128, 32, 4, 1});
+  auto mma_sync = parse_tile_override("128,32,4,1", Mainloop::mma_sync);
+  REQUIRE_FALSE(mma_sync.ok());
+  CHECK(mma_sync.error() == "num_stages must be 2, 3 or 4, got 1");
+  auto mfma = parse_tile_override("64,64,4,2", Mainloop::mfma);
+  REQUIRE_FALSE(mfma.ok());
+  CHECK(mfma.error() ==
+        "BLOCK_M must be 32 * num_warps = 128 on the MFMA main loop (each wave owns 32 query "
+        "rows), got 64");
+  // Before the target is known, a tile some main loop takes passes.
+  CHECK(parse_tile_override("128,32,4,1").ok());
+  CHECK(parse_tile_override("64,64,4,2").ok());
 }
 
 TEST_CASE("paged configs may fix the split-KV segment count", "[config]") {

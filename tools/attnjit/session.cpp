@@ -145,7 +145,8 @@ EngineOptions engine_options(const Args& args, const ir::Variant& variant,
 
   if (std::optional<std::string> text = args.value(kTileFlag.name)) {
     if (args.has(kConfigFlag.name)) throw UsageError("--tile and --config cannot be combined");
-    auto tile = parse_tile_override(*text);
+    // The rules of the main loop the target's attention kernels run (mfma on AMD).
+    auto tile = parse_tile_override(*text, attention_mainloop(arch));
     if (!tile) throw UsageError("--tile: " + tile.error());
     if (std::string why =
             validate_tile_for(arch, *tile, kv_elements_of(variant));
