@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "compiler/spec/kernel_geometry.h"
 #include "compiler/support/diagnostics.h"
 #include "compiler/target/target.h"
 #include "runtime/api/engine.h"
