@@ -162,7 +162,7 @@ Result<ScoreForm, std::string> score_form(const ir::Variant& v, const Dialect& d
     if (!body) return fail(body.error());
     return ScoreForm{"SoftCapScore",
                      fmt::format("  // The cap of the score's form soft_cap() * tanh(score / soft_cap()), fixed per launch.\n"
-                                 "  static __device__ __forceinline__ float soft_cap(const AttnjitVariantArgs& args) {{\n"
+                                 "  static __device__ __forceinline__ float soft_cap([[maybe_unused]] const AttnjitVariantArgs& args) {{\n"
                                  "    {}\n"
                                  "  }}\n",
                                  *body)};
@@ -172,8 +172,9 @@ Result<ScoreForm, std::string> score_form(const ir::Variant& v, const Dialect& d
     if (!body) return fail(body.error());
     return ScoreForm{"LinearBiasScore",
                      fmt::format("  // The slope of the score's form score + position_slope() * (kv_pos - q_pos), fixed per row.\n"
-                                 "  static __device__ __forceinline__ float position_slope(const AttnjitVariantArgs& args,\n"
-                                 "                                                         const AttnjitBoundInputs& bound) {{\n"
+                                 "  static __device__ __forceinline__ float position_slope(\n"
+                                 "      [[maybe_unused]] const AttnjitVariantArgs& args,\n"
+                                 "      [[maybe_unused]] const AttnjitBoundInputs& bound) {{\n"
                                  "    {}\n"
                                  "  }}\n",
                                  *body)};
@@ -181,9 +182,10 @@ Result<ScoreForm, std::string> score_form(const ir::Variant& v, const Dialect& d
   auto body = rendered_body(v.score, ExprRole::score, dialect, v);
   if (!body) return fail(body.error());
   return ScoreForm{"GeneralScore",
-                   fmt::format("  static __device__ __forceinline__ float score(float score, const attnjit::Position& at,\n"
-                               "                                                const AttnjitVariantArgs& args,\n"
-                               "                                                const AttnjitBoundInputs& bound) {{\n"
+                   fmt::format("  static __device__ __forceinline__ float score(\n"
+                               "      [[maybe_unused]] float score, [[maybe_unused]] const attnjit::Position& at,\n"
+                               "      [[maybe_unused]] const AttnjitVariantArgs& args,\n"
+                               "      [[maybe_unused]] const AttnjitBoundInputs& bound) {{\n"
                                "{}"
                                "    {}\n"
                                "  }}\n",
@@ -203,7 +205,8 @@ Result<std::string, std::string> render_hooks(const ir::Variant& v, const Dialec
   const ir::KvBand band = passes::clamp_band(v.band);
   const std::string mask_locals = v.mask && !v.band.exact ? builtin_locals(v.mask) : "";
   return fmt::format(
-      "// Variant hooks: the only place the kernel learns what variant it runs.\n"
+      "// Variant hooks: the only place the kernel learns what variant it runs. A variant's\n"
+      "// expressions read some of each hook's parameters, so all are [[maybe_unused]].\n"
       "struct VariantHooks {{\n"
       "  // Visible keys satisfy q_pos + kLowerOffset <= kv_pos <= q_pos + kUpperOffset.\n"
       "  static constexpr bool kHasLowerBand = {};\n"
@@ -213,15 +216,17 @@ Result<std::string, std::string> render_hooks(const ir::Variant& v, const Dialec
       "  // True when the band is the whole mask, so mask() is never needed.\n"
       "  static constexpr bool kBandIsExact = {};\n"
       "{}"
-      "  static __device__ __forceinline__ bool mask(const attnjit::Position& at,\n"
-      "                                             const AttnjitVariantArgs& args,\n"
-      "                                             const AttnjitBoundInputs& bound) {{\n"
+      "  static __device__ __forceinline__ bool mask([[maybe_unused]] const attnjit::Position& at,\n"
+      "                                             [[maybe_unused]] const AttnjitVariantArgs& args,\n"
+      "                                             [[maybe_unused]] const AttnjitBoundInputs& bound) {{\n"
       "{}"
       "    {}\n"
       "  }}\n"
-      "  static __device__ __forceinline__ void bind(AttnjitBoundInputs& bound,\n"
-      "                                             const AttnjitVariantArgs& args, int q_head,\n"
-      "                                             int kv_head, int seq) {{\n"
+      "  static __device__ __forceinline__ void bind([[maybe_unused]] AttnjitBoundInputs& bound,\n"
+      "                                             [[maybe_unused]] const AttnjitVariantArgs& args,\n"
+      "                                             [[maybe_unused]] int q_head,\n"
+      "                                             [[maybe_unused]] int kv_head,\n"
+      "                                             [[maybe_unused]] int seq) {{\n"
       "{}"
       "  }}\n"
       "}};\n"
@@ -490,8 +495,14 @@ Result<GeneratedSource, std::string> render_attention(const KernelSpec& spec) {
       : spec.tile.min_blocks_per_sm > 0 && dialect.vendor == Vendor::cuda
           ? fmt::format(", {}", spec.tile.min_blocks_per_sm)
           : "";
-  s += fmt::format("#define ATTNJIT_LAUNCH_BOUNDS __launch_bounds__(attnjit::{}::kThreads{})\n",
-                   wgmma ? "HopperGeometry" : "TileGeometry", min_blocks);
+  // AMD's register cap is a minimum of resident waves per SIMD, next to the work-group
+  // size the HIP __launch_bounds__ renders (amdgpu_flat_work_group_size).
+  const std::string waves_per_eu =
+      spec.tile.waves_per_eu > 0 && dialect.vendor == Vendor::hip
+          ? fmt::format(" __attribute__((amdgpu_waves_per_eu({})))", spec.tile.waves_per_eu)
+          : "";
+  s += fmt::format("#define ATTNJIT_LAUNCH_BOUNDS __launch_bounds__(attnjit::{}::kThreads{}){}\n",
+                   wgmma ? "HopperGeometry" : "TileGeometry", min_blocks, waves_per_eu);
   s += shared_pieces;
   s += fmt::format("\n// ---- {} ----\n", mainloop_file) + *core;
   if (rows_and_keys_file)

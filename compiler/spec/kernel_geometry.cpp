@@ -81,6 +81,23 @@ std::string mfma_tile_rule_problem(const TileConfig& c, int head_dim) {
   return "";
 }
 
+// CDNA 2 and 3 keep at most 8 waves resident per SIMD (LLVM's limit for gfx90a and gfx942).
+constexpr int kCdnaMaxWavesPerEu = 8;
+
+// waves_per_eu is a register cap of AMD's compiler: the MFMA main loop takes it (codegen
+// renders amdgpu_waves_per_eu), the CUDA main loops have min_blocks_per_sm instead.
+std::string waves_per_eu_problem(const TileConfig& c, Mainloop mainloop) {
+  if (c.waves_per_eu == 0) return "";
+  if (mainloop != Mainloop::mfma)
+    return fmt::format("waves_per_eu is an AMD setting (the MFMA main loop of gfx90a and gfx942); "
+                       "the {} main loop's tiles take min_blocks_per_sm instead",
+                       mainloop_name(mainloop));
+  if (c.waves_per_eu < 1 || c.waves_per_eu > kCdnaMaxWavesPerEu)
+    return fmt::format("waves_per_eu must be 1 to {} (waves resident per SIMD on CDNA), got {}",
+                       kCdnaMaxWavesPerEu, c.waves_per_eu);
+  return "";
+}
+
 }  // namespace
 
 KernelGeometry attention_geometry(const TileConfig& tile, const KvElements& kv, Mainloop mainloop) {
@@ -143,6 +160,7 @@ KvElements config_kv_elements(int head_dim, bool kv_8bit) {
 
 std::string validate_tile(const TileConfig& c, const KvElements& kv, int max_shared_bytes,
                           Mainloop mainloop) {
+  if (std::string problem = waves_per_eu_problem(c, mainloop); !problem.empty()) return problem;
   // The wgmma main loop's rules include its shared memory (16-bit K/V only).
   if (mainloop == Mainloop::wgmma) return hopper_tile_problem(c, kv.head_dim, max_shared_bytes);
   if (std::string problem = tile_rule_problem(c, kv.head_dim, mainloop); !problem.empty()) return problem;
@@ -161,6 +179,7 @@ std::string validate_tile_for(const std::string& arch, const TileConfig& c, cons
 }
 
 std::string tile_rule_problem(const TileConfig& c, int head_dim, Mainloop mainloop) {
+  if (std::string problem = waves_per_eu_problem(c, mainloop); !problem.empty()) return problem;
   if (mainloop == Mainloop::wgmma) return hopper_tile_problem(c, head_dim, INT_MAX);
   if (has_hopper_schedule(c))
     return fmt::format("the schedule switches ({}) belong to the wgmma main loop, not {}", hopper_schedule_names(),

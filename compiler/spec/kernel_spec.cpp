@@ -86,10 +86,11 @@ std::string KernelSpec::uri() const {
     features += fmt::format(".p{}{}{}", v.kv_cache.page_size,
                             v.kv_cache.layout == ir::KvLayout::HND ? "hnd" : "nhd",
                             v.kv_scale == ir::ScaleGranularity::per_token_head ? ".pth" : "");
-  return fmt::format("{}.{}.{}.h{}x{}.d{}.{}{}.{}.m{}n{}w{}s{}{}{}", kernel_kind_name(kind), v.name,
+  return fmt::format("{}.{}.{}.h{}x{}.d{}.{}{}.{}.m{}n{}w{}s{}{}{}{}", kernel_kind_name(kind), v.name,
                      types, v.q_heads, v.kv_heads, v.head_dim, mask_tag(v), features, arch,
                      tile.block_m, tile.block_n, tile.warps, tile.stages,
                      tile.min_blocks_per_sm > 0 ? fmt::format("b{}", tile.min_blocks_per_sm) : "",
+                     tile.waves_per_eu > 0 ? fmt::format("e{}", tile.waves_per_eu) : "",
                      hopper_schedule_tag(tile));
 }
 

@@ -32,6 +32,8 @@ std::string encode_kernel_record(const KernelSpec& spec, BinaryFormat format) {
   j["format"] = binary_format_name(format);
   j["split"] = split_name(spec.kv_split);
   j["tile"] = {t.block_m, t.block_n, t.warps, t.stages, t.num_splits, t.min_blocks_per_sm};
+  // waves_per_eu only when set, so records of tiles without it read as before.
+  if (t.waves_per_eu > 0) j["tile"].push_back(t.waves_per_eu);
   // Only a spec that names its mainloop records it, so older records read the same.
   if (spec.mainloop) j["mainloop"] = mainloop_name(*spec.mainloop);
   // Likewise the wgmma schedule switches that are on, by name.
@@ -74,16 +76,23 @@ Result<RecordedKernel, std::string> decode_kernel_record(std::string_view line) 
     if (split && split->get<std::string>() == split_name(s)) r.spec.kv_split = s, split_ok = true;
   if (!split_ok) return fail(std::string("\"split\" is not none, segments or stream"));
   auto tile = j.find("tile");
-  if (tile == j.end() || !tile->is_array() || tile->size() != 6)
-    return fail(std::string("\"tile\" must be [BLOCK_M, BLOCK_N, warps, stages, splits, min_blocks]"));
-  int values[6];
-  for (size_t i = 0; i < 6; ++i) {
+  if (tile == j.end() || !tile->is_array() || (tile->size() != 6 && tile->size() != 7))
+    return fail(std::string(
+        "\"tile\" must be [BLOCK_M, BLOCK_N, warps, stages, splits, min_blocks[, waves_per_eu]]"));
+  int values[7] = {};
+  for (size_t i = 0; i < tile->size(); ++i) {
     const json& v = (*tile)[i];
     if (!v.is_number_integer() || v.get<long long>() < 0 || v.get<long long>() > 4096)
       return fail(std::string("\"tile\" values must be whole numbers from 0 to 4096"));
     values[i] = v.get<int>();
   }
-  r.spec.tile = TileConfig{values[0], values[1], values[2], values[3], values[4], values[5]};
+  r.spec.tile.block_m = values[0];
+  r.spec.tile.block_n = values[1];
+  r.spec.tile.warps = values[2];
+  r.spec.tile.stages = values[3];
+  r.spec.tile.num_splits = values[4];
+  r.spec.tile.min_blocks_per_sm = values[5];
+  r.spec.tile.waves_per_eu = values[6];
   if (j.contains("mainloop")) {
     const json* mainloop = text("mainloop");
     bool mainloop_ok = false;

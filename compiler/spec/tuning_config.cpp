@@ -29,10 +29,12 @@ using nlohmann::json;
 const std::vector<std::string> kKinds = {"prefill", "paged", "paged_decode"};
 // "num_splits" (paged kinds only) fixes the split-KV segment count instead of the
 // launch-time heuristic. "min_blocks_per_sm" asks the compiler for registers enough
-// for that many resident blocks per SM (CUDA's __launch_bounds__ minimum).
-// The wgmma main loop's schedule switches (hopper_schedule_switches()) follow.
+// for that many resident blocks per SM (CUDA's __launch_bounds__ minimum);
+// "waves_per_eu" (AMD targets) for that many resident waves per SIMD. The wgmma main
+// loop's schedule switches (hopper_schedule_switches()) follow.
 const std::vector<std::string> kConfigKeys = [] {
-  std::vector<std::string> keys = {"BLOCK_M", "BLOCK_N", "num_warps", "num_stages", "num_splits", "min_blocks_per_sm"};
+  std::vector<std::string> keys = {"BLOCK_M",    "BLOCK_N",           "num_warps",   "num_stages",
+                                   "num_splits", "min_blocks_per_sm", "waves_per_eu"};
   for (const HopperScheduleSwitch& s : hopper_schedule_switches()) keys.emplace_back(s.name);
   return keys;
 }();
@@ -182,6 +184,9 @@ TileConfig read_config(const json& j, const std::string& path, int smem_head_dim
                fmt::format("expected at most 32 (resident blocks per SM), got {}",
                            c.min_blocks_per_sm));
   }
+  // Its range and which main loops take it are tile rules (validate_tile below).
+  if (j.contains("waves_per_eu"))
+    c.waves_per_eu = read_int(j["waves_per_eu"], join_path(path, "waves_per_eu"), 1);
   for (const HopperScheduleSwitch& s : hopper_schedule_switches()) {
     if (!j.contains(s.name)) continue;
     const std::string key_path = join_path(path, s.name);
@@ -334,7 +339,8 @@ int shared_memory_limit(const std::string& arch) {
   return smallest;
 }
 
-Result<TileConfig, std::string> parse_tile_override(const std::string& text) {
+Result<TileConfig, std::string> parse_tile_override(const std::string& text,
+                                                    std::optional<Mainloop> mainloop) {
   const std::string usage = fmt::format(
       "expected BLOCK_M,BLOCK_N,WARPS,STAGES (e.g. 128,64,8,2), got \"{}\"", text);
   static const char* kFields[] = {"BLOCK_M", "BLOCK_N", "WARPS", "STAGES"};
@@ -367,9 +373,21 @@ Result<TileConfig, std::string> parse_tile_override(const std::string& text) {
   if (n != 4 || (!text.empty() && text.back() == ',')) return fail(usage);
   c.block_m = values[0], c.block_n = values[1], c.warps = values[2], c.stages = values[3];
   // Structure only: the head_dim (and with it shared memory) is checked once known.
-  // Schedule switches belong to the wgmma main loop: its rules then.
-  std::string problem = schedule ? tile_rule_problem(c, 0, Mainloop::wgmma) : tile_rule_problem(c, 0);
-  if (!problem.empty()) return fail(problem);
+  if (mainloop) {
+    if (std::string problem = tile_rule_problem(c, 0, *mainloop); !problem.empty()) return fail(problem);
+    return c;
+  }
+  // Before the target is known: schedule switches belong to the wgmma main loop, its
+  // rules then; otherwise a tile some attention main loop takes (reported with the
+  // mma.sync loop's reason). The target's own rules check it once it is known.
+  if (schedule) {
+    if (std::string problem = tile_rule_problem(c, 0, Mainloop::wgmma); !problem.empty()) return fail(problem);
+    return c;
+  }
+  const std::string problem = tile_rule_problem(c, 0, Mainloop::mma_sync);
+  if (!problem.empty() && !tile_rule_problem(c, 0, Mainloop::mfma).empty() &&
+      !tile_rule_problem(c, 0, Mainloop::wgmma).empty())
+    return fail(problem);
   return c;
 }
 

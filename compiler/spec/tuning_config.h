@@ -7,9 +7,10 @@
 //                                "config": {"BLOCK_M": 64, ...}} ] } }
 //
 // Paged configs may add "num_splits" to fix the split-KV segment count; any config may
-// add "min_blocks_per_sm" (a register cap); buckets may also ask for "kv_8bit": true.
-// sm_90a's wgmma tiles may switch on "softmax_overlap", "pingpong" and "persistent"
-// (true/false; compiler/spec/hopper_geometry.h).
+// add "min_blocks_per_sm" (a register cap), an AMD target's "waves_per_eu" (aiter's
+// register cap, 1 to 8); buckets may also ask for "kv_8bit": true. sm_90a's wgmma tiles
+// may switch on "softmax_overlap", "pingpong" and "persistent" (true/false;
+// compiler/spec/hopper_geometry.h).
 // An optional top-level "split_cost" block holds the split-KV cost model's constants
 // (compiler/spec/split_cost.h), a set per K/V width:
 //
@@ -51,6 +52,10 @@ struct TileConfig {
   bool softmax_overlap = false;
   bool pingpong = false;
   bool persistent = false;
+  // AMD's MFMA main loop only (aiter's term): at least this many waves resident per SIMD
+  // (amdgpu_waves_per_eu), which caps the registers a wave may use; 0 = the compiler's
+  // choice. The AMD counterpart of min_blocks_per_sm.
+  int waves_per_eu = 0;
   bool operator==(const TileConfig&) const = default;
 };
 
@@ -128,7 +133,14 @@ std::optional<Mainloop> config_mainloop(const std::string& arch, const std::stri
 // table); for an arch the table lacks, the smallest limit of its vendor's targets.
 int shared_memory_limit(const std::string& arch);
 // Parses "BLOCK_M,BLOCK_N,WARPS,STAGES", optionally followed by the names of wgmma
-// schedule switches to turn on: "128,128,12,2,softmax_overlap,persistent".
-Result<TileConfig, std::string> parse_tile_override(const std::string& text);
+// schedule switches to turn on ("128,128,12,2,softmax_overlap,persistent"), and checks
+// its structure (tile_rule_problem, head_dim unknown) by the rules of `mainloop`, the
+// main loop the tile's kernels will run (attention_mainloop(arch): mma_sync on CUDA,
+// mfma on AMD; wgmma for the Hopper kernel's tile). Unset, before the target is known: a
+// tile no attention main loop takes is refused with the mma.sync loop's reason (with
+// switches, by the wgmma loop's rules); the target's own rules check it once it is known
+// (validate_tile_for).
+Result<TileConfig, std::string> parse_tile_override(const std::string& text,
+                                                    std::optional<Mainloop> mainloop = std::nullopt);
 
 }  // namespace attnjit

@@ -63,16 +63,17 @@ bool jit_enabled(const EngineOptions& options) {
   return !(env && std::string_view(env) == "0");
 }
 
-cuda::DeviceBuffer& Engine::workspace(size_t bytes) {
+GpuBuffer& Engine::workspace(size_t bytes) {
+  std::shared_ptr<GpuRuntime> device = gpu();
   std::lock_guard<std::mutex> lock(mutex_);
-  if (workspace_.size() < bytes) {
-    workspace_ = cuda::DeviceBuffer();  // free before allocating the larger one
-    workspace_ = cuda::DeviceBuffer(driver_, bytes);
+  if (!workspace_ || workspace_->size() < bytes) {
+    workspace_.reset();  // free before allocating the larger one
+    workspace_ = device->allocate(bytes);
   }
-  return workspace_;
+  return *workspace_;
 }
 
-int Engine::blocks_per_sm(const cuda::LoadedKernel& kernel, int threads, int shared_bytes) {
+int Engine::blocks_per_sm(const GpuKernel& kernel, int threads, int shared_bytes) {
   const auto key = std::make_tuple(&kernel, threads, shared_bytes);
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -84,18 +85,19 @@ int Engine::blocks_per_sm(const cuda::LoadedKernel& kernel, int threads, int sha
   return occupancy_[key] = blocks;
 }
 
-cuda::DeviceBuffer& Engine::piece_counts(size_t units) {
+GpuBuffer& Engine::piece_counts(size_t units) {
+  std::shared_ptr<GpuRuntime> device = gpu();
   std::lock_guard<std::mutex> lock(mutex_);
   const size_t bytes = units * sizeof(int);
-  if (piece_counts_.size() < bytes) {
-    piece_counts_ = cuda::DeviceBuffer();
-    piece_counts_ = cuda::DeviceBuffer(driver_, bytes);
-    piece_counts_.fill_bytes(0);
+  if (!piece_counts_ || piece_counts_->size() < bytes) {
+    piece_counts_.reset();
+    piece_counts_ = device->allocate(bytes);
+    piece_counts_->fill_bytes(0);
     // The memset runs on the legacy default stream, which a non-blocking stream does
     // not wait for: finish it before any launch reads the counts.
-    cuda::synchronize(*driver_);
+    device->synchronize();
   }
-  return piece_counts_;
+  return *piece_counts_;
 }
 
 namespace {
@@ -117,6 +119,7 @@ Engine::Engine(EngineOptions options)
       record_file_(!options_.record_file.empty()        ? options_.record_file
                    : std::getenv("ATTNJIT_AOT_RECORD") ? std::getenv("ATTNJIT_AOT_RECORD")
                                                        : ""),
+      gpu_(options_.gpu),
       hopper_(hopper_enabled(options_)) {}
 Engine::~Engine() = default;
 
@@ -259,44 +262,40 @@ Result<CompiledKernel, CompileError> Engine::compile(const KernelSpec& spec) {
   return build(spec, target ? target->default_format() : BinaryFormat::cubin);
 }
 
-// ---- the device: its vendor from find_gpu() (CUDA first, then HIP) -------------------
-namespace {
-// Why a HIP device takes no launches yet: the launch path (LoadedKernel, workspace,
-// occupancy) is the CUDA driver's; hip::Driver loads and launches HSACO on its own.
-std::string hip_launch_gap(const GpuDevice& gpu) {
-  return fmt::format("{} ({}) is a HIP device: the engine launches kernels on CUDA devices only "
-                     "so far; its kernels build with attnjit compile --arch <target>",
-                     gpu.name, gpu.arch);
-}
-}  // namespace
-
+// ---- the device: EngineOptions::gpu, else find_gpu()'s (CUDA first, then HIP) ----------
 bool Engine::gpu_available(std::string* why) {
   auto gpu = find_gpu();
-  std::string reason = !gpu                         ? gpu.error()
-                       : gpu->vendor != Vendor::cuda ? hip_launch_gap(*gpu)
-                                                     : "";
-  if (why) *why = reason;
-  return reason.empty();
+  if (why) *why = gpu ? "" : gpu.error();
+  return gpu.ok();
+}
+
+std::shared_ptr<GpuRuntime> Engine::gpu() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!gpu_) {
+    auto opened = open_gpu_runtime();
+    if (!opened) throw std::runtime_error("attnjit: " + opened.error());
+    gpu_ = *opened;
+  }
+  return gpu_;
 }
 
 const Target& Engine::device_target() {
-  auto gpu = find_gpu();
-  if (!gpu) throw std::runtime_error("attnjit: " + gpu.error());
-  if (!gpu->target) throw std::runtime_error("attnjit: " + gpu->target.error());
-  return **gpu->target;
+  auto target = gpu()->target();
+  if (!target) throw std::runtime_error("attnjit: " + target.error());
+  return **target;
 }
 
 std::shared_ptr<cuda::Driver> Engine::driver() {
-  std::lock_guard<std::mutex> lock(mutex_);
-  if (!driver_) {
-    auto opened = cuda::Driver::open();
-    if (!opened) {
-      auto gpu = find_gpu();
-      throw std::runtime_error("attnjit: " + (gpu ? hip_launch_gap(*gpu) : gpu.error()));
-    }
-    driver_ = *opened;
-  }
-  return driver_;
+  std::shared_ptr<GpuRuntime> device = gpu();
+  if (std::shared_ptr<cuda::Driver> cuda = cuda_driver_of(*device)) return cuda;
+  if (device->vendor() == Vendor::hip)
+    throw std::runtime_error(fmt::format(
+        "attnjit: {} ({}) is a HIP device: Engine::driver() is the CUDA driver; Engine::gpu() "
+        "is the runtime of either vendor",
+        device->device_name(), device->arch()));
+  throw std::runtime_error(
+      "attnjit: the engine's GPU (EngineOptions::gpu) is not the CUDA driver's: "
+      "Engine::driver() has none to give");
 }
 // ---------------------------------------------------------------------------------------
 
@@ -315,24 +314,31 @@ const Engine::Resolved& Engine::resolve(const ir::Variant& variant, const std::s
   if (!made) throw std::runtime_error(where + ": " + made.error());
   KernelSpec spec = **made;
   spec.kv_split = split;
-  const cuda::LoadedKernel& kernel = loaded_kernel(spec);
+  const GpuKernel& kernel = gpu_kernel(spec);
   std::lock_guard<std::mutex> lock(mutex_);
   auto& slot = resolved_[key];
   if (!slot) slot = std::make_unique<Resolved>(Resolved{std::move(spec), &kernel});
   return *slot;
 }
 
-const cuda::LoadedKernel& Engine::loaded_kernel(const KernelSpec& spec) {
+const GpuKernel& Engine::gpu_kernel(const KernelSpec& spec) {
+  // The target's default format: CUBIN on CUDA, HSACO on HIP.
   auto compiled = compile(spec);
   if (!compiled) throw std::runtime_error("attnjit: " + compiled.error().describe());
-  std::shared_ptr<cuda::Driver> gpu = driver();
+  std::shared_ptr<GpuRuntime> device = gpu();
   std::lock_guard<std::mutex> lock(mutex_);
   auto it = loaded_.find(compiled->key);
   if (it != loaded_.end()) return *it->second;
   const Artifact& a = compiled->lookup.artifact;
-  auto kernel = cuda::LoadedKernel::load(gpu, a.binary, a.entry, a.format == BinaryFormat::ptx);
+  auto kernel = device->load(a.binary, a.entry, a.format);
   if (!kernel) throw std::runtime_error("attnjit: loading " + compiled->key + ": " + kernel.error());
   return *loaded_.emplace(compiled->key, std::move(*kernel)).first->second;
+}
+
+const cuda::LoadedKernel& Engine::loaded_kernel(const KernelSpec& spec) {
+  const GpuKernel& kernel = gpu_kernel(spec);
+  if (const cuda::LoadedKernel* cuda = cuda_kernel_of(kernel)) return *cuda;
+  throw std::logic_error("attnjit: kernel " + spec.uri() + " is not loaded by the CUDA driver");
 }
 
 }  // namespace attnjit

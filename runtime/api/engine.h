@@ -21,6 +21,7 @@
 #include "runtime/api/prefill_args.h"
 #include "runtime/cache/kernel_cache.h"
 #include "runtime/driver/cuda_driver.h"
+#include "runtime/driver/gpu_kernel.h"
 #include "runtime/plan/launch_plan.h"
 
 // The paged kind's kernel parameter block (templates/kernels/paged_params.h).
@@ -64,6 +65,10 @@ struct EngineOptions {
   // tokens (paged_decode_q_len_max()); 0: every sequence, decode tokens too (to time
   // decode on the wgmma kernel; a negative value counts as 0).
   std::optional<int> hopper_paged_decode_q_len_max;
+  // The GPU to launch on; unset = device 0 of the first vendor that has one, CUDA first,
+  // then HIP (open_gpu_runtime()). A test puts a fake here to see what the engine
+  // loads and launches without a GPU.
+  std::shared_ptr<GpuRuntime> gpu;
 };
 
 // Whether JIT compilation is on for `options` (EngineOptions::jit, else $ATTNJIT_JIT).
@@ -117,21 +122,22 @@ class Engine {
   Result<std::shared_ptr<const CompilerBackend>, std::string> backend(const Target& target);
 
   // Validates the arguments, gets the kernel for the current device and launches it
-  // on `stream` (null = default stream). Throws ArgumentError for bad arguments and
-  // std::runtime_error when there is no GPU or a compile fails.
-  void prefill(const ir::Variant& variant, const PrefillArgs& args,
-               cuda::CUstream stream = nullptr);
+  // on `stream` (null = default stream; a CUstream on a CUDA device, a hipStream_t on
+  // a HIP one). Throws ArgumentError for bad arguments and std::runtime_error when there
+  // is no GPU or a compile fails. Tensor views of device memory are DeviceKind::cuda
+  // on either vendor.
+  void prefill(const ir::Variant& variant, const PrefillArgs& args, GpuStream stream = nullptr);
 
   // The paged kind (flash_attn_with_kvcache-like): a mixed batch of query chunks
   // against a paged KV cache; split-KV with a merge launch when the batch is too
   // small to fill the GPU. Uses the engine's workspace: calls on one engine must not
   // run concurrently on different streams.
-  void paged(const ir::Variant& variant, const PagedArgs& args, cuda::CUstream stream = nullptr);
+  void paged(const ir::Variant& variant, const PagedArgs& args, GpuStream stream = nullptr);
   // New K/V tokens into the paged cache by slot mapping, quantized per the variant.
   void write_kv_cache(const ir::Variant& variant, const CacheWriteArgs& args,
-                      cuda::CUstream stream = nullptr);
+                      GpuStream stream = nullptr);
   // Two partial results over disjoint keys into one (cascade / shared prefix).
-  void merge(const ir::Variant& variant, const MergeArgs& args, cuda::CUstream stream = nullptr);
+  void merge(const ir::Variant& variant, const MergeArgs& args, GpuStream stream = nullptr);
 
   // The split-KV choice paged() makes through its launch plan: attnjit::choose_splits
   // (runtime/plan/split_choice.h) with the set of `costs` for `kv_bytes` (paged() uses
@@ -143,7 +149,7 @@ class Engine {
   // for benchmarks and logs.
   int last_paged_splits() const { return last_paged_splits_; }
   // The main loop of the last prefill() launch: mma_sync, or wgmma when the Hopper
-  // kernel took the call (EngineOptions::hopper).
+  // kernel took the call (EngineOptions::hopper); mfma on an AMD device.
   Mainloop last_prefill_mainloop() const { return last_prefill_mainloop_; }
   // The main loop that ran the prefill chunks (sequences of more new tokens than
   // EngineOptions::hopper_paged_decode_q_len_max) of the last paged() call: wgmma when the Hopper
@@ -151,21 +157,28 @@ class Engine {
   // mma_sync (also when the call had none).
   Mainloop last_paged_prefill_mainloop() const { return last_paged_prefill_mainloop_; }
 
-  // The GPU is device 0 of the first vendor that has one, CUDA first, then HIP
-  // (find_gpu(), runtime/driver/gpu_device.h).
-  // Its CUDA driver; throws std::runtime_error with the reason when there is no CUDA
-  // GPU (a HIP device is named: the launch path is CUDA's only so far).
+  // The GPU is EngineOptions::gpu, else device 0 of the first vendor that has one, CUDA
+  // first, then HIP (find_gpu(), runtime/driver/gpu_device.h). Its runtime, of either
+  // vendor: what the engine loads and launches kernels through. Throws
+  // std::runtime_error naming both vendors' reasons when there is no GPU.
+  std::shared_ptr<GpuRuntime> gpu();
+  // Its CUDA driver (for CUDA buffers, tensor maps); throws std::runtime_error with the
+  // reason when there is no GPU, or naming the device when it is a HIP one.
   std::shared_ptr<cuda::Driver> driver();
   // The target kernels are built for on the GPU, of either vendor (gfx942 on an MI300X);
   // throws std::runtime_error when there is no GPU or no target runs on it.
   const Target& device_target();
-  // True when the engine can launch on a GPU; `why` gets the reason when not (no GPU
-  // of either vendor, or a HIP device, which takes no launches yet).
+  // True when this process has a GPU of either vendor (find_gpu()); `why` gets the
+  // reason when not.
   static bool gpu_available(std::string* why = nullptr);
 
   KernelCache& cache() { return cache_; }
 
  private:
+  // `spec`'s kernel compiled for (or found for) the device and loaded on it, once per
+  // cache key.
+  const GpuKernel& gpu_kernel(const KernelSpec& spec);
+  // The same kernel as the CUDA driver's, for the Hopper path; throws on a HIP device.
   const cuda::LoadedKernel& loaded_kernel(const KernelSpec& spec);
 
   // A launch's kernel and its spec, resolved once per (variant, kind, tuning table,
@@ -173,7 +186,7 @@ class Engine {
   // hashing stay off the per-call path. Throws std::runtime_error prefixed by `where`.
   struct Resolved {
     KernelSpec spec;
-    const cuda::LoadedKernel* kernel;
+    const GpuKernel* kernel;
   };
   // The variant's DSL form is given: a call that resolves several kernels of one
   // variant prints it once (printing dominates a lookup).
@@ -194,15 +207,15 @@ class Engine {
   DeviceFacts device_facts();
   // A plan's launch, its kernel resolved; throws std::runtime_error prefixed by `where`.
   void launch(const ir::Variant& variant, const std::string& dsl, const PlannedLaunch& planned,
-              const std::string& where, cuda::CUstream stream, const void* params,
+              const std::string& where, GpuStream stream, const void* params,
               size_t params_size);
-  cuda::DeviceBuffer& workspace(size_t bytes);
+  GpuBuffer& workspace(size_t bytes);
   // The stream split's per-unit piece counts: zeroed when allocated, and each launch
   // leaves them zero.
-  cuda::DeviceBuffer& piece_counts(size_t units);
+  GpuBuffer& piece_counts(size_t units);
   // Resident blocks per SM of `kernel` at this block size and shared memory, queried
   // from the driver once (the split choice asks on every paged() call).
-  int blocks_per_sm(const cuda::LoadedKernel& kernel, int threads, int shared_bytes);
+  int blocks_per_sm(const GpuKernel& kernel, int threads, int shared_bytes);
 
   // The error of a kernel that JIT-off could not find, with the command that builds it.
   std::string missing_kernel_message(const KernelSpec& spec, const std::string& key) const;
@@ -217,15 +230,15 @@ class Engine {
   // Appends `spec` to the record file, once per AOT key; a failure to write is a warning.
   void record(const KernelSpec& spec, BinaryFormat format, const std::string& key,
               CacheLookup* lookup);
-  std::shared_ptr<cuda::Driver> driver_;
-  std::map<std::string, std::unique_ptr<cuda::LoadedKernel>> loaded_;  // by cache key
-  cuda::DeviceBuffer workspace_;  // split-KV partial results
-  cuda::DeviceBuffer piece_counts_;
+  std::shared_ptr<GpuRuntime> gpu_;  // options_.gpu, else opened on first use
+  std::map<std::string, std::unique_ptr<GpuKernel>> loaded_;  // by cache key
+  std::unique_ptr<GpuBuffer> workspace_;  // split-KV partial results
+  std::unique_ptr<GpuBuffer> piece_counts_;
   std::map<std::string, std::unique_ptr<Resolved>> resolved_;
   std::map<std::string, KernelSpec> specs_;  // by kind | tuning table | DSL form
   std::optional<DeviceFacts> device_facts_;
   std::atomic<int> last_paged_splits_{0};  // written by concurrent paged() calls
-  std::map<std::tuple<const cuda::LoadedKernel*, int, int>, int> occupancy_;
+  std::map<std::tuple<const GpuKernel*, int, int>, int> occupancy_;
 
   // The Hopper prefill path (launch_prefill_hopper.cpp): launches the call on the wgmma
   // kernel and returns true, or returns false when that kernel cannot run it (device,
@@ -246,7 +259,7 @@ class Engine {
   // hopper_paged_launch.cpp, the Hopper kernel of the call's prefill chunks where it takes
   // them: hopper_paged_kernel() is null when it does not (device, variant).
   void paged_mma_sync(const ir::Variant& variant, const std::string& dsl, const PagedArgs& args,
-                      const PagedShape& shape, int decode_q_len_max, cuda::CUstream stream);
+                      const PagedShape& shape, int decode_q_len_max, GpuStream stream);
   const HopperKernel* hopper_paged_kernel(const ir::Variant& variant, const std::string& dsl);
   void paged_chunks_on_hopper(const HopperKernel& kernel, const ir::Variant& variant, const PagedArgs& args,
                               const PagedShape& shape, const AttnjitPagedParams& base, cuda::CUstream stream);

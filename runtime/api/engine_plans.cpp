@@ -42,13 +42,13 @@ TileLookup Engine::tiles_for(const ir::Variant& variant, const std::string& dsl)
 }
 
 DeviceFacts Engine::device_facts() {
-  std::shared_ptr<cuda::Driver> gpu = driver();
+  std::shared_ptr<GpuRuntime> device = gpu();
   const std::string arch(device_target().name);
   std::lock_guard<std::mutex> lock(mutex_);
   if (!device_facts_) {
     DeviceFacts facts;
     facts.arch = arch;
-    facts.sm_count = gpu->attribute(cuda::kMultiprocessorCount);
+    facts.sm_count = device->multiprocessor_count();
     // The split cost model's constants are the config's, as the tiles are.
     auto config = engine_config(options_, arch);
     if (!config) throw std::runtime_error("attnjit: " + config.error());
@@ -59,7 +59,7 @@ DeviceFacts Engine::device_facts() {
 }
 
 void Engine::launch(const ir::Variant& variant, const std::string& dsl,
-                    const PlannedLaunch& planned, const std::string& where, cuda::CUstream stream,
+                    const PlannedLaunch& planned, const std::string& where, GpuStream stream,
                     const void* params, size_t params_size) {
   const Resolved& resolved = resolve(variant, dsl, planned.role, where);
   // Both tiles come from the same cached spec; a difference is a bug in attnjit, and

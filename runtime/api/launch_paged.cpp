@@ -79,7 +79,7 @@ int Engine::choose_splits(long long blocks, int max_kv_tiles, int sm_count, int 
       costs.for_kv_bytes(kv_bytes));
 }
 
-void Engine::paged(const ir::Variant& variant, const PagedArgs& args, cuda::CUstream stream) {
+void Engine::paged(const ir::Variant& variant, const PagedArgs& args, GpuStream stream) {
   const PagedShape shape = validate_paged(variant, args, DeviceKind::cuda, "attnjit::paged");
   if (shape.num_seqs == 0 || shape.total_q == 0) return;
   const std::string dsl = ir::print_dsl(variant);
@@ -104,13 +104,13 @@ void Engine::paged(const ir::Variant& variant, const PagedArgs& args, cuda::CUst
       p.lse = static_cast<float*>(args.lse.data);
       p.lse_head_stride = args.lse.stride(0), p.lse_row_stride = args.lse.stride(1);
     }
-    paged_chunks_on_hopper(*chunks, variant, args, shape, p, stream);
+    paged_chunks_on_hopper(*chunks, variant, args, shape, p, stream.cuda());
   }
   last_paged_prefill_mainloop_ = chunks ? Mainloop::wgmma : Mainloop::mma_sync;
 }
 
 void Engine::paged_mma_sync(const ir::Variant& variant, const std::string& dsl, const PagedArgs& args,
-                            const PagedShape& shape, int decode_q_len_max, cuda::CUstream stream) {
+                            const PagedShape& shape, int decode_q_len_max, GpuStream stream) {
   const std::string where = "attnjit::paged";
   const TileLookup tiles = tiles_for(variant, dsl);
   PagedCall call;
@@ -126,7 +126,7 @@ void Engine::paged_mma_sync(const ir::Variant& variant, const std::string& dsl, 
   // The split choice weighs the split kernels' occupancy, which the driver knows once
   // they are loaded.
   DeviceFacts device = device_facts();
-  auto queries = occupancy_needed(variant, call, device.sm_count, tiles);
+  auto queries = occupancy_needed(variant, call, device.arch, device.sm_count, tiles);
   if (!queries) throw std::runtime_error(where + ": " + queries.error());
   for (const OccupancyQuery& q : *queries) {
     const int blocks =
@@ -143,7 +143,7 @@ void Engine::paged_mma_sync(const ir::Variant& variant, const std::string& dsl, 
   p.decode_q_len_max = decode_q_len_max;
   if (splits == kStreamSplit) {
     // Cut pieces are f32 with the V descale applied; their merge applies the output scale.
-    cuda::DeviceBuffer& ws = workspace(planned.bytes());
+    GpuBuffer& ws = workspace(planned.bytes());
     p.piece_out = static_cast<float*>(ws.data());
     p.piece_lse = p.piece_out + planned.row_floats;
     p.pieces_done = static_cast<int*>(piece_counts(planned.counters).data());
@@ -168,7 +168,7 @@ void Engine::paged_mma_sync(const ir::Variant& variant, const std::string& dsl, 
   float* partial_out = nullptr;
   if (splits > 1) {
     // Partial results: f32 [splits, total_q, heads, dim] and LSEs [splits, heads, total_q].
-    cuda::DeviceBuffer& ws = workspace(planned.bytes());
+    GpuBuffer& ws = workspace(planned.bytes());
     partial_out = static_cast<float*>(ws.data());
     partial_lse = partial_out + planned.row_floats;
     p.out = partial_out;
@@ -212,7 +212,7 @@ void Engine::paged_mma_sync(const ir::Variant& variant, const std::string& dsl, 
   launch(variant, dsl, plan->launches.at(1), where, stream, &m, sizeof(m));
 }
 
-void Engine::merge(const ir::Variant& variant, const MergeArgs& args, cuda::CUstream stream) {
+void Engine::merge(const ir::Variant& variant, const MergeArgs& args, GpuStream stream) {
   validate_merge(args, DeviceKind::cuda, "attnjit::merge");
   const std::string where = "attnjit::merge";
   const std::string dsl = ir::print_dsl(variant);
@@ -241,7 +241,7 @@ void Engine::merge(const ir::Variant& variant, const MergeArgs& args, cuda::CUst
 }
 
 void Engine::write_kv_cache(const ir::Variant& variant, const CacheWriteArgs& args,
-                            cuda::CUstream stream) {
+                            GpuStream stream) {
   validate_cache_write(variant, args, DeviceKind::cuda, "attnjit::write_kv_cache");
   const int tokens = static_cast<int>(args.k.shape[0]);
   if (tokens == 0) return;

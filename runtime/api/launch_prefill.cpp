@@ -64,17 +64,21 @@ AttnjitPrefillParams prefill_params(const ir::Variant& variant, const PrefillArg
   return p;
 }
 
-void Engine::prefill(const ir::Variant& variant, const PrefillArgs& args, cuda::CUstream stream) {
+void Engine::prefill(const ir::Variant& variant, const PrefillArgs& args, GpuStream stream) {
   const PrefillShape shape = validate_prefill(variant, args, DeviceKind::cuda, "attnjit::prefill");
   if (shape.batch == 0 || shape.seqlen_q == 0) return;
   // Printed once per call: both paths key their kernels by it.
   const std::string dsl = ir::print_dsl(variant);
   // The Hopper kernel where it can run the call (runtime/api/launch_prefill_hopper.cpp),
-  // unless switched off.
-  if (hopper_ && prefill_on_hopper(variant, dsl, args, shape, stream)) return;
-  last_prefill_mainloop_ = Mainloop::mma_sync;
+  // unless switched off; it is CUDA's only.
+  if (hopper_ && gpu()->vendor() == Vendor::cuda &&
+      prefill_on_hopper(variant, dsl, args, shape, stream.cuda()))
+    return;
   const std::string where = "attnjit::prefill";
-  auto plan = plan_for_call(variant, PrefillCall{shape.batch, shape.seqlen_q}, device_facts(),
+  const DeviceFacts facts = device_facts();
+  // mma_sync on CUDA, mfma on AMD: the target's prefill main loop.
+  last_prefill_mainloop_ = kernel_mainloop(KernelKind::prefill, *find_target(facts.arch));
+  auto plan = plan_for_call(variant, PrefillCall{shape.batch, shape.seqlen_q}, facts,
                             tiles_for(variant, dsl));
   if (!plan) throw std::runtime_error(where + ": " + plan.error());
 

@@ -87,7 +87,10 @@ bool Engine::prefill_on_hopper(const ir::Variant& variant, const std::string& ds
     // registers), each looping over the work tiles.
     const long long work = hopper_work_tile_bound(variant.q_heads, shape.batch, shape.seqlen_q,
                                                   shape.ragged ? args.q.shape[0] : -1);
-    const int slots_per_sm = blocks_per_sm(*hopper->kernel, g.threads, static_cast<int>(g.shared_bytes));
+    // The driver's occupancy (the Hopper kernels are CUDA modules, outside the engine's
+    // cache of GpuKernel occupancies); one query per launch of a persistent kernel.
+    const int slots_per_sm = hopper->kernel->blocks_per_sm(static_cast<unsigned>(g.threads),
+                                                           static_cast<unsigned>(g.shared_bytes));
     grid[0] = hopper_persistent_blocks(work, gpu->attribute(cuda::kMultiprocessorCount), slots_per_sm);
     grid[1] = grid[2] = 1;
   } else {

@@ -10,6 +10,8 @@
 
 namespace attnjit {
 
+// Where a view's memory is: the host, or the engine's GPU (`cuda` on either vendor: a
+// HIP device's memory is `cuda` too).
 enum class DeviceKind { cpu, cuda };
 
 struct TensorView {

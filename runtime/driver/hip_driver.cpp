@@ -50,6 +50,11 @@ struct RuntimeApi {
                                       unsigned grid_z, unsigned block_x, unsigned block_y,
                                       unsigned block_z, unsigned shared_bytes, hipStream_t stream,
                                       void** kernel_params, void** extra) = nullptr;
+  hipError_t (*hipModuleOccupancyMaxActiveBlocksPerMultiprocessor)(int* blocks,
+                                                                   hipFunction_t function,
+                                                                   int block_size,
+                                                                   size_t dynamic_shared_bytes) =
+      nullptr;
   hipError_t (*hipStreamCreate)(hipStream_t* stream) = nullptr;
   hipError_t (*hipStreamDestroy)(hipStream_t stream) = nullptr;
   hipError_t (*hipStreamSynchronize)(hipStream_t stream) = nullptr;
@@ -142,6 +147,8 @@ Result<std::shared_ptr<const RuntimeApi>, std::string> load_runtime(
   bind(lib, "hipModuleUnload", &api->hipModuleUnload, &missing);
   bind(lib, "hipModuleGetFunction", &api->hipModuleGetFunction, &missing);
   bind(lib, "hipModuleLaunchKernel", &api->hipModuleLaunchKernel, &missing);
+  bind(lib, "hipModuleOccupancyMaxActiveBlocksPerMultiprocessor",
+       &api->hipModuleOccupancyMaxActiveBlocksPerMultiprocessor, &missing);
   bind(lib, "hipStreamCreate", &api->hipStreamCreate, &missing);
   bind(lib, "hipStreamDestroy", &api->hipStreamDestroy, &missing);
   bind(lib, "hipStreamSynchronize", &api->hipStreamSynchronize, &missing);
@@ -259,11 +266,25 @@ Result<std::unique_ptr<LoadedKernel>, std::string> LoadedKernel::load(std::share
     api.hipModuleUnload(module);
     return fail(fmt::format("kernel '{}' not found in its module: {}", entry, api.describe(rc)));
   }
-  return std::unique_ptr<LoadedKernel>(new LoadedKernel(std::move(driver), module, function, entry));
+  int max_shared_bytes = 0;
+  if (hipError_t rc = api.hipDeviceGetAttribute(&max_shared_bytes, kMaxSharedMemoryPerBlock,
+                                                driver->device());
+      rc != kSuccess) {
+    api.hipModuleUnload(module);
+    return fail(fmt::format("reading the LDS limit of {} failed: {}", driver->gcn_arch_name(),
+                            api.describe(rc)));
+  }
+  return std::unique_ptr<LoadedKernel>(
+      new LoadedKernel(std::move(driver), module, function, entry, max_shared_bytes));
 }
 
-LoadedKernel::LoadedKernel(std::shared_ptr<Driver> d, hipModule_t m, hipFunction_t f, std::string entry)
-    : driver_(std::move(d)), module_(m), function_(f), entry_(std::move(entry)) {}
+LoadedKernel::LoadedKernel(std::shared_ptr<Driver> d, hipModule_t m, hipFunction_t f, std::string entry,
+                           int max_shared_bytes)
+    : driver_(std::move(d)),
+      module_(m),
+      function_(f),
+      entry_(std::move(entry)),
+      max_shared_bytes_(max_shared_bytes) {}
 
 LoadedKernel::~LoadedKernel() {
   if (module_) driver_->api().hipModuleUnload(module_);
@@ -274,10 +295,10 @@ void LoadedKernel::launch(unsigned grid_x, unsigned grid_y, unsigned grid_z, uns
                           size_t params_size) const {
   if (!params || params_size == 0)
     throw std::invalid_argument("launching " + entry_ + ": empty parameter block");
+  check_shared_bytes(shared_bytes);
   driver_->make_current();
   // One by-value struct parameter: its address is the kernel's single parameter, and
-  // the runtime copies as many bytes as the code object's metadata says it takes. HIP
-  // kernels use static LDS only (the templates size it), so shared_bytes is 0 today.
+  // the runtime copies as many bytes as the code object's metadata says it takes.
   void* kernel_params[] = {const_cast<void*>(params)};
   const hipError_t rc = driver_->api().hipModuleLaunchKernel(
       function_, grid_x, grid_y, grid_z, block_x, 1, 1, shared_bytes, stream, kernel_params, nullptr);
@@ -285,6 +306,27 @@ void LoadedKernel::launch(unsigned grid_x, unsigned grid_y, unsigned grid_z, uns
     driver_->check(rc, fmt::format("launching {} (grid {}x{}x{}, block {}, {} bytes LDS)", entry_,
                                    grid_x, grid_y, grid_z, block_x, shared_bytes)
                            .c_str());
+}
+
+// Dynamic LDS needs no opt-in on AMD (CUDA's above 48 KiB does): any amount up to the
+// device's limit launches. Beyond it the launch would fail with an unspecific error, so
+// it is refused here naming the numbers.
+void LoadedKernel::check_shared_bytes(unsigned shared_bytes) const {
+  if (max_shared_bytes_ > 0 && shared_bytes > static_cast<unsigned>(max_shared_bytes_))
+    throw std::runtime_error(fmt::format("HIP runtime: {} asks for {} bytes of dynamic LDS; {} "
+                                         "allows {} per block",
+                                         entry_, shared_bytes, driver_->gcn_arch_name(),
+                                         max_shared_bytes_));
+}
+
+int LoadedKernel::blocks_per_sm(unsigned block_threads, unsigned shared_bytes) const {
+  check_shared_bytes(shared_bytes);
+  driver_->make_current();
+  int blocks = 0;
+  driver_->check(driver_->api().hipModuleOccupancyMaxActiveBlocksPerMultiprocessor(
+                     &blocks, function_, static_cast<int>(block_threads), shared_bytes),
+                 ("reading the occupancy of " + entry_).c_str());
+  return blocks;
 }
 
 // ---------------------------------------------------------------------------- Stream

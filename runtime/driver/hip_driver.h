@@ -91,17 +91,25 @@ class LoadedKernel {
 
   // Launches with one by-value parameter block (the kernel takes a single struct), as
   // cuda::LoadedKernel::launch does.
+  // `shared_bytes` is dynamic LDS (the templates' `extern __shared__` buffer), refused
+  // beyond the device's limit.
   void launch(unsigned grid_x, unsigned grid_y, unsigned grid_z, unsigned block_x,
               unsigned shared_bytes, hipStream_t stream, const void* params,
               size_t params_size) const;
   const std::string& entry() const { return entry_; }
+  // Workgroups of this size and dynamic LDS resident on one compute unit at once
+  // (hipModuleOccupancyMaxActiveBlocksPerMultiprocessor).
+  int blocks_per_sm(unsigned block_threads, unsigned shared_bytes) const;
 
  private:
-  LoadedKernel(std::shared_ptr<Driver> d, hipModule_t m, hipFunction_t f, std::string entry);
+  LoadedKernel(std::shared_ptr<Driver> d, hipModule_t m, hipFunction_t f, std::string entry,
+               int max_shared_bytes);
+  void check_shared_bytes(unsigned shared_bytes) const;
   std::shared_ptr<Driver> driver_;
   hipModule_t module_;
   hipFunction_t function_;
   std::string entry_;
+  int max_shared_bytes_;  // the device's LDS per block
 };
 
 // A stream owned by the host program (hipStreamCreate / hipStreamDestroy).

@@ -78,7 +78,7 @@ int no_segments(int splits, bool stream_possible) {
 }
 
 Result<PagedBasis, std::string> paged_basis(const ir::Variant& variant, const PagedCall& call,
-                                            const TileLookup& tiles) {
+                                            const std::string& arch, const TileLookup& tiles) {
   PagedBasis b;
   // Short chunks everywhere (decode, speculative tokens): the small decode tile.
   b.decode = uses_decode_tile(variant, call.max_seqlen_q);
@@ -88,7 +88,7 @@ Result<PagedBasis, std::string> paged_basis(const ir::Variant& variant, const Pa
   b.tile = *tile;
   const int tokens_per_block = b.tile.block_m / variant.group_size();
   if (tokens_per_block < 1) return fail(group_does_not_fit(b.tile, variant));
-  b.geometry = attention_geometry(b.tile, kv_elements_of(variant));
+  b.geometry = attention_geometry(b.tile, kv_elements_of(variant), attention_mainloop(arch));
   b.grid_x = call.total_q / tokens_per_block + call.num_seqs;
   const long long max_kv =
       call.max_seqlen_k > 0
@@ -168,9 +168,9 @@ Result<LaunchPlan, std::string> plan_for_call(const ir::Variant& variant, const 
 
 Result<std::vector<OccupancyQuery>, std::string> occupancy_needed(const ir::Variant& variant,
                                                                   const PagedCall& call,
-                                                                  int sm_count,
+                                                                  const std::string& arch, int sm_count,
                                                                   const TileLookup& tiles) {
-  auto basis = paged_basis(variant, call, tiles);
+  auto basis = paged_basis(variant, call, arch, tiles);
   if (!basis) return fail(basis.error());
   const PagedBasis& b = *basis;
   std::vector<OccupancyQuery> queries;
@@ -189,7 +189,7 @@ Result<std::vector<OccupancyQuery>, std::string> occupancy_needed(const ir::Vari
 
 Result<LaunchPlan, std::string> plan_for_call(const ir::Variant& variant, const PagedCall& call,
                                               const DeviceFacts& device, const TileLookup& tiles) {
-  auto basis = paged_basis(variant, call, tiles);
+  auto basis = paged_basis(variant, call, device.arch, tiles);
   if (!basis) return fail(basis.error());
   const PagedBasis& b = *basis;
   const int sms = device.sm_count;
@@ -243,7 +243,7 @@ Result<SplitProblem, std::string> split_problem(const ir::Variant& variant, cons
                                                 const TileLookup& tiles) {
   PagedCall heuristic = call;
   heuristic.num_splits = 0;
-  auto basis = paged_basis(variant, heuristic, tiles);
+  auto basis = paged_basis(variant, heuristic, device.arch, tiles);
   if (!basis) return fail(basis.error());
   // The config's fixed split count (the tile's num_splits) would bypass the heuristic:
   // the problem is the heuristic's all the same.

@@ -127,11 +127,12 @@ Result<LaunchPlan, std::string> plan_for_call(const ir::Variant& variant,
                                               const CacheWriteCall& call,
                                               const DeviceFacts& device, const TileLookup& tiles);
 
-// The occupancies plan_for_call() reads for this paged call (none when the split is
-// forced or the launch fills the GPU anyway).
+// The occupancies plan_for_call() reads for this paged call on a device of `arch` with
+// `sm_count` multiprocessors (none when the split is forced or the launch fills the GPU
+// anyway).
 Result<std::vector<OccupancyQuery>, std::string> occupancy_needed(const ir::Variant& variant,
                                                                   const PagedCall& call,
-                                                                  int sm_count,
+                                                                  const std::string& arch, int sm_count,
                                                                   const TileLookup& tiles);
 
 // What the heuristic split choice of this paged call weighs (working blocks, the

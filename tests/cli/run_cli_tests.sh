@@ -179,6 +179,22 @@ expect_status "emit src with --tile exits 0" 0
 expect_out "emit src with --tile names the tile in the uri" stdout "^// uri: prefill\.$VARIANT\..*\.m64n64w4s2$"
 expect_out "emit src with --tile uses BLOCK_M" stdout "^constexpr int kBlockM = 64;$"
 
+# --tile is checked by the rules of the main loop the target runs: AMD's MFMA loop takes
+# one K/V stage (head_dim 256 fits its 64 KiB of LDS only so), the mma.sync loop does not.
+run "$ATTNJIT" emit --stage src "$DEFAULT_SET" --variant d256_causal --arch gfx942 --tile 128,32,4,1
+expect_status "emit src for gfx942 with a one-stage --tile exits 0" 0
+expect_out "the one-stage tile is the kernel's" stdout "^// uri: prefill\.d256_causal\..*\.gfx942\.m128n32w4s1$"
+expect_out "the one-stage tile reaches the MFMA loop" stdout "^constexpr int kStages = 1;$"
+run "$ATTNJIT" emit --stage src "$DEFAULT_SET" --variant d256_causal --arch sm_90 --tile 128,32,4,1
+expect_status "a one-stage --tile for sm_90 exits 2" 2
+expect_out "sm_90's --tile check is the mma.sync loop's" stderr "--tile: num_stages must be 2, 3 or 4, got 1"
+run "$ATTNJIT" emit --stage src "$DEFAULT_SET" --variant "$VARIANT" --arch gfx942 --tile 64,64,4,2
+expect_status "an mma.sync-only --tile for gfx942 exits 2" 2
+expect_out "gfx942's --tile check is the MFMA loop's" stderr "--tile: BLOCK_M must be 32 \* num_warps = 128 on the MFMA main loop"
+run "$ATTNJIT" aot build --variants "$DEFAULT_SET" --arch gfx942,sm_90 --tile 128,32,4,1 --out "$TMP/aot-tile"
+expect_status "aot build with a --tile one of its targets refuses exits 2" 2
+expect_out "aot build names the target whose main loop refuses the --tile" stderr "--tile for sm_90: num_stages must be 2, 3 or 4, got 1"
+
 # --- compile --------------------------------------------------------------------------
 run "$ATTNJIT" compile "$DEFAULT_SET" --variant "$VARIANT" --arch sm_90
 expect_status "first compile exits 0" 0
@@ -218,7 +234,7 @@ fi
 run "$ATTNJIT" compile "$DEFAULT_SET" --variant "$VARIANT" --arch sm_90a --out "$TMP/wgmma"
 expect_status "compile --arch sm_90a exits 0" 0
 expect_out "prefill for sm_90a is the wgmma kernel" stdout "^mainloop +wgmma$"
-expect_out "the wgmma kernel's key names its main loop" stdout "^key +prefill\.$VARIANT\..*\.wgmma\.sm_90a\.m128n[0-9]+w12s[0-9]-"
+expect_out "the wgmma kernel's key names its main loop" stdout "^key +prefill\.$VARIANT\..*\.wgmma\.sm_90a\.m128n[0-9]+w12s[0-9](\.[a-z]+)*-"
 expect_elf "the wgmma kernel is an ELF cubin" "$TMP/wgmma"
 run "$ATTNJIT" compile "$DEFAULT_SET" --variant "$VARIANT" --arch sm_90a --mainloop mma_sync
 expect_status "compile --arch sm_90a --mainloop mma_sync exits 0" 0
@@ -228,6 +244,12 @@ expect_out "prefill for sm_90 stays the mma.sync kernel" stdout "^mainloop +mma_
 run "$ATTNJIT" compile "$DEFAULT_SET" --variant "$VARIANT" --arch sm_90 --mainloop wgmma
 expect_status "compile --arch sm_90 --mainloop wgmma exits 0" 0
 expect_out "--mainloop wgmma on sm_90 builds the sm_90a kernel" stdout "^arch +sm_90a$"
+run "$ATTNJIT" compile "$DEFAULT_SET" --variant "$VARIANT" --arch sm_90a --mainloop wgmma --tile 128,64,12,3,pingpong
+expect_status "--mainloop wgmma takes a wgmma --tile with switches" 0
+expect_out "the tile and its switch are the kernel's" stdout "^key +prefill\.$VARIANT\..*\.wgmma\.sm_90a\.m128n64w12s3\.pingpong-"
+run "$ATTNJIT" compile "$DEFAULT_SET" --variant "$VARIANT" --arch sm_90a --mainloop wgmma --tile 128,256,12,2
+expect_status "a wgmma --tile its rules refuse exits 2" 2
+expect_out "the wgmma rule is named" stderr "--tile 128,256,12,2 for head_dim 128: .*register"
 run "$ATTNJIT" compile "$DEFAULT_SET" --variant "$VARIANT" --arch sm_80 --mainloop wgmma
 expect_status "--mainloop wgmma for sm_80 exits 1" 1
 expect_out "--mainloop wgmma for sm_80 says where it builds" stderr "wgmma main loop builds prefill kernels for sm_90 and sm_90a only"

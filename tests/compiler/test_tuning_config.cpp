@@ -58,9 +58,14 @@ TEST_CASE("sm_90a's config holds the wgmma tiles; its mma.sync kernels take sm_9
   auto wgmma = TuningTable::embedded("sm_90a", Mainloop::wgmma);
   REQUIRE(wgmma.ok());
   CHECK(wgmma->arch() == "sm_90a");
-  CHECK(wgmma->pick("prefill", 64, true) == TileConfig{128, 128, 12, 3});
-  CHECK(wgmma->pick("prefill", 128, false) == TileConfig{128, 128, 12, 2});
-  CHECK(wgmma->pick("prefill", 256, true) == TileConfig{128, 64, 12, 2});
+  // Every entry with the measured schedule: the softmax overlapped, ping-pong.
+  auto scheduled = [](TileConfig t) {
+    t.softmax_overlap = t.pingpong = true;
+    return t;
+  };
+  CHECK(wgmma->pick("prefill", 64, true) == scheduled(TileConfig{128, 128, 12, 3}));
+  CHECK(wgmma->pick("prefill", 128, false) == scheduled(TileConfig{128, 128, 12, 2}));
+  CHECK(wgmma->pick("prefill", 256, true) == scheduled(TileConfig{128, 64, 12, 2}));
   for (int head_dim : {64, 128, 256})
     CHECK(hopper_tile_problem(*wgmma->pick("prefill", head_dim, false), head_dim, shared_memory_limit("sm_90a")) ==
           "");
@@ -310,6 +315,20 @@ TEST_CASE("--tile override parsing", "[config]") {
   CHECK(error_of("96,64,4,2") ==
         "BLOCK_M must be 16 * num_warps = 64 or 32 * num_warps = 128 (each warp owns 16 or 32 "
         "query rows), or 16 (the warps split the KV tiles), got 96");
+
+  // With the target's main loop, its rules: one K/V stage is the MFMA loop's only.
+  CHECK(*parse_tile_override("128,32,4,1", Mainloop::mfma) == TileConfig{128, 32, 4, 1});
+  auto mma_sync = parse_tile_override("128,32,4,1", Mainloop::mma_sync);
+  REQUIRE_FALSE(mma_sync.ok());
+  CHECK(mma_sync.error() == "num_stages must be 2, 3 or 4, got 1");
+  auto mfma = parse_tile_override("64,64,4,2", Mainloop::mfma);
+  REQUIRE_FALSE(mfma.ok());
+  CHECK(mfma.error() ==
+        "BLOCK_M must be 32 * num_warps = 128 on the MFMA main loop (each wave owns 32 query "
+        "rows), got 64");
+  // Before the target is known, a tile some main loop takes passes.
+  CHECK(parse_tile_override("128,32,4,1").ok());
+  CHECK(parse_tile_override("64,64,4,2").ok());
 }
 
 TEST_CASE("paged configs may fix the split-KV segment count", "[config]") {
@@ -550,4 +569,54 @@ TEST_CASE("the shipped configs carry the split cost constants", "[config]") {
   auto table = TuningTable::parse(changed, "changed.json");
   REQUIRE(table.ok());
   CHECK(table->split_costs().kv_16bit.merge == 17.5);
+}
+
+TEST_CASE("waves_per_eu: AMD tiles take it, CUDA targets' files refuse it", "[config][amd]") {
+  const std::string amd = R"({"arch": "gfx942", "prefill": {"default": {"BLOCK_M": 128,
+      "BLOCK_N": 64, "num_warps": 4, "num_stages": 2, "waves_per_eu": 3}}})";
+  auto table = TuningTable::parse(amd, "t.json");
+  INFO((table.ok() ? "" : table.error()));
+  REQUIRE(table.ok());
+  CHECK(table->pick("prefill", 128, true)->waves_per_eu == 3);
+  // Unset: 0, the compiler's choice.
+  CHECK(TuningTable::parse(R"({"arch": "gfx90a", "prefill": {"default": {"BLOCK_M": 128,
+      "BLOCK_N": 64, "num_warps": 4, "num_stages": 2}}})", "t.json")
+            ->pick("prefill", 64, false)
+            ->waves_per_eu == 0);
+  // The shipped AMD tables set it on the prefill entries up to head_dim 128.
+  for (const char* arch : {"gfx90a", "gfx942"}) {
+    auto shipped = TuningTable::embedded(arch);
+    REQUIRE(shipped.ok());
+    CHECK(shipped->pick("prefill", 64, true)->waves_per_eu == 2);
+    CHECK(shipped->pick("prefill", 128, true)->waves_per_eu == 2);
+    CHECK(shipped->pick("prefill", 256, true)->waves_per_eu == 0);
+  }
+
+  // A CUDA target's file: the mma.sync main loop has min_blocks_per_sm instead.
+  CHECK(parse_error(with_prefill(R"({"default": {"BLOCK_M": 128, "BLOCK_N": 64, "num_warps": 8,
+      "num_stages": 2, "waves_per_eu": 2}})")) ==
+        "t.json: prefill.default: waves_per_eu is an AMD setting (the MFMA main loop of gfx90a "
+        "and gfx942); the mma_sync main loop's tiles take min_blocks_per_sm instead");
+  // sm_90a's wgmma tiles too.
+  CHECK(parse_error(R"({"arch": "sm_90a", "prefill": {"default": {"BLOCK_M": 128, "BLOCK_N": 128,
+      "num_warps": 12, "num_stages": 2, "waves_per_eu": 2}}})")
+            .find("waves_per_eu is an AMD setting") != std::string::npos);
+  // Out of range, or not a positive integer.
+  const std::string base = R"({"arch": "gfx942", "prefill": {"default": {"BLOCK_M": 128,
+      "BLOCK_N": 64, "num_warps": 4, "num_stages": 2, "waves_per_eu": )";
+  CHECK(parse_error(base + "9}}}") ==
+        "t.json: prefill.default: waves_per_eu must be 1 to 8 (waves resident per SIMD on CDNA), "
+        "got 9");
+  CHECK(parse_error(base + "0}}}") ==
+        "t.json: prefill.default.waves_per_eu: expected a positive integer, got 0");
+  CHECK(parse_error(base + "\"2\"}}}") ==
+        "t.json: prefill.default.waves_per_eu: expected an integer, got string \"2\"");
+  // A tile given through the API is held to the same rule.
+  TileConfig cuda_tile{128, 64, 8, 2};
+  cuda_tile.waves_per_eu = 2;
+  CHECK(validate_tile_for("sm_90", cuda_tile, config_kv_elements(128, false))
+            .find("waves_per_eu is an AMD setting") != std::string::npos);
+  TileConfig amd_tile{128, 32, 4, 2};
+  amd_tile.waves_per_eu = 2;
+  CHECK(validate_tile_for("gfx942", amd_tile, config_kv_elements(128, false)) == "");
 }

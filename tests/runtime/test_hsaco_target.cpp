@@ -10,6 +10,7 @@
 #include "compiler/backend/clang_hip_compiler.h"
 #include "compiler/backend/hiprtc_compiler.h"
 #include "elf_builder.h"
+#include "fake_binary.h"
 #include "hip_test_kernels.h"
 #include "runtime/cache/binary_target.h"
 
@@ -21,50 +22,15 @@ using testing::elf_detail::get;
 using testing::elf_detail::put;
 using testing::elf_section_header_at;
 
-constexpr uint8_t kObject = 1;  // STT_OBJECT
-constexpr uint8_t kFunc = 2;    // STT_FUNC
+using testing::HsacoParts;
+using testing::kElfFunc;
+using testing::kElfObject;
 constexpr size_t kMachineOffset = 18;
 constexpr size_t kFlagsOffset = 48;
 constexpr size_t kShOffOffset = 0x28;
 constexpr size_t kNoteSection = testing::kElfFirstExtraSection;
 
-struct HsacoParts {
-  int abi_version = 3;  // code object v5
-  uint32_t flags = 0x54c;  // gfx942, xnack and sramecc "any"
-  std::string target_id = "amdgcn-amd-amdhsa--gfx942";  // "" = no note
-  std::vector<testing::ElfSymbol> symbols = {{"k", kFunc, 1}, {"k.kd", kObject, 1}};
-  uint32_t symtab_link = testing::kElfStrtabSection;
-};
-
-// An ELF64 AMDGPU code object as the compilers lay one out, reduced to what the reader
-// looks at: the header, a string table, a symbol table and a note section with the
-// metadata map (section 4), and the section headers last.
-std::string make_hsaco(const HsacoParts& parts) {
-  testing::ElfSpec spec;
-  spec.machine = 224;  // EM_AMDGPU
-  spec.os_abi = 64;    // ELFOSABI_AMDGPU_HSA
-  spec.abi_version = uint8_t(parts.abi_version);
-  spec.type = 3;       // ET_DYN
-  spec.flags = parts.flags;
-  spec.symbols = parts.symbols;
-  spec.symtab_link = parts.symtab_link;
-  // The NT_AMDGPU_METADATA note: a MessagePack map {amdhsa.target: str8, amdhsa.version: [1, 2]}.
-  std::string desc;
-  if (!parts.target_id.empty()) {
-    desc += char(0x82);
-    desc += char(0xa0 | 13);
-    desc += "amdhsa.target";
-    desc += char(0xd9);
-    desc += char(parts.target_id.size());
-    desc += parts.target_id;
-    desc += char(0xa0 | 14);
-    desc += "amdhsa.version";
-    desc += "\x92\x01\x02";
-  }
-  spec.sections = {{".note", parts.target_id.empty() ? "" : testing::elf_note("AMDGPU", 32, desc),
-                    7, 4}};  // SHT_NOTE
-  return testing::make_elf(spec);
-}
+std::string make_hsaco(const HsacoParts& parts) { return testing::fake_hsaco(parts); }
 
 std::string hsaco_mismatch(const std::string& elf, std::string_view arch = "gfx942",
                      std::string_view symbol = "k") {
@@ -187,16 +153,16 @@ TEST_CASE("an HSACO must name the requested processor twice and define the kerne
   const std::string no_descriptor = "the HSACO defines no kernel descriptor 'k.kd'";
   CHECK(hsaco_mismatch(gfx942, "gfx942", "q") == "the HSACO defines no kernel descriptor 'q.kd'");
   HsacoParts function_only;
-  function_only.symbols = {{"k", kFunc, 1}};
+  function_only.symbols = {{"k", kElfFunc, 1}};
   CHECK(hsaco_mismatch(make_hsaco(function_only)) == no_descriptor);
   HsacoParts undefined;
-  undefined.symbols = {{"k", kFunc, 1}, {"k.kd", kObject, 0}};
+  undefined.symbols = {{"k", kElfFunc, 1}, {"k.kd", kElfObject, 0}};
   CHECK(hsaco_mismatch(make_hsaco(undefined)) == no_descriptor);
   HsacoParts not_an_object;
-  not_an_object.symbols = {{"k.kd", kFunc, 1}};
+  not_an_object.symbols = {{"k.kd", kElfFunc, 1}};
   CHECK(hsaco_mismatch(make_hsaco(not_an_object)) == no_descriptor);
   HsacoParts longer_name;
-  longer_name.symbols = {{"k.kdx", kObject, 1}, {"xk.kd", kObject, 1}};
+  longer_name.symbols = {{"k.kdx", kElfObject, 1}, {"xk.kd", kElfObject, 1}};
   CHECK(hsaco_mismatch(make_hsaco(longer_name)) == no_descriptor);
   HsacoParts bad_link;
   bad_link.symtab_link = 9;

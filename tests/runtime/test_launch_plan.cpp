@@ -132,7 +132,7 @@ TEST_CASE("every kernel a planned call launches is on the variant's list, and ea
                       call.max_seqlen_k = kv;  // 0: the table's capacity
                       const bool stream_ok =
                           uses_decode_tile(v, q_len) && seqs <= kStreamSplitMaxSeqs;
-                      auto queries = occupancy_needed(v, call, sms, tiles);
+                      auto queries = occupancy_needed(v, call, arch, sms, tiles);
                       auto plan = plan_for_call(v, call, device, tiles);
                       if (splits == kStreamSplit && !stream_ok) {
                         CHECK_FALSE(plan.ok());  // the argument checks refuse it first
@@ -338,7 +338,7 @@ TEST_CASE("the heuristic split: occupancy asked only where it weighs, the cost m
     return plan->splits;
   };
   auto asked = [&](const PagedCall& call, int sms) {
-    auto q = occupancy_needed(paged, call, sms, tiles);
+    auto q = occupancy_needed(paged, call, "sm_90", sms, tiles);
     REQUIRE(q.ok());
     std::vector<KvSplit> out;
     for (const OccupancyQuery& o : *q) out.push_back(o.role.split);

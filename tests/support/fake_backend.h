@@ -1,6 +1,7 @@
 #pragma once
-// A compiler backend for tests that need no NVRTC: it builds the smallest binaries the
-// cache accepts for the target it is given (fake_binary.h) and records each compile.
+// A compiler backend for tests that need no NVRTC or HIP compiler: it builds the smallest
+// binaries the cache accepts for the target it is given (fake_binary.h) and records each
+// compile.
 #include <mutex>
 #include <string>
 #include <vector>
@@ -22,6 +23,7 @@ class FakeBackend : public CompilerBackend {
   // calls is guarded.
   mutable std::mutex mutex;
   mutable std::vector<Call> calls;
+  mutable std::vector<std::string> binaries;  // what each compile returned, in order
   std::string failure;  // non-empty: every compile fails with this message
 
   std::string name() const override { return "fake"; }
@@ -43,9 +45,13 @@ class FakeBackend : public CompilerBackend {
     artifact.format = opts.format;
     artifact.entry = src.entry;
     const int sm = target.capability.major * 10 + target.capability.minor;
-    artifact.binary = opts.format == BinaryFormat::ptx
-                          ? fake_ptx(std::string(target.name), src.entry, src.uri)
-                          : fake_cubin(sm, src.entry, src.uri);
+    artifact.binary = opts.format == BinaryFormat::ptx     ? fake_ptx(std::string(target.name), src.entry, src.uri)
+                      : opts.format == BinaryFormat::hsaco ? fake_hsaco(std::string(target.name), src.entry, src.uri)
+                                                           : fake_cubin(sm, src.entry, src.uri);
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      binaries.push_back(artifact.binary);
+    }
     return artifact;
   }
 };

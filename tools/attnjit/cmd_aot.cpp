@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "compiler/spec/kernel_geometry.h"
 #include "compiler/support/diagnostics.h"
 #include "compiler/target/target.h"
 #include "runtime/api/engine.h"
@@ -145,6 +146,10 @@ aot::BuildInputs build_inputs(const Args& args) {
   if (std::optional<std::string> tile = args.value(kTileFlag.name)) {
     auto parsed = parse_tile_override(*tile);
     if (!parsed) throw UsageError("--tile: " + parsed.error());
+    // It tiles every target of the build: each one's main loop must take it.
+    for (const std::string& arch : inputs.archs)
+      if (std::string why = tile_rule_problem(*parsed, 0, attention_mainloop(arch)); !why.empty())
+        throw UsageError(fmt::format("--tile for {}: {}", arch, why));
     inputs.tile_overrides.push_back({{}, {}, *parsed});
   }
   for (const std::string& file : files) inputs.variant_sets.push_back({file, load_module(file)});

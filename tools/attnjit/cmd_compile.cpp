@@ -35,7 +35,6 @@ std::filesystem::path write_binary(const std::filesystem::path& dir, const Compi
 // builds the sm_90a kernel a 9.0 device runs), and --tile names an mma.sync tile unless
 // --mainloop wgmma says it is the wgmma kernel's.
 KernelSpec chosen_spec(const Args& args, const ir::Variant& variant, KernelKind kind, const std::string& arch) {
-  EngineOptions options = engine_options(args, variant, arch);
   const std::optional<std::string> asked = args.value("--mainloop");
   if (asked && *asked != "wgmma" && *asked != "mma_sync")
     throw UsageError(fmt::format("--mainloop must be wgmma or mma_sync, not '{}'", *asked));
@@ -46,9 +45,8 @@ KernelSpec chosen_spec(const Args& args, const ir::Variant& variant, KernelKind 
                                      kernel_kind_name(kind), arch));
     if (std::string why = wgmma_variant_problem(variant, kind); !why.empty())
       throw CommandError(fmt::format("the wgmma main loop does not take variant {}: {}", variant.name, why));
-    options.hopper_tile = options.tile_override;
-    options.tile_override.reset();
   }
+  const EngineOptions options = engine_options(args, variant, arch, asked && *asked == "wgmma");
   Engine engine(options);
   const bool try_wgmma = asked ? *asked == "wgmma" : arch == wgmma_arch() && wgmma_possible && !options.tile_override;
   if (try_wgmma) {
@@ -69,7 +67,7 @@ int run_compile(const Args& args) {
   const ir::Variant& variant = select_variant(module, args, path);
 
   const KernelSpec spec = chosen_spec(args, variant, kind, arch);
-  Engine engine(engine_options(args, variant, arch));
+  Engine engine(engine_options(args, variant, arch, spec_mainloop(spec) == Mainloop::wgmma));
   std::fprintf(stderr, "compiling %s (%s, %s) for %s...\n", variant.name.c_str(),
                kernel_kind_name(kind), mainloop_name(spec_mainloop(spec)), arch.c_str());
 

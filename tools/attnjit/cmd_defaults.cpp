@@ -117,8 +117,8 @@ int run_defaults(const Args& args) {
     }
   }
 
-  std::string why;
-  if (!Engine::gpu_available(&why)) {
+  const std::string why = cuda_gpu_problem();
+  if (!why.empty()) {
     std::printf("GPU checks skipped: %s\n", why.c_str());
   } else {
     std::printf("checking on %s (%s) against the CPU reference\n",

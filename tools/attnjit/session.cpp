@@ -8,7 +8,9 @@
 #include "compiler/passes/pipeline.h"
 #include "compiler/support/embedded_files.h"
 #include "compiler/spec/kernel_geometry.h"
+#include "compiler/spec/tile_choice.h"
 #include "compiler/spec/tuning_config.h"
+#include "runtime/driver/gpu_device.h"
 #include "tools/attnjit/commands.h"
 
 namespace attnjit::cli {
@@ -99,9 +101,19 @@ std::vector<std::string> target_archs(const Args& args, const std::string& fallb
   return archs;
 }
 
+std::string cuda_gpu_problem() {
+  auto gpu = find_gpu();
+  if (!gpu) return gpu.error();
+  if (gpu->vendor != Vendor::cuda)
+    return fmt::format("{} ({}) is a {} device, and the checks against the CPU reference "
+                       "drive CUDA devices only so far",
+                       gpu->name, gpu->arch, vendor_name(gpu->vendor));
+  return "";
+}
+
 std::shared_ptr<cuda::Driver> open_gpu() {
-  std::string why;
-  if (!Engine::gpu_available(&why))
+  const std::string why = cuda_gpu_problem();
+  if (!why.empty())
     throw CommandError("`run` needs a CUDA GPU and none is usable: " + why +
                        "\n(`attnjit compile` builds kernels without a GPU)");
   auto driver = cuda::Driver::open();
@@ -127,21 +139,28 @@ bool report_nvrtc_warnings(const std::string& kernel, const Artifact& artifact) 
 }
 
 EngineOptions engine_options(const Args& args, const ir::Variant& variant,
-                             const std::string& arch) {
+                             const std::string& arch, bool wgmma_tile) {
   EngineOptions options;
   // Left empty, KernelCache uses default_cache_dir(): $ATTNJIT_CACHE_DIR first.
   if (std::optional<std::string> dir = args.value(kCacheDirFlag.name)) options.cache.directory = *dir;
 
   if (std::optional<std::string> text = args.value(kTileFlag.name)) {
     if (args.has(kConfigFlag.name)) throw UsageError("--tile and --config cannot be combined");
-    auto tile = parse_tile_override(*text);
+    // The rules of the main loop the tile is for: the target's attention kernels' (mfma
+    // on AMD), or the Hopper kernel's.
+    const Mainloop mainloop = wgmma_tile ? Mainloop::wgmma : attention_mainloop(arch);
+    auto tile = parse_tile_override(*text, mainloop);
     if (!tile) throw UsageError("--tile: " + tile.error());
-    if (std::string why =
-            validate_tile_for(arch, *tile, kv_elements_of(variant));
+    const std::string tile_arch = wgmma_tile ? wgmma_arch() : arch;
+    if (std::string why = validate_tile(*tile, kv_elements_of(variant), shared_memory_limit(tile_arch), mainloop);
         !why.empty())
       throw UsageError(fmt::format("--tile {} for head_dim {}: {}", *text, variant.head_dim, why));
-    options.tile_override = *tile;
-    options.hopper = false;  // --tile names an mma.sync tile: run that kernel
+    if (wgmma_tile) {
+      options.hopper_tile = *tile;
+    } else {
+      options.tile_override = *tile;
+      options.hopper = false;  // --tile names an mma.sync tile: run that kernel
+    }
   }
 
   if (std::optional<std::string> path = args.value(kConfigFlag.name)) {

@@ -38,6 +38,9 @@ std::string kernel_kind_names();                      // "prefill, paged, merge,
 std::string target_arch(const Args& args);            // --arch, default sm_90, checked
 std::vector<std::string> target_archs(const Args& args, const std::string& fallback);  // --arch LIST
 
+// "" when this process has a CUDA GPU, else why not (no GPU; or a HIP device, which the
+// host-side checks of `run` and the default job do not drive yet).
+std::string cuda_gpu_problem();
 // The GPU `run` works on. Without a usable one, a CommandError saying why (exit 1).
 std::shared_ptr<cuda::Driver> open_gpu();
 // The target kernels are built for on `gpu` ("sm_90"); a CommandError when none runs.
@@ -52,8 +55,9 @@ bool report_nvrtc_warnings(const std::string& kernel, const Artifact& artifact);
 
 // Engine settings for compiling `variant` for `arch`: --cache-dir (else
 // $ATTNJIT_CACHE_DIR, through default_cache_dir), and the tile from --tile or from
-// the JSON tuning file given with --config.
+// the JSON tuning file given with --config. With `wgmma_tile` --tile is the Hopper
+// kernel's tile (EngineOptions::hopper_tile, checked by the wgmma main loop's rules).
 EngineOptions engine_options(const Args& args, const ir::Variant& variant,
-                             const std::string& arch);
+                             const std::string& arch, bool wgmma_tile = false);
 
 }  // namespace attnjit::cli

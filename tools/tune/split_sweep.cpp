@@ -23,7 +23,7 @@ DeviceFacts device_facts_for(const ir::Variant& v, const PagedCall& call, Engine
   DeviceFacts device;
   device.arch = arch;
   device.sm_count = ctx.gpu->attribute(cuda::kMultiprocessorCount);
-  auto queries = occupancy_needed(v, call, device.sm_count, tiles);
+  auto queries = occupancy_needed(v, call, device.arch, device.sm_count, tiles);
   if (!queries) throw std::runtime_error(queries.error());
   for (const OccupancyQuery& q : *queries) {
     auto tile = tiles(q.role.kind, q.role.tuning_kind);

@@ -399,6 +399,19 @@ __device__ __forceinline__ void consume(const HopperShared& sh, const Rows& rows
                                  s[hopper::accumulator_of_a_element(step, 2 * j + 1)]);
   };
 
+  // S = Q K^T of the tile at ring position `it` alone, waited for; K's stage released.
+  auto scores_alone = [&](float (&s)[G::kScoreValues], int it) {
+    const int stage = ring_stage(it);
+    mbarrier_wait(sh.k_full(stage), ring_parity(it));
+    turns.wait();
+    wgmma_fence();
+    issue_scores(s, stage);
+    turns.pass();
+    wgmma_wait<0>();
+    fence_operands(s);
+    mbarrier_arrive(sh.k_empty(stage));
+  };
+
   mbarrier_wait(sh.q_full(), progress.q_parity());
   if constexpr (!kSoftmaxOverlap) {
     // Each KV tile in turn: S, its softmax, then O += P V.
@@ -406,14 +419,7 @@ __device__ __forceinline__ void consume(const HopperShared& sh, const Rows& rows
       const int it = progress.ring(n - tiles.begin), stage = ring_stage(it);
       const u32 parity = ring_parity(it);
       float s[G::kScoreValues];
-      mbarrier_wait(sh.k_full(stage), parity);
-      turns.wait();
-      wgmma_fence();
-      issue_scores(s, stage);
-      turns.pass();
-      wgmma_wait<0>();
-      fence_operands(s);
-      mbarrier_arrive(sh.k_empty(stage));
+      scores_alone(s, it);
 
       float alpha[2];
       softmax_tile(s, n, alpha);
@@ -438,16 +444,8 @@ __device__ __forceinline__ void consume(const HopperShared& sh, const Rows& rows
     // then the last tile's P V.
     u32 p[kBlockN / 16][4];  // P of the tile whose P V is next
     {
-      const int it = progress.ring(0), stage = ring_stage(it);
       float s[G::kScoreValues];
-      mbarrier_wait(sh.k_full(stage), ring_parity(it));
-      turns.wait();
-      wgmma_fence();
-      issue_scores(s, stage);
-      turns.pass();
-      wgmma_wait<0>();
-      fence_operands(s);
-      mbarrier_arrive(sh.k_empty(stage));
+      scores_alone(s, progress.ring(0));
       float alpha[2];
       softmax_tile(s, tiles.begin, alpha);  // O is still zero: nothing to rescale
       pack_probabilities(p, s);

@@ -650,7 +650,8 @@ constexpr bool kHasRanges = false;  // bidirectional ranges
 constexpr bool kPerTokenHeadScales = false;  // K/V scales per token and head
 constexpr int kLaunchThreads = 128;
 constexpr int kLaunchSharedBytes = 55296;
-// Variant hooks: the only place the kernel learns what variant it runs.
+// Variant hooks: the only place the kernel learns what variant it runs. A variant's
+// expressions read some of each hook's parameters, so all are [[maybe_unused]].
 struct VariantHooks {
   // Visible keys satisfy q_pos + kLowerOffset <= kv_pos <= q_pos + kUpperOffset.
   static constexpr bool kHasLowerBand = false;
@@ -659,14 +660,16 @@ struct VariantHooks {
   static constexpr int kUpperOffset = 0;
   // True when the band is the whole mask, so mask() is never needed.
   static constexpr bool kBandIsExact = true;
-  static __device__ __forceinline__ bool mask(const attnjit::Position& at,
-                                             const AttnjitVariantArgs& args,
-                                             const AttnjitBoundInputs& bound) {
+  static __device__ __forceinline__ bool mask([[maybe_unused]] const attnjit::Position& at,
+                                             [[maybe_unused]] const AttnjitVariantArgs& args,
+                                             [[maybe_unused]] const AttnjitBoundInputs& bound) {
     return true;
   }
-  static __device__ __forceinline__ void bind(AttnjitBoundInputs& bound,
-                                             const AttnjitVariantArgs& args, int q_head,
-                                             int kv_head, int seq) {
+  static __device__ __forceinline__ void bind([[maybe_unused]] AttnjitBoundInputs& bound,
+                                             [[maybe_unused]] const AttnjitVariantArgs& args,
+                                             [[maybe_unused]] int q_head,
+                                             [[maybe_unused]] int kv_head,
+                                             [[maybe_unused]] int seq) {
   }
 };
 // The score transform's form (templates/common/score_transforms.cuh).
