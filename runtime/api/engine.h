@@ -251,16 +251,18 @@ class Engine {
     KernelSpec spec;
     const cuda::LoadedKernel* kernel;
   };
+  // The wgmma kernel of `variant` for `kind` (prefill, or the paged kind's chunks),
+  // chosen and loaded once; null when this device or the variant does not take it.
+  const HopperKernel* hopper_kernel(const ir::Variant& variant, const std::string& dsl, KernelKind kind);
   std::map<std::string, HopperKernel> hopper_kernels_;  // by DSL: prefill and paged variants differ
   std::atomic<Mainloop> last_prefill_mainloop_{Mainloop::mma_sync};
 
   // The paged kind (launch_paged.cpp): the mma.sync launches of a call (with
   // `decode_q_len_max` > 0 they skip the sequences with more new tokens), then, in
   // hopper_paged_launch.cpp, the Hopper kernel of the call's prefill chunks where it takes
-  // them: hopper_paged_kernel() is null when it does not (device, variant).
+  // them (hopper_kernel() of the paged kind is null when it does not).
   void paged_mma_sync(const ir::Variant& variant, const std::string& dsl, const PagedArgs& args,
                       const PagedShape& shape, int decode_q_len_max, GpuStream stream);
-  const HopperKernel* hopper_paged_kernel(const ir::Variant& variant, const std::string& dsl);
   void paged_chunks_on_hopper(const HopperKernel& kernel, const ir::Variant& variant, const PagedArgs& args,
                               const PagedShape& shape, const AttnjitPagedParams& base, cuda::CUstream stream);
   std::atomic<Mainloop> last_paged_prefill_mainloop_{Mainloop::mma_sync};

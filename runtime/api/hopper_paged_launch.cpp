@@ -34,24 +34,6 @@ Result<std::optional<KernelSpec>, std::string> Engine::wgmma_paged_spec(const ir
   return choose_wgmma_paged(variant, table ? &*table : nullptr, options_.hopper_tile);
 }
 
-const Engine::HopperKernel* Engine::hopper_paged_kernel(const ir::Variant& variant, const std::string& dsl) {
-  if (!wgmma_variant_problem(variant, KernelKind::paged).empty()) return nullptr;
-  std::shared_ptr<cuda::Driver> gpu = driver();
-  const Target* target = find_target(wgmma_arch());
-  if (!target || !target->runs_on(Vendor::cuda, gpu->capability(), target->default_format())) return nullptr;
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    auto it = hopper_kernels_.find(dsl);
-    if (it != hopper_kernels_.end()) return &it->second;
-  }
-  auto spec = wgmma_paged_spec(variant);
-  if (!spec) throw std::runtime_error("attnjit::paged (Hopper kernel): " + spec.error());
-  if (!*spec) return nullptr;
-  const cuda::LoadedKernel* kernel = &loaded_kernel(**spec);
-  std::lock_guard<std::mutex> lock(mutex_);
-  return &hopper_kernels_.emplace(dsl, HopperKernel{std::move(**spec), kernel}).first->second;
-}
-
 void Engine::paged_chunks_on_hopper(const HopperKernel& hopper, const ir::Variant& variant, const PagedArgs& args,
                                     const PagedShape& shape, const AttnjitPagedParams& base, cuda::CUstream stream) {
   const std::string where = "attnjit::paged (Hopper kernel)";

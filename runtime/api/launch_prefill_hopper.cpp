@@ -41,31 +41,33 @@ Result<std::optional<KernelSpec>, std::string> Engine::wgmma_prefill_spec(const 
   return choose_wgmma_prefill(variant, table ? &*table : nullptr, options_.hopper_tile);
 }
 
+const Engine::HopperKernel* Engine::hopper_kernel(const ir::Variant& variant, const std::string& dsl,
+                                                  KernelKind kind) {
+  if (!wgmma_variant_problem(variant, kind).empty()) return nullptr;
+  std::shared_ptr<cuda::Driver> gpu = driver();
+  const Target* target = find_target(wgmma_arch());
+  if (!target || !target->runs_on(Vendor::cuda, gpu->capability(), target->default_format())) return nullptr;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = hopper_kernels_.find(dsl);
+    if (it != hopper_kernels_.end()) return &it->second;
+  }
+  // The spec the AOT builder lists too (choose_wgmma_prefill / choose_wgmma_paged).
+  auto spec = kind == KernelKind::prefill ? wgmma_prefill_spec(variant) : wgmma_paged_spec(variant);
+  if (!spec) throw std::runtime_error(fmt::format("attnjit::{} (Hopper kernel): {}", kernel_kind_name(kind), spec.error()));
+  if (!*spec) return nullptr;
+  const cuda::LoadedKernel* kernel = &loaded_kernel(**spec);
+  std::lock_guard<std::mutex> lock(mutex_);
+  return &hopper_kernels_.emplace(dsl, HopperKernel{std::move(**spec), kernel}).first->second;
+}
+
 bool Engine::prefill_on_hopper(const ir::Variant& variant, const std::string& dsl,
                                const PrefillArgs& args, const PrefillShape& shape,
                                cuda::CUstream stream) {
   const std::string where = "attnjit::prefill (Hopper kernel)";
-  if (!wgmma_variant_problem(variant, KernelKind::prefill).empty()) return false;
+  const HopperKernel* hopper = hopper_kernel(variant, dsl, KernelKind::prefill);
+  if (!hopper) return false;
   std::shared_ptr<cuda::Driver> gpu = driver();
-  const Target* target = find_target(wgmma_arch());
-  if (!target || !target->runs_on(Vendor::cuda, gpu->capability(), target->default_format())) return false;
-
-  // The spec and kernel of the variant, chosen once (choose_wgmma_prefill: the spec the
-  // AOT builder lists).
-  const HopperKernel* hopper = nullptr;
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    auto it = hopper_kernels_.find(dsl);
-    if (it != hopper_kernels_.end()) hopper = &it->second;
-  }
-  if (!hopper) {
-    auto spec = wgmma_prefill_spec(variant);
-    if (!spec) throw std::runtime_error(where + ": " + spec.error());
-    if (!*spec) return false;
-    const cuda::LoadedKernel* kernel = &loaded_kernel(**spec);
-    std::lock_guard<std::mutex> lock(mutex_);
-    hopper = &hopper_kernels_.emplace(dsl, HopperKernel{std::move(**spec), kernel}).first->second;
-  }
   const TileConfig& tile = hopper->spec.tile;
   // Views the copies cannot read (a strided head dim, unaligned rows) take the mma.sync kernel.
   auto specs = hopper_prefill_tensor_maps(args, shape, tile);
