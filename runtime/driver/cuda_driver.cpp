@@ -2,6 +2,7 @@
 // so a machine without the NVIDIA driver gets one clear error from Driver::open and
 // never a crash or a link failure.
 #include "runtime/driver/cuda_driver.h"
+#include "runtime/driver/buffer_range.h"
 
 #include <dlfcn.h>
 
@@ -400,16 +401,8 @@ DeviceBuffer& DeviceBuffer::operator=(DeviceBuffer&& other) noexcept {
   return *this;
 }
 
-namespace {
-void check_range(size_t offset, size_t bytes, size_t size, const char* what) {
-  if (offset > size || bytes > size - offset)
-    throw std::out_of_range(fmt::format("{} bytes [{}, {}) outside a device buffer of {} bytes",
-                                        what, offset, offset + bytes, size));
-}
-}  // namespace
-
 void DeviceBuffer::upload(const void* host, size_t bytes, size_t offset) {
-  check_range(offset, bytes, bytes_, "upload of");
+  check_buffer_range(offset, bytes, bytes_, "upload of");
   if (bytes == 0) return;
   driver_->make_current();
   driver_->check(driver_->api().cuMemcpyHtoD(ptr_ + offset, host, bytes),
@@ -417,7 +410,7 @@ void DeviceBuffer::upload(const void* host, size_t bytes, size_t offset) {
 }
 
 void DeviceBuffer::download(void* host, size_t bytes, size_t offset) const {
-  check_range(offset, bytes, bytes_, "download of");
+  check_buffer_range(offset, bytes, bytes_, "download of");
   if (bytes == 0) return;
   driver_->make_current();
   driver_->check(driver_->api().cuMemcpyDtoH(host, ptr_ + offset, bytes),

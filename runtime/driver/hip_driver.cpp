@@ -3,6 +3,7 @@
 // link failure. Loading libamdhip64 needs no GPU; hipInit then fails cleanly without
 // the kernel driver (/dev/kfd), which the error says.
 #include "runtime/driver/hip_driver.h"
+#include "runtime/driver/buffer_range.h"
 
 #include <dlfcn.h>
 #include <unistd.h>
@@ -373,16 +374,8 @@ DeviceBuffer& DeviceBuffer::operator=(DeviceBuffer&& other) noexcept {
   return *this;
 }
 
-namespace {
-void check_range(size_t offset, size_t bytes, size_t size, const char* what) {
-  if (offset > size || bytes > size - offset)
-    throw std::out_of_range(fmt::format("{} bytes [{}, {}) outside a device buffer of {} bytes",
-                                        what, offset, offset + bytes, size));
-}
-}  // namespace
-
 void DeviceBuffer::upload(const void* host, size_t bytes, size_t offset) {
-  check_range(offset, bytes, bytes_, "upload of");
+  check_buffer_range(offset, bytes, bytes_, "upload of");
   if (bytes == 0) return;
   driver_->make_current();
   driver_->check(driver_->api().hipMemcpyHtoD(static_cast<char*>(ptr_) + offset,
@@ -391,7 +384,7 @@ void DeviceBuffer::upload(const void* host, size_t bytes, size_t offset) {
 }
 
 void DeviceBuffer::download(void* host, size_t bytes, size_t offset) const {
-  check_range(offset, bytes, bytes_, "download of");
+  check_buffer_range(offset, bytes, bytes_, "download of");
   if (bytes == 0) return;
   driver_->make_current();
   driver_->check(driver_->api().hipMemcpyDtoH(host, static_cast<char*>(ptr_) + offset, bytes),
