@@ -5,6 +5,8 @@
 
 #include <algorithm>
 
+#include "compiler/target/target.h"
+
 namespace attnjit {
 
 namespace {
@@ -59,6 +61,28 @@ std::string hopper_tile_problem(const TileConfig& c, int head_dim, int max_share
   return "";
 }
 
+namespace {
+
+// The layout's bytes with `q_buffers` Q tiles.
+long long layout_bytes(const TileConfig& tile, int head_dim, int q_buffers) {
+  const long long q_bytes = static_cast<long long>(tile.block_m) * head_dim * kElementBytes;
+  const long long kv_bytes = 2LL * tile.stages * tile.block_n * head_dim * kElementBytes;
+  // Per Q tile a full barrier (and an empty one when a block loops over work tiles);
+  // K and V full and empty per stage; a looping block's two slots of work-tile indices
+  // (8 bytes each), with a full and an empty barrier each.
+  const int feed_slots = tile.persistent ? 2 : 0;
+  const long long barriers = q_buffers * (tile.persistent ? 2 : 1) + 4LL * tile.stages + 2 * feed_slots;
+  return q_buffers * q_bytes + kv_bytes + barriers * kBarrierBytes + 8LL * feed_slots + kSwizzleAtomBytes;
+}
+
+}  // namespace
+
+int hopper_q_buffers(const TileConfig& tile, int head_dim) {
+  if (!tile.persistent) return 1;
+  const Target* sm90a = find_target("sm_90a");
+  return sm90a != nullptr && layout_bytes(tile, head_dim, 2) <= sm90a->max_shared_bytes ? 2 : 1;
+}
+
 KernelGeometry hopper_geometry(const TileConfig& tile, int head_dim) {
   KernelGeometry g;
   g.warps = kHopperWarps;
@@ -72,9 +96,7 @@ KernelGeometry hopper_geometry(const TileConfig& tile, int head_dim) {
   g.q_bytes = static_cast<long long>(tile.block_m) * head_dim * kElementBytes;
   g.kv_buffer_bytes = static_cast<long long>(tile.block_n) * head_dim * kElementBytes;
   g.group_bytes = 2LL * tile.stages * g.kv_buffer_bytes;
-  // Q full; K and V full and empty per stage; Q empty when a block loops over work tiles.
-  const long long barriers = 1 + 4LL * tile.stages + (tile.persistent ? 1 : 0);
-  g.shared_bytes = g.q_bytes + g.group_bytes + barriers * kBarrierBytes + kSwizzleAtomBytes;
+  g.shared_bytes = layout_bytes(tile, head_dim, hopper_q_buffers(tile, head_dim));
   g.work_line_offset = g.shared_bytes;
   return g;
 }
@@ -132,6 +154,7 @@ std::string hopper_constants(const TileConfig& tile, const ir::Variant& variant)
   for (const HopperScheduleSwitch& s : hopper_schedule_switches())
     out += fmt::format("constexpr bool {} = {};\n", s.constant, tile.*s.member);
   out += fmt::format("constexpr int kQHeads = {};\n", variant.q_heads);
+  out += fmt::format("constexpr int kQBuffers = {};\n", hopper_q_buffers(tile, variant.head_dim));
   return out;
 }
 

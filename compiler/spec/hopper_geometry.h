@@ -30,8 +30,14 @@ std::string wgmma_variant_problem(const ir::Variant& variant, KernelKind kind);
 // not known yet. The tiles themselves are configs/sm_90a.json's (choose_wgmma_prefill()).
 std::string hopper_tile_problem(const TileConfig& tile, int head_dim, int max_shared_bytes);
 
-// The layout of a tile that passes hopper_tile_problem().
+// The layout of a tile that passes hopper_tile_problem(): kQBuffers Q tiles, the
+// stages' K and V tiles, the mbarriers.
 KernelGeometry hopper_geometry(const TileConfig& tile, int head_dim);
+
+// Q tiles of the layout: two for a persistent tile when they fit the sm_90a target's
+// shared memory (the next work tile's Q lands while this one's last KV tiles and
+// epilogue run), else one. Rendered as kQBuffers.
+int hopper_q_buffers(const TileConfig& tile, int head_dim);
 
 // The main loop's schedule: switches of its tile config, each a compile-time choice
 // (off, all three: the serial loop on one block per query tile). configs/sm_90a.json

@@ -100,6 +100,18 @@ GpuBuffer& Engine::piece_counts(size_t units) {
   return *piece_counts_;
 }
 
+int* Engine::tile_counters(GpuStream stream) {
+  std::shared_ptr<GpuRuntime> device = gpu();
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::unique_ptr<GpuBuffer>& counters = tile_counters_[stream.handle()];
+  if (!counters) {
+    counters = device->allocate(2 * sizeof(int));
+    counters->fill_bytes(0);
+    device->synchronize();  // as for piece_counts: before a launch on another stream reads them
+  }
+  return static_cast<int*>(counters->data());
+}
+
 namespace {
 
 CacheOptions with_env_aot_directories(CacheOptions cache, bool from_env) {

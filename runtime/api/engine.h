@@ -213,6 +213,10 @@ class Engine {
   // The stream split's per-unit piece counts: zeroed when allocated, and each launch
   // leaves them zero.
   GpuBuffer& piece_counts(size_t units);
+  // A persistent Hopper prefill grid's two counters (templates/kernels/hopper/
+  // prefill_params.h) for launches on `stream`: zeroed when allocated, and each launch
+  // leaves them zero. One pair per stream, so calls on different streams may overlap.
+  int* tile_counters(GpuStream stream);
   // Resident blocks per SM of `kernel` at this block size and shared memory, queried
   // from the driver once (the split choice asks on every paged() call).
   int blocks_per_sm(const GpuKernel& kernel, int threads, int shared_bytes);
@@ -234,6 +238,7 @@ class Engine {
   std::map<std::string, std::unique_ptr<GpuKernel>> loaded_;  // by cache key
   std::unique_ptr<GpuBuffer> workspace_;  // split-KV partial results
   std::unique_ptr<GpuBuffer> piece_counts_;
+  std::map<void*, std::unique_ptr<GpuBuffer>> tile_counters_;  // by stream handle
   std::map<std::string, std::unique_ptr<Resolved>> resolved_;
   std::map<std::string, KernelSpec> specs_;  // by kind | tuning table | DSL form
   std::optional<DeviceFacts> device_facts_;

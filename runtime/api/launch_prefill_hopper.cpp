@@ -95,6 +95,7 @@ bool Engine::prefill_on_hopper(const ir::Variant& variant, const std::string& ds
                                                            static_cast<unsigned>(g.shared_bytes));
     grid[0] = hopper_persistent_blocks(work, gpu->attribute(cuda::kMultiprocessorCount), slots_per_sm);
     grid[1] = grid[2] = 1;
+    p.tile_counters = tile_counters(GpuStream(stream));
   } else {
     grid[0] = static_cast<unsigned>((shape.seqlen_q + tile.block_m - 1) / tile.block_m);
     grid[1] = static_cast<unsigned>(variant.q_heads);

@@ -262,8 +262,23 @@ TEST_CASE("the schedule switches are part of a wgmma spec: uri, layout and recor
   overlap_only.tile.softmax_overlap = true;
   CHECK(has(overlap_only.uri(), "s2.overlap"));
   CHECK_FALSE(has(overlap_only.uri(), "persistent"));
-  // The persistent layout adds Q's "empty" barrier.
-  CHECK(geometry_of(all).shared_bytes == geometry_of(serial).shared_bytes + 8);
+  // The persistent layout adds a second Q tile where it fits (here: 2 x 32 KiB of Q and
+  // 2 stages of 128-key K and V tiles), each Q tile's "empty" barrier, and the feed of
+  // work-tile indices (two 8-byte slots, a full and an empty barrier each), and says so.
+  CHECK(hopper_q_buffers(all.tile, 128) == 2);
+  const int feed_bytes = 2 * 8 + 4 * 8;
+  CHECK(geometry_of(all).shared_bytes == geometry_of(serial).shared_bytes + 128 * 128 * 2 + 3 * 8 + feed_bytes);
+  auto all_src = render_kernel(all);
+  REQUIRE(all_src.ok());
+  CHECK(has(all_src->text, "constexpr int kQBuffers = 2;"));
+  // At head dim 256 two Q tiles (2 x 64 KiB) and two stages of 64-key tiles (128 KiB)
+  // exceed sm_90a's 227 KiB: one Q tile.
+  TileConfig wide = all.tile;
+  wide.block_n = 64;
+  CHECK(hopper_q_buffers(wide, 256) == 1);
+  TileConfig wide_serial = wide;
+  wide_serial.persistent = false;
+  CHECK(hopper_geometry(wide, 256).shared_bytes == hopper_geometry(wide_serial, 256).shared_bytes + 8 + feed_bytes);
   CHECK(geometry_of(overlap_only).shared_bytes == geometry_of(serial).shared_bytes);
   for (int mask = 0; mask < 8; ++mask) {
     KernelSpec spec = serial;

@@ -21,9 +21,13 @@
 //   - kPingpong: the two consumers take turns issuing their MMAs (named barriers), so
 //     one's softmax runs while the other's MMAs hold the tensor cores;
 //   - kPersistent: the grid has one block per resident slot and each block loops over
-//     work tiles (the entry's schedule); the ring's and the Q barriers' phases carry on
-//     from tile to tile, and Q is released on its own "empty" barrier once both
-//     consumers' epilogues (which stage rows in Q's space) are done.
+//     work tiles (the entry's schedule, whose producer takes them one by one from a
+//     counter shared by the grid and passes each to the consumers through shared
+//     memory: HopperTileFeed); the ring's and the Q barriers' phases carry on from tile
+//     to tile. Work tile w's Q goes to Q buffer w % kQBuffers (two where they
+//     fit, so the next tile's Q is copied while this one's last KV tiles run), released
+//     on the buffer's own "empty" barrier once both consumers' epilogues (which stage
+//     rows in its space) are done.
 //
 // Codegen defines before this file what it defines for the mma.sync main loop
 // (templates/kernels/attention_core.cuh's header lists it), with kWarps = 12, the
@@ -41,16 +45,21 @@ struct HopperGeometry {
   static constexpr int kQBytes = kBlockM * kHeadDim * 2;
   static constexpr int kKvTileBytes = kBlockN * kHeadDim * 2;
   // From a 1024-byte aligned base (the swizzle atoms must start on such a boundary):
-  // Q, kStages K tiles, kStages V tiles, then the mbarriers.
-  static constexpr int kKOffset = kQBytes;
+  // kQBuffers Q tiles, kStages K tiles, kStages V tiles, then the mbarriers.
+  static constexpr int kKOffset = kQBuffers * kQBytes;
   static constexpr int kVOffset = kKOffset + kStages * kKvTileBytes;
   static constexpr int kBarrierOffset = kVOffset + kStages * kKvTileBytes;
-  // q_full, then per stage k_full, v_full, k_empty, v_empty, then q_empty when a block
-  // loops over work tiles.
-  static constexpr int kBarriers = 1 + 4 * kStages + (kPersistent ? 1 : 0);
+  // When a block loops over work tiles, the feed's slots of work-tile indices.
+  static constexpr int kFeedSlotsWhenLooping = 2;
+  static constexpr int kFeedSlots = kPersistent ? kFeedSlotsWhenLooping : 0;
+  // q_full per Q buffer, then per stage k_full, v_full, k_empty, v_empty, then when a
+  // block loops over work tiles q_empty per Q buffer and full and empty per feed slot;
+  // then the feed's slots (8 bytes each).
+  static constexpr int kBarriers = kQBuffers + 4 * kStages + (kPersistent ? kQBuffers : 0) + 2 * kFeedSlots;
+  static constexpr int kFeedOffset = kBarrierOffset + 8 * kBarriers;
   // Dynamic shared memory is only guaranteed 16-byte alignment: the base is rounded up.
   static constexpr int kAlignmentSlack = hopper::kSwizzleAtomBytes;
-  static constexpr int kSharedBytes = kBarrierOffset + 8 * kBarriers + kAlignmentSlack;
+  static constexpr int kSharedBytes = kFeedOffset + 8 * kFeedSlots + kAlignmentSlack;
   // Registers per thread after setmaxnreg: the producer needs few; the consumers hold
   // S, P and O (24 * 128 + 240 * 256 <= 65536, the register file).
   static constexpr int kProducerRegisters = 24;
@@ -72,6 +81,7 @@ static_assert(kRowTiles == 1, "each warp holds 16 rows of its warpgroup's 64");
 static_assert(kBlockM == HopperGeometry::kConsumerGroups * hopper::kWarpgroupRows,
               "each consumer warpgroup owns 64 query rows");
 static_assert(kHeadDim % hopper::kBlockColumns == 0, "the head dim is whole 64-column blocks");
+static_assert(kQBuffers == 1 || (kQBuffers == 2 && kPersistent), "a second Q buffer serves a block's next work tile");
 static_assert(kBlockN % 16 == 0 && kStages >= 2, "whole k-steps of P V, a ring of two or more stages");
 static_assert(kQHeads % kGroupSize == 0, "whole groups of query heads per KV head");
 static_assert(!InputDecoder::kConverts && !KvDecoder::kConverts && !kPerTokenHeadScales,
@@ -110,7 +120,7 @@ struct HopperCopies {
 struct HopperShared {
   unsigned char* data;
   u32 base;
-  __device__ __forceinline__ u32 q() const { return base; }
+  __device__ __forceinline__ u32 q(int buffer) const { return base + buffer * HopperGeometry::kQBytes; }
   __device__ __forceinline__ u32 k(int stage) const {
     return base + HopperGeometry::kKOffset + stage * HopperGeometry::kKvTileBytes;
   }
@@ -118,12 +128,23 @@ struct HopperShared {
     return base + HopperGeometry::kVOffset + stage * HopperGeometry::kKvTileBytes;
   }
   __device__ __forceinline__ u32 barrier(int i) const { return base + HopperGeometry::kBarrierOffset + 8 * i; }
-  __device__ __forceinline__ u32 q_full() const { return barrier(0); }
-  __device__ __forceinline__ u32 k_full(int stage) const { return barrier(1 + 4 * stage); }
-  __device__ __forceinline__ u32 v_full(int stage) const { return barrier(2 + 4 * stage); }
-  __device__ __forceinline__ u32 k_empty(int stage) const { return barrier(3 + 4 * stage); }
-  __device__ __forceinline__ u32 v_empty(int stage) const { return barrier(4 + 4 * stage); }
-  __device__ __forceinline__ u32 q_empty() const { return barrier(1 + 4 * kStages); }  // kPersistent
+  __device__ __forceinline__ u32 q_full(int buffer) const { return barrier(buffer); }
+  __device__ __forceinline__ u32 k_full(int stage) const { return barrier(kQBuffers + 4 * stage); }
+  __device__ __forceinline__ u32 v_full(int stage) const { return barrier(kQBuffers + 1 + 4 * stage); }
+  __device__ __forceinline__ u32 k_empty(int stage) const { return barrier(kQBuffers + 2 + 4 * stage); }
+  __device__ __forceinline__ u32 v_empty(int stage) const { return barrier(kQBuffers + 3 + 4 * stage); }
+  __device__ __forceinline__ u32 q_empty(int buffer) const {  // kPersistent
+    return barrier(kQBuffers + 4 * kStages + buffer);
+  }
+  __device__ __forceinline__ u32 feed_full(int slot) const {  // kPersistent
+    return barrier(kQBuffers + 4 * kStages + kQBuffers + slot);
+  }
+  __device__ __forceinline__ u32 feed_empty(int slot) const {  // kPersistent
+    return barrier(kQBuffers + 4 * kStages + kQBuffers + HopperGeometry::kFeedSlots + slot);
+  }
+  __device__ __forceinline__ volatile long long* feed_slot(int slot) const {  // kPersistent
+    return reinterpret_cast<volatile long long*>(data + HopperGeometry::kFeedOffset) + slot;
+  }
 };
 
 // Where a role is in the block's sequence of work: the producer and each consumer keep
@@ -133,13 +154,39 @@ struct HopperProgress {
   int work = 0;      // work tiles before this one
   // The ring position of the current work tile's `i`-th visited KV tile.
   __device__ __forceinline__ int ring(int i) const { return kv_tiles + i; }
-  __device__ __forceinline__ u32 q_parity() const { return static_cast<u32>(work & 1); }
+  // The Q buffer of the current work tile, and the parity of the phase its barriers
+  // complete for it.
+  __device__ __forceinline__ int q_buffer() const { return work % kQBuffers; }
+  __device__ __forceinline__ u32 q_parity() const { return static_cast<u32>((work / kQBuffers) & 1); }
   __device__ __forceinline__ void finish(KvTiles tiles) { kv_tiles += tiles.end - tiles.begin, ++work; }
 };
 
 // The stage of ring position `it`, and the parity of the phase its barriers complete.
 __device__ __forceinline__ int ring_stage(int it) { return it % kStages; }
 __device__ __forceinline__ u32 ring_parity(int it) { return static_cast<u32>((it / kStages) & 1); }
+
+// How a persistent block's producer hands the consumers the work tiles it takes: the
+// k-th index goes through slot k % 2 of shared memory, written by the producer's elected
+// thread once every consumer thread has read the slot's previous index (its "empty"
+// barrier), published on its "full" barrier (whose arrival releases the write). An
+// index < 0 ends the block's work.
+struct HopperTileFeed {
+  const HopperShared& sh;
+  static constexpr int kSlots = HopperGeometry::kFeedSlotsWhenLooping;
+  __device__ __forceinline__ void publish(int k, long long index) const {
+    const int slot = k % kSlots;
+    if (k >= kSlots) mbarrier_wait(sh.feed_empty(slot), static_cast<u32>(((k / kSlots) & 1) ^ 1));
+    *sh.feed_slot(slot) = index;
+    mbarrier_arrive(sh.feed_full(slot));
+  }
+  __device__ __forceinline__ long long take(int k) const {
+    const int slot = k % kSlots;
+    mbarrier_wait(sh.feed_full(slot), static_cast<u32>((k / kSlots) & 1));
+    const long long index = *sh.feed_slot(slot);
+    mbarrier_arrive(sh.feed_empty(slot));
+    return index;
+  }
+};
 
 // One tile of rows [row, row + rows) of every column block, into `dst`.
 template <int kRows>
@@ -161,15 +208,19 @@ __device__ __forceinline__ void produce(const HopperShared& sh, const HopperCopi
     tma_prefetch_map(c.k_map);
     tma_prefetch_map(c.v_map);
   }
+  const int q_buffer = progress.q_buffer();
   auto load_q = [&] {
-    // A later work tile's Q waits for both consumers' epilogues of the previous one.
-    if (kPersistent && progress.work > 0) mbarrier_wait(sh.q_empty(), static_cast<u32>((progress.work - 1) & 1));
-    mbarrier_arrive_expect_tx(sh.q_full(), G::kQBytes);
-    copy_tile<kBlockM>(sh.q(), c.q_map, sh.q_full(), c.q_row, c.q_head, c.q_seq);
+    // A later work tile's Q waits for both consumers' epilogues of the buffer's
+    // previous tile (the phase before this tile's).
+    if (kPersistent && progress.work >= kQBuffers) mbarrier_wait(sh.q_empty(q_buffer), progress.q_parity() ^ 1u);
+    mbarrier_arrive_expect_tx(sh.q_full(q_buffer), G::kQBytes);
+    copy_tile<kBlockM>(sh.q(q_buffer), c.q_map, sh.q_full(q_buffer), c.q_row, c.q_head, c.q_seq);
   };
-  // The first tile's Q comes first; a later one's after its first K, which needs no
-  // epilogue to finish.
-  bool q_loaded = progress.work == 0;
+  // Q comes first when its buffer is free by now: the first tiles', or any with two
+  // buffers (its buffer's last tile ended before the one the consumers are on). With
+  // one buffer a later tile's Q waits for the previous epilogue: after its first K,
+  // which does not.
+  bool q_loaded = progress.work < kQBuffers || kQBuffers > 1;
   if (q_loaded) load_q();
   for (int n = tiles.begin; n < tiles.end; ++n) {
     const int it = progress.ring(n - tiles.begin), stage = ring_stage(it);
@@ -225,11 +276,11 @@ struct HopperOutputPairs {
 };
 
 // 16-bit output rows of consumer warpgroup `group`, staged through its own 64 rows of the
-// Q tile (no longer read once its last S = Q K^T has completed) in the copies' swizzled
-// layout, so the 4-byte stores of a warp's 8 rows fall in different banks; then copied
-// to the output in 16-byte pieces.
+// work tile's Q tile at `q_tile` (no longer read once its last S = Q K^T has completed)
+// in the copies' swizzled layout, so the 4-byte stores of a warp's 8 rows fall in
+// different banks; then copied to the output in 16-byte pieces.
 template <typename Rows>
-__device__ __forceinline__ void stage_and_write_rows(const HopperShared& sh, const Rows& rows,
+__device__ __forceinline__ void stage_and_write_rows(unsigned char* q_tile, const Rows& rows,
                                                      const float (&o)[HopperGeometry::kOutputValues],
                                                      const RowNormalization (&norm)[2], int group) {
   using G = HopperGeometry;
@@ -237,7 +288,7 @@ __device__ __forceinline__ void stage_and_write_rows(const HopperShared& sh, con
   const int group_row0 = group * hopper::kWarpgroupRows;
   // Column block b of the warpgroup's rows starts 1024-byte aligned, as swizzle128() needs.
   auto staged = [&](int block) {
-    return sh.data + block * hopper::column_block_bytes(kBlockM) + group_row0 * hopper::kSwizzleRowBytes;
+    return q_tile + block * hopper::column_block_bytes(kBlockM) + group_row0 * hopper::kSwizzleRowBytes;
   };
 #pragma unroll
   for (int r = 0; r < 2; ++r) {
@@ -298,6 +349,7 @@ __device__ __forceinline__ void consume(const HopperShared& sh, const Rows& rows
 
   const KvTiles tiles = opt.tiles;
   int full_tiles = 0;
+  const u32 q_tile = sh.q(progress.q_buffer());
 
   // The steps of a KV tile. The MMAs are issued asynchronously (each batch committed
   // as one group); the caller waits for them and fences their registers.
@@ -306,7 +358,7 @@ __device__ __forceinline__ void consume(const HopperShared& sh, const Rows& rows
 #pragma unroll
     for (int step = 0; step < kHeadDim / 16; ++step)
       Wgmma<kBlockN>::template ss<Elem, 0, 0>(
-          s, hopper::kmajor_sw128_descriptor(hopper::kmajor_step_address(sh.q(), kBlockM, group_row0, step)),
+          s, hopper::kmajor_sw128_descriptor(hopper::kmajor_step_address(q_tile, kBlockM, group_row0, step)),
           hopper::kmajor_sw128_descriptor(hopper::kmajor_step_address(sh.k(stage), kBlockN, 0, step)),
           step > 0 ? 1u : 0u);
     wgmma_commit();
@@ -412,7 +464,7 @@ __device__ __forceinline__ void consume(const HopperShared& sh, const Rows& rows
     mbarrier_arrive(sh.k_empty(stage));
   };
 
-  mbarrier_wait(sh.q_full(), progress.q_parity());
+  mbarrier_wait(sh.q_full(progress.q_buffer()), progress.q_parity());
   if constexpr (!kSoftmaxOverlap) {
     // Each KV tile in turn: S, its softmax, then O += P V.
     for (int n = tiles.begin; n < tiles.end; ++n) {
@@ -512,21 +564,24 @@ __device__ __forceinline__ void consume(const HopperShared& sh, const Rows& rows
       if (my_row(r) < rows.rows_valid)
         write_output_row(rows.out_row(my_row(r)), norm[r].out_scale, HopperOutputPairs{o, r});
   } else {
-    stage_and_write_rows(sh, rows, o, norm, group);
+    stage_and_write_rows(sh.data + progress.q_buffer() * G::kQBytes, rows, o, norm, group);
   }
   if constexpr (kPersistent) {
     // Q's space may take the next work tile's copy once every consumer thread is done
     // with it: its last S long completed, its staged rows read. The copy engine writes
     // it next, so the ordinary accesses are ordered before it by the proxy fence.
     fence_proxy_async();
-    mbarrier_arrive(sh.q_empty());
+    mbarrier_arrive(sh.q_empty(progress.q_buffer()));
   }
   progress.finish(tiles);
 }
 
 // The block: barriers, then the producer or a consumer by warpgroup (one if/else, so
 // setmaxnreg applies per warpgroup), each over the work tiles of `schedule` in its
-// order: schedule.for_each(fn) calls fn(work) with each work tile, a Schedule::Work of
+// order: schedule.produce_each(feed, fn) (the producer's elected thread or warpgroup)
+// and schedule.consume_each(feed, fn) (each consumer thread) call fn(work) with the
+// same work tiles, those of a persistent grid passed along `feed`; a work tile is a
+// Schedule::Work of
 // .rows, .kv_len and .opt for the consumers and, for the producer warpgroup,
 // .produce(sh, progress): Q, then K and V of opt.tiles into the ring, each stage after
 // its "empty" barrier's phase, completing the "full" barriers with
@@ -545,32 +600,39 @@ __device__ __forceinline__ void hopper_attend(unsigned char* shared, const Sched
   const u32 base = (unaligned + hopper::kSwizzleAtomBytes - 1) & ~(hopper::kSwizzleAtomBytes - 1);
   const HopperShared sh{shared + (base - unaligned), base};
   if (threadIdx.x == 0) {
-    mbarrier_init(sh.q_full(), kProducers);
+    for (int buffer = 0; buffer < kQBuffers; ++buffer) mbarrier_init(sh.q_full(buffer), kProducers);
     for (int stage = 0; stage < kStages; ++stage) {
       mbarrier_init(sh.k_full(stage), kProducers);  // the producers' arrivals; then the bytes
       mbarrier_init(sh.v_full(stage), kProducers);
       mbarrier_init(sh.k_empty(stage), G::kConsumerThreads);  // every consumer thread
       mbarrier_init(sh.v_empty(stage), G::kConsumerThreads);
     }
-    if (kPersistent) mbarrier_init(sh.q_empty(), G::kConsumerThreads);
+    if (kPersistent) {
+      for (int buffer = 0; buffer < kQBuffers; ++buffer) mbarrier_init(sh.q_empty(buffer), G::kConsumerThreads);
+      for (int slot = 0; slot < G::kFeedSlots; ++slot) {
+        mbarrier_init(sh.feed_full(slot), 1);  // the elected producer thread
+        mbarrier_init(sh.feed_empty(slot), G::kConsumerThreads);
+      }
+    }
     mbarrier_init_fence();
   }
   block_barrier();
 
+  const HopperTileFeed feed{sh};
   const int warpgroup = threadIdx.x / G::kGroupThreads;
   if (warpgroup == 0) {
     registers_decrease<G::kProducerRegisters>();
     // Elected once: the thread keeps its progress through every work tile.
     if (kProducers == G::kGroupThreads || (threadIdx.x / 32 == 0 && elect_one())) {
       HopperProgress progress;
-      schedule.for_each([&](const Work& work) { work.produce(sh, progress); });
+      schedule.produce_each(feed, [&](const Work& work) { work.produce(sh, progress); });
     }
   } else {
     registers_increase<G::kConsumerRegisters>();
     const HopperTurns turns{warpgroup - 1};
     turns.start();
     HopperProgress progress;
-    schedule.for_each([&](const Work& work) {
+    schedule.consume_each(feed, [&](const Work& work) {
       consume(sh, work.rows, work.kv_len, args, work.opt, warpgroup - 1, progress, turns);
     });
   }

@@ -125,13 +125,13 @@ struct HopperPagedProducer {
     // Q: the packed rows of the group's heads, past rows_valid zeros.
     const InputStorage* q = static_cast<const InputStorage*>(p.q) + q_row0 * p.q_row_stride +
                             kv_head * kGroupSize * p.q_head_stride;
-    gather_rows<kBlockM>(sh.q(), q, [&](int r) -> const InputStorage* {
+    gather_rows<kBlockM>(sh.q(progress.q_buffer()), q, [&](int r) -> const InputStorage* {
       return r < rows_valid ? q + (r / kGroupSize) * p.q_row_stride + (r % kGroupSize) * p.q_head_stride
                             : nullptr;
     });
     async_wait<0>();
     fence_proxy_async();
-    mbarrier_arrive(sh.q_full());
+    mbarrier_arrive(sh.q_full(progress.q_buffer()));
 
     const KvStorage* k = static_cast<const KvStorage*>(p.k_cache) + kv_head * p.k_head_stride;
     const KvStorage* v = static_cast<const KvStorage*>(p.v_cache) + kv_head * p.v_head_stride;
@@ -181,7 +181,11 @@ struct HopperPagedOneTile {
   using Work = HopperPagedWork;
   Work work;
   template <typename Fn>
-  __device__ __forceinline__ void for_each(Fn fn) const {
+  __device__ __forceinline__ void produce_each(const HopperTileFeed&, Fn fn) const {
+    fn(work);
+  }
+  template <typename Fn>
+  __device__ __forceinline__ void consume_each(const HopperTileFeed&, Fn fn) const {
     fn(work);
   }
 };

@@ -2,7 +2,8 @@
 // (cu_seqlens), read through tensor maps. A work tile is (query tile, query head,
 // sequence), as in templates/kernels/prefill.cuh; the main loop is hopper/mainloop.cuh's.
 // One block per work tile, or (kPersistent) one block per resident slot looping over
-// the work tiles in hopper/tile_order.h's order.
+// the work tiles in hopper/tile_order.h's order, which the blocks take from a counter
+// in turn.
 
 namespace attnjit {
 
@@ -87,29 +88,73 @@ struct HopperPrefillOneTile {
   const AttnjitHopperPrefillParams& hp;
   int seq, head, m_block;
   template <typename Fn>
-  __device__ __forceinline__ void for_each(Fn fn) const {
+  __device__ __forceinline__ void produce_each(const HopperTileFeed&, Fn fn) const {
+    fn(prefill_work(hp, seq, head, m_block));
+  }
+  template <typename Fn>
+  __device__ __forceinline__ void consume_each(const HopperTileFeed&, Fn fn) const {
     fn(prefill_work(hp, seq, head, m_block));
   }
 };
 
-// The schedule of a block of the persistent grid: indices blockIdx.x, + gridDim.x, ...
-// of the tile order, skipping its empty slots.
+// The schedule of a block of the persistent grid: its first index of the tile order is
+// blockIdx.x, each later one the next the grid's counter gives out past the first
+// gridDim.x (hp.tile_counters[0]), so a block that drew short tiles takes more of them
+// (the order puts long tiles first). The producer takes the indices, skips empty slots
+// and passes the rest to the consumers through `feed`; it asks for its next index before
+// issuing the current tile's copies, so the atomic's latency hides under them.
 struct HopperPrefillTileLoop {
   using Work = HopperPrefillWork;
   const AttnjitHopperPrefillParams& hp;
-  template <typename Fn>
-  __device__ __forceinline__ void for_each(Fn fn) const {
+
+  __device__ __forceinline__ hopper::TileOrderProblem order() const {
     const AttnjitPrefillParams& p = hp.base;
-    const hopper::TileOrderProblem order{p.cu_seqlens_q, p.cu_seqlens_k, p.batch,  p.seqlen_q,       p.seqlen_k,
-                                         kQHeads,        kGroupSize,     kBlockM,  2LL * kHeadDim * 2};
-    const long long count = hopper::work_tile_count(order);
+    return {p.cu_seqlens_q, p.cu_seqlens_k, p.batch, p.seqlen_q, p.seqlen_k, kQHeads, kGroupSize, kBlockM,
+            2LL * kHeadDim * 2};
+  }
+  template <typename Fn>
+  __device__ __forceinline__ void produce_each(const HopperTileFeed& feed, Fn fn) const {
+    const hopper::TileOrderProblem o = order();
+    const long long count = hopper::work_tile_count(o);
     hopper::TileOrderCursor cursor;
-    for (long long index = blockIdx.x; index < count; index += gridDim.x) {
-      const hopper::WorkTile tile = hopper::work_tile_at(order, index, cursor);
-      if (tile.m_block >= 0) fn(prefill_work(hp, tile.seq, tile.head, tile.m_block));
+    auto next = [&] { return atomicAdd(hp.tile_counters, 1) + static_cast<long long>(gridDim.x); };
+    long long index = blockIdx.x;
+    for (int k = 0;; ++k) {
+      hopper::WorkTile tile{};
+      while (index < count && (tile = hopper::work_tile_at(o, index, cursor)).m_block < 0) index = next();
+      feed.publish(k, index < count ? index : -1);
+      if (index >= count) return;
+      const long long following = next();
+      fn(prefill_work(hp, tile.seq, tile.head, tile.m_block));
+      index = following;
+    }
+  }
+  template <typename Fn>
+  __device__ __forceinline__ void consume_each(const HopperTileFeed& feed, Fn fn) const {
+    const hopper::TileOrderProblem o = order();
+    hopper::TileOrderCursor cursor;
+    for (int k = 0;; ++k) {
+      const long long index = feed.take(k);
+      if (index < 0) return;
+      const hopper::WorkTile tile = hopper::work_tile_at(o, index, cursor);
+      fn(prefill_work(hp, tile.seq, tile.head, tile.m_block));
     }
   }
 };
+
+// After a persistent grid's blocks are all done, the last one zeroes the counter for
+// the next launch (hp.tile_counters[1] counts the finished blocks). Every block's last
+// draw from the counter has returned before it counts itself finished.
+__device__ __forceinline__ void reset_tile_counter(const AttnjitHopperPrefillParams& hp) {
+  block_barrier();
+  if (threadIdx.x == 0) {
+    __threadfence();
+    if (atomicAdd(hp.tile_counters + 1, 1) == static_cast<int>(gridDim.x) - 1) {
+      atomicExch(hp.tile_counters, 0);
+      atomicExch(hp.tile_counters + 1, 0);
+    }
+  }
+}
 
 }  // namespace attnjit
 
@@ -119,6 +164,7 @@ extern "C" __global__ void ATTNJIT_LAUNCH_BOUNDS
   extern __shared__ __align__(1024) unsigned char shared[];
   if constexpr (kPersistent) {
     hopper_attend(shared, HopperPrefillTileLoop{hp}, hp.base.variant);
+    reset_tile_counter(hp);
   } else {
     // Later query tiles do more work under a causal mask: they are launched first.
     const int m_block = gridDim.x - 1 - blockIdx.x;

@@ -14,6 +14,10 @@
 struct AttnjitHopperPrefillParams {
   struct AttnjitTensorMap q_map, k_map, v_map;  // first: each stays 64-byte aligned
   struct AttnjitPrefillParams base;
+  // A persistent grid's counters: [0] work tiles given out past the first gridDim.x,
+  // [1] blocks finished; zero before a launch, and the launch leaves them zero. Unused
+  // (null) by the one-block-per-tile grid.
+  int* tile_counters;
 };
 
 #endif
