@@ -276,7 +276,6 @@ std::string element_type_problem(const KernelSpec& spec) {
 // forms come before the variant hooks that choose one; the rest use the hooks.
 constexpr const char* kScoreTransforms = "templates/common/score_transforms.cuh";
 constexpr const char* kSharedPieces[] = {"templates/common/key_mask.cuh",
-                                         "templates/common/exp2_poly.h",
                                          "templates/common/online_softmax.cuh",
                                          "templates/common/epilogue.cuh"};
 // The main loops. mma.sync m16n8k16 (every CUDA target; the default); mfma (every HIP

@@ -118,7 +118,6 @@ const std::vector<HopperScheduleSwitch>& hopper_schedule_switches() {
       {"softmax_overlap", "overlap", "kSoftmaxOverlap", &TileConfig::softmax_overlap},
       {"pingpong", "pingpong", "kPingpong", &TileConfig::pingpong},
       {"persistent", "persistent", "kPersistent", &TileConfig::persistent},
-      {"poly_exp2", "polyexp2", "kPolyExp2", &TileConfig::poly_exp2},
   };
   return switches;
 }

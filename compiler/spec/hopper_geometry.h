@@ -40,7 +40,7 @@ KernelGeometry hopper_geometry(const TileConfig& tile, int head_dim);
 int hopper_q_buffers(const TileConfig& tile, int head_dim);
 
 // The main loop's schedule: switches of its tile config, each a compile-time choice
-// (all off: the serial loop on one block per query tile). configs/sm_90a.json
+// (off, all three: the serial loop on one block per query tile). configs/sm_90a.json
 // names them as keys, a tile override as words after the numbers, a spec's uri and
 // record carry them, and the generated source states them as constants:
 //  - softmax_overlap: each consumer warpgroup runs the hooks and softmax of KV tile n
@@ -49,11 +49,7 @@ int hopper_q_buffers(const TileConfig& tile, int head_dim);
 //    barriers), so one's softmax runs while the other's MMAs use the tensor cores;
 //  - persistent: the grid is one block per resident slot (SMs x blocks per SM), each
 //    looping over work tiles in templates/kernels/hopper/tile_order.h's order (longest
-//    first under a causal mask);
-//  - poly_exp2: each row's softmax takes every second exponential (the second score of
-//    each adjacent pair a thread holds) on the FMA pipe, through a polynomial
-//    (templates/common/exp2_poly.h), rather than the special-function unit's ex2, which
-//    bounds the loop at head dim 64 and with soft-capping (its tanh) otherwise.
+//    first under a causal mask).
 struct HopperScheduleSwitch {
   const char* name;      // the config key, the override word and the record's entry
   const char* tag;       // in the uri
@@ -65,10 +61,9 @@ const std::vector<HopperScheduleSwitch>& hopper_schedule_switches();
 bool has_hopper_schedule(const TileConfig& tile);
 // The switch called `name`, or null.
 const HopperScheduleSwitch* find_hopper_schedule_switch(const std::string& name);
-// "softmax_overlap, pingpong, persistent or poly_exp2", for messages.
+// "softmax_overlap, pingpong or persistent", for messages.
 std::string hopper_schedule_names();
-// The uri's part: ".overlap.pingpong.persistent.polyexp2" for the switches that are on
-// ("" for none).
+// The uri's part: ".overlap.pingpong.persistent" for the switches that are on ("" for none).
 std::string hopper_schedule_tag(const TileConfig& tile);
 // At least the persistent grid's work tiles (templates/kernels/hopper/tile_order.h's
 // work_tile_count) for `q_heads` heads: exact for fixed lengths (`ragged_q_rows` < 0),

@@ -9,8 +9,8 @@
 // Paged configs may add "num_splits" to fix the split-KV segment count; any config may
 // add "min_blocks_per_sm" (a register cap), an AMD target's "waves_per_eu" (aiter's
 // register cap, 1 to 8); buckets may also ask for "kv_8bit": true. sm_90a's wgmma tiles
-// may switch on "softmax_overlap", "pingpong", "persistent" and "poly_exp2"
-// (true/false; compiler/spec/hopper_geometry.h).
+// may switch on "softmax_overlap", "pingpong" and "persistent" (true/false;
+// compiler/spec/hopper_geometry.h).
 // An optional top-level "split_cost" block holds the split-KV cost model's constants
 // (compiler/spec/split_cost.h), a set per K/V width:
 //
@@ -52,7 +52,6 @@ struct TileConfig {
   bool softmax_overlap = false;
   bool pingpong = false;
   bool persistent = false;
-  bool poly_exp2 = false;
   // AMD's MFMA main loop only (aiter's term): at least this many waves resident per SIMD
   // (amdgpu_waves_per_eu), which caps the registers a wave may use; 0 = the compiler's
   // choice. The AMD counterpart of min_blocks_per_sm.

@@ -48,17 +48,9 @@ struct SoftmaxRow {
   }
 
   // The probability of one of the row's scores in the tile (times 2^prob_log2), added
-  // to the sum. kPolynomial takes its exp2 on the FMA pipe (exp2_poly, exp2_poly.h)
-  // instead of the special-function unit, to within the polynomial's error: a main
-  // loop bound by that unit gives it a share of its scores.
-  template <bool kPolynomial = false>
+  // to the sum.
   __device__ __forceinline__ float prob(float score, float exp2_scale, const Step& step) {
-    const float x = fmaf(score, exp2_scale, step.exp2_bias);
-    float p;
-    if constexpr (kPolynomial)
-      p = exp2_poly(x);
-    else
-      p = fast_exp2(x);
+    const float p = fast_exp2(fmaf(score, exp2_scale, step.exp2_bias));
     sum += p;
     return p;
   }

@@ -217,9 +217,7 @@ size_t count_of(const std::string& text, const std::string& part) {
 
 TEST_CASE("every schedule of the wgmma main loop builds for sm_90a, its PTX showing it", "[hopper][codegen][nvrtc]") {
   auto nvrtc = open_nvrtc();
-  // Every combination of the first three (how the MMAs and the softmax are ordered);
-  // poly_exp2, the fourth, changes the softmax's arithmetic only: its own case below.
-  REQUIRE(hopper_schedule_switches().size() == 4);
+  REQUIRE(hopper_schedule_switches().size() == 3);
   for (int head_dim : {64, 128, 256}) {
     const ir::Variant v = variant_from("variant s { heads = 8 / 2; head_dim = " + std::to_string(head_dim) +
                                        "; q = bf16; kv = bf16; out = bf16; kv_cache = contiguous; mask = causal; }");
@@ -234,7 +232,6 @@ TEST_CASE("every schedule of the wgmma main loop builds for sm_90a, its PTX show
       CHECK(has(src->text, fmt::format("constexpr bool kSoftmaxOverlap = {};", overlap)));
       CHECK(has(src->text, fmt::format("constexpr bool kPingpong = {};", pingpong)));
       CHECK(has(src->text, fmt::format("constexpr bool kPersistent = {};", persistent)));
-      CHECK(has(src->text, "constexpr bool kPolyExp2 = false;"));
       const std::string ptx = compile_both(*nvrtc, spec);
       CHECK(has(ptx, "wgmma.mma_async.sync.aligned.m64n"));
       // The overlapped loop waits for S with P V still pending; the serial one never.
@@ -252,60 +249,19 @@ TEST_CASE("every schedule of the wgmma main loop builds for sm_90a, its PTX show
   }
 }
 
-// poly_exp2 moves half of each row's exponentials from ex2.approx (the special-function
-// unit) to templates/common/exp2_poly.h's polynomial: the PTX has one polynomial (its
-// 1.5 * 2^23 rounding add, 0f4B400000) per ex2 it lost, no rounding or special-function
-// instruction of its own, and the kernel without the switch has no polynomial at all.
-TEST_CASE("poly_exp2 takes half the softmax's exp2 off the special-function unit", "[hopper][codegen][nvrtc]") {
-  auto nvrtc = open_nvrtc();
-  const char* bodies[] = {"mask = causal;", "param cap : f32 = 30; score = softcap(cap); mask = causal;"};
-  for (int head_dim : {64, 128}) {
-    for (const char* body : bodies) {
-      const ir::Variant v = variant_from("variant p { heads = 8 / 2; head_dim = " + std::to_string(head_dim) +
-                                         "; q = bf16; kv = bf16; out = bf16; kv_cache = contiguous; " + body + " }");
-      const KernelSpec plain = hopper_spec(v);  // the shipped schedule
-      REQUIRE_FALSE(plain.tile.poly_exp2);
-      KernelSpec poly = plain;
-      poly.tile.poly_exp2 = true;
-      INFO(poly.uri());
-      CHECK(has(poly.uri(), ".polyexp2"));
-      auto src = render_kernel(poly);
-      REQUIRE(src.ok());
-      CHECK(has(src->text, "constexpr bool kPolyExp2 = true;"));
-      const std::string plain_ptx = compile_both(*nvrtc, plain);
-      const std::string poly_ptx = compile_both(*nvrtc, poly);
-      const size_t plain_ex2 = count_of(plain_ptx, "ex2.approx"), poly_ex2 = count_of(poly_ptx, "ex2.approx");
-      const size_t polynomials = count_of(poly_ptx, "0f4B400000");
-      CHECK(count_of(plain_ptx, "0f4B400000") == 0);
-      // Each row's probabilities, half through each; the rescale factors stay on ex2.
-      CHECK(polynomials > 0);
-      CHECK(plain_ex2 - poly_ex2 == polynomials);
-      CHECK(2 * polynomials < plain_ex2);
-      CHECK(2 * polynomials + 8 > plain_ex2);
-      for (const char* op : {"cvt.rni", "cvt.rmi", "cvt.rzi", "tanh.approx", "lg2.approx", "rcp.approx"})
-        CHECK(count_of(poly_ptx, op) == count_of(plain_ptx, op));
-    }
-  }
-}
-
 TEST_CASE("the schedule switches are part of a wgmma spec: uri, layout and record", "[hopper][codegen]") {
   const ir::Variant v = variant_from(
       "variant v { heads = 4 / 4; head_dim = 128; q = bf16; kv = bf16; out = bf16; kv_cache = contiguous; }");
   KernelSpec serial = hopper_spec(v);
   serial.tile = with_schedule(serial.tile, 0);
   KernelSpec all = serial;
-  all.tile = with_schedule(serial.tile, 15);
+  all.tile = with_schedule(serial.tile, 7);
   CHECK_FALSE(has(serial.uri(), "overlap"));
-  CHECK(has(all.uri(), "s2.overlap.pingpong.persistent.polyexp2"));
+  CHECK(has(all.uri(), "s2.overlap.pingpong.persistent"));
   KernelSpec overlap_only = serial;
   overlap_only.tile.softmax_overlap = true;
   CHECK(has(overlap_only.uri(), "s2.overlap"));
   CHECK_FALSE(has(overlap_only.uri(), "persistent"));
-  KernelSpec poly_only = serial;
-  poly_only.tile.poly_exp2 = true;
-  CHECK(has(poly_only.uri(), "s2.polyexp2"));
-  CHECK_FALSE(has(poly_only.uri(), "overlap"));
-  CHECK(geometry_of(poly_only).shared_bytes == geometry_of(serial).shared_bytes);
   // The persistent layout adds a second Q tile where it fits (here: 2 x 32 KiB of Q and
   // 2 stages of 128-key K and V tiles), each Q tile's "empty" barrier, and the feed of
   // work-tile indices (two 8-byte slots, a full and an empty barrier each), and says so.
@@ -324,7 +280,7 @@ TEST_CASE("the schedule switches are part of a wgmma spec: uri, layout and recor
   wide_serial.persistent = false;
   CHECK(hopper_geometry(wide, 256).shared_bytes == hopper_geometry(wide_serial, 256).shared_bytes + 8 + feed_bytes);
   CHECK(geometry_of(overlap_only).shared_bytes == geometry_of(serial).shared_bytes);
-  for (int mask = 0; mask < 16; ++mask) {
+  for (int mask = 0; mask < 8; ++mask) {
     KernelSpec spec = serial;
     spec.tile = with_schedule(serial.tile, mask);
     const std::string line = encode_kernel_record(spec, BinaryFormat::cubin);
@@ -338,7 +294,7 @@ TEST_CASE("the schedule switches are part of a wgmma spec: uri, layout and recor
   bad.replace(bad.find("pingpong"), 8, "pingpang");
   auto refused = decode_kernel_record(bad);
   REQUIRE_FALSE(refused.ok());
-  CHECK(has(refused.error(), "\"schedule\" must be a list of softmax_overlap, pingpong, persistent or poly_exp2"));
+  CHECK(has(refused.error(), "\"schedule\" must be a list of softmax_overlap, pingpong or persistent"));
 }
 
 TEST_CASE("sm_90a's config and tile overrides set the schedule switches; other main loops refuse them",
@@ -348,13 +304,12 @@ TEST_CASE("sm_90a's config and tile overrides set the schedule switches; other m
     return TuningTable::parse(R"({"arch": ")" + arch + R"(", "prefill": {"default": {)" + tile + extra + "}}}",
                               "t.json");
   };
-  auto table = parse("sm_90a", R"(, "softmax_overlap": true, "pingpong": false, "persistent": true, "poly_exp2": true)");
+  auto table = parse("sm_90a", R"(, "softmax_overlap": true, "pingpong": false, "persistent": true)");
   REQUIRE(table.ok());
   const TileConfig picked = *table->pick("prefill", 128, true);
   CHECK(picked.softmax_overlap);
   CHECK_FALSE(picked.pingpong);
   CHECK(picked.persistent);
-  CHECK(picked.poly_exp2);
   // The shipped config's choice, measured on an H200 (docs/BENCHMARKS.md): the softmax
   // overlapped with the MMAs and ping-pong, one block per work tile.
   auto shipped = TuningTable::embedded("sm_90a", Mainloop::wgmma);
@@ -384,11 +339,10 @@ TEST_CASE("sm_90a's config and tile overrides set the schedule switches; other m
   CHECK_FALSE(override_tile->pingpong);
   CHECK(override_tile->persistent);
   CHECK(*parse_tile_override("128,128,12,2,pingpong") == with_schedule(TileConfig{128, 128, 12, 2}, 2));
-  CHECK(*parse_tile_override("128,128,12,2,poly_exp2,pingpong") == with_schedule(TileConfig{128, 128, 12, 2}, 10));
   auto unknown = parse_tile_override("128,128,12,2,overlap");
   REQUIRE_FALSE(unknown.ok());
   CHECK(unknown.error() ==
-        "unknown schedule switch \"overlap\" (expected softmax_overlap, pingpong, persistent or poly_exp2; in "
+        "unknown schedule switch \"overlap\" (expected softmax_overlap, pingpong or persistent; in "
         "\"128,128,12,2,overlap\")");
   // The switches take the wgmma main loop's rules, so an mma.sync tile with them is refused.
   auto mma_override = parse_tile_override("128,64,8,2,pingpong");
@@ -403,5 +357,5 @@ TEST_CASE("sm_90a's config and tile overrides set the schedule switches; other m
   plain.tile = with_schedule(TileConfig{128, 64, 8, 2}, 4);
   auto src = render_kernel(plain);
   REQUIRE_FALSE(src.ok());
-  CHECK(has(src.error(), "the schedule switches (softmax_overlap, pingpong, persistent or poly_exp2) belong to the wgmma main loop"));
+  CHECK(has(src.error(), "the schedule switches (softmax_overlap, pingpong or persistent) belong to the wgmma main loop"));
 }

@@ -245,9 +245,7 @@ TEST_CASE("Hopper prefill: every schedule of the main loop", "[gpu][hopper][sche
   SKIP_WITHOUT_HOPPER();
   std::mt19937_64 rng(94);
   for (int head_dim : {64, 128, 256}) {
-    // Every combination of the three loop switches (masks 0-7), then poly_exp2 on the
-    // shipped pair and on all of them.
-    for (int mask : {0, 1, 2, 3, 4, 5, 6, 7, 11, 15}) {
+    for (int mask = 0; mask < 8; ++mask) {
       for (bool causal : {false, true}) {
         const char* type = mask % 2 ? "fp16" : "bf16";
         const ir::Variant v =
@@ -287,7 +285,7 @@ TEST_CASE("Hopper prefill: every schedule of the main loop", "[gpu][hopper][sche
     const ir::Variant v = make_variant(8, 2, 128, "bf16", f);
     EngineOptions options;
     options.hopper = true;
-    options.hopper_tile = scheduled_tile(v, 15);
+    options.hopper_tile = scheduled_tile(v, 7);
     Engine engine(options);
     check_problem(engine, fmt::format("d128 all switches {}", f), v, harness::ProblemShape::fixed(3, 333, 555), rng());
     check_problem(engine, fmt::format("d128 all switches {}", f), v,
@@ -301,7 +299,7 @@ TEST_CASE("Hopper prefill: every schedule of the main loop", "[gpu][hopper][sche
         out));
     EngineOptions options;
     options.hopper = true;
-    options.hopper_tile = scheduled_tile(v, 15);
+    options.hopper_tile = scheduled_tile(v, 7);
     Engine engine(options);
     check_problem(engine, fmt::format("out {} all switches", out), v, harness::ProblemShape::fixed(20, 300, 300),
                   rng());

@@ -119,7 +119,6 @@ std::string tile_name(const TileConfig& t) {
   if (t.softmax_overlap) name += " overlap";
   if (t.pingpong) name += " pingpong";
   if (t.persistent) name += " persistent";
-  if (t.poly_exp2) name += " poly_exp2";
   return name;
 }
 

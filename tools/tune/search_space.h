@@ -38,8 +38,7 @@ struct SearchSpace {
   std::vector<int> stages;
   std::vector<int> min_blocks_per_sm;  // 0: no register cap
   // The wgmma kernel's schedule switches (softmax_overlap, pingpong, persistent): every
-  // combination of the three when set. poly_exp2 stays off: it would double the
-  // candidates (it is A/B'd with a --tile override instead).
+  // combination of the three when set.
   bool hopper_schedules = false;
 };
 const SearchSpace& search_space(TuneKind k, Mainloop mainloop = Mainloop::mma_sync);

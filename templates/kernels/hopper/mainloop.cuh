@@ -430,8 +430,7 @@ __device__ __forceinline__ void consume(const HopperShared& sh, const Rows& rows
 #pragma unroll
       for (int i = 2 * r; i < G::kScoreValues; i += 4) {
         s[i] = softmax[r].prob(s[i], xf.exp2_scale, step);
-        // poly_exp2: the pair's second exponential on the FMA pipe (hopper_geometry.h).
-        s[i + 1] = softmax[r].prob<kPolyExp2>(s[i + 1], xf.exp2_scale, step);
+        s[i + 1] = softmax[r].prob(s[i + 1], xf.exp2_scale, step);
       }
     }
   };
