@@ -181,8 +181,11 @@ TEST_CASE("a wgmma spec is its own kernel: uri, geometry and record say so", "[h
 
   const KernelGeometry g = geometry_of(hopper);
   CHECK(g.threads == 384);
-  // 16 KiB of Q, three stages of 16 KiB K and V, 13 barriers, 1 KiB for alignment.
-  CHECK(g.shared_bytes == 16384 + 3 * 2 * 16384 + 13 * 8 + 1024);
+  // The shipped d64 tile is persistent: two 16 KiB Q buffers, three stages of 16 KiB K
+  // and V, 20 barriers (Q full and empty per buffer, 4 per stage, the feed's 4), the
+  // feed's two 8-byte slots, 1 KiB for alignment.
+  REQUIRE(hopper.tile.persistent);
+  CHECK(g.shared_bytes == 2 * 16384 + 3 * 2 * 16384 + 20 * 8 + 2 * 8 + 1024);
   auto src = render_kernel(hopper);
   REQUIRE(src.ok());
   CHECK(has(src->text, "constexpr int kLaunchThreads = 384;"));
@@ -311,12 +314,16 @@ TEST_CASE("sm_90a's config and tile overrides set the schedule switches; other m
   CHECK_FALSE(picked.pingpong);
   CHECK(picked.persistent);
   // The shipped config's choice, measured on an H200 (docs/BENCHMARKS.md): the softmax
-  // overlapped with the MMAs and ping-pong, one block per work tile.
+  // overlapped with the MMAs and ping-pong everywhere; the persistent grid at head dim
+  // 64, and up to 128 under a causal mask.
   auto shipped = TuningTable::embedded("sm_90a", Mainloop::wgmma);
   REQUIRE(shipped.ok());
   for (int head_dim : {64, 128, 256}) {
-    const TileConfig t = *shipped->pick("prefill", head_dim, true);
-    CHECK((t.softmax_overlap && t.pingpong && !t.persistent));
+    for (bool causal : {false, true}) {
+      const TileConfig t = *shipped->pick("prefill", head_dim, causal);
+      CHECK((t.softmax_overlap && t.pingpong));
+      CHECK(t.persistent == (head_dim == 64 || (head_dim == 128 && causal)));
+    }
   }
 
   auto wrong_type = parse("sm_90a", R"(, "pingpong": 1)");

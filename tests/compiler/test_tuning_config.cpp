@@ -58,13 +58,16 @@ TEST_CASE("sm_90a's config holds the wgmma tiles; its mma.sync kernels take sm_9
   auto wgmma = TuningTable::embedded("sm_90a", Mainloop::wgmma);
   REQUIRE(wgmma.ok());
   CHECK(wgmma->arch() == "sm_90a");
-  // Every entry with the measured schedule: the softmax overlapped, ping-pong.
-  auto scheduled = [](TileConfig t) {
+  // Every entry with the measured schedule: the softmax overlapped, ping-pong; the
+  // persistent grid at head dim 64, and at 128 under a causal mask.
+  auto scheduled = [](TileConfig t, bool persistent = false) {
     t.softmax_overlap = t.pingpong = true;
+    t.persistent = persistent;
     return t;
   };
-  CHECK(wgmma->pick("prefill", 64, true) == scheduled(TileConfig{128, 128, 12, 3}));
+  CHECK(wgmma->pick("prefill", 64, true) == scheduled(TileConfig{128, 128, 12, 3}, true));
   CHECK(wgmma->pick("prefill", 128, false) == scheduled(TileConfig{128, 128, 12, 2}));
+  CHECK(wgmma->pick("prefill", 128, true) == scheduled(TileConfig{128, 128, 12, 2}, true));
   CHECK(wgmma->pick("prefill", 256, true) == scheduled(TileConfig{128, 64, 12, 2}));
   for (int head_dim : {64, 128, 256})
     CHECK(hopper_tile_problem(*wgmma->pick("prefill", head_dim, false), head_dim, shared_memory_limit("sm_90a")) ==
