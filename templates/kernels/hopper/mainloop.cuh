@@ -121,6 +121,7 @@ struct HopperShared {
   unsigned char* data;
   u32 base;
   __device__ __forceinline__ u32 q(int buffer) const { return base + buffer * HopperGeometry::kQBytes; }
+  __device__ __forceinline__ unsigned char* q_data(int buffer) const { return data + buffer * HopperGeometry::kQBytes; }
   __device__ __forceinline__ u32 k(int stage) const {
     return base + HopperGeometry::kKOffset + stage * HopperGeometry::kKvTileBytes;
   }
@@ -564,7 +565,7 @@ __device__ __forceinline__ void consume(const HopperShared& sh, const Rows& rows
       if (my_row(r) < rows.rows_valid)
         write_output_row(rows.out_row(my_row(r)), norm[r].out_scale, HopperOutputPairs{o, r});
   } else {
-    stage_and_write_rows(sh.data + progress.q_buffer() * G::kQBytes, rows, o, norm, group);
+    stage_and_write_rows(sh.q_data(progress.q_buffer()), rows, o, norm, group);
   }
   if constexpr (kPersistent) {
     // Q's space may take the next work tile's copy once every consumer thread is done
@@ -580,9 +581,8 @@ __device__ __forceinline__ void consume(const HopperShared& sh, const Rows& rows
 // setmaxnreg applies per warpgroup), each over the work tiles of `schedule` in its
 // order: schedule.produce_each(feed, fn) (the producer's elected thread or warpgroup)
 // and schedule.consume_each(feed, fn) (each consumer thread) call fn(work) with the
-// same work tiles, those of a persistent grid passed along `feed`; a work tile is a
-// Schedule::Work of
-// .rows, .kv_len and .opt for the consumers and, for the producer warpgroup,
+// same work tiles, those of a persistent grid passed along `feed`. A work tile is a
+// Schedule::Work of .rows, .kv_len and .opt for the consumers and, for the producer,
 // .produce(sh, progress): Q, then K and V of opt.tiles into the ring, each stage after
 // its "empty" barrier's phase, completing the "full" barriers with
 // Work::kProducerArrivals arrivals (the threads that produce: 1, an elected thread
