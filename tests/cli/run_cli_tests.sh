@@ -12,6 +12,7 @@ fi
 ATTNJIT=$1
 SRC=$2
 DEFAULT_SET="$SRC/configs/variants/default.attn"
+PAGED_SET="$SRC/configs/variants/paged.attn"
 VARIANT=llama3_gqa_causal
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/attnjit-cli-tests.XXXXXX")
@@ -252,7 +253,18 @@ expect_status "a wgmma --tile its rules refuse exits 2" 2
 expect_out "the wgmma rule is named" stderr "--tile 128,256,12,2 for head_dim 128: .*register"
 run "$ATTNJIT" compile "$DEFAULT_SET" --variant "$VARIANT" --arch sm_80 --mainloop wgmma
 expect_status "--mainloop wgmma for sm_80 exits 1" 1
-expect_out "--mainloop wgmma for sm_80 says where it builds" stderr "wgmma main loop builds prefill kernels for sm_90 and sm_90a only"
+expect_out "--mainloop wgmma for sm_80 says where it builds" stderr "wgmma main loop builds prefill and paged kernels for sm_90 and sm_90a only"
+# The paged kind: the mma.sync kernel by default (every call's decode tokens), the
+# prefill chunks' wgmma kernel on request.
+run "$ATTNJIT" compile "$PAGED_SET" --variant llama3_paged --kind paged --arch sm_90a
+expect_status "compile --kind paged --arch sm_90a exits 0" 0
+expect_out "the paged kind for sm_90a is the mma.sync kernel by default" stdout "^mainloop +mma_sync$"
+run "$ATTNJIT" compile "$PAGED_SET" --variant llama3_paged --kind paged --arch sm_90a --mainloop wgmma
+expect_status "compile --kind paged --mainloop wgmma exits 0" 0
+expect_out "--mainloop wgmma builds the paged kind's chunk kernel" stdout "^key +paged\..*\.wgmma\."
+run "$ATTNJIT" compile "$PAGED_SET" --variant gpt_oss_fp8_paged --kind paged --arch sm_90a --mainloop wgmma
+expect_status "--mainloop wgmma refuses an 8-bit cache" 1
+expect_out "--mainloop wgmma says why it refuses an 8-bit cache" stderr "needs q and kv of one 16-bit type, not bf16 and fp8_e4m3"
 run "$ATTNJIT" compile "$DEFAULT_SET" --variant "$VARIANT" --mainloop fast
 expect_status "an unknown --mainloop exits 2" 2
 expect_out "an unknown --mainloop is named" stderr "--mainloop must be wgmma or mma_sync, not 'fast'"

@@ -31,26 +31,32 @@ std::filesystem::path write_binary(const std::filesystem::path& dir, const Compi
 
 // The kernel to build. Prefill for sm_90a is the wgmma kernel where that main loop takes
 // the variant (what the engine runs on a 9.0 device), else the mma.sync one; for sm_90
-// the mma.sync one, the target's own. --mainloop asks for one of them (wgmma on sm_90
-// builds the sm_90a kernel a 9.0 device runs), and --tile names an mma.sync tile unless
+// the mma.sync one, the target's own. The paged kind is the mma.sync kernel every call's
+// decode tokens take; a 9.0 device also runs its prefill chunks on a wgmma kernel,
+// which --mainloop wgmma builds. --mainloop asks for one of them (wgmma on sm_90 builds
+// the sm_90a kernel a 9.0 device runs), and --tile names an mma.sync tile unless
 // --mainloop wgmma says it is the wgmma kernel's.
 KernelSpec chosen_spec(const Args& args, const ir::Variant& variant, KernelKind kind, const std::string& arch) {
   const std::optional<std::string> asked = args.value("--mainloop");
   if (asked && *asked != "wgmma" && *asked != "mma_sync")
     throw UsageError(fmt::format("--mainloop must be wgmma or mma_sync, not '{}'", *asked));
-  const bool wgmma_possible = kind == KernelKind::prefill && runs_wgmma_kernels(arch);
+  const bool wgmma_possible =
+      (kind == KernelKind::prefill || kind == KernelKind::paged) && runs_wgmma_kernels(arch);
   if (asked && *asked == "wgmma") {
     if (!wgmma_possible)
-      throw CommandError(fmt::format("the wgmma main loop builds prefill kernels for sm_90 and sm_90a only, not {} for {}",
-                                     kernel_kind_name(kind), arch));
+      throw CommandError(fmt::format(
+          "the wgmma main loop builds prefill and paged kernels for sm_90 and sm_90a only, not {} for {}",
+          kernel_kind_name(kind), arch));
     if (std::string why = wgmma_variant_problem(variant, kind); !why.empty())
       throw CommandError(fmt::format("the wgmma main loop does not take variant {}: {}", variant.name, why));
   }
   const EngineOptions options = engine_options(args, variant, arch, asked && *asked == "wgmma");
   Engine engine(options);
-  const bool try_wgmma = asked ? *asked == "wgmma" : arch == wgmma_arch() && wgmma_possible && !options.tile_override;
+  const bool try_wgmma = asked ? *asked == "wgmma"
+                               : kind == KernelKind::prefill && arch == wgmma_arch() && wgmma_possible &&
+                                     !options.tile_override;
   if (try_wgmma) {
-    auto spec = engine.wgmma_prefill_spec(variant);
+    auto spec = kind == KernelKind::prefill ? engine.wgmma_prefill_spec(variant) : engine.wgmma_paged_spec(variant);
     if (!spec) throw CommandError(spec.error());
     if (*spec) return **spec;
   }
@@ -119,7 +125,9 @@ const Command& compile_command() {
       "  --arch        target: {} (default sm_90)\n"
       "  --ptx         build PTX instead of CUBIN\n"
       "  --mainloop    prefill on sm_90a: wgmma (the default where it takes the\n"
-      "                variant and no --tile is given) or mma_sync\n"
+      "                variant and no --tile is given) or mma_sync; paged: mma_sync\n"
+      "                (the default: the kernel of every call's decode tokens) or\n"
+      "                wgmma (the kernel of a 9.0 device's prefill chunks)\n"
       "  --out DIR     also write the binary to DIR/<key>.cubin (or .ptx)\n"
       "  --tile        BLOCK_M,BLOCK_N,WARPS,STAGES instead of the tuning config (an\n"
       "                mma.sync tile unless --mainloop wgmma)\n"
