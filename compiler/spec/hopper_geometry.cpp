@@ -15,9 +15,10 @@ constexpr int kSwizzleRowBytes = 128;   // one copy box's row: 64 16-bit element
 constexpr int kSwizzleAtomBytes = 1024;  // the base is rounded up to this at run time
 constexpr int kBarrierBytes = 8;
 constexpr int kElementBytes = 2;
-// Accumulator and P registers per consumer thread the rule allows (of 240 after
-// setmaxnreg; the rest hold addresses, softmax state and hooks).
-constexpr int kConsumerValueRegisters = 192;
+// Accumulator and P registers per consumer thread the rule allows, by consumer
+// warpgroups: of 240 registers after setmaxnreg with two, of 160 with three (the kernel's
+// HopperGeometry); the others (48, 32) hold addresses, softmax state and hooks.
+constexpr int consumer_value_registers(int consumer_groups) { return consumer_groups == 2 ? 192 : 128; }
 
 }  // namespace
 
@@ -35,21 +36,24 @@ std::string wgmma_variant_problem(const ir::Variant& v, KernelKind kind) {
     return fmt::format("the wgmma main loop takes head_dim 64, 128 or 256, not {}", v.head_dim);
   // Scaled (8-bit) caches are decoded in registers: the mma.sync paged kernel's.
   if (v.kv_scale != ir::ScaleGranularity::none) return "the wgmma main loop reads K/V without scales";
-  if (kind == KernelKind::paged && v.group_size() > kHopperBlockM)
-    return fmt::format("the wgmma paged kernel packs a KV head's query heads into {} rows, not {}", kHopperBlockM,
+  if (kind == KernelKind::paged && v.group_size() > kHopperPagedBlockM)
+    return fmt::format("the wgmma paged kernel packs a KV head's query heads into {} rows, not {}", kHopperPagedBlockM,
                        v.group_size());
   return "";
 }
 
 std::string hopper_tile_problem(const TileConfig& c, int head_dim, int max_shared_bytes) {
-  if (c.block_m != kHopperBlockM || c.warps != kHopperWarps)
-    return fmt::format("the wgmma main loop takes BLOCK_M {} with {} warps, got BLOCK_M {} with {}", kHopperBlockM,
-                       kHopperWarps, c.block_m, c.warps);
+  if ((c.block_m != 128 && c.block_m != 192) || c.warps != hopper_warps(c.block_m))
+    return fmt::format("the wgmma main loop takes BLOCK_M 128 with {} warps or 192 with {}, got BLOCK_M {} with {}",
+                       hopper_warps(128), hopper_warps(192), c.block_m, c.warps);
+  const int groups = c.block_m / kHopperGroupRows;
   if (c.block_n != 64 && c.block_n != 128 && c.block_n != 256)
     return fmt::format("the wgmma main loop takes BLOCK_N 64, 128 or 256, got {}", c.block_n);
-  if (3 * c.block_n / 4 + head_dim / 2 > kConsumerValueRegisters)
-    return fmt::format("BLOCK_N {} at head_dim {} needs {} accumulator and P registers per thread; at most {} fit",
-                       c.block_n, head_dim, 3 * c.block_n / 4 + head_dim / 2, kConsumerValueRegisters);
+  if (3 * c.block_n / 4 + head_dim / 2 > consumer_value_registers(groups))
+    return fmt::format(
+        "BLOCK_N {} at head_dim {} needs {} accumulator and P registers per thread; at most {} fit with {} consumer "
+        "warpgroups",
+        c.block_n, head_dim, 3 * c.block_n / 4 + head_dim / 2, consumer_value_registers(groups), groups);
   if (c.stages < 2 || c.stages > 4) return fmt::format("num_stages must be 2, 3 or 4, got {}", c.stages);
   if (c.min_blocks_per_sm > 1)  // setmaxnreg needs the one-block register cap it always has
     return fmt::format("the wgmma main loop runs one block per SM, not min_blocks_per_sm {}", c.min_blocks_per_sm);
@@ -85,8 +89,8 @@ int hopper_q_buffers(const TileConfig& tile, int head_dim) {
 
 KernelGeometry hopper_geometry(const TileConfig& tile, int head_dim) {
   KernelGeometry g;
-  g.warps = kHopperWarps;
-  g.threads = kHopperWarps * 32;
+  g.warps = hopper_warps(tile.block_m);
+  g.threads = g.warps * 32;
   g.block_m = tile.block_m;
   g.block_n = tile.block_n;
   g.stages = tile.stages;
@@ -101,10 +105,10 @@ KernelGeometry hopper_geometry(const TileConfig& tile, int head_dim) {
   return g;
 }
 
-long long hopper_work_tile_bound(int q_heads, int batch, int seqlen_q, long long ragged_q_rows) {
+long long hopper_work_tile_bound(int q_heads, int batch, int seqlen_q, long long ragged_q_rows, int block_m) {
   if (batch <= 0) return 0;
-  const long long slots = ragged_q_rows >= 0 ? ragged_q_rows / kHopperBlockM + batch
-                                             : static_cast<long long>(batch) * ((seqlen_q + kHopperBlockM - 1) / kHopperBlockM);
+  const long long slots = ragged_q_rows >= 0 ? ragged_q_rows / block_m + batch
+                                             : static_cast<long long>(batch) * ((seqlen_q + block_m - 1) / block_m);
   return q_heads * slots;
 }
 

@@ -12,9 +12,14 @@
 
 namespace attnjit {
 
-// Three warpgroups: a producer (tensor copies) and two consumers of 64 query rows each.
-inline constexpr int kHopperWarps = 12;
-inline constexpr int kHopperBlockM = 128;
+// A producer warpgroup (tensor copies) and two or three consumer warpgroups of 64 query
+// rows each: BLOCK_M 128 with 12 warps, or 192 with 16.
+inline constexpr int kHopperGroupRows = 64;
+inline constexpr int kHopperMaxConsumerGroups = 3;
+// The paged kind's chunk kernel packs a KV head's query heads into 128 rows.
+inline constexpr int kHopperPagedBlockM = 128;
+// Warps of a block of BLOCK_M `block_m`: its consumers' and the producer's.
+constexpr int hopper_warps(int block_m) { return 4 * (1 + block_m / kHopperGroupRows); }
 
 // Why the wgmma main loop cannot build `kind` for `variant` ("" when it can): the prefill
 // kind with contiguous K/V, or the paged kind (its prefill chunks:
@@ -23,10 +28,11 @@ inline constexpr int kHopperBlockM = 128;
 // 256 (whole 128-byte swizzled rows and a wgmma shape of the vocabulary).
 std::string wgmma_variant_problem(const ir::Variant& variant, KernelKind kind);
 
-// The tile rules: BLOCK_M 128 and 12 warps; BLOCK_N 64, 128 or 256 (the wgmma widths the
-// vocabulary spells out) whose S, P and O fit the consumers' registers
-// (3/4 BLOCK_N + head_dim / 2 <= 192 per thread); 2 to 4 stages; shared memory within
-// `max_shared_bytes`. Empty when valid, else a message naming the field; `head_dim` 0 =
+// The tile rules: BLOCK_M 128 with 12 warps or 192 with 16 (two or three consumer
+// warpgroups); BLOCK_N 64, 128 or 256 (the wgmma widths the vocabulary spells out) whose
+// S, P and O fit the consumers' registers (3/4 BLOCK_N + head_dim / 2 <= 192 per thread
+// of two consumers' 240, <= 128 of three consumers' 160); 2 to 4 stages; shared memory
+// within `max_shared_bytes`. Empty when valid, else a message naming the field; `head_dim` 0 =
 // not known yet. The tiles themselves are configs/sm_90a.json's (choose_wgmma_prefill()).
 std::string hopper_tile_problem(const TileConfig& tile, int head_dim, int max_shared_bytes);
 
@@ -69,7 +75,7 @@ std::string hopper_schedule_tag(const TileConfig& tile);
 // work_tile_count) for `q_heads` heads: exact for fixed lengths (`ragged_q_rows` < 0),
 // for a ragged batch of `ragged_q_rows` query rows in all (the cu_seqlens themselves
 // are on the device) one more query-tile slot per sequence than whole tiles.
-long long hopper_work_tile_bound(int q_heads, int batch, int seqlen_q, long long ragged_q_rows);
+long long hopper_work_tile_bound(int q_heads, int batch, int seqlen_q, long long ragged_q_rows, int block_m);
 // Blocks of the persistent grid: one per resident slot, no more than the work tiles,
 // at least one.
 unsigned hopper_persistent_blocks(long long work_tiles, int sm_count, int blocks_per_sm);

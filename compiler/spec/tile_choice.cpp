@@ -86,8 +86,18 @@ Result<std::optional<KernelSpec>, std::string> choose_wgmma_paged(
     const ir::Variant& variant, const TuningTable* table, const std::optional<TileConfig>& override_tile) {
   auto spec = choose_wgmma(KernelKind::paged, variant, table, override_tile);
   // The chunk kernel runs one block per work tile (its grid is the mma.sync paged
-  // kind's): the persistent grid is the prefill kind's switch; the consumers' take.
-  if (spec && *spec) (*spec)->tile.persistent = false;
+  // kind's): the persistent grid is the prefill kind's switch; the consumers' take. Its
+  // packed rows are kHopperPagedBlockM a block: a taller prefill tile keeps its BLOCK_N
+  // and stages, checked again at that height.
+  if (!spec || !*spec) return spec;
+  TileConfig& tile = (*spec)->tile;
+  tile.persistent = false;
+  if (tile.block_m != kHopperPagedBlockM) {
+    tile.block_m = kHopperPagedBlockM;
+    tile.warps = hopper_warps(kHopperPagedBlockM);
+    if (std::string why = hopper_tile_problem(tile, variant.head_dim, shared_memory_limit(wgmma_arch())); !why.empty())
+      return fail(fmt::format("wgmma paged tile for variant {}: {}", variant.name, why));
+  }
   return spec;
 }
 

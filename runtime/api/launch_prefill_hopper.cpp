@@ -88,7 +88,7 @@ bool Engine::prefill_on_hopper(const ir::Variant& variant, const std::string& ds
     // One block per resident slot (one per SM at this kernel's shared memory and
     // registers), each looping over the work tiles.
     const long long work = hopper_work_tile_bound(variant.q_heads, shape.batch, shape.seqlen_q,
-                                                  shape.ragged ? args.q.shape[0] : -1);
+                                                  shape.ragged ? args.q.shape[0] : -1, tile.block_m);
     // The driver's occupancy (the Hopper kernels are CUDA modules, outside the engine's
     // cache of GpuKernel occupancies); one query per launch of a persistent kernel.
     const int slots_per_sm = hopper->kernel->blocks_per_sm(static_cast<unsigned>(g.threads),

@@ -87,11 +87,13 @@ TEST_CASE("every default prefill variant builds on the wgmma main loop for sm_90
     if (!wgmma_variant_problem(v, KernelKind::prefill).empty()) continue;
     const KernelSpec spec = hopper_spec(v);
     INFO(spec.uri());
-    CHECK(has(spec.uri(), ".wgmma.sm_90a.m128n"));
+    // d64 takes three consumer warpgroups (160 registers each), d128 and d256 two (240).
+    const bool three = v.head_dim == 64;
+    CHECK(has(spec.uri(), three ? ".wgmma.sm_90a.m192n" : ".wgmma.sm_90a.m128n"));
     const std::string ptx = compile_both(*nvrtc, spec);
     CHECK(has(ptx, "wgmma.mma_async.sync.aligned.m64n"));
     CHECK(has(ptx, "cp.async.bulk.tensor.4d"));
-    CHECK(has(ptx, "setmaxnreg.inc.sync.aligned.u32 240"));
+    CHECK(has(ptx, three ? "setmaxnreg.inc.sync.aligned.u32 160" : "setmaxnreg.inc.sync.aligned.u32 240"));
     CHECK(has(ptx, "setmaxnreg.dec.sync.aligned.u32 24"));
     CHECK(has(ptx, "mbarrier.try_wait.parity"));
     CHECK_FALSE(has(ptx, "mma.sync.aligned.m16n8k16"));  // not the sm_80 loop
@@ -180,15 +182,16 @@ TEST_CASE("a wgmma spec is its own kernel: uri, geometry and record say so", "[h
   CHECK_FALSE(has(default_loop.uri(), "wgmma"));
 
   const KernelGeometry g = geometry_of(hopper);
-  CHECK(g.threads == 384);
-  // The shipped d64 tile is persistent: two 16 KiB Q buffers, three stages of 16 KiB K
-  // and V, 20 barriers (Q full and empty per buffer, 4 per stage, the feed's 4), the
-  // feed's two 8-byte slots, 1 KiB for alignment.
+  CHECK(g.threads == 512);
+  // The shipped d64 tile has three consumer warpgroups (192 rows) and is persistent: two
+  // 24 KiB Q buffers, three stages of 16 KiB K and V, 20 barriers (Q full and empty per
+  // buffer, 4 per stage, the feed's 4), the feed's two 8-byte slots, 1 KiB for alignment.
   REQUIRE(hopper.tile.persistent);
-  CHECK(g.shared_bytes == 2 * 16384 + 3 * 2 * 16384 + 20 * 8 + 2 * 8 + 1024);
+  REQUIRE(hopper.tile.block_m == 192);
+  CHECK(g.shared_bytes == 2 * 24576 + 3 * 2 * 16384 + 20 * 8 + 2 * 8 + 1024);
   auto src = render_kernel(hopper);
   REQUIRE(src.ok());
-  CHECK(has(src->text, "constexpr int kLaunchThreads = 384;"));
+  CHECK(has(src->text, "constexpr int kLaunchThreads = 512;"));
   CHECK(has(src->text, "__launch_bounds__(attnjit::HopperGeometry::kThreads, 1)"));
 
   auto record = decode_kernel_record(encode_kernel_record(hopper, BinaryFormat::cubin));
@@ -250,6 +253,54 @@ TEST_CASE("every schedule of the wgmma main loop builds for sm_90a, its PTX show
       CHECK(has(ptx, "mbarrier.try_wait.parity"));
     }
   }
+}
+
+TEST_CASE("three consumer warpgroups: BLOCK_M 192 with 16 warps builds, within its register rule",
+          "[hopper][codegen][nvrtc]") {
+  auto nvrtc = open_nvrtc();
+  const int max_shared = find_target("sm_90a")->max_shared_bytes;
+  struct Case {
+    int head_dim, block_n, stages;
+  };
+  for (Case c : {Case{64, 128, 3}, Case{64, 64, 3}, Case{128, 64, 2}}) {
+    const ir::Variant v = variant_from("variant t { heads = 8 / 2; head_dim = " + std::to_string(c.head_dim) +
+                                       "; q = bf16; kv = bf16; out = bf16; kv_cache = contiguous; mask = causal; }");
+    for (int mask : {0, 3, 7}) {
+      KernelSpec spec = hopper_spec(v);
+      spec.tile = with_schedule(TileConfig{192, c.block_n, 16, c.stages}, mask);
+      INFO(spec.uri());
+      REQUIRE(hopper_tile_problem(spec.tile, c.head_dim, max_shared) == "");
+      const KernelGeometry g = geometry_of(spec);
+      CHECK(g.threads == 512);
+      CHECK(has(spec.uri(), ".m192n"));
+      auto src = render_kernel(spec);
+      REQUIRE(src.ok());
+      CHECK(has(src->text, "constexpr int kLaunchThreads = 512;"));
+      CHECK(has(src->text, "constexpr int kWarps = 16;"));
+      const std::string ptx = compile_both(*nvrtc, spec);
+      CHECK(has(ptx, "wgmma.mma_async.sync.aligned.m64n"));
+      // Three consumers: 160 registers after setmaxnreg (two take 240).
+      CHECK(has(ptx, "setmaxnreg.inc.sync.aligned.u32 160;"));
+      // Ping-pong turns pass with bar.arrive (the barrier ids are computed per consumer).
+      CHECK(has(ptx, "bar.arrive") == spec.tile.pingpong);
+    }
+  }
+  // The rules: 16 warps with BLOCK_M 192 only, and S, P and O within three consumers'
+  // registers (d128 with 128-key tiles needs 160 of 128).
+  CHECK(has(hopper_tile_problem(TileConfig{192, 128, 12, 2}, 64, max_shared), "192 with 16, got BLOCK_M 192 with 12"));
+  CHECK(has(hopper_tile_problem(TileConfig{128, 128, 16, 2}, 64, max_shared), "got BLOCK_M 128 with 16"));
+  CHECK(has(hopper_tile_problem(TileConfig{192, 128, 16, 2}, 128, max_shared),
+            "needs 160 accumulator and P registers per thread; at most 128 fit with 3 consumer warpgroups"));
+  CHECK(hopper_tile_problem(TileConfig{128, 128, 12, 2}, 128, max_shared) == "");
+  // The paged kind's chunk kernel packs its rows 128 a block: a 192-row prefill tile
+  // gives it 128 rows, the same BLOCK_N and stages, and no persistent grid.
+  const ir::Variant paged = variant_from(
+      "variant p { heads = 8 / 2; head_dim = 64; q = bf16; kv = bf16; out = bf16; "
+      "kv_cache = paged(page_size = 16, layout = NHD); mask = causal; }");
+  auto chunk = choose_wgmma_paged(paged, nullptr, with_schedule(TileConfig{192, 128, 16, 3}, 7));
+  REQUIRE(chunk.ok());
+  REQUIRE(chunk->has_value());
+  CHECK((*chunk)->tile == with_schedule(TileConfig{128, 128, 12, 3}, 3));
 }
 
 TEST_CASE("the schedule switches are part of a wgmma spec: uri, layout and record", "[hopper][codegen]") {

@@ -175,7 +175,7 @@ TEST_CASE("the tile order covers ragged batches through their slots", "[hopper][
     check_each_tile_once(p, order);
     // At most one empty slot per sequence and head, and the host's bound holds.
     CHECK(empty <= static_cast<long long>(heads) * batch);
-    CHECK(hopper::work_tile_count(p) <= hopper_work_tile_bound(heads, batch, 0, l.cu_q.back()));
+    CHECK(hopper::work_tile_count(p) <= hopper_work_tile_bound(heads, batch, 0, l.cu_q.back(), 128));
     // Within a sequence and head, the query tiles come last to first.
     std::map<std::pair<int, int>, int> last_m;
     for (const WorkTile& t : order) {
@@ -207,10 +207,10 @@ TEST_CASE("the tile order covers ragged batches through their slots", "[hopper][
 TEST_CASE("the persistent grid has one block per resident slot, at most one per work tile", "[hopper][tile_order]") {
   // Fixed lengths: the exact count.
   const TileOrderProblem p = problem_of({}, 2, 300, 300, 32, 4);
-  CHECK(hopper_work_tile_bound(32, 2, 300, -1) == hopper::work_tile_count(p));
-  CHECK(hopper_work_tile_bound(32, 0, 300, -1) == 0);
+  CHECK(hopper_work_tile_bound(32, 2, 300, -1, 128) == hopper::work_tile_count(p));
+  CHECK(hopper_work_tile_bound(32, 0, 300, -1, 128) == 0);
   // Ragged: whole tiles of all rows plus one slot per sequence, per head.
-  CHECK(hopper_work_tile_bound(4, 3, 0, 300) == 4 * (2 + 3));
+  CHECK(hopper_work_tile_bound(4, 3, 0, 300, 128) == 4 * (2 + 3));
   CHECK(hopper_persistent_blocks(1000, 132, 1) == 132);
   CHECK(hopper_persistent_blocks(50, 132, 1) == 50);
   CHECK(hopper_persistent_blocks(1000, 132, 2) == 264);

@@ -65,7 +65,12 @@ TEST_CASE("sm_90a's config holds the wgmma tiles; its mma.sync kernels take sm_9
     t.persistent = persistent;
     return t;
   };
-  CHECK(wgmma->pick("prefill", 64, true) == scheduled(TileConfig{128, 128, 12, 3}, true));
+  // d64: three consumer warpgroups, except for score transforms and windows (the
+  // arguments after causal: sliding window, score transform).
+  CHECK(wgmma->pick("prefill", 64, true) == scheduled(TileConfig{192, 128, 16, 3}, true));
+  CHECK(wgmma->pick("prefill", 64, false) == scheduled(TileConfig{192, 128, 16, 3}, true));
+  CHECK(wgmma->pick("prefill", 64, true, true) == scheduled(TileConfig{128, 128, 12, 3}, true));
+  CHECK(wgmma->pick("prefill", 64, true, false, true) == scheduled(TileConfig{128, 128, 12, 3}, true));
   CHECK(wgmma->pick("prefill", 128, false) == scheduled(TileConfig{128, 128, 12, 2}));
   CHECK(wgmma->pick("prefill", 128, true) == scheduled(TileConfig{128, 128, 12, 2}, true));
   CHECK(wgmma->pick("prefill", 256, true) == scheduled(TileConfig{128, 64, 12, 2}));
@@ -89,7 +94,8 @@ TEST_CASE("sm_90a's config holds the wgmma tiles; its mma.sync kernels take sm_9
       "a.json");
   REQUIRE_FALSE(mma_tile.ok());
   CHECK(mma_tile.error() ==
-        "a.json: prefill.default: the wgmma main loop takes BLOCK_M 128 with 12 warps, got BLOCK_M 128 with 8");
+        "a.json: prefill.default: the wgmma main loop takes BLOCK_M 128 with 12 warps or 192 with 16, got BLOCK_M 128 "
+              "with 8");
   auto wide = TuningTable::parse(R"({"arch": "sm_90a", "prefill": {"default": )"
                                  R"({"BLOCK_M": 128, "BLOCK_N": 128, "num_warps": 12, "num_stages": 2},)"
                                  R"( "buckets": [{"head_dim_max": 256, "config": )"

@@ -198,7 +198,7 @@ TEST_CASE("Hopper prefill: every tile the rules allow", "[gpu][hopper]") {
   for (int head_dim : {64, 128, 256}) {
     for (int block_n : {64, 128, 256}) {
       for (int stages : {2, 3, 4}) {
-        const TileConfig tile{kHopperBlockM, block_n, kHopperWarps, stages};
+        const TileConfig tile{128, block_n, hopper_warps(128), stages};
         if (!hopper_tile_problem(tile, head_dim, find_target("sm_90a")->max_shared_bytes).empty()) continue;
         EngineOptions options;
         options.hopper = true;
@@ -235,6 +235,46 @@ std::string schedule_name(const TileConfig& tile) {
 }
 
 }  // namespace
+
+// Three consumer warpgroups (BLOCK_M 192, 16 warps): the turns' cycle of three, the
+// staging of a third warpgroup's rows, and warpgroups idle in a sequence's last tile
+// (rows_valid <= 64 or <= 128 of 192), on every schedule that changes their paths.
+TEST_CASE("Hopper prefill: three consumer warpgroups", "[gpu][hopper][three]") {
+  SKIP_WITHOUT_HOPPER();
+  std::mt19937_64 rng(97);
+  struct Case {
+    int head_dim, block_n, stages;
+  };
+  for (Case c : {Case{64, 128, 3}, Case{64, 64, 3}, Case{128, 64, 2}}) {
+    for (int mask : {0, 3, 7}) {
+      for (bool causal : {false, true}) {
+        const ir::Variant v =
+            make_variant(8, 2, c.head_dim, mask % 2 ? "fp16" : "bf16", causal ? "lse = true; mask = causal;" : "lse = true;");
+        TileConfig tile{192, c.block_n, hopper_warps(192), c.stages};
+        const auto& switches = hopper_schedule_switches();
+        for (size_t i = 0; i < switches.size(); ++i) tile.*switches[i].member = (mask >> i) & 1;
+        REQUIRE(hopper_tile_problem(tile, c.head_dim, find_target("sm_90a")->max_shared_bytes) == "");
+        EngineOptions options;
+        options.hopper = true;
+        options.hopper_tile = tile;
+        Engine engine(options);
+        const std::string name = fmt::format("m192 n{} s{} d{} {} {}", c.block_n, c.stages, c.head_dim,
+                                             causal ? "causal" : "bidir", schedule_name(tile));
+        for (auto [batch, q, k] : {std::tuple{2, 1, 1}, {1, 64, 300}, {2, 129, 129}, {1, 193, 257}, {1, 500, 700},
+                                   {30, 200, 210}})
+          check_problem(engine, name, v, harness::ProblemShape::fixed(batch, q, k), rng());
+        std::vector<int> qs, ks;
+        for (int i = 0; i < 60; ++i) {
+          const int len = i % 13 == 5 ? 0 : 1 + static_cast<int>(rng() % 250);
+          qs.push_back(len);
+          ks.push_back(len + static_cast<int>(rng() % 2 ? rng() % 90 : 0));
+        }
+        check_problem(engine, name, v, harness::ProblemShape::ragged(qs, ks), rng());
+        CHECK(engine.last_prefill_mainloop() == Mainloop::wgmma);
+      }
+    }
+  }
+}
 
 // Each schedule (filter with e.g. "[schedule]") on the shapes its structure makes
 // risky: the overlapped loop's first and last tiles (one KV tile, two, more than the

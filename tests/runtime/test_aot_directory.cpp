@@ -298,7 +298,7 @@ TEST_CASE("sm_90 and sm_90a builds hold the wgmma kernels the engine looks up", 
       t.softmax_overlap = t.pingpong = true;
       return t;
     };
-    TileConfig persistent = scheduled(TileConfig{128, 128, 12, 3});
+    TileConfig persistent = scheduled(TileConfig{192, 128, 16, 3});
     persistent.persistent = true;
     CHECK(wgmma[0]->spec.tile == persistent);
     CHECK(wgmma[1]->spec.variant.name == "fake_paged");

@@ -204,12 +204,13 @@ TEST_CASE("a variant no requested kind applies to is an error", "[tune]") {
 }
 
 TEST_CASE("sm_90a's config tunes the wgmma prefill kernel", "[tune][hopper]") {
-  // Its tiles: BLOCK_M 128 in 12 warps; BLOCK_N, the stages and the schedule vary.
+  // Its tiles: BLOCK_M 128 in 12 warps or 192 in 16; BLOCK_N, the stages and the
+  // schedule vary.
   const std::vector<TileConfig> tiles = enumerate_tiles(TuneKind::prefill, Mainloop::wgmma);
-  CHECK(tiles.size() == 9 * 8);
+  CHECK(tiles.size() == 2 * 9 * 8);
   std::set<std::string> names;
   for (const TileConfig& t : tiles) {
-    CHECK((t.block_m == 128 && t.warps == 12));
+    CHECK(((t.block_m == 128 && t.warps == 12) || (t.block_m == 192 && t.warps == 16)));
     names.insert(tile_name(t));
   }
   CHECK(names.size() == tiles.size());

@@ -57,10 +57,11 @@ std::string kinds_problem(const std::string& arch, const std::vector<TuneKind>& 
 }
 
 const SearchSpace& search_space(TuneKind k, Mainloop mainloop) {
-  // The wgmma prefill kernel: BLOCK_M 128 in three warpgroups; BLOCK_N, the ring's depth
-  // and the schedule are what its rules leave open (hopper_tile_problem prunes what
-  // overflows the consumers' registers or shared memory).
-  static const SearchSpace wgmma{{12}, {}, 128, {64, 128, 256}, {2, 3, 4}, {0}, true};
+  // The wgmma prefill kernel: two or three consumer warpgroups of 64 rows beside the
+  // producer (BLOCK_M 128 in 12 warps, 192 in 16); BLOCK_N, the ring's depth and the
+  // schedule are what its rules leave open (hopper_tile_problem prunes what overflows
+  // the consumers' registers or shared memory).
+  static const SearchSpace wgmma{{12, 16}, {16}, 0, {64, 128, 256}, {2, 3, 4}, {0}, true, 4};
   if (mainloop == Mainloop::wgmma) return wgmma;
   // Around the shipped configs: 4 or 8 warps of 16 or 32 rows for the full tiles
   // (the validator drops 32-row warps past head_dim 128 and whatever overflows shared
@@ -90,7 +91,7 @@ std::vector<TileConfig> enumerate_tiles(TuneKind k, Mainloop mainloop) {
         for (int stages : s.stages)
           for (int min_blocks : s.min_blocks_per_sm) {
             TileConfig t;
-            t.block_m = s.fixed_block_m > 0 ? s.fixed_block_m : rows * warps;
+            t.block_m = s.fixed_block_m > 0 ? s.fixed_block_m : rows * (warps - s.producer_warps);
             t.block_n = block_n;
             t.warps = warps;
             t.stages = stages;

@@ -29,9 +29,10 @@ std::string kinds_problem(const std::string& arch, const std::vector<TuneKind>& 
 // The axes of one kind's enumeration; every combination is a candidate.
 struct SearchSpace {
   std::vector<int> warps;
-  // Query rows per warp (16 or 32): BLOCK_M = rows * warps, unless fixed_block_m is set:
-  // the decode tile has BLOCK_M 16 whatever the warps (they share the rows and split the
-  // KV tiles), the wgmma tile 128 (two consumer warpgroups of 64 rows).
+  // Query rows per warp (16 or 32): BLOCK_M = rows * (warps - producer_warps), unless
+  // fixed_block_m is set: the decode tile has BLOCK_M 16 whatever the warps (they share
+  // the rows and split the KV tiles). The wgmma tile's producer warpgroup holds no rows:
+  // 12 warps are 128 rows (two consumer warpgroups), 16 are 192 (three).
   std::vector<int> rows_per_warp;
   int fixed_block_m = 0;
   std::vector<int> block_n;
@@ -40,6 +41,7 @@ struct SearchSpace {
   // The wgmma kernel's schedule switches (softmax_overlap, pingpong, persistent): every
   // combination of the three when set.
   bool hopper_schedules = false;
+  int producer_warps = 0;  // warps that hold no query rows (above)
 };
 const SearchSpace& search_space(TuneKind k, Mainloop mainloop = Mainloop::mma_sync);
 

@@ -1,13 +1,16 @@
 // The Hopper main loop (sm_90a): warpgroup MMAs (wgmma) fed by tensor-memory copies
 // (TMA) through a ring of shared-memory stages, with warp specialization. One thread
-// block of three warpgroups handles work tiles of kBlockM = 128 query rows of one head:
+// block of three or four warpgroups handles work tiles of kBlockM = 128 or 192 query
+// rows of one head:
 //   - warpgroup 0, the producer: gives most of its registers away (setmaxnreg) and one
 //     elected thread of its first warp issues every copy: each work tile's Q, and K and
 //     V of each visited KV tile into stage (tile % kStages), each completing a "full"
 //     mbarrier with its byte count, after the consumers have released the stage on its
 //     "empty" mbarrier;
-//   - warpgroups 1 and 2, the consumers: take the registers, and each owns 64 query rows
-//     of the tile. Per KV tile: S = Q K^T (wgmma, both operands in shared memory), K's
+//   - warpgroups 1 to kBlockM / 64, the consumers: take the registers, and each owns 64
+//     query rows of the tile. (A consumer whose rows all lie past the tile's valid rows
+//     computes on the zeros the copies give them: a branch around its MMAs would make
+//     ptxas serialize every wgmma of the kernel.) Per KV tile: S = Q K^T (wgmma, both operands in shared memory), K's
 //     stage released, the variant's hooks on S (templates/common/: score transform, key
 //     mask unless the tile is full), the online-softmax update, P packed to 16 bits in
 //     registers, O += P V (wgmma, P from registers), V's stage released. Then the
@@ -18,8 +21,8 @@
 // The schedule is the tile config's (compiler/spec/hopper_geometry.h), one constant each:
 //   - kSoftmaxOverlap: a consumer issues S of tile n + 1 and O += P V of tile n together,
 //     then runs the hooks and softmax of tile n + 1 while both MMAs run;
-//   - kPingpong: the two consumers take turns issuing their MMAs (named barriers), so
-//     one's softmax runs while the other's MMAs hold the tensor cores;
+//   - kPingpong: the consumers take turns issuing their MMAs (named barriers, in a
+//     cycle), so one's softmax runs while the others' MMAs hold the tensor cores;
 //   - kPersistent: the grid has one block per resident slot and each block loops over
 //     work tiles (the entry's schedule, whose producer takes them one by one from a
 //     counter shared by the grid and passes each to the consumers through shared
@@ -30,14 +33,14 @@
 //     rows in its space) are done.
 //
 // Codegen defines before this file what it defines for the mma.sync main loop
-// (templates/kernels/attention_core.cuh's header lists it), with kWarps = 12, the
+// (templates/kernels/attention_core.cuh's header lists it), with kWarps = 12 or 16, the
 // launch geometry of compiler/spec/hopper_geometry.cpp, which HopperGeometry below must
 // equal, and the schedule's constants.
 
 namespace attnjit {
 
 struct HopperGeometry {
-  static constexpr int kConsumerGroups = 2;
+  static constexpr int kConsumerGroups = kBlockM / hopper::kWarpgroupRows;
   static constexpr int kGroupThreads = hopper::kWarpgroupThreads;
   static constexpr int kConsumerThreads = kConsumerGroups * kGroupThreads;
   static constexpr int kThreads = kGroupThreads * (1 + kConsumerGroups);
@@ -61,9 +64,10 @@ struct HopperGeometry {
   static constexpr int kAlignmentSlack = hopper::kSwizzleAtomBytes;
   static constexpr int kSharedBytes = kFeedOffset + 8 * kFeedSlots + kAlignmentSlack;
   // Registers per thread after setmaxnreg: the producer needs few; the consumers hold
-  // S, P and O (24 * 128 + 240 * 256 <= 65536, the register file).
+  // S, P and O (24 * 128 + 240 * 256 and 24 * 128 + 160 * 384 <= 65536, the register
+  // file; compiler/spec/hopper_geometry.cpp's tile rule counts on the same).
   static constexpr int kProducerRegisters = 24;
-  static constexpr int kConsumerRegisters = 240;
+  static constexpr int kConsumerRegisters = kConsumerGroups == 2 ? 240 : 160;
   static constexpr int kScoreValues = kBlockN / 2;   // S accumulators per thread
   static constexpr int kOutputValues = kHeadDim / 2;  // O accumulators per thread
   // Named barriers (0 is the block's): a consumer's output staging uses
@@ -76,7 +80,9 @@ static_assert(HopperGeometry::kThreads == kLaunchThreads,
               "the host's threads per block differ from this kernel's");
 static_assert(HopperGeometry::kSharedBytes == kLaunchSharedBytes,
               "the host's dynamic shared memory differs from this kernel's layout");
-static_assert(kWarps * 32 == HopperGeometry::kThreads, "three warpgroups");
+static_assert(kWarps * 32 == HopperGeometry::kThreads, "the producer and the consumer warpgroups");
+static_assert(HopperGeometry::kConsumerGroups == 2 || HopperGeometry::kConsumerGroups == 3,
+              "two or three consumer warpgroups");
 static_assert(kRowTiles == 1, "each warp holds 16 rows of its warpgroup's 64");
 static_assert(kBlockM == HopperGeometry::kConsumerGroups * hopper::kWarpgroupRows,
               "each consumer warpgroup owns 64 query rows");
@@ -243,10 +249,10 @@ __device__ __forceinline__ void produce(const HopperShared& sh, const HopperCopi
 }
 
 // Ping-pong (kPingpong): a consumer waits for its turn before issuing MMAs and passes
-// the turn to the other consumer after issuing them, so the two alternate at the tensor
-// cores. Consumer 0 is given the first turn. Both consumers take the same number of
-// turns (they visit the same KV tiles), so the turns stay paired across work tiles;
-// the last pass of the kernel is left unanswered, which is harmless at exit.
+// the turn to the next consumer (in a cycle) after issuing them, so they take the
+// tensor cores in turn. Consumer 0 is given the first turn. Every consumer takes the
+// same number of turns (they visit the same KV tiles), so the turns stay in step across
+// work tiles; the last pass of the kernel is left unanswered, which is harmless at exit.
 struct HopperTurns {
   int group;
   static constexpr int kThreads = 2 * HopperGeometry::kGroupThreads;  // the waiting group and the passing one
@@ -257,7 +263,12 @@ struct HopperTurns {
     if (kPingpong) named_barrier_sync(HopperGeometry::kTurnBarrier + group, kThreads);
   }
   __device__ __forceinline__ void pass() const {
-    if (kPingpong) named_barrier_arrive(HopperGeometry::kTurnBarrier + 1 - group, kThreads);
+    if (kPingpong) named_barrier_arrive(HopperGeometry::kTurnBarrier + next(), kThreads);
+  }
+  // The consumer after this one in the cycle (two consumers spell it 1 - group: no
+  // modulo, the instructions the two-consumer kernels were measured with).
+  __device__ __forceinline__ int next() const {
+    return HopperGeometry::kConsumerGroups == 2 ? 1 - group : (group + 1) % HopperGeometry::kConsumerGroups;
   }
 };
 
@@ -313,8 +324,8 @@ __device__ __forceinline__ void stage_and_write_rows(unsigned char* q_tile, cons
   }
 }
 
-// One consumer warpgroup (`group` 0 or 1): its 64 query rows of one work tile over the
-// tile's KV tiles, then its epilogue.
+// One consumer warpgroup (`group` 0 to kConsumerGroups - 1): its 64 query rows of one
+// work tile over the tile's KV tiles, then its epilogue.
 template <typename Rows>
 __device__ __forceinline__ void consume(const HopperShared& sh, const Rows& rows, int kv_len,
                                         const AttnjitVariantArgs& args, const HopperOptions& opt, int group,
