@@ -51,7 +51,7 @@ int hopper_q_buffers(const TileConfig& tile, int head_dim);
 // record carry them, and the generated source states them as constants:
 //  - softmax_overlap: each consumer warpgroup runs the hooks and softmax of KV tile n
 //    while its tensor cores compute S of tile n + 1 and O += P V of tile n - 1;
-//  - pingpong: the two consumer warpgroups take turns issuing their MMAs (named
+//  - pingpong: the consumer warpgroups take turns issuing their MMAs (named
 //    barriers), so one's softmax runs while the other's MMAs use the tensor cores;
 //  - persistent: the grid is one block per resident slot (SMs x blocks per SM), each
 //    looping over work tiles in templates/kernels/hopper/tile_order.h's order (longest

@@ -29,8 +29,8 @@
 //     memory: HopperTileFeed); the ring's and the Q barriers' phases carry on from tile
 //     to tile. Work tile w's Q goes to Q buffer w % kQBuffers (two where they
 //     fit, so the next tile's Q is copied while this one's last KV tiles run), released
-//     on the buffer's own "empty" barrier once both consumers' epilogues (which stage
-//     rows in its space) are done.
+//     on the buffer's own "empty" barrier once every consumer's epilogue (which stages
+//     rows in its space) is done.
 //
 // Codegen defines before this file what it defines for the mma.sync main loop
 // (templates/kernels/attention_core.cuh's header lists it), with kWarps = 12 or 16, the
@@ -217,7 +217,7 @@ __device__ __forceinline__ void produce(const HopperShared& sh, const HopperCopi
   }
   const int q_buffer = progress.q_buffer();
   auto load_q = [&] {
-    // A later work tile's Q waits for both consumers' epilogues of the buffer's
+    // A later work tile's Q waits for every consumer's epilogue of the buffer's
     // previous tile (the phase before this tile's).
     if (kPersistent && progress.work >= kQBuffers) mbarrier_wait(sh.q_empty(q_buffer), progress.q_parity() ^ 1u);
     mbarrier_arrive_expect_tx(sh.q_full(q_buffer), G::kQBytes);
@@ -232,7 +232,7 @@ __device__ __forceinline__ void produce(const HopperShared& sh, const HopperCopi
   for (int n = tiles.begin; n < tiles.end; ++n) {
     const int it = progress.ring(n - tiles.begin), stage = ring_stage(it);
     const int row = c.kv_row + n * kBlockN;
-    // A stage is free once both consumer warpgroups released its previous tile.
+    // A stage is free once every consumer warpgroup released its previous tile.
     if (it >= kStages) mbarrier_wait(sh.k_empty(stage), ring_parity(it - kStages));
     mbarrier_arrive_expect_tx(sh.k_full(stage), G::kKvTileBytes);
     copy_tile<kBlockN>(sh.k(stage), c.k_map, sh.k_full(stage), row, c.kv_head, c.kv_seq);

@@ -140,7 +140,7 @@ struct HopperPagedProducer {
       const int it = progress.ring(n - tiles.begin), stage = ring_stage(it);
       const int first = n * kBlockN;
       const bool copied = by_copy && first + kBlockN <= kv_len;
-      // A stage is free once both consumer warpgroups released its previous tile.
+      // A stage is free once every consumer warpgroup released its previous tile.
       if (it >= kStages) mbarrier_wait(sh.k_empty(stage), ring_parity(it - kStages));
       if (copied) copy_tile(sh.k(stage), &hp->k_map, sh.k_full(stage), pages, first);
       else gather_tile(sh.k(stage), k, p.k_block_stride, p.k_slot_stride, pages, first);

@@ -1,7 +1,7 @@
 // The order in which a persistent grid of the Hopper prefill kernel visits its work
 // tiles (one tile: kBlockM query rows of one query head of one sequence). Plain
 // constexpr C++, shared verbatim by the host (tests) and the generated device source,
-// where the producer and both consumers of a block walk the same indices through it and
+// where the producer and the consumers of a block walk the same indices through it and
 // so agree on every tile without talking to each other.
 //
 // The order, for batch and ragged (cu_seqlens) layouts alike:
