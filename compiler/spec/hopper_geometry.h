@@ -15,7 +15,6 @@ namespace attnjit {
 // A producer warpgroup (tensor copies) and two or three consumer warpgroups of 64 query
 // rows each: BLOCK_M 128 with 12 warps, or 192 with 16.
 inline constexpr int kHopperGroupRows = 64;
-inline constexpr int kHopperMaxConsumerGroups = 3;
 // The paged kind's chunk kernel packs a KV head's query heads into 128 rows.
 inline constexpr int kHopperPagedBlockM = 128;
 // Warps of a block of BLOCK_M `block_m`: its consumers' and the producer's.
