@@ -113,6 +113,17 @@ void check_launches(const FakeGpu& gpu, size_t first, const ir::Variant& variant
 // Device-looking pointers: never dereferenced (the fake runs nothing).
 void* device_pointer(uintptr_t at) { return reinterpret_cast<void*>(at); }
 
+// Prefill arguments of kPrefillVariant's shape (8 query / 2 KV heads, d128, bf16) at
+// fake device addresses: the fake GPU records launches, it reads no memory.
+PrefillArgs fake_prefill_args(long long batch, long long seqlen) {
+  PrefillArgs args;
+  args.q = contiguous_view(device_pointer(0x100000), DType::bf16, {batch, seqlen, 8, 128});
+  args.k = contiguous_view(device_pointer(0x200000), DType::bf16, {batch, seqlen, 2, 128});
+  args.v = contiguous_view(device_pointer(0x300000), DType::bf16, {batch, seqlen, 2, 128});
+  args.out = contiguous_view(device_pointer(0x400000), DType::bf16, {batch, seqlen, 8, 128});
+  return args;
+}
+
 }  // namespace
 
 TEST_CASE("on a HIP device the engine launches HSACO for its target as planned",
@@ -125,11 +136,7 @@ TEST_CASE("on a HIP device the engine launches HSACO for its target as planned",
 
   const ir::Variant variant = variant_from(kPrefillVariant);
   const int batch = 2, seqlen = 300;
-  PrefillArgs args;
-  args.q = contiguous_view(device_pointer(0x100000), DType::bf16, {batch, seqlen, 8, 128});
-  args.k = contiguous_view(device_pointer(0x200000), DType::bf16, {batch, seqlen, 2, 128});
-  args.v = contiguous_view(device_pointer(0x300000), DType::bf16, {batch, seqlen, 2, 128});
-  args.out = contiguous_view(device_pointer(0x400000), DType::bf16, {batch, seqlen, 8, 128});
+  PrefillArgs args = fake_prefill_args(batch, seqlen);
   hip::hipStream_t stream = reinterpret_cast<hip::hipStream_t>(uintptr_t{0x5000});
   engine.prefill(variant, args, stream);
 
@@ -266,11 +273,7 @@ TEST_CASE("a paged call on a HIP device launches its plan or fails with codegen'
 TEST_CASE("a CUDA device takes the same path with CUBIN", "[engine][gpu_runtime]") {
   GpuEngine f(std::make_shared<FakeGpu>(Vendor::cuda, "sm_90", find_target("sm_90"), 132));
   const ir::Variant variant = variant_from(kPrefillVariant);
-  PrefillArgs args;
-  args.q = contiguous_view(device_pointer(0x100000), DType::bf16, {1, 77, 8, 128});
-  args.k = contiguous_view(device_pointer(0x200000), DType::bf16, {1, 77, 2, 128});
-  args.v = contiguous_view(device_pointer(0x300000), DType::bf16, {1, 77, 2, 128});
-  args.out = contiguous_view(device_pointer(0x400000), DType::bf16, {1, 77, 8, 128});
+  PrefillArgs args = fake_prefill_args(1, 77);
   f.engine->prefill(variant, args, static_cast<cuda::CUstream>(nullptr));
 
   REQUIRE(f.cuda_compiler->calls.size() == 1);
@@ -291,11 +294,7 @@ TEST_CASE("a HIP device no target runs on is an error naming it", "[engine][gpu_
   GpuEngine f(std::make_shared<FakeGpu>(Vendor::hip, "gfx1100", nullptr));
   CHECK_THROWS_WITH(f.engine->device_target(), Catch::Matchers::Contains("gfx1100"));
   const ir::Variant variant = variant_from(kPrefillVariant);
-  PrefillArgs args;
-  args.q = contiguous_view(device_pointer(0x100000), DType::bf16, {1, 5, 8, 128});
-  args.k = contiguous_view(device_pointer(0x200000), DType::bf16, {1, 5, 2, 128});
-  args.v = contiguous_view(device_pointer(0x300000), DType::bf16, {1, 5, 2, 128});
-  args.out = contiguous_view(device_pointer(0x400000), DType::bf16, {1, 5, 8, 128});
+  PrefillArgs args = fake_prefill_args(1, 5);
   CHECK_THROWS_WITH(f.engine->prefill(variant, args), Catch::Matchers::Contains("gfx1100"));
   CHECK(f.gpu->loads.empty());
   CHECK(f.hip_compiler->calls.empty());
