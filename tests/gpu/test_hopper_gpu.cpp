@@ -276,6 +276,45 @@ TEST_CASE("Hopper prefill: three consumer warpgroups", "[gpu][hopper][three]") {
   }
 }
 
+// Masks under which a block's consumers see different KV tiles (each computes the
+// block's tiles, masked per row): causal diagonals under 64-key tiles, windows' edges
+// (two-sided too), bidirectional ranges, q_len < kv_len, and consumers whose rows all
+// lie past a sequence's end; on every schedule, with two consumers and three.
+TEST_CASE("Hopper prefill: masks whose tiles differ between a block's consumers", "[gpu][hopper][own]") {
+  SKIP_WITHOUT_HOPPER();
+  std::mt19937_64 rng(98);
+  struct Case {
+    int block_m, block_n, stages;
+  };
+  const char* masks[] = {"mask = causal;", "mask = causal && window(200);", "mask = window(70, 40);",
+                         "bidirectional_ranges = per_seq; mask = causal;"};
+  for (Case c : {Case{128, 64, 2}, Case{192, 64, 2}, Case{192, 128, 2}}) {
+    for (int mask : {0, 3, 7}) {
+      for (const char* features : masks) {
+        const ir::Variant v = make_variant(4, 2, 64, mask % 2 ? "fp16" : "bf16", std::string("lse = true; ") + features);
+        TileConfig tile{c.block_m, c.block_n, hopper_warps(c.block_m), c.stages};
+        const auto& switches = hopper_schedule_switches();
+        for (size_t i = 0; i < switches.size(); ++i) tile.*switches[i].member = (mask >> i) & 1;
+        REQUIRE(hopper_tile_problem(tile, 64, find_target("sm_90a")->max_shared_bytes) == "");
+        EngineOptions options;
+        options.hopper = true;
+        options.hopper_tile = tile;
+        Engine engine(options);
+        const std::string name = fmt::format("m{} n{} {} {}", c.block_m, c.block_n, features, schedule_name(tile));
+        for (auto [batch, q, k] : {std::tuple{1, 1, 1}, {2, 70, 70}, {1, 200, 520}, {2, 450, 450}, {1, 1100, 1100}})
+          check_problem(engine, name, v, harness::ProblemShape::fixed(batch, q, k), rng());  // random ranges
+        std::vector<int> qs, ks;
+        for (int i = 0; i < 40; ++i) {
+          qs.push_back(1 + static_cast<int>(rng() % 300));
+          ks.push_back(qs.back() + static_cast<int>(rng() % 2 ? rng() % 90 : 0));
+        }
+        check_problem(engine, name, v, harness::ProblemShape::ragged(qs, ks), rng());
+        CHECK(engine.last_prefill_mainloop() == Mainloop::wgmma);
+      }
+    }
+  }
+}
+
 // Each schedule (filter with e.g. "[schedule]") on the shapes its structure makes
 // risky: the overlapped loop's first and last tiles (one KV tile, two, more than the
 // ring's stages), ping-pong turns that must stay paired through empty and full tiles,
