@@ -110,6 +110,11 @@ class Engine {
   // The wgmma paged spec the Hopper path runs a paged `variant`'s prefill chunks on:
   // choose_wgmma_paged() with the same config; nullopt when the main loop cannot build it.
   Result<std::optional<KernelSpec>, std::string> wgmma_paged_spec(const ir::Variant& variant) const;
+  // The spec prefill() launches `variant` with on this engine's GPU: the Hopper kernel's
+  // where it takes the variant (on, a device the sm_90a target runs on, a variant it
+  // builds), else the device target's. (A call whose views the tensor copies cannot read
+  // still takes the device target's kernel: last_prefill_mainloop() says which ran.)
+  Result<KernelSpec, std::string> device_prefill_spec(const ir::Variant& variant);
   // Generates, compiles (or fetches from cache) without touching a GPU: the one compile
   // path, for launches and tools alike. `format` must be one of the spec's target's
   // binaries; compile() builds the target's default (CUBIN for CUDA). Looks in the AOT
@@ -259,6 +264,8 @@ class Engine {
   // The wgmma kernel of `variant` for `kind` (prefill, or the paged kind's chunks),
   // chosen and loaded once; null when this device or the variant does not take it.
   const HopperKernel* hopper_kernel(const ir::Variant& variant, const std::string& dsl, KernelKind kind);
+  // Whether the Hopper kernel of `kind` can take `variant` on the current CUDA device.
+  bool hopper_runs(const ir::Variant& variant, KernelKind kind);
   std::map<std::string, HopperKernel> hopper_kernels_;  // by DSL: prefill and paged variants differ
   std::atomic<Mainloop> last_prefill_mainloop_{Mainloop::mma_sync};
 

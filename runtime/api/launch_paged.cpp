@@ -89,7 +89,7 @@ void Engine::paged(const ir::Variant& variant, const PagedArgs& args, GpuStream 
   const int decode_q_len_max =
       std::max(0, options_.hopper_paged_decode_q_len_max.value_or(paged_decode_q_len_max(variant)));
   const HopperKernel* chunks =
-      hopper_ && args.max_seqlen_q > decode_q_len_max ? hopper_kernel(variant, dsl, KernelKind::paged) : nullptr;
+      args.max_seqlen_q > decode_q_len_max ? hopper_kernel(variant, dsl, KernelKind::paged) : nullptr;
   // A cut at 0 leaves the mma.sync kernels nothing.
   if (!chunks || decode_q_len_max > 0) paged_mma_sync(variant, dsl, args, shape, chunks ? decode_q_len_max : 0, stream);
   else last_paged_splits_ = 1;

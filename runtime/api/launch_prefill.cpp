@@ -69,11 +69,9 @@ void Engine::prefill(const ir::Variant& variant, const PrefillArgs& args, GpuStr
   if (shape.batch == 0 || shape.seqlen_q == 0) return;
   // Printed once per call: both paths key their kernels by it.
   const std::string dsl = ir::print_dsl(variant);
-  // The Hopper kernel where it can run the call (runtime/api/launch_prefill_hopper.cpp),
-  // unless switched off; it is CUDA's only.
-  if (hopper_ && gpu()->vendor() == Vendor::cuda &&
-      prefill_on_hopper(variant, dsl, args, shape, stream.cuda()))
-    return;
+  // The Hopper kernel where it can run the call (runtime/api/launch_prefill_hopper.cpp:
+  // on unless switched off, CUDA's only).
+  if (prefill_on_hopper(variant, dsl, args, shape, stream.cuda())) return;
   const std::string where = "attnjit::prefill";
   const DeviceFacts facts = device_facts();
   // mma_sync on CUDA, mfma on AMD: the target's prefill main loop.

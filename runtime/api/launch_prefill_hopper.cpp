@@ -41,12 +41,24 @@ Result<std::optional<KernelSpec>, std::string> Engine::wgmma_prefill_spec(const 
   return choose_wgmma_prefill(variant, table ? &*table : nullptr, options_.hopper_tile);
 }
 
+bool Engine::hopper_runs(const ir::Variant& variant, KernelKind kind) {
+  if (!hopper_ || gpu()->vendor() != Vendor::cuda || !wgmma_variant_problem(variant, kind).empty()) return false;
+  const Target* target = find_target(wgmma_arch());
+  return target && target->runs_on(Vendor::cuda, driver()->capability(), target->default_format());
+}
+
+Result<KernelSpec, std::string> Engine::device_prefill_spec(const ir::Variant& variant) {
+  if (hopper_runs(variant, KernelKind::prefill)) {
+    auto spec = wgmma_prefill_spec(variant);
+    if (!spec) return fail(spec.error());
+    if (*spec) return std::move(**spec);
+  }
+  return make_spec(variant, KernelKind::prefill, std::string(device_target().name));
+}
+
 const Engine::HopperKernel* Engine::hopper_kernel(const ir::Variant& variant, const std::string& dsl,
                                                   KernelKind kind) {
-  if (!wgmma_variant_problem(variant, kind).empty()) return nullptr;
-  std::shared_ptr<cuda::Driver> gpu = driver();
-  const Target* target = find_target(wgmma_arch());
-  if (!target || !target->runs_on(Vendor::cuda, gpu->capability(), target->default_format())) return nullptr;
+  if (!hopper_runs(variant, kind)) return nullptr;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     auto it = hopper_kernels_.find(dsl);

@@ -5,13 +5,25 @@
 
 namespace attnjit {
 
-// True when a query and a key position lie in the same [start, end) range.
-__device__ __forceinline__ bool in_same_range(const int* ranges, int count, int q_pos, int kv_pos) {
+// The keys that share a bidirectional [start, end) range with a query row at q_pos: the
+// ranges that hold the row all contain q_pos, so their union is one interval, from the
+// lowest start to the highest end, and a key shares a range with the row exactly when it
+// lies in that interval. Empty when no range holds the row. Found once per row, so the
+// per-element mask compares two bounds instead of reading every range.
+struct RangeKeys {
+  int begin, end;
+};
+
+__device__ __forceinline__ RangeKeys keys_sharing_a_range(const int* ranges, int count, int q_pos) {
+  RangeKeys keys{0, 0};
   for (int r = 0; r < count; ++r) {
     const int start = ranges[2 * r], end = ranges[2 * r + 1];
-    if (start <= q_pos && q_pos < end && start <= kv_pos && kv_pos < end) return true;
+    if (start <= q_pos && q_pos < end) {
+      keys.begin = keys.end > keys.begin ? min(keys.begin, start) : start;
+      keys.end = max(keys.end, end);
+    }
   }
-  return false;
+  return keys;
 }
 
 // The KV positions [begin, end) a block of query rows must visit: the band the
@@ -81,11 +93,12 @@ __device__ __forceinline__ bool tile_is_full(int kv_first, int kv_len, int q_pos
 
 // The mask of one score of a tile that is not full: -inf unless its key is inside the
 // sequence, the band and the variant's mask, or (when ranges widened the block's keys)
-// in one bidirectional range with the query. (Written as one function that stores, not
-// one that returns a bool: the compiler then keeps the checks free of branches.)
+// in one bidirectional range with the query (`ranged`: the query row's
+// keys_sharing_a_range()). (Written as one function that stores, not one that returns a
+// bool: the compiler then keeps the checks free of branches.)
 __device__ __forceinline__ void mask_score(float& score, const Position& at, const AttnjitVariantArgs& args,
                                            const AttnjitBoundInputs& bound, bool widened_by_range,
-                                           const int* ranges, int range_count) {
+                                           RangeKeys ranged) {
   bool visible = at.kv_pos < at.kv_len;
   if (VariantHooks::kHasUpperBand)
     visible = visible && at.kv_pos <= static_cast<long long>(at.q_pos) + VariantHooks::kUpperOffset;
@@ -94,7 +107,7 @@ __device__ __forceinline__ void mask_score(float& score, const Position& at, con
   if (!VariantHooks::kBandIsExact) visible = visible && VariantHooks::mask(at, args, bound);
   if constexpr (kHasRanges) {
     if (widened_by_range && !visible && at.kv_pos < at.kv_len)
-      visible = in_same_range(ranges, range_count, at.q_pos, at.kv_pos);
+      visible = ranged.begin <= at.kv_pos && at.kv_pos < ranged.end;
   }
   if (!visible) score = neg_inf();
 }

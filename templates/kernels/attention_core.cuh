@@ -325,6 +325,7 @@ template <typename Transform>
 struct RowHooks {
   AttnjitBoundInputs bound;
   typename Transform::Row transform;
+  RangeKeys ranged{0, 0};  // keys_sharing_a_range() of the row (kHasRanges)
 };
 
 // S = the transform's start value of each key (zero unless a key bias is folded into the
@@ -420,8 +421,8 @@ __device__ __forceinline__ void apply_score_hooks(Scores& s, const Transform& xf
       for (int t = 0; t < G::kScoreTiles; ++t)
 #pragma unroll
         for (int e = 0; e < 4; ++e)
-          mask_score(s[mt][t][e], position(mt, t, e), args, hooks[mt][e / 2].bound, widened_by_range, opt.ranges,
-                     opt.range_count);
+          mask_score(s[mt][t][e], position(mt, t, e), args, hooks[mt][e / 2].bound, widened_by_range,
+                     hooks[mt][e / 2].ranged);
   }
 }
 
@@ -735,6 +736,8 @@ __device__ __forceinline__ void attend(unsigned char* shared, const Rows& rows, 
       softmax[mt][r] = SoftmaxRow::start();
       const int q_head = rows.q_head(my_row(mt, r));
       VariantHooks::bind(hooks[mt][r].bound, args, q_head, q_head / kGroupSize, opt.seq);
+      if constexpr (kHasRanges)
+        hooks[mt][r].ranged = keys_sharing_a_range(opt.ranges, opt.range_count, rows.q_pos(my_row(mt, r)));
     }
   }
   const Transform xf(args, hooks[0][0].bound, softmax_scale, softmax_scale_log2,

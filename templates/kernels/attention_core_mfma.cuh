@@ -161,6 +161,7 @@ template <typename Transform>
 struct RowHooks {
   AttnjitBoundInputs bound;
   typename Transform::Row transform;
+  RangeKeys ranged{0, 0};  // keys_sharing_a_range() of the row (kHasRanges)
 };
 
 // A lane's accumulators of one 32 x 32 MFMA: scores (S^T) or outputs (O^T).
@@ -259,6 +260,7 @@ __device__ __forceinline__ void attend(unsigned char* shared, const Rows& rows, 
   hooks.transform = xf.row(args, hooks.bound);
   const int q_pos = rows.q_pos(row);
   const float q_pos_f = static_cast<float>(q_pos);
+  if constexpr (kHasRanges) hooks.ranged = keys_sharing_a_range(opt.ranges, opt.range_count, q_pos);
 
   SoftmaxRow softmax = SoftmaxRow::start();
   Accumulators o[G::kDimBlocks];
@@ -335,7 +337,7 @@ __device__ __forceinline__ void attend(unsigned char* shared, const Rows& rows, 
         for (int e = 0; e < G::kAccumulators; ++e) {
           float x = s[kb][e];
           mask_score(x, position(kb * G::kKeyBlock + mfma::key_of_accumulator(lane, e)), args, hooks.bound,
-                     range.widened_by_range, opt.ranges, opt.range_count);
+                     range.widened_by_range, hooks.ranged);
           s[kb][e] = x;
         }
     }

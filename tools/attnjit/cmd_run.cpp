@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "compiler/support/diagnostics.h"
+#include "compiler/target/target.h"
 #include "runtime/harness/prefill_problem.h"
 #include "tools/attnjit/commands.h"
 #include "tools/attnjit/dump.h"
@@ -66,15 +67,16 @@ std::string describe(const harness::ProblemShape& s, uint64_t seed) {
                      join(s.seqlens_q), join(s.seqlens_k), seed);
 }
 
-// Compiles (or finds) the kernel before the run so the user sees which one runs and
-// how long building it took; the launch then takes it from the memory cache.
-void report_kernel(Engine& engine, const ir::Variant& variant, const std::string& arch) {
-  auto spec = engine.make_spec(variant, KernelKind::prefill, arch);
+// Compiles (or finds) the kernel the engine launches on this GPU (the Hopper kernel
+// on a 9.0 device where it takes the variant) before the run, so the user sees which
+// one runs and how long building it took; the launch then takes it from the cache.
+void report_kernel(Engine& engine, const ir::Variant& variant) {
+  auto spec = engine.device_prefill_spec(variant);
   if (!spec) throw CommandError(spec.error());
   auto compiled = engine.compile(*spec);
   if (!compiled) {
     std::fprintf(stderr, "%s\n", compiled.error().describe().c_str());
-    throw CommandError(fmt::format("compiling {} for {} failed", variant.name, arch));
+    throw CommandError(fmt::format("compiling {} for {} failed", variant.name, spec->arch));
   }
   std::printf("kernel   %s (%s, %.1f ms)\n", compiled->key.c_str(),
               cache_source_name(compiled->lookup.source), compiled->lookup.milliseconds);
@@ -113,12 +115,13 @@ int run_run(const Args& args) {
               arch.c_str());
   std::printf("problem  %s\n", describe(shape, seed).c_str());
   std::fflush(stdout);
-  report_kernel(engine, variant, arch);
+  report_kernel(engine, variant);
 
   harness::HostProblem problem = harness::make_random_problem(variant, shape, seed);
   print_runtime_values(variant, shape, problem);
   std::fflush(stdout);
   harness::run_on_device(engine, variant, problem);
+  std::printf("ran      the %s main loop\n", mainloop_name(engine.last_prefill_mainloop()));
   const ReferenceResult reference = harness::compute_reference(variant, problem);
   const harness::CheckResult check = harness::compare_with_reference(variant, problem, reference);
 

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "compiler/target/target.h"
 #include "runtime/harness/paged_problem.h"
 #include "tools/attnjit/commands.h"
 #include "tools/attnjit/dump.h"
@@ -168,6 +169,8 @@ int run_paged(const Args& args) {
   std::printf("splits   %s (%s)\n",
               splits_used == kStreamSplit ? "stream" : std::to_string(splits_used).c_str(),
               splits != 0 ? "forced" : "heuristic");
+  std::printf("chunks   on the %s main loop (mma_sync also when the batch has no prefill chunk)\n",
+              mainloop_name(engine.last_paged_prefill_mainloop()));
 
   bool cache_ok = true;
   if (write_cache) {

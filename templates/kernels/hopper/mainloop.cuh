@@ -111,6 +111,7 @@ template <typename Transform>
 struct HopperRowHooks {
   AttnjitBoundInputs bound;
   typename Transform::Row transform;
+  RangeKeys ranged{0, 0};  // keys_sharing_a_range() of the row (kHasRanges)
 };
 
 // Where a work tile's copies read: the tensor maps and the tensor coordinates of its rows.
@@ -349,6 +350,8 @@ __device__ __forceinline__ void consume(const HopperShared& sh, const Rows& rows
     softmax[r] = SoftmaxRow::start();
     const int q_head = rows.q_head(my_row(r));
     VariantHooks::bind(hooks[r].bound, args, q_head, q_head / kGroupSize, opt.seq);
+    if constexpr (kHasRanges)
+      hooks[r].ranged = keys_sharing_a_range(opt.ranges, opt.range_count, rows.q_pos(my_row(r)));
   }
   const Transform xf(args, hooks[0].bound, opt.softmax_scale, opt.softmax_scale_log2,
                      static_cast<float>(rows.q_pos_first));
@@ -429,8 +432,8 @@ __device__ __forceinline__ void consume(const HopperShared& sh, const Rows& rows
     if (!full_tile) {
 #pragma unroll
       for (int i = 0; i < G::kScoreValues; ++i)
-        mask_score(s[i], position(i), args, hooks[(i / 2) % 2].bound, tiles.widened_by_range, opt.ranges,
-                   opt.range_count);
+        mask_score(s[i], position(i), args, hooks[(i / 2) % 2].bound, tiles.widened_by_range,
+                   hooks[(i / 2) % 2].ranged);
     }
 #pragma unroll
     for (int r = 0; r < 2; ++r) {

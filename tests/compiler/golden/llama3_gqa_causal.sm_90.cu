@@ -686,13 +686,25 @@ using ScoreTransform = attnjit::PlainScore<VariantHooks, kKeyBiasStart>;
 
 namespace attnjit {
 
-// True when a query and a key position lie in the same [start, end) range.
-__device__ __forceinline__ bool in_same_range(const int* ranges, int count, int q_pos, int kv_pos) {
+// The keys that share a bidirectional [start, end) range with a query row at q_pos: the
+// ranges that hold the row all contain q_pos, so their union is one interval, from the
+// lowest start to the highest end, and a key shares a range with the row exactly when it
+// lies in that interval. Empty when no range holds the row. Found once per row, so the
+// per-element mask compares two bounds instead of reading every range.
+struct RangeKeys {
+  int begin, end;
+};
+
+__device__ __forceinline__ RangeKeys keys_sharing_a_range(const int* ranges, int count, int q_pos) {
+  RangeKeys keys{0, 0};
   for (int r = 0; r < count; ++r) {
     const int start = ranges[2 * r], end = ranges[2 * r + 1];
-    if (start <= q_pos && q_pos < end && start <= kv_pos && kv_pos < end) return true;
+    if (start <= q_pos && q_pos < end) {
+      keys.begin = keys.end > keys.begin ? min(keys.begin, start) : start;
+      keys.end = max(keys.end, end);
+    }
   }
-  return false;
+  return keys;
 }
 
 // The KV positions [begin, end) a block of query rows must visit: the band the
@@ -762,11 +774,12 @@ __device__ __forceinline__ bool tile_is_full(int kv_first, int kv_len, int q_pos
 
 // The mask of one score of a tile that is not full: -inf unless its key is inside the
 // sequence, the band and the variant's mask, or (when ranges widened the block's keys)
-// in one bidirectional range with the query. (Written as one function that stores, not
-// one that returns a bool: the compiler then keeps the checks free of branches.)
+// in one bidirectional range with the query (`ranged`: the query row's
+// keys_sharing_a_range()). (Written as one function that stores, not one that returns a
+// bool: the compiler then keeps the checks free of branches.)
 __device__ __forceinline__ void mask_score(float& score, const Position& at, const AttnjitVariantArgs& args,
                                            const AttnjitBoundInputs& bound, bool widened_by_range,
-                                           const int* ranges, int range_count) {
+                                           RangeKeys ranged) {
   bool visible = at.kv_pos < at.kv_len;
   if (VariantHooks::kHasUpperBand)
     visible = visible && at.kv_pos <= static_cast<long long>(at.q_pos) + VariantHooks::kUpperOffset;
@@ -775,7 +788,7 @@ __device__ __forceinline__ void mask_score(float& score, const Position& at, con
   if (!VariantHooks::kBandIsExact) visible = visible && VariantHooks::mask(at, args, bound);
   if constexpr (kHasRanges) {
     if (widened_by_range && !visible && at.kv_pos < at.kv_len)
-      visible = in_same_range(ranges, range_count, at.q_pos, at.kv_pos);
+      visible = ranged.begin <= at.kv_pos && at.kv_pos < ranged.end;
   }
   if (!visible) score = neg_inf();
 }
@@ -1254,6 +1267,7 @@ template <typename Transform>
 struct RowHooks {
   AttnjitBoundInputs bound;
   typename Transform::Row transform;
+  RangeKeys ranged{0, 0};  // keys_sharing_a_range() of the row (kHasRanges)
 };
 
 // S = the transform's start value of each key (zero unless a key bias is folded into the
@@ -1349,8 +1363,8 @@ __device__ __forceinline__ void apply_score_hooks(Scores& s, const Transform& xf
       for (int t = 0; t < G::kScoreTiles; ++t)
 #pragma unroll
         for (int e = 0; e < 4; ++e)
-          mask_score(s[mt][t][e], position(mt, t, e), args, hooks[mt][e / 2].bound, widened_by_range, opt.ranges,
-                     opt.range_count);
+          mask_score(s[mt][t][e], position(mt, t, e), args, hooks[mt][e / 2].bound, widened_by_range,
+                     hooks[mt][e / 2].ranged);
   }
 }
 
@@ -1664,6 +1678,8 @@ __device__ __forceinline__ void attend(unsigned char* shared, const Rows& rows, 
       softmax[mt][r] = SoftmaxRow::start();
       const int q_head = rows.q_head(my_row(mt, r));
       VariantHooks::bind(hooks[mt][r].bound, args, q_head, q_head / kGroupSize, opt.seq);
+      if constexpr (kHasRanges)
+        hooks[mt][r].ranged = keys_sharing_a_range(opt.ranges, opt.range_count, rows.q_pos(my_row(mt, r)));
     }
   }
   const Transform xf(args, hooks[0][0].bound, softmax_scale, softmax_scale_log2,
