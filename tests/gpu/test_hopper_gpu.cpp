@@ -215,18 +215,21 @@ TEST_CASE("Hopper prefill: every tile the rules allow", "[gpu][hopper]") {
 
 namespace {
 
-// configs/sm_90a.json's tile for `head_dim` with the schedule switches of bit mask
-// `mask` (bit i: hopper_schedule_switches()[i]), and its name.
+// `tile` with the schedule switches of bit mask `mask` (bit i: hopper_schedule_switches()[i]).
+TileConfig with_switches(TileConfig tile, int mask) {
+  const auto& switches = hopper_schedule_switches();
+  for (size_t i = 0; i < switches.size(); ++i) tile.*switches[i].member = (mask >> i) & 1;
+  return tile;
+}
+
+// configs/sm_90a.json's tile for `head_dim` with the switches of `mask`.
 TileConfig scheduled_tile(const ir::Variant& v, int mask) {
   auto table = TuningTable::embedded("sm_90a", Mainloop::wgmma);
   REQUIRE(table.ok());
   auto spec = choose_wgmma_prefill(v, &*table, std::nullopt);
   REQUIRE(spec.ok());
   REQUIRE(spec->has_value());
-  TileConfig tile = (*spec)->tile;
-  const auto& switches = hopper_schedule_switches();
-  for (size_t i = 0; i < switches.size(); ++i) tile.*switches[i].member = (mask >> i) & 1;
-  return tile;
+  return with_switches((*spec)->tile, mask);
 }
 
 std::string schedule_name(const TileConfig& tile) {
@@ -250,9 +253,7 @@ TEST_CASE("Hopper prefill: three consumer warpgroups", "[gpu][hopper][three]") {
       for (bool causal : {false, true}) {
         const ir::Variant v =
             make_variant(8, 2, c.head_dim, mask % 2 ? "fp16" : "bf16", causal ? "lse = true; mask = causal;" : "lse = true;");
-        TileConfig tile{192, c.block_n, hopper_warps(192), c.stages};
-        const auto& switches = hopper_schedule_switches();
-        for (size_t i = 0; i < switches.size(); ++i) tile.*switches[i].member = (mask >> i) & 1;
+        const TileConfig tile = with_switches(TileConfig{192, c.block_n, hopper_warps(192), c.stages}, mask);
         REQUIRE(hopper_tile_problem(tile, c.head_dim, find_target("sm_90a")->max_shared_bytes) == "");
         EngineOptions options;
         options.hopper = true;
@@ -291,10 +292,10 @@ TEST_CASE("Hopper prefill: masks whose tiles differ between a block's consumers"
   for (Case c : {Case{128, 64, 2}, Case{192, 64, 2}, Case{192, 128, 2}}) {
     for (int mask : {0, 3, 7}) {
       for (const char* features : masks) {
-        const ir::Variant v = make_variant(4, 2, 64, mask % 2 ? "fp16" : "bf16", std::string("lse = true; ") + features);
-        TileConfig tile{c.block_m, c.block_n, hopper_warps(c.block_m), c.stages};
-        const auto& switches = hopper_schedule_switches();
-        for (size_t i = 0; i < switches.size(); ++i) tile.*switches[i].member = (mask >> i) & 1;
+        const ir::Variant v =
+            make_variant(4, 2, 64, mask % 2 ? "fp16" : "bf16", std::string("lse = true; ") + features);
+        const TileConfig tile =
+            with_switches(TileConfig{c.block_m, c.block_n, hopper_warps(c.block_m), c.stages}, mask);
         REQUIRE(hopper_tile_problem(tile, 64, find_target("sm_90a")->max_shared_bytes) == "");
         EngineOptions options;
         options.hopper = true;
