@@ -316,6 +316,15 @@ __device__ __forceinline__ bool elect_one() {
       : "=r"(elected));
   return elected != 0;
 }
+// Lane 0's `v`, for every lane of the (fully active) warp. For a value the warp shares
+// but ptxas cannot prove it does (one derived from threadIdx.x / 128): after the
+// broadcast it keeps what the value addresses (barriers, MMA descriptors) in uniform
+// registers instead of moving it there at every use.
+__device__ __forceinline__ int warp_uniform(int v) {
+  int r;
+  asm("shfl.sync.idx.b32 %0, %1, 0, 0x1f, 0xffffffff;\n" : "=r"(r) : "r"(v));
+  return r;
+}
 // Named barrier `id` (1-15; 0 is __syncthreads') completes once `threads` threads (a
 // multiple of 32, the same count at every use) have reached it. named_barrier_sync
 // waits for that; named_barrier_arrive counts the calling warp and goes on, so one set

@@ -8,13 +8,14 @@
 //     mbarrier with its byte count, after the consumers have released the stage on its
 //     "empty" mbarrier;
 //   - warpgroups 1 to kBlockM / 64, the consumers: take the registers, and each owns 64
-//     query rows of the tile. (A consumer whose rows all lie past the tile's valid rows
-//     computes on the zeros the copies give them: a branch around its MMAs would make
-//     ptxas serialize every wgmma of the kernel.) Per KV tile: S = Q K^T (wgmma, both operands in shared memory), K's
-//     stage released, the variant's hooks on S (templates/common/: score transform, key
-//     mask unless the tile is full), the online-softmax update, P packed to 16 bits in
-//     registers, O += P V (wgmma, P from registers), V's stage released. Then the
-//     epilogue writes the rows.
+//     query rows of the tile. Per KV tile its own rows see: S = Q K^T (wgmma, both
+//     operands in shared memory), K's stage released, the variant's hooks on S
+//     (templates/common/: score transform, key mask unless the tile is full), the
+//     online-softmax update, P packed to 16 bits in registers, O += P V (wgmma, P from
+//     registers), V's stage released. The block's other KV tiles (past a causal
+//     diagonal or before a window for these 64 rows, all of them for rows past the
+//     valid ones) it passes: it releases their stages and takes their ping-pong turns
+//     without MMAs. Then the epilogue writes the rows.
 // Tiles are stored as the copies leave them: 64-column blocks of 128-byte swizzled rows
 // (templates/cuda/hopper_layout.h, which also states the descriptors and fragments).
 //
@@ -252,8 +253,9 @@ __device__ __forceinline__ void produce(const HopperShared& sh, const HopperCopi
 // Ping-pong (kPingpong): a consumer waits for its turn before issuing MMAs and passes
 // the turn to the next consumer (in a cycle) after issuing them, so they take the
 // tensor cores in turn. Consumer 0 is given the first turn. Every consumer takes the
-// same number of turns (they visit the same KV tiles), so the turns stay in step across
-// work tiles; the last pass of the kernel is left unanswered, which is harmless at exit.
+// same number of turns (a passed KV tile takes as many as a computed one), so the turns
+// stay in step across work tiles; the last pass of the kernel is left unanswered, which
+// is harmless at exit.
 struct HopperTurns {
   int group;
   static constexpr int kThreads = 2 * HopperGeometry::kGroupThreads;  // the waiting group and the passing one
@@ -325,6 +327,18 @@ __device__ __forceinline__ void stage_and_write_rows(unsigned char* q_tile, cons
   }
 }
 
+// The tiles of the block's `block` that a warpgroup's rows, at positions [q_pos_first,
+// q_pos_last], see: none when `rows_valid` is false (they all lie past the sequence).
+// The bounds are the warpgroup's, broadcast from lane 0 so that ptxas knows the ring
+// positions they lead to are the same across the warp.
+__device__ __forceinline__ KvTiles own_kv_tiles(KvTiles block, bool rows_valid, int q_pos_first, int q_pos_last,
+                                                int kv_len, const HopperOptions& opt) {
+  const KvTiles seen = visible_kv_tiles(q_pos_first, q_pos_last, kv_len, opt.ranges, opt.range_count);
+  const int begin = min(max(seen.begin, block.begin), block.end);
+  const int end = rows_valid ? max(begin, min(seen.end, block.end)) : begin;
+  return {warp_uniform(begin), warp_uniform(end), seen.widened_by_range};
+}
+
 // One consumer warpgroup (`group` 0 to kConsumerGroups - 1): its 64 query rows of one
 // work tile over the tile's KV tiles, then its epilogue.
 template <typename Rows>
@@ -338,9 +352,12 @@ __device__ __forceinline__ void consume(const HopperShared& sh, const Rows& rows
   // The block rows this thread holds: row half r is block row my_row(r).
   auto my_row = [&](int r) { return group_row0 + hopper::accumulator_row(thread, 2 * r); };
 
-  // The warpgroup's own rows decide which tiles are full for it.
+  // The warpgroup's own rows decide which of the block's tiles it computes and which
+  // of those are full for it.
   const int last_row = max(group_row0, min(group_row0 + hopper::kWarpgroupRows, rows.rows_valid) - 1);
   const int q_pos_first = rows.q_pos(group_row0), q_pos_last = rows.q_pos(last_row);
+  const KvTiles tiles = opt.tiles;  // the block's: the ring's positions count these
+  const KvTiles own = own_kv_tiles(tiles, group_row0 < rows.rows_valid, q_pos_first, q_pos_last, kv_len, opt);
 
   using Transform = ScoreTransform<false>;  // key biases are added per score, not folded into S
   HopperRowHooks<Transform> hooks[2];
@@ -362,7 +379,6 @@ __device__ __forceinline__ void consume(const HopperShared& sh, const Rows& rows
 #pragma unroll
   for (int i = 0; i < G::kOutputValues; ++i) o[i] = 0.f;
 
-  const KvTiles tiles = opt.tiles;
   int full_tiles = 0;
   const u32 q_tile = sh.q(progress.q_buffer());
 
@@ -427,12 +443,12 @@ __device__ __forceinline__ void consume(const HopperShared& sh, const Rows& rows
                       hooks[r].bound, [&] { return position(i); });
     }
     const bool full_tile =
-        tile_is_full<kBlockN>(kv_first, kv_len, q_pos_first, q_pos_last, tiles.widened_by_range);
+        tile_is_full<kBlockN>(kv_first, kv_len, q_pos_first, q_pos_last, own.widened_by_range);
     full_tiles += full_tile;
     if (!full_tile) {
 #pragma unroll
       for (int i = 0; i < G::kScoreValues; ++i)
-        mask_score(s[i], position(i), args, hooks[(i / 2) % 2].bound, tiles.widened_by_range,
+        mask_score(s[i], position(i), args, hooks[(i / 2) % 2].bound, own.widened_by_range,
                    hooks[(i / 2) % 2].ranged);
     }
 #pragma unroll
@@ -479,10 +495,28 @@ __device__ __forceinline__ void consume(const HopperShared& sh, const Rows& rows
     mbarrier_arrive(sh.k_empty(stage));
   };
 
+  // A block tile these rows do not see: its stages are released once its copies have
+  // landed (an earlier arrival would count toward the stage's previous phase), and its
+  // turns are taken without MMAs: as many as a computed tile takes.
+  auto pass_tile = [&](int n) {
+    const int it = progress.ring(n - tiles.begin), stage = ring_stage(it);
+    const u32 parity = ring_parity(it);
+    mbarrier_wait(sh.k_full(stage), parity);
+    mbarrier_arrive(sh.k_empty(stage));
+    mbarrier_wait(sh.v_full(stage), parity);
+    mbarrier_arrive(sh.v_empty(stage));
+    constexpr int kTurnsPerTile = kSoftmaxOverlap ? 1 : 2;
+#pragma unroll
+    for (int t = 0; t < kTurnsPerTile; ++t) turns.wait(), turns.pass();
+  };
+
   mbarrier_wait(sh.q_full(progress.q_buffer()), progress.q_parity());
+  // Three loops, not a branch per tile: a branch around the MMAs would make ptxas
+  // serialize every wgmma of the kernel.
+  for (int n = tiles.begin; n < own.begin; ++n) pass_tile(n);
   if constexpr (!kSoftmaxOverlap) {
     // Each KV tile in turn: S, its softmax, then O += P V.
-    for (int n = tiles.begin; n < tiles.end; ++n) {
+    for (int n = own.begin; n < own.end; ++n) {
       const int it = progress.ring(n - tiles.begin), stage = ring_stage(it);
       const u32 parity = ring_parity(it);
       float s[G::kScoreValues];
@@ -504,7 +538,7 @@ __device__ __forceinline__ void consume(const HopperShared& sh, const Rows& rows
       fence_pv_operands(p);
       mbarrier_arrive(sh.v_empty(stage));
     }
-  } else if (tiles.begin < tiles.end) {
+  } else if (own.begin < own.end) {
     // The first tile's S and softmax alone; then per tile n + 1: S of n + 1 and
     // O += P V of n issued together, the softmax of n + 1 while they run (S completes
     // first: its group was committed first), O rescaled once P V of n has completed;
@@ -512,12 +546,12 @@ __device__ __forceinline__ void consume(const HopperShared& sh, const Rows& rows
     u32 p[kBlockN / 16][4];  // P of the tile whose P V is next
     {
       float s[G::kScoreValues];
-      scores_alone(s, progress.ring(0));
+      scores_alone(s, progress.ring(own.begin - tiles.begin));
       float alpha[2];
-      softmax_tile(s, tiles.begin, alpha);  // O is still zero: nothing to rescale
+      softmax_tile(s, own.begin, alpha);  // O is still zero: nothing to rescale
       pack_probabilities(p, s);
     }
-    for (int n = tiles.begin + 1; n < tiles.end; ++n) {
+    for (int n = own.begin + 1; n < own.end; ++n) {
       const int it = progress.ring(n - tiles.begin), stage = ring_stage(it);
       const int previous_stage = ring_stage(it - 1);
       float s[G::kScoreValues];
@@ -542,7 +576,7 @@ __device__ __forceinline__ void consume(const HopperShared& sh, const Rows& rows
       rescale_output(alpha);
       pack_probabilities(p, s);
     }
-    const int last = progress.ring(tiles.end - 1 - tiles.begin), last_stage = ring_stage(last);
+    const int last = progress.ring(own.end - 1 - tiles.begin), last_stage = ring_stage(last);
     mbarrier_wait(sh.v_full(last_stage), ring_parity(last));
     fence_pv_operands(p);
     turns.wait();
@@ -552,7 +586,11 @@ __device__ __forceinline__ void consume(const HopperShared& sh, const Rows& rows
     wgmma_wait<0>();
     fence_pv_operands(p);
     mbarrier_arrive(sh.v_empty(last_stage));
+  } else if (tiles.begin < tiles.end) {
+    // The overlapped loop takes one turn more than it has tiles.
+    turns.wait(), turns.pass();
   }
+  for (int n = own.end; n < tiles.end; ++n) pass_tile(n);
 
   if (opt.debug_tile_counts != nullptr && group == 0 && thread == 0) {
     atomicAdd(opt.debug_tile_counts, tiles.end - tiles.begin);
@@ -643,11 +681,14 @@ __device__ __forceinline__ void hopper_attend(unsigned char* shared, const Sched
     }
   } else {
     registers_increase<G::kConsumerRegisters>();
-    const HopperTurns turns{warpgroup - 1};
+    // Broadcast so that ptxas knows it is the warp's (see warp_uniform()): the Q
+    // descriptors and the KV tile bounds derived from it then stay in uniform registers.
+    const int group = warp_uniform(warpgroup - 1);
+    const HopperTurns turns{group};
     turns.start();
     HopperProgress progress;
     schedule.consume_each(feed, [&](const Work& work) {
-      consume(sh, work.rows, work.kv_len, args, work.opt, warpgroup - 1, progress, turns);
+      consume(sh, work.rows, work.kv_len, args, work.opt, group, progress, turns);
     });
   }
 }
