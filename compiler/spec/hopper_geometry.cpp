@@ -47,8 +47,8 @@ std::string hopper_tile_problem(const TileConfig& c, int head_dim, int max_share
     return fmt::format("the wgmma main loop takes BLOCK_M 128 with {} warps or 192 with {}, got BLOCK_M {} with {}",
                        hopper_warps(128), hopper_warps(192), c.block_m, c.warps);
   const int groups = c.block_m / kHopperGroupRows;
-  if (c.block_n != 64 && c.block_n != 128 && c.block_n != 256)
-    return fmt::format("the wgmma main loop takes BLOCK_N 64, 128 or 256, got {}", c.block_n);
+  if (std::find(kHopperBlockNs.begin(), kHopperBlockNs.end(), c.block_n) == kHopperBlockNs.end())
+    return fmt::format("the wgmma main loop takes BLOCK_N {}, got {}", fmt::join(kHopperBlockNs, ", "), c.block_n);
   if (3 * c.block_n / 4 + head_dim / 2 > consumer_value_registers(groups))
     return fmt::format(
         "BLOCK_N {} at head_dim {} needs {} accumulator and P registers per thread; at most {} fit with {} consumer "

@@ -15,6 +15,11 @@ namespace attnjit {
 // A producer warpgroup (tensor copies) and two or three consumer warpgroups of 64 query
 // rows each: BLOCK_M 128 with 12 warps, or 192 with 16.
 inline constexpr int kHopperGroupRows = 64;
+// The KV tile widths (BLOCK_N) of the main loop: the wgmma N widths of S = Q K^T that
+// templates/cuda/hopper_ops.cuh spells out (Wgmma<N>). 80 is the widest tile whose S, P
+// and O fit two consumers' registers beside a head dim of 256 (FlashAttention-3's d256
+// tile), and with two stages the widest that fits shared memory there.
+inline const std::vector<int> kHopperBlockNs = {64, 80, 128, 256};
 // The paged kind's chunk kernel packs a KV head's query heads into 128 rows.
 inline constexpr int kHopperPagedBlockM = 128;
 // Warps of a block of BLOCK_M `block_m`: its consumers' and the producer's.
@@ -28,8 +33,7 @@ constexpr int hopper_warps(int block_m) { return 4 * (1 + block_m / kHopperGroup
 std::string wgmma_variant_problem(const ir::Variant& variant, KernelKind kind);
 
 // The tile rules: BLOCK_M 128 with 12 warps or 192 with 16 (two or three consumer
-// warpgroups); BLOCK_N 64, 128 or 256 (the wgmma widths the vocabulary spells out) whose
-// S, P and O fit the consumers' registers (3/4 BLOCK_N + head_dim / 2 <= 192 per thread
+// warpgroups); BLOCK_N one of kHopperBlockNs whose S, P and O fit the consumers' registers (3/4 BLOCK_N + head_dim / 2 <= 192 per thread
 // of two consumers' 240, <= 128 of three consumers' 160); 2 to 4 stages; shared memory
 // within `max_shared_bytes`. Empty when valid, else a message naming the field; `head_dim` 0 =
 // not known yet. The tiles themselves are configs/sm_90a.json's (choose_wgmma_prefill()).

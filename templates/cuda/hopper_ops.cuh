@@ -61,6 +61,16 @@ struct Wgmma;
     "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), \
     "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), \
     "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
+#define ATTNJIT_WGMMA_D80 \
+    "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15," \
+    " %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31," \
+    " %32, %33, %34, %35, %36, %37, %38, %39}"
+#define ATTNJIT_WGMMA_OUT80(d) \
+    "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), \
+    "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), \
+    "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), \
+    "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), \
+    "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39])
 #define ATTNJIT_WGMMA_D128 \
     "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15," \
     " %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31," \
@@ -136,6 +146,43 @@ struct Wgmma<64> {
           "wgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16 " ATTNJIT_WGMMA_D64
           ", {%32, %33, %34, %35}, %36, p, 1, 1, %38;\n}\n"
           : ATTNJIT_WGMMA_OUT64(d)
+          : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(accumulate), "n"(kTransB));
+  }
+};
+template <>
+struct Wgmma<80> {
+  template <typename E, int kTransA, int kTransB>
+  static __device__ __forceinline__ void ss(float (&d)[40], u64 a, u64 b, u32 accumulate) {
+    if constexpr (WgmmaOperand<E>::kBf16)
+      asm volatile(
+          "{\n.reg .pred p;\nsetp.ne.b32 p, %42, 0;\n"
+          "wgmma.mma_async.sync.aligned.m64n80k16.f32.bf16.bf16 " ATTNJIT_WGMMA_D80
+          ", %40, %41, p, 1, 1, %43, %44;\n}\n"
+          : ATTNJIT_WGMMA_OUT80(d)
+          : "l"(a), "l"(b), "r"(accumulate), "n"(kTransA), "n"(kTransB));
+    else
+      asm volatile(
+          "{\n.reg .pred p;\nsetp.ne.b32 p, %42, 0;\n"
+          "wgmma.mma_async.sync.aligned.m64n80k16.f32.f16.f16 " ATTNJIT_WGMMA_D80
+          ", %40, %41, p, 1, 1, %43, %44;\n}\n"
+          : ATTNJIT_WGMMA_OUT80(d)
+          : "l"(a), "l"(b), "r"(accumulate), "n"(kTransA), "n"(kTransB));
+  }
+  template <typename E, int kTransB>
+  static __device__ __forceinline__ void rs(float (&d)[40], const u32 (&a)[4], u64 b, u32 accumulate) {
+    if constexpr (WgmmaOperand<E>::kBf16)
+      asm volatile(
+          "{\n.reg .pred p;\nsetp.ne.b32 p, %45, 0;\n"
+          "wgmma.mma_async.sync.aligned.m64n80k16.f32.bf16.bf16 " ATTNJIT_WGMMA_D80
+          ", {%40, %41, %42, %43}, %44, p, 1, 1, %46;\n}\n"
+          : ATTNJIT_WGMMA_OUT80(d)
+          : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(accumulate), "n"(kTransB));
+    else
+      asm volatile(
+          "{\n.reg .pred p;\nsetp.ne.b32 p, %45, 0;\n"
+          "wgmma.mma_async.sync.aligned.m64n80k16.f32.f16.f16 " ATTNJIT_WGMMA_D80
+          ", {%40, %41, %42, %43}, %44, p, 1, 1, %46;\n}\n"
+          : ATTNJIT_WGMMA_OUT80(d)
           : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(accumulate), "n"(kTransB));
   }
 };

@@ -111,12 +111,12 @@ run "$ATTNJIT" tune --variants "$DEFAULT_SET" --dry-run --arch sm_90a
 expect_status "attnjit tune --dry-run --arch sm_90a exits 0" 0
 expect_text "it plans sm_90a's own config" stdout "attnjit tune --dry-run: sm_90a, 3 variants from $DEFAULT_SET, config <embedded sm_90a.json>"
 expect_text "the d64 bucket's baseline is the shipped wgmma tile" stdout "  baseline 192x128 w16 s3 overlap pingpong persistent"
-expect_count "its candidates are the wgmma tiles the rules keep" stdout "^    (128x(64|128|256) w12|192x(64|128|256) w16) s[234]( +baseline)?$" 21
+expect_count "its candidates are the wgmma tiles the rules keep" stdout "^    (128x(64|80|128|256) w12|192x(64|80|128|256) w16) s[234]( +baseline)?$" 34
 expect_no_out "no mma.sync tile is a candidate" stdout "^    [0-9]+x[0-9]+ w[48] "
 run "$ATTNJIT" tune --variants "$DEFAULT_SET" --dry-run --arch sm_90a --compile --cache-dir "$TMP/cache90a" \
   --variant mha_d64_bidir
 expect_status "the wgmma candidates compile" 0
-expect_count "each shows its registers" stdout "^    (128x[0-9]+ w12|192x[0-9]+ w16) s[0-9] +[0-9]+ registers +[0-9]+ stack bytes" 12
+expect_count "each shows its registers" stdout "^    (128x[0-9]+ w12|192x[0-9]+ w16) s[0-9] +[0-9]+ registers +[0-9]+ stack bytes" 18
 run "$ATTNJIT" tune --variants "$PAGED_SET" --dry-run --arch sm_90a --kind paged
 expect_status "the paged kind for sm_90a exits 1" 1
 expect_text "sm_90a's config holds prefill only" stderr "sm_90a's config tiles the wgmma prefill kernel only, not paged"

@@ -303,6 +303,30 @@ TEST_CASE("three consumer warpgroups: BLOCK_M 192 with 16 warps builds, within i
   CHECK((*chunk)->tile == with_schedule(TileConfig{128, 128, 12, 3}, 3));
 }
 
+TEST_CASE("80-key tiles build at every head dim; d256 fits them with two stages", "[hopper][codegen][nvrtc]") {
+  auto nvrtc = open_nvrtc();
+  const int max_shared = find_target("sm_90a")->max_shared_bytes;
+  for (int head_dim : {64, 128, 256}) {
+    const ir::Variant v = variant_from("variant e { heads = 8 / 2; head_dim = " + std::to_string(head_dim) +
+                                       "; q = bf16; kv = bf16; out = bf16; kv_cache = contiguous; mask = causal; }");
+    KernelSpec spec = hopper_spec(v);
+    spec.tile = with_schedule(TileConfig{128, 80, 12, 2}, head_dim == 256 ? 3 : 7);
+    INFO(spec.uri());
+    REQUIRE(hopper_tile_problem(spec.tile, head_dim, max_shared) == "");
+    CHECK(has(spec.uri(), ".m128n80"));
+    const std::string ptx = compile_both(*nvrtc, spec);
+    // S = Q K^T is m64n80; O += P V keeps the head dim's width, in 80 / 16 k-steps.
+    CHECK(has(ptx, "wgmma.mma_async.sync.aligned.m64n80k16"));
+    CHECK(has(ptx, fmt::format("wgmma.mma_async.sync.aligned.m64n{}k16", head_dim)));
+  }
+  // d256: Q 64 KiB + 2 stages x (K + V) of 80 x 256 x 2 bytes = 224 KiB fit; 3 stages do not.
+  CHECK(hopper_tile_problem(TileConfig{128, 80, 12, 2}, 256, max_shared) == "");
+  CHECK(has(hopper_tile_problem(TileConfig{128, 80, 12, 3}, 256, max_shared), "exceeds the arch's"));
+  // Other widths have no Wgmma<N> in the vocabulary.
+  CHECK(has(hopper_tile_problem(TileConfig{128, 96, 12, 2}, 128, max_shared),
+            "the wgmma main loop takes BLOCK_N 64, 80, 128, 256, got 96"));
+}
+
 TEST_CASE("the schedule switches are part of a wgmma spec: uri, layout and record", "[hopper][codegen]") {
   const ir::Variant v = variant_from(
       "variant v { heads = 4 / 4; head_dim = 128; q = bf16; kv = bf16; out = bf16; kv_cache = contiguous; }");

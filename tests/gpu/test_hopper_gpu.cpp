@@ -196,7 +196,7 @@ TEST_CASE("Hopper prefill: every tile the rules allow", "[gpu][hopper]") {
   SKIP_WITHOUT_HOPPER();
   std::mt19937_64 rng(92);
   for (int head_dim : {64, 128, 256}) {
-    for (int block_n : {64, 128, 256}) {
+    for (int block_n : kHopperBlockNs) {
       for (int stages : {2, 3, 4}) {
         const TileConfig tile{128, block_n, hopper_warps(128), stages};
         if (!hopper_tile_problem(tile, head_dim, find_target("sm_90a")->max_shared_bytes).empty()) continue;

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "compiler/spec/hopper_geometry.h"
 #include "compiler/spec/tuning_config.h"
 #include "templates/kernels/merge_params.h"
 
@@ -61,7 +62,7 @@ const SearchSpace& search_space(TuneKind k, Mainloop mainloop) {
   // producer (BLOCK_M 128 in 12 warps, 192 in 16); BLOCK_N, the ring's depth and the
   // schedule are what its rules leave open (hopper_tile_problem prunes what overflows
   // the consumers' registers or shared memory).
-  static const SearchSpace wgmma{{12, 16}, {16}, 0, {64, 128, 256}, {2, 3, 4}, {0}, true, 4};
+  static const SearchSpace wgmma{{12, 16}, {16}, 0, kHopperBlockNs, {2, 3, 4}, {0}, true, 4};
   if (mainloop == Mainloop::wgmma) return wgmma;
   // Around the shipped configs: 4 or 8 warps of 16 or 32 rows for the full tiles
   // (the validator drops 32-row warps past head_dim 128 and whatever overflows shared
