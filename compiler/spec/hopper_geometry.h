@@ -33,10 +33,11 @@ constexpr int hopper_warps(int block_m) { return 4 * (1 + block_m / kHopperGroup
 std::string wgmma_variant_problem(const ir::Variant& variant, KernelKind kind);
 
 // The tile rules: BLOCK_M 128 with 12 warps or 192 with 16 (two or three consumer
-// warpgroups); BLOCK_N one of kHopperBlockNs whose S, P and O fit the consumers' registers (3/4 BLOCK_N + head_dim / 2 <= 192 per thread
-// of two consumers' 240, <= 128 of three consumers' 160); 2 to 4 stages; shared memory
-// within `max_shared_bytes`. Empty when valid, else a message naming the field; `head_dim` 0 =
-// not known yet. The tiles themselves are configs/sm_90a.json's (choose_wgmma_prefill()).
+// warpgroups); BLOCK_N one of kHopperBlockNs whose S, P and O fit the consumers'
+// registers (3/4 BLOCK_N + head_dim / 2 <= 192 per thread of two consumers' 240, <= 128
+// of three consumers' 160); 2 to 4 stages; shared memory within `max_shared_bytes`.
+// Empty when valid, else a message naming the field; `head_dim` 0 = not known yet. The
+// tiles themselves are configs/sm_90a.json's (choose_wgmma_prefill()).
 std::string hopper_tile_problem(const TileConfig& tile, int head_dim, int max_shared_bytes);
 
 // The layout of a tile that passes hopper_tile_problem(): kQBuffers Q tiles, the
