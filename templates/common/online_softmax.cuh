@@ -47,12 +47,31 @@ struct SoftmaxRow {
     return {alpha, exp2_bias};
   }
 
+  // rescale() for a main loop that skips multiplying its output rows while it can: the
+  // running max moves only when the tile's max exceeds it by more than kLazyMaxLog2 in
+  // log2 units (and always from -inf). Until then alpha is exactly 1 and probabilities
+  // reach at most 2^kLazyMaxLog2 instead of 1, which the fp32 sum holds exactly and
+  // fp16 or bf16 P holds with its usual relative precision; the LSE and the output's
+  // normalization take the same max and sum, so the result is the softmax's. After the
+  // first tiles a row's max rarely grows that much, so most tiles skip the rescale.
+  static constexpr float kLazyMaxLog2 = 8.f;
+  __device__ __forceinline__ Step rescale_lazily(float tile_max, float exp2_scale) {
+    // From -inf the difference is NaN or inf: the max moves.
+    if ((tile_max - max) * exp2_scale <= kLazyMaxLog2) return {1.f, -max * exp2_scale};
+    return rescale(tile_max, exp2_scale, 0);
+  }
+
   // The probability of one of the row's scores in the tile (times 2^prob_log2), added
-  // to the sum.
-  __device__ __forceinline__ float prob(float score, float exp2_scale, const Step& step) {
-    const float p = fast_exp2(fmaf(score, exp2_scale, step.exp2_bias));
+  // to the sum; exp2 (fast_exp2 unless a main loop moves some of its exponentials to
+  // another pipe) computes it from its log2.
+  template <typename Exp2>
+  __device__ __forceinline__ float prob(float score, float exp2_scale, const Step& step, Exp2 exp2) {
+    const float p = exp2(fmaf(score, exp2_scale, step.exp2_bias));
     sum += p;
     return p;
+  }
+  __device__ __forceinline__ float prob(float score, float exp2_scale, const Step& step) {
+    return prob(score, exp2_scale, step, [](float x) { return fast_exp2(x); });
   }
 
   // The finished row; `row_sum` is `sum` summed over every thread that holds part of it.

@@ -16,6 +16,11 @@
 //                                        general form calls it);
 //   xf.row_max_log2(max_log2, row, q_pos_f)  once per row at the end: the row's max
 //                                        in log2 units as the LSE and sinks need it.
+// Each form also says whether apply() issues a special-function (MUFU) instruction per
+// score (kSpecialFunctionPerScore), so a main loop can move work off that unit, and
+// whether a row's running max settles after the first tiles (kRowMaxSettles: false
+// where a bias grows along the keys, as ALiBi's toward the diagonal, or where the form
+// cannot tell), so a main loop can skip rescaling its output while the max holds.
 // kKeyBiasStart is the main loop's promise that every row of the block belongs to one
 // query head and that nothing scales the scores between the MMA and apply(): a bias
 // that depends on the key alone may then be the accumulators' starting value.
@@ -27,6 +32,8 @@ namespace attnjit {
 // No transform: the softmax scale folds into the exp2 FMA.
 template <typename Hooks, bool kKeyBiasStart>
 struct PlainScore {
+  static constexpr bool kSpecialFunctionPerScore = false;
+  static constexpr bool kRowMaxSettles = true;
   struct Row {};
   struct TileRow {};
   float exp2_scale;
@@ -49,6 +56,8 @@ struct PlainScore {
 // domain per score (measured faster than folding log2(e) into the exp2 FMA).
 template <typename Hooks, bool kKeyBiasStart>
 struct GeneralScore {
+  static constexpr bool kSpecialFunctionPerScore = false;
+  static constexpr bool kRowMaxSettles = false;
   struct Row {};
   struct TileRow {};
   float exp2_scale;
@@ -75,6 +84,8 @@ struct GeneralScore {
 // scale.
 template <typename Hooks, bool kKeyBiasStart>
 struct SoftCapScore {
+  static constexpr bool kSpecialFunctionPerScore = true;
+  static constexpr bool kRowMaxSettles = true;
   struct Row {};
   struct TileRow {};
   float exp2_scale;
@@ -111,6 +122,8 @@ struct SoftCapScore {
 // slope * (q_ref - q_pos) back into each row's max, for the LSE and the sinks.
 template <typename Hooks, bool kKeyBiasStart>
 struct LinearBiasScore {
+  static constexpr bool kSpecialFunctionPerScore = false;
+  static constexpr bool kRowMaxSettles = false;
   struct Row {
     float slope_log2;  // the row's slope times log2(e)
   };

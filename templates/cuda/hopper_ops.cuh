@@ -372,6 +372,15 @@ __device__ __forceinline__ int warp_uniform(int v) {
   asm("shfl.sync.idx.b32 %0, %1, 0, 0x1f, 0xffffffff;\n" : "=r"(r) : "r"(v));
   return r;
 }
+// True in every lane when `p` holds in any lane of the warp: a branch on it is uniform.
+__device__ __forceinline__ bool warp_any(bool p) {
+  u32 r;
+  asm("{\n .reg .pred p, q;\n setp.ne.u32 p, %1, 0;\n vote.sync.any.pred q, p, 0xffffffff;\n"
+      " selp.u32 %0, 1, 0, q;\n}\n"
+      : "=r"(r)
+      : "r"(static_cast<u32>(p)));
+  return r != 0;
+}
 // Named barrier `id` (1-15; 0 is __syncthreads') completes once `threads` threads (a
 // multiple of 32, the same count at every use) have reached it. named_barrier_sync
 // waits for that; named_barrier_arrive counts the calling warp and goes on, so one set

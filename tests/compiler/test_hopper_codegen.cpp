@@ -327,6 +327,36 @@ TEST_CASE("80-key tiles build at every head dim; d256 fits them with two stages"
             "the wgmma main loop takes BLOCK_N 64, 80, 128, 256, got 96"));
 }
 
+TEST_CASE("the softmax's work reaches the kernels it was measured on", "[hopper][codegen][nvrtc]") {
+  // Soft-capping spends a MUFU instruction per score on its tanh, so one exponential in
+  // four moves to the FMA pipe (fma_exp2: the floor rounds down, add.rm); O's rescale is
+  // skipped while rows keep their max (a warp vote) at head dims 128 and 256, not at 64
+  // nor where ALiBi's bias moves the max every tile. d256 takes 80-key tiles.
+  auto nvrtc = open_nvrtc();
+  struct Case {
+    int head_dim;
+    const char* features;
+    bool fma_exp2, lazy_rescale;
+  } cases[] = {
+      {128, "param cap : f32 = 50.0; score = softcap(cap);", true, true},
+      {128, "", false, true},
+      {256, "", false, true},
+      {64, "", false, false},
+      {128, "input slope : f32[q_heads]; score = alibi(slope);", false, false},
+  };
+  for (const Case& c : cases) {
+    const KernelSpec spec = hopper_spec(variant_from(fmt::format(
+        "variant e {{ heads = 8 / 2; head_dim = {}; q = bf16; kv = bf16; out = bf16; kv_cache = contiguous;"
+        " mask = causal; {} }}",
+        c.head_dim, c.features)));
+    INFO(spec.uri());
+    const std::string ptx = compile_both(*nvrtc, spec);
+    CHECK(has(ptx, "add.rm.f32") == c.fma_exp2);
+    CHECK(has(ptx, "vote.sync.any.pred") == c.lazy_rescale);
+    if (c.head_dim == 256) CHECK(spec.tile.block_n == 80);
+  }
+}
+
 TEST_CASE("the schedule switches are part of a wgmma spec: uri, layout and record", "[hopper][codegen]") {
   const ir::Variant v = variant_from(
       "variant v { heads = 4 / 4; head_dim = 128; q = bf16; kv = bf16; out = bf16; kv_cache = contiguous; }");

@@ -197,6 +197,11 @@ int run_prefill(const PrefillBench& b) {
 // Cold = NVRTC into an empty cache; warm = a new engine (empty memory cache) loading
 // the disk entry. Both through Engine::compile, so they include code generation.
 int run_compile_cost() {
+  // Where a CUDA driver is installed, NVRTC 12.9 and later keep their PTX and CUBIN in
+  // the driver's compute cache, across processes: a second run's "cold" compiles would
+  // be lookups (45-275 ms on the H200 host against 762-1222 ms for the first run).
+  // NVRTC reads this variable when it sets that cache up, at its first compile.
+  setenv("CUDA_CACHE_DISABLE", "1", 1);
   const auto dir = std::filesystem::temp_directory_path() /
                    fmt::format("attnjit-bench-cache-{}", static_cast<long>(::getpid()));
   std::filesystem::remove_all(dir);

@@ -360,6 +360,10 @@ __device__ __forceinline__ void consume(const HopperShared& sh, const Rows& rows
   const KvTiles own = own_kv_tiles(tiles, group_row0 < rows.rows_valid, q_pos_first, q_pos_last, kv_len, opt);
 
   using Transform = ScoreTransform<false>;  // key biases are added per score, not folded into S
+  // Rows keep their max while it holds (rescale_lazily) where skipping O's rescale pays:
+  // 64 or more output values a thread (measured: d256 -3%, d128 -1 to -2%; d64 +5%, and
+  // ALiBi, whose max moves every tile, +4%).
+  constexpr bool kLazyRescale = kHeadDim >= 128 && Transform::kRowMaxSettles;
   HopperRowHooks<Transform> hooks[2];
   SoftmaxRow softmax[2];
 #pragma unroll
@@ -415,8 +419,13 @@ __device__ __forceinline__ void consume(const HopperShared& sh, const Rows& rows
   // hooks(S) of KV tile n: the score transform, then the mask unless every key is
   // visible to every row of the warpgroup; then the online softmax of both rows this
   // thread holds: S becomes P (f32), and alpha[r] is what O's row half r must be
-  // multiplied by before this tile's P V is added.
+  // multiplied by before this tile's P V is added. A transform that spends a MUFU
+  // instruction per score has one exponential in four computed on the FMA pipe
+  // (fma_exp2): two MUFU operations per score would otherwise outlast the other
+  // warpgroup's MMAs (one in two and one in eight measured slower).
   auto softmax_tile = [&](float (&s)[G::kScoreValues], int n, float (&alpha)[2]) {
+    constexpr bool kFmaExp2 = Transform::kSpecialFunctionPerScore;
+    constexpr int kFmaExp2Pairs = 2;  // the second of each two pairs: one exponential in four
     const int kv_first = n * kBlockN;
     const float kv_first_f = static_cast<float>(kv_first + 2 * (lane % 4));  // this thread's first key
     auto position = [&](int i) {
@@ -456,16 +465,23 @@ __device__ __forceinline__ void consume(const HopperShared& sh, const Rows& rows
       float tile_max = softmax[r].max;
 #pragma unroll
       for (int i = 2 * r; i < G::kScoreValues; i += 4) tile_max = fmaxf(tile_max, fmaxf(s[i], s[i + 1]));
-      const SoftmaxRow::Step step = softmax[r].rescale(quad_max(tile_max), xf.exp2_scale, 0);
+      const float row_max = quad_max(tile_max);
+      const SoftmaxRow::Step step = kLazyRescale ? softmax[r].rescale_lazily(row_max, xf.exp2_scale)
+                                                 : softmax[r].rescale(row_max, xf.exp2_scale, 0);
       alpha[r] = step.alpha;
 #pragma unroll
       for (int i = 2 * r; i < G::kScoreValues; i += 4) {
         s[i] = softmax[r].prob(s[i], xf.exp2_scale, step);
-        s[i + 1] = softmax[r].prob(s[i + 1], xf.exp2_scale, step);
+        if (kFmaExp2 && (i / 4) % kFmaExp2Pairs == kFmaExp2Pairs - 1)
+          s[i + 1] = softmax[r].prob(s[i + 1], xf.exp2_scale, step, [](float x) { return fma_exp2(x); });
+        else
+          s[i + 1] = softmax[r].prob(s[i + 1], xf.exp2_scale, step);
       }
     }
   };
+  // Skipped by a warp whose rows all kept their max (alpha 1: rescale_lazily).
   auto rescale_output = [&](const float (&alpha)[2]) {
+    if (kLazyRescale && !warp_any(alpha[0] != 1.f || alpha[1] != 1.f)) return;
 #pragma unroll
     for (int r = 0; r < 2; ++r)
 #pragma unroll
