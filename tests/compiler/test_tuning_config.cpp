@@ -73,7 +73,7 @@ TEST_CASE("sm_90a's config holds the wgmma tiles; its mma.sync kernels take sm_9
   CHECK(wgmma->pick("prefill", 64, true, false, true) == scheduled(TileConfig{128, 128, 12, 3}, true));
   CHECK(wgmma->pick("prefill", 128, false) == scheduled(TileConfig{128, 128, 12, 2}));
   CHECK(wgmma->pick("prefill", 128, true) == scheduled(TileConfig{128, 128, 12, 2}, true));
-  CHECK(wgmma->pick("prefill", 256, true) == scheduled(TileConfig{128, 64, 12, 2}));
+  CHECK(wgmma->pick("prefill", 256, true) == scheduled(TileConfig{128, 80, 12, 2}));
   for (int head_dim : {64, 128, 256})
     CHECK(hopper_tile_problem(*wgmma->pick("prefill", head_dim, false), head_dim, shared_memory_limit("sm_90a")) ==
           "");

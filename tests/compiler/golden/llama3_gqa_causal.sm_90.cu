@@ -329,6 +329,22 @@ __device__ __forceinline__ float fast_exp2(float x) {
   asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(r) : "f"(x));
   return r;
 }
+// 2^x for x <= 0 on the FMA pipe instead of the special-function unit (MUFU), which
+// does 16 operations per clock per SM against 128 FMAs: a main loop whose scores
+// already take a MUFU instruction each (soft-capping's tanh) computes part of its
+// exponentials here so that MUFU stops setting the pace. 2^x = 2^floor(x) * 2^f with f
+// in [0, 1): a cubic with p(0) = 1 gives 2^f (relative error 8.6e-5, below the
+// rounding of the fp16 or bf16 probability it becomes), and floor(x), read from the
+// low mantissa bits of x + 1.5 * 2^23 rounded down, goes into the exponent field.
+// Below -127 (masked scores are -inf) the result is +0, as ex2.approx.ftz gives.
+__device__ __forceinline__ float fma_exp2(float x) {
+  constexpr float kFloorShift = 12582912.f;  // 1.5 * 2^23
+  x = fmaxf(x, -127.f);
+  const float shifted = __fadd_rd(x, kFloorShift);
+  const float f = x - (shifted - kFloorShift);
+  const float p = fmaf(fmaf(fmaf(0.07706602f, f, 0.22764611f), f, 0.69511652f), f, 1.f);
+  return __uint_as_float(__float_as_uint(p) + (__float_as_uint(shifted) << 23));
+}
 __device__ __forceinline__ float fast_log2(float x) {
   float r;
   asm("lg2.approx.ftz.f32 %0, %1;" : "=f"(r) : "f"(x));
@@ -490,6 +506,11 @@ struct Position {
 //                                        general form calls it);
 //   xf.row_max_log2(max_log2, row, q_pos_f)  once per row at the end: the row's max
 //                                        in log2 units as the LSE and sinks need it.
+// Each form also says whether apply() issues a special-function (MUFU) instruction per
+// score (kSpecialFunctionPerScore), so a main loop can move work off that unit, and
+// whether a row's running max settles after the first tiles (kRowMaxSettles: false
+// where a bias grows along the keys, as ALiBi's toward the diagonal, or where the form
+// cannot tell), so a main loop can skip rescaling its output while the max holds.
 // kKeyBiasStart is the main loop's promise that every row of the block belongs to one
 // query head and that nothing scales the scores between the MMA and apply(): a bias
 // that depends on the key alone may then be the accumulators' starting value.
@@ -501,6 +522,8 @@ namespace attnjit {
 // No transform: the softmax scale folds into the exp2 FMA.
 template <typename Hooks, bool kKeyBiasStart>
 struct PlainScore {
+  static constexpr bool kSpecialFunctionPerScore = false;
+  static constexpr bool kRowMaxSettles = true;
   struct Row {};
   struct TileRow {};
   float exp2_scale;
@@ -523,6 +546,8 @@ struct PlainScore {
 // domain per score (measured faster than folding log2(e) into the exp2 FMA).
 template <typename Hooks, bool kKeyBiasStart>
 struct GeneralScore {
+  static constexpr bool kSpecialFunctionPerScore = false;
+  static constexpr bool kRowMaxSettles = false;
   struct Row {};
   struct TileRow {};
   float exp2_scale;
@@ -549,6 +574,8 @@ struct GeneralScore {
 // scale.
 template <typename Hooks, bool kKeyBiasStart>
 struct SoftCapScore {
+  static constexpr bool kSpecialFunctionPerScore = true;
+  static constexpr bool kRowMaxSettles = true;
   struct Row {};
   struct TileRow {};
   float exp2_scale;
@@ -585,6 +612,8 @@ struct SoftCapScore {
 // slope * (q_ref - q_pos) back into each row's max, for the LSE and the sinks.
 template <typename Hooks, bool kKeyBiasStart>
 struct LinearBiasScore {
+  static constexpr bool kSpecialFunctionPerScore = false;
+  static constexpr bool kRowMaxSettles = false;
   struct Row {
     float slope_log2;  // the row's slope times log2(e)
   };
@@ -845,12 +874,31 @@ struct SoftmaxRow {
     return {alpha, exp2_bias};
   }
 
+  // rescale() for a main loop that skips multiplying its output rows while it can: the
+  // running max moves only when the tile's max exceeds it by more than kLazyMaxLog2 in
+  // log2 units (and always from -inf). Until then alpha is exactly 1 and probabilities
+  // reach at most 2^kLazyMaxLog2 instead of 1, which the fp32 sum holds exactly and
+  // fp16 or bf16 P holds with its usual relative precision; the LSE and the output's
+  // normalization take the same max and sum, so the result is the softmax's. After the
+  // first tiles a row's max rarely grows that much, so most tiles skip the rescale.
+  static constexpr float kLazyMaxLog2 = 8.f;
+  __device__ __forceinline__ Step rescale_lazily(float tile_max, float exp2_scale) {
+    // From -inf the difference is NaN or inf: the max moves.
+    if ((tile_max - max) * exp2_scale <= kLazyMaxLog2) return {1.f, -max * exp2_scale};
+    return rescale(tile_max, exp2_scale, 0);
+  }
+
   // The probability of one of the row's scores in the tile (times 2^prob_log2), added
-  // to the sum.
-  __device__ __forceinline__ float prob(float score, float exp2_scale, const Step& step) {
-    const float p = fast_exp2(fmaf(score, exp2_scale, step.exp2_bias));
+  // to the sum; exp2 (fast_exp2 unless a main loop moves some of its exponentials to
+  // another pipe) computes it from its log2.
+  template <typename Exp2>
+  __device__ __forceinline__ float prob(float score, float exp2_scale, const Step& step, Exp2 exp2) {
+    const float p = exp2(fmaf(score, exp2_scale, step.exp2_bias));
     sum += p;
     return p;
+  }
+  __device__ __forceinline__ float prob(float score, float exp2_scale, const Step& step) {
+    return prob(score, exp2_scale, step, [](float x) { return fast_exp2(x); });
   }
 
   // The finished row; `row_sum` is `sum` summed over every thread that holds part of it.
