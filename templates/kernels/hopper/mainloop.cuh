@@ -13,8 +13,8 @@
 //     (templates/common/: score transform, key mask unless the tile is full), the
 //     online-softmax update, P packed to 16 bits in registers, O += P V (wgmma, P from
 //     registers), V's stage released. The block's other KV tiles (past a causal
-//     diagonal or before a window for these 64 rows, all of them for rows past the
-//     valid ones) it passes: it releases their stages and takes their ping-pong turns
+//     diagonal or before a window for these 64 rows, all of them for rows outside
+//     the sequence) it passes: it releases their stages and takes their ping-pong turns
 //     without MMAs. Then the epilogue writes the rows.
 // Tiles are stored as the copies leave them: 64-column blocks of 128-byte swizzled rows
 // (templates/cuda/hopper_layout.h, which also states the descriptors and fragments).
@@ -323,12 +323,12 @@ __device__ __forceinline__ void stage_and_write_rows(unsigned char* q_tile, cons
     const int row = group_row0 + local_row;
     const unsigned offset = hopper::swizzle128(local_row * hopper::kSwizzleRowBytes +
                                                (column % kChunksPerBlockRow) * hopper::kChunkBytes);
-    if (row < rows.rows_valid) store16(rows.out_row(row) + column * 8, staged(column / kChunksPerBlockRow) + offset);
+    if (rows.holds(row)) store16(rows.out_row(row) + column * 8, staged(column / kChunksPerBlockRow) + offset);
   }
 }
 
 // The tiles of the block's `block` that a warpgroup's rows, at positions [q_pos_first,
-// q_pos_last], see: none when `rows_valid` is false (they all lie past the sequence).
+// q_pos_last], see: none when `rows_valid` is false (they all lie outside the sequence).
 // The bounds are the warpgroup's, broadcast from lane 0 so that ptxas knows the ring
 // positions they lead to are the same across the warp.
 __device__ __forceinline__ KvTiles own_kv_tiles(KvTiles block, bool rows_valid, int q_pos_first, int q_pos_last,
@@ -354,10 +354,13 @@ __device__ __forceinline__ void consume(const HopperShared& sh, const Rows& rows
 
   // The warpgroup's own rows decide which of the block's tiles it computes and which
   // of those are full for it.
-  const int last_row = max(group_row0, min(group_row0 + hopper::kWarpgroupRows, rows.rows_valid) - 1);
-  const int q_pos_first = rows.q_pos(group_row0), q_pos_last = rows.q_pos(last_row);
+  // Its rows of the sequence: [first_row, end_row) (none when first_row >= end_row).
+  const int first_row = max(group_row0, rows.rows_first);
+  const int end_row = min(group_row0 + hopper::kWarpgroupRows, rows.rows_valid);
+  const int last_row = max(first_row, end_row - 1);
+  const int q_pos_first = rows.q_pos(first_row), q_pos_last = rows.q_pos(last_row);
   const KvTiles tiles = opt.tiles;  // the block's: the ring's positions count these
-  const KvTiles own = own_kv_tiles(tiles, group_row0 < rows.rows_valid, q_pos_first, q_pos_last, kv_len, opt);
+  const KvTiles own = own_kv_tiles(tiles, first_row < end_row, q_pos_first, q_pos_last, kv_len, opt);
 
   using Transform = ScoreTransform<false>;  // key biases are added per score, not folded into S
   // Rows keep their max while it holds (rescale_lazily) where skipping O's rescale pays:
@@ -624,13 +627,13 @@ __device__ __forceinline__ void consume(const HopperShared& sh, const Rows& rows
         xf.row_max_log2(totals.max_log2, hooks[r].transform, static_cast<float>(rows.q_pos(row)));
     norm[r] = kHasSinks ? normalize_row_with_sink(totals, args.sinks[rows.q_head(row)], opt.out_multiplier)
                         : normalize_row(totals, opt.out_multiplier);
-    if (kWriteLse && lane % 4 == 0 && row < rows.rows_valid) *rows.lse_at(row) = norm[r].lse;
+    if (kWriteLse && lane % 4 == 0 && rows.holds(row)) *rows.lse_at(row) = norm[r].lse;
   }
   if constexpr (kOutputDirect) {
     // f32 and fp8 rows: pairs straight from the accumulators.
 #pragma unroll
     for (int r = 0; r < 2; ++r)
-      if (my_row(r) < rows.rows_valid)
+      if (rows.holds(my_row(r)))
         write_output_row(rows.out_row(my_row(r)), norm[r].out_scale, HopperOutputPairs{o, r});
   } else {
     stage_and_write_rows(sh.q_data(progress.q_buffer()), rows, o, norm, group);

@@ -38,6 +38,7 @@ struct HopperPagedRows {
   float* lse;
   long long o_row_stride, o_head_stride, lse_row_stride, lse_head_stride;
   int head0;  // first query head of the group
+  static constexpr int rows_first = 0;
   int rows_valid;
   int pos0;   // position of the block's first token
   int q_pos_first, q_pos_last;
@@ -51,6 +52,7 @@ struct HopperPagedRows {
   }
   __device__ __forceinline__ int q_pos(int r) const { return pos0 + r / kGroupSize; }
   __device__ __forceinline__ int q_head(int r) const { return head0 + r % kGroupSize; }
+  __device__ __forceinline__ bool holds(int r) const { return r < rows_valid; }
 };
 
 // Rows [0, kRows) of a [kRows, kHeadDim] 16-bit tile into the swizzled layout at `dst`

@@ -8,12 +8,15 @@
 namespace attnjit {
 
 // kBlockM consecutive query rows of one head: where their outputs and LSEs go and their
-// positions (the copies read Q itself through the tensor map).
+// positions (the copies read Q itself through the tensor map). Rows [rows_first,
+// rows_valid) belong to the sequence; the others are computed on whatever the copy
+// brought (zeros outside the tensor, or a neighbouring ragged sequence's rows) and
+// never written.
 struct HopperPrefillRows {
   const AttnjitPrefillParams& p;
   int seq, head;
-  int row0;         // the block's first row within the sequence's tensor rows
-  int rows_valid;
+  int row0;  // the block's first row within the sequence's tensor rows (negative for a first partial tile)
+  int rows_first, rows_valid;
   int q_pos_shift;  // query row r sits at position r + q_pos_shift
   int q_pos_first, q_pos_last;
   int q_len;
@@ -31,6 +34,7 @@ struct HopperPrefillRows {
   }
   __device__ __forceinline__ int q_pos(int r) const { return r + q_pos_shift; }
   __device__ __forceinline__ int q_head(int) const { return head; }
+  __device__ __forceinline__ bool holds(int r) const { return r >= rows_first && r < rows_valid; }
 };
 
 // One work tile as the main loop takes it; one elected thread issues its copies.
@@ -55,15 +59,22 @@ __device__ __forceinline__ HopperPrefillSequence prefill_sequence(const AttnjitP
   return {p.cu_seqlens_q[seq + 1] - q_start, p.cu_seqlens_k[seq + 1] - k_start, q_start, k_start};
 }
 
-// The work tile of query tile `m_block` of (`seq`, `head`), which must hold a row.
+// The work tile of query tile `m_block` of (`seq`, `head`), which must hold a row. The
+// query tiles end at the sequence's end: tile m starts at row q_len - (tiles - m) *
+// kBlockM, so a partial tile is the sequence's first, whose rows see the fewest keys
+// under a causal mask. (Aligned to the start, the partial tile would be the last, and
+// the longest: at seqlen 1024 on 192-row tiles, 32 KV tiles a sequence instead of 27.)
 __device__ __forceinline__ HopperPrefillWork prefill_work(const AttnjitHopperPrefillParams& hp, int seq, int head,
                                                           int m_block) {
   const AttnjitPrefillParams& p = hp.base;
   const HopperPrefillSequence sq = prefill_sequence(p, seq);
   const bool ragged = p.cu_seqlens_q != nullptr;
-  const int m0 = m_block * kBlockM;
-  const int rows_valid = min(kBlockM, sq.q_len - m0);
+  const int tiles = (sq.q_len + kBlockM - 1) / kBlockM;
+  const int m0 = sq.q_len - (tiles - m_block) * kBlockM;
+  const int rows_first = max(0, -m0);
+  const int rows_valid = kBlockM;
   const int q_pos_shift = m0 + sq.kv_len - sq.q_len;  // queries sit at the end of the sequence
+  const int q_pos_first = q_pos_shift + rows_first, q_pos_last = q_pos_shift + rows_valid - 1;
   HopperOptions opt;
   opt.softmax_scale = p.softmax_scale;
   opt.softmax_scale_log2 = p.softmax_scale_log2;
@@ -71,11 +82,11 @@ __device__ __forceinline__ HopperPrefillWork prefill_work(const AttnjitHopperPre
   opt.ranges = kHasRanges ? p.variant.ranges + seq * p.variant.max_ranges * 2 : nullptr;
   opt.range_count = kHasRanges ? p.variant.max_ranges : 0;
   opt.seq = seq;
-  opt.tiles = visible_kv_tiles(q_pos_shift, q_pos_shift + rows_valid - 1, sq.kv_len, opt.ranges, opt.range_count);
+  opt.tiles = visible_kv_tiles(q_pos_first, q_pos_last, sq.kv_len, opt.ranges, opt.range_count);
   opt.debug_tile_counts = p.debug_tile_counts;
   // Tensor coordinates: ragged tensors are one "sequence" of all tokens.
-  return {HopperPrefillRows{p, seq, head, sq.q_start + m0, rows_valid, q_pos_shift, q_pos_shift,
-                            q_pos_shift + rows_valid - 1, sq.q_len},
+  return {HopperPrefillRows{p, seq, head, sq.q_start + m0, rows_first, rows_valid, q_pos_shift, q_pos_first,
+                            q_pos_last, sq.q_len},
           sq.kv_len,
           HopperCopies{&hp.q_map, &hp.k_map, &hp.v_map, sq.q_start + m0, head, ragged ? 0 : seq, sq.k_start,
                        head / kGroupSize, ragged ? 0 : seq},
