@@ -2,7 +2,8 @@
 // the kernel's producer and consumers walk on the device: every work tile exactly once,
 // the longest tiles of a section first, whole KV heads per L2 section, ragged batches
 // through their slots, the same tiles whichever block (cursor) asks; and the host's
-// bound on the work for the grid (compiler/spec/hopper_geometry.h).
+// bound on the work for the grid (compiler/spec/hopper_geometry.h); and the rows of each
+// query tile, which end at the sequence's end.
 #include <algorithm>
 #include <map>
 #include <random>
@@ -216,4 +217,33 @@ TEST_CASE("the persistent grid has one block per resident slot, at most one per 
   CHECK(hopper_persistent_blocks(1000, 132, 2) == 264);
   CHECK(hopper_persistent_blocks(0, 132, 1) == 1);   // a launch of nothing still has a block
   CHECK(hopper_persistent_blocks(1000, 132, 0) == 132);  // occupancy unknown: one per SM
+}
+
+// Query tiles end at the sequence's end: together they hold each row once, every tile
+// but the first is whole, and the first starts before row 0 by what the length leaves.
+TEST_CASE("query tiles end at the sequence's end, a partial tile first", "[hopper][tile_order]") {
+  for (int block_m : {128, 192}) {
+    for (int q_len = 1; q_len <= 3 * block_m + 1; ++q_len) {
+      INFO("block_m " << block_m << ", q_len " << q_len);
+      const int tiles = hopper::ceil_div(q_len, block_m);
+      std::vector<int> owner(q_len, -1);
+      for (int m = 0; m < tiles; ++m) {
+        const hopper::QueryTileRows t = hopper::query_tile_rows(q_len, block_m, m);
+        CHECK(t.rows_first == (m == 0 ? (tiles * block_m - q_len) : 0));
+        for (int r = t.rows_first; r < block_m; ++r) {
+          const int row = t.first_row + r;
+          REQUIRE(row >= 0);
+          REQUIRE(row < q_len);
+          CHECK(owner[row] == -1);
+          owner[row] = m;
+        }
+      }
+      CHECK(std::count(owner.begin(), owner.end(), -1) == 0);
+      CHECK(hopper::query_tile_rows(q_len, block_m, tiles - 1).first_row + block_m == q_len);
+    }
+  }
+  // seqlen 1024 on 192-row tiles: the first tile holds 64 rows, starting 128 rows early.
+  CHECK(hopper::query_tile_rows(1024, 192, 0).first_row == -128);
+  CHECK(hopper::query_tile_rows(1024, 192, 0).rows_first == 128);
+  CHECK(hopper::query_tile_rows(1024, 192, 1).first_row == 64);
 }

@@ -59,19 +59,18 @@ __device__ __forceinline__ HopperPrefillSequence prefill_sequence(const AttnjitP
   return {p.cu_seqlens_q[seq + 1] - q_start, p.cu_seqlens_k[seq + 1] - k_start, q_start, k_start};
 }
 
-// The work tile of query tile `m_block` of (`seq`, `head`), which must hold a row. The
-// query tiles end at the sequence's end: tile m starts at row q_len - (tiles - m) *
-// kBlockM, so a partial tile is the sequence's first, whose rows see the fewest keys
-// under a causal mask. (Aligned to the start, the partial tile would be the last, and
-// the longest: at seqlen 1024 on 192-row tiles, 32 KV tiles a sequence instead of 27.)
+// The work tile of query tile `m_block` of (`seq`, `head`), which must hold a row. Its
+// rows are hopper::query_tile_rows()'s: a partial tile is the sequence's first. (At
+// seqlen 1024 on 192-row tiles a causal sequence visits 27 KV tiles, not the 32 of a
+// partial last tile.)
 __device__ __forceinline__ HopperPrefillWork prefill_work(const AttnjitHopperPrefillParams& hp, int seq, int head,
                                                           int m_block) {
   const AttnjitPrefillParams& p = hp.base;
   const HopperPrefillSequence sq = prefill_sequence(p, seq);
   const bool ragged = p.cu_seqlens_q != nullptr;
-  const int tiles = (sq.q_len + kBlockM - 1) / kBlockM;
-  const int m0 = sq.q_len - (tiles - m_block) * kBlockM;
-  const int rows_first = max(0, -m0);
+  const hopper::QueryTileRows tile_rows = hopper::query_tile_rows(sq.q_len, kBlockM, m_block);
+  const int m0 = tile_rows.first_row;
+  const int rows_first = tile_rows.rows_first;
   const int rows_valid = kBlockM;
   const int q_pos_shift = m0 + sq.kv_len - sq.q_len;  // queries sit at the end of the sequence
   const int q_pos_first = q_pos_shift + rows_first, q_pos_last = q_pos_shift + rows_valid - 1;

@@ -10,7 +10,8 @@
 //    L2 (kL2SectionBytes), so the blocks running at one time read the same few heads'
 //    keys and values; a section is whole KV heads (GQA query heads sharing one stay
 //    together);
-//  - within a section, query tiles last to first, each over the section's heads:
+//  - within a section, query tiles (query_tile_rows()) last to first, each over the
+//    section's heads:
 //    under a causal mask a later query tile sees more keys, so the longest tiles come
 //    first and the short ones fill the gaps at the end.
 // Blocks take indices blockIdx.x, blockIdx.x + gridDim.x, ...: a static schedule.
@@ -67,6 +68,21 @@ ATTNJIT_HOST_DEVICE constexpr int sequence_q_len(const TileOrderProblem& p, int 
 }
 ATTNJIT_HOST_DEVICE constexpr int sequence_kv_len(const TileOrderProblem& p, int seq) {
   return p.cu_seqlens_k ? p.cu_seqlens_k[seq + 1] - p.cu_seqlens_k[seq] : p.seqlen_k;
+}
+
+// The rows of query tile `m_block` of a sequence of `q_len` rows. The tiles end at the
+// sequence's end: tile m starts at row q_len - (tiles - m) * block_m, negative for a
+// partial first tile, whose rows before row 0 are not the sequence's. (Under a causal
+// mask the first tile's rows see the fewest keys; a partial last tile would be the
+// longest one.)
+struct QueryTileRows {
+  int first_row;  // the tile's row 0 within the sequence
+  int rows_first;  // the tile's first row that is the sequence's
+};
+ATTNJIT_HOST_DEVICE constexpr QueryTileRows query_tile_rows(int q_len, int block_m, int m_block) {
+  const int tiles = (q_len + block_m - 1) / block_m;  // in int: ceil_div() divides 64-bit
+  const int first_row = q_len - (tiles - m_block) * block_m;
+  return {first_row, first_row < 0 ? -first_row : 0};
 }
 
 // The first query-tile slot of sequence `seq` (seq = batch: the number of slots).
